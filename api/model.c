@@ -1,0 +1,222 @@
+/* api/model.c — loading, compiling and running models through the layers below. Inputs are
+ * checked here, once, so generated code can trust every shape. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/driver.h"
+#include "codegen/codegen.h"
+#include "support/mem.h"
+
+struct SdModel {
+    IrGraph *graph;
+    CgModel *code;
+    void *scratch;
+    void *state;
+    void **io;
+    int n_original_inputs;  /* inputs before binding */
+    bool *bound;            /* by original input: compiled in as a constant */
+};
+
+SdOptions sd_options_default(void) { return (SdOptions){.batch = 1}; }
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+SdStatus sd_load_graph(const char *path, const SdOptions *opt, IrGraph **out, OnnxModelInfo *info, SdError *err)
+{
+    *out = NULL;
+    if (!ends_with(path, ".onnx"))
+        return sd_errorf(err, SD_EUSAGE, "'%s': unknown model type (expected a .onnx file)", path);
+    OnnxImportOptions io = {.batch = opt ? opt->batch : 1, .dims = opt ? opt->dims : NULL};
+    return onnx_import_file(path, &io, out, info, err);
+}
+
+static CgLowerOptions lower_options(const SdOptions *opt)
+{
+    CgLowerOptions lo = {.gemm = CG_GEMM_OPENBLAS};
+    if (opt && opt->gemm && strcmp(opt->gemm, "builtin") == 0)
+        lo.gemm = CG_GEMM_BUILTIN;
+    return lo;
+}
+
+typedef struct {
+    CgLowerOptions lower;
+} EvalCtx;
+
+static SdStatus eval_node(void *ctx, const IrNode *n, void *const *outputs, SdError *err)
+{
+    return cg_eval_node(n, &((EvalCtx *)ctx)->lower, outputs, err);
+}
+
+SdStatus sd_optimize(IrGraph *g, const SdOptions *opt, const char *stop_after,
+                     void (*after)(void *ctx, const char *pass, const IrGraph *g), void *after_ctx, SdError *err)
+{
+    EvalCtx ec = {lower_options(opt)};
+    PassOptions po = {
+        .eval = eval_node,
+        .eval_ctx = &ec,
+        .disabled = opt ? opt->disable : NULL,
+        .verify = opt ? opt->verify : false,
+        .stop_after = stop_after,
+        .after_pass = after,
+        .after_ctx = after_ctx,
+    };
+    if (po.disabled && strstr(po.disabled, "fold"))
+        po.eval = NULL;
+    return pass_run_pipeline(g, "inference", &po, err);
+}
+
+SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdError *err)
+{
+    *out = NULL;
+    SdModel *m = calloc(1, sizeof *m);
+    if (!m)
+        return sd_errorf(err, SD_ENOMEM, "out of memory");
+    m->graph = g;
+    m->n_original_inputs = ir_graph_num_inputs(g);
+    CgOptions co = {.name = "model", .lower = lower_options(opt), .opt_level = opt ? opt->opt_level : 0,
+                    .print_llvm = opt && opt->print_llvm};
+    SdStatus st = cg_compile_jit(g, &co, &m->code, err);
+    if (st == SD_OK) {
+        m->scratch = sd_aligned_alloc(cg_model_scratch_bytes(m->code));
+        m->state = sd_aligned_alloc(cg_model_state_bytes(m->code));
+        m->io = calloc((size_t)(ir_graph_num_inputs(g) + ir_graph_num_outputs(g) + 1), sizeof *m->io);
+        if (!m->scratch || !m->state || !m->io)
+            st = sd_errorf(err, SD_ENOMEM, "out of memory for %zu bytes of scratch memory",
+                           cg_model_scratch_bytes(m->code));
+    }
+    if (st != SD_OK) {
+        m->graph = NULL; /* the caller still owns the graph on failure */
+        sd_model_free(m);
+        return st;
+    }
+    *out = m;
+    return SD_OK;
+}
+
+SdStatus sd_model_load_for_inputs(const char *path, const SdOptions *opt, const RtTensor *inputs, int n,
+                                  SdModel **out, SdError *err)
+{
+    IrGraph *g;
+    *out = NULL;
+    SD_TRY(sd_load_graph(path, opt, &g, NULL, err));
+    int n_original = ir_graph_num_inputs(g);
+    bool *bound = calloc((size_t)n_original + 1, sizeof *bound);
+    PassBinding *b = calloc((size_t)n + 1, sizeof *b);
+    SdStatus st = bound && b ? SD_OK : sd_errorf(err, SD_ENOMEM, "out of memory");
+    if (st == SD_OK && inputs && n != n_original)
+        st = sd_errorf(err, SD_EUSAGE, "the model takes %d input%s; %d given", n_original, n_original == 1 ? "" : "s", n);
+    if (st == SD_OK && inputs) {
+        for (int i = 0; i < n; i++)
+            b[i] = (PassBinding){inputs[i].dtype, inputs[i].rank, inputs[i].dims, inputs[i].data};
+        st = pass_bind_static_inputs(g, b, n, bound, err);
+    }
+    free(b);
+    if (st == SD_OK)
+        st = sd_optimize(g, opt, NULL, NULL, NULL, err);
+    if (st == SD_OK)
+        st = sd_model_compile(g, opt, out, err);
+    if (st != SD_OK) {
+        ir_graph_free(g);
+        free(bound);
+        return st;
+    }
+    (*out)->n_original_inputs = n_original;
+    free((*out)->bound);
+    (*out)->bound = bound;
+    return SD_OK;
+}
+
+SdStatus sd_model_load(const char *path, const SdOptions *opt, SdModel **out, SdError *err)
+{
+    return sd_model_load_for_inputs(path, opt, NULL, 0, out, err);
+}
+
+void sd_model_free(SdModel *m)
+{
+    if (!m)
+        return;
+    cg_model_free(m->code);
+    sd_aligned_free(m->scratch);
+    sd_aligned_free(m->state);
+    free(m->io);
+    free(m->bound);
+    ir_graph_free(m->graph);
+    free(m);
+}
+
+int sd_model_num_inputs(const SdModel *m) { return ir_graph_num_inputs(m->graph); }
+int sd_model_num_outputs(const SdModel *m) { return ir_graph_num_outputs(m->graph); }
+
+static SdTensorInfo info_of(const IrValue *v)
+{
+    SdTensorInfo t = {.name = v->name, .dtype = v->dtype, .rank = v->shape.rank};
+    memcpy(t.dims, v->shape.dims, sizeof(int64_t) * (size_t)v->shape.rank);
+    return t;
+}
+
+SdTensorInfo sd_model_input(const SdModel *m, int i) { return info_of(ir_graph_input(m->graph, i)); }
+SdTensorInfo sd_model_output(const SdModel *m, int i) { return info_of(ir_graph_output(m->graph, i)); }
+size_t sd_model_constants_bytes(const SdModel *m) { return cg_model_consts_bytes(m->code); }
+size_t sd_model_scratch_bytes(const SdModel *m) { return cg_model_scratch_bytes(m->code); }
+double sd_model_compile_seconds(const SdModel *m) { return cg_model_compile_seconds(m->code); }
+
+static SdStatus check_input(const IrValue *v, const RtTensor *t, int i, SdError *err)
+{
+    char want[160], got[160];
+    IrShape s = ir_shape_make(t->rank, t->dims);
+    if (t->dtype != v->dtype || !ir_shape_equal(&s, &v->shape)) {
+        snprintf(got, sizeof got, "%s", sd_dtype_name(t->dtype));
+        ir_shape_str(&s, got + strlen(got), sizeof got - strlen(got));
+        return sd_errorf(err, SD_ESHAPE, "input %d ('%s'%s%s%s) is %s; the model expects %s", i, v->name,
+                         t->name ? ", from tensor '" : "", t->name ? t->name : "", t->name ? "'" : "", got,
+                         ir_value_type_str(v, want, sizeof want));
+    }
+    return SD_OK;
+}
+
+SdStatus sd_model_run(SdModel *m, const RtTensor *inputs, int n_inputs, RtTensor *outputs, int n_outputs,
+                      SdError *err)
+{
+    int ni = ir_graph_num_inputs(m->graph), no = ir_graph_num_outputs(m->graph);
+    bool with_bound = m->bound && n_inputs == m->n_original_inputs && n_inputs != ni;
+    if (n_inputs != ni && !with_bound)
+        return sd_errorf(err, SD_EUSAGE, "the model takes %d input%s; %d given", ni, ni == 1 ? "" : "s", n_inputs);
+    if (n_outputs != no)
+        return sd_errorf(err, SD_EUSAGE, "the model has %d output%s; %d requested", no, no == 1 ? "" : "s", n_outputs);
+    for (int i = 0, k = 0; i < n_inputs; i++) {
+        if (with_bound && m->bound[i])
+            continue; /* compiled in; sd_model_load_for_inputs saw this very tensor */
+        SD_TRY(check_input(ir_graph_input(m->graph, k), &inputs[i], i, err));
+        m->io[k++] = inputs[i].data;
+    }
+    for (int j = 0; j < no; j++) {
+        const IrValue *v = ir_graph_output(m->graph, j);
+        memset(&outputs[j], 0, sizeof outputs[j]);
+        SdStatus st = rt_tensor_alloc(&outputs[j], v->dtype, v->shape.rank, v->shape.dims, err);
+        if (st == SD_OK && !(outputs[j].name = sd_strdup(v->name)))
+            st = sd_errorf(err, SD_ENOMEM, "out of memory");
+        if (st != SD_OK) {
+            for (int k = 0; k <= j; k++)
+                rt_tensor_free(&outputs[k]);
+            return st;
+        }
+        m->io[ni + j] = outputs[j].data;
+    }
+    cg_model_entry(m->code)(cg_model_consts(m->code), m->state, m->scratch, m->io);
+    return SD_OK;
+}
+
+void sd_model_run_raw(SdModel *m, void *const *inputs, void *const *outputs)
+{
+    int ni = ir_graph_num_inputs(m->graph), no = ir_graph_num_outputs(m->graph);
+    for (int i = 0; i < ni; i++)
+        m->io[i] = inputs[i];
+    for (int j = 0; j < no; j++)
+        m->io[ni + j] = outputs[j];
+    cg_model_entry(m->code)(cg_model_consts(m->code), m->state, m->scratch, m->io);
+}

@@ -1,0 +1,67 @@
+/* api/seedc.h — seedc's C API: load a model, compile it to native code for this machine, run it.
+ *
+ *     SdOptions opt = sd_options_default();
+ *     SdModel *m;
+ *     if (sd_model_load("resnet18.onnx", &opt, &m, &err) != SD_OK) { puts(err.msg); ... }
+ *     RtTensor out[1];
+ *     sd_model_run(m, inputs, 1, out, 1, &err);   // outputs allocated by seedc, rt_tensor_free them
+ *     sd_model_free(m);
+ *
+ * A model owns its compiled code, constants and scratch memory; sd_model_run on one model from
+ * two threads at once needs two models (or the AOT bundle, whose caller owns the memory). */
+#ifndef SD_API_SEEDC_H
+#define SD_API_SEEDC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/tensor_io.h"
+#include "support/status.h"
+
+typedef struct SdOptions {
+    int64_t batch;         /* binds the symbolic leading input dimension; 0 means 1 */
+    const char *dims;      /* other symbolic dimensions: "name=N,name=N" */
+    const char *disable;   /* passes to skip, comma-separated (see `seedc ir --help`) */
+    const char *gemm;      /* "openblas" (default) or "builtin" */
+    int threads;           /* 0: all cores */
+    int opt_level;         /* LLVM optimization 0..3 (0 means 3) */
+    bool verify;           /* verify the IR after every pass */
+    bool print_llvm;       /* dump the optimized LLVM module to stderr */
+} SdOptions;
+
+SdOptions sd_options_default(void);
+
+typedef struct SdModel SdModel;
+
+typedef struct SdTensorInfo {
+    const char *name;
+    SdDType dtype;
+    int rank;
+    int64_t dims[RT_MAX_RANK];
+} SdTensorInfo;
+
+SdStatus sd_model_load(const char *path, const SdOptions *opt, SdModel **out, SdError *err);
+/* Like sd_model_load, with the input values known at compile time: inputs that shapes depend on
+ * (a Reshape's target, Slice bounds, Pad amounts) are compiled in as constants. The model still
+ * takes all n inputs in sd_model_run (the bound ones are checked to match nothing and skipped). */
+SdStatus sd_model_load_for_inputs(const char *path, const SdOptions *opt, const RtTensor *inputs, int n,
+                                  SdModel **out, SdError *err);
+void sd_model_free(SdModel *m);
+
+int sd_model_num_inputs(const SdModel *m);
+int sd_model_num_outputs(const SdModel *m);
+SdTensorInfo sd_model_input(const SdModel *m, int i);
+SdTensorInfo sd_model_output(const SdModel *m, int i);
+/* Bytes of compiled constants, scratch arena (planned temporaries + workspace) and compile time. */
+size_t sd_model_constants_bytes(const SdModel *m);
+size_t sd_model_scratch_bytes(const SdModel *m);
+double sd_model_compile_seconds(const SdModel *m);
+
+/* Checks every input against the model (count, dtype, shape) and fills `outputs` with newly
+ * allocated tensors named after the graph outputs. */
+SdStatus sd_model_run(SdModel *m, const RtTensor *inputs, int n_inputs, RtTensor *outputs, int n_outputs,
+                      SdError *err);
+/* Runs on caller buffers, in graph order, without checks: for benchmarks and bindings. */
+void sd_model_run_raw(SdModel *m, void *const *inputs, void *const *outputs);
+
+#endif

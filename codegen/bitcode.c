@@ -1,0 +1,56 @@
+/* codegen/bitcode.c — the kernel library as LLVM bitcode. clang-19 compiled the files in runtime/kernels/
+ * at build time (vectorization deferred until shapes are constants, TOOLCHAIN.md); the bytes are
+ * linked into seedc and parsed per model. */
+#include <string.h>
+
+#include <llvm-c/BitReader.h>
+
+#include "codegen/emit.h"
+
+extern const char seedc_kernels_bc[];
+extern const char seedc_kernels_bc_end[];
+
+static void set_fn_attr(LLVMContextRef ctx, LLVMValueRef fn, const char *key, const char *value)
+{
+    LLVMRemoveStringAttributeAtIndex(fn, LLVMAttributeFunctionIndex, key, (unsigned)strlen(key));
+    LLVMAttributeRef a = LLVMCreateStringAttribute(ctx, key, (unsigned)strlen(key), value, (unsigned)strlen(value));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, a);
+}
+
+void cg_set_target_attrs(LLVMContextRef ctx, LLVMValueRef fn, const CgTarget *t)
+{
+    set_fn_attr(ctx, fn, "target-cpu", t->cpu);
+    set_fn_attr(ctx, fn, "target-features", t->features);
+    if (t->avx512)
+        set_fn_attr(ctx, fn, "prefer-vector-width", "512");
+}
+
+SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *out, SdError *err)
+{
+    size_t n = (size_t)(seedc_kernels_bc_end - seedc_kernels_bc);
+    LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(seedc_kernels_bc, n, "kernels.bc", 0);
+    LLVMModuleRef m = NULL;
+    if (LLVMParseBitcodeInContext2(ctx, buf, &m)) {
+        LLVMDisposeMemoryBuffer(buf);
+        return sd_errorf(err, SD_EINTERNAL, "the embedded kernel bitcode (%zu bytes) does not parse", n);
+    }
+    LLVMDisposeMemoryBuffer(buf);
+    unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
+    unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+    for (LLVMValueRef fn = LLVMGetFirstFunction(m); fn; fn = LLVMGetNextFunction(fn)) {
+        if (LLVMIsDeclaration(fn))
+            continue;
+        LLVMSetLinkage(fn, LLVMInternalLinkage);
+        LLVMRemoveEnumAttributeAtIndex(fn, LLVMAttributeFunctionIndex, noinline);
+        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, always, 0));
+        cg_set_target_attrs(ctx, fn, t);
+    }
+    LLVMSetTarget(m, t->triple);
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(t->tm);
+    char *layout = LLVMCopyStringRepOfTargetData(td);
+    LLVMSetDataLayout(m, layout);
+    LLVMDisposeMessage(layout);
+    LLVMDisposeTargetData(td);
+    *out = m;
+    return SD_OK;
+}

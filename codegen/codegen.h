@@ -1,0 +1,41 @@
+/* codegen/codegen.h — from a shape-inferred, planned graph to native code.
+ * cg_compile_jit builds one LLVM module (kernels linked from embedded bitcode and specialized to
+ * the graph's constant shapes), optimizes it for the host and JIT-compiles it with ORC LLJIT. The
+ * result runs as entry(consts, state, scratch, io): constants and scratch are caller memory, io
+ * holds the input pointers then the output pointers, in graph order. cg_eval_node runs one node
+ * natively with the same kernels (constant folding). */
+#ifndef SD_CG_CODEGEN_H
+#define SD_CG_CODEGEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "codegen/lower/lower.h"
+#include "ir/graph.h"
+
+typedef struct CgOptions {
+    const char *name;       /* entry symbol is NAME_run; default "model" */
+    CgLowerOptions lower;
+    int opt_level;          /* 0..3, default 3 */
+    const char *cpu;        /* NULL: the host */
+    const char *features;   /* NULL: the host's */
+    bool print_llvm;        /* dump the optimized module to stderr */
+} CgOptions;
+
+typedef void (*CgEntryFn)(const void *consts, void *state, void *scratch, void *const *io);
+
+typedef struct CgModel CgModel;
+
+SdStatus cg_compile_jit(const IrGraph *g, const CgOptions *opt, CgModel **out, SdError *err);
+void cg_model_free(CgModel *m);
+CgEntryFn cg_model_entry(const CgModel *m);
+const void *cg_model_consts(const CgModel *m);
+size_t cg_model_consts_bytes(const CgModel *m);
+size_t cg_model_scratch_bytes(const CgModel *m);  /* planned arena + the largest workspace */
+size_t cg_model_state_bytes(const CgModel *m);
+double cg_model_compile_seconds(const CgModel *m);
+
+/* Runs node n natively: inputs must be constants, outputs[i] must hold ir_value_nbytes(output i). */
+SdStatus cg_eval_node(const IrNode *n, const CgLowerOptions *opt, void *const *outputs, SdError *err);
+
+#endif

@@ -1,0 +1,317 @@
+/* codegen/emit.c — the module for one graph. Values get their homes first (io pointer, constants
+ * blob, state, scratch arena at the planned offset); then every node becomes an internal function
+ * that computes its operand pointers and calls its kernels with constant parameter globals, so
+ * after inlining each kernel is specialized to that node's shapes. */
+#include "codegen/emit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "support/mem.h"
+
+typedef enum { HOME_NONE, HOME_CONSTS, HOME_STATE, HOME_SCRATCH, HOME_IO } HomeKind;
+typedef struct {
+    HomeKind kind;
+    int64_t offset; /* bytes into its blob, or the io index */
+} Home;
+
+typedef struct {
+    const IrGraph *g;
+    const CgTarget *t;
+    LLVMContextRef ctx;
+    LLVMModuleRef m;
+    LLVMTypeRef ptr, i8, i64, fn_type;
+    Home *homes;          /* by value id */
+    size_t workspace_offset;
+    int n_param_globals;
+} Emitter;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int max_value_id(const IrGraph *g)
+{
+    int m = 0;
+    for (int i = 0; i < ir_graph_num_values(g); i++)
+        if (ir_graph_value(g, i)->id > m)
+            m = ir_graph_value(g, i)->id;
+    return m;
+}
+
+/* Decides every value's home and fills the constants and state blobs. */
+static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdError *err)
+{
+    const IrGraph *g = e->g;
+    int n_in = ir_graph_num_inputs(g);
+    for (int i = 0; i < n_in; i++)
+        e->homes[ir_graph_input(g, i)->id] = (Home){HOME_IO, i};
+    for (int j = 0; j < ir_graph_num_outputs(g); j++) {
+        IrValue *v = ir_graph_output(g, j);
+        if (v->producer && e->homes[v->id].kind == HOME_NONE)
+            e->homes[v->id] = (Home){HOME_IO, n_in + j};
+    }
+    size_t consts = 0, state = 0, scratch = ir_graph_arena_bytes(g);
+    bool planned = true;
+    for (int i = 0; i < ir_graph_num_values(g); i++) {
+        IrValue *v = ir_graph_value(g, i);
+        Home *h = &e->homes[v->id];
+        if (h->kind != HOME_NONE)
+            continue;
+        if (v->role == IR_ROLE_CONSTANT && (v->n_uses > 0 || ir_value_is_graph_output(g, v))) {
+            h->kind = HOME_CONSTS, h->offset = (int64_t)consts;
+            consts += sd_align_up(v->nbytes);
+        } else if (v->role == IR_ROLE_PARAM || v->role == IR_ROLE_STATE) {
+            h->kind = HOME_STATE, h->offset = (int64_t)state;
+            state += sd_align_up(ir_value_nbytes(v));
+        } else if (v->role == IR_ROLE_TEMP && v->producer) {
+            h->kind = HOME_SCRATCH;
+            if (v->arena_offset >= 0) {
+                h->offset = v->arena_offset;
+            } else { /* no memory plan: every temporary gets its own place */
+                planned = false;
+                h->offset = -1;
+            }
+        }
+    }
+    if (!planned) {
+        scratch = 0;
+        for (int i = 0; i < ir_graph_num_values(g); i++) {
+            IrValue *v = ir_graph_value(g, i);
+            Home *h = &e->homes[v->id];
+            if (h->kind == HOME_SCRATCH) {
+                h->offset = (int64_t)scratch;
+                scratch += sd_align_up(ir_value_nbytes(v));
+            }
+        }
+    }
+    e->workspace_offset = sd_align_up(scratch);
+    out->scratch_bytes = e->workspace_offset + sd_align_up(workspace);
+    out->consts_bytes = consts;
+    out->state_bytes = state;
+    out->consts = sd_aligned_calloc(consts);
+    out->state_init = sd_aligned_calloc(state);
+    if (!out->consts || !out->state_init)
+        return sd_errorf(err, SD_ENOMEM, "out of memory for %zu bytes of constants", consts);
+    for (int i = 0; i < ir_graph_num_values(g); i++) {
+        IrValue *v = ir_graph_value(g, i);
+        Home *h = &e->homes[v->id];
+        if (h->kind == HOME_CONSTS && v->nbytes)
+            memcpy(out->consts + h->offset, v->data, v->nbytes);
+        else if (h->kind == HOME_STATE && v->data)
+            memcpy(out->state_init + h->offset, v->data, v->nbytes);
+    }
+    return SD_OK;
+}
+
+/* Pointer to a value inside a node function whose parameters are (consts, state, scratch, io). */
+static LLVMValueRef value_pointer(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const IrValue *v)
+{
+    const Home *h = &e->homes[v->id];
+    if (h->kind == HOME_IO) {
+        LLVMValueRef idx = LLVMConstInt(e->i64, (unsigned long long)h->offset, 0);
+        LLVMValueRef slot = LLVMBuildGEP2(b, e->ptr, LLVMGetParam(fn, 3), &idx, 1, "io.slot");
+        LLVMValueRef p = LLVMBuildLoad2(b, e->ptr, slot, v->name);
+        return p;
+    }
+    SD_ASSERT(h->kind != HOME_NONE);
+    unsigned base = h->kind == HOME_CONSTS ? 0 : h->kind == HOME_STATE ? 1 : 2;
+    LLVMValueRef off = LLVMConstInt(e->i64, (unsigned long long)h->offset, 0);
+    return LLVMBuildInBoundsGEP2(b, e->i8, LLVMGetParam(fn, base), &off, 1, v->name);
+}
+
+static LLVMValueRef param_global(Emitter *e, const CgCall *call)
+{
+    char name[64];
+    snprintf(name, sizeof name, "params.%d", e->n_param_globals++);
+    LLVMValueRef init = LLVMConstStringInContext2(e->ctx, call->params, call->params_size, 1);
+    LLVMValueRef gv = LLVMAddGlobal(e->m, LLVMTypeOf(init), name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+    LLVMSetAlignment(gv, 16);
+    return gv;
+}
+
+static LLVMValueRef new_function(Emitter *e, const char *name, bool internal)
+{
+    LLVMValueRef fn = LLVMAddFunction(e->m, name, e->fn_type);
+    if (internal) {
+        LLVMSetLinkage(fn, LLVMInternalLinkage);
+        unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(e->ctx, noinline, 0));
+    }
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(e->ctx, nounwind, 0));
+    cg_set_target_attrs(e->ctx, fn, e->t);
+    return fn;
+}
+
+static SdStatus emit_calls(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const IrNode *n, const CgLowered *low,
+                           SdError *err)
+{
+    LLVMTypeRef kernel_type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->ptr}, 2, 0);
+    LLVMTypeRef bufs_type = LLVMArrayType2(e->ptr, CG_MAX_CALL_BUFS);
+    for (int c = 0; c < low->n_calls; c++) {
+        const CgCall *call = &low->calls[c];
+        LLVMValueRef kernel = LLVMGetNamedFunction(e->m, call->kernel);
+        if (!kernel) {
+            char lb[200];
+            return sd_errorf(err, SD_EINTERNAL, "%s: kernel %s is missing from the kernel bitcode",
+                             ir_node_label(n, lb, sizeof lb), call->kernel);
+        }
+        LLVMValueRef bufs = LLVMBuildAlloca(b, bufs_type, "bufs");
+        for (int k = 0; k < call->n_bufs; k++) {
+            int op = call->bufs[k];
+            LLVMValueRef p;
+            if (op == CG_BUF_WORKSPACE) {
+                LLVMValueRef off = LLVMConstInt(e->i64, e->workspace_offset, 0);
+                p = LLVMBuildInBoundsGEP2(b, e->i8, LLVMGetParam(fn, 2), &off, 1, "workspace");
+            } else {
+                const IrValue *v = op < n->n_inputs ? n->inputs[op] : n->outputs[op - n->n_inputs];
+                p = v ? value_pointer(e, b, fn, v) : LLVMConstNull(e->ptr);
+            }
+            LLVMValueRef idx[2] = {LLVMConstInt(e->i64, 0, 0), LLVMConstInt(e->i64, (unsigned)k, 0)};
+            LLVMBuildStore(b, p, LLVMBuildInBoundsGEP2(b, bufs_type, bufs, idx, 2, ""));
+        }
+        LLVMValueRef args[2] = {param_global(e, call), bufs};
+        LLVMBuildCall2(b, kernel_type, kernel, args, 2, "");
+    }
+    return SD_OK;
+}
+
+/* Graph outputs that do not live in their io slot (inputs, constants, repeated outputs) are copied. */
+static SdStatus emit_output_copies(Emitter *e, LLVMBuilderRef b, LLVMValueRef entry, SdError *err)
+{
+    const IrGraph *g = e->g;
+    int n_in = ir_graph_num_inputs(g);
+    for (int j = 0; j < ir_graph_num_outputs(g); j++) {
+        IrValue *v = ir_graph_output(g, j);
+        const Home *h = &e->homes[v->id];
+        if (h->kind == HOME_IO && h->offset == n_in + j)
+            continue;
+        CgLowered low = {0};
+        SD_TRY(cg_lower_flat_copy(&low, ir_value_numel(v), sd_dtype_size(v->dtype), 0, 1, err));
+        LLVMTypeRef kernel_type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->ptr}, 2, 0);
+        LLVMTypeRef bufs_type = LLVMArrayType2(e->ptr, 2);
+        LLVMValueRef bufs = LLVMBuildAlloca(b, bufs_type, "copy.bufs");
+        LLVMValueRef src = value_pointer(e, b, entry, v);
+        LLVMValueRef idx_dst = LLVMConstInt(e->i64, (unsigned)(n_in + j), 0);
+        LLVMValueRef dst = LLVMBuildLoad2(b, e->ptr, LLVMBuildGEP2(b, e->ptr, LLVMGetParam(entry, 3), &idx_dst, 1, ""), "out");
+        LLVMValueRef i0[2] = {LLVMConstInt(e->i64, 0, 0), LLVMConstInt(e->i64, 0, 0)};
+        LLVMValueRef i1[2] = {LLVMConstInt(e->i64, 0, 0), LLVMConstInt(e->i64, 1, 0)};
+        LLVMBuildStore(b, src, LLVMBuildInBoundsGEP2(b, bufs_type, bufs, i0, 2, ""));
+        LLVMBuildStore(b, dst, LLVMBuildInBoundsGEP2(b, bufs_type, bufs, i1, 2, ""));
+        LLVMValueRef args[2] = {param_global(e, &low.calls[0]), bufs};
+        LLVMBuildCall2(b, kernel_type, LLVMGetNamedFunction(e->m, "rt_copy_strided"), args, 2, "");
+        cg_lowered_free(&low);
+    }
+    return SD_OK;
+}
+
+SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVMContextRef ctx, CgEmitted *out,
+                 SdError *err)
+{
+    memset(out, 0, sizeof *out);
+    int n_nodes = ir_graph_num_nodes(g);
+    CgLowered *lowered = calloc((size_t)(n_nodes ? n_nodes : 1), sizeof *lowered);
+    Emitter e = {.g = g, .t = t, .ctx = ctx};
+    e.homes = calloc((size_t)max_value_id(g) + 1, sizeof *e.homes);
+    if (!lowered || !e.homes) {
+        free(lowered), free(e.homes);
+        return sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(g));
+    }
+    SdStatus st = SD_OK;
+    size_t workspace = 0;
+    for (int i = 0; i < n_nodes && st == SD_OK; i++) {
+        st = cg_lower_node(ir_graph_node(g, i), &opt->lower, &lowered[i], err);
+        if (st == SD_OK && lowered[i].workspace_bytes > workspace)
+            workspace = lowered[i].workspace_bytes;
+    }
+    if (st == SD_OK)
+        st = assign_homes(&e, out, workspace, err);
+    if (st == SD_OK)
+        st = cg_load_kernels(ctx, t, &e.m, err);
+    if (st == SD_OK) {
+        e.ptr = LLVMPointerTypeInContext(ctx, 0);
+        e.i8 = LLVMInt8TypeInContext(ctx);
+        e.i64 = LLVMInt64TypeInContext(ctx);
+        e.fn_type = LLVMFunctionType(LLVMVoidTypeInContext(ctx), (LLVMTypeRef[]){e.ptr, e.ptr, e.ptr, e.ptr}, 4, 0);
+        snprintf(out->entry, sizeof out->entry, "%s_run", opt->name ? opt->name : "model");
+        LLVMValueRef entry = new_function(&e, out->entry, false);
+        LLVMBuilderRef eb = LLVMCreateBuilderInContext(ctx);
+        LLVMPositionBuilderAtEnd(eb, LLVMAppendBasicBlockInContext(ctx, entry, "entry"));
+        LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+        for (int i = 0; i < n_nodes && st == SD_OK; i++) {
+            const IrNode *n = ir_graph_node(g, i);
+            char fname[64];
+            snprintf(fname, sizeof fname, "node%d.%s", i, ir_op_name(n->op));
+            LLVMValueRef fn = new_function(&e, fname, true);
+            LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
+            st = emit_calls(&e, b, fn, n, &lowered[i], err);
+            LLVMBuildRetVoid(b);
+            LLVMValueRef args[4] = {LLVMGetParam(entry, 0), LLVMGetParam(entry, 1), LLVMGetParam(entry, 2),
+                                    LLVMGetParam(entry, 3)};
+            LLVMBuildCall2(eb, e.fn_type, fn, args, 4, "");
+        }
+        if (st == SD_OK)
+            st = emit_output_copies(&e, eb, entry, err);
+        LLVMBuildRetVoid(eb);
+        LLVMDisposeBuilder(b);
+        LLVMDisposeBuilder(eb);
+    }
+    char *msg = NULL;
+    if (st == SD_OK && LLVMVerifyModule(e.m, LLVMReturnStatusAction, &msg)) {
+        st = sd_errorf(err, SD_EINTERNAL, "generated LLVM module for '%s' is invalid: %.600s", ir_graph_name(g),
+                       msg ? msg : "");
+    }
+    LLVMDisposeMessage(msg);
+    if (st == SD_OK) {
+        double t0 = now_seconds();
+        LLVMPassBuilderOptionsRef pbo = LLVMCreatePassBuilderOptions();
+        char pipeline[32];
+        int level = opt->opt_level ? opt->opt_level : 3;
+        snprintf(pipeline, sizeof pipeline, "default<O%d>", level < 0 ? 0 : level > 3 ? 3 : level);
+        LLVMErrorRef lerr = LLVMRunPasses(e.m, pipeline, t->tm, pbo);
+        LLVMDisposePassBuilderOptions(pbo);
+        if (lerr) {
+            char *em = LLVMGetErrorMessage(lerr);
+            st = sd_errorf(err, SD_ELLVM, "LLVM optimization failed: %s", em);
+            LLVMDisposeErrorMessage(em);
+        }
+        out->optimize_seconds = now_seconds() - t0;
+    }
+    for (int i = 0; i < n_nodes; i++)
+        cg_lowered_free(&lowered[i]);
+    free(lowered);
+    free(e.homes);
+    if (st == SD_OK && opt->print_llvm) {
+        char *s = LLVMPrintModuleToString(e.m);
+        fputs(s, stderr);
+        LLVMDisposeMessage(s);
+    }
+    if (st != SD_OK) {
+        if (e.m)
+            LLVMDisposeModule(e.m);
+        cg_emitted_free(out);
+        return st;
+    }
+    out->module = e.m;
+    return SD_OK;
+}
+
+void cg_emitted_free(CgEmitted *e)
+{
+    sd_aligned_free(e->consts);
+    sd_aligned_free(e->state_init);
+    e->consts = e->state_init = NULL;
+}

@@ -1,0 +1,161 @@
+/* codegen/jit.c — ORC LLJIT for the host. Every symbol the kernels call outside the module (libm,
+ * libc, OpenBLAS, the runtime) is defined absolutely from seedc's own addresses: relying on the
+ * process's symbol table breaks when the linker dropped a library it thought unused. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+
+#include "codegen/emit.h"
+#include "support/mem.h"
+
+struct CgModel {
+    LLVMOrcLLJITRef jit;
+    CgEntryFn entry;
+    CgEmitted emitted;
+    double compile_seconds;
+};
+
+typedef struct {
+    const char *name;
+    void *addr;
+} ExternalSymbol;
+
+/* Functions LLVM may call from kernel code: what the kernels call plus what its optimizer emits. */
+static const ExternalSymbol *external_symbols(size_t *n)
+{
+    static ExternalSymbol syms[] = {
+        {"memcpy", (void *)memcpy}, {"memmove", (void *)memmove}, {"memset", (void *)memset},
+        {"expf", (void *)expf}, {"exp2f", (void *)exp2f}, {"expm1f", (void *)expm1f},
+        {"logf", (void *)logf}, {"log2f", (void *)log2f}, {"log10f", (void *)log10f},
+        {"log1pf", (void *)log1pf}, {"powf", (void *)powf}, {"sqrtf", (void *)sqrtf},
+        {"tanhf", (void *)tanhf}, {"erff", (void *)erff}, {"erfcf", (void *)erfcf},
+        {"sinf", (void *)sinf}, {"cosf", (void *)cosf}, {"tanf", (void *)tanf},
+        {"asinf", (void *)asinf}, {"acosf", (void *)acosf}, {"atanf", (void *)atanf},
+        {"atan2f", (void *)atan2f}, {"sinhf", (void *)sinhf}, {"coshf", (void *)coshf},
+        {"asinhf", (void *)asinhf}, {"acoshf", (void *)acoshf}, {"atanhf", (void *)atanhf},
+        {"floorf", (void *)floorf}, {"ceilf", (void *)ceilf}, {"roundf", (void *)roundf},
+        {"rintf", (void *)rintf}, {"nearbyintf", (void *)nearbyintf}, {"truncf", (void *)truncf},
+        {"fmodf", (void *)fmodf}, {"fmaf", (void *)fmaf}, {"fmaxf", (void *)fmaxf},
+        {"fminf", (void *)fminf}, {"ldexpf", (void *)ldexpf}, {"frexpf", (void *)frexpf},
+        {"exp", (void *)exp}, {"log", (void *)log}, {"pow", (void *)pow}, {"sqrt", (void *)sqrt},
+        {"floor", (void *)floor}, {"ceil", (void *)ceil}, {"fmod", (void *)fmod}, {"round", (void *)round},
+        {"rint", (void *)rint}, {"nearbyint", (void *)nearbyint}, {"trunc", (void *)trunc},
+        {"cblas_sgemm", (void *)cblas_sgemm},
+    };
+    *n = sizeof syms / sizeof syms[0];
+    return syms;
+}
+
+static SdStatus llvm_error(LLVMErrorRef e, const char *what, SdError *err)
+{
+    char *msg = LLVMGetErrorMessage(e);
+    sd_errorf(err, SD_ELLVM, "%s: %s", what, msg);
+    LLVMDisposeErrorMessage(msg);
+    return SD_ELLVM;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static SdStatus define_externals(LLVMOrcLLJITRef jit, SdError *err)
+{
+    size_t n;
+    const ExternalSymbol *syms = external_symbols(&n);
+    LLVMOrcCSymbolMapPair *pairs = calloc(n, sizeof *pairs);
+    if (!pairs)
+        return sd_errorf(err, SD_ENOMEM, "out of memory defining JIT symbols");
+    for (size_t i = 0; i < n; i++) {
+        pairs[i].Name = LLVMOrcLLJITMangleAndIntern(jit, syms[i].name);
+        pairs[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)syms[i].addr;
+        pairs[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
+    }
+    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, n);
+    free(pairs);
+    LLVMErrorRef e = LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(jit), mu);
+    return e ? llvm_error(e, "defining runtime symbols for the JIT", err) : SD_OK;
+}
+
+SdStatus cg_compile_jit(const IrGraph *g, const CgOptions *opt, CgModel **out, SdError *err)
+{
+    double t0 = now_seconds();
+    *out = NULL;
+    CgModel *m = calloc(1, sizeof *m);
+    if (!m)
+        return sd_errorf(err, SD_ENOMEM, "out of memory compiling '%s'", ir_graph_name(g));
+    CgTarget target;
+    SdStatus st = cg_target_init(&target, NULL, opt->cpu, opt->features, opt->opt_level ? opt->opt_level : 3,
+                                 false, err);
+    if (st != SD_OK) {
+        free(m);
+        return st;
+    }
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMContextRef ctx = LLVMOrcThreadSafeContextGetContext(tsc);
+    st = cg_emit(g, opt, &target, ctx, &m->emitted, err);
+    if (st == SD_OK) {
+        /* the JIT takes its own target machine built from ours */
+        LLVMOrcJITTargetMachineBuilderRef jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(target.tm);
+        target.tm = NULL;
+        LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+        LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+        LLVMErrorRef e = LLVMOrcCreateLLJIT(&m->jit, builder);
+        if (e)
+            st = llvm_error(e, "creating the JIT", err);
+    }
+    if (st == SD_OK)
+        st = define_externals(m->jit, err);
+    if (st == SD_OK) {
+        LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m->emitted.module, tsc);
+        m->emitted.module = NULL;
+        LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModule(m->jit, LLVMOrcLLJITGetMainJITDylib(m->jit), tsm);
+        if (e)
+            st = llvm_error(e, "adding the module to the JIT", err);
+    }
+    if (st == SD_OK) {
+        LLVMOrcExecutorAddress addr = 0;
+        LLVMErrorRef e = LLVMOrcLLJITLookup(m->jit, &addr, m->emitted.entry);
+        if (e)
+            st = llvm_error(e, "compiling the module", err);
+        else
+            m->entry = (CgEntryFn)(uintptr_t)addr;
+    }
+    if (m->emitted.module)
+        LLVMDisposeModule(m->emitted.module);
+    m->emitted.module = NULL;
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    cg_target_dispose(&target);
+    if (st != SD_OK) {
+        cg_model_free(m);
+        return st;
+    }
+    m->compile_seconds = now_seconds() - t0;
+    *out = m;
+    return SD_OK;
+}
+
+void cg_model_free(CgModel *m)
+{
+    if (!m)
+        return;
+    if (m->jit)
+        LLVMOrcDisposeLLJIT(m->jit);
+    cg_emitted_free(&m->emitted);
+    free(m);
+}
+
+CgEntryFn cg_model_entry(const CgModel *m) { return m->entry; }
+const void *cg_model_consts(const CgModel *m) { return m->emitted.consts; }
+size_t cg_model_consts_bytes(const CgModel *m) { return m->emitted.consts_bytes; }
+size_t cg_model_scratch_bytes(const CgModel *m) { return m->emitted.scratch_bytes; }
+size_t cg_model_state_bytes(const CgModel *m) { return m->emitted.state_bytes; }
+double cg_model_compile_seconds(const CgModel *m) { return m->compile_seconds; }

@@ -1,0 +1,77 @@
+/* codegen/lower/lower.h — IR nodes to kernel calls.
+ * Lowering a node yields one or more calls `kernel(params, bufs)` (runtime/kernels/kernel.h) with a
+ * filled parameter struct and the node operands each call reads and writes. The JIT emits those
+ * calls with constant params; the interpreter (constant folding) runs the same kernels natively, so
+ * both paths compute with one definition of every op. One file per op family. */
+#ifndef SD_CG_LOWER_H
+#define SD_CG_LOWER_H
+
+#include "ir/graph.h"
+#include "runtime/kernels/kernel.h"
+
+#define CG_MAX_CALL_BUFS 8
+/* Operand index of the node's scratch workspace (size: CgLowered.workspace_bytes). */
+#define CG_BUF_WORKSPACE (-1)
+
+typedef enum CgGemm { CG_GEMM_OPENBLAS, CG_GEMM_BUILTIN } CgGemm;
+
+typedef struct CgLowerOptions {
+    CgGemm gemm;
+} CgLowerOptions;
+
+typedef struct CgCall {
+    const char *kernel;      /* symbol of the kernel, e.g. "rt_copy_strided" */
+    void *params;            /* owned copy of the parameter struct */
+    size_t params_size;
+    int n_bufs;
+    int bufs[CG_MAX_CALL_BUFS]; /* node operand indices: inputs 0.., outputs n_inputs..; CG_BUF_WORKSPACE */
+} CgCall;
+
+typedef struct CgLowered {
+    CgCall *calls;
+    int n_calls, cap_calls;
+    size_t workspace_bytes;
+} CgLowered;
+
+SdStatus cg_lower_node(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err);
+void cg_lowered_free(CgLowered *l);
+SdStatus cg_lowered_add(CgLowered *l, const char *kernel, const void *params, size_t params_size,
+                        int n_bufs, const int *bufs, SdError *err);
+/* Operand index of output i. */
+static inline int cg_out(const IrNode *n, int i) { return n->n_inputs + i; }
+
+/* Per-family entry points, one file each, dispatched by cg_lower_node. */
+#define CG_FAMILY(f) SdStatus cg_lower_##f(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err);
+CG_FAMILY(unary)
+CG_FAMILY(binary)
+CG_FAMILY(conv)
+CG_FAMILY(matmul)
+CG_FAMILY(norm)
+CG_FAMILY(softmax)
+CG_FAMILY(pool)
+CG_FAMILY(reduce)
+CG_FAMILY(movement)
+CG_FAMILY(gather)
+CG_FAMILY(generate)
+CG_FAMILY(resize)
+CG_FAMILY(einsum)
+#undef CG_FAMILY
+
+/* --- shared helpers (strides.c) --- */
+void cg_contiguous_strides(const IrShape *s, int64_t *strides);
+/* Drops unit dims and merges dims that are contiguous for every operand, then pads at the front
+ * with unit dims to RT_LOOP_RANK. dims/strides are rank-long on entry and RT_LOOP_RANK-long on exit.
+ * False when the result still needs more than RT_LOOP_RANK dims. */
+bool cg_collapse_dims(int rank, int64_t *dims, int n_ops, int64_t (*strides)[IR_MAX_RANK]);
+/* Strides of `in` broadcast against the output shape `out` (right-aligned, 0 on broadcast dims). */
+void cg_broadcast_strides(const IrShape *in, const IrShape *out, int64_t *strides);
+/* A flat copy of n elements between two operands (unary.c). */
+SdStatus cg_lower_flat_copy(CgLowered *out, int64_t n, size_t elem_size, int src, int dst, SdError *err);
+/* A strided copy over `rank` dims (collapsed here; movement.c). */
+SdStatus cg_lower_strided_copy(CgLowered *out, const IrNode *n, int rank, const int64_t *dims,
+                               const int64_t *src_strides, int64_t src_offset, const int64_t *dst_strides,
+                               int64_t dst_offset, size_t elem_size, int src, int dst, SdError *err);
+/* SD_EUNSUPPORTED naming the node and its dtype. */
+SdStatus cg_unsupported_dtype(const IrNode *n, const IrValue *v, SdError *err);
+
+#endif

@@ -1,0 +1,9 @@
+/* codegen/lower/pool.c — placeholder until the pool family lands. */
+#include "codegen/lower/lower.h"
+
+SdStatus cg_lower_pool(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
+{
+    (void)opt, (void)out;
+    char lb[200];
+    return sd_errorf(err, SD_EUNSUPPORTED, "%s: this operator is not supported yet", ir_node_label(n, lb, sizeof lb));
+}

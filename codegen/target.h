@@ -1,0 +1,22 @@
+/* codegen/target.h — LLVM target machines: the host for JIT, named CPUs and triples for AOT.
+ * One place decides the CPU, its features and the vector width the code is tuned for. */
+#ifndef SD_CG_TARGET_H
+#define SD_CG_TARGET_H
+
+#include <llvm-c/TargetMachine.h>
+#include <stdbool.h>
+
+#include "support/status.h"
+
+typedef struct CgTarget {
+    LLVMTargetMachineRef tm;
+    char *triple, *cpu, *features;
+    bool avx512;          /* prefer 512-bit vectors */
+} CgTarget;
+
+/* triple NULL: the host's; cpu/features NULL: the host's CPU and features. */
+SdStatus cg_target_init(CgTarget *t, const char *triple, const char *cpu, const char *features, int opt_level,
+                        bool pic, SdError *err);
+void cg_target_dispose(CgTarget *t);
+
+#endif

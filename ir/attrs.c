@@ -1,0 +1,165 @@
+/* ir/attrs.c — attributes in the text form, one formatter per family. Only what differs from a
+ * default is printed, so `seedc ir` stays readable. */
+#include <inttypes.h>
+
+#include "ir/graph.h"
+
+static void ints(SdStrbuf *o, const char *key, const int64_t *v, int n)
+{
+    sd_strbuf_printf(o, "%s%s=[", o->len ? " " : "", key);
+    for (int i = 0; i < n; i++)
+        sd_strbuf_printf(o, i ? ",%" PRId64 : "%" PRId64, v[i]);
+    sd_strbuf_printf(o, "]");
+}
+
+static void num(SdStrbuf *o, const char *key, double v) { sd_strbuf_printf(o, "%s%s=%g", o->len ? " " : "", key, v); }
+static void flag(SdStrbuf *o, const char *key) { sd_strbuf_printf(o, "%s%s", o->len ? " " : "", key); }
+
+static const char *auto_pad_name(IrAutoPad p)
+{
+    switch (p) {
+    case IR_PAD_SAME_UPPER: return "same_upper";
+    case IR_PAD_SAME_LOWER: return "same_lower";
+    case IR_PAD_VALID: return "valid";
+    case IR_PAD_NOTSET: break;
+    }
+    return "notset";
+}
+
+static void format_unary(const IrNode *n, SdStrbuf *o)
+{
+    const IrUnaryAttrs *a = &n->attrs.unary;
+    switch (n->op) {
+    case IR_OP_CAST: sd_strbuf_printf(o, "to=%s", sd_dtype_name(a->to)); break;
+    case IR_OP_LEAKY_RELU: case IR_OP_ELU: case IR_OP_CELU: case IR_OP_THRESHOLDED_RELU:
+        num(o, "alpha", a->alpha); break;
+    case IR_OP_HARD_SIGMOID: num(o, "alpha", a->alpha), num(o, "beta", a->beta); break;
+    case IR_OP_SELU: num(o, "alpha", a->alpha), num(o, "gamma", a->gamma); break;
+    case IR_OP_SHRINK: num(o, "lambd", a->alpha), num(o, "bias", a->beta); break;
+    case IR_OP_CLIP: num(o, "min", a->alpha), num(o, "max", a->beta); break;
+    case IR_OP_DROPOUT: num(o, "ratio", a->ratio); if (a->training) flag(o, "training"); break;
+    default: break;
+    }
+}
+
+static void format_conv(const IrNode *n, SdStrbuf *o)
+{
+    const IrConvAttrs *a = &n->attrs.conv;
+    int s = a->nspatial;
+    ints(o, "kernel", a->kernel, s);
+    ints(o, "strides", a->strides, s);
+    ints(o, "pads", a->pads, 2 * s);
+    ints(o, "dilations", a->dilations, s);
+    if (a->groups != 1)
+        num(o, "groups", (double)a->groups);
+    if (a->auto_pad != IR_PAD_NOTSET)
+        sd_strbuf_printf(o, " auto_pad=%s", auto_pad_name(a->auto_pad));
+    if (n->op == IR_OP_CONV_TRANSPOSE) {
+        ints(o, "output_padding", a->output_padding, s);
+        if (a->has_output_shape)
+            ints(o, "output_shape", a->output_shape, s);
+    }
+}
+
+static void format_pool(const IrNode *n, SdStrbuf *o)
+{
+    const IrPoolAttrs *a = &n->attrs.pool;
+    if (n->op == IR_OP_GLOBAL_AVG_POOL || n->op == IR_OP_GLOBAL_MAX_POOL) return;
+    if (n->op == IR_OP_GLOBAL_LP_POOL) { num(o, "p", (double)a->p); return; }
+    int s = a->nspatial;
+    ints(o, "kernel", a->kernel, s);
+    ints(o, "strides", a->strides, s);
+    ints(o, "pads", a->pads, 2 * s);
+    ints(o, "dilations", a->dilations, s);
+    if (a->ceil_mode) flag(o, "ceil_mode");
+    if (a->count_include_pad) flag(o, "count_include_pad");
+    if (a->auto_pad != IR_PAD_NOTSET) sd_strbuf_printf(o, " auto_pad=%s", auto_pad_name(a->auto_pad));
+    if (n->op == IR_OP_LP_POOL) num(o, "p", (double)a->p);
+}
+
+static void format_movement(const IrNode *n, SdStrbuf *o)
+{
+    const IrMovementAttrs *a = &n->attrs.movement;
+    switch (n->op) {
+    case IR_OP_RESHAPE: case IR_OP_EXPAND: case IR_OP_TILE:
+        if (a->resolved) ints(o, n->op == IR_OP_TILE ? "repeats" : "shape", a->shape, a->n_shape);
+        break;
+    case IR_OP_SQUEEZE: case IR_OP_UNSQUEEZE:
+        if (a->has_axes) ints(o, "axes", a->axes, a->n_axes);
+        break;
+    case IR_OP_TRANSPOSE: if (a->n_perm) ints(o, "perm", a->perm, a->n_perm); break;
+    case IR_OP_CONCAT: case IR_OP_FLATTEN: num(o, "axis", (double)a->axis); break;
+    case IR_OP_SPLIT: num(o, "axis", (double)a->axis); if (a->n_split) ints(o, "split", a->split, a->n_split); break;
+    case IR_OP_SLICE:
+        if (a->resolved) {
+            ints(o, "starts", a->starts, a->n_axes), ints(o, "ends", a->ends, a->n_axes);
+            ints(o, "steps", a->steps, a->n_axes);
+        }
+        break;
+    case IR_OP_PAD:
+        if (a->resolved) ints(o, "pads", a->pads, 2 * a->n_axes);
+        sd_strbuf_printf(o, " mode=%s", a->pad_mode == IR_PADMODE_CONSTANT ? "constant" :
+                                        a->pad_mode == IR_PADMODE_REFLECT ? "reflect" :
+                                        a->pad_mode == IR_PADMODE_EDGE ? "edge" : "wrap");
+        if (a->pad_value != 0) num(o, "value", a->pad_value);
+        break;
+    case IR_OP_DEPTH_TO_SPACE: case IR_OP_SPACE_TO_DEPTH:
+        num(o, "blocksize", (double)a->blocksize);
+        if (a->crd) flag(o, "crd");
+        break;
+    default: break;
+    }
+}
+
+void ir_attrs_format(const IrNode *n, SdStrbuf *o)
+{
+    const IrAttrs *a = &n->attrs;
+    switch (ir_op_info(n->op)->family) {
+    case IR_FAM_unary: format_unary(n, o); break;
+    case IR_FAM_binary: if (n->op == IR_OP_MOD && a->binary.fmod) flag(o, "fmod"); break;
+    case IR_FAM_conv: format_conv(n, o); break;
+    case IR_FAM_matmul:
+        if (n->op == IR_OP_GEMM) num(o, "alpha", a->matmul.alpha), num(o, "beta", a->matmul.beta);
+        if (a->matmul.trans_a) flag(o, "trans_a");
+        if (a->matmul.trans_b) flag(o, "trans_b");
+        break;
+    case IR_FAM_norm:
+        if (n->op == IR_OP_LRN) {
+            num(o, "size", (double)a->norm.size), num(o, "alpha", a->norm.alpha);
+            num(o, "beta", a->norm.beta), num(o, "bias", a->norm.bias);
+        } else {
+            num(o, "epsilon", a->norm.epsilon);
+            if (n->op == IR_OP_LAYER_NORM) num(o, "axis", (double)a->norm.axis);
+            if (a->norm.training) flag(o, "training"), num(o, "momentum", a->norm.momentum);
+        }
+        break;
+    case IR_FAM_softmax:
+        num(o, "axis", (double)a->softmax.axis);
+        if (a->softmax.flatten_trailing) flag(o, "flatten_trailing");
+        break;
+    case IR_FAM_pool: format_pool(n, o); break;
+    case IR_FAM_reduce:
+        if (n->op == IR_OP_ARGMAX || n->op == IR_OP_ARGMIN) {
+            num(o, "axis", a->reduce.n_axes ? (double)a->reduce.axes[0] : 0);
+            if (a->reduce.select_last_index) flag(o, "select_last_index");
+        } else if (a->reduce.n_axes) {
+            ints(o, "axes", a->reduce.axes, a->reduce.n_axes);
+        }
+        if (a->reduce.keepdims) flag(o, "keepdims");
+        break;
+    case IR_FAM_movement: format_movement(n, o); break;
+    case IR_FAM_gather: num(o, "axis", (double)a->gather.axis); break;
+    case IR_FAM_generate:
+        if (n->op == IR_OP_SHAPE && (a->generate.start || a->generate.has_end)) {
+            num(o, "start", (double)a->generate.start);
+            if (a->generate.has_end) num(o, "end", (double)a->generate.end);
+        }
+        break;
+    case IR_FAM_resize:
+        sd_strbuf_printf(o, "mode=%s", a->resize.mode == IR_RESIZE_NEAREST ? "nearest" :
+                                       a->resize.mode == IR_RESIZE_LINEAR ? "linear" : "cubic");
+        break;
+    case IR_FAM_einsum: sd_strbuf_printf(o, "equation=\"%s\"", a->einsum.equation); break;
+    case IR_FAM_COUNT: break;
+    }
+}

@@ -1,0 +1,178 @@
+/* ir/attrs.h — typed attributes, one struct per op family (see ir/ops.def).
+ * Frontends fill them from their own spellings; shape inference completes them (auto_pad becomes
+ * explicit pads, negative axes become non-negative, compile-time inputs such as a Reshape's shape
+ * are read into them), so passes and codegen after it read only resolved values. */
+#ifndef SD_IR_ATTRS_H
+#define SD_IR_ATTRS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "support/dtype.h"
+
+#define IR_MAX_RANK 8
+#define IR_MAX_SPATIAL 3
+#define IR_MAX_OUTPUTS 64
+
+typedef enum IrAutoPad { IR_PAD_NOTSET, IR_PAD_SAME_UPPER, IR_PAD_SAME_LOWER, IR_PAD_VALID } IrAutoPad;
+
+typedef struct IrUnaryAttrs {
+    float alpha, beta;  /* LeakyRelu/Elu/Selu/Celu/HardSigmoid/ThresholdedRelu/Shrink(lambd, bias)/Clip(min, max) */
+    float gamma;        /* Selu */
+    SdDType to;         /* CAST: the output type */
+    float ratio;        /* DROPOUT */
+    bool training;      /* DROPOUT: only inference (false) runs today */
+    int64_t seed;
+} IrUnaryAttrs;
+
+typedef struct IrBinaryAttrs {
+    bool fmod; /* MOD: C fmod semantics (sign of the dividend) instead of Python's */
+} IrBinaryAttrs;
+
+typedef struct IrConvAttrs {
+    int nspatial;                         /* 1, 2 or 3 spatial dimensions */
+    int64_t kernel[IR_MAX_SPATIAL];       /* 0 until known: taken from the weights by shape inference */
+    int64_t strides[IR_MAX_SPATIAL];
+    int64_t dilations[IR_MAX_SPATIAL];
+    int64_t pads[2 * IR_MAX_SPATIAL];     /* begins [0, nspatial), ends [nspatial, 2*nspatial) */
+    int64_t output_padding[IR_MAX_SPATIAL];
+    int64_t output_shape[IR_MAX_SPATIAL]; /* CONV_TRANSPOSE when has_output_shape */
+    bool has_output_shape;
+    int64_t groups;
+    IrAutoPad auto_pad;                   /* NOTSET after shape inference */
+} IrConvAttrs;
+
+typedef struct IrMatmulAttrs {
+    float alpha, beta; /* GEMM */
+    bool trans_a, trans_b;
+} IrMatmulAttrs;
+
+typedef struct IrNormAttrs {
+    int64_t axis;      /* LAYER_NORM: first normalized axis */
+    float epsilon;
+    float momentum;    /* BATCH_NORM running statistics */
+    bool training;     /* BATCH_NORM with batch statistics */
+    float alpha, beta, bias; /* LRN */
+    int64_t size;            /* LRN */
+} IrNormAttrs;
+
+typedef struct IrSoftmaxAttrs {
+    int64_t axis;
+    bool flatten_trailing; /* opset < 13: normalize over all axes from `axis` on, as one */
+} IrSoftmaxAttrs;
+
+typedef struct IrPoolAttrs {
+    int nspatial;
+    int64_t kernel[IR_MAX_SPATIAL];
+    int64_t strides[IR_MAX_SPATIAL];
+    int64_t dilations[IR_MAX_SPATIAL];
+    int64_t pads[2 * IR_MAX_SPATIAL];
+    bool ceil_mode;
+    bool count_include_pad;
+    IrAutoPad auto_pad;
+    int64_t p;             /* LP_POOL */
+    int64_t storage_order; /* MAX_POOL indices: 0 row-major, 1 column-major */
+} IrPoolAttrs;
+
+typedef struct IrReduceAttrs {
+    int n_axes;                /* 0 with !noop_with_empty_axes: reduce all axes */
+    int64_t axes[IR_MAX_RANK]; /* sorted and non-negative after shape inference */
+    bool keepdims;
+    bool noop_with_empty_axes;
+    bool select_last_index;    /* ARGMAX/ARGMIN */
+} IrReduceAttrs;
+
+typedef enum IrPadMode { IR_PADMODE_CONSTANT, IR_PADMODE_REFLECT, IR_PADMODE_EDGE, IR_PADMODE_WRAP } IrPadMode;
+
+typedef struct IrMovementAttrs {
+    int64_t axis;                     /* CONCAT, SPLIT, FLATTEN; SQUEEZE/UNSQUEEZE use axes */
+    int n_axes;
+    int64_t axes[IR_MAX_RANK];        /* SQUEEZE, UNSQUEEZE, SLICE, PAD (opset 18) */
+    bool has_axes;
+    int64_t perm[IR_MAX_RANK];        /* TRANSPOSE; n_perm == 0 means reverse */
+    int n_perm;
+    int64_t shape[IR_MAX_RANK];       /* RESHAPE target, EXPAND shape, TILE repeats */
+    int n_shape;
+    bool allowzero;                   /* RESHAPE */
+    int64_t starts[IR_MAX_RANK], ends[IR_MAX_RANK], steps[IR_MAX_RANK]; /* SLICE, per input dim once resolved */
+    int64_t pads[2 * IR_MAX_RANK];    /* PAD: begins then ends, per input dim once resolved */
+    IrPadMode pad_mode;
+    double pad_value;
+    int64_t split[IR_MAX_OUTPUTS];    /* SPLIT sizes per output */
+    int n_split;
+    int64_t blocksize;                /* DEPTH_TO_SPACE, SPACE_TO_DEPTH */
+    bool crd;                         /* DEPTH_TO_SPACE mode CRD (default DCR) */
+    bool resolved;                    /* shape inference has read every compile-time input */
+} IrMovementAttrs;
+
+typedef struct IrGatherAttrs {
+    int64_t axis;
+} IrGatherAttrs;
+
+typedef struct IrGenerateAttrs {
+    int64_t start, end;  /* SHAPE: slice of the dims */
+    bool has_end;
+    SdDType value_dtype; /* CONSTANT_OF_SHAPE fill value */
+    union {
+        float f32;
+        double f64;
+        int64_t i64;
+        int32_t i32;
+        uint8_t bytes[8];
+    } value;
+} IrGenerateAttrs;
+
+typedef enum IrResizeMode { IR_RESIZE_NEAREST, IR_RESIZE_LINEAR, IR_RESIZE_CUBIC } IrResizeMode;
+typedef enum IrResizeCoord {
+    IR_COORD_HALF_PIXEL,
+    IR_COORD_HALF_PIXEL_SYMMETRIC,
+    IR_COORD_PYTORCH_HALF_PIXEL,
+    IR_COORD_ALIGN_CORNERS,
+    IR_COORD_ASYMMETRIC,
+    IR_COORD_TF_CROP_AND_RESIZE,
+} IrResizeCoord;
+typedef enum IrResizeNearest {
+    IR_NEAREST_ROUND_PREFER_FLOOR,
+    IR_NEAREST_ROUND_PREFER_CEIL,
+    IR_NEAREST_FLOOR,
+    IR_NEAREST_CEIL,
+} IrResizeNearest;
+typedef enum IrResizeAspect { IR_ASPECT_STRETCH, IR_ASPECT_NOT_LARGER, IR_ASPECT_NOT_SMALLER } IrResizeAspect;
+
+typedef struct IrResizeAttrs {
+    IrResizeMode mode;
+    IrResizeCoord coord;
+    IrResizeNearest nearest;
+    IrResizeAspect aspect;
+    float cubic_coeff_a;
+    bool exclude_outside;
+    bool antialias;
+    float extrapolation_value;
+    int n_axes;
+    int64_t axes[IR_MAX_RANK];
+    float scales[IR_MAX_RANK];   /* per input dim once resolved */
+    float roi[2 * IR_MAX_RANK];  /* TF_CROP_AND_RESIZE: starts then ends, per input dim */
+    bool resolved;
+} IrResizeAttrs;
+
+typedef struct IrEinsumAttrs {
+    char equation[128];
+} IrEinsumAttrs;
+
+typedef union IrAttrs {
+    IrUnaryAttrs unary;
+    IrBinaryAttrs binary;
+    IrConvAttrs conv;
+    IrMatmulAttrs matmul;
+    IrNormAttrs norm;
+    IrSoftmaxAttrs softmax;
+    IrPoolAttrs pool;
+    IrReduceAttrs reduce;
+    IrMovementAttrs movement;
+    IrGatherAttrs gather;
+    IrGenerateAttrs generate;
+    IrResizeAttrs resize;
+    IrEinsumAttrs einsum;
+} IrAttrs;
+
+#endif

@@ -1,0 +1,42 @@
+/* passes/canonicalize.c — rewrites ONNX's many spellings onto few IR ops so that later passes see
+ * one form: Identity and inference Dropout disappear, Flatten/Squeeze/Unsqueeze become Reshape. */
+#include <string.h>
+
+#include "passes/pass.h"
+
+SdStatus pass_canonicalize(IrGraph *g, const PassOptions *opt, SdError *err)
+{
+    (void)opt, (void)err;
+    for (int k = 0; k < ir_graph_num_nodes(g); k++) {
+        IrNode *n = ir_graph_node(g, k);
+        if (n->removed)
+            continue;
+        switch (n->op) {
+        case IR_OP_IDENTITY:
+        case IR_OP_DROPOUT:
+            if (n->n_outputs > 1 && (n->outputs[1]->n_uses > 0 || ir_value_is_graph_output(g, n->outputs[1])))
+                break; /* the mask is used: keep the node, it fills the mask */
+            if (ir_value_is_graph_output(g, n->outputs[0]) && !n->inputs[0]->producer)
+                break; /* an output that is a copy of an input or constant: codegen copies it */
+            ir_graph_replace_uses(g, n->outputs[0], n->inputs[0]);
+            ir_node_remove(g, n);
+            break;
+        case IR_OP_FLATTEN:
+        case IR_OP_SQUEEZE:
+        case IR_OP_UNSQUEEZE: {
+            IrMovementAttrs *a = &n->attrs.movement;
+            const IrShape *s = &n->outputs[0]->shape;
+            memset(a, 0, sizeof *a);
+            a->n_shape = s->rank;
+            memcpy(a->shape, s->dims, sizeof s->dims);
+            a->resolved = true;
+            n->op = IR_OP_RESHAPE;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    ir_graph_compact(g);
+    return SD_OK;
+}

@@ -1,0 +1,85 @@
+/* passes/manager.c — named pipelines, --disable, verification after each pass, and the hook that
+ * lets `seedc ir --after PASS` print the graph. */
+#include <string.h>
+
+#include "passes/pass.h"
+
+typedef struct {
+    const char *name;
+    PassFn fn;
+} PassEntry;
+
+static const PassEntry passes[] = {
+    {"shape", pass_shape},
+    {"canonicalize", pass_canonicalize},
+    {"fold", pass_fold},
+    {"dce", pass_dce},
+    {"memplan", pass_memplan},
+};
+
+static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "dce", "memplan", NULL};
+
+const char *const *pass_pipeline_names(const char *pipeline)
+{
+    if (!pipeline || strcmp(pipeline, "inference") == 0)
+        return inference_pipeline;
+    return NULL;
+}
+
+static const PassEntry *find_pass(const char *name)
+{
+    for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++)
+        if (strcmp(passes[i].name, name) == 0)
+            return &passes[i];
+    return NULL;
+}
+
+bool pass_is_known(const char *name) { return find_pass(name) != NULL; }
+
+static bool listed(const char *list, const char *name)
+{
+    if (!list)
+        return false;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+SdStatus pass_run_pipeline(IrGraph *g, const char *pipeline, const PassOptions *opt, SdError *err)
+{
+    static const PassOptions defaults = {0};
+    if (!opt)
+        opt = &defaults;
+    const char *const *names = pass_pipeline_names(pipeline);
+    if (!names)
+        return sd_errorf(err, SD_EUSAGE, "unknown pipeline '%s' (known: inference)", pipeline);
+    for (int i = 0; names[i]; i++) {
+        const PassEntry *p = find_pass(names[i]);
+        SD_ASSERT(p);
+        /* shape inference is not optional: everything after it needs shapes */
+        if (strcmp(p->name, "shape") != 0 && listed(opt->disabled, p->name)) {
+            if (opt->stop_after && strcmp(opt->stop_after, p->name) == 0)
+                break;
+            continue;
+        }
+        SD_TRY(p->fn(g, opt, err));
+        if (opt->verify) {
+            SdStatus st = ir_verify(g, true, err);
+            if (st != SD_OK)
+                return sd_error_prefix(err, "after pass '%s'", p->name);
+        }
+        if (opt->after_pass)
+            opt->after_pass(opt->after_ctx, p->name, g);
+        if (opt->stop_after && strcmp(opt->stop_after, p->name) == 0)
+            break;
+    }
+    return SD_OK;
+}

@@ -1,0 +1,34 @@
+/* passes/shape/gather.c — Gather: data[:axis] + indices + data[axis+1:]; GatherElements: the
+ * indices' shape. */
+#include "passes/shape/shape.h"
+
+SdStatus shape_gather(ShapeCtx *c, IrNode *n)
+{
+    const IrValue *x = n->inputs[0], *idx = n->inputs[1];
+    if (idx->dtype != SD_DT_I64 && idx->dtype != SD_DT_I32)
+        return shape_error(c, n, SD_EDTYPE, "indices '%s' are %s; i64 or i32 is expected", idx->name,
+                           sd_dtype_name(idx->dtype));
+    int r = x->shape.rank;
+    if (r < 1)
+        return shape_error(c, n, SD_ESHAPE, "data '%s' must have rank 1 or more", x->name);
+    int64_t axis;
+    SD_TRY(shape_axis(c, n, n->attrs.gather.axis, r, &axis));
+    n->attrs.gather.axis = axis;
+    IrShape s = {0};
+    if (n->op == IR_OP_GATHER_ELEMENTS) {
+        if (idx->shape.rank != r)
+            return shape_error(c, n, SD_ESHAPE, "indices must have the data's rank %d", r);
+        s = idx->shape;
+    } else {
+        if (r - 1 + idx->shape.rank > IR_MAX_RANK)
+            return shape_error(c, n, SD_EUNSUPPORTED, "the output would have rank above %d", IR_MAX_RANK);
+        for (int i = 0; i < axis; i++)
+            s.dims[s.rank++] = x->shape.dims[i];
+        for (int i = 0; i < idx->shape.rank; i++)
+            s.dims[s.rank++] = idx->shape.dims[i];
+        for (int i = (int)axis + 1; i < r; i++)
+            s.dims[s.rank++] = x->shape.dims[i];
+    }
+    shape_set(n, 0, x->dtype, &s);
+    return SD_OK;
+}

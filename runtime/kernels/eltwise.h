@@ -1,0 +1,63 @@
+/* runtime/kernels/eltwise.h — elementwise kernels: unary maps, broadcasting binary ops, comparisons,
+ * logic, select (where) and casts. Shapes arrive collapsed to RT_LOOP_RANK dims with per-operand
+ * element strides (0 along a broadcast dim); the output is contiguous. */
+#ifndef SD_RT_ELTWISE_H
+#define SD_RT_ELTWISE_H
+
+#include "runtime/kernels/kernel.h"
+
+typedef enum RtUnaryOp {
+    RT_U_IDENTITY, RT_U_RELU, RT_U_LEAKY_RELU, RT_U_SIGMOID, RT_U_HARD_SIGMOID, RT_U_HARD_SWISH,
+    RT_U_SILU, RT_U_MISH, RT_U_TANH, RT_U_ERF, RT_U_GELU, RT_U_GELU_TANH, RT_U_SOFTPLUS,
+    RT_U_SOFTSIGN, RT_U_ELU, RT_U_SELU, RT_U_CELU, RT_U_THRESHOLDED_RELU, RT_U_SHRINK, RT_U_CLIP,
+    RT_U_EXP, RT_U_LOG, RT_U_SQRT, RT_U_RECIPROCAL, RT_U_NEG, RT_U_ABS, RT_U_SIGN, RT_U_FLOOR,
+    RT_U_CEIL, RT_U_ROUND, RT_U_SIN, RT_U_COS, RT_U_TAN, RT_U_ASIN, RT_U_ACOS, RT_U_ATAN,
+    RT_U_SINH, RT_U_COSH, RT_U_ASINH, RT_U_ACOSH, RT_U_ATANH,
+} RtUnaryOp;
+
+typedef struct RtUnaryParams {
+    int64_t n;
+    int32_t op; /* RtUnaryOp */
+    float alpha, beta, gamma;
+} RtUnaryParams;
+
+typedef enum RtBinaryOp {
+    RT_B_ADD, RT_B_SUB, RT_B_MUL, RT_B_DIV, RT_B_POW, RT_B_MAX, RT_B_MIN, RT_B_MOD, RT_B_FMOD,
+    RT_B_PRELU,
+    /* comparisons: bool output */
+    RT_B_EQUAL, RT_B_LESS, RT_B_LESS_EQUAL, RT_B_GREATER, RT_B_GREATER_EQUAL,
+    /* logic on bool */
+    RT_B_AND, RT_B_OR, RT_B_XOR,
+} RtBinaryOp;
+
+typedef struct RtBroadcastParams {
+    int32_t op;                            /* RtBinaryOp; unused by rt_where */
+    int32_t dtype;                         /* SdDType of the operands (the compared type, for comparisons) */
+    int64_t dims[RT_LOOP_RANK];            /* output dims, outermost first */
+    int64_t strides[3][RT_LOOP_RANK];      /* per operand, in elements; 0 where broadcast */
+} RtBroadcastParams;
+
+typedef struct RtCastParams {
+    int64_t n;
+    int32_t from, to;                      /* SdDType */
+} RtCastParams;
+
+typedef struct RtPredicateParams {
+    int64_t n;
+    int32_t op;                            /* 0: not (bool), 1: isnan, 2: isinf */
+    int32_t detect_positive, detect_negative;
+} RtPredicateParams;
+
+RT_KERNEL_DECL(rt_unary_f32)      /* x f32 -> y f32 */
+RT_KERNEL_DECL(rt_unary_i64)      /* x i64 -> y i64: identity, relu, neg, abs, sign */
+RT_KERNEL_DECL(rt_unary_i32)
+RT_KERNEL_DECL(rt_predicate)      /* not / isnan / isinf -> bool */
+RT_KERNEL_DECL(rt_binary_f32)     /* a, b f32 -> y f32 */
+RT_KERNEL_DECL(rt_binary_i64)
+RT_KERNEL_DECL(rt_binary_i32)
+RT_KERNEL_DECL(rt_compare)        /* a, b of params->dtype -> y bool */
+RT_KERNEL_DECL(rt_logic)          /* a, b bool -> y bool */
+RT_KERNEL_DECL(rt_where)          /* cond bool, a, b of params->dtype -> y */
+RT_KERNEL_DECL(rt_cast)           /* x -> y */
+
+#endif

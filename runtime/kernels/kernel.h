@@ -1,0 +1,22 @@
+/* runtime/kernels/kernel.h — the one calling convention every kernel shares.
+ * A kernel is `void rt_NAME(const void *params, void *const *bufs)`: `params` points at its family's
+ * parameter struct and `bufs` at its operands (inputs, then outputs, then workspace). Codegen calls
+ * kernels with params that are constant globals, so once LLVM inlines a kernel every shape in it is a
+ * constant and its loops specialize; the same C also runs natively (constant folding, AOT, tests). */
+#ifndef SD_RT_KERNEL_H
+#define SD_RT_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef void (*RtKernelFn)(const void *params, void *const *bufs);
+
+/* Rank of the loop nests of broadcasting kernels: shapes are collapsed to at most this many dims. */
+#define RT_LOOP_RANK 6
+
+#define RT_KERNEL(name) void name(const void *params_, void *const *bufs)
+
+/* Kernels must stay external functions so they land in the bitcode; codegen internalizes them. */
+#define RT_KERNEL_DECL(name) void name(const void *params, void *const *bufs);
+
+#endif

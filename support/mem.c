@@ -1,0 +1,60 @@
+/* support/mem.c — checked and aligned allocation. */
+#include "support/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void *sd_aligned_alloc(size_t nbytes)
+{
+    size_t n = sd_align_up(nbytes ? nbytes : 1);
+    if (n < nbytes)
+        return NULL;
+    return aligned_alloc(SD_ALIGN, n);
+}
+
+void *sd_aligned_calloc(size_t nbytes)
+{
+    void *p = sd_aligned_alloc(nbytes);
+    if (p)
+        memset(p, 0, sd_align_up(nbytes ? nbytes : 1));
+    return p;
+}
+
+void sd_aligned_free(void *p) { free(p); }
+
+char *sd_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+bool sd_mul_i64(int64_t a, int64_t b, int64_t *out)
+{
+    if (a < 0 || b < 0)
+        return false;
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+bool sd_add_i64(int64_t a, int64_t b, int64_t *out)
+{
+    if (a < 0 || b < 0)
+        return false;
+    return !__builtin_add_overflow(a, b, out);
+}
+
+bool sd_mul_size(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
+
+bool sd_numel_checked(const int64_t *dims, int rank, int64_t *out)
+{
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++)
+        if (!sd_mul_i64(n, dims[i], &n))
+            return false;
+    *out = n;
+    return true;
+}

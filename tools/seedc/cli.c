@@ -1,0 +1,101 @@
+/* tools/seedc/cli.c — common options and error reporting. */
+#include "tools/seedc/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes/pass.h"
+
+bool cli_parse_int(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "seedc %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'seedc %s --help')\n", cmd);
+    return EXIT_USAGE;
+}
+
+int cli_fail(const SdError *err)
+{
+    fprintf(stderr, "seedc: %s\n", err->msg[0] ? err->msg : sd_status_name(err->status));
+    return err->status == SD_EUSAGE ? EXIT_USAGE : EXIT_USER;
+}
+
+static bool valid_pass_list(const char *list, char *bad, size_t n)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", list);
+    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
+        if (!pass_is_known(tok) || strcmp(tok, "shape") == 0) {
+            snprintf(bad, n, "%s", tok);
+            return false;
+        }
+    }
+    return true;
+}
+
+int cli_common_option(CliCommon *c, int id, const char *arg, const char *cmd)
+{
+    long long v;
+    char bad[64];
+    switch (id) {
+    case 1000:
+        if (!cli_parse_int(arg, 1, 1 << 20, &v))
+            return cli_usage_error(cmd, "--batch takes a positive integer, not '%s'", arg);
+        c->opt.batch = v;
+        return EXIT_OK;
+    case 1001: {
+        const char *eq = strchr(arg, '=');
+        if (!eq || eq == arg || !cli_parse_int(eq + 1, 1, 1 << 30, &v))
+            return cli_usage_error(cmd, "--dim takes NAME=N with N a positive integer, not '%s'", arg);
+        size_t used = strlen(c->dims);
+        snprintf(c->dims + used, sizeof c->dims - used, "%s%s", used ? "," : "", arg);
+        c->opt.dims = c->dims;
+        return EXIT_OK;
+    }
+    case 1002:
+        if (!valid_pass_list(arg, bad, sizeof bad))
+            return cli_usage_error(cmd, "--disable: '%s' is not a pass that can be turned off", bad);
+        c->opt.disable = arg;
+        return EXIT_OK;
+    case 1003:
+        if (strcmp(arg, "openblas") != 0 && strcmp(arg, "builtin") != 0)
+            return cli_usage_error(cmd, "--gemm takes openblas or builtin, not '%s'", arg);
+        c->opt.gemm = arg;
+        return EXIT_OK;
+    case 1004:
+        if (!cli_parse_int(arg, 0, 1024, &v))
+            return cli_usage_error(cmd, "--threads takes a number from 0 (all cores) to 1024, not '%s'", arg);
+        c->opt.threads = (int)v;
+        return EXIT_OK;
+    case 1005:
+        c->opt.verify = true;
+        return EXIT_OK;
+    case 1006:
+        c->opt.print_llvm = true;
+        return EXIT_OK;
+    case 1007:
+        if (!cli_parse_int(arg, 0, 3, &v))
+            return cli_usage_error(cmd, "--opt takes 0, 1, 2 or 3, not '%s'", arg);
+        c->opt.opt_level = v ? (int)v : -1;
+        return EXIT_OK;
+    default:
+        return cli_usage_error(cmd, "unknown option");
+    }
+}

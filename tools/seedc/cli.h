@@ -1,0 +1,52 @@
+/* tools/seedc/cli.h — what the subcommands share: exit codes, the common compile options
+ * (--batch, --dim, --disable, --gemm, --threads, --verify) and error reporting. */
+#ifndef SD_TOOLS_CLI_H
+#define SD_TOOLS_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "api/seedc.h"
+
+enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
+
+/* Long options every compiling subcommand accepts; ids start at 1000. */
+#define CLI_COMMON_LONG_OPTIONS                                 \
+    {"batch", required_argument, NULL, 1000},                   \
+    {"dim", required_argument, NULL, 1001},                     \
+    {"disable", required_argument, NULL, 1002},                 \
+    {"gemm", required_argument, NULL, 1003},                    \
+    {"threads", required_argument, NULL, 1004},                 \
+    {"verify", no_argument, NULL, 1005},                        \
+    {"print-llvm", no_argument, NULL, 1006},                    \
+    {"opt", required_argument, NULL, 1007},                     \
+    {"help", no_argument, NULL, 'h'}
+
+#define CLI_COMMON_HELP                                                                             \
+    "  --batch N        value of the symbolic batch dimension (default 1)\n"                         \
+    "  --dim NAME=N     value of another symbolic input dimension (repeatable)\n"                    \
+    "  --disable P,...  skip passes (canonicalize, fold, dce, memplan)\n"                            \
+    "  --gemm G         matrix products through openblas (default) or builtin kernels\n"             \
+    "  --threads N      threads to use (default: all cores)\n"                                       \
+    "  --verify         check the IR after every pass\n"                                             \
+    "  --opt N          LLVM optimization level 0-3 (default 3)\n"                                   \
+    "  --print-llvm     print the optimized LLVM module to stderr\n"                                 \
+    "  -h, --help       this help\n"
+
+typedef struct CliCommon {
+    SdOptions opt;
+    char dims[512];
+} CliCommon;
+
+/* Handles a common option id; returns EXIT_OK, or EXIT_USAGE after printing why. */
+int cli_common_option(CliCommon *c, int id, const char *arg, const char *cmd);
+/* Prints "seedc: message" and returns the exit code for err's status. */
+int cli_fail(const SdError *err);
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool cli_parse_int(const char *s, long long lo, long long hi, long long *out);
+
+int cmd_info(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_ir(int argc, char **argv);
+
+#endif

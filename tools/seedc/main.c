@@ -1,0 +1,43 @@
+/* tools/seedc/main.c — the seedc command: dispatch to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/seedc/cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"run", cmd_run, "compile a model and run it on input tensors (.npy or .pb)"},
+    {"info", cmd_info, "inputs, outputs, opset, operators and parameters of a model"},
+    {"ir", cmd_ir, "print the IR after a pass, or draw it as Graphviz DOT"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "seedc — a graph compiler for self-supervised vision models\n\n"
+            "usage: seedc COMMAND [ARGS]   (seedc COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nexit status: 0 success, 1 error in the model or data, 2 wrong usage\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "seedc: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}
