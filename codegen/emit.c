@@ -246,7 +246,7 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
         e.i8 = LLVMInt8TypeInContext(ctx);
         e.i64 = LLVMInt64TypeInContext(ctx);
         e.fn_type = LLVMFunctionType(LLVMVoidTypeInContext(ctx), (LLVMTypeRef[]){e.ptr, e.ptr, e.ptr, e.ptr}, 4, 0);
-        snprintf(out->entry, sizeof out->entry, "%s_run", opt->name ? opt->name : "model");
+        snprintf(out->entry, sizeof out->entry, "%s_entry", opt->name ? opt->name : "model");
         LLVMValueRef entry = new_function(&e, out->entry, false);
         LLVMBuilderRef eb = LLVMCreateBuilderInContext(ctx);
         LLVMPositionBuilderAtEnd(eb, LLVMAppendBasicBlockInContext(ctx, entry, "entry"));
@@ -275,30 +275,10 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
                        msg ? msg : "");
     }
     LLVMDisposeMessage(msg);
-    if (st == SD_OK) {
-        double t0 = now_seconds();
-        LLVMPassBuilderOptionsRef pbo = LLVMCreatePassBuilderOptions();
-        char pipeline[32];
-        int level = opt->opt_level ? opt->opt_level : 3;
-        snprintf(pipeline, sizeof pipeline, "default<O%d>", level < 0 ? 0 : level > 3 ? 3 : level);
-        LLVMErrorRef lerr = LLVMRunPasses(e.m, pipeline, t->tm, pbo);
-        LLVMDisposePassBuilderOptions(pbo);
-        if (lerr) {
-            char *em = LLVMGetErrorMessage(lerr);
-            st = sd_errorf(err, SD_ELLVM, "LLVM optimization failed: %s", em);
-            LLVMDisposeErrorMessage(em);
-        }
-        out->optimize_seconds = now_seconds() - t0;
-    }
     for (int i = 0; i < n_nodes; i++)
         cg_lowered_free(&lowered[i]);
     free(lowered);
     free(e.homes);
-    if (st == SD_OK && opt->print_llvm) {
-        char *s = LLVMPrintModuleToString(e.m);
-        fputs(s, stderr);
-        LLVMDisposeMessage(s);
-    }
     if (st != SD_OK) {
         if (e.m)
             LLVMDisposeModule(e.m);
@@ -307,6 +287,30 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
     }
     out->module = e.m;
     return SD_OK;
+}
+
+SdStatus cg_optimize(CgEmitted *e, const CgTarget *t, const CgOptions *opt, SdError *err)
+{
+    double t0 = now_seconds();
+    LLVMPassBuilderOptionsRef pbo = LLVMCreatePassBuilderOptions();
+    char pipeline[32];
+    int level = opt->opt_level ? opt->opt_level : 3;
+    snprintf(pipeline, sizeof pipeline, "default<O%d>", level < 0 ? 0 : level > 3 ? 3 : level);
+    LLVMErrorRef lerr = LLVMRunPasses(e->module, pipeline, t->tm, pbo);
+    LLVMDisposePassBuilderOptions(pbo);
+    SdStatus st = SD_OK;
+    if (lerr) {
+        char *em = LLVMGetErrorMessage(lerr);
+        st = sd_errorf(err, SD_ELLVM, "LLVM optimization failed: %s", em);
+        LLVMDisposeErrorMessage(em);
+    }
+    e->optimize_seconds = now_seconds() - t0;
+    if (st == SD_OK && opt->print_llvm) {
+        char *s = LLVMPrintModuleToString(e->module);
+        fputs(s, stderr);
+        LLVMDisposeMessage(s);
+    }
+    return st;
 }
 
 void cg_emitted_free(CgEmitted *e)

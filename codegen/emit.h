@@ -18,13 +18,15 @@ typedef struct CgEmitted {
     uint8_t *state_init;      /* initial contents of parameters and state */
     size_t state_bytes;
     size_t scratch_bytes;     /* planned arena plus the largest node workspace */
-    char entry[160];          /* NAME_run */
+    char entry[160];          /* NAME_entry(consts, state, scratch, io) */
     double optimize_seconds;
 } CgEmitted;
 
-/* Builds and optimizes the module in ctx for target t. */
+/* Builds the module in ctx for target t (not yet optimized: callers may add to it first). */
 SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVMContextRef ctx, CgEmitted *out,
                  SdError *err);
+/* Runs LLVM's optimization pipeline at opt->opt_level (and prints the module with print_llvm). */
+SdStatus cg_optimize(CgEmitted *e, const CgTarget *t, const CgOptions *opt, SdError *err);
 /* Frees the blobs; the module belongs to whoever took it (set module to NULL after handing it over). */
 void cg_emitted_free(CgEmitted *e);
 

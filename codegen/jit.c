@@ -102,6 +102,8 @@ SdStatus cg_compile_jit(const IrGraph *g, const CgOptions *opt, CgModel **out, S
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
     LLVMContextRef ctx = LLVMOrcThreadSafeContextGetContext(tsc);
     st = cg_emit(g, opt, &target, ctx, &m->emitted, err);
+    if (st == SD_OK)
+        st = cg_optimize(&m->emitted, &target, opt, err);
     if (st == SD_OK) {
         /* the JIT takes its own target machine built from ours */
         LLVMOrcJITTargetMachineBuilderRef jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(target.tm);

@@ -13,7 +13,7 @@ esac
 
 packages="build-essential cmake ninja-build pkg-config llvm-19-dev clang-19 libzstd-dev libprotobuf-c-dev
 protobuf-c-compiler libonnx-dev libopenblas-dev libcriterion-dev dataset-fashion-mnist python3-numpy
-python3-onnx python3-torch python3-torchvision"
+python3-onnx python3-torch python3-torchvision gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 
 missing=""
 for p in $packages; do

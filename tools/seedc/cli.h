@@ -48,5 +48,6 @@ bool cli_parse_int(const char *s, long long lo, long long hi, long long *out);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ir(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
 
 #endif
