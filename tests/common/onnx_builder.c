@@ -282,9 +282,9 @@ const char *tb_tmpdir(void)
 
 const char *tb_path(const char *file)
 {
-    static char paths[8][512];
+    static char paths[64][512];
     static int next;
-    char *p = paths[next++ % 8];
+    char *p = paths[next++ % 64];
     snprintf(p, 512, "%s/%s", tb_tmpdir(), file);
     return p;
 }
