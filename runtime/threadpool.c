@@ -1,0 +1,134 @@
+/* runtime/threadpool.c — a fixed pool of workers fed one job at a time. A job is (fn, ctx, n); tasks
+ * are claimed with an atomic counter, so uneven tasks balance themselves. Workers wait for the
+ * next job by spinning on a generation counter for a while (about 50 us), then on a condition
+ * variable: back-to-back kernels never pay a wake-up, an idle pool costs no CPU. */
+#include "runtime/threadpool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define RT_MAX_THREADS 256
+#define SPIN_ROUNDS 20000
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    atomic_uint_fast64_t generation; /* bumped for every job */
+    atomic_int_fast64_t next_task;
+    atomic_int_fast64_t done_tasks;
+    atomic_int active_workers;       /* workers that take part in the current job */
+    atomic_int pending_workers;      /* of those, how many have not finished it: a job ends only
+                                        when every helper has left it, so none can wander into
+                                        the next job's counters */
+    RtTaskFn fn;
+    void *ctx;
+    int64_t n_tasks;
+    int n_workers;                   /* started so far */
+    int wanted;                      /* threads to use, caller included; 0 = all cores */
+} Pool;
+
+static Pool pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER; /* one job at a time */
+static _Thread_local bool in_task;
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+static void run_tasks(void)
+{
+    in_task = true;
+    for (;;) {
+        int64_t t = atomic_fetch_add_explicit(&pool.next_task, 1, memory_order_acq_rel);
+        if (t >= pool.n_tasks)
+            break;
+        pool.fn(pool.ctx, t);
+        atomic_fetch_add_explicit(&pool.done_tasks, 1, memory_order_release);
+    }
+    in_task = false;
+}
+
+static void *worker(void *arg)
+{
+    int index = (int)(intptr_t)arg;
+    uint64_t seen = atomic_load(&pool.generation);
+    for (;;) {
+        uint64_t g;
+        int spins = 0;
+        while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen && spins < SPIN_ROUNDS) {
+            cpu_relax();
+            spins++;
+        }
+        if (g == seen) {
+            pthread_mutex_lock(&pool.lock);
+            while ((g = atomic_load(&pool.generation)) == seen)
+                pthread_cond_wait(&pool.wake, &pool.lock);
+            pthread_mutex_unlock(&pool.lock);
+        }
+        seen = g;
+        if (index < atomic_load(&pool.active_workers)) {
+            run_tasks();
+            atomic_fetch_sub_explicit(&pool.pending_workers, 1, memory_order_release);
+        }
+    }
+    return NULL;
+}
+
+static int cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > RT_MAX_THREADS ? RT_MAX_THREADS : (int)n;
+}
+
+void rt_set_num_threads(int n) { pool.wanted = n < 0 ? 0 : n > RT_MAX_THREADS ? RT_MAX_THREADS : n; }
+
+int rt_num_threads(void) { return pool.wanted ? pool.wanted : cores(); }
+
+void rt_parallel_for(int64_t n_tasks, RtTaskFn fn, void *ctx)
+{
+    int threads = rt_num_threads();
+    if (n_tasks <= 0)
+        return;
+    if (n_tasks == 1 || threads == 1 || in_task) {
+        for (int64_t t = 0; t < n_tasks; t++)
+            fn(ctx, t);
+        return;
+    }
+    pthread_mutex_lock(&run_lock);
+    int helpers = threads - 1;
+    if (helpers > n_tasks - 1)
+        helpers = (int)(n_tasks - 1);
+    while (pool.n_workers < helpers) { /* start workers on first need; a failure just means fewer */
+        pthread_t t;
+        if (pthread_create(&t, NULL, worker, (void *)(intptr_t)pool.n_workers) != 0)
+            break;
+        pthread_detach(t);
+        pool.n_workers++;
+    }
+    if (helpers > pool.n_workers)
+        helpers = pool.n_workers;
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.n_tasks = n_tasks;
+    atomic_store(&pool.next_task, 0);
+    atomic_store(&pool.done_tasks, 0);
+    atomic_store(&pool.active_workers, helpers);
+    atomic_store(&pool.pending_workers, helpers);
+    pthread_mutex_lock(&pool.lock);
+    atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    run_tasks();
+    while (atomic_load_explicit(&pool.done_tasks, memory_order_acquire) < n_tasks ||
+           atomic_load_explicit(&pool.pending_workers, memory_order_acquire) > 0)
+        cpu_relax();
+    pthread_mutex_unlock(&run_lock);
+}

@@ -1,0 +1,56 @@
+/* tests/runtime/threadpool.c — every task runs exactly once, whatever the thread count, nested
+ * calls run serially, and many small jobs in a row finish. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+
+#include "runtime/threadpool.h"
+
+typedef struct {
+    atomic_int counts[1000];
+    atomic_long nested_total;
+} Work;
+
+static void count_task(void *ctx, int64_t t)
+{
+    Work *w = ctx;
+    atomic_fetch_add(&w->counts[t], 1);
+}
+
+static void nested_inner(void *ctx, int64_t t) { atomic_fetch_add(&((Work *)ctx)->nested_total, t); }
+
+static void nested_outer(void *ctx, int64_t t)
+{
+    (void)t;
+    rt_parallel_for(10, nested_inner, ctx);
+}
+
+Test(threadpool, runs_every_task_once)
+{
+    for (int threads = 1; threads <= 4; threads++) {
+        rt_set_num_threads(threads);
+        for (int n = 0; n <= 1000; n += 37) {
+            static Work w;
+            for (int i = 0; i < 1000; i++)
+                atomic_store(&w.counts[i], 0);
+            rt_parallel_for(n, count_task, &w);
+            for (int i = 0; i < 1000; i++)
+                cr_assert_eq(atomic_load(&w.counts[i]), i < n ? 1 : 0, "threads %d, n %d, task %d", threads, n, i);
+        }
+    }
+    rt_set_num_threads(0);
+}
+
+Test(threadpool, nested_calls_and_many_small_jobs)
+{
+    rt_set_num_threads(2);
+    static Work w;
+    atomic_store(&w.nested_total, 0);
+    rt_parallel_for(8, nested_outer, &w);
+    cr_assert_eq(atomic_load(&w.nested_total), 8 * 45);
+    for (int rep = 0; rep < 20000; rep++) {
+        atomic_store(&w.counts[0], 0);
+        atomic_store(&w.counts[1], 0);
+        rt_parallel_for(2, count_task, &w);
+        cr_assert_eq(atomic_load(&w.counts[0]) + atomic_load(&w.counts[1]), 2);
+    }
+}
