@@ -10,7 +10,8 @@ SdStatus cg_lower_einsum(const IrNode *n, const CgLowerOptions *opt, CgLowered *
     char lb[200];
     SD_ASSERT(a->resolved);
     if (n->inputs[0]->dtype != SD_DT_F32)
-        return cg_unsupported_dtype(n, n->inputs[0], err);
+        return sd_errorf(err, SD_EUNSUPPORTED, "%s: equation '%s' on %s operands is not supported (f32 only)",
+                         ir_node_label(n, lb, sizeof lb), a->equation, sd_dtype_name(n->inputs[0]->dtype));
     if (n->n_inputs > RT_EINSUM_MAX_INPUTS || a->n_labels > RT_EINSUM_MAX_LABELS)
         return sd_errorf(err, SD_EUNSUPPORTED,
                          "%s: equation '%s' has %d operands and %d labels; the general Einsum takes at most %d "
