@@ -29,11 +29,12 @@ static SdStatus shape_gemm(ShapeCtx *c, IrNode *n)
         }
         if (ok && a->c_exact)
             ok = sc->rank == 2;
+        if (!ok && a->c_exact)
+            return shape_error(c, n, SD_ESHAPE, "C has shape %s; without broadcast=1 (opset < 7) it must equal the output shape %s",
+                               ir_shape_str(sc, s1, sizeof s1), ir_shape_str(&y, s2, sizeof s2));
         if (!ok)
-            return shape_error(c, n, SD_ESHAPE, "C has shape %s, which does not %s the output shape %s",
-                               ir_shape_str(sc, s1, sizeof s1),
-                               a->c_exact ? "equal (broadcast=0 before opset 7)" : "broadcast to",
-                               ir_shape_str(&y, s2, sizeof s2));
+            return shape_error(c, n, SD_ESHAPE, "C has shape %s, which does not broadcast to the output shape %s",
+                               ir_shape_str(sc, s1, sizeof s1), ir_shape_str(&y, s2, sizeof s2));
     }
     shape_set(n, 0, n->inputs[0]->dtype, &y);
     return SD_OK;
