@@ -45,6 +45,7 @@ typedef struct IrConvAttrs {
 typedef struct IrMatmulAttrs {
     float alpha, beta; /* GEMM */
     bool trans_a, trans_b;
+    bool c_exact;      /* GEMM of opset < 7 without `broadcast`: C must already be [M, N] */
 } IrMatmulAttrs;
 
 typedef struct IrNormAttrs {
@@ -54,6 +55,7 @@ typedef struct IrNormAttrs {
     bool training;     /* BATCH_NORM with batch statistics */
     float alpha, beta, bias; /* LRN */
     int64_t size;            /* LRN */
+    bool per_activation;     /* BATCH_NORM of opset < 9 with spatial = 0: statistics per (C, D1, ...) */
 } IrNormAttrs;
 
 typedef struct IrSoftmaxAttrs {
@@ -155,8 +157,18 @@ typedef struct IrResizeAttrs {
     bool resolved;
 } IrResizeAttrs;
 
+#define IR_EINSUM_MAX_INPUTS 8
+#define IR_EINSUM_MAX_LABELS 64
+
+/* The equation as written; shape inference resolves it into label ids (ellipsis dims get labels of
+ * their own, right-aligned across operands) so that later passes never parse it again. */
 typedef struct IrEinsumAttrs {
     char equation[128];
+    bool resolved;
+    int n_labels;
+    int64_t label_dims[IR_EINSUM_MAX_LABELS];               /* broadcast size of each label */
+    int8_t in_labels[IR_EINSUM_MAX_INPUTS][IR_MAX_RANK];    /* label of each input axis */
+    int8_t out_labels[IR_MAX_RANK];                         /* label of each output axis */
 } IrEinsumAttrs;
 
 typedef union IrAttrs {

@@ -1,12 +1,13 @@
 /* passes/canonicalize.c — rewrites ONNX's many spellings onto few IR ops so that later passes see
- * one form: Identity and inference Dropout disappear, Flatten/Squeeze/Unsqueeze become Reshape. */
+ * one form: Identity and inference Dropout disappear, Flatten/Squeeze/Unsqueeze become Reshape,
+ * Gemm and the common Einsum equations become MatMul (canonicalize_matmul.c). */
 #include <string.h>
 
-#include "passes/pass.h"
+#include "passes/canonicalize.h"
 
 SdStatus pass_canonicalize(IrGraph *g, const PassOptions *opt, SdError *err)
 {
-    (void)opt, (void)err;
+    (void)opt;
     for (int k = 0; k < ir_graph_num_nodes(g); k++) {
         IrNode *n = ir_graph_node(g, k);
         if (n->removed)
@@ -33,6 +34,12 @@ SdStatus pass_canonicalize(IrGraph *g, const PassOptions *opt, SdError *err)
             n->op = IR_OP_RESHAPE;
             break;
         }
+        case IR_OP_GEMM:
+            SD_TRY(canonicalize_gemm(g, n, err));
+            break;
+        case IR_OP_EINSUM:
+            SD_TRY(canonicalize_einsum(g, n, err));
+            break;
         default:
             break;
         }

@@ -1,9 +1,105 @@
-/* codegen/lower/matmul.c — placeholder until the matmul family lands. */
+/* codegen/lower/matmul.c — MatMul and Gemm onto rt_matmul_* (one rt_gemm_f32 call per batch
+ * slice). Batch dims are broadcast with zero strides and collapsed; a batch that only A carries,
+ * contiguously, folds into M. Gemm (left when canonicalization is disabled) copies C, broadcast,
+ * into the output and lets the GEMM add it with beta. */
+#include <string.h>
+
 #include "codegen/lower/lower.h"
+#include "runtime/kernels/matmul.h"
+
+static IrShape batch_of(const IrShape *s, int matrix_rank)
+{
+    IrShape b = {.rank = s->rank > matrix_rank ? s->rank - matrix_rank : 0};
+    for (int i = 0; i < b.rank; i++)
+        b.dims[i] = s->dims[i];
+    return b;
+}
+
+static SdStatus lower_gemm(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
+{
+    const IrValue *a = n->inputs[0], *b = n->inputs[1], *y = n->outputs[0];
+    const IrMatmulAttrs *at = &n->attrs.matmul;
+    if (y->dtype != SD_DT_F32)
+        return cg_unsupported_dtype(n, a, err);
+    RtMatmulParams p = {0};
+    for (int i = 0; i < RT_LOOP_RANK; i++)
+        p.batch[i] = 1;
+    p.M = y->shape.dims[0];
+    p.N = y->shape.dims[1];
+    p.K = a->shape.dims[at->trans_a ? 0 : 1];
+    p.lda = a->shape.dims[1];
+    p.ldb = b->shape.dims[1];
+    p.ldc = p.N;
+    p.trans_a = at->trans_a;
+    p.trans_b = at->trans_b;
+    p.alpha = at->alpha;
+    p.use_blas = opt->gemm == CG_GEMM_OPENBLAS;
+    if (n->n_inputs > 2 && n->inputs[2]) {
+        int64_t cs[IR_MAX_RANK], ys[IR_MAX_RANK];
+        cg_broadcast_strides(&n->inputs[2]->shape, &y->shape, cs);
+        cg_contiguous_strides(&y->shape, ys);
+        SD_TRY(cg_lower_strided_copy(out, n, 2, y->shape.dims, cs, 0, ys, 0, sizeof(float), 2, cg_out(n, 0), err));
+        p.beta = at->beta;
+    }
+    int bufs[3] = {0, 1, cg_out(n, 0)};
+    return cg_lowered_add(out, "rt_matmul_f32", &p, sizeof p, 3, bufs, err);
+}
 
 SdStatus cg_lower_matmul(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
-    (void)opt, (void)out;
+    if (n->op == IR_OP_GEMM)
+        return lower_gemm(n, opt, out, err);
+    const IrValue *a = n->inputs[0], *b = n->inputs[1], *y = n->outputs[0];
+    const IrShape *sa = &a->shape, *sb = &b->shape;
+    RtMatmulParams p = {0};
+    p.M = sa->rank == 1 ? 1 : sa->dims[sa->rank - 2];
+    p.K = sa->dims[sa->rank - 1];
+    p.N = sb->rank == 1 ? 1 : sb->dims[sb->rank - 1];
+    p.lda = p.K;
+    p.ldb = p.N;
+    p.ldc = p.N;
+    p.alpha = 1.0f;
+    p.use_blas = opt->gemm == CG_GEMM_OPENBLAS;
+
+    /* batch strides in matrices, then in elements */
+    IrShape ba = batch_of(sa, 2), bb = batch_of(sb, 2);
+    int out_matrix_rank = (sa->rank > 1) + (sb->rank > 1);
+    IrShape by = batch_of(&y->shape, out_matrix_rank);
+    int64_t dims[IR_MAX_RANK], strides[3][IR_MAX_RANK];
+    cg_broadcast_strides(&ba, &by, strides[0]);
+    cg_broadcast_strides(&bb, &by, strides[1]);
+    cg_contiguous_strides(&by, strides[2]);
+    for (int i = 0; i < by.rank; i++) {
+        dims[i] = by.dims[i];
+        strides[0][i] *= p.M * p.K;
+        strides[1][i] *= p.K * p.N;
+        strides[2][i] *= p.M * p.N;
+    }
     char lb[200];
-    return sd_errorf(err, SD_EUNSUPPORTED, "%s: this operator is not supported yet", ir_node_label(n, lb, sizeof lb));
+    if (!cg_collapse_dims(by.rank, dims, 3, strides))
+        return sd_errorf(err, SD_EUNSUPPORTED, "%s: the batch needs more than %d loop dimensions",
+                         ir_node_label(n, lb, sizeof lb), RT_LOOP_RANK);
+    /* [B, M, K] x [K, N]: B only steps through A and C, by whole matrices, so it is one taller product */
+    int nonunit = 0, last = RT_LOOP_RANK - 1;
+    bool b_fixed = true;
+    for (int i = 0; i < RT_LOOP_RANK; i++) {
+        if (dims[i] != 1)
+            nonunit++, last = i;
+        b_fixed = b_fixed && (dims[i] == 1 || strides[1][i] == 0);
+    }
+    if (nonunit == 1 && b_fixed && strides[0][last] == p.M * p.K && strides[2][last] == p.M * p.N) {
+        p.M *= dims[last];
+        dims[last] = 1;
+    }
+    memcpy(p.batch, dims, sizeof p.batch);
+    memcpy(p.a_stride, strides[0], sizeof p.a_stride);
+    memcpy(p.b_stride, strides[1], sizeof p.b_stride);
+    memcpy(p.c_stride, strides[2], sizeof p.c_stride);
+    int bufs[3] = {0, 1, cg_out(n, 0)};
+    switch (a->dtype) {
+    case SD_DT_F32: return cg_lowered_add(out, "rt_matmul_f32", &p, sizeof p, 3, bufs, err);
+    case SD_DT_I64: return cg_lowered_add(out, "rt_matmul_i64", &p, sizeof p, 3, bufs, err);
+    case SD_DT_I32: return cg_lowered_add(out, "rt_matmul_i32", &p, sizeof p, 3, bufs, err);
+    default: return cg_unsupported_dtype(n, a, err);
+    }
 }

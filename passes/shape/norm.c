@@ -1,7 +1,104 @@
-/* passes/shape/norm.c — placeholder until the norm family lands. */
+/* passes/shape/norm.c — normalizations keep their input's shape. BatchNorm and InstanceNorm take
+ * per-channel vectors ([C], or [C, D1, ...] for old per-activation BatchNorm); LayerNorm's scale
+ * and bias broadcast one way to the normalized dims, and its axis becomes non-negative here. */
 #include "passes/shape/shape.h"
+
+/* Input i must have exactly the dims want[0, rank). */
+static SdStatus expect_shape(ShapeCtx *c, const IrNode *n, int i, const char *what, const IrShape *want)
+{
+    const IrValue *v = n->inputs[i];
+    if (!ir_shape_equal(&v->shape, want)) {
+        char s1[128], s2[128];
+        return shape_error(c, n, SD_ESHAPE, "%s ('%s') has shape %s; %s is expected", what, v->name,
+                           ir_shape_str(&v->shape, s1, sizeof s1), ir_shape_str(want, s2, sizeof s2));
+    }
+    return SD_OK;
+}
+
+static SdStatus shape_batch_norm(ShapeCtx *c, IrNode *n)
+{
+    static const char *const names[] = {"X", "scale", "B", "mean", "var"};
+    SD_TRY(shape_expect_rank(c, n, 0, 2, IR_MAX_RANK));
+    const IrShape *x = &n->inputs[0]->shape;
+    IrShape want = ir_shape_make(1, &x->dims[1]);
+    if (n->attrs.norm.per_activation)
+        want = ir_shape_make(x->rank - 1, &x->dims[1]);
+    for (int i = 1; i < 5; i++) {
+        SD_TRY(shape_same_dtype(c, n, 0, i));
+        SD_TRY(expect_shape(c, n, i, names[i], &want));
+    }
+    shape_set(n, 0, n->inputs[0]->dtype, x);
+    return SD_OK;
+}
+
+/* v broadcasts one way to dims [axis, rank) of x. */
+static SdStatus expect_broadcast_to(ShapeCtx *c, const IrNode *n, int i, const char *what, const IrShape *x,
+                                    int64_t axis)
+{
+    const IrShape *s = &n->inputs[i]->shape;
+    int tail = x->rank - (int)axis;
+    bool ok = s->rank <= tail;
+    for (int d = 0; ok && d < s->rank; d++) {
+        int64_t want = x->dims[x->rank - s->rank + d];
+        ok = s->dims[d] == want || s->dims[d] == 1;
+    }
+    if (!ok) {
+        char s1[128], s2[128];
+        IrShape t = ir_shape_make(tail, &x->dims[axis]);
+        return shape_error(c, n, SD_ESHAPE, "%s ('%s') has shape %s, which does not broadcast to the normalized dims %s",
+                           what, n->inputs[i]->name, ir_shape_str(s, s1, sizeof s1), ir_shape_str(&t, s2, sizeof s2));
+    }
+    return SD_OK;
+}
+
+static SdStatus shape_layer_norm(ShapeCtx *c, IrNode *n)
+{
+    if (!shape_has_input(n, 1))
+        return shape_error(c, n, SD_EBADMODEL, "the Scale input is required");
+    SD_TRY(shape_expect_rank(c, n, 0, 1, IR_MAX_RANK));
+    const IrShape *x = &n->inputs[0]->shape;
+    IrNormAttrs *a = &n->attrs.norm;
+    SD_TRY(shape_axis(c, n, a->axis, x->rank, &a->axis));
+    for (int i = 1; i < 3; i++) {
+        if (!shape_has_input(n, i))
+            continue;
+        SD_TRY(shape_same_dtype(c, n, 0, i));
+        SD_TRY(expect_broadcast_to(c, n, i, i == 1 ? "Scale" : "B", x, a->axis));
+    }
+    shape_set(n, 0, n->inputs[0]->dtype, x);
+    IrShape stats = *x;
+    for (int d = (int)a->axis; d < x->rank; d++)
+        stats.dims[d] = 1;
+    for (int i = 1; i < n->n_outputs; i++)
+        shape_set(n, i, SD_DT_F32, &stats);
+    return SD_OK;
+}
+
+static SdStatus shape_instance_norm(ShapeCtx *c, IrNode *n)
+{
+    SD_TRY(shape_expect_rank(c, n, 0, 2, IR_MAX_RANK));
+    const IrShape *x = &n->inputs[0]->shape;
+    IrShape want = ir_shape_make(1, &x->dims[1]);
+    for (int i = 1; i < 3; i++) {
+        SD_TRY(shape_same_dtype(c, n, 0, i));
+        SD_TRY(expect_shape(c, n, i, i == 1 ? "scale" : "B", &want));
+    }
+    shape_set(n, 0, n->inputs[0]->dtype, x);
+    return SD_OK;
+}
 
 SdStatus shape_norm(ShapeCtx *c, IrNode *n)
 {
-    return shape_error(c, n, SD_EUNSUPPORTED, "this operator is not supported yet");
+    switch (n->op) {
+    case IR_OP_BATCH_NORM: return shape_batch_norm(c, n);
+    case IR_OP_LAYER_NORM: return shape_layer_norm(c, n);
+    case IR_OP_INSTANCE_NORM: return shape_instance_norm(c, n);
+    default:
+        SD_TRY(shape_expect_rank(c, n, 0, 2, IR_MAX_RANK));
+        if (n->attrs.norm.size < 1)
+            return shape_error(c, n, SD_EBADMODEL, "the window size is %lld; it must be positive",
+                               (long long)n->attrs.norm.size);
+        shape_set(n, 0, n->inputs[0]->dtype, &n->inputs[0]->shape);
+        return SD_OK;
+    }
 }

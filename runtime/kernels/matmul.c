@@ -1,0 +1,98 @@
+/* runtime/kernels/matmul.c — batched products over the shared GEMM. Two shapes skip it: a single
+ * output element per slice (a dot product, e.g. einsum "nc,nc->n") and, on the builtin path, a
+ * single output column (matrix times vector), where row dot products vectorize along K while the
+ * GEMM's loop along N has one iteration. Integer products are plain loops (exact, wrapping). */
+#include "runtime/kernels/matmul.h"
+
+#include "runtime/kernels/gemm.h"
+#include "runtime/kernels/loops.h"
+
+#define DOT_LANES 16
+
+/* sum a[i] * b[i * b_step]; lanes of partial sums let the loop vectorize without reassociation */
+static float dot_f32(const float *restrict a, const float *restrict b, int64_t n, int64_t b_step)
+{
+    float acc[DOT_LANES] = {0};
+    int64_t i = 0;
+    for (; i + DOT_LANES <= n; i += DOT_LANES)
+        for (int j = 0; j < DOT_LANES; j++)
+            acc[j] += a[i + j] * b[(i + j) * b_step];
+    float s = 0.0f;
+    for (; i < n; i++)
+        s += a[i] * b[i * b_step];
+    for (int j = 0; j < DOT_LANES; j++)
+        s += acc[j];
+    return s;
+}
+
+static void store(float *c, float v, float alpha, float beta)
+{
+    *c = beta == 0.0f ? alpha * v : alpha * v + beta * *c;
+}
+
+static void slice_f32(const RtMatmulParams *p, const float *A, const float *B, float *C)
+{
+    if (p->N == 1 && (p->M == 1 || (!p->use_blas && !p->trans_a))) {
+        /* rows of op(A) are contiguous unless transposed; op(B)'s column steps by ldb unless transposed */
+        int64_t b_step = p->trans_b ? 1 : p->ldb;
+        for (int64_t i = 0; i < p->M; i++) {
+            float v;
+            if (p->trans_a) { /* M == 1: the row is A's column 0 */
+                v = 0.0f;
+                for (int64_t k = 0; k < p->K; k++)
+                    v += A[k * p->lda] * B[k * b_step];
+            } else {
+                v = dot_f32(A + i * p->lda, B, p->K, b_step);
+            }
+            store(&C[i * p->ldc], v, p->alpha, p->beta);
+        }
+        return;
+    }
+    rt_gemm_f32(p->trans_a, p->trans_b, p->M, p->N, p->K, p->alpha, A, p->lda, B, p->ldb, p->beta, C, p->ldc,
+                p->use_blas);
+}
+
+RT_KERNEL(rt_matmul_f32)
+{
+    const RtMatmulParams *p = params_;
+    const float *A = bufs[0], *B = bufs[1];
+    float *C = bufs[2];
+    const int64_t *d = p->batch;
+    RT_NEST6(d) { slice_f32(p, A + RT_OFF6(p->a_stride), B + RT_OFF6(p->b_stride), C + RT_OFF6(p->c_stride)); }
+}
+
+#define INT_MATMUL(T)                                                                        \
+    do {                                                                                     \
+        const RtMatmulParams *p = params_;                                                   \
+        const int64_t *d = p->batch;                                                         \
+        RT_NEST6(d)                                                                          \
+        {                                                                                    \
+            const T *A = (const T *)bufs[0] + RT_OFF6(p->a_stride);                          \
+            const T *B = (const T *)bufs[1] + RT_OFF6(p->b_stride);                          \
+            T *C = (T *)bufs[2] + RT_OFF6(p->c_stride);                                      \
+            for (int64_t i = 0; i < p->M; i++) {                                             \
+                T *c = C + i * p->ldc;                                                       \
+                for (int64_t j = 0; j < p->N; j++)                                           \
+                    c[j] = 0;                                                                \
+                for (int64_t k = 0; k < p->K; k++) {                                         \
+                    /* unsigned arithmetic: overflow wraps instead of being undefined */     \
+                    U a = (U)A[i * p->lda + k];                                              \
+                    const T *b = B + k * p->ldb;                                             \
+                    for (int64_t j = 0; j < p->N; j++)                                       \
+                        c[j] = (T)((U)c[j] + a * (U)b[j]);                                   \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    } while (0)
+
+RT_KERNEL(rt_matmul_i64)
+{
+    typedef uint64_t U;
+    INT_MATMUL(int64_t);
+}
+
+RT_KERNEL(rt_matmul_i32)
+{
+    typedef uint32_t U;
+    INT_MATMUL(int32_t);
+}

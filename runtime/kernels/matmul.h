@@ -1,0 +1,26 @@
+/* runtime/kernels/matmul.h — batched matrix products (MatMul, Gemm). Each batch slice is one
+ * rt_gemm_f32 call; batch dims arrive collapsed to RT_LOOP_RANK dims with per-operand element
+ * strides (0 where an operand is broadcast), and codegen folds a batch that only A carries into M,
+ * so [B, M, K] x [K, N] is a single [B*M, K] x [K, N] product. */
+#ifndef SD_RT_MATMUL_H
+#define SD_RT_MATMUL_H
+
+#include "runtime/kernels/kernel.h"
+
+typedef struct RtMatmulParams {
+    int64_t batch[RT_LOOP_RANK];          /* batch dims of the output, outermost first */
+    int64_t a_stride[RT_LOOP_RANK];       /* elements per batch step; 0 where A is broadcast */
+    int64_t b_stride[RT_LOOP_RANK];
+    int64_t c_stride[RT_LOOP_RANK];
+    int64_t M, N, K;
+    int64_t lda, ldb, ldc;                /* row strides as stored */
+    float alpha, beta;                    /* C = alpha * op(A) op(B) + beta * C */
+    int32_t trans_a, trans_b;
+    int32_t use_blas;                     /* OpenBLAS sgemm instead of the builtin loops (f32) */
+} RtMatmulParams;
+
+RT_KERNEL_DECL(rt_matmul_f32)             /* A, B -> C (C read first when beta != 0) */
+RT_KERNEL_DECL(rt_matmul_i64)             /* A, B -> C, no transposes, alpha = 1, beta = 0 */
+RT_KERNEL_DECL(rt_matmul_i32)
+
+#endif

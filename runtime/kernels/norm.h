@@ -1,0 +1,31 @@
+/* runtime/kernels/norm.h — normalization kernels. Shapes arrive as (outer, channels, inner)
+ * blocks: BatchNorm and InstanceNorm scale per channel with the spatial extent as `inner`;
+ * LayerNorm normalizes rows of `inner` elements; LRN sums squares over a window of channels. */
+#ifndef SD_RT_NORM_H
+#define SD_RT_NORM_H
+
+#include "runtime/kernels/kernel.h"
+
+typedef struct RtNormParams {
+    int64_t outer;     /* batch (BatchNorm, InstanceNorm, LRN) or rows (LayerNorm) */
+    int64_t channels;  /* 1 for LayerNorm */
+    int64_t inner;     /* elements per (outer, channel) */
+    float epsilon;
+    int32_t has_bias;  /* LayerNorm: B given */
+    int32_t has_mean, has_inv_std; /* LayerNorm: the optional outputs are written */
+    int64_t scale_offset, bias_offset; /* LayerNorm: elements into their operands (both may be the workspace) */
+    /* LRN: y = x / (bias + alpha / size * sum of x^2 over channels [c - lo, c + hi]) ^ beta */
+    int64_t size_lo, size_hi, size;
+    float alpha, beta, bias;
+} RtNormParams;
+
+/* x, scale, B, mean, var -> y; workspace 2 * channels floats */
+RT_KERNEL_DECL(rt_batch_norm_f32)
+/* x, scale[inner], B[inner] -> y, mean[outer], inv_std[outer] (B and the statistics as flagged) */
+RT_KERNEL_DECL(rt_layer_norm_f32)
+/* x, scale[channels], B[channels] -> y */
+RT_KERNEL_DECL(rt_instance_norm_f32)
+/* x -> y; workspace inner floats */
+RT_KERNEL_DECL(rt_lrn_f32)
+
+#endif
