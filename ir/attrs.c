@@ -38,6 +38,7 @@ static void format_unary(const IrNode *n, SdStrbuf *o)
     case IR_OP_SHRINK: num(o, "lambd", a->alpha), num(o, "bias", a->beta); break;
     case IR_OP_CLIP: num(o, "min", a->alpha), num(o, "max", a->beta); break;
     case IR_OP_DROPOUT: num(o, "ratio", a->ratio); if (a->training) flag(o, "training"); break;
+    case IR_OP_UNARY_GRAD: sd_strbuf_printf(o, "of=%s", ir_op_name(a->grad_of)); break;
     default: break;
     }
 }
@@ -160,6 +161,15 @@ void ir_attrs_format(const IrNode *n, SdStrbuf *o)
                                        a->resize.mode == IR_RESIZE_LINEAR ? "linear" : "cubic");
         break;
     case IR_FAM_einsum: sd_strbuf_printf(o, "equation=\"%s\"", a->einsum.equation); break;
+    case IR_FAM_update:
+        if (n->op == IR_OP_SGD_UPDATE || n->op == IR_OP_LARS_UPDATE || n->op == IR_OP_EMA_UPDATE)
+            num(o, "momentum", a->update.momentum);
+        if (a->update.nesterov) flag(o, "nesterov");
+        if (a->update.weight_decay != 0) num(o, "weight_decay", a->update.weight_decay);
+        if (n->op == IR_OP_ADAMW_UPDATE || n->op == IR_OP_LAMB_UPDATE)
+            num(o, "beta1", a->update.beta1), num(o, "beta2", a->update.beta2), num(o, "epsilon", a->update.epsilon);
+        if (n->op == IR_OP_LARS_UPDATE) num(o, "trust", a->update.trust_coefficient);
+        break;
     case IR_FAM_COUNT: break;
     }
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ir/ops.h"
 #include "support/dtype.h"
 
 #define IR_MAX_RANK 8
@@ -23,6 +24,7 @@ typedef struct IrUnaryAttrs {
     float ratio;        /* DROPOUT */
     bool training;      /* DROPOUT: only inference (false) runs today */
     int64_t seed;
+    IrOp grad_of;       /* UNARY_GRAD: dx = dy * f'(x) for this forward op (its alpha/beta/gamma above) */
 } IrUnaryAttrs;
 
 typedef struct IrBinaryAttrs {
@@ -171,6 +173,16 @@ typedef struct IrEinsumAttrs {
     int8_t out_labels[IR_MAX_RANK];                         /* label of each output axis */
 } IrEinsumAttrs;
 
+/* In-place updates of persistent state (see ops.def). */
+typedef struct IrUpdateAttrs {
+    float momentum;          /* SGD/LARS velocity decay; EMA_UPDATE: dst = momentum*dst + (1-momentum)*src */
+    bool nesterov;
+    float weight_decay;
+    float beta1, beta2;      /* AdamW, LAMB */
+    float epsilon;
+    float trust_coefficient; /* LARS */
+} IrUpdateAttrs;
+
 typedef union IrAttrs {
     IrUnaryAttrs unary;
     IrBinaryAttrs binary;
@@ -185,6 +197,7 @@ typedef union IrAttrs {
     IrGenerateAttrs generate;
     IrResizeAttrs resize;
     IrEinsumAttrs einsum;
+    IrUpdateAttrs update;
 } IrAttrs;
 
 #endif

@@ -43,6 +43,7 @@ typedef struct IrValue {
     size_t nbytes;
     int n_uses;          /* node inputs that read it; graph outputs are not counted */
     int64_t arena_offset; /* memory planning: byte offset of a TEMP in the scratch arena, -1 unplanned */
+    struct IrValue *grad; /* autodiff: for a PARAM, the value holding its gradient */
 } IrValue;
 
 struct IrNode {

@@ -1,6 +1,7 @@
 /* ir/ops.c — the op table, built from ir/ops.def. */
 #include "ir/ops.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "support/status.h"
@@ -20,11 +21,13 @@ const IrOpInfo *ir_op_info(IrOp op)
 
 const char *ir_op_name(IrOp op) { return ir_op_info(op)->name; }
 
+bool ir_op_is_update(IrOp op) { return ir_op_info(op)->max_outputs == 0; }
+
 const char *ir_family_name(IrFamily f)
 {
     static const char *names[IR_FAM_COUNT] = {
         "unary", "binary", "conv", "matmul", "norm", "softmax", "pool",
-        "reduce", "movement", "gather", "generate", "resize", "einsum",
+        "reduce", "movement", "gather", "generate", "resize", "einsum", "update",
     };
     SD_ASSERT(f >= 0 && f < IR_FAM_COUNT);
     return names[f];

@@ -25,18 +25,21 @@ typedef enum IrFamily {
     IR_FAM_generate,
     IR_FAM_resize,
     IR_FAM_einsum,
+    IR_FAM_update,
     IR_FAM_COUNT
 } IrFamily;
 
 typedef struct IrOpInfo {
     const char *name; /* lower-case IR spelling: "conv", "reduce_mean" */
     IrFamily family;
-    int min_inputs, max_inputs, max_outputs;
+    int min_inputs, max_inputs, max_outputs; /* max_outputs 0: an in-place update with no outputs */
     unsigned static_inputs; /* bit i: input i must be a compile-time constant */
 } IrOpInfo;
 
 const IrOpInfo *ir_op_info(IrOp op);
 const char *ir_op_name(IrOp op);
+/* Updates write their first input's persistent storage in place and have no outputs. */
+_Bool ir_op_is_update(IrOp op);
 const char *ir_family_name(IrFamily f);
 /* IR_OP_COUNT when the name is unknown. */
 IrOp ir_op_from_name(const char *name);

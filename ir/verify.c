@@ -45,12 +45,29 @@ SdStatus ir_verify(const IrGraph *g, bool shapes, SdError *err)
             break;
         }
         const IrOpInfo *info = ir_op_info(n->op);
-        if (n->n_inputs < info->min_inputs || n->n_inputs > info->max_inputs || n->n_outputs < 1 ||
+        int min_out = info->max_outputs ? 1 : 0;
+        if (n->n_inputs < info->min_inputs || n->n_inputs > info->max_inputs || n->n_outputs < min_out ||
             n->n_outputs > info->max_outputs) {
-            st = sd_errorf(err, SD_EINTERNAL, "%s: %s has %d inputs and %d outputs; %s takes %d..%d and 1..%d",
+            st = sd_errorf(err, SD_EINTERNAL, "%s: %s has %d inputs and %d outputs; %s takes %d..%d and %d..%d",
                            src, ir_node_label(n, lb, sizeof lb), n->n_inputs, n->n_outputs, info->name,
-                           info->min_inputs, info->max_inputs, info->max_outputs);
+                           info->min_inputs, info->max_inputs, min_out, info->max_outputs);
             break;
+        }
+        if (ir_op_is_update(n->op)) {
+            const IrValue *dst = n->inputs[0];
+            if (!dst || (dst->role != IR_ROLE_PARAM && dst->role != IR_ROLE_STATE)) {
+                st = sd_errorf(err, SD_EINTERNAL, "%s: %s updates '%s', which is not a parameter or state", src,
+                               ir_node_label(n, lb, sizeof lb), dst ? dst->name : "(none)");
+                break;
+            }
+            /* every read of the old contents must come first */
+            for (int j = k + 1; j < ir_graph_num_nodes(g) && st == SD_OK; j++) {
+                const IrNode *later = ir_graph_node(g, j);
+                for (int i = 0; i < later->n_inputs; i++)
+                    if (later->inputs[i] == dst)
+                        st = sd_errorf(err, SD_EINTERNAL, "%s: %s reads '%s' after %s updated it", src,
+                                       ir_node_label(later, lb, sizeof lb), dst->name, ir_op_name(n->op));
+            }
         }
         for (int i = 0; i < n->n_inputs && st == SD_OK; i++) {
             IrValue *v = n->inputs[i];

@@ -4,6 +4,8 @@
 
 static bool live(const IrGraph *g, const IrNode *n)
 {
+    if (ir_op_is_update(n->op))
+        return true; /* its effect is the point */
     for (int i = 0; i < n->n_outputs; i++)
         if (n->outputs[i]->n_uses > 0 || ir_value_is_graph_output(g, n->outputs[i]))
             return true;

@@ -39,6 +39,14 @@ SdStatus pass_run_pipeline(IrGraph *g, const char *pipeline, const PassOptions *
 const char *const *pass_pipeline_names(const char *pipeline);
 bool pass_is_known(const char *name);
 
+/* Shape inference for one new node whose inputs already have shapes (passes that add nodes). */
+SdStatus pass_shape_node(IrGraph *g, IrNode *n, const PassOptions *opt, SdError *err);
+
+/* Reverse-mode differentiation (autodiff.c): appends the backward graph of `loss` (an f32 scalar)
+ * and points every parameter's `grad` at its gradient. Gradients of a value read twice are summed;
+ * STOP_GRADIENT cuts a path; integer values carry none. */
+SdStatus pass_autodiff(IrGraph *g, IrValue *loss, const PassOptions *opt, SdError *err);
+
 /* Folds one node whose inputs are constants (fold.c): its outputs become constants and the node
  * is removed. Returns SD_OK without change when folding is off or the result would be too big. */
 SdStatus pass_fold_node(IrGraph *g, IrNode *n, const PassOptions *opt, bool *folded, SdError *err);

@@ -25,6 +25,7 @@ static const ShapeFn family_shape[IR_FAM_COUNT] = {
     [IR_FAM_generate] = shape_generate,
     [IR_FAM_resize] = shape_resize,
     [IR_FAM_einsum] = shape_einsum,
+    [IR_FAM_update] = shape_update,
 };
 
 SdStatus shape_error(ShapeCtx *c, const IrNode *n, SdStatus st, const char *fmt, ...)
@@ -169,6 +170,18 @@ SdStatus shape_check_size(ShapeCtx *c, const IrNode *n, const IrShape *s)
                                (long long)s->dims[i]);
     if (!sd_numel_checked(s->dims, s->rank, &numel) || numel > ((int64_t)1 << 40))
         return shape_error(c, n, SD_ESHAPE, "output would have more than 2^40 elements");
+    return SD_OK;
+}
+
+SdStatus pass_shape_node(IrGraph *g, IrNode *n, const PassOptions *opt, SdError *err)
+{
+    ShapeCtx c = {g, opt, err};
+    for (int i = 0; i < n->n_inputs; i++)
+        if (n->inputs[i] && !n->inputs[i]->has_shape)
+            return shape_error(&c, n, SD_EINTERNAL, "input '%s' has no known shape", n->inputs[i]->name);
+    SD_TRY(family_shape[ir_op_info(n->op)->family](&c, n));
+    for (int i = 0; i < n->n_outputs && !n->removed; i++)
+        SD_TRY(shape_check_size(&c, n, &n->outputs[i]->shape));
     return SD_OK;
 }
 

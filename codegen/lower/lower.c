@@ -20,6 +20,7 @@ static const LowerFn family_lowering[IR_FAM_COUNT] = {
     [IR_FAM_generate] = cg_lower_generate,
     [IR_FAM_resize] = cg_lower_resize,
     [IR_FAM_einsum] = cg_lower_einsum,
+    [IR_FAM_update] = cg_lower_update,
 };
 
 SdStatus cg_lower_node(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)

@@ -55,6 +55,7 @@ CG_FAMILY(gather)
 CG_FAMILY(generate)
 CG_FAMILY(resize)
 CG_FAMILY(einsum)
+CG_FAMILY(update)
 #undef CG_FAMILY
 
 /* --- shared helpers (strides.c) --- */

@@ -27,6 +27,7 @@ SHAPE_FAMILY(gather)
 SHAPE_FAMILY(generate)
 SHAPE_FAMILY(resize)
 SHAPE_FAMILY(einsum)
+SHAPE_FAMILY(update)
 #undef SHAPE_FAMILY
 
 /* "model.onnx: node 'Conv_3' (conv): <message>" with status st. */
