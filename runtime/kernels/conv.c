@@ -117,17 +117,40 @@ RT_KERNEL(rt_conv_pointwise_f32)
 
 /* --- depthwise (one input channel per group), at most 2 spatial dims --- */
 
-/* Outputs [lo, hi) of one row whose windows lie wholly inside the input. xr points at the input
- * element under window tap (0, 0) of output 0. */
-static void dw_row_inside(const float *restrict xr, const float *restrict w, float *restrict y, float b, int64_t lo,
-                          int64_t hi, int64_t KH, int64_t KW, int64_t IW, int64_t SW, int64_t DH, int64_t DW)
+/* y[ow] += sum over kw of w[kw] * xr[ow*S + kw*D], for ow in [lo, hi): one kernel row's taps.
+ * The output width is the innermost loop, so it vectorizes whatever the kernel size; the common
+ * widths have their taps written out (the kernel bitcode is built with loop unrolling off, so a
+ * tap loop would stay a loop around every output element). */
+static void dw_taps(const float *restrict xr, const float *restrict w, float *restrict y, int64_t lo, int64_t hi,
+                    int64_t KW, int64_t S, int64_t D)
 {
-    for (int64_t ow = lo; ow < hi; ow++) {
-        float acc = b;
-        for (int64_t kh = 0; kh < KH; kh++)
-            for (int64_t kw = 0; kw < KW; kw++)
-                acc += w[kh * KW + kw] * xr[kh * DH * IW + ow * SW + kw * DW];
-        y[ow] = acc;
+    switch (KW) {
+    case 3: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2];
+        for (int64_t ow = lo; ow < hi; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D];
+        return;
+    }
+    case 5: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4];
+        for (int64_t ow = lo; ow < hi; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D] + w3 * xr[ow * S + 3 * D] +
+                     w4 * xr[ow * S + 4 * D];
+        return;
+    }
+    case 7: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6];
+        for (int64_t ow = lo; ow < hi; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D] + w3 * xr[ow * S + 3 * D] +
+                     w4 * xr[ow * S + 4 * D] + w5 * xr[ow * S + 5 * D] + w6 * xr[ow * S + 6 * D];
+        return;
+    }
+    default:
+        for (int64_t kw = 0; kw < KW; kw++) {
+            const float wk = w[kw];
+            for (int64_t ow = lo; ow < hi; ow++)
+                y[ow] += wk * xr[ow * S + kw * D];
+        }
     }
 }
 
@@ -149,6 +172,8 @@ static float dw_point(const float *x, const float *w, float b, int64_t ih0, int6
     return acc;
 }
 
+/* One channel. Every output row runs the kernel rows that fall inside the input over the columns
+ * whose windows lie inside it horizontally (vectorized); the few border columns are checked. */
 static void dw_plane(const RtConvParams *p, const float *restrict x, const float *restrict w, float b,
                      float *restrict y)
 {
@@ -157,20 +182,20 @@ static void dw_plane(const RtConvParams *p, const float *restrict x, const float
     const int64_t SH = p->stride[1], SW = p->stride[2];
     const int64_t DH = p->dilation[1], DW = p->dilation[2];
     const int64_t PH = p->pad[1], PW = p->pad[2];
-    int64_t oh_lo, oh_hi, ow_lo, ow_hi;
-    rt_inside_range(IH, OH, KH, SH, DH, PH, &oh_lo, &oh_hi);
+    int64_t ow_lo, ow_hi;
     rt_inside_range(IW, OW, KW, SW, DW, PW, &ow_lo, &ow_hi);
     for (int64_t oh = 0; oh < OH; oh++) {
         const int64_t ih0 = oh * SH - PH;
         float *yr = y + oh * OW;
-        if (oh < oh_lo || oh >= oh_hi) {
-            for (int64_t ow = 0; ow < OW; ow++)
-                yr[ow] = dw_point(x, w, b, ih0, ow * SW - PW, IH, IW, KH, KW, DH, DW);
-            continue;
+        for (int64_t ow = ow_lo; ow < ow_hi; ow++)
+            yr[ow] = b;
+        for (int64_t kh = 0; kh < KH; kh++) {
+            int64_t ih = ih0 + kh * DH;
+            if (ih >= 0 && ih < IH)
+                dw_taps(x + ih * IW - PW, w + kh * KW, yr, ow_lo, ow_hi, KW, SW, DW);
         }
         for (int64_t ow = 0; ow < ow_lo; ow++)
             yr[ow] = dw_point(x, w, b, ih0, ow * SW - PW, IH, IW, KH, KW, DH, DW);
-        dw_row_inside(x + ih0 * IW - PW, w, yr, b, ow_lo, ow_hi, KH, KW, IW, SW, DH, DW);
         for (int64_t ow = ow_hi; ow < OW; ow++)
             yr[ow] = dw_point(x, w, b, ih0, ow * SW - PW, IH, IW, KH, KW, DH, DW);
     }

@@ -80,44 +80,97 @@ static float pool_point(const RtPoolParams *p, const float *x, int64_t d0, int64
     return pool_finish(kind, P, acc, count);
 }
 
-/* Outputs [lo, hi) of one row whose windows lie wholly inside the input; xr points at the input
- * element under tap (0, 0, 0) of output 0 of the row. */
-static void pool_row_inside(const RtPoolParams *p, const float *restrict xr, float *restrict y, int64_t lo,
-                            int64_t hi)
+static inline float max2(float a, float b) { return b > a ? b : a; }
+
+/* acc[ow] combined with the taps of one kernel row, xr[ow*S + kw*D] for kw < KW, over the outputs
+ * [lo, hi) whose windows lie inside the input horizontally. The output width is the innermost
+ * loop, so it vectorizes; the common widths have their taps written out (the kernel bitcode is
+ * built with loop unrolling off). */
+static void pool_taps(int kind, int P, const float *restrict xr, float *restrict acc, int64_t lo, int64_t hi,
+                      int64_t KW, int64_t S, int64_t D)
 {
-    const int kind = p->kind, P = p->p;
-    const int64_t KD = p->kernel[0], KH = p->kernel[1], KW = p->kernel[2];
-    const int64_t IH = p->in[1], IW = p->in[2], SW = p->stride[2];
-    const int64_t DD = p->dilation[0], DH = p->dilation[1], DW = p->dilation[2];
-    for (int64_t ow = lo; ow < hi; ow++) {
-        float acc = pool_init(kind);
-        for (int64_t kd = 0; kd < KD; kd++)
-            for (int64_t kh = 0; kh < KH; kh++)
-                for (int64_t kw = 0; kw < KW; kw++)
-                    acc = pool_add(kind, P, acc, xr[(kd * DD * IH + kh * DH) * IW + ow * SW + kw * DW]);
-        y[ow] = pool_finish(kind, P, acc, KD * KH * KW);
+    if (kind == RT_POOL_MAX) {
+        switch (KW) {
+        case 2:
+            for (int64_t ow = lo; ow < hi; ow++)
+                acc[ow] = max2(acc[ow], max2(xr[ow * S], xr[ow * S + D]));
+            return;
+        case 3:
+            for (int64_t ow = lo; ow < hi; ow++)
+                acc[ow] = max2(acc[ow], max2(max2(xr[ow * S], xr[ow * S + D]), xr[ow * S + 2 * D]));
+            return;
+        default:
+            for (int64_t kw = 0; kw < KW; kw++)
+                for (int64_t ow = lo; ow < hi; ow++)
+                    acc[ow] = max2(acc[ow], xr[ow * S + kw * D]);
+            return;
+        }
     }
+    if (kind == RT_POOL_AVG) {
+        switch (KW) {
+        case 2:
+            for (int64_t ow = lo; ow < hi; ow++)
+                acc[ow] += xr[ow * S] + xr[ow * S + D];
+            return;
+        case 3:
+            for (int64_t ow = lo; ow < hi; ow++)
+                acc[ow] += xr[ow * S] + xr[ow * S + D] + xr[ow * S + 2 * D];
+            return;
+        default:
+            for (int64_t kw = 0; kw < KW; kw++)
+                for (int64_t ow = lo; ow < hi; ow++)
+                    acc[ow] += xr[ow * S + kw * D];
+            return;
+        }
+    }
+    for (int64_t kw = 0; kw < KW; kw++)
+        for (int64_t ow = lo; ow < hi; ow++)
+            acc[ow] += lp_term(xr[ow * S + kw * D], P);
 }
 
+/* One plane. Every output row combines the kernel rows (kd, kh) that fall inside the input over
+ * the columns whose windows lie inside it horizontally (vectorized), then finishes them; the few
+ * border columns are computed one by one. */
 static void pool_plane(const RtPoolParams *p, const float *restrict x, float *restrict y)
 {
-    const int64_t IH = p->in[1], IW = p->in[2];
+    const int kind = p->kind, P = p->p;
+    const int64_t ID = p->in[0], IH = p->in[1], IW = p->in[2];
     const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    int64_t d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
-    rt_inside_range(p->in[0], OD, p->kernel[0], p->stride[0], p->dilation[0], p->pad[0], &d_lo, &d_hi);
-    rt_inside_range(IH, OH, p->kernel[1], p->stride[1], p->dilation[1], p->pad[1], &h_lo, &h_hi);
-    rt_inside_range(IW, OW, p->kernel[2], p->stride[2], p->dilation[2], p->pad[2], &w_lo, &w_hi);
+    const int64_t KD = p->kernel[0], KH = p->kernel[1], KW = p->kernel[2];
+    const int64_t DD = p->dilation[0], DH = p->dilation[1];
+    int64_t w_lo, w_hi;
+    rt_inside_range(IW, OW, KW, p->stride[2], p->dilation[2], p->pad[2], &w_lo, &w_hi);
     for (int64_t od = 0; od < OD; od++)
         for (int64_t oh = 0; oh < OH; oh++) {
             const int64_t d0 = od * p->stride[0] - p->pad[0], h0 = oh * p->stride[1] - p->pad[1];
             float *yr = y + (od * OH + oh) * OW;
-            bool inside = od >= d_lo && od < d_hi && oh >= h_lo && oh < h_hi;
-            int64_t lo = inside ? w_lo : OW, hi = inside ? w_hi : OW;
-            for (int64_t ow = 0; ow < lo; ow++)
+            for (int64_t ow = w_lo; ow < w_hi; ow++)
+                yr[ow] = pool_init(kind);
+            int64_t rows = 0;
+            for (int64_t kd = 0; kd < KD; kd++) {
+                int64_t id = d0 + kd * DD;
+                if (id < 0 || id >= ID)
+                    continue;
+                for (int64_t kh = 0; kh < KH; kh++) {
+                    int64_t ih = h0 + kh * DH;
+                    if (ih < 0 || ih >= IH)
+                        continue;
+                    pool_taps(kind, P, x + (id * IH + ih) * IW - p->pad[2], yr, w_lo, w_hi, KW, p->stride[2],
+                              p->dilation[2]);
+                    rows++;
+                }
+            }
+            if (kind != RT_POOL_MAX) {
+                int64_t count = rows * KW;
+                if (kind == RT_POOL_AVG && p->count_include_pad)
+                    count = padded_taps(d0, KD, DD, ID, p->pad[0], p->pad_end[0]) *
+                            padded_taps(h0, KH, DH, IH, p->pad[1], p->pad_end[1]) * KW;
+                for (int64_t ow = w_lo; ow < w_hi; ow++)
+                    yr[ow] = pool_finish(kind, P, yr[ow], count);
+            }
+            for (int64_t ow = 0; ow < w_lo; ow++)
                 yr[ow] = pool_point(p, x, d0, h0, ow * p->stride[2] - p->pad[2]);
-            if (inside)
-                pool_row_inside(p, x + (d0 * IH + h0) * IW - p->pad[2], yr, lo, hi);
-            for (int64_t ow = hi; ow < OW; ow++)
+            for (int64_t ow = w_hi; ow < OW; ow++)
                 yr[ow] = pool_point(p, x, d0, h0, ow * p->stride[2] - p->pad[2]);
         }
 }
