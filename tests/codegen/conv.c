@@ -103,8 +103,9 @@ static void ref_conv_transpose(const ConvCase *c, const Dims3 *t, const float *x
         }
 }
 
-/* Builds the one-node graph of case c; w and b are the weights and bias data. */
-static IrGraph *conv_graph(const ConvCase *c, const float *w, const float *b, IrValue **x_out)
+/* Builds the one-node graph of case c; w and b are the weights and bias data. With x_data, the
+ * input is a constant too, so constant folding computes the node with the native kernels. */
+static IrGraph *conv_graph(const ConvCase *c, const float *w, const float *b, const float *x_data)
 {
     IrGraph *g = ir_graph_new("conv_test");
     ir_graph_set_source(g, "conv_test");
@@ -115,7 +116,7 @@ static IrGraph *conv_graph(const ConvCase *c, const float *w, const float *b, Ir
     for (int i = 0; i < c->ns; i++)
         xd[2 + i] = c->in[i], wd[2 + i] = c->kernel[i];
     IrValue *ins[3];
-    ins[0] = *x_out = harness_input(g, "x", SD_DT_F32, rank, xd);
+    ins[0] = x_data ? harness_const_f32(g, "x", rank, xd, x_data) : harness_input(g, "x", SD_DT_F32, rank, xd);
     ins[1] = harness_const_f32(g, "w", rank, wd, w);
     if (c->bias)
         ins[2] = harness_const_f32(g, "b", 1, (int64_t[]){c->cout}, b);
@@ -138,7 +139,7 @@ static IrGraph *conv_graph(const ConvCase *c, const float *w, const float *b, Ir
     return g;
 }
 
-static void check_conv(const ConvCase *c, const char *gemm)
+static void check_conv_mode(const ConvCase *c, const char *gemm, bool folded)
 {
     Dims3 t = dims3(c);
     int rank = 2 + c->ns;
@@ -161,9 +162,8 @@ static void check_conv(const ConvCase *c, const char *gemm)
     else
         ref_conv(c, &t, x.data, w, c->bias ? b : NULL, want);
 
-    IrValue *xv;
-    IrGraph *g = conv_graph(c, w, b, &xv);
-    SdStatus st = harness_run(g, gemm, &x, 1, &y, 1, &err);
+    IrGraph *g = conv_graph(c, w, b, folded ? x.data : NULL);
+    SdStatus st = harness_run(g, gemm, &x, folded ? 0 : 1, &y, 1, &err);
     cr_assert_eq(st, SD_OK, "%s (%s): %s", c->name, gemm, err.msg);
     cr_assert_eq(y.rank, rank, "%s: rank %d", c->name, y.rank);
     cr_assert_eq(y.dims[1], c->cout, "%s: channels %lld", c->name, (long long)y.dims[1]);
@@ -177,6 +177,8 @@ static void check_conv(const ConvCase *c, const char *gemm)
     rt_tensor_free(&y);
     free(w), free(b), free(want);
 }
+
+static void check_conv(const ConvCase *c, const char *gemm) { check_conv_mode(c, gemm, false); }
 
 static const ConvCase cases[] = {
     {"odd_3x3_pad1", 2, 2, 3, 8, 1, {17, 19}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
@@ -239,6 +241,16 @@ Test(conv, transpose_matches_reference)
         check_conv(&transpose_cases[i], "openblas");
         check_conv(&transpose_cases[i], "builtin");
     }
+}
+
+/* The same kernels run natively when constant folding computes a node (and, in the sanitizer
+ * build, instrumented). */
+Test(conv, folded_matches_reference)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_conv_mode(&cases[i], i % 2 ? "builtin" : "openblas", true);
+    for (size_t i = 0; i < sizeof transpose_cases / sizeof transpose_cases[0]; i++)
+        check_conv_mode(&transpose_cases[i], "openblas", true);
 }
 
 /* Expects shape inference of the one-node graph of c (weights of shape wd) to fail naming the

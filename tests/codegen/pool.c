@@ -98,14 +98,15 @@ static void ref_pool(const PoolCase *c, const Win3 *t, const float *x, double *y
         }
 }
 
-static IrGraph *pool_graph(const PoolCase *c, SdDType dt, IrValue **y, int n_out)
+/* With x_data (f32), the input is a constant and constant folding computes the node natively. */
+static IrGraph *pool_graph(const PoolCase *c, SdDType dt, IrValue **y, int n_out, const float *x_data)
 {
     IrGraph *g = ir_graph_new("pool_test");
     ir_graph_set_source(g, "pool_test");
     int64_t xd[5] = {c->batch, c->ch};
     for (int i = 0; i < c->ns; i++)
         xd[2 + i] = c->in[i];
-    IrValue *x = harness_input(g, "x", dt, 2 + c->ns, xd);
+    IrValue *x = x_data ? harness_const_f32(g, "x", 2 + c->ns, xd, x_data) : harness_input(g, "x", dt, 2 + c->ns, xd);
     y[0] = ir_value_new(g, "y", SD_DT_UNDEFINED, NULL);
     y[1] = ir_value_new(g, "indices", SD_DT_UNDEFINED, NULL);
     IrNode *n = ir_node_new(g, c->op, c->name, &x, 1, y, n_out);
@@ -129,7 +130,7 @@ static IrGraph *pool_graph(const PoolCase *c, SdDType dt, IrValue **y, int n_out
     return g;
 }
 
-static void check_pool(const PoolCase *c)
+static void check_pool_mode(const PoolCase *c, bool folded)
 {
     Win3 t = win3(c);
     int rank = 2 + c->ns;
@@ -147,7 +148,8 @@ static void check_pool(const PoolCase *c)
 
     IrValue *yv[2];
     int n_out = c->indices ? 2 : 1;
-    SdStatus st = harness_run(pool_graph(c, SD_DT_F32, yv, n_out), "openblas", &x, 1, y, n_out, &err);
+    SdStatus st = harness_run(pool_graph(c, SD_DT_F32, yv, n_out, folded ? x.data : NULL), "openblas", &x,
+                              folded ? 0 : 1, y, n_out, &err);
     cr_assert_eq(st, SD_OK, "%s: %s", c->name, err.msg);
     for (int i = 0; i < c->ns; i++)
         cr_assert_eq(y[0].dims[2 + i], t.out[3 - c->ns + i], "%s: spatial dim %d is %lld, expected %lld", c->name, i,
@@ -170,6 +172,8 @@ static void check_pool(const PoolCase *c)
         rt_tensor_free(&y[i]);
     free(want), free(want_idx);
 }
+
+static void check_pool(const PoolCase *c) { check_pool_mode(c, false); }
 
 #define MAX IR_OP_MAX_POOL
 #define AVG IR_OP_AVG_POOL
@@ -229,20 +233,29 @@ Test(pool, max_indices_match_reference)
         check_pool(&index_cases[i]);
 }
 
-static void check_global(IrOp op, int rank, const int64_t *dims, int64_t p)
+/* The same kernels run natively when constant folding computes a node. */
+Test(pool, folded_matches_reference)
 {
-    IrGraph *g = ir_graph_new("pool_test");
-    IrValue *x = harness_input(g, "x", SD_DT_F32, rank, dims);
-    IrValue *y = ir_value_new(g, "y", SD_DT_UNDEFINED, NULL);
-    IrNode *n = ir_node_new(g, op, "global", &x, 1, &y, 1);
-    n->attrs.pool.p = p;
-    ir_graph_add_output(g, y);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_pool_mode(&cases[i], true);
+    for (size_t i = 0; i < sizeof index_cases / sizeof index_cases[0]; i++)
+        check_pool_mode(&index_cases[i], true);
+}
+
+static void check_global(IrOp op, int rank, const int64_t *dims, int64_t p, bool folded)
+{
     RtTensor xt = {0}, yt = {0};
     SdError err = {0};
     cr_assert_eq(rt_tensor_alloc(&xt, SD_DT_F32, rank, dims, &err), SD_OK);
     int64_t planes = dims[0] * dims[1], size = harness_numel(rank, dims) / planes;
     harness_fill(xt.data, planes * size, 11);
-    cr_assert_eq(harness_run(g, "builtin", &xt, 1, &yt, 1, &err), SD_OK, "%s", err.msg);
+    IrGraph *g = ir_graph_new("pool_test");
+    IrValue *x = folded ? harness_const_f32(g, "x", rank, dims, xt.data) : harness_input(g, "x", SD_DT_F32, rank, dims);
+    IrValue *y = ir_value_new(g, "y", SD_DT_UNDEFINED, NULL);
+    IrNode *n = ir_node_new(g, op, "global", &x, 1, &y, 1);
+    n->attrs.pool.p = p;
+    ir_graph_add_output(g, y);
+    cr_assert_eq(harness_run(g, "builtin", &xt, folded ? 0 : 1, &yt, 1, &err), SD_OK, "%s", err.msg);
     cr_assert_eq(yt.rank, rank);
     for (int i = 2; i < rank; i++)
         cr_assert_eq(yt.dims[i], 1);
@@ -272,12 +285,13 @@ static void check_global(IrOp op, int rank, const int64_t *dims, int64_t p)
 Test(pool, global_pools_match_reference)
 {
     static const IrOp ops[] = {IR_OP_GLOBAL_AVG_POOL, IR_OP_GLOBAL_MAX_POOL, IR_OP_GLOBAL_LP_POOL};
-    for (size_t i = 0; i < 3; i++) {
-        check_global(ops[i], 4, (int64_t[]){2, 3, 7, 9}, 2);
-        check_global(ops[i], 4, (int64_t[]){1, 4, 33, 31}, 3);
-        check_global(ops[i], 5, (int64_t[]){1, 2, 3, 5, 4}, 2);
-        check_global(ops[i], 3, (int64_t[]){2, 5, 7}, 1);
-    }
+    for (size_t i = 0; i < 3; i++)
+        for (int folded = 0; folded < 2; folded++) {
+            check_global(ops[i], 4, (int64_t[]){2, 3, 7, 9}, 2, folded);
+            check_global(ops[i], 4, (int64_t[]){1, 4, 33, 31}, 3, folded);
+            check_global(ops[i], 5, (int64_t[]){1, 2, 3, 5, 4}, 2, folded);
+            check_global(ops[i], 3, (int64_t[]){2, 5, 7}, 1, folded);
+        }
 }
 
 Test(pool, max_u8_and_i8)
@@ -302,7 +316,7 @@ Test(pool, max_u8_and_i8)
         }
         ref_pool(&c, &t, f, want, NULL);
         IrValue *yv[2];
-        cr_assert_eq(harness_run(pool_graph(&c, dt, yv, 1), "openblas", &x, 1, &y, 1, &err), SD_OK, "%s", err.msg);
+        cr_assert_eq(harness_run(pool_graph(&c, dt, yv, 1, NULL), "openblas", &x, 1, &y, 1, &err), SD_OK, "%s", err.msg);
         cr_assert_eq(y.dtype, dt);
         for (int64_t i = 0; i < yn; i++) {
             double got = s ? ((int8_t *)y.data)[i] : ((uint8_t *)y.data)[i];
