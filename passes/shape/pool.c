@@ -14,6 +14,8 @@ SdStatus shape_pool(ShapeCtx *c, IrNode *n)
         !(ints_ok && (x->dtype == SD_DT_U8 || x->dtype == SD_DT_I8)))
         return shape_error(c, n, SD_EDTYPE, "input 0 ('%s') is %s; a float tensor%s is expected", x->name,
                            sd_dtype_name(x->dtype), ints_ok ? " (or u8/i8)" : "");
+    if ((n->op == IR_OP_LP_POOL || n->op == IR_OP_GLOBAL_LP_POOL) && (a->p < 1 || a->p > 64))
+        return shape_error(c, n, SD_EUNSUPPORTED, "p = %lld; an integer from 1 to 64 is supported", (long long)a->p);
     IrShape s = x->shape;
     if (global) {
         SD_TRY(shape_expect_rank(c, n, 0, 2, IR_MAX_RANK));

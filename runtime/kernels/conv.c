@@ -1,9 +1,10 @@
 /* runtime/kernels/conv.c — convolution kernels (see conv.h for which one codegen picks).
  * Every size comes from the params struct, so once codegen inlines a kernel with constant params
- * the window loops have constant trip counts: LLVM unrolls them and vectorizes along the output
- * width. Borders (windows that reach into the padding) take a checked scalar path; the interior
- * takes an unchecked one. Sizes were validated by shape inference; divisions still guard against
- * zero so that no params struct can make a kernel trap. */
+ * its loops have constant bounds. The innermost loop is always over the output (or input) width,
+ * which vectorizes; the kernel bitcode is built without loop unrolling, so small tap loops are
+ * written out by hand where they matter (depthwise). Borders (windows that reach into the
+ * padding) take a checked scalar path. Sizes were validated by shape inference; divisions still
+ * guard against zero so that no params struct can make a kernel trap. */
 #include "runtime/kernels/conv.h"
 
 #include "runtime/kernels/gemm.h"

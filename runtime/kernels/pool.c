@@ -1,7 +1,8 @@
 /* runtime/kernels/pool.c — pooling kernels (see pool.h). The kind and the sizes come from the
- * params struct: once inlined with constant params the switch on the kind folds away, the window
- * loops of the inside path unroll and the output-width loop vectorizes. Border windows are clipped
- * to the input; padding never contributes a value (average pooling may count it in the divisor). */
+ * params struct: once inlined with constant params the switch on the kind folds away and the
+ * loops over the output width, innermost wherever windows lie inside the input, vectorize. Border
+ * windows are clipped to the input one output at a time; padding never contributes a value
+ * (average pooling may count it in the divisor). */
 #include "runtime/kernels/pool.h"
 
 #include <math.h>
