@@ -1,9 +1,80 @@
-/* codegen/lower/conv.c — placeholder until the conv family lands. */
+/* codegen/lower/conv.c — Conv and ConvTranspose onto the kernels of runtime/kernels/conv.h.
+ * The choice, by shape:
+ *   one input channel per group (depthwise, with or without a channel multiplier), <= 2 spatial
+ *   dims: direct loops (rt_conv_depthwise_f32);
+ *   1x1 kernel, stride 1, no padding: GEMM straight on the input (rt_conv_pointwise_f32);
+ *   otherwise im2col of a block of output rows into the workspace and GEMM (rt_conv_gemm_f32);
+ *   ConvTranspose: GEMM into column form and col2im (rt_conv_transpose_f32).
+ * Blocks are sized so the column matrix stays near the L2 cache; the GEMM is OpenBLAS or the
+ * builtin loops as opt->gemm says. */
 #include "codegen/lower/lower.h"
+#include "runtime/kernels/conv.h"
+
+/* Column-matrix floats per block (2 MiB): big enough for an efficient GEMM, small enough that
+ * the block is still in cache when the GEMM reads it. */
+#define CONV_BLOCK_FLOATS ((int64_t)1 << 19)
+
+/* ns values padded at the front to 3 with `fill`. */
+static void to3(const int64_t *v, int ns, int64_t fill, int64_t *out)
+{
+    for (int i = 0; i < 3; i++)
+        out[i] = i < 3 - ns ? fill : v[i - (3 - ns)];
+}
+
+/* Rows per block when one row of the column matrix block is row_floats long; at least 1. */
+static int64_t block_rows(int64_t rows, int64_t row_floats)
+{
+    int64_t r = row_floats > 0 ? CONV_BLOCK_FLOATS / row_floats : rows;
+    return r < 1 ? 1 : (r > rows ? rows : r);
+}
 
 SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
-    (void)opt, (void)out;
-    char lb[200];
-    return sd_errorf(err, SD_EUNSUPPORTED, "%s: this operator is not supported yet", ir_node_label(n, lb, sizeof lb));
+    const IrValue *x = n->inputs[0], *y = n->outputs[0];
+    const IrConvAttrs *a = &n->attrs.conv;
+    if (x->dtype != SD_DT_F32)
+        return cg_unsupported_dtype(n, x, err);
+    int ns = a->nspatial;
+    RtConvParams p = {0};
+    p.batch = x->shape.dims[0];
+    p.groups = a->groups;
+    p.c_in = x->shape.dims[1];
+    p.c_out = y->shape.dims[1];
+    to3(x->shape.dims + 2, ns, 1, p.in);
+    to3(y->shape.dims + 2, ns, 1, p.out);
+    to3(a->kernel, ns, 1, p.kernel);
+    to3(a->strides, ns, 1, p.stride);
+    to3(a->dilations, ns, 1, p.dilation);
+    to3(a->pads, ns, 0, p.pad);
+    p.has_bias = n->n_inputs > 2 && n->inputs[2] != NULL;
+    p.use_blas = opt->gemm == CG_GEMM_OPENBLAS;
+
+    int bufs[5], nb = 0;
+    bufs[nb++] = 0;
+    bufs[nb++] = 1;
+    if (p.has_bias)
+        bufs[nb++] = 2;
+    bufs[nb++] = cg_out(n, 0);
+    const int64_t kvol = p.kernel[0] * p.kernel[1] * p.kernel[2];
+    const int64_t cin_g = p.c_in / p.groups, cout_g = p.c_out / p.groups;
+
+    if (n->op == IR_OP_CONV_TRANSPOSE) {
+        int64_t m = cout_g * kvol;
+        p.rows_per_block = block_rows(p.in[0] * p.in[1], m * p.in[2]);
+        out->workspace_bytes = (size_t)(m * p.rows_per_block * p.in[2]) * sizeof(float);
+        bufs[nb++] = CG_BUF_WORKSPACE;
+        return cg_lowered_add(out, "rt_conv_transpose_f32", &p, sizeof p, nb, bufs, err);
+    }
+    if (cin_g == 1 && ns <= 2)
+        return cg_lowered_add(out, "rt_conv_depthwise_f32", &p, sizeof p, nb, bufs, err);
+    bool pointwise = kvol == 1;
+    for (int i = 0; i < 3; i++)
+        pointwise = pointwise && p.stride[i] == 1 && p.pad[i] == 0 && p.in[i] == p.out[i];
+    if (pointwise)
+        return cg_lowered_add(out, "rt_conv_pointwise_f32", &p, sizeof p, nb, bufs, err);
+    int64_t k = cin_g * kvol;
+    p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);
+    out->workspace_bytes = (size_t)(k * p.rows_per_block * p.out[2]) * sizeof(float);
+    bufs[nb++] = CG_BUF_WORKSPACE;
+    return cg_lowered_add(out, "rt_conv_gemm_f32", &p, sizeof p, nb, bufs, err);
 }

@@ -1,9 +1,65 @@
-/* codegen/lower/pool.c — placeholder until the pool family lands. */
+/* codegen/lower/pool.c — pooling onto runtime/kernels/pool.h: one call over all (batch, channel)
+ * planes. MaxPool with its Indices output and MaxPool over 8-bit integers take their own kernels;
+ * global pools reduce each plane to one value. */
 #include "codegen/lower/lower.h"
+#include "runtime/kernels/pool.h"
+
+/* ns values padded at the front to 3 with `fill`. */
+static void to3(const int64_t *v, int ns, int64_t fill, int64_t *out)
+{
+    for (int i = 0; i < 3; i++)
+        out[i] = i < 3 - ns ? fill : v[i - (3 - ns)];
+}
+
+static RtPoolKind pool_kind(IrOp op)
+{
+    switch (op) {
+    case IR_OP_MAX_POOL: case IR_OP_GLOBAL_MAX_POOL: return RT_POOL_MAX;
+    case IR_OP_AVG_POOL: case IR_OP_GLOBAL_AVG_POOL: return RT_POOL_AVG;
+    default: return RT_POOL_LP;
+    }
+}
 
 SdStatus cg_lower_pool(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
-    (void)opt, (void)out;
-    char lb[200];
-    return sd_errorf(err, SD_EUNSUPPORTED, "%s: this operator is not supported yet", ir_node_label(n, lb, sizeof lb));
+    (void)opt;
+    const IrValue *x = n->inputs[0], *y = n->outputs[0];
+    const IrPoolAttrs *a = &n->attrs.pool;
+    int bufs[3] = {0, cg_out(n, 0), cg_out(n, 1)};
+    int64_t planes = x->shape.dims[0] * (x->shape.rank > 1 ? x->shape.dims[1] : 1);
+    if (n->op == IR_OP_GLOBAL_AVG_POOL || n->op == IR_OP_GLOBAL_MAX_POOL || n->op == IR_OP_GLOBAL_LP_POOL) {
+        if (x->dtype != SD_DT_F32)
+            return cg_unsupported_dtype(n, x, err);
+        RtGlobalPoolParams g = {.planes = planes, .size = planes ? ir_value_numel(x) / planes : 0,
+                                .kind = pool_kind(n->op), .p = (int32_t)a->p};
+        return cg_lowered_add(out, "rt_global_pool_f32", &g, sizeof g, 2, bufs, err);
+    }
+    int ns = a->nspatial;
+    RtPoolParams p = {.planes = planes, .kind = pool_kind(n->op), .count_include_pad = a->count_include_pad,
+                      .p = (int32_t)a->p, .storage_order = (int32_t)a->storage_order};
+    to3(x->shape.dims + 2, ns, 1, p.in);
+    to3(y->shape.dims + 2, ns, 1, p.out);
+    to3(a->kernel, ns, 1, p.kernel);
+    to3(a->strides, ns, 1, p.stride);
+    to3(a->dilations, ns, 1, p.dilation);
+    to3(a->pads, ns, 0, p.pad);
+    to3(a->pads + ns, ns, 0, p.pad_end);
+    if (n->n_outputs > 1) {
+        if (x->dtype != SD_DT_F32)
+            return cg_unsupported_dtype(n, x, err);
+        return cg_lowered_add(out, "rt_maxpool_indices_f32", &p, sizeof p, 3, bufs, err);
+    }
+    switch (x->dtype) {
+    case SD_DT_F32: return cg_lowered_add(out, "rt_pool_f32", &p, sizeof p, 2, bufs, err);
+    case SD_DT_U8:
+        if (n->op == IR_OP_MAX_POOL)
+            return cg_lowered_add(out, "rt_maxpool_u8", &p, sizeof p, 2, bufs, err);
+        break;
+    case SD_DT_I8:
+        if (n->op == IR_OP_MAX_POOL)
+            return cg_lowered_add(out, "rt_maxpool_i8", &p, sizeof p, 2, bufs, err);
+        break;
+    default: break;
+    }
+    return cg_unsupported_dtype(n, x, err);
 }

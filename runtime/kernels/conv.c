@@ -1,0 +1,289 @@
+/* runtime/kernels/conv.c — convolution kernels (see conv.h for which one codegen picks).
+ * Every size comes from the params struct, so once codegen inlines a kernel with constant params
+ * its loops have constant bounds. The innermost loop is always over the output (or input) width,
+ * which vectorizes; the kernel bitcode is built without loop unrolling, so small tap loops are
+ * written out by hand where they matter (depthwise). Borders (windows that reach into the
+ * padding) take a checked scalar path. Sizes were validated by shape inference; divisions still
+ * guard against zero so that no params struct can make a kernel trap. */
+#include "runtime/kernels/conv.h"
+
+#include "runtime/kernels/gemm.h"
+#include "runtime/kernels/window.h"
+
+static void fill_rows(float *restrict y, int64_t rows, int64_t cols, int64_t ld, const float *bias)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float v = bias ? bias[r] : 0.0f;
+        for (int64_t j = 0; j < cols; j++)
+            y[r * ld + j] = v;
+    }
+}
+
+/* --- im2col + GEMM --- */
+
+/* One group of one image: rows (ic, kd, kh, kw) of the column matrix for output rows [r0, r0+nr),
+ * each row nr*OW long. x points at the group's first input channel. */
+static void im2col_block(const RtConvParams *p, int64_t cin_g, const float *restrict x, float *restrict col,
+                         int64_t r0, int64_t nr)
+{
+    const int64_t ID = p->in[0], IH = p->in[1], IW = p->in[2];
+    const int64_t OH = p->out[1], OW = p->out[2];
+    const int64_t KD = p->kernel[0], KH = p->kernel[1], KW = p->kernel[2];
+    const int64_t SD = p->stride[0], SH = p->stride[1], SW = p->stride[2];
+    const int64_t DD = p->dilation[0], DH = p->dilation[1], DW = p->dilation[2];
+    const int64_t PD = p->pad[0], PH = p->pad[1], PW = p->pad[2];
+    const int64_t ncols = nr * OW;
+    float *row = col;
+    for (int64_t ic = 0; ic < cin_g; ic++) {
+        const float *xc = x + ic * ID * IH * IW;
+        for (int64_t kd = 0; kd < KD; kd++)
+            for (int64_t kh = 0; kh < KH; kh++)
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    int64_t lo, hi;
+                    rt_tap_range(OW, IW, SW, PW, kw * DW, &lo, &hi);
+                    for (int64_t r = r0; r < r0 + nr; r++) {
+                        int64_t od = OH > 0 ? r / OH : 0, oh = r - od * OH;
+                        int64_t id = od * SD - PD + kd * DD, ih = oh * SH - PH + kh * DH;
+                        float *dst = row + (r - r0) * OW;
+                        if (id < 0 || id >= ID || ih < 0 || ih >= IH) {
+                            for (int64_t ow = 0; ow < OW; ow++)
+                                dst[ow] = 0.0f;
+                            continue;
+                        }
+                        const float *src = xc + (id * IH + ih) * IW - PW + kw * DW;
+                        for (int64_t ow = 0; ow < lo; ow++)
+                            dst[ow] = 0.0f;
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            dst[ow] = src[ow * SW];
+                        for (int64_t ow = hi; ow < OW; ow++)
+                            dst[ow] = 0.0f;
+                    }
+                    row += ncols;
+                }
+    }
+}
+
+RT_KERNEL(rt_conv_gemm_f32)
+{
+    const RtConvParams *p = params_;
+    const float *x = bufs[0], *w = bufs[1];
+    const float *bias = p->has_bias ? bufs[2] : NULL;
+    float *y = bufs[2 + p->has_bias];
+    float *col = bufs[3 + p->has_bias];
+    if (p->groups <= 0)
+        return;
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t kvol = p->kernel[0] * p->kernel[1] * p->kernel[2];
+    const int64_t K = cin_g * kvol;
+    const int64_t in_vol = p->in[0] * p->in[1] * p->in[2];
+    const int64_t out_vol = p->out[0] * p->out[1] * p->out[2];
+    const int64_t rows = p->out[0] * p->out[1], OW = p->out[2];
+    const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t g = 0; g < p->groups; g++) {
+            const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
+            const float *wg = w + g * cout_g * K;
+            float *yg = y + (n * p->c_out + g * cout_g) * out_vol;
+            for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
+                int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
+                im2col_block(p, cin_g, xg, col, r0, nr);
+                if (bias)
+                    fill_rows(yg + r0 * OW, cout_g, nr * OW, out_vol, bias + g * cout_g);
+                rt_gemm_f32(0, 0, cout_g, nr * OW, K, 1.0f, wg, K, col, nr * OW, bias ? 1.0f : 0.0f, yg + r0 * OW,
+                            out_vol, p->use_blas);
+            }
+        }
+}
+
+RT_KERNEL(rt_conv_pointwise_f32)
+{
+    const RtConvParams *p = params_;
+    const float *x = bufs[0], *w = bufs[1];
+    const float *bias = p->has_bias ? bufs[2] : NULL;
+    float *y = bufs[2 + p->has_bias];
+    if (p->groups <= 0)
+        return;
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t vol = p->out[0] * p->out[1] * p->out[2];
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t g = 0; g < p->groups; g++) {
+            const float *xg = x + (n * p->c_in + g * cin_g) * vol;
+            float *yg = y + (n * p->c_out + g * cout_g) * vol;
+            if (bias)
+                fill_rows(yg, cout_g, vol, vol, bias + g * cout_g);
+            rt_gemm_f32(0, 0, cout_g, vol, cin_g, 1.0f, w + g * cout_g * cin_g, cin_g, xg, vol, bias ? 1.0f : 0.0f,
+                        yg, vol, p->use_blas);
+        }
+}
+
+/* --- depthwise (one input channel per group), at most 2 spatial dims --- */
+
+/* y[ow] += sum over kw of w[kw] * xr[ow*S + kw*D], for ow in [lo, hi): one kernel row's taps.
+ * The output width is the innermost loop, so it vectorizes whatever the kernel size; the common
+ * widths have their taps written out (the kernel bitcode is built with loop unrolling off, so a
+ * tap loop would stay a loop around every output element). */
+static void dw_taps(const float *restrict xr, const float *restrict w, float *restrict y, int64_t lo, int64_t hi,
+                    int64_t KW, int64_t S, int64_t D)
+{
+    switch (KW) {
+    case 3: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2];
+        for (int64_t ow = lo; ow < hi; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D];
+        return;
+    }
+    case 5: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4];
+        for (int64_t ow = lo; ow < hi; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D] + w3 * xr[ow * S + 3 * D] +
+                     w4 * xr[ow * S + 4 * D];
+        return;
+    }
+    case 7: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6];
+        for (int64_t ow = lo; ow < hi; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D] + w3 * xr[ow * S + 3 * D] +
+                     w4 * xr[ow * S + 4 * D] + w5 * xr[ow * S + 5 * D] + w6 * xr[ow * S + 6 * D];
+        return;
+    }
+    default:
+        for (int64_t kw = 0; kw < KW; kw++) {
+            const float wk = w[kw];
+            for (int64_t ow = lo; ow < hi; ow++)
+                y[ow] += wk * xr[ow * S + kw * D];
+        }
+    }
+}
+
+/* One output whose window may reach into the padding; taps outside the input are skipped. */
+static float dw_point(const float *x, const float *w, float b, int64_t ih0, int64_t iw0, int64_t IH, int64_t IW,
+                      int64_t KH, int64_t KW, int64_t DH, int64_t DW)
+{
+    float acc = b;
+    for (int64_t kh = 0; kh < KH; kh++) {
+        int64_t ih = ih0 + kh * DH;
+        if (ih < 0 || ih >= IH)
+            continue;
+        for (int64_t kw = 0; kw < KW; kw++) {
+            int64_t iw = iw0 + kw * DW;
+            if (iw >= 0 && iw < IW)
+                acc += w[kh * KW + kw] * x[ih * IW + iw];
+        }
+    }
+    return acc;
+}
+
+/* One channel. Every output row runs the kernel rows that fall inside the input over the columns
+ * whose windows lie inside it horizontally (vectorized); the few border columns are checked. */
+static void dw_plane(const RtConvParams *p, const float *restrict x, const float *restrict w, float b,
+                     float *restrict y)
+{
+    const int64_t IH = p->in[1], IW = p->in[2], OH = p->out[1], OW = p->out[2];
+    const int64_t KH = p->kernel[1], KW = p->kernel[2];
+    const int64_t SH = p->stride[1], SW = p->stride[2];
+    const int64_t DH = p->dilation[1], DW = p->dilation[2];
+    const int64_t PH = p->pad[1], PW = p->pad[2];
+    int64_t ow_lo, ow_hi;
+    rt_inside_range(IW, OW, KW, SW, DW, PW, &ow_lo, &ow_hi);
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t ih0 = oh * SH - PH;
+        float *yr = y + oh * OW;
+        for (int64_t ow = ow_lo; ow < ow_hi; ow++)
+            yr[ow] = b;
+        for (int64_t kh = 0; kh < KH; kh++) {
+            int64_t ih = ih0 + kh * DH;
+            if (ih >= 0 && ih < IH)
+                dw_taps(x + ih * IW - PW, w + kh * KW, yr, ow_lo, ow_hi, KW, SW, DW);
+        }
+        for (int64_t ow = 0; ow < ow_lo; ow++)
+            yr[ow] = dw_point(x, w, b, ih0, ow * SW - PW, IH, IW, KH, KW, DH, DW);
+        for (int64_t ow = ow_hi; ow < OW; ow++)
+            yr[ow] = dw_point(x, w, b, ih0, ow * SW - PW, IH, IW, KH, KW, DH, DW);
+    }
+}
+
+RT_KERNEL(rt_conv_depthwise_f32)
+{
+    const RtConvParams *p = params_;
+    const float *x = bufs[0], *w = bufs[1];
+    const float *bias = p->has_bias ? bufs[2] : NULL;
+    float *y = bufs[2 + p->has_bias];
+    if (p->groups <= 0)
+        return;
+    const int64_t mult = p->c_out / p->groups;
+    const int64_t in_vol = p->in[1] * p->in[2], out_vol = p->out[1] * p->out[2];
+    const int64_t kvol = p->kernel[1] * p->kernel[2];
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t oc = 0; oc < p->c_out; oc++) {
+            int64_t ic = mult > 0 ? oc / mult : 0;
+            dw_plane(p, x + (n * p->c_in + ic) * in_vol, w + oc * kvol, bias ? bias[oc] : 0.0f,
+                     y + (n * p->c_out + oc) * out_vol);
+        }
+}
+
+/* --- transposed convolution: col = W_g^T * X_g, then scatter-add into y --- */
+
+/* Adds the column block for input rows [r0, r0+nr) of one group into y (the group's first output
+ * channel). col has cout_g * kvol rows of nr*IW. */
+static void col2im_block(const RtConvParams *p, int64_t cout_g, const float *restrict col, float *restrict y,
+                         int64_t r0, int64_t nr)
+{
+    const int64_t IH = p->in[1], IW = p->in[2];
+    const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const int64_t KD = p->kernel[0], KH = p->kernel[1], KW = p->kernel[2];
+    const int64_t SD = p->stride[0], SH = p->stride[1], SW = p->stride[2];
+    const int64_t DD = p->dilation[0], DH = p->dilation[1], DW = p->dilation[2];
+    const int64_t PD = p->pad[0], PH = p->pad[1], PW = p->pad[2];
+    const int64_t ncols = nr * IW;
+    const float *row = col;
+    for (int64_t oc = 0; oc < cout_g; oc++) {
+        float *yc = y + oc * OD * OH * OW;
+        for (int64_t kd = 0; kd < KD; kd++)
+            for (int64_t kh = 0; kh < KH; kh++)
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    int64_t lo, hi;
+                    rt_tap_range(IW, OW, SW, PW, kw * DW, &lo, &hi);
+                    for (int64_t r = r0; r < r0 + nr; r++) {
+                        int64_t id = IH > 0 ? r / IH : 0, ih = r - id * IH;
+                        int64_t od = id * SD - PD + kd * DD, oh = ih * SH - PH + kh * DH;
+                        if (od < 0 || od >= OD || oh < 0 || oh >= OH)
+                            continue;
+                        float *dst = yc + (od * OH + oh) * OW - PW + kw * DW;
+                        const float *src = row + (r - r0) * IW;
+                        for (int64_t iw = lo; iw < hi; iw++)
+                            dst[iw * SW] += src[iw];
+                    }
+                    row += ncols;
+                }
+    }
+}
+
+RT_KERNEL(rt_conv_transpose_f32)
+{
+    const RtConvParams *p = params_;
+    const float *x = bufs[0], *w = bufs[1];
+    const float *bias = p->has_bias ? bufs[2] : NULL;
+    float *y = bufs[2 + p->has_bias];
+    float *col = bufs[3 + p->has_bias];
+    if (p->groups <= 0)
+        return;
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t kvol = p->kernel[0] * p->kernel[1] * p->kernel[2];
+    const int64_t M = cout_g * kvol;
+    const int64_t in_vol = p->in[0] * p->in[1] * p->in[2];
+    const int64_t out_vol = p->out[0] * p->out[1] * p->out[2];
+    const int64_t rows = p->in[0] * p->in[1], IW = p->in[2];
+    const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t g = 0; g < p->groups; g++) {
+            const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
+            float *yg = y + (n * p->c_out + g * cout_g) * out_vol;
+            fill_rows(yg, cout_g, out_vol, out_vol, bias ? bias + g * cout_g : NULL);
+            for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
+                int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
+                rt_gemm_f32(1, 0, M, nr * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f, col,
+                            nr * IW, p->use_blas);
+                col2im_block(p, cout_g, col, yg, r0, nr);
+            }
+        }
+}

@@ -1,0 +1,34 @@
+/* runtime/kernels/conv.h — convolution and transposed convolution, f32, NCHW (1 to 3 spatial dims).
+ * Spatial sizes arrive padded at the front to 3 dims with 1 (a 2-D conv has in[0] == out[0] ==
+ * kernel[0] == 1), so one struct and one set of loops serve every rank. Codegen picks the kernel:
+ *   rt_conv_gemm_f32       im2col of a block of output rows into the workspace, then one GEMM per
+ *                          group and block (rt_gemm_f32);
+ *   rt_conv_pointwise_f32  1x1, stride 1, unpadded: the input already is the GEMM operand;
+ *   rt_conv_depthwise_f32  one input channel per group, at most 2 spatial dims: direct loops over
+ *                          output rows, the kernel window unrolled once its size is constant;
+ *   rt_conv_transpose_f32  GEMM into column form (workspace), then scatter-add (col2im).
+ * Operands: x, w, [bias when has_bias], y, [workspace for the gemm and transpose kernels]. */
+#ifndef SD_RT_CONV_H
+#define SD_RT_CONV_H
+
+#include "runtime/kernels/kernel.h"
+
+typedef struct RtConvParams {
+    int64_t batch;
+    int64_t groups;
+    int64_t c_in, c_out;        /* channels of x and y (all groups) */
+    int64_t in[3], out[3];      /* spatial sizes of x and y */
+    int64_t kernel[3], stride[3], dilation[3];
+    int64_t pad[3];             /* leading padding; the trailing side follows from the sizes */
+    int64_t rows_per_block;     /* gemm: output rows (outer spatial positions) per im2col block;
+                                   transpose: input rows per GEMM block */
+    int32_t has_bias;
+    int32_t use_blas;
+} RtConvParams;
+
+RT_KERNEL_DECL(rt_conv_gemm_f32)
+RT_KERNEL_DECL(rt_conv_pointwise_f32)
+RT_KERNEL_DECL(rt_conv_depthwise_f32)
+RT_KERNEL_DECL(rt_conv_transpose_f32)
+
+#endif

@@ -1,0 +1,304 @@
+/* runtime/kernels/pool.c — pooling kernels (see pool.h). The kind and the sizes come from the
+ * params struct: once inlined with constant params the switch on the kind folds away and the
+ * loops over the output width, innermost wherever windows lie inside the input, vectorize. Border
+ * windows are clipped to the input one output at a time; padding never contributes a value
+ * (average pooling may count it in the divisor). */
+#include "runtime/kernels/pool.h"
+
+#include <math.h>
+#include <stdbool.h>
+
+#include "runtime/kernels/window.h"
+
+static inline float lp_term(float v, int p)
+{
+    switch (p) {
+    case 1: return fabsf(v);
+    case 2: return v * v;
+    default: return powf(fabsf(v), (float)p);
+    }
+}
+
+static inline float pool_init(int kind) { return kind == RT_POOL_MAX ? -INFINITY : 0.0f; }
+
+static inline float pool_add(int kind, int p, float acc, float v)
+{
+    switch (kind) {
+    case RT_POOL_MAX: return v > acc ? v : acc;
+    case RT_POOL_AVG: return acc + v;
+    default: return acc + lp_term(v, p);
+    }
+}
+
+static inline float pool_finish(int kind, int p, float acc, int64_t count)
+{
+    switch (kind) {
+    case RT_POOL_MAX: return acc;
+    case RT_POOL_AVG: return count > 0 ? acc / (float)count : 0.0f;
+    default: return p == 1 ? acc : (p == 2 ? sqrtf(acc) : powf(acc, 1.0f / (float)p));
+    }
+}
+
+/* Window taps start, start+d, ... (k of them) that fall in the padded extent [-pb, n+pe). */
+static int64_t padded_taps(int64_t start, int64_t k, int64_t d, int64_t n, int64_t pb, int64_t pe)
+{
+    int64_t count = 0;
+    for (int64_t t = 0; t < k; t++) {
+        int64_t i = start + t * d;
+        count += i >= -pb && i < n + pe;
+    }
+    return count;
+}
+
+/* One output whose window may reach outside the input. */
+static float pool_point(const RtPoolParams *p, const float *x, int64_t d0, int64_t h0, int64_t w0)
+{
+    const int kind = p->kind, P = p->p;
+    const int64_t ID = p->in[0], IH = p->in[1], IW = p->in[2];
+    float acc = pool_init(kind);
+    int64_t count = 0;
+    for (int64_t kd = 0; kd < p->kernel[0]; kd++) {
+        int64_t id = d0 + kd * p->dilation[0];
+        if (id < 0 || id >= ID)
+            continue;
+        for (int64_t kh = 0; kh < p->kernel[1]; kh++) {
+            int64_t ih = h0 + kh * p->dilation[1];
+            if (ih < 0 || ih >= IH)
+                continue;
+            for (int64_t kw = 0; kw < p->kernel[2]; kw++) {
+                int64_t iw = w0 + kw * p->dilation[2];
+                if (iw < 0 || iw >= IW)
+                    continue;
+                acc = pool_add(kind, P, acc, x[(id * IH + ih) * IW + iw]);
+                count++;
+            }
+        }
+    }
+    if (kind == RT_POOL_AVG && p->count_include_pad)
+        count = padded_taps(d0, p->kernel[0], p->dilation[0], ID, p->pad[0], p->pad_end[0]) *
+                padded_taps(h0, p->kernel[1], p->dilation[1], IH, p->pad[1], p->pad_end[1]) *
+                padded_taps(w0, p->kernel[2], p->dilation[2], IW, p->pad[2], p->pad_end[2]);
+    return pool_finish(kind, P, acc, count);
+}
+
+static inline float max2(float a, float b) { return b > a ? b : a; }
+
+/* acc[ow] combined with the taps of one kernel row, xr[ow*S + kw*D] for kw < KW, over the outputs
+ * [lo, hi) whose windows lie inside the input horizontally. The output width is the innermost
+ * loop, so it vectorizes; the common widths have their taps written out (the kernel bitcode is
+ * built with loop unrolling off). */
+static void pool_taps(int kind, int P, const float *restrict xr, float *restrict acc, int64_t lo, int64_t hi,
+                      int64_t KW, int64_t S, int64_t D)
+{
+    if (kind == RT_POOL_MAX) {
+        switch (KW) {
+        case 2:
+            for (int64_t ow = lo; ow < hi; ow++)
+                acc[ow] = max2(acc[ow], max2(xr[ow * S], xr[ow * S + D]));
+            return;
+        case 3:
+            for (int64_t ow = lo; ow < hi; ow++)
+                acc[ow] = max2(acc[ow], max2(max2(xr[ow * S], xr[ow * S + D]), xr[ow * S + 2 * D]));
+            return;
+        default:
+            for (int64_t kw = 0; kw < KW; kw++)
+                for (int64_t ow = lo; ow < hi; ow++)
+                    acc[ow] = max2(acc[ow], xr[ow * S + kw * D]);
+            return;
+        }
+    }
+    if (kind == RT_POOL_AVG) {
+        switch (KW) {
+        case 2:
+            for (int64_t ow = lo; ow < hi; ow++)
+                acc[ow] += xr[ow * S] + xr[ow * S + D];
+            return;
+        case 3:
+            for (int64_t ow = lo; ow < hi; ow++)
+                acc[ow] += xr[ow * S] + xr[ow * S + D] + xr[ow * S + 2 * D];
+            return;
+        default:
+            for (int64_t kw = 0; kw < KW; kw++)
+                for (int64_t ow = lo; ow < hi; ow++)
+                    acc[ow] += xr[ow * S + kw * D];
+            return;
+        }
+    }
+    for (int64_t kw = 0; kw < KW; kw++)
+        for (int64_t ow = lo; ow < hi; ow++)
+            acc[ow] += lp_term(xr[ow * S + kw * D], P);
+}
+
+/* One plane. Every output row combines the kernel rows (kd, kh) that fall inside the input over
+ * the columns whose windows lie inside it horizontally (vectorized), then finishes them; the few
+ * border columns are computed one by one. */
+static void pool_plane(const RtPoolParams *p, const float *restrict x, float *restrict y)
+{
+    const int kind = p->kind, P = p->p;
+    const int64_t ID = p->in[0], IH = p->in[1], IW = p->in[2];
+    const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const int64_t KD = p->kernel[0], KH = p->kernel[1], KW = p->kernel[2];
+    const int64_t DD = p->dilation[0], DH = p->dilation[1];
+    int64_t w_lo, w_hi;
+    rt_inside_range(IW, OW, KW, p->stride[2], p->dilation[2], p->pad[2], &w_lo, &w_hi);
+    for (int64_t od = 0; od < OD; od++)
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const int64_t d0 = od * p->stride[0] - p->pad[0], h0 = oh * p->stride[1] - p->pad[1];
+            float *yr = y + (od * OH + oh) * OW;
+            for (int64_t ow = w_lo; ow < w_hi; ow++)
+                yr[ow] = pool_init(kind);
+            int64_t rows = 0;
+            for (int64_t kd = 0; kd < KD; kd++) {
+                int64_t id = d0 + kd * DD;
+                if (id < 0 || id >= ID)
+                    continue;
+                for (int64_t kh = 0; kh < KH; kh++) {
+                    int64_t ih = h0 + kh * DH;
+                    if (ih < 0 || ih >= IH)
+                        continue;
+                    pool_taps(kind, P, x + (id * IH + ih) * IW - p->pad[2], yr, w_lo, w_hi, KW, p->stride[2],
+                              p->dilation[2]);
+                    rows++;
+                }
+            }
+            if (kind != RT_POOL_MAX) {
+                int64_t count = rows * KW;
+                if (kind == RT_POOL_AVG && p->count_include_pad)
+                    count = padded_taps(d0, KD, DD, ID, p->pad[0], p->pad_end[0]) *
+                            padded_taps(h0, KH, DH, IH, p->pad[1], p->pad_end[1]) * KW;
+                for (int64_t ow = w_lo; ow < w_hi; ow++)
+                    yr[ow] = pool_finish(kind, P, yr[ow], count);
+            }
+            for (int64_t ow = 0; ow < w_lo; ow++)
+                yr[ow] = pool_point(p, x, d0, h0, ow * p->stride[2] - p->pad[2]);
+            for (int64_t ow = w_hi; ow < OW; ow++)
+                yr[ow] = pool_point(p, x, d0, h0, ow * p->stride[2] - p->pad[2]);
+        }
+}
+
+RT_KERNEL(rt_pool_f32)
+{
+    const RtPoolParams *p = params_;
+    const float *x = bufs[0];
+    float *y = bufs[1];
+    const int64_t in_vol = p->in[0] * p->in[1] * p->in[2], out_vol = p->out[0] * p->out[1] * p->out[2];
+    for (int64_t c = 0; c < p->planes; c++)
+        pool_plane(p, x + c * in_vol, y + c * out_vol);
+}
+
+/* Max pooling with indices into the flattened input (batch and channel included, padding not),
+ * row-major or, with storage_order 1, column-major over the spatial dims. The first maximum in
+ * window order wins. */
+RT_KERNEL(rt_maxpool_indices_f32)
+{
+    const RtPoolParams *p = params_;
+    const float *x = bufs[0];
+    float *y = bufs[1];
+    int64_t *idx = bufs[2];
+    const int64_t ID = p->in[0], IH = p->in[1], IW = p->in[2];
+    const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const int64_t in_vol = ID * IH * IW;
+    for (int64_t c = 0; c < p->planes; c++) {
+        const float *xp = x + c * in_vol;
+        for (int64_t od = 0; od < OD; od++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    const int64_t d0 = od * p->stride[0] - p->pad[0], h0 = oh * p->stride[1] - p->pad[1];
+                    const int64_t w0 = ow * p->stride[2] - p->pad[2];
+                    float best = -INFINITY;
+                    int64_t bd = 0, bh = 0, bw = 0;
+                    bool found = false;
+                    for (int64_t kd = 0; kd < p->kernel[0]; kd++) {
+                        int64_t id = d0 + kd * p->dilation[0];
+                        if (id < 0 || id >= ID)
+                            continue;
+                        for (int64_t kh = 0; kh < p->kernel[1]; kh++) {
+                            int64_t ih = h0 + kh * p->dilation[1];
+                            if (ih < 0 || ih >= IH)
+                                continue;
+                            for (int64_t kw = 0; kw < p->kernel[2]; kw++) {
+                                int64_t iw = w0 + kw * p->dilation[2];
+                                if (iw < 0 || iw >= IW)
+                                    continue;
+                                float v = xp[(id * IH + ih) * IW + iw];
+                                if (!found || v > best) {
+                                    best = v;
+                                    bd = id, bh = ih, bw = iw;
+                                    found = true;
+                                }
+                            }
+                        }
+                    }
+                    int64_t o = c * OD * OH * OW + (od * OH + oh) * OW + ow;
+                    y[o] = best;
+                    idx[o] = c * in_vol + (p->storage_order ? bd + ID * (bh + IH * bw) : (bd * IH + bh) * IW + bw);
+                }
+    }
+}
+
+#define MAXPOOL_INT(name, T, LOWEST)                                                                           \
+    RT_KERNEL(name)                                                                                            \
+    {                                                                                                          \
+        const RtPoolParams *p = params_;                                                                       \
+        const T *x = bufs[0];                                                                                  \
+        T *y = bufs[1];                                                                                        \
+        const int64_t ID = p->in[0], IH = p->in[1], IW = p->in[2];                                             \
+        const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];                                          \
+        for (int64_t c = 0; c < p->planes; c++) {                                                              \
+            const T *xp = x + c * ID * IH * IW;                                                                \
+            T *yp = y + c * OD * OH * OW;                                                                      \
+            for (int64_t od = 0; od < OD; od++)                                                                \
+                for (int64_t oh = 0; oh < OH; oh++)                                                            \
+                    for (int64_t ow = 0; ow < OW; ow++) {                                                      \
+                        const int64_t d0 = od * p->stride[0] - p->pad[0], h0 = oh * p->stride[1] - p->pad[1];  \
+                        const int64_t w0 = ow * p->stride[2] - p->pad[2];                                      \
+                        T best = LOWEST;                                                                       \
+                        for (int64_t kd = 0; kd < p->kernel[0]; kd++) {                                        \
+                            int64_t id = d0 + kd * p->dilation[0];                                             \
+                            if (id < 0 || id >= ID)                                                            \
+                                continue;                                                                      \
+                            for (int64_t kh = 0; kh < p->kernel[1]; kh++) {                                    \
+                                int64_t ih = h0 + kh * p->dilation[1];                                         \
+                                if (ih < 0 || ih >= IH)                                                        \
+                                    continue;                                                                  \
+                                for (int64_t kw = 0; kw < p->kernel[2]; kw++) {                                \
+                                    int64_t iw = w0 + kw * p->dilation[2];                                     \
+                                    if (iw >= 0 && iw < IW && xp[(id * IH + ih) * IW + iw] > best)             \
+                                        best = xp[(id * IH + ih) * IW + iw];                                   \
+                                }                                                                              \
+                            }                                                                                  \
+                        }                                                                                      \
+                        yp[(od * OH + oh) * OW + ow] = best;                                                   \
+                    }                                                                                          \
+        }                                                                                                      \
+    }
+
+MAXPOOL_INT(rt_maxpool_u8, uint8_t, 0)
+MAXPOOL_INT(rt_maxpool_i8, int8_t, -128)
+
+/* Eight partial results side by side: the lanes vectorize, where one running float sum or max
+ * would not (LLVM keeps the order of float reductions). */
+RT_KERNEL(rt_global_pool_f32)
+{
+    const RtGlobalPoolParams *p = params_;
+    const float *x = bufs[0];
+    float *y = bufs[1];
+    const int kind = p->kind, P = p->p;
+    const int64_t size = p->size;
+    for (int64_t c = 0; c < p->planes; c++) {
+        const float *xp = x + c * size;
+        float acc[8];
+        for (int j = 0; j < 8; j++)
+            acc[j] = pool_init(kind);
+        int64_t i = 0;
+        for (; i + 8 <= size; i += 8)
+            for (int j = 0; j < 8; j++)
+                acc[j] = pool_add(kind, P, acc[j], xp[i + j]);
+        for (; i < size; i++)
+            acc[0] = pool_add(kind, P, acc[0], xp[i]);
+        float r = acc[0];
+        for (int j = 1; j < 8; j++)
+            r = kind == RT_POOL_MAX ? (acc[j] > r ? acc[j] : r) : r + acc[j];
+        y[c] = pool_finish(kind, P, r, size);
+    }
+}

@@ -1,0 +1,319 @@
+/* tests/codegen/conv.c — Conv and ConvTranspose against a naive double-precision reference, for
+ * shapes the ONNX node tests miss (odd sizes, stride 2 with padding, dilation, groups, depthwise
+ * with and without a multiplier, 1x1 fast path, 1-D and 3-D, auto_pad, blocks of im2col), each
+ * with the OpenBLAS and the builtin GEMM; and errors for bad operands that name the node. */
+#include "tests/codegen/window_harness.h"
+
+typedef struct ConvCase {
+    const char *name;
+    int ns;                     /* spatial dims */
+    int64_t batch, cin, cout, groups;
+    int64_t in[3];              /* ns values */
+    int64_t kernel[3], strides[3], dilations[3];
+    int64_t pads[6];            /* begins then ends: what the reference uses */
+    IrAutoPad auto_pad;         /* given to the node instead of the pads when set */
+    bool bias;
+    bool transpose;
+    int64_t output_padding[3];
+    bool kernel_attr;           /* give kernel_shape (else it comes from the weights) */
+} ConvCase;
+
+/* Padded to 3 dims at the front. */
+typedef struct {
+    int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3], op[3];
+} Dims3;
+
+static Dims3 dims3(const ConvCase *c)
+{
+    Dims3 t;
+    int off = 3 - c->ns;
+    for (int i = 0; i < 3; i++) {
+        int j = i - off;
+        bool real = j >= 0;
+        t.in[i] = real ? c->in[j] : 1;
+        t.k[i] = real ? c->kernel[j] : 1;
+        t.s[i] = real ? c->strides[j] : 1;
+        t.d[i] = real ? c->dilations[j] : 1;
+        t.pb[i] = real ? c->pads[j] : 0;
+        t.pe[i] = real ? c->pads[c->ns + j] : 0;
+        t.op[i] = real ? c->output_padding[j] : 0;
+        int64_t extent = (t.k[i] - 1) * t.d[i] + 1;
+        t.out[i] = c->transpose ? t.s[i] * (t.in[i] - 1) + t.op[i] + extent - t.pb[i] - t.pe[i]
+                                : (t.in[i] + t.pb[i] + t.pe[i] - extent) / t.s[i] + 1;
+    }
+    return t;
+}
+
+static void ref_conv(const ConvCase *c, const Dims3 *t, const float *x, const float *w, const float *b, double *y)
+{
+    int64_t cin_g = c->cin / c->groups, cout_g = c->cout / c->groups;
+    int64_t in_vol = t->in[0] * t->in[1] * t->in[2], out_vol = t->out[0] * t->out[1] * t->out[2];
+    int64_t kvol = t->k[0] * t->k[1] * t->k[2];
+    for (int64_t n = 0; n < c->batch; n++)
+        for (int64_t oc = 0; oc < c->cout; oc++) {
+            int64_t g = oc / cout_g;
+            for (int64_t o = 0; o < out_vol; o++) {
+                int64_t od = o / (t->out[1] * t->out[2]), oh = o / t->out[2] % t->out[1], ow = o % t->out[2];
+                double acc = b ? b[oc] : 0.0;
+                for (int64_t ic = 0; ic < cin_g; ic++)
+                    for (int64_t kk = 0; kk < kvol; kk++) {
+                        int64_t kd = kk / (t->k[1] * t->k[2]), kh = kk / t->k[2] % t->k[1], kw = kk % t->k[2];
+                        int64_t id = od * t->s[0] - t->pb[0] + kd * t->d[0];
+                        int64_t ih = oh * t->s[1] - t->pb[1] + kh * t->d[1];
+                        int64_t iw = ow * t->s[2] - t->pb[2] + kw * t->d[2];
+                        if (id < 0 || id >= t->in[0] || ih < 0 || ih >= t->in[1] || iw < 0 || iw >= t->in[2])
+                            continue;
+                        double xv = x[(n * c->cin + g * cin_g + ic) * in_vol + (id * t->in[1] + ih) * t->in[2] + iw];
+                        acc += xv * w[(oc * cin_g + ic) * kvol + kk];
+                    }
+                y[(n * c->cout + oc) * out_vol + o] = acc;
+            }
+        }
+}
+
+static void ref_conv_transpose(const ConvCase *c, const Dims3 *t, const float *x, const float *w, const float *b,
+                               double *y)
+{
+    int64_t cin_g = c->cin / c->groups, cout_g = c->cout / c->groups;
+    int64_t in_vol = t->in[0] * t->in[1] * t->in[2], out_vol = t->out[0] * t->out[1] * t->out[2];
+    int64_t kvol = t->k[0] * t->k[1] * t->k[2];
+    for (int64_t n = 0; n < c->batch; n++)
+        for (int64_t oc = 0; oc < c->cout; oc++)
+            for (int64_t o = 0; o < out_vol; o++)
+                y[(n * c->cout + oc) * out_vol + o] = b ? b[oc] : 0.0;
+    for (int64_t n = 0; n < c->batch; n++)
+        for (int64_t ic = 0; ic < c->cin; ic++) {
+            int64_t g = ic / cin_g;
+            for (int64_t i = 0; i < in_vol; i++) {
+                int64_t id = i / (t->in[1] * t->in[2]), ih = i / t->in[2] % t->in[1], iw = i % t->in[2];
+                double xv = x[(n * c->cin + ic) * in_vol + i];
+                for (int64_t ocg = 0; ocg < cout_g; ocg++)
+                    for (int64_t kk = 0; kk < kvol; kk++) {
+                        int64_t kd = kk / (t->k[1] * t->k[2]), kh = kk / t->k[2] % t->k[1], kw = kk % t->k[2];
+                        int64_t od = id * t->s[0] - t->pb[0] + kd * t->d[0];
+                        int64_t oh = ih * t->s[1] - t->pb[1] + kh * t->d[1];
+                        int64_t ow = iw * t->s[2] - t->pb[2] + kw * t->d[2];
+                        if (od < 0 || od >= t->out[0] || oh < 0 || oh >= t->out[1] || ow < 0 || ow >= t->out[2])
+                            continue;
+                        int64_t oc = g * cout_g + ocg;
+                        y[(n * c->cout + oc) * out_vol + (od * t->out[1] + oh) * t->out[2] + ow] +=
+                            xv * w[(ic * cout_g + ocg) * kvol + kk];
+                    }
+            }
+        }
+}
+
+/* Builds the one-node graph of case c; w and b are the weights and bias data. With x_data, the
+ * input is a constant too, so constant folding computes the node with the native kernels. */
+static IrGraph *conv_graph(const ConvCase *c, const float *w, const float *b, const float *x_data)
+{
+    IrGraph *g = ir_graph_new("conv_test");
+    ir_graph_set_source(g, "conv_test");
+    int rank = 2 + c->ns;
+    int64_t xd[5] = {c->batch, c->cin}, wd[5];
+    wd[0] = c->transpose ? c->cin : c->cout;
+    wd[1] = c->transpose ? c->cout / c->groups : c->cin / c->groups;
+    for (int i = 0; i < c->ns; i++)
+        xd[2 + i] = c->in[i], wd[2 + i] = c->kernel[i];
+    IrValue *ins[3];
+    ins[0] = x_data ? harness_const_f32(g, "x", rank, xd, x_data) : harness_input(g, "x", SD_DT_F32, rank, xd);
+    ins[1] = harness_const_f32(g, "w", rank, wd, w);
+    if (c->bias)
+        ins[2] = harness_const_f32(g, "b", 1, (int64_t[]){c->cout}, b);
+    IrValue *y = ir_value_new(g, "y", SD_DT_UNDEFINED, NULL);
+    IrNode *n = ir_node_new(g, c->transpose ? IR_OP_CONV_TRANSPOSE : IR_OP_CONV, c->name, ins, c->bias ? 3 : 2, &y, 1);
+    cr_assert_not_null(n);
+    IrConvAttrs *a = &n->attrs.conv;
+    a->nspatial = c->ns;
+    a->groups = c->groups;
+    a->auto_pad = c->auto_pad;
+    for (int i = 0; i < c->ns; i++) {
+        a->kernel[i] = c->kernel_attr ? c->kernel[i] : 0;
+        a->strides[i] = c->strides[i];
+        a->dilations[i] = c->dilations[i];
+        a->output_padding[i] = c->output_padding[i];
+        if (c->auto_pad == IR_PAD_NOTSET)
+            a->pads[i] = c->pads[i], a->pads[c->ns + i] = c->pads[c->ns + i];
+    }
+    ir_graph_add_output(g, y);
+    return g;
+}
+
+static void check_conv_mode(const ConvCase *c, const char *gemm, bool folded)
+{
+    Dims3 t = dims3(c);
+    int rank = 2 + c->ns;
+    int64_t xd[5] = {c->batch, c->cin};
+    for (int i = 0; i < c->ns; i++)
+        xd[2 + i] = c->in[i];
+    int64_t kvol = t.k[0] * t.k[1] * t.k[2];
+    int64_t wn = c->transpose ? c->cin * (c->cout / c->groups) * kvol : c->cout * (c->cin / c->groups) * kvol;
+    int64_t yn = c->batch * c->cout * t.out[0] * t.out[1] * t.out[2];
+    float *w = malloc((size_t)wn * sizeof *w), *b = malloc((size_t)c->cout * sizeof *b);
+    double *want = malloc((size_t)yn * sizeof *want);
+    RtTensor x = {0}, y = {0};
+    SdError err = {0};
+    cr_assert_eq(rt_tensor_alloc(&x, SD_DT_F32, rank, xd, &err), SD_OK);
+    harness_fill(x.data, harness_numel(rank, xd), 1);
+    harness_fill(w, wn, 2);
+    harness_fill(b, c->cout, 3);
+    if (c->transpose)
+        ref_conv_transpose(c, &t, x.data, w, c->bias ? b : NULL, want);
+    else
+        ref_conv(c, &t, x.data, w, c->bias ? b : NULL, want);
+
+    IrGraph *g = conv_graph(c, w, b, folded ? x.data : NULL);
+    SdStatus st = harness_run(g, gemm, &x, folded ? 0 : 1, &y, 1, &err);
+    cr_assert_eq(st, SD_OK, "%s (%s): %s", c->name, gemm, err.msg);
+    cr_assert_eq(y.rank, rank, "%s: rank %d", c->name, y.rank);
+    cr_assert_eq(y.dims[1], c->cout, "%s: channels %lld", c->name, (long long)y.dims[1]);
+    for (int i = 0; i < c->ns; i++)
+        cr_assert_eq(y.dims[2 + i], t.out[3 - c->ns + i], "%s: spatial dim %d is %lld, expected %lld", c->name, i,
+                     (long long)y.dims[2 + i], (long long)t.out[3 - c->ns + i]);
+    double e = harness_max_error(y.data, want, yn);
+    cr_expect(e < 2e-7 * (double)(kvol * (c->cin / c->groups) + 8) + 1e-6, "%s (%s): max relative error %g",
+              c->name, gemm, e);
+    rt_tensor_free(&x);
+    rt_tensor_free(&y);
+    free(w), free(b), free(want);
+}
+
+static void check_conv(const ConvCase *c, const char *gemm) { check_conv_mode(c, gemm, false); }
+
+static const ConvCase cases[] = {
+    {"odd_3x3_pad1", 2, 2, 3, 8, 1, {17, 19}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"stride2_asym_pads", 2, 1, 5, 7, 1, {17, 19}, {3, 3}, {2, 2}, {1, 1}, {1, 0, 2, 1}, .bias = true,
+     .kernel_attr = true},
+    {"dilation2", 2, 1, 4, 6, 1, {15, 18}, {3, 3}, {1, 1}, {2, 2}, {2, 2, 2, 2}, .auto_pad = IR_PAD_NOTSET},
+    {"dilation2_stride2_rect", 2, 1, 3, 5, 1, {21, 16}, {3, 5}, {2, 1}, {2, 3}, {1, 3, 2, 0}, .bias = true},
+    {"groups4", 2, 2, 8, 12, 4, {11, 13}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"groups2_stride2", 2, 1, 6, 4, 2, {10, 9}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
+    {"depthwise3x3_s2", 2, 1, 32, 32, 32, {17, 19}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"depthwise5x5_s2", 2, 1, 32, 32, 32, {17, 19}, {5, 5}, {2, 2}, {1, 1}, {2, 2, 2, 2}, .bias = true},
+    {"depthwise3x3_s1", 2, 2, 16, 16, 16, {14, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
+    {"depthwise_multiplier2", 2, 1, 8, 16, 8, {9, 12}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"depthwise_dilated_big_pad", 2, 1, 4, 4, 4, {6, 7}, {3, 3}, {1, 2}, {2, 2}, {3, 3, 3, 4}, .auto_pad = IR_PAD_NOTSET},
+    {"single_input_channel", 2, 1, 1, 8, 1, {13, 11}, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}, .bias = true},
+    {"pointwise", 2, 2, 16, 24, 1, {9, 11}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
+    {"pointwise_groups2", 2, 1, 16, 8, 2, {7, 5}, {1, 1}, {1, 1}, {1, 1}, {0}, .auto_pad = IR_PAD_NOTSET},
+    {"pointwise_stride2", 2, 1, 8, 16, 1, {13, 11}, {1, 1}, {2, 2}, {1, 1}, {0}, .bias = true},
+    {"same_upper_s2", 2, 1, 3, 4, 1, {17, 19}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_SAME_UPPER, .bias = true},
+    {"same_lower_s2_even_kernel", 2, 1, 3, 4, 1, {16, 15}, {4, 4}, {2, 2}, {1, 1}, {1, 2, 1, 1},
+     .auto_pad = IR_PAD_SAME_LOWER},
+    {"same_upper_s1_even_kernel", 2, 1, 2, 3, 1, {8, 9}, {2, 2}, {1, 1}, {1, 1}, {0, 0, 1, 1}, .auto_pad = IR_PAD_SAME_UPPER},
+    {"valid", 2, 1, 3, 4, 1, {10, 11}, {3, 4}, {2, 3}, {1, 1}, {0}, .auto_pad = IR_PAD_VALID},
+    {"conv1d_pad_stride", 1, 2, 4, 6, 1, {31}, {5}, {2}, {1}, {2, 1}, .bias = true},
+    {"conv1d_depthwise", 1, 1, 6, 6, 6, {20}, {3}, {1}, {2}, {2, 2}, .auto_pad = IR_PAD_NOTSET},
+    {"conv3d", 3, 1, 3, 4, 1, {5, 7, 6}, {3, 3, 2}, {1, 2, 1}, {1, 1, 2}, {1, 0, 1, 1, 1, 0}, .bias = true},
+    {"conv3d_groups_depthwise", 3, 1, 4, 8, 4, {4, 5, 6}, {2, 3, 3}, {1, 1, 2}, {1, 1, 1}, {0, 1, 1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
+    /* K = 576 and OW = 56: several im2col blocks per image */
+    {"blocks_64x56x56", 2, 1, 64, 32, 1, {56, 56}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"resnet_stem", 2, 1, 3, 16, 1, {64, 64}, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}, .auto_pad = IR_PAD_NOTSET},
+};
+
+static const ConvCase transpose_cases[] = {
+    {"t_stride2_outpad1", 2, 1, 4, 6, 1, {5, 7}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true, .transpose = true,
+     .output_padding = {1, 1}},
+    {"t_groups2_dilation", 2, 2, 4, 6, 2, {6, 5}, {3, 2}, {2, 3}, {2, 1}, {0, 1, 2, 0}, .transpose = true,
+     .output_padding = {1, 0}},
+    {"t_1d", 1, 1, 3, 2, 1, {9}, {4}, {3}, {1}, {1, 2}, .bias = true, .transpose = true, .output_padding = {2}},
+    {"t_3d", 3, 1, 2, 3, 1, {3, 4, 3}, {2, 3, 3}, {2, 1, 2}, {1, 1, 1}, {0, 1, 1, 0, 0, 1}, .transpose = true,
+     .output_padding = {1, 0, 1}},
+    {"t_big_blocks", 2, 1, 32, 32, 1, {40, 40}, {4, 4}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true,
+     .transpose = true},
+};
+
+Test(conv, matches_reference_openblas)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_conv(&cases[i], "openblas");
+}
+
+Test(conv, matches_reference_builtin)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_conv(&cases[i], "builtin");
+}
+
+Test(conv, transpose_matches_reference)
+{
+    for (size_t i = 0; i < sizeof transpose_cases / sizeof transpose_cases[0]; i++) {
+        check_conv(&transpose_cases[i], "openblas");
+        check_conv(&transpose_cases[i], "builtin");
+    }
+}
+
+/* The same kernels run natively when constant folding computes a node (and, in the sanitizer
+ * build, instrumented). */
+Test(conv, folded_matches_reference)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_conv_mode(&cases[i], i % 2 ? "builtin" : "openblas", true);
+    for (size_t i = 0; i < sizeof transpose_cases / sizeof transpose_cases[0]; i++)
+        check_conv_mode(&transpose_cases[i], "openblas", true);
+}
+
+/* Expects shape inference of the one-node graph of c (weights of shape wd) to fail naming the
+ * node and saying `what`. */
+static void expect_error(const ConvCase *c, int w_rank, const int64_t *wd, const char *what)
+{
+    int rank = 2 + c->ns;
+    IrGraph *g = ir_graph_new("conv_test");
+    ir_graph_set_source(g, "bad.onnx");
+    int64_t xd[5] = {c->batch, c->cin};
+    for (int i = 0; i < c->ns; i++)
+        xd[2 + i] = c->in[i];
+    int64_t wn = harness_numel(w_rank, wd);
+    float *w = calloc((size_t)wn, sizeof *w);
+    IrValue *ins[3] = {harness_input(g, "x", SD_DT_F32, rank, xd), harness_const_f32(g, "w", w_rank, wd, w)};
+    if (c->bias) {
+        float b[64] = {0};
+        ins[2] = harness_const_f32(g, "b", 1, (int64_t[]){c->cout}, b);
+    }
+    free(w);
+    IrValue *y = ir_value_new(g, "y", SD_DT_UNDEFINED, NULL);
+    IrNode *n = ir_node_new(g, c->transpose ? IR_OP_CONV_TRANSPOSE : IR_OP_CONV, c->name, ins, c->bias ? 3 : 2, &y, 1);
+    n->attrs.conv.nspatial = c->ns;
+    n->attrs.conv.groups = c->groups;
+    memcpy(n->attrs.conv.pads, c->pads, sizeof c->pads);
+    memcpy(n->attrs.conv.dilations, c->dilations, sizeof c->dilations);
+    ir_graph_add_output(g, y);
+    RtTensor x = {0}, out = {0};
+    SdError err = {0};
+    cr_assert_eq(rt_tensor_alloc(&x, SD_DT_F32, rank, xd, &err), SD_OK);
+    SdStatus st = harness_run(g, "openblas", &x, 1, &out, 1, &err);
+    rt_tensor_free(&x);
+    char label[128];
+    snprintf(label, sizeof label, "node '%s' (%s)", c->name, c->transpose ? "conv_transpose" : "conv");
+    cr_expect_neq(st, SD_OK, "%s compiled", c->name);
+    cr_expect(strstr(err.msg, "bad.onnx") && strstr(err.msg, label), "message does not name the node: %s", err.msg);
+    cr_expect(strstr(err.msg, what), "message does not say '%s': %s", what, err.msg);
+}
+
+Test(conv, errors_name_the_node)
+{
+    /* 4 channels in 2 groups need weights with 2 input channels, not 3 */
+    expect_error(&(ConvCase){"conv_bad_groups", 2, 1, 4, 6, 2, {8, 8}, .dilations = {1, 1}}, 4,
+                 (int64_t[]){6, 3, 3, 3}, "input channels per group");
+    /* weights for 3 channels on a 4-channel input */
+    expect_error(&(ConvCase){"conv_bad_channels", 2, 1, 4, 6, 1, {8, 8}, .dilations = {1, 1}}, 4,
+                 (int64_t[]){6, 3, 3, 3}, "4 are expected");
+    /* a 7x7 kernel over a 4x4 input padded by 1 */
+    expect_error(&(ConvCase){"conv_big_kernel", 2, 1, 2, 3, 1, {4, 4}, .dilations = {1, 1}, .pads = {1, 1, 1, 1}},
+                 4, (int64_t[]){3, 2, 7, 7}, "padded input");
+    /* a dilated 3x3 (extent 7) over 5 wide, unpadded */
+    expect_error(&(ConvCase){"conv_dilated_too_wide", 2, 1, 2, 3, 1, {9, 5}, .dilations = {1, 3}}, 4,
+                 (int64_t[]){3, 2, 3, 3}, "padded input");
+    /* a bias of the wrong size */
+    expect_error(&(ConvCase){"conv_bad_bias", 2, 1, 2, 5, 1, {6, 6}, .dilations = {1, 1}, .bias = true}, 4,
+                 (int64_t[]){3, 2, 3, 3}, "bias 'b'");
+    /* groups that do not divide the channels */
+    expect_error(&(ConvCase){"conv_bad_group_count", 2, 1, 6, 4, 4, {6, 6}, .dilations = {1, 1}}, 4,
+                 (int64_t[]){4, 1, 3, 3}, "group = 4");
+    /* ConvTranspose weights must have the input's channels first */
+    expect_error(&(ConvCase){"convt_bad_channels", 2, 1, 4, 2, 1, {6, 6}, .dilations = {1, 1}, .transpose = true},
+                 4, (int64_t[]){3, 2, 3, 3}, "input channels");
+    /* a 3-D weight on a 2-D image */
+    expect_error(&(ConvCase){"conv_bad_rank", 2, 1, 2, 3, 1, {6, 6}, .dilations = {1, 1}}, 3,
+                 (int64_t[]){3, 2, 3}, "rank 4 is expected");
+}
