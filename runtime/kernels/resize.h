@@ -1,0 +1,38 @@
+/* runtime/kernels/resize.h — Resize. Codegen maps every output coordinate to its source pixels at
+ * compile time (ONNX's coordinate transforms and interpolation weights computed in double) and
+ * appends the tables to the parameter struct, so the kernels only gather and blend. Nearest is one
+ * gather over all dims for any element type; linear and cubic (with antialias) are separable: one
+ * call per resized axis, through the workspace, each blending `taps` source rows per output row
+ * (unit stride along the dims inside the axis). */
+#ifndef SD_RT_RESIZE_H
+#define SD_RT_RESIZE_H
+
+#include "runtime/kernels/kernel.h"
+
+#define RT_RESIZE_MAX_RANK 8
+
+typedef struct RtResizeNearestParams {
+    int64_t outer;                      /* leading dims copied one to one */
+    int64_t in_block, out_block;        /* elements per outer step */
+    int64_t out_dims[RT_RESIZE_MAX_RANK];
+    int64_t table[RT_RESIZE_MAX_RANK];  /* byte offset, from these params, of int64[out_dims[d]] source
+                                           offsets in elements (-1: outside the crop, write fill) */
+    int32_t rank;                       /* dims after the outer block, 1 .. RT_RESIZE_MAX_RANK */
+    int32_t elem_size;                  /* 1, 2, 4 or 8 */
+    int32_t extrapolate;                /* some table entry is -1 */
+    uint8_t fill[8];                    /* the extrapolation value as one element */
+} RtResizeNearestParams;
+
+typedef struct RtResizeAxisParams {
+    int64_t outer, in_n, out_n, inner;  /* [outer, in_n, inner] -> [outer, out_n, inner] */
+    int64_t taps;
+    int64_t src_offset, dst_offset;     /* bytes into bufs[0] and bufs[1] */
+    int64_t index_table;                /* byte offsets from these params: int32[out_n][taps] rows, */
+    int64_t weight_table;               /* float[out_n][taps] weights, */
+    int64_t bias_table;                 /* float[out_n] added (the extrapolation value where outside) */
+} RtResizeAxisParams;
+
+RT_KERNEL_DECL(rt_resize_nearest)  /* x -> y */
+RT_KERNEL_DECL(rt_resize_axis_f32) /* x -> y (either may be the workspace) */
+
+#endif
