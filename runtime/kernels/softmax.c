@@ -1,6 +1,6 @@
 /* runtime/kernels/softmax.c — softmax family. Contiguous rows (inner == 1) reduce in LANES
  * independent float accumulators, so the max, exp and sum loops vectorize (rt_vexpf is inlinable
- * where libm's expf is not); blocks of BLOCK elements add up in double. Strided rows
+ * where libm's expf is not); the sums of exponentials are in double. Strided rows
  * (inner > 1) keep one max and one sum per column in the workspace. */
 #include "runtime/kernels/softmax.h"
 
@@ -10,7 +10,6 @@
 #include "runtime/kernels/vmath.h"
 
 #define LANES 16
-#define BLOCK 2048
 
 static inline float max_nan(float a, float v) { return (v > a || v != v) ? v : a; }
 
@@ -31,35 +30,29 @@ static float row_max(const float *restrict x, int64_t n)
     return acc[0];
 }
 
-/* Sum of exp(x - m); stores the exponentials in y when y is not NULL. */
+/* Sum of exp(x - m) in double lanes (log-softmax takes the log of a sum that is often barely
+ * above 1, where float lanes would lose digits); stores the exponentials in y when `store`. */
 static double row_exp_sum(const float *restrict x, int64_t n, float m, float *restrict y, bool store)
 {
-    double total = 0;
-    for (int64_t b = 0; b < n; b += BLOCK) {
-        const int64_t len = n - b < BLOCK ? n - b : BLOCK;
-        const float *xb = x + b;
-        float *yb = y + b;
-        float acc[LANES] = {0};
-        int64_t i = 0;
-        for (; i + LANES <= len; i += LANES)
-            for (int l = 0; l < LANES; l++) {
-                float e = rt_vexpf(xb[i + l] - m);
-                if (store)
-                    yb[i + l] = e;
-                acc[l] += e;
-            }
-        for (; i < len; i++) {
-            float e = rt_vexpf(xb[i] - m);
+    double acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float e = rt_vexpf(x[i + l] - m);
             if (store)
-                yb[i] = e;
-            acc[0] += e;
+                y[i + l] = e;
+            acc[l] += e;
         }
-        for (int w = LANES / 2; w > 0; w /= 2)
-            for (int l = 0; l < w; l++)
-                acc[l] += acc[l + w];
-        total += acc[0];
+    for (; i < n; i++) {
+        float e = rt_vexpf(x[i] - m);
+        if (store)
+            y[i] = e;
+        acc[0] += e;
     }
-    return total;
+    for (int w = LANES / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++)
+            acc[l] += acc[l + w];
+    return acc[0];
 }
 
 static void softmax_row(int op, const float *restrict x, float *restrict y, int64_t n)
@@ -72,9 +65,9 @@ static void softmax_row(int op, const float *restrict x, float *restrict y, int6
         for (int64_t i = 0; i < n; i++)
             y[i] = i == first ? 1.0f : 0.0f;
     } else if (op == RT_LOG_SOFTMAX) {
-        float shift = m + (float)log(row_exp_sum(x, n, m, y, false));
+        float log_sum = (float)log(row_exp_sum(x, n, m, y, false));
         for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] - shift;
+            y[i] = (x[i] - m) - log_sum;
     } else {
         float r = (float)(1.0 / row_exp_sum(x, n, m, y, true));
         for (int64_t i = 0; i < n; i++)
@@ -84,7 +77,7 @@ static void softmax_row(int op, const float *restrict x, float *restrict y, int6
 
 /* One [n, inner] slab, normalized down the columns. */
 static void softmax_cols(int op, const float *restrict x, float *restrict y, int64_t n, int64_t inner,
-                         float *restrict m, float *restrict s, int64_t *restrict first)
+                         float *restrict m, double *restrict s, float *restrict f, int64_t *restrict first)
 {
     for (int64_t i = 0; i < inner; i++)
         m[i] = -INFINITY;
@@ -103,7 +96,7 @@ static void softmax_cols(int op, const float *restrict x, float *restrict y, int
         return;
     }
     for (int64_t i = 0; i < inner; i++)
-        s[i] = 0.0f;
+        s[i] = 0.0;
     for (int64_t j = 0; j < n; j++)
         for (int64_t i = 0; i < inner; i++) {
             float e = rt_vexpf(x[j * inner + i] - m[i]);
@@ -111,19 +104,12 @@ static void softmax_cols(int op, const float *restrict x, float *restrict y, int
                 y[j * inner + i] = e;
             s[i] += e;
         }
-    if (op == RT_LOG_SOFTMAX) {
+    /* f: the log of the sum (log-softmax) or its reciprocal (softmax) */
+    for (int64_t i = 0; i < inner; i++)
+        f[i] = op == RT_LOG_SOFTMAX ? (float)log(s[i]) : (float)(1.0 / s[i]);
+    for (int64_t j = 0; j < n; j++)
         for (int64_t i = 0; i < inner; i++)
-            m[i] += logf(s[i]);
-        for (int64_t j = 0; j < n; j++)
-            for (int64_t i = 0; i < inner; i++)
-                y[j * inner + i] = x[j * inner + i] - m[i];
-    } else {
-        for (int64_t i = 0; i < inner; i++)
-            s[i] = 1.0f / s[i];
-        for (int64_t j = 0; j < n; j++)
-            for (int64_t i = 0; i < inner; i++)
-                y[j * inner + i] *= s[i];
-    }
+            y[j * inner + i] = op == RT_LOG_SOFTMAX ? (x[j * inner + i] - m[i]) - f[i] : y[j * inner + i] * f[i];
 }
 
 RT_KERNEL(rt_softmax_f32)
@@ -136,10 +122,11 @@ RT_KERNEL(rt_softmax_f32)
         if (inner == 1) {
             softmax_row(p->op, x + o * slab, y + o * slab, n);
         } else {
-            /* workspace: inner i64 (Hardmax's first index) or f32 sums, then inner f32 maxima */
+            /* workspace: inner i64 (Hardmax's first index) or f64 sums, inner f32 maxima, inner f32 */
             int64_t *first = bufs[2];
-            float *s = bufs[2], *m = (float *)(first + inner);
-            softmax_cols(p->op, x + o * slab, y + o * slab, n, inner, m, s, first);
+            double *s = bufs[2];
+            float *m = (float *)(first + inner), *f = m + inner;
+            softmax_cols(p->op, x + o * slab, y + o * slab, n, inner, m, s, f, first);
         }
     }
 }

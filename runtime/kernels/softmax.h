@@ -15,7 +15,7 @@ typedef struct RtSoftmaxParams {
 } RtSoftmaxParams;
 
 /* Workspace a call needs, in bytes. */
-static inline int64_t rt_softmax_scratch_bytes(int64_t inner) { return inner > 1 ? inner * 12 : 0; }
+static inline int64_t rt_softmax_scratch_bytes(int64_t inner) { return inner > 1 ? inner * 16 : 0; }
 
 RT_KERNEL_DECL(rt_softmax_f32) /* x, y, workspace */
 
