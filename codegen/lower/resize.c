@@ -297,9 +297,9 @@ static SdStatus lower_separable(const IrNode *n, Taps *taps, CgLowered *out, SdE
         for (int64_t j = 0; j < head.out_n; j++) {
             bool outside = t->outside[j];
             bias[j] = outside ? n->attrs.resize.extrapolation_value : 0.0f;
-            for (int64_t q = 0; q < t->taps; q++) {
-                ix[j * t->taps + q] = (int32_t)t->idx[j * t->taps + q];
-                w[j * t->taps + q] = outside ? 0.0f : (float)t->w[j * t->taps + q];
+            for (int64_t q = 0; q < t->taps; q++) { /* tap-major: [taps][out_n] */
+                ix[q * head.out_n + j] = (int32_t)t->idx[j * t->taps + q];
+                w[q * head.out_n + j] = outside ? 0.0f : (float)t->w[j * t->taps + q];
             }
         }
         memcpy(buf, &head, sizeof head);

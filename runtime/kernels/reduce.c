@@ -1,8 +1,9 @@
 /* runtime/kernels/reduce.c — reductions over the middle axis of [outer, red, inner] and
  * ArgMax/ArgMin. With inner == 1 a row is reduced in LANES independent float accumulators (they
  * vectorize without reassociating anything) over blocks of BLOCK elements, and the block results
- * add up in double. With inner > 1 each step combines a whole input row into a row of float
- * partials, unit stride, and every ROWS rows the partials add into a row of doubles. Max and min
+ * add up in double. With inner > 1 each step combines an input row into a row of float partials,
+ * unit stride, and every ROWS rows the partials add into a row of doubles; the columns go in tiles
+ * of COLS so those rows stay in L1 however wide the tensor is. Max and min
  * propagate NaN, as NumPy does. Integer reductions accumulate in 64-bit two's complement. */
 #include "runtime/kernels/reduce.h"
 
@@ -14,6 +15,7 @@
 #define LANES 16
 #define BLOCK 2048
 #define ROWS 32
+#define COLS 1024 /* column tile of the strided paths */
 
 /* ---------------------------------------------------------------- float */
 
@@ -94,40 +96,50 @@ static double reduce_contig_f32(const float *restrict x, int64_t n, int map, int
     return total;
 }
 
-/* y[i] = max (or min) over r of x[r * inner + i]. */
+/* y[i] = max (or min) over r of x[r * inner + i], a tile of COLS columns at a time. */
 static void extreme_rows_f32(const float *restrict x, int64_t red, int64_t inner, bool is_min, float *restrict y)
 {
-    for (int64_t i = 0; i < inner; i++)
-        y[i] = is_min ? INFINITY : -INFINITY;
-    for (int64_t r = 0; r < red; r++) {
-        const float *xr = x + r * inner;
-        for (int64_t i = 0; i < inner; i++)
-            y[i] = is_min ? min_f32(y[i], xr[i]) : max_f32(y[i], xr[i]);
+    for (int64_t i0 = 0; i0 < inner; i0 += COLS) {
+        const int64_t width = inner - i0 < COLS ? inner - i0 : COLS;
+        float *yt = y + i0;
+        for (int64_t i = 0; i < width; i++)
+            yt[i] = is_min ? INFINITY : -INFINITY;
+        for (int64_t r = 0; r < red; r++) {
+            const float *xr = x + r * inner + i0;
+            for (int64_t i = 0; i < width; i++)
+                yt[i] = is_min ? min_f32(yt[i], xr[i]) : max_f32(yt[i], xr[i]);
+        }
     }
 }
 
-/* acc[i] = combination over r of x[r * inner + i] (sum of exp(x - shift[i]) for log-sum-exp). */
+/* acc[i] = combination over r of x[r * inner + i] (sum of exp(x - shift[i]) for log-sum-exp), a
+ * tile of COLS columns at a time so the partial rows stay in L1. */
 static void reduce_rows_f32(const float *restrict x, int64_t red, int64_t inner, int map, int comb,
                             const float *restrict shift, float *restrict part, double *restrict acc)
 {
     const int c = comb == RT_RC_LOG_SUM_EXP ? RT_RC_SUM : comb;
-    for (int64_t i = 0; i < inner; i++)
-        acc[i] = ident_f32(c);
-    for (int64_t r0 = 0; r0 < red; r0 += ROWS) {
-        const int64_t rows = red - r0 < ROWS ? red - r0 : ROWS;
-        for (int64_t i = 0; i < inner; i++)
-            part[i] = ident_f32(c);
-        for (int64_t r = 0; r < rows; r++) {
-            const float *xr = x + (r0 + r) * inner;
-            if (comb == RT_RC_LOG_SUM_EXP)
-                for (int64_t i = 0; i < inner; i++)
-                    part[i] += rt_vexpf(xr[i] - shift[i]);
-            else
-                for (int64_t i = 0; i < inner; i++)
-                    part[i] = comb_f32(c, part[i], map_f32(map, xr[i]));
+    for (int64_t i0 = 0; i0 < inner; i0 += COLS) {
+        const int64_t width = inner - i0 < COLS ? inner - i0 : COLS;
+        double *at = acc + i0;
+        const float *st = shift + i0;
+        for (int64_t i = 0; i < width; i++)
+            at[i] = ident_f32(c);
+        for (int64_t r0 = 0; r0 < red; r0 += ROWS) {
+            const int64_t rows = red - r0 < ROWS ? red - r0 : ROWS;
+            for (int64_t i = 0; i < width; i++)
+                part[i] = ident_f32(c);
+            for (int64_t r = 0; r < rows; r++) {
+                const float *xr = x + (r0 + r) * inner + i0;
+                if (comb == RT_RC_LOG_SUM_EXP)
+                    for (int64_t i = 0; i < width; i++)
+                        part[i] += rt_vexpf(xr[i] - st[i]);
+                else
+                    for (int64_t i = 0; i < width; i++)
+                        part[i] = comb_f32(c, part[i], map_f32(map, xr[i]));
+            }
+            for (int64_t i = 0; i < width; i++)
+                at[i] = comb_f64(c, at[i], part[i]);
         }
-        for (int64_t i = 0; i < inner; i++)
-            acc[i] = comb_f64(c, acc[i], part[i]);
     }
 }
 
@@ -272,6 +284,13 @@ REDUCE_INT(rt_reduce_i8, int8_t)
     ((is_min) ? ((last) ? ((v) <= (b) || (v) != (v)) : ((v) < (b) || ((v) != (v) && (b) == (b)))) \
               : ((last) ? ((v) >= (b) || (v) != (v)) : ((v) > (b) || ((v) != (v) && (b) == (b)))))
 
+/* Between two lane winners: strictly better, or equal (both NaN included) at the preferred index. */
+#define ARG_STRICT(is_min, v, b) (((is_min) ? (v) < (b) : (v) > (b)) || ((v) != (v) && (b) == (b)))
+#define ARG_LANE_BETTER(is_min, last, v, vi, b, bi) \
+    (ARG_STRICT(is_min, v, b) || (!ARG_STRICT(is_min, b, v) && ((last) ? (vi) > (bi) : (vi) < (bi))))
+
+/* inner == 1: LANES independent running winners (they vectorize), merged at the end; inner > 1:
+ * running winners per column, a tile of COLS columns at a time. */
 #define ARGREDUCE(name, T)                                                                 \
     RT_KERNEL(name)                                                                        \
     {                                                                                      \
@@ -285,8 +304,25 @@ REDUCE_INT(rt_reduce_i8, int8_t)
             int64_t *y = dst + o * inner;                                                  \
             if (inner == 1) {                                                              \
                 T b = x[0];                                                                \
-                int64_t bi = 0;                                                            \
-                for (int64_t r = 1; r < red; r++) {                                        \
+                int64_t bi = 0, r = 1;                                                     \
+                if (red >= 2 * LANES) {                                                    \
+                    T lv[LANES];                                                           \
+                    int64_t li[LANES];                                                     \
+                    for (int l = 0; l < LANES; l++)                                        \
+                        lv[l] = x[l], li[l] = l;                                           \
+                    for (r = LANES; r + LANES <= red; r += LANES)                          \
+                        for (int l = 0; l < LANES; l++) {                                  \
+                            T v = x[r + l];                                                \
+                            bool take = ARG_BETTER(is_min, last, v, lv[l]);                \
+                            lv[l] = take ? v : lv[l];                                      \
+                            li[l] = take ? r + l : li[l];                                  \
+                        }                                                                  \
+                    b = lv[0], bi = li[0];                                                 \
+                    for (int l = 1; l < LANES; l++)                                        \
+                        if (ARG_LANE_BETTER(is_min, last, lv[l], li[l], b, bi))            \
+                            b = lv[l], bi = li[l];                                         \
+                }                                                                          \
+                for (; r < red; r++) {                                                     \
                     T v = x[r];                                                            \
                     if (ARG_BETTER(is_min, last, v, b)) {                                  \
                         b = v;                                                             \
@@ -297,17 +333,21 @@ REDUCE_INT(rt_reduce_i8, int8_t)
                 continue;                                                                  \
             }                                                                              \
             T *best = bufs[2];                                                             \
-            for (int64_t i = 0; i < inner; i++) {                                          \
-                best[i] = x[i];                                                            \
-                y[i] = 0;                                                                  \
-            }                                                                              \
-            for (int64_t r = 1; r < red; r++) {                                            \
-                const T *xr = x + r * inner;                                               \
-                for (int64_t i = 0; i < inner; i++) {                                      \
-                    T v = xr[i], b = best[i];                                              \
-                    bool take = ARG_BETTER(is_min, last, v, b);                            \
-                    best[i] = take ? v : b;                                                \
-                    y[i] = take ? r : y[i];                                                \
+            for (int64_t i0 = 0; i0 < inner; i0 += COLS) {                                 \
+                const int64_t width = inner - i0 < COLS ? inner - i0 : COLS;               \
+                int64_t *yt = y + i0;                                                      \
+                for (int64_t i = 0; i < width; i++) {                                      \
+                    best[i] = x[i0 + i];                                                   \
+                    yt[i] = 0;                                                             \
+                }                                                                          \
+                for (int64_t r = 1; r < red; r++) {                                        \
+                    const T *xr = x + r * inner + i0;                                      \
+                    for (int64_t i = 0; i < width; i++) {                                  \
+                        T v = xr[i], b = best[i];                                          \
+                        bool take = ARG_BETTER(is_min, last, v, b);                        \
+                        best[i] = take ? v : b;                                            \
+                        yt[i] = take ? r : yt[i];                                          \
+                    }                                                                      \
                 }                                                                          \
             }                                                                              \
         }                                                                                  \

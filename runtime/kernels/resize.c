@@ -59,21 +59,22 @@ RT_KERNEL(rt_resize_nearest)
     }
 }
 
-/* One output row of `inner` values blended from `taps` input rows. */
+/* One output row of `inner` values blended from `taps` input rows; ix and w step by `stride` from
+ * one tap to the next. */
 static void blend_row(const float *restrict x, float *restrict y, int64_t inner, int64_t taps,
-                      const int32_t *restrict ix, const float *restrict w, float bias)
+                      const int32_t *restrict ix, const float *restrict w, int64_t stride, float bias)
 {
     if (taps == 2) { /* linear: one pass over the row */
-        const float *x0 = x + ix[0] * inner, *x1 = x + ix[1] * inner;
-        const float w0 = w[0], w1 = w[1];
+        const float *x0 = x + ix[0] * inner, *x1 = x + ix[stride] * inner;
+        const float w0 = w[0], w1 = w[stride];
         for (int64_t i = 0; i < inner; i++)
             y[i] = bias + w0 * x0[i] + w1 * x1[i];
         return;
     }
     if (taps == 4) { /* cubic */
-        const float *x0 = x + ix[0] * inner, *x1 = x + ix[1] * inner;
-        const float *x2 = x + ix[2] * inner, *x3 = x + ix[3] * inner;
-        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        const float *x0 = x + ix[0] * inner, *x1 = x + ix[stride] * inner;
+        const float *x2 = x + ix[2 * stride] * inner, *x3 = x + ix[3 * stride] * inner;
+        const float w0 = w[0], w1 = w[stride], w2 = w[2 * stride], w3 = w[3 * stride];
         for (int64_t i = 0; i < inner; i++)
             y[i] = bias + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i];
         return;
@@ -81,10 +82,25 @@ static void blend_row(const float *restrict x, float *restrict y, int64_t inner,
     for (int64_t i = 0; i < inner; i++)
         y[i] = bias;
     for (int64_t t = 0; t < taps; t++) {
-        const float *xt = x + ix[t] * inner;
-        const float wt = w[t];
+        const float *xt = x + ix[t * stride] * inner;
+        const float wt = w[t * stride];
         for (int64_t i = 0; i < inner; i++)
             y[i] += wt * xt[i];
+    }
+}
+
+/* A row of out_n values, each blended from `taps` scattered elements of x: one pass per tap, so
+ * each pass is a unit-stride loop with one gather (vectorizable). */
+static void blend_gather(const float *restrict x, float *restrict y, int64_t out_n, int64_t taps,
+                         const int32_t *restrict ix, const float *restrict w, const float *restrict bias)
+{
+    for (int64_t j = 0; j < out_n; j++)
+        y[j] = bias[j];
+    for (int64_t t = 0; t < taps; t++) {
+        const int32_t *it = ix + t * out_n;
+        const float *wt = w + t * out_n;
+        for (int64_t j = 0; j < out_n; j++)
+            y[j] += wt[j] * x[it[j]];
     }
 }
 
@@ -100,16 +116,10 @@ RT_KERNEL(rt_resize_axis_f32)
     for (int64_t o = 0; o < p->outer; o++) {
         const float *x = src + o * in_n * inner;
         float *y = dst + o * out_n * inner;
-        if (inner == 1) {
-            for (int64_t j = 0; j < out_n; j++) {
-                float acc = bias[j];
-                for (int64_t t = 0; t < taps; t++)
-                    acc += w[j * taps + t] * x[ix[j * taps + t]];
-                y[j] = acc;
-            }
-        } else {
+        if (inner == 1)
+            blend_gather(x, y, out_n, taps, ix, w, bias);
+        else
             for (int64_t j = 0; j < out_n; j++)
-                blend_row(x, y + j * inner, inner, taps, ix + j * taps, w + j * taps, bias[j]);
-        }
+                blend_row(x, y + j * inner, inner, taps, ix + j, w + j, out_n, bias[j]);
     }
 }

@@ -27,8 +27,8 @@ typedef struct RtResizeAxisParams {
     int64_t outer, in_n, out_n, inner;  /* [outer, in_n, inner] -> [outer, out_n, inner] */
     int64_t taps;
     int64_t src_offset, dst_offset;     /* bytes into bufs[0] and bufs[1] */
-    int64_t index_table;                /* byte offsets from these params: int32[out_n][taps] rows, */
-    int64_t weight_table;               /* float[out_n][taps] weights, */
+    int64_t index_table;                /* byte offsets from these params: int32[taps][out_n] rows, */
+    int64_t weight_table;               /* float[taps][out_n] weights, */
     int64_t bias_table;                 /* float[out_n] added (the extrapolation value where outside) */
 } RtResizeAxisParams;
 
