@@ -2,8 +2,9 @@
  * coordinate of each output coordinate is computed here, in double, exactly as ONNX's reference
  * does (including its use of scale * input size as the "output width" of align_corners and
  * tf_crop_and_resize), then turned into taps: source indices (clamped: the edge repeats) and
- * weights. Nearest becomes one gather (rt_resize_nearest); linear and cubic one blending pass per
- * resized dim (rt_resize_axis_f32), the most shrinking dims first so later passes touch less. */
+ * weights. Nearest becomes one gather (rt_resize_nearest); linear and cubic over the last two dims
+ * (images) one fused call (rt_resize_2d_f32), otherwise one blending pass per resized dim
+ * (rt_resize_axis_f32), the most shrinking dims first so later passes touch less. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,66 @@ static SdStatus lower_nearest(const IrNode *n, Taps *taps, CgLowered *out, SdErr
     return st2;
 }
 
+/* Reserves a tap-major table block for one axis in a parameter blob being sized. */
+static void taps_reserve(size_t *size, RtResizeTaps *head, const Taps *t, int64_t in_n, int64_t out_n)
+{
+    size_t cells = (size_t)out_n * (size_t)t->taps;
+    head->in_n = in_n, head->out_n = out_n, head->taps = t->taps;
+    head->index_table = (int64_t)blob_reserve(size, cells * sizeof(int32_t));
+    head->weight_table = (int64_t)blob_reserve(size, cells * sizeof(float));
+    head->bias_table = (int64_t)blob_reserve(size, (size_t)out_n * sizeof(float));
+}
+
+/* Fills it: [taps][out_n] indices and weights, and the bias (the extrapolation value outside). */
+static void taps_fill(unsigned char *buf, const RtResizeTaps *head, const Taps *t, float extrapolation)
+{
+    int32_t *ix = (int32_t *)(buf + head->index_table);
+    float *w = (float *)(buf + head->weight_table), *bias = (float *)(buf + head->bias_table);
+    for (int64_t j = 0; j < head->out_n; j++) {
+        bool outside = t->outside[j];
+        bias[j] = outside ? extrapolation : 0.0f;
+        for (int64_t q = 0; q < t->taps; q++) {
+            ix[q * head->out_n + j] = (int32_t)t->idx[j * t->taps + q];
+            w[q * head->out_n + j] = outside ? 0.0f : (float)t->w[j * t->taps + q];
+        }
+    }
+}
+
+/* Both of the last two dims resized, nothing else: one fused call. */
+static SdStatus lower_2d(const IrNode *n, const Taps *taps, CgLowered *out, SdError *err)
+{
+    const IrValue *x = n->inputs[0], *y = n->outputs[0];
+    const int r = x->shape.rank;
+    RtResize2dParams head = {.outer = 1};
+    for (int d = 0; d < r - 2; d++)
+        head.outer *= x->shape.dims[d];
+    size_t size = sizeof head;
+    taps_reserve(&size, &head.h, &taps[r - 2], x->shape.dims[r - 2], y->shape.dims[r - 2]);
+    taps_reserve(&size, &head.w, &taps[r - 1], x->shape.dims[r - 1], y->shape.dims[r - 1]);
+    unsigned char *buf = calloc(1, size);
+    if (!buf) {
+        char lb[200];
+        return sd_errorf(err, SD_ENOMEM, "%s: out of memory for resize tables", ir_node_label(n, lb, sizeof lb));
+    }
+    taps_fill(buf, &head.h, &taps[r - 2], n->attrs.resize.extrapolation_value);
+    taps_fill(buf, &head.w, &taps[r - 1], n->attrs.resize.extrapolation_value);
+    memcpy(buf, &head, sizeof head);
+    /* a gathered element costs about GATHER_COST blended ones */
+    const double GATHER_COST = 8.0;
+    double in_h = (double)head.h.in_n, out_h = (double)head.h.out_n, in_w = (double)head.w.in_n;
+    double out_w = (double)head.w.out_n, th = (double)head.h.taps, tw = (double)head.w.taps;
+    double h_first = out_h * out_w * tw * GATHER_COST + out_h * in_w * th;
+    double w_first = in_h * out_w * tw * GATHER_COST + out_h * out_w * th;
+    size_t plane = (size_t)head.h.in_n * (size_t)head.w.out_n * sizeof(float);
+    head.w_first = w_first < h_first && plane <= ((size_t)8 << 20);
+    memcpy(buf, &head, sizeof head);
+    out->workspace_bytes = sd_align_up(head.w_first ? plane : (size_t)head.w.in_n * sizeof(float));
+    int bufs[3] = {0, cg_out(n, 0), CG_BUF_WORKSPACE};
+    SdStatus st = cg_lowered_add(out, "rt_resize_2d_f32", buf, size, 3, bufs, err);
+    free(buf);
+    return st;
+}
+
 static SdStatus lower_separable(const IrNode *n, Taps *taps, CgLowered *out, SdError *err)
 {
     const IrValue *x = n->inputs[0], *y = n->outputs[0];
@@ -245,6 +306,9 @@ static SdStatus lower_separable(const IrNode *n, Taps *taps, CgLowered *out, SdE
             order[n_pass++] = d;
     if (n_pass == 0)
         return cg_lower_flat_copy(out, ir_value_numel(y), 4, 0, cg_out(n, 0), err);
+    if (n_pass == 2 && order[0] + order[1] == 2 * r - 3 && x->shape.dims[r - 1] <= INT32_MAX &&
+        x->shape.dims[r - 2] <= INT32_MAX)
+        return lower_2d(n, taps, out, err); /* images: no intermediate tensor */
     /* most shrinking first (stable: inner dims first among equals) */
     for (int i = 1; i < n_pass; i++)
         for (int j = i; j > 0; j--) {
@@ -281,27 +345,17 @@ static SdStatus lower_separable(const IrNode *n, Taps *taps, CgLowered *out, SdE
             if (i != d)
                 *(i < d ? &head.outer : &head.inner) *= cur[i];
         cur[d] = y->shape.dims[d];
-        size_t cells = (size_t)head.out_n * (size_t)t->taps;
         size_t size = sizeof head;
-        head.index_table = (int64_t)blob_reserve(&size, cells * sizeof(int32_t));
-        head.weight_table = (int64_t)blob_reserve(&size, cells * sizeof(float));
-        head.bias_table = (int64_t)blob_reserve(&size, (size_t)head.out_n * sizeof(float));
+        RtResizeTaps tab;
+        taps_reserve(&size, &tab, t, head.in_n, head.out_n);
+        head.index_table = tab.index_table, head.weight_table = tab.weight_table, head.bias_table = tab.bias_table;
         bool first = k == 0, last = k == n_pass - 1;
         head.src_offset = first ? 0 : (int64_t)((k - 1) % 2 ? region[0] : 0);
         head.dst_offset = last ? 0 : (int64_t)(k % 2 ? region[0] : 0);
         unsigned char *buf = calloc(1, size);
         if (!buf)
             return sd_errorf(err, SD_ENOMEM, "%s: out of memory for resize tables", ir_node_label(n, lb, sizeof lb));
-        int32_t *ix = (int32_t *)(buf + head.index_table);
-        float *w = (float *)(buf + head.weight_table), *bias = (float *)(buf + head.bias_table);
-        for (int64_t j = 0; j < head.out_n; j++) {
-            bool outside = t->outside[j];
-            bias[j] = outside ? n->attrs.resize.extrapolation_value : 0.0f;
-            for (int64_t q = 0; q < t->taps; q++) { /* tap-major: [taps][out_n] */
-                ix[q * head.out_n + j] = (int32_t)t->idx[j * t->taps + q];
-                w[q * head.out_n + j] = outside ? 0.0f : (float)t->w[j * t->taps + q];
-            }
-        }
+        taps_fill(buf, &tab, t, n->attrs.resize.extrapolation_value);
         memcpy(buf, &head, sizeof head);
         int bufs[2] = {first ? 0 : CG_BUF_WORKSPACE, last ? cg_out(n, 0) : CG_BUF_WORKSPACE};
         SdStatus st = cg_lowered_add(out, "rt_resize_axis_f32", buf, size, 2, bufs, err);

@@ -123,3 +123,30 @@ RT_KERNEL(rt_resize_axis_f32)
                 blend_row(x, y + j * inner, inner, taps, ix + j, w + j, out_n, bias[j]);
     }
 }
+
+RT_KERNEL(rt_resize_2d_f32)
+{
+    const RtResize2dParams *p = params_;
+    const RtResizeTaps *h = &p->h, *w = &p->w;
+    const float *src = bufs[0];
+    float *dst = bufs[1], *tmp = bufs[2];
+    const int32_t *hix = TABLE(p, h->index_table, int32_t), *wix = TABLE(p, w->index_table, int32_t);
+    const float *hw = TABLE(p, h->weight_table, float), *ww = TABLE(p, w->weight_table, float);
+    const float *hb = TABLE(p, h->bias_table, float), *wb = TABLE(p, w->bias_table, float);
+    const int64_t in_h = h->in_n, out_h = h->out_n, in_w = w->in_n, out_w = w->out_n;
+    for (int64_t o = 0; o < p->outer; o++) {
+        const float *x = src + o * in_h * in_w;
+        float *y = dst + o * out_h * out_w;
+        if (p->w_first) { /* gather every input row once, then blend whole rows */
+            for (int64_t i = 0; i < in_h; i++)
+                blend_gather(x + i * in_w, tmp + i * out_w, out_w, w->taps, wix, ww, wb);
+            for (int64_t j = 0; j < out_h; j++)
+                blend_row(tmp, y + j * out_w, out_w, h->taps, hix + j, hw + j, out_h, hb[j]);
+        } else { /* blend input rows into one row, then gather along it */
+            for (int64_t j = 0; j < out_h; j++) {
+                blend_row(x, tmp, in_w, h->taps, hix + j, hw + j, out_h, hb[j]);
+                blend_gather(tmp, y + j * out_w, out_w, w->taps, wix, ww, wb);
+            }
+        }
+    }
+}

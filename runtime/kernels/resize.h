@@ -32,7 +32,25 @@ typedef struct RtResizeAxisParams {
     int64_t bias_table;                 /* float[out_n] added (the extrapolation value where outside) */
 } RtResizeAxisParams;
 
+/* One axis' taps, as in RtResizeAxisParams. */
+typedef struct RtResizeTaps {
+    int64_t in_n, out_n, taps;
+    int64_t index_table, weight_table, bias_table; /* byte offsets from the params holding this */
+} RtResizeTaps;
+
+/* The last two dims at once ([outer, in_h, in_w] -> [outer, out_h, out_w]) without an intermediate
+ * tensor. Gathers along a row cost several times a unit-stride blend, so codegen picks the order
+ * with fewer: blend input rows into one scratch row per output row and gather along it, or
+ * (w_first, when the height grows) gather each input row once into a scratch plane of
+ * in_h x out_w and blend output rows from it. */
+typedef struct RtResize2dParams {
+    int64_t outer;
+    int64_t w_first;
+    RtResizeTaps h, w;
+} RtResize2dParams;
+
 RT_KERNEL_DECL(rt_resize_nearest)  /* x -> y */
 RT_KERNEL_DECL(rt_resize_axis_f32) /* x -> y (either may be the workspace) */
+RT_KERNEL_DECL(rt_resize_2d_f32)   /* x -> y, workspace: in_w floats, or in_h * out_w with w_first */
 
 #endif
