@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "codegen/lower/lower.h"
+#include "runtime/kernels/half.h"
 #include "runtime/kernels/resize.h"
 #include "support/mem.h"
 
@@ -98,6 +99,11 @@ static SdStatus axis_taps(const IrNode *n, int64_t in, int64_t out, double scale
     default: start = (int64_t)floor(-2.0 / s) + 1; break;
     }
     t->taps = a->mode == IR_RESIZE_NEAREST ? 1 : 2 - 2 * start;
+    if (t->taps > 4096) {
+        char lb[200];
+        return sd_errorf(err, SD_EUNSUPPORTED, "%s: antialiasing a scale of %g needs %lld taps per pixel (at most 4096)",
+                         ir_node_label(n, lb, sizeof lb), scale, (long long)t->taps);
+    }
     size_t cells = (size_t)out * (size_t)t->taps;
     t->idx = malloc(cells * sizeof *t->idx + 1);
     t->w = malloc(cells * sizeof *t->w + 1);
@@ -165,17 +171,31 @@ static bool is_identity(const Taps *t, int64_t in, int64_t out)
     return true;
 }
 
-/* A parameter struct of `head` bytes followed by tables, 8-byte aligned. */
-typedef struct {
-    unsigned char *buf;
-    size_t size;
-} Blob;
-
+/* Parameter structs carry their tables after the head: reserves `bytes`, 8-byte aligned, and
+ * returns their offset. */
 static size_t blob_reserve(size_t *size, size_t bytes)
 {
     size_t at = (*size + 7) & ~(size_t)7;
     *size = at + bytes;
     return at;
+}
+
+/* The extrapolation value as one element of dt (integers truncate and saturate, NaN is 0). */
+static void fill_value(SdDType dt, float v, uint8_t *out)
+{
+    double d = v != v ? 0.0 : (double)v;
+    double lo = dt == SD_DT_I8 ? -128.0 : dt == SD_DT_I32 ? -2147483648.0 : -9.2e18;
+    double hi = dt == SD_DT_U8 ? 255.0 : dt == SD_DT_I8 ? 127.0 : dt == SD_DT_I32 ? 2147483647.0 : 9.2e18;
+    int64_t i = dt == SD_DT_U8 && d < 0 ? 0 : (int64_t)(d < lo ? lo : d > hi ? hi : d);
+    switch (dt) {
+    case SD_DT_F32: memcpy(out, &v, 4); break;
+    case SD_DT_F16: { uint16_t h = rt_float_to_half(v); memcpy(out, &h, 2); break; }
+    case SD_DT_BF16: { uint16_t h = rt_float_to_bf16(v); memcpy(out, &h, 2); break; }
+    case SD_DT_BOOL: out[0] = v != 0.0f; break;
+    case SD_DT_U8: case SD_DT_I8: out[0] = (uint8_t)(i & 0xff); break;
+    case SD_DT_I32: { int32_t w = (int32_t)i; memcpy(out, &w, 4); break; }
+    default: memcpy(out, &i, 8); break;
+    }
 }
 
 static SdStatus lower_nearest(const IrNode *n, Taps *taps, CgLowered *out, SdError *err)
@@ -207,14 +227,7 @@ static SdStatus lower_nearest(const IrNode *n, Taps *taps, CgLowered *out, SdErr
         head.out_dims[d - lead] = y->shape.dims[d];
         head.table[d - lead] = (int64_t)blob_reserve(&size, (size_t)y->shape.dims[d] * sizeof(int64_t));
     }
-    switch (x->dtype) {
-    case SD_DT_F32: memcpy(head.fill, &a->extrapolation_value, 4); break;
-    case SD_DT_I64: { int64_t v = (int64_t)a->extrapolation_value; memcpy(head.fill, &v, 8); break; }
-    case SD_DT_I32: { int32_t v = (int32_t)a->extrapolation_value; memcpy(head.fill, &v, 4); break; }
-    case SD_DT_I8: { int8_t v = (int8_t)a->extrapolation_value; memcpy(head.fill, &v, 1); break; }
-    case SD_DT_U8: case SD_DT_BOOL: head.fill[0] = (uint8_t)(a->extrapolation_value != 0.0f); break;
-    default: break; /* f16/bf16: tf_crop_and_resize on them extrapolates zeros */
-    }
+    fill_value(x->dtype, a->extrapolation_value, head.fill);
     unsigned char *buf = calloc(1, size);
     if (!buf) {
         char lb[200];

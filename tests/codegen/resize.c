@@ -8,6 +8,7 @@ typedef struct {
     IrResizeCoord coord;
     IrResizeNearest nearest;
     bool antialias;
+    float extrapolation;
     int n_axes;
     int64_t axes[IR_MAX_RANK];
 } ResizeSetup;
@@ -21,6 +22,7 @@ static void setup_resize(IrNode *n, void *ctx)
     a->nearest = s->nearest;
     a->antialias = s->antialias;
     a->cubic_coeff_a = -0.75f;
+    a->extrapolation_value = s->extrapolation;
     a->n_axes = s->n_axes;
     memcpy(a->axes, s->axes, sizeof a->axes);
 }
@@ -137,6 +139,26 @@ Test(resize, nearest_on_integers_with_axes)
                     }
             rt_tensor_free(&y);
         }
+}
+
+Test(resize, crop_and_resize_extrapolates_integers)
+{
+    const int32_t x[4] = {10, 20, 30, 40};
+    const float roi[4] = {0, 0.5f, 1, 1.5f}; /* starts, then ends: x_in = x_out + 1.5 along dim 1 */
+    const int64_t sizes[2] = {1, 4};
+    ResizeSetup s = {.mode = IR_RESIZE_NEAREST, .coord = IR_COORD_TF_CROP_AND_RESIZE, .extrapolation = -7.9f};
+    for (int fold = 0; fold < 2; fold++) {
+        SnOperand ops[4] = {{SD_DT_I32, 2, {1, 4}, x, false}, {SD_DT_F32, 1, {4}, roi, true}, {0},
+                            {SD_DT_I64, 1, {2}, sizes, true}};
+        RtTensor y;
+        SdError err = {0};
+        cr_assert_eq(sn_run(IR_OP_RESIZE, ops, 4, SD_DT_I32, setup_resize, &s, fold, &y, &err), SD_OK, "%s", err.msg);
+        const int32_t want[4] = {20, 30, -7, -7};
+        for (int i = 0; i < 4; i++)
+            cr_assert_eq(((int32_t *)y.data)[i], want[i], "element %d (%s): %d", i, fold ? "folded" : "jit",
+                         ((int32_t *)y.data)[i]);
+        rt_tensor_free(&y);
+    }
 }
 
 Test(resize, cubic_at_scale_one_is_a_copy)
