@@ -134,12 +134,14 @@ typedef enum IrResizeCoord {
     IR_COORD_ALIGN_CORNERS,
     IR_COORD_ASYMMETRIC,
     IR_COORD_TF_CROP_AND_RESIZE,
+    IR_COORD_TF_HALF_PIXEL_FOR_NN, /* opsets 11-12 only: (x + 0.5) / scale */
 } IrResizeCoord;
 typedef enum IrResizeNearest {
     IR_NEAREST_ROUND_PREFER_FLOOR,
     IR_NEAREST_ROUND_PREFER_CEIL,
     IR_NEAREST_FLOOR,
     IR_NEAREST_CEIL,
+    IR_NEAREST_SIMPLE, /* Resize-10 and Upsample: floor along an axis that grows, ceil along one that shrinks */
 } IrResizeNearest;
 typedef enum IrResizeAspect { IR_ASPECT_STRETCH, IR_ASPECT_NOT_LARGER, IR_ASPECT_NOT_SMALLER } IrResizeAspect;
 
@@ -154,8 +156,8 @@ typedef struct IrResizeAttrs {
     float extrapolation_value;
     int n_axes;
     int64_t axes[IR_MAX_RANK];
-    float scales[IR_MAX_RANK];   /* per input dim once resolved */
-    float roi[2 * IR_MAX_RANK];  /* TF_CROP_AND_RESIZE: starts then ends, per input dim */
+    double scales[IR_MAX_RANK];  /* per input dim once resolved: the given scale, or size / input size */
+    float roi[2 * IR_MAX_RANK];  /* TF_CROP_AND_RESIZE: starts then ends, per input dim once resolved */
     bool resolved;
 } IrResizeAttrs;
 

@@ -18,6 +18,10 @@ SdStatus shape_gather(ShapeCtx *c, IrNode *n)
     if (n->op == IR_OP_GATHER_ELEMENTS) {
         if (idx->shape.rank != r)
             return shape_error(c, n, SD_ESHAPE, "indices must have the data's rank %d", r);
+        for (int i = 0; i < r; i++) /* the kernel reads data at the indices' coordinates off the axis */
+            if (i != axis && idx->shape.dims[i] > x->shape.dims[i])
+                return shape_error(c, n, SD_ESHAPE, "indices dimension %d is %lld, larger than the data's %lld", i,
+                                   (long long)idx->shape.dims[i], (long long)x->shape.dims[i]);
         s = idx->shape;
     } else {
         if (r - 1 + idx->shape.rank > IR_MAX_RANK)

@@ -1,0 +1,176 @@
+/* runtime/kernels/softmax.c — softmax family. Contiguous rows (inner == 1) reduce in LANES
+ * independent float accumulators, so the max, exp and sum loops vectorize (rt_vexpf is inlinable
+ * where libm's expf is not); the sums of exponentials are in double. Strided rows
+ * (inner > 1) keep one max and one sum per column in the workspace. */
+#include "runtime/kernels/softmax.h"
+
+#include <math.h>
+#include <stdbool.h>
+
+#include "runtime/kernels/vmath.h"
+
+#define LANES 16
+#define DLANES 8
+#define TILE_BYTES (512 * 1024) /* a column tile of the input, revisited by three passes */
+
+static inline float max_nan(float a, float v) { return (v > a || v != v) ? v : a; }
+
+/* Lane arrays: each fills one vector register once vectorized; four of them in flight hide the
+ * latency of the max/add chains. */
+typedef struct { float v[LANES]; } LanesF32;
+typedef struct { double v[DLANES]; } LanesF64;
+
+static inline void lanes_max(LanesF32 *a, const float *restrict x)
+{
+    for (int l = 0; l < LANES; l++)
+        a->v[l] = max_nan(a->v[l], x[l]);
+}
+
+static inline void lanes_add(LanesF64 *a, const float *restrict x)
+{
+    for (int l = 0; l < DLANES; l++)
+        a->v[l] += x[l];
+}
+
+static float row_max(const float *restrict x, int64_t n)
+{
+    LanesF32 a[4];
+    for (int k = 0; k < 4; k++)
+        for (int l = 0; l < LANES; l++)
+            a[k].v[l] = -INFINITY;
+    int64_t i = 0;
+    for (; i + 4 * LANES <= n; i += 4 * LANES) {
+        lanes_max(&a[0], x + i);
+        lanes_max(&a[1], x + i + LANES);
+        lanes_max(&a[2], x + i + 2 * LANES);
+        lanes_max(&a[3], x + i + 3 * LANES);
+    }
+    for (; i < n; i++)
+        a[0].v[0] = max_nan(a[0].v[0], x[i]);
+    float m = -INFINITY;
+    for (int k = 0; k < 4; k++)
+        for (int l = 0; l < LANES; l++)
+            m = max_nan(m, a[k].v[l]);
+    return m;
+}
+
+/* y = exp(x - m): one 16-wide float loop (the exponential is most of the work). */
+static void row_exp(const float *restrict x, int64_t n, float m, float *restrict y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = rt_vexpf(x[i] - m);
+}
+
+/* Sum in DLANES double lanes: log-softmax takes the log of a sum that is often barely above 1,
+ * where float partial sums would lose the digits that matter. */
+static double row_sum_f64(const float *restrict y, int64_t n)
+{
+    LanesF64 a[4] = {0};
+    int64_t i = 0;
+    for (; i + 4 * DLANES <= n; i += 4 * DLANES) {
+        lanes_add(&a[0], y + i);
+        lanes_add(&a[1], y + i + DLANES);
+        lanes_add(&a[2], y + i + 2 * DLANES);
+        lanes_add(&a[3], y + i + 3 * DLANES);
+    }
+    for (; i < n; i++)
+        a[0].v[0] += y[i];
+    double sum = 0;
+    for (int k = 0; k < 4; k++)
+        for (int l = 0; l < DLANES; l++)
+            sum += a[k].v[l];
+    return sum;
+}
+
+static void softmax_row(int op, const float *restrict x, float *restrict y, int64_t n)
+{
+    float m = row_max(x, n);
+    if (op == RT_HARDMAX) {
+        int64_t first = n;
+        for (int64_t i = n - 1; i >= 0; i--)
+            first = x[i] == m ? i : first;
+        for (int64_t i = 0; i < n; i++)
+            y[i] = i == first ? 1.0f : 0.0f;
+        return;
+    }
+    row_exp(x, n, m, y); /* log-softmax too: y is scratch until the last loop */
+    double sum = row_sum_f64(y, n);
+    if (op == RT_LOG_SOFTMAX) {
+        float log_sum = (float)log(sum);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (x[i] - m) - log_sum;
+    } else {
+        float r = (float)(1.0 / sum);
+        for (int64_t i = 0; i < n; i++)
+            y[i] *= r;
+    }
+}
+
+/* Columns [0, width) of an [n, inner] slab (rows `inner` apart), normalized down the columns. */
+static void softmax_tile(int op, const float *restrict x, float *restrict y, int64_t n, int64_t inner, int64_t width,
+                         float *restrict m, double *restrict s, float *restrict f, int64_t *restrict first)
+{
+    for (int64_t i = 0; i < width; i++)
+        m[i] = -INFINITY;
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < width; i++)
+            m[i] = max_nan(m[i], x[j * inner + i]);
+    if (op == RT_HARDMAX) {
+        for (int64_t i = 0; i < width; i++)
+            first[i] = n;
+        for (int64_t j = n - 1; j >= 0; j--)
+            for (int64_t i = 0; i < width; i++)
+                first[i] = x[j * inner + i] == m[i] ? j : first[i];
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t i = 0; i < width; i++)
+                y[j * inner + i] = first[i] == j ? 1.0f : 0.0f;
+        return;
+    }
+    /* the exponentials go to y (scratch for log-softmax), then add up in double: one loop doing both
+     * would run the exponential at the width of doubles */
+    for (int64_t i = 0; i < width; i++)
+        s[i] = 0.0;
+    for (int64_t j = 0; j < n; j++) {
+        for (int64_t i = 0; i < width; i++)
+            y[j * inner + i] = rt_vexpf(x[j * inner + i] - m[i]);
+        for (int64_t i = 0; i < width; i++)
+            s[i] += y[j * inner + i];
+    }
+    /* f: the log of the sum (log-softmax) or its reciprocal (softmax) */
+    for (int64_t i = 0; i < width; i++)
+        f[i] = op == RT_LOG_SOFTMAX ? (float)log(s[i]) : (float)(1.0 / s[i]);
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < width; i++)
+            y[j * inner + i] = op == RT_LOG_SOFTMAX ? (x[j * inner + i] - m[i]) - f[i] : y[j * inner + i] * f[i];
+}
+
+/* One [n, inner] slab, a tile of columns at a time: the three passes over a tile stay in cache. */
+static void softmax_cols(int op, const float *restrict x, float *restrict y, int64_t n, int64_t inner,
+                         float *restrict m, double *restrict s, float *restrict f, int64_t *restrict first)
+{
+    int64_t tile = (TILE_BYTES / 4 / (n ? n : 1)) & ~(int64_t)15;
+    tile = tile < 16 ? 16 : tile > inner ? inner : tile;
+    for (int64_t i0 = 0; i0 < inner; i0 += tile) {
+        int64_t width = inner - i0 < tile ? inner - i0 : tile;
+        softmax_tile(op, x + i0, y + i0, n, inner, width, m, s, f, first);
+    }
+}
+
+RT_KERNEL(rt_softmax_f32)
+{
+    const RtSoftmaxParams *p = params_;
+    const float *x = bufs[0];
+    float *y = bufs[1];
+    const int64_t n = p->n, inner = p->inner, slab = n * inner;
+    for (int64_t o = 0; o < p->outer; o++) {
+        if (inner == 1) {
+            softmax_row(p->op, x + o * slab, y + o * slab, n);
+        } else {
+            /* workspace: inner i64 (Hardmax's first index) or f64 sums, inner f32 maxima, inner f32 */
+            int64_t *first = bufs[2];
+            double *s = bufs[2];
+            float *m = (float *)(first + inner), *f = m + inner;
+            softmax_cols(p->op, x + o * slab, y + o * slab, n, inner, m, s, f, first);
+        }
+    }
+}
