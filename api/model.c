@@ -65,8 +65,6 @@ SdStatus sd_optimize(IrGraph *g, const SdOptions *opt, const char *stop_after,
         .after_pass = after,
         .after_ctx = after_ctx,
     };
-    if (po.disabled && strstr(po.disabled, "fold"))
-        po.eval = NULL;
     return pass_run_pipeline(g, "inference", &po, err);
 }
 

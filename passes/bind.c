@@ -8,8 +8,7 @@
 #include "passes/pass.h"
 #include "support/mem.h"
 
-/* Marks, by value id, every value whose contents some shape depends on. */
-static unsigned char *static_values(const IrGraph *g)
+unsigned char *pass_static_values(const IrGraph *g)
 {
     int max_id = 0;
     for (int i = 0; i < ir_graph_num_values(g); i++)
@@ -33,7 +32,7 @@ static unsigned char *static_values(const IrGraph *g)
 
 SdStatus pass_bind_static_inputs(IrGraph *g, const PassBinding *bindings, int n, bool *bound, SdError *err)
 {
-    unsigned char *need = static_values(g);
+    unsigned char *need = pass_static_values(g);
     if (!need)
         return sd_errorf(err, SD_ENOMEM, "out of memory");
     int n_inputs = ir_graph_num_inputs(g);

@@ -58,6 +58,8 @@ SdStatus pass_fold_node(IrGraph *g, IrNode *n, const PassOptions *opt, bool *fol
 
 SdStatus pass_fold(IrGraph *g, const PassOptions *opt, SdError *err)
 {
+    if (pass_disabled(opt, "fold"))
+        return SD_OK; /* the manager skips it too; this guards direct calls */
     for (int i = 0; i < ir_graph_num_nodes(g); i++) {
         bool folded;
         SD_TRY(pass_fold_node(g, ir_graph_node(g, i), opt, &folded, err));

@@ -53,6 +53,8 @@ static bool listed(const char *list, const char *name)
     return false;
 }
 
+bool pass_disabled(const PassOptions *opt, const char *name) { return opt && listed(opt->disabled, name); }
+
 SdStatus pass_run_pipeline(IrGraph *g, const char *pipeline, const PassOptions *opt, SdError *err)
 {
     static const PassOptions defaults = {0};

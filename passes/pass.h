@@ -51,6 +51,12 @@ SdStatus pass_autodiff(IrGraph *g, IrValue *loss, const PassOptions *opt, SdErro
  * is removed. Returns SD_OK without change when folding is off or the result would be too big. */
 SdStatus pass_fold_node(IrGraph *g, IrNode *n, const PassOptions *opt, bool *folded, SdError *err);
 
+/* By value id (calloc'd, caller frees; NULL when out of memory): 1 for every value whose contents
+ * some shape depends on, directly (a static input in ops.def) or through the nodes that make it. */
+unsigned char *pass_static_values(const IrGraph *g);
+/* True when `name` is in opt->disabled. */
+bool pass_disabled(const PassOptions *opt, const char *name);
+
 /* A value known before compiling, for pass_bind_static_inputs. */
 typedef struct PassBinding {
     SdDType dtype;

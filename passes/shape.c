@@ -4,6 +4,7 @@
  * Gather -> Concat of the input's dims). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "passes/shape/shape.h"
@@ -188,6 +189,14 @@ SdStatus pass_shape_node(IrGraph *g, IrNode *n, const PassOptions *opt, SdError 
 SdStatus pass_shape(IrGraph *g, const PassOptions *opt, SdError *err)
 {
     ShapeCtx c = {g, opt, err};
+    /* Values that shapes depend on are folded as soon as they can be, even with `fold` disabled:
+     * without their contents there are no shapes. Everything else folds only when folding is on. */
+    bool fold_all = !pass_disabled(opt, "fold");
+    unsigned char *needed = fold_all ? NULL : pass_static_values(g);
+    int max_id = 0;
+    for (int i = 0; i < ir_graph_num_values(g); i++)
+        if (ir_graph_value(g, i)->id > max_id)
+            max_id = ir_graph_value(g, i)->id;
     for (int k = 0; k < ir_graph_num_nodes(g); k++) {
         IrNode *n = ir_graph_node(g, k);
         if (n->removed)
@@ -200,14 +209,25 @@ SdStatus pass_shape(IrGraph *g, const PassOptions *opt, SdError *err)
                 return shape_error(&c, n, SD_EUNSUPPORTED, "input '%s' has element type %s, which seedc does not support",
                                    v->name, sd_dtype_name(v->dtype));
         }
-        SD_TRY(family_shape[ir_op_info(n->op)->family](&c, n));
+        SdStatus st = family_shape[ir_op_info(n->op)->family](&c, n);
+        for (int i = 0; i < n->n_outputs && st == SD_OK && !n->removed; i++)
+            st = shape_check_size(&c, n, &n->outputs[i]->shape);
+        if (st != SD_OK) {
+            free(needed);
+            return st;
+        }
         if (n->removed)
             continue; /* the shape function replaced the node (Shape, Size) */
-        for (int i = 0; i < n->n_outputs; i++)
-            SD_TRY(shape_check_size(&c, n, &n->outputs[i]->shape));
+        bool fold = fold_all;
+        for (int i = 0; i < n->n_outputs && !fold; i++)
+            fold = needed && n->outputs[i]->id <= max_id && needed[n->outputs[i]->id];
         bool folded;
-        SD_TRY(pass_fold_node(g, n, opt, &folded, err));
+        if (fold && (st = pass_fold_node(g, n, opt, &folded, err)) != SD_OK) {
+            free(needed);
+            return st;
+        }
     }
+    free(needed);
     ir_graph_compact(g);
     for (int i = 0; i < ir_graph_num_outputs(g); i++)
         if (!ir_graph_output(g, i)->has_shape)

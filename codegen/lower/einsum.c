@@ -9,6 +9,29 @@ SdStatus cg_lower_einsum(const IrNode *n, const CgLowerOptions *opt, CgLowered *
     const IrEinsumAttrs *a = &n->attrs.einsum;
     char lb[200];
     SD_ASSERT(a->resolved);
+    /* a pure permutation of one operand ("ij->ji") is a strided copy, for every dtype */
+    const IrValue *x = n->inputs[0], *y = n->outputs[0];
+    if (n->n_inputs == 1 && x->shape.rank == y->shape.rank) {
+        int64_t xs[IR_MAX_RANK], ys[IR_MAX_RANK], src[IR_MAX_RANK];
+        cg_contiguous_strides(&x->shape, xs);
+        cg_contiguous_strides(&y->shape, ys);
+        bool perm = true;
+        unsigned seen = 0;
+        for (int i = 0; i < y->shape.rank && perm; i++) {
+            int found = -1;
+            for (int j = 0; j < x->shape.rank; j++)
+                if (a->in_labels[0][j] == a->out_labels[i] && !(seen & (1u << j)))
+                    found = j;
+            perm = found >= 0;
+            if (perm) {
+                seen |= 1u << found;
+                src[i] = xs[found];
+            }
+        }
+        if (perm)
+            return cg_lower_strided_copy(out, n, y->shape.rank, y->shape.dims, src, 0, ys, 0, sd_dtype_size(x->dtype),
+                                         0, cg_out(n, 0), err);
+    }
     if (n->inputs[0]->dtype != SD_DT_F32)
         return sd_errorf(err, SD_EUNSUPPORTED, "%s: equation '%s' on %s operands is not supported (f32 only)",
                          ir_node_label(n, lb, sizeof lb), a->equation, sd_dtype_name(n->inputs[0]->dtype));

@@ -175,11 +175,16 @@ static int run_one(const Options *o, const char *name, char *msg, size_t n)
         rc = compare(&out[i], &want[i], msg, n);
     goto done;
 fail:
-    /* the reason goes into the checked-in list: drop the machine-specific path before the test name */
+    /* the reason goes into the checked-in list: no machine-specific paths in it */
     {
         const char *at = strstr(err.msg, name);
         const char *colon = at ? strstr(at, ": ") : NULL;
-        copy_text(msg, n, colon ? colon + 2 : err.msg);
+        char clean[SD_ERROR_MSG_MAX];
+        copy_text(clean, sizeof clean, colon ? colon + 2 : err.msg);
+        size_t rl = strlen(o->root);
+        for (char *p; (p = strstr(clean, o->root)) != NULL;)
+            memmove(p, p + rl + (p[rl] == '/'), strlen(p + rl + (p[rl] == '/')) + 1);
+        copy_text(msg, n, clean);
         first_line(msg);
     }
 done:
