@@ -50,6 +50,25 @@ static SdStatus legacy_broadcast(OnnxCtx *c, IrValue **b)
     return SD_OK;
 }
 
+/* PRelu before opset 7: a 1-D slope of C values applies per channel (axis 1), not NumPy-style. */
+static SdStatus legacy_prelu_slope(OnnxCtx *c, IrValue **slope)
+{
+    IrValue *x = c->in[0], *s = *slope;
+    if (!x->has_shape || !s->has_shape || s->shape.rank != 1 || x->shape.rank <= 2 || s->shape.dims[0] == 1 ||
+        s->shape.dims[0] != x->shape.dims[1])
+        return SD_OK;
+    int64_t shape[IR_MAX_RANK];
+    shape[0] = s->shape.dims[0];
+    for (int i = 1; i < x->shape.rank - 1; i++)
+        shape[i] = 1;
+    IrValue *target = onnx_const_ints(c, "slope_shape", shape, x->shape.rank - 1);
+    IrValue *reshaped = onnx_temp(c, "slope", s->dtype);
+    if (!target || !reshaped || !onnx_emit(c, IR_OP_RESHAPE, (IrValue *[]){s, target}, 2, &reshaped, 1))
+        return c->err->status ? c->err->status : SD_ENOMEM;
+    *slope = reshaped;
+    return SD_OK;
+}
+
 /* in[0] op in[1] op ... into out[0]; Mean divides the sum by the count. */
 static SdStatus chain(OnnxCtx *c, IrOp op, bool mean)
 {
@@ -95,7 +114,9 @@ SdStatus onnx_import_binary(OnnxCtx *c)
             continue;
         SD_TRY(onnx_expect_arity(c, 2, 2, 1, 1));
         IrValue *b = c->in[1];
-        if (c->opset < 7)
+        if (c->opset < 7 && binary_ops[i].op == IR_OP_PRELU)
+            SD_TRY(legacy_prelu_slope(c, &b));
+        else if (c->opset < 7)
             SD_TRY(legacy_broadcast(c, &b));
         IrNode *n = onnx_emit(c, binary_ops[i].op, (IrValue *[]){c->in[0], b}, 2, c->out, 1);
         if (!n)
