@@ -28,6 +28,7 @@ typedef struct {
     int64_t n_tasks;
     int n_workers;                   /* started so far */
     int wanted;                      /* threads to use, caller included; 0 = all cores */
+    uint64_t start_generation[RT_MAX_THREADS]; /* the job before a worker's first one */
 } Pool;
 
 static Pool pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
@@ -59,7 +60,8 @@ static void run_tasks(void)
 static void *worker(void *arg)
 {
     int index = (int)(intptr_t)arg;
-    uint64_t seen = atomic_load(&pool.generation);
+    /* not the current generation: the job that started this worker may already be posted */
+    uint64_t seen = pool.start_generation[index];
     for (;;) {
         uint64_t g;
         int spins = 0;
@@ -108,6 +110,7 @@ void rt_parallel_for(int64_t n_tasks, RtTaskFn fn, void *ctx)
         helpers = (int)(n_tasks - 1);
     while (pool.n_workers < helpers) { /* start workers on first need; a failure just means fewer */
         pthread_t t;
+        pool.start_generation[pool.n_workers] = atomic_load(&pool.generation);
         if (pthread_create(&t, NULL, worker, (void *)(intptr_t)pool.n_workers) != 0)
             break;
         pthread_detach(t);
