@@ -473,7 +473,8 @@ SdStatus ir_graph_toposort(IrGraph *g, SdError *err)
         for (int i = 0; i < n; i++)
             if (g->nodes[i]->removed)
                 order[k++] = g->nodes[i];
-        memcpy(g->nodes, order, (size_t)n * sizeof *order);
+        if (n)
+            memcpy(g->nodes, order, (size_t)n * sizeof *order);
     }
     free(order), free(state), free(stack), free(next_in), free(index_of);
     return st;

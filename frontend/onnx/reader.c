@@ -289,10 +289,10 @@ static SdStatus import_graph(OnnxFile *f, const Onnx__ModelProto *m, const OnnxI
         SD_TRY(make_input(f, vi, opt));
     }
     SD_TRY(declare_node_outputs(f, gp));
-    for (size_t k = 0; k < gp->n_node; k++) {
+    for (size_t k = 0; k < gp->n_node; k++) /* counted first: `seedc info` shows them even when one fails */
         count_op(info, gp->node[k]->op_type ? gp->node[k]->op_type : "?");
+    for (size_t k = 0; k < gp->n_node; k++)
         SD_TRY(import_node(f, gp->node[k], opset, (int)k));
-    }
     if (gp->n_output == 0)
         return sd_errorf(f->err, SD_EBADMODEL, "%s: the graph has no outputs", f->path);
     for (size_t i = 0; i < gp->n_output; i++) {

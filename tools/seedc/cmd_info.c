@@ -46,8 +46,9 @@ int cmd_info(int argc, char **argv)
     const char *path = argv[optind];
     SdError err = {0};
     IrGraph *g;
-    OnnxModelInfo info;
-    if (sd_load_graph(path, &common.opt, &g, &info, &err) != SD_OK)
+    OnnxModelInfo info = {0};
+    SdStatus loaded = sd_load_graph(path, &common.opt, &g, &info, &err);
+    if (loaded != SD_OK && info.n_nodes == 0)
         return cli_fail(&err);
     printf("model    %s\n", path);
     printf("graph    %s\n", info.graph_name[0] ? info.graph_name : "(unnamed)");
@@ -55,6 +56,12 @@ int cmd_info(int argc, char **argv)
     printf("ir       version %lld, opset %lld\n", (long long)info.ir_version, (long long)info.opset);
     printf("params   %lld in %lld initializers (%.2f MB)\n", (long long)info.n_parameters,
            (long long)info.n_initializers, (double)info.parameter_bytes / 1e6);
+    if (loaded != SD_OK) { /* what the file holds, then why seedc cannot compile it */
+        printf("ops      %d nodes\n", info.n_nodes);
+        for (int i = 0; i < info.n_op_types; i++)
+            printf("  %-24s %d\n", info.ops[i].op_type, info.ops[i].count);
+        return cli_fail(&err);
+    }
     SdStatus st = sd_optimize(g, &common.opt, NULL, NULL, NULL, &err);
     printf("io%s\n", st == SD_OK ? "" : " (as declared; shape inference failed)");
     for (int i = 0; i < ir_graph_num_inputs(g); i++)
