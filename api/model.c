@@ -6,6 +6,7 @@
 
 #include "api/driver.h"
 #include "codegen/codegen.h"
+#include "runtime/threadpool.h"
 #include "support/mem.h"
 
 struct SdModel {
@@ -76,8 +77,10 @@ SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdErr
         return sd_errorf(err, SD_ENOMEM, "out of memory");
     m->graph = g;
     m->n_original_inputs = ir_graph_num_inputs(g);
+    if (opt && opt->threads > 0)
+        rt_set_num_threads(opt->threads);
     CgOptions co = {.name = "model", .lower = lower_options(opt), .opt_level = opt ? opt->opt_level : 0,
-                    .print_llvm = opt && opt->print_llvm};
+                    .print_llvm = opt && opt->print_llvm, .threads = rt_num_threads()};
     SdStatus st = cg_compile_jit(g, &co, &m->code, err);
     if (st == SD_OK) {
         m->scratch = sd_aligned_alloc(cg_model_scratch_bytes(m->code));

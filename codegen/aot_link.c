@@ -84,11 +84,12 @@ SdStatus cg_aot_write_header(const IrGraph *g, const CgAotOptions *opt, const ch
             " * owns all memory: the weights (%s_WEIGHTS_BYTES bytes: %s), a scratch buffer of\n"
             " * %s_SCRATCH_BYTES bytes aligned to 64 (one per concurrent call), and the tensors, C-ordered, in\n"
             " * graph order. The code keeps no state between calls, so threads may run it at once, each with\n"
-            " * its own scratch. Link with -lm%s. */\n",
+            " * its own scratch. Link with -lm%s%s. */\n",
             name, opt->source ? opt->source : "a model", triple, cpu, name, up,
             opt->weights_file ? "load the file NAME.weights into 64-byte aligned memory"
                               : "pass the embedded NAME_weights",
-            up, opt->cg.lower.gemm == CG_GEMM_OPENBLAS ? " -lopenblas" : "");
+            up, opt->cg.lower.gemm == CG_GEMM_OPENBLAS ? " -lopenblas" : "",
+            opt->cg.threads > 1 ? " and seedc's libseedrt.a with -lpthread (for its thread pool)" : "");
     fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", up, up);
     fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     fprintf(f, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", up, ir_graph_num_inputs(g), up,
@@ -218,8 +219,14 @@ SdStatus cg_aot_link(const CgAotOptions *opt, const char *triple, const char *ob
     }
     bool blas = opt->cg.lower.gemm == CG_GEMM_OPENBLAS;
     if (opt->kind == CG_EMIT_SHARED) {
-        char *argv[] = {(char *)cc, "-shared", "-o", (char *)output, (char *)object, "-lm",
-                        blas ? "-lopenblas" : NULL, NULL};
+        char lib_dir[1100], lib_flag[1200];
+        bool pool = opt->cg.threads > 1;
+        if (pool && !find_lib_dir(arm ? "aarch64-linux-gnu" : "x86_64-linux-gnu", lib_dir, sizeof lib_dir))
+            return sd_errorf(err, SD_EIO, "the seedc runtime library for %s is missing (looked for %s/libseedrt.a)",
+                             triple, lib_dir);
+        snprintf(lib_flag, sizeof lib_flag, "-L%s", pool ? lib_dir : ".");
+        char *argv[] = {(char *)cc, "-shared", "-o", (char *)output, (char *)object, lib_flag,
+                        pool ? "-lseedrt" : "-lm", "-lm", "-lpthread", blas ? "-lopenblas" : NULL, NULL};
         return run_tool(argv, err);
     }
     char lib_dir[1100], desc_obj[1200], lib_flag[1200];

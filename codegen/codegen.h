@@ -20,6 +20,7 @@ typedef struct CgOptions {
     const char *cpu;        /* NULL: the host */
     const char *features;   /* NULL: the host's */
     bool print_llvm;        /* dump the optimized module to stderr */
+    int threads;            /* split calls over this many threads; 0 or 1: one thread */
 } CgOptions;
 
 typedef void (*CgEntryFn)(const void *consts, void *state, void *scratch, void *const *io);

@@ -20,15 +20,23 @@ typedef struct {
     int64_t offset; /* bytes into its blob, or the io index */
 } Home;
 
+/* The four base pointers every node function and task reads: (consts, state, scratch, io). */
+typedef struct {
+    LLVMValueRef consts, state, scratch, io;
+} Bases;
+
 typedef struct {
     const IrGraph *g;
+    const CgOptions *opt;
     const CgTarget *t;
     LLVMContextRef ctx;
     LLVMModuleRef m;
     LLVMTypeRef ptr, i8, i64, fn_type;
     Home *homes;          /* by value id */
     size_t workspace_offset;
-    int n_param_globals;
+    size_t workspace_bytes;   /* per thread */
+    int threads;
+    int n_param_globals, n_tasks;
 } Emitter;
 
 static double now_seconds(void)
@@ -94,7 +102,8 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdErr
         }
     }
     e->workspace_offset = sd_align_up(scratch);
-    out->scratch_bytes = e->workspace_offset + sd_align_up(workspace);
+    e->workspace_bytes = sd_align_up(workspace);
+    out->scratch_bytes = e->workspace_offset + e->workspace_bytes * (size_t)(e->threads > 1 ? e->threads : 1);
     out->consts_bytes = consts;
     out->state_bytes = state;
     out->consts = sd_aligned_calloc(consts);
@@ -112,20 +121,24 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdErr
     return SD_OK;
 }
 
-/* Pointer to a value inside a node function whose parameters are (consts, state, scratch, io). */
-static LLVMValueRef value_pointer(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const IrValue *v)
+static Bases fn_bases(LLVMValueRef fn)
+{
+    return (Bases){LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 3)};
+}
+
+/* Pointer to a value, from the base pointers. */
+static LLVMValueRef value_pointer(Emitter *e, LLVMBuilderRef b, const Bases *base, const IrValue *v)
 {
     const Home *h = &e->homes[v->id];
     if (h->kind == HOME_IO) {
         LLVMValueRef idx = LLVMConstInt(e->i64, (unsigned long long)h->offset, 0);
-        LLVMValueRef slot = LLVMBuildGEP2(b, e->ptr, LLVMGetParam(fn, 3), &idx, 1, "io.slot");
-        LLVMValueRef p = LLVMBuildLoad2(b, e->ptr, slot, v->name);
-        return p;
+        LLVMValueRef slot = LLVMBuildGEP2(b, e->ptr, base->io, &idx, 1, "io.slot");
+        return LLVMBuildLoad2(b, e->ptr, slot, v->name);
     }
     SD_ASSERT(h->kind != HOME_NONE);
-    unsigned base = h->kind == HOME_CONSTS ? 0 : h->kind == HOME_STATE ? 1 : 2;
+    LLVMValueRef root = h->kind == HOME_CONSTS ? base->consts : h->kind == HOME_STATE ? base->state : base->scratch;
     LLVMValueRef off = LLVMConstInt(e->i64, (unsigned long long)h->offset, 0);
-    return LLVMBuildInBoundsGEP2(b, e->i8, LLVMGetParam(fn, base), &off, 1, v->name);
+    return LLVMBuildInBoundsGEP2(b, e->i8, root, &off, 1, v->name);
 }
 
 static LLVMValueRef param_global(Emitter *e, const CgCall *call)
@@ -156,35 +169,126 @@ static LLVMValueRef new_function(Emitter *e, const char *name, bool internal)
     return fn;
 }
 
+/* Fills a bufs array for one call; `thread` (may be NULL) offsets the workspace per thread. */
+static LLVMValueRef build_bufs(Emitter *e, LLVMBuilderRef b, const Bases *base, const IrNode *n, const CgCall *call,
+                               LLVMValueRef thread)
+{
+    LLVMTypeRef bufs_type = LLVMArrayType2(e->ptr, CG_MAX_CALL_BUFS);
+    LLVMValueRef bufs = LLVMBuildAlloca(b, bufs_type, "bufs");
+    for (int k = 0; k < call->n_bufs; k++) {
+        int op = call->bufs[k];
+        LLVMValueRef p;
+        if (op == CG_BUF_WORKSPACE) {
+            LLVMValueRef off = LLVMConstInt(e->i64, e->workspace_offset, 0);
+            if (thread) {
+                LLVMValueRef t = LLVMBuildZExt(b, thread, e->i64, "");
+                LLVMValueRef per = LLVMBuildMul(b, t, LLVMConstInt(e->i64, e->workspace_bytes, 0), "");
+                off = LLVMBuildAdd(b, off, per, "");
+            }
+            p = LLVMBuildInBoundsGEP2(b, e->i8, base->scratch, &off, 1, "workspace");
+        } else {
+            const IrValue *v = op < n->n_inputs ? n->inputs[op] : n->outputs[op - n->n_inputs];
+            p = v ? value_pointer(e, b, base, v) : LLVMConstNull(e->ptr);
+        }
+        LLVMValueRef idx[2] = {LLVMConstInt(e->i64, 0, 0), LLVMConstInt(e->i64, (unsigned)k, 0)};
+        LLVMBuildStore(b, p, LLVMBuildInBoundsGEP2(b, bufs_type, bufs, idx, 2, ""));
+    }
+    return bufs;
+}
+
+/* Work below this (about elements or flops) is not worth waking another thread for. */
+#define CG_PARALLEL_MIN_COST 32768.0
+
+static int tasks_for(const Emitter *e, const CgCall *call)
+{
+    if (e->threads < 2 || !call->range_kernel || call->extent < 2 || call->cost < CG_PARALLEL_MIN_COST)
+        return 1;
+    int64_t t = (int64_t)e->threads * 4;
+    return (int)(call->extent < t ? call->extent : t);
+}
+
+/* task(ctx, task, thread): slice `task` of n_tasks of the call, ctx = the node's four bases. */
+static LLVMValueRef emit_task(Emitter *e, const IrNode *n, const CgCall *call, LLVMValueRef params, int n_tasks,
+                              SdError *err)
+{
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(e->ctx);
+    LLVMTypeRef task_type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->i64, i32}, 3, 0);
+    char name[64];
+    snprintf(name, sizeof name, "task%d", e->n_tasks++);
+    LLVMValueRef fn = LLVMAddFunction(e->m, name, task_type);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    cg_set_target_attrs(e->ctx, fn, e->t);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(e->ctx);
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
+    Bases base;
+    LLVMValueRef slots[4];
+    for (int i = 0; i < 4; i++) {
+        LLVMValueRef idx = LLVMConstInt(e->i64, (unsigned)i, 0);
+        slots[i] = LLVMBuildLoad2(b, e->ptr, LLVMBuildGEP2(b, e->ptr, LLVMGetParam(fn, 0), &idx, 1, ""), "");
+    }
+    base = (Bases){slots[0], slots[1], slots[2], slots[3]};
+    LLVMValueRef bufs = build_bufs(e, b, &base, n, call, LLVMGetParam(fn, 2));
+    /* items [task*extent/n, (task+1)*extent/n) */
+    LLVMValueRef task = LLVMGetParam(fn, 1), extent = LLVMConstInt(e->i64, (unsigned long long)call->extent, 0);
+    LLVMValueRef nt = LLVMConstInt(e->i64, (unsigned long long)n_tasks, 0);
+    LLVMValueRef begin = LLVMBuildUDiv(b, LLVMBuildMul(b, task, extent, ""), nt, "begin");
+    LLVMValueRef next = LLVMBuildAdd(b, task, LLVMConstInt(e->i64, 1, 0), "");
+    LLVMValueRef end = LLVMBuildUDiv(b, LLVMBuildMul(b, next, extent, ""), nt, "end");
+    LLVMValueRef kernel = LLVMGetNamedFunction(e->m, call->range_kernel);
+    SdStatus st = SD_OK;
+    if (!kernel) {
+        char lb[200];
+        st = sd_errorf(err, SD_EINTERNAL, "%s: kernel %s is missing from the kernel bitcode",
+                       ir_node_label(n, lb, sizeof lb), call->range_kernel);
+    } else {
+        LLVMTypeRef range_type =
+            LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->ptr, e->i64, e->i64}, 4, 0);
+        LLVMBuildCall2(b, range_type, kernel, (LLVMValueRef[]){params, bufs, begin, end}, 4, "");
+    }
+    LLVMBuildRetVoid(b);
+    LLVMDisposeBuilder(b);
+    return st == SD_OK ? fn : NULL;
+}
+
 static SdStatus emit_calls(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const IrNode *n, const CgLowered *low,
                            SdError *err)
 {
     LLVMTypeRef kernel_type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->ptr}, 2, 0);
-    LLVMTypeRef bufs_type = LLVMArrayType2(e->ptr, CG_MAX_CALL_BUFS);
+    Bases base = fn_bases(fn);
     for (int c = 0; c < low->n_calls; c++) {
         const CgCall *call = &low->calls[c];
+        LLVMValueRef params = param_global(e, call);
+        int n_tasks = tasks_for(e, call);
+        if (n_tasks > 1) {
+            LLVMValueRef task = emit_task(e, n, call, params, n_tasks, err);
+            if (!task)
+                return err->status;
+            LLVMTypeRef ctx_type = LLVMArrayType2(e->ptr, 4);
+            LLVMValueRef ctx = LLVMBuildAlloca(b, ctx_type, "ctx");
+            LLVMValueRef vals[4] = {base.consts, base.state, base.scratch, base.io};
+            for (int i = 0; i < 4; i++) {
+                LLVMValueRef idx[2] = {LLVMConstInt(e->i64, 0, 0), LLVMConstInt(e->i64, (unsigned)i, 0)};
+                LLVMBuildStore(b, vals[i], LLVMBuildInBoundsGEP2(b, ctx_type, ctx, idx, 2, ""));
+            }
+            LLVMTypeRef i32 = LLVMInt32TypeInContext(e->ctx);
+            LLVMTypeRef pf_type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx),
+                                                   (LLVMTypeRef[]){e->i64, i32, e->ptr, e->ptr}, 4, 0);
+            LLVMValueRef pf = LLVMGetNamedFunction(e->m, "rt_parallel_for");
+            if (!pf)
+                pf = LLVMAddFunction(e->m, "rt_parallel_for", pf_type);
+            LLVMValueRef args[4] = {LLVMConstInt(e->i64, (unsigned)n_tasks, 0),
+                                    LLVMConstInt(i32, (unsigned)e->threads, 0), task, ctx};
+            LLVMBuildCall2(b, pf_type, pf, args, 4, "");
+            continue;
+        }
         LLVMValueRef kernel = LLVMGetNamedFunction(e->m, call->kernel);
         if (!kernel) {
             char lb[200];
             return sd_errorf(err, SD_EINTERNAL, "%s: kernel %s is missing from the kernel bitcode",
                              ir_node_label(n, lb, sizeof lb), call->kernel);
         }
-        LLVMValueRef bufs = LLVMBuildAlloca(b, bufs_type, "bufs");
-        for (int k = 0; k < call->n_bufs; k++) {
-            int op = call->bufs[k];
-            LLVMValueRef p;
-            if (op == CG_BUF_WORKSPACE) {
-                LLVMValueRef off = LLVMConstInt(e->i64, e->workspace_offset, 0);
-                p = LLVMBuildInBoundsGEP2(b, e->i8, LLVMGetParam(fn, 2), &off, 1, "workspace");
-            } else {
-                const IrValue *v = op < n->n_inputs ? n->inputs[op] : n->outputs[op - n->n_inputs];
-                p = v ? value_pointer(e, b, fn, v) : LLVMConstNull(e->ptr);
-            }
-            LLVMValueRef idx[2] = {LLVMConstInt(e->i64, 0, 0), LLVMConstInt(e->i64, (unsigned)k, 0)};
-            LLVMBuildStore(b, p, LLVMBuildInBoundsGEP2(b, bufs_type, bufs, idx, 2, ""));
-        }
-        LLVMValueRef args[2] = {param_global(e, call), bufs};
-        LLVMBuildCall2(b, kernel_type, kernel, args, 2, "");
+        LLVMValueRef bufs = build_bufs(e, b, &base, n, call, NULL);
+        LLVMBuildCall2(b, kernel_type, kernel, (LLVMValueRef[]){params, bufs}, 2, "");
     }
     return SD_OK;
 }
@@ -204,7 +308,8 @@ static SdStatus emit_output_copies(Emitter *e, LLVMBuilderRef b, LLVMValueRef en
         LLVMTypeRef kernel_type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->ptr}, 2, 0);
         LLVMTypeRef bufs_type = LLVMArrayType2(e->ptr, 2);
         LLVMValueRef bufs = LLVMBuildAlloca(b, bufs_type, "copy.bufs");
-        LLVMValueRef src = value_pointer(e, b, entry, v);
+        Bases base = fn_bases(entry);
+        LLVMValueRef src = value_pointer(e, b, &base, v);
         LLVMValueRef idx_dst = LLVMConstInt(e->i64, (unsigned)(n_in + j), 0);
         LLVMValueRef dst = LLVMBuildLoad2(b, e->ptr, LLVMBuildGEP2(b, e->ptr, LLVMGetParam(entry, 3), &idx_dst, 1, ""), "out");
         LLVMValueRef i0[2] = {LLVMConstInt(e->i64, 0, 0), LLVMConstInt(e->i64, 0, 0)};
@@ -224,7 +329,7 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
     memset(out, 0, sizeof *out);
     int n_nodes = ir_graph_num_nodes(g);
     CgLowered *lowered = calloc((size_t)(n_nodes ? n_nodes : 1), sizeof *lowered);
-    Emitter e = {.g = g, .t = t, .ctx = ctx};
+    Emitter e = {.g = g, .opt = opt, .t = t, .ctx = ctx, .threads = opt->threads > 1 ? opt->threads : 1};
     e.homes = calloc((size_t)max_value_id(g) + 1, sizeof *e.homes);
     if (!lowered || !e.homes) {
         free(lowered), free(e.homes);

@@ -12,6 +12,7 @@
 #include <llvm-c/Orc.h>
 
 #include "codegen/emit.h"
+#include "runtime/threadpool.h"
 #include "support/mem.h"
 
 struct CgModel {
@@ -46,7 +47,7 @@ static const ExternalSymbol *external_symbols(size_t *n)
         {"exp", (void *)exp}, {"log", (void *)log}, {"pow", (void *)pow}, {"sqrt", (void *)sqrt},
         {"floor", (void *)floor}, {"ceil", (void *)ceil}, {"fmod", (void *)fmod}, {"round", (void *)round},
         {"rint", (void *)rint}, {"nearbyint", (void *)nearbyint}, {"trunc", (void *)trunc},
-        {"cblas_sgemm", (void *)cblas_sgemm},
+        {"cblas_sgemm", (void *)cblas_sgemm}, {"rt_parallel_for", (void *)rt_parallel_for},
     };
     *n = sizeof syms / sizeof syms[0];
     return syms;

@@ -44,14 +44,14 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void run_tasks(void)
+static void run_tasks(int32_t thread)
 {
     in_task = true;
     for (;;) {
         int64_t t = atomic_fetch_add_explicit(&pool.next_task, 1, memory_order_acq_rel);
         if (t >= pool.n_tasks)
             break;
-        pool.fn(pool.ctx, t);
+        pool.fn(pool.ctx, t, thread);
         atomic_fetch_add_explicit(&pool.done_tasks, 1, memory_order_release);
     }
     in_task = false;
@@ -77,7 +77,7 @@ static void *worker(void *arg)
         }
         seen = g;
         if (index < atomic_load(&pool.active_workers)) {
-            run_tasks();
+            run_tasks((int32_t)index + 1);
             atomic_fetch_sub_explicit(&pool.pending_workers, 1, memory_order_release);
         }
     }
@@ -94,14 +94,16 @@ void rt_set_num_threads(int n) { pool.wanted = n < 0 ? 0 : n > RT_MAX_THREADS ? 
 
 int rt_num_threads(void) { return pool.wanted ? pool.wanted : cores(); }
 
-void rt_parallel_for(int64_t n_tasks, RtTaskFn fn, void *ctx)
+void rt_parallel_for(int64_t n_tasks, int32_t max_threads, RtTaskFn fn, void *ctx)
 {
     int threads = rt_num_threads();
+    if (max_threads > 0 && threads > max_threads)
+        threads = max_threads;
     if (n_tasks <= 0)
         return;
     if (n_tasks == 1 || threads == 1 || in_task) {
         for (int64_t t = 0; t < n_tasks; t++)
-            fn(ctx, t);
+            fn(ctx, t, 0);
         return;
     }
     pthread_mutex_lock(&run_lock);
@@ -129,7 +131,7 @@ void rt_parallel_for(int64_t n_tasks, RtTaskFn fn, void *ctx)
     atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
-    run_tasks();
+    run_tasks(0);
     while (atomic_load_explicit(&pool.done_tasks, memory_order_acquire) < n_tasks ||
            atomic_load_explicit(&pool.pending_workers, memory_order_acquire) > 0)
         cpu_relax();

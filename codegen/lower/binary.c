@@ -3,6 +3,7 @@
 
 #include "codegen/lower/lower.h"
 #include "runtime/kernels/eltwise.h"
+#include "runtime/kernels/loops.h"
 
 static RtBinaryOp binary_code(const IrNode *n)
 {
@@ -68,7 +69,10 @@ SdStatus cg_lower_binary(const IrNode *n, const CgLowerOptions *opt, CgLowered *
         return cg_lowered_add(out, "rt_logic", &p, sizeof p, 3, bufs, err);
     }
     switch (a->dtype) {
-    case SD_DT_F32: return cg_lowered_add(out, "rt_binary_f32", &p, sizeof p, 3, bufs, err);
+    case SD_DT_F32:
+        SD_TRY(cg_lowered_add(out, "rt_binary_f32", &p, sizeof p, 3, bufs, err));
+        cg_lowered_split(out, "rt_binary_f32_range", rt_outer_extent(p.dims), (double)ir_value_numel(y));
+        return SD_OK;
     case SD_DT_I64: return cg_lowered_add(out, "rt_binary_i64", &p, sizeof p, 3, bufs, err);
     case SD_DT_I32: return cg_lowered_add(out, "rt_binary_i32", &p, sizeof p, 3, bufs, err);
     default: return cg_unsupported_dtype(n, a, err);

@@ -74,6 +74,15 @@ SdStatus cg_lowered_add(CgLowered *l, const char *kernel, const void *params, si
     return SD_OK;
 }
 
+void cg_lowered_split(CgLowered *l, const char *range_kernel, int64_t extent, double cost)
+{
+    SD_ASSERT(l->n_calls > 0);
+    CgCall *c = &l->calls[l->n_calls - 1];
+    c->range_kernel = range_kernel;
+    c->extent = extent;
+    c->cost = cost;
+}
+
 SdStatus cg_unsupported_dtype(const IrNode *n, const IrValue *v, SdError *err)
 {
     char lb[200];

@@ -25,6 +25,12 @@ typedef struct CgCall {
     size_t params_size;
     int n_bufs;
     int bufs[CG_MAX_CALL_BUFS]; /* node operand indices: inputs 0.., outputs n_inputs..; CG_BUF_WORKSPACE */
+    /* Splitting over threads (optional): the same work as `kernel` restricted to items
+     * [begin, end) of `extent`, by RtRangeKernelFn `range_kernel`. `cost` estimates the work (about
+     * one per element touched or flop) so small calls stay on one thread. */
+    const char *range_kernel;
+    int64_t extent;
+    double cost;
 } CgCall;
 
 typedef struct CgLowered {
@@ -37,6 +43,8 @@ SdStatus cg_lower_node(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
 void cg_lowered_free(CgLowered *l);
 SdStatus cg_lowered_add(CgLowered *l, const char *kernel, const void *params, size_t params_size,
                         int n_bufs, const int *bufs, SdError *err);
+/* Marks the call just added as splittable (see CgCall). */
+void cg_lowered_split(CgLowered *l, const char *range_kernel, int64_t extent, double cost);
 /* Operand index of output i. */
 static inline int cg_out(const IrNode *n, int i) { return n->n_inputs + i; }
 

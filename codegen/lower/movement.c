@@ -5,6 +5,7 @@
 
 #include "codegen/lower/lower.h"
 #include "runtime/kernels/copy.h"
+#include "runtime/kernels/loops.h"
 
 SdStatus cg_lower_strided_copy(CgLowered *out, const IrNode *n, int rank, const int64_t *dims,
                                const int64_t *src_strides, int64_t src_offset, const int64_t *dst_strides,
@@ -43,7 +44,10 @@ SdStatus cg_lower_strided_copy(CgLowered *out, const IrNode *n, int rank, const 
     p.dst_offset = dst_offset;
     p.elem_size = (int32_t)elem_size;
     int bufs[2] = {src, dst};
-    return cg_lowered_add(out, "rt_copy_strided", &p, sizeof p, 2, bufs, err);
+    SD_TRY(cg_lowered_add(out, "rt_copy_strided", &p, sizeof p, 2, bufs, err));
+    int64_t items = rt_outer_extent(p.dims);
+    cg_lowered_split(out, "rt_copy_strided_range", items, (double)(items * p.dims[RT_LOOP_RANK - 1]));
+    return SD_OK;
 }
 
 static SdStatus lower_transpose(const IrNode *n, CgLowered *out, SdError *err)

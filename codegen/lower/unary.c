@@ -102,8 +102,11 @@ SdStatus cg_lower_unary(const IrNode *n, const CgLowerOptions *opt, CgLowered *o
     if (!unary_code(n->op, &code))
         return cg_unsupported_dtype(n, x, err);
     p.op = code;
-    if (x->dtype == SD_DT_F32)
-        return cg_lowered_add(out, "rt_unary_f32", &p, sizeof p, 2, bufs, err);
+    if (x->dtype == SD_DT_F32) {
+        SD_TRY(cg_lowered_add(out, "rt_unary_f32", &p, sizeof p, 2, bufs, err));
+        cg_lowered_split(out, "rt_unary_f32_range", numel, (double)numel * 4);
+        return SD_OK;
+    }
     bool int_op = code == RT_U_RELU || code == RT_U_NEG || code == RT_U_ABS || code == RT_U_SIGN ||
                   code == RT_U_CLIP;
     if (int_op && x->dtype == SD_DT_I64)

@@ -25,6 +25,33 @@ RT_KERNEL(rt_copy_strided)
     }
 }
 
+#define COPY_RANGE(T)                                                                  \
+    do {                                                                               \
+        const T *src = (const T *)bufs[0] + p->src_offset;                             \
+        T *dst = (T *)bufs[1] + p->dst_offset;                                         \
+        for (int64_t outer = begin; outer < end; outer++) {                            \
+            int64_t i[5];                                                              \
+            rt_outer_index(d, outer, i);                                               \
+            const T *ps = src + rt_outer_offset(i, ss);                                \
+            T *pd = dst + rt_outer_offset(i, ds);                                      \
+            for (int64_t k = 0; k < d[5]; k++)                                         \
+                pd[k * ds[5]] = ps[k * ss[5]];                                         \
+        }                                                                              \
+    } while (0)
+
+/* items: the outer index over dims[0..4] */
+RT_RANGE_KERNEL(rt_copy_strided_range)
+{
+    const RtCopyParams *p = params_;
+    const int64_t *d = p->dims, *ss = p->src_strides, *ds = p->dst_strides;
+    switch (p->elem_size) {
+    case 1: COPY_RANGE(uint8_t); break;
+    case 2: COPY_RANGE(uint16_t); break;
+    case 4: COPY_RANGE(uint32_t); break;
+    default: COPY_RANGE(uint64_t); break;
+    }
+}
+
 #define FILL_LOOP(T)                                  \
     do {                                              \
         T v;                                          \

@@ -30,6 +30,7 @@ typedef struct RtPadParams {
 } RtPadParams;
 
 RT_KERNEL_DECL(rt_copy_strided)        /* src -> dst */
+RT_RANGE_KERNEL_DECL(rt_copy_strided_range)
 RT_KERNEL_DECL(rt_fill)                /* -> dst */
 RT_KERNEL_DECL(rt_pad_index)           /* src -> dst, non-constant pad modes */
 

@@ -73,6 +73,18 @@ RT_KERNEL(rt_unary_f32)
     unary_f32_loop(params_, bufs[0], bufs[1]);
 }
 
+/* items: elements */
+RT_RANGE_KERNEL(rt_unary_f32_range)
+{
+    const RtUnaryParams *p = params_;
+    const float *x = bufs[0];
+    float *y = bufs[1];
+    const int op = p->op;
+    const float a = p->alpha, b = p->beta, g = p->gamma;
+    for (int64_t i = begin; i < end; i++)
+        y[i] = unary_f32(op, x[i], a, b, g);
+}
+
 #define UNARY_INT(name, T)                                                         \
     RT_KERNEL(name)                                                                \
     {                                                                              \
@@ -146,6 +158,24 @@ static void binary_f32_loop(const RtBroadcastParams *p, const float *a, const fl
 RT_KERNEL(rt_binary_f32)
 {
     binary_f32_loop(params_, bufs[0], bufs[1], bufs[2]);
+}
+
+/* items: the outer index over dims[0..4] (rt_outer_extent) */
+RT_RANGE_KERNEL(rt_binary_f32_range)
+{
+    const RtBroadcastParams *p = params_;
+    const float *a = bufs[0], *b = bufs[1];
+    float *y = bufs[2];
+    const int op = p->op;
+    const int64_t *d = p->dims, *sa = p->strides[0], *sb = p->strides[1];
+    for (int64_t outer = begin; outer < end; outer++) {
+        int64_t i[5];
+        rt_outer_index(d, outer, i);
+        const float *pa = a + rt_outer_offset(i, sa), *pb = b + rt_outer_offset(i, sb);
+        float *py = y + outer * d[5];
+        for (int64_t k = 0; k < d[5]; k++)
+            py[k] = binary_f32(op, pa[k * sa[5]], pb[k * sb[5]]);
+    }
 }
 
 /* Integer ops: Python's floor-mod for MOD, C's for FMOD; division by zero gives 0 and the one

@@ -49,10 +49,12 @@ typedef struct RtPredicateParams {
 } RtPredicateParams;
 
 RT_KERNEL_DECL(rt_unary_f32)      /* x f32 -> y f32 */
+RT_RANGE_KERNEL_DECL(rt_unary_f32_range)
 RT_KERNEL_DECL(rt_unary_i64)      /* x i64 -> y i64: identity, relu, neg, abs, sign */
 RT_KERNEL_DECL(rt_unary_i32)
 RT_KERNEL_DECL(rt_predicate)      /* not / isnan / isinf -> bool */
 RT_KERNEL_DECL(rt_binary_f32)     /* a, b f32 -> y f32 */
+RT_RANGE_KERNEL_DECL(rt_binary_f32_range)
 RT_KERNEL_DECL(rt_binary_i64)
 RT_KERNEL_DECL(rt_binary_i32)
 RT_KERNEL_DECL(rt_compare)        /* a, b of params->dtype -> y bool */

@@ -15,4 +15,23 @@
 
 #define RT_OFF6(s) (i0 * (s)[0] + i1 * (s)[1] + i2 * (s)[2] + i3 * (s)[3] + i4 * (s)[4] + i5 * (s)[5])
 
+
+/* Splitting a nest: the parallel items are the outer index over d[0..4] (the innermost dim stays
+ * a unit-stride loop). rt_outer_index decomposes an item into (i0..i4). */
+static inline int64_t rt_outer_extent(const int64_t *d) { return d[0] * d[1] * d[2] * d[3] * d[4]; }
+
+static inline void rt_outer_index(const int64_t *d, int64_t outer, int64_t *i)
+{
+    i[4] = outer % d[4], outer /= d[4];
+    i[3] = outer % d[3], outer /= d[3];
+    i[2] = outer % d[2], outer /= d[2];
+    i[1] = outer % d[1];
+    i[0] = outer / d[1];
+}
+
+static inline int64_t rt_outer_offset(const int64_t *i, const int64_t *s)
+{
+    return i[0] * s[0] + i[1] * s[1] + i[2] * s[2] + i[3] * s[3] + i[4] * s[4];
+}
+
 #endif

@@ -10,18 +10,23 @@ typedef struct {
     atomic_long nested_total;
 } Work;
 
-static void count_task(void *ctx, int64_t t)
+static void count_task(void *ctx, int64_t t, int32_t thread)
 {
     Work *w = ctx;
+    cr_assert(thread >= 0 && thread < rt_num_threads());
     atomic_fetch_add(&w->counts[t], 1);
 }
 
-static void nested_inner(void *ctx, int64_t t) { atomic_fetch_add(&((Work *)ctx)->nested_total, t); }
-
-static void nested_outer(void *ctx, int64_t t)
+static void nested_inner(void *ctx, int64_t t, int32_t thread)
 {
-    (void)t;
-    rt_parallel_for(10, nested_inner, ctx);
+    (void)thread;
+    atomic_fetch_add(&((Work *)ctx)->nested_total, t);
+}
+
+static void nested_outer(void *ctx, int64_t t, int32_t thread)
+{
+    (void)t, (void)thread;
+    rt_parallel_for(10, 0, nested_inner, ctx);
 }
 
 Test(threadpool, runs_every_task_once)
@@ -32,7 +37,7 @@ Test(threadpool, runs_every_task_once)
             static Work w;
             for (int i = 0; i < 1000; i++)
                 atomic_store(&w.counts[i], 0);
-            rt_parallel_for(n, count_task, &w);
+            rt_parallel_for(n, 0, count_task, &w);
             for (int i = 0; i < 1000; i++)
                 cr_assert_eq(atomic_load(&w.counts[i]), i < n ? 1 : 0, "threads %d, n %d, task %d", threads, n, i);
         }
@@ -45,12 +50,12 @@ Test(threadpool, nested_calls_and_many_small_jobs)
     rt_set_num_threads(2);
     static Work w;
     atomic_store(&w.nested_total, 0);
-    rt_parallel_for(8, nested_outer, &w);
+    rt_parallel_for(8, 0, nested_outer, &w);
     cr_assert_eq(atomic_load(&w.nested_total), 8 * 45);
     for (int rep = 0; rep < 20000; rep++) {
         atomic_store(&w.counts[0], 0);
         atomic_store(&w.counts[1], 0);
-        rt_parallel_for(2, count_task, &w);
+        rt_parallel_for(2, 0, count_task, &w);
         cr_assert_eq(atomic_load(&w.counts[0]) + atomic_load(&w.counts[1]), 2);
     }
 }
