@@ -80,7 +80,7 @@ SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdErr
     if (opt && opt->threads > 0)
         rt_set_num_threads(opt->threads);
     CgOptions co = {.name = "model", .lower = lower_options(opt), .opt_level = opt ? opt->opt_level : 0,
-                    .print_llvm = opt && opt->print_llvm, .threads = rt_num_threads()};
+                    .print_llvm = opt && opt->print_llvm, .threads = rt_num_threads(), .release_constants = true};
     SdStatus st = cg_compile_jit(g, &co, &m->code, err);
     if (st == SD_OK) {
         m->scratch = sd_aligned_alloc(cg_model_scratch_bytes(m->code));
@@ -94,6 +94,14 @@ SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdErr
         m->graph = NULL; /* the caller still owns the graph on failure */
         sd_model_free(m);
         return st;
+    }
+    /* the compiled code has its own copy of every constant: the graph keeps only shapes and names */
+    for (int i = 0; i < ir_graph_num_values(g); i++) {
+        IrValue *v = ir_graph_value(g, i);
+        if (v->role == IR_ROLE_CONSTANT && v->data && !v->producer) {
+            sd_aligned_free(v->data);
+            v->data = NULL;
+        }
     }
     *out = m;
     return SD_OK;

@@ -21,6 +21,7 @@ typedef struct CgOptions {
     const char *features;   /* NULL: the host's */
     bool print_llvm;        /* dump the optimized module to stderr */
     int threads;            /* split calls over this many threads; 0 or 1: one thread */
+    bool release_constants; /* free each constant's data in the graph once copied (lower peak memory) */
 } CgOptions;
 
 typedef void (*CgEntryFn)(const void *consts, void *state, void *scratch, void *const *io);

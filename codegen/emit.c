@@ -113,8 +113,13 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdErr
     for (int i = 0; i < ir_graph_num_values(g); i++) {
         IrValue *v = ir_graph_value(g, i);
         Home *h = &e->homes[v->id];
-        if (h->kind == HOME_CONSTS && v->nbytes)
+        if (h->kind == HOME_CONSTS && v->nbytes) {
             memcpy(out->consts + h->offset, v->data, v->nbytes);
+            if (e->opt->release_constants) {
+                sd_aligned_free(v->data);
+                v->data = NULL; /* the graph keeps the shape; the data lives on in the blob */
+            }
+        }
         else if (h->kind == HOME_STATE && v->data)
             memcpy(out->state_init + h->offset, v->data, v->nbytes);
     }

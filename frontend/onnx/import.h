@@ -9,6 +9,7 @@
 
 typedef struct OnnxFile {
     IrGraph *g;
+    ProtobufCAllocator *alloc; /* the one that unpacked the model: initializer bytes are freed early */
     const char *path;  /* for messages */
     char *dir;         /* folder of the model, for external data */
     SdError *err;

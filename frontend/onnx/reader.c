@@ -271,6 +271,11 @@ static SdStatus import_graph(OnnxFile *f, const Onnx__ModelProto *m, const OnnxI
             return sd_errorf(f->err, SD_EBADMODEL, "%s: initializer '%s' is defined twice", f->path, t->name);
         IrValue *v;
         SD_TRY(onnx_tensor_to_value(f, t, t->name, &v));
+        if (t->has_raw_data && t->raw_data.data && f->alloc) { /* copied: do not hold the weights twice */
+            f->alloc->free(f->alloc->allocator_data, t->raw_data.data);
+            ((Onnx__TensorProto *)t)->raw_data.data = NULL;
+            ((Onnx__TensorProto *)t)->raw_data.len = 0;
+        }
         if (info) {
             info->n_initializers++;
             info->n_parameters += ir_value_numel(v);
@@ -317,16 +322,22 @@ static SdStatus import_graph(OnnxFile *f, const Onnx__ModelProto *m, const OnnxI
     return SD_OK;
 }
 
-SdStatus onnx_import_buffer(const uint8_t *buf, size_t n, const char *path, const OnnxImportOptions *opt,
-                            IrGraph **out, OnnxModelInfo *info, SdError *err)
+/* With owned_buf, the file's bytes are freed as soon as protobuf-c has copied them. */
+static SdStatus import_buffer(const uint8_t *buf, size_t n, uint8_t *owned_buf, const char *path,
+                              const OnnxImportOptions *opt, IrGraph **out, OnnxModelInfo *info, SdError *err)
 {
     *out = NULL;
     if (info)
         memset(info, 0, sizeof *info);
-    SD_TRY(onnx_wire_check(buf, n, path, 64, err));
+    SdStatus wire = onnx_wire_check(buf, n, path, 64, err);
+    if (wire != SD_OK) {
+        free(owned_buf);
+        return wire;
+    }
     OnnxCountingAllocator alloc;
     onnx_counting_allocator_init(&alloc, 2 * n + ((size_t)256 << 20));
     Onnx__ModelProto *m = onnx__model_proto__unpack(&alloc.base, n, buf);
+    free(owned_buf);
     if (!m) {
         if (alloc.refused)
             return sd_errorf(err, SD_ENOMEM, "%s: the model needs more memory to parse than allowed (%zu bytes)", path,
@@ -338,7 +349,7 @@ SdStatus onnx_import_buffer(const uint8_t *buf, size_t n, const char *path, cons
         return sd_errorf(err, SD_EBADMODEL, "%s: not an ONNX model: it has no graph", path);
     }
     char *path_copy = sd_strdup(path);
-    OnnxFile f = {.path = path, .err = err};
+    OnnxFile f = {.path = path, .err = err, .alloc = &alloc.base};
     f.dir = path_copy ? sd_strdup(dirname(path_copy)) : NULL;
     free(path_copy);
     const char *base = strrchr(path, '/');
@@ -360,6 +371,12 @@ SdStatus onnx_import_buffer(const uint8_t *buf, size_t n, const char *path, cons
     return SD_OK;
 }
 
+SdStatus onnx_import_buffer(const uint8_t *buf, size_t n, const char *path, const OnnxImportOptions *opt,
+                            IrGraph **out, OnnxModelInfo *info, SdError *err)
+{
+    return import_buffer(buf, n, NULL, path, opt, out, info, err);
+}
+
 SdStatus onnx_import_file(const char *path, const OnnxImportOptions *opt, IrGraph **out, OnnxModelInfo *info,
                           SdError *err)
 {
@@ -367,7 +384,5 @@ SdStatus onnx_import_file(const char *path, const OnnxImportOptions *opt, IrGrap
     size_t n = 0;
     *out = NULL;
     SD_TRY(read_file(path, &buf, &n, err));
-    SdStatus st = onnx_import_buffer(buf, n, path, opt, out, info, err);
-    free(buf);
-    return st;
+    return import_buffer(buf, n, buf, path, opt, out, info, err);
 }
