@@ -26,6 +26,16 @@ typedef struct CgOptions {
 
 typedef void (*CgEntryFn)(const void *consts, void *state, void *scratch, void *const *io);
 
+/* One persistent value in the state arena: checkpoints save the arena by these names, and weights
+ * move between a training step and its evaluation graph by them. */
+typedef struct CgStateEntry {
+    char *name;
+    IrRole role;       /* PARAM or STATE */
+    SdDType dtype;
+    IrShape shape;
+    size_t offset, nbytes;
+} CgStateEntry;
+
 typedef struct CgModel CgModel;
 
 SdStatus cg_compile_jit(const IrGraph *g, const CgOptions *opt, CgModel **out, SdError *err);
@@ -35,6 +45,10 @@ const void *cg_model_consts(const CgModel *m);
 size_t cg_model_consts_bytes(const CgModel *m);
 size_t cg_model_scratch_bytes(const CgModel *m);  /* planned arena + the largest workspace */
 size_t cg_model_state_bytes(const CgModel *m);
+/* The initial contents of the state arena (parameters' and states' data), state_bytes long. */
+const void *cg_model_state_init(const CgModel *m);
+int cg_model_num_state_entries(const CgModel *m);
+const CgStateEntry *cg_model_state_entry(const CgModel *m, int i);
 double cg_model_compile_seconds(const CgModel *m);
 
 /* Runs node n natively: inputs must be constants, outputs[i] must hold ir_value_nbytes(output i). */

@@ -110,9 +110,21 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdErr
     out->state_init = sd_aligned_calloc(state);
     if (!out->consts || !out->state_init)
         return sd_errorf(err, SD_ENOMEM, "out of memory for %zu bytes of constants", consts);
+    int n_state = 0;
+    for (int i = 0; i < ir_graph_num_values(g); i++)
+        n_state += e->homes[ir_graph_value(g, i)->id].kind == HOME_STATE;
+    out->state_entries = calloc((size_t)(n_state ? n_state : 1), sizeof *out->state_entries);
+    if (!out->state_entries)
+        return sd_errorf(err, SD_ENOMEM, "out of memory");
     for (int i = 0; i < ir_graph_num_values(g); i++) {
         IrValue *v = ir_graph_value(g, i);
         Home *h = &e->homes[v->id];
+        if (h->kind == HOME_STATE) {
+            CgStateEntry *se = &out->state_entries[out->n_state_entries++];
+            *se = (CgStateEntry){sd_strdup(v->name), v->role, v->dtype, v->shape, (size_t)h->offset, ir_value_nbytes(v)};
+            if (!se->name)
+                return sd_errorf(err, SD_ENOMEM, "out of memory");
+        }
         if (h->kind == HOME_CONSTS && v->nbytes) {
             memcpy(out->consts + h->offset, v->data, v->nbytes);
             if (e->opt->release_constants) {
@@ -428,4 +440,9 @@ void cg_emitted_free(CgEmitted *e)
     sd_aligned_free(e->consts);
     sd_aligned_free(e->state_init);
     e->consts = e->state_init = NULL;
+    for (int i = 0; i < e->n_state_entries; i++)
+        free(e->state_entries[i].name);
+    free(e->state_entries);
+    e->state_entries = NULL;
+    e->n_state_entries = 0;
 }

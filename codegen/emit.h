@@ -17,6 +17,8 @@ typedef struct CgEmitted {
     size_t consts_bytes;
     uint8_t *state_init;      /* initial contents of parameters and state */
     size_t state_bytes;
+    CgStateEntry *state_entries; /* where each parameter and state value lives in the state arena */
+    int n_state_entries;
     size_t scratch_bytes;     /* planned arena plus the largest node workspace */
     char entry[160];          /* NAME_entry(consts, state, scratch, io) */
     double optimize_seconds;

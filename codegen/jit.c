@@ -161,4 +161,7 @@ const void *cg_model_consts(const CgModel *m) { return m->emitted.consts; }
 size_t cg_model_consts_bytes(const CgModel *m) { return m->emitted.consts_bytes; }
 size_t cg_model_scratch_bytes(const CgModel *m) { return m->emitted.scratch_bytes; }
 size_t cg_model_state_bytes(const CgModel *m) { return m->emitted.state_bytes; }
+const void *cg_model_state_init(const CgModel *m) { return m->emitted.state_init; }
+int cg_model_num_state_entries(const CgModel *m) { return m->emitted.n_state_entries; }
+const CgStateEntry *cg_model_state_entry(const CgModel *m, int i) { return &m->emitted.state_entries[i]; }
 double cg_model_compile_seconds(const CgModel *m) { return m->compile_seconds; }
