@@ -50,5 +50,6 @@ int cmd_run(int argc, char **argv);
 int cmd_ir(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const struct {
     {"run", cmd_run, "compile a model and run it on input tensors (.npy or .pb)"},
     {"compile", cmd_compile, "compile a model ahead of time: bundle, library or program, any target"},
     {"bench", cmd_bench, "time a model: compile time, latency, throughput, peak memory"},
+    {"export", cmd_export, "write a model (after optimization) as ONNX"},
     {"info", cmd_info, "inputs, outputs, opset, operators and parameters of a model"},
     {"ir", cmd_ir, "print the IR after a pass, or draw it as Graphviz DOT"},
 };
