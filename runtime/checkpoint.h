@@ -83,7 +83,8 @@ typedef struct RtTrainPosition {
 SdStatus rt_ckpt_set_position(RtCheckpoint *ck, const RtTrainPosition *p, SdError *err);
 SdStatus rt_ckpt_get_position(const RtCheckpoint *ck, RtTrainPosition *p, SdError *err);
 
-/* Rotation in a folder: writes DIR/PREFIX-<step, 12 digits>.ckpt atomically, then removes the
+/* Rotation in a folder: creates DIR when missing (not its parents), writes
+ * DIR/PREFIX-<step, 12 digits>.ckpt atomically, then removes the
  * oldest PREFIX-*.ckpt beyond the `keep` newest (keep <= 0 keeps all) and temporaries left by
  * killed writers of this prefix (one writer per folder and prefix). The path written goes to
  * path_out when not NULL. */

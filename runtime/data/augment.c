@@ -5,6 +5,7 @@
 #include "runtime/data/augment.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 RtViewSpec rt_view_spec_default(int height, int width)
@@ -224,16 +225,27 @@ void rt_aug_brightness(float *img, size_t n, float factor)
 void rt_aug_contrast(float *img, int c, int h, int w, float factor)
 {
     size_t plane = (size_t)h * w;
-    double sum = 0.0;
+    /* eight float partial sums (they vectorize), added in double */
+    float part[8] = {0};
+    size_t count = c == 3 ? plane : (size_t)c * plane, i = 0;
     if (c == 3) {
-        for (size_t i = 0; i < plane; i++) /* rgb_to_grayscale's weights */
-            sum += 0.2989f * img[i] + 0.587f * img[plane + i] + 0.114f * img[2 * plane + i];
+        for (; i + 8 <= plane; i += 8) /* rgb_to_grayscale's weights */
+            for (int k = 0; k < 8; k++)
+                part[k] += 0.2989f * img[i + k] + 0.587f * img[plane + i + k] +
+                           0.114f * img[2 * plane + i + k];
+        for (; i < plane; i++)
+            part[0] += 0.2989f * img[i] + 0.587f * img[plane + i] + 0.114f * img[2 * plane + i];
     } else {
-        for (size_t i = 0; i < (size_t)c * plane; i++)
-            sum += img[i];
-        plane *= (size_t)c;
+        for (; i + 8 <= count; i += 8)
+            for (int k = 0; k < 8; k++)
+                part[k] += img[i + k];
+        for (; i < count; i++)
+            part[0] += img[i];
     }
-    float mean = plane ? (float)(sum / (double)plane) : 0.0f;
+    double sum = 0.0;
+    for (int k = 0; k < 8; k++)
+        sum += part[k];
+    float mean = count ? (float)(sum / (double)count) : 0.0f;
     float other = (1.0f - factor) * mean;
     for (size_t i = 0; i < (size_t)c * h * w; i++)
         img[i] = clamp01(factor * img[i] + other);
@@ -267,16 +279,18 @@ void rt_aug_gaussian_blur(float *img, int c, int h, int w, int kernel, float sig
     for (int k = 0; k < kernel; k++)
         weights[k] /= total;
     float padded[RT_AUG_MAX_SIDE + RT_AUG_MAX_BLUR_KERNEL];
-    int rows[RT_AUG_MAX_SIDE + RT_AUG_MAX_BLUR_KERNEL];
+    int rows[RT_AUG_MAX_SIDE + RT_AUG_MAX_BLUR_KERNEL], cols[RT_AUG_MAX_SIDE + RT_AUG_MAX_BLUR_KERNEL];
     for (int j = 0; j < h + 2 * half; j++)
         rows[j] = reflect_index(j - half, h);
+    for (int j = 0; j < w + 2 * half; j++)
+        cols[j] = reflect_index(j - half, w);
     for (int ch = 0; ch < c; ch++) {
         float *plane = img + (size_t)ch * h * w;
         /* along rows, into scratch */
         for (int y = 0; y < h; y++) {
             const float *row = plane + (size_t)y * w;
             for (int j = 0; j < w + 2 * half; j++)
-                padded[j] = row[reflect_index(j - half, w)];
+                padded[j] = row[cols[j]];
             float *o = scratch + (size_t)y * w;
             for (int x = 0; x < w; x++) {
                 float acc = 0.0f;
@@ -317,10 +331,21 @@ void rt_aug_normalize(float *img, int c, int h, int w, const float *mean, const 
     }
 }
 
+/* x / 255 for every byte, torchvision's ToTensor values, from a table (no division per pixel). */
+static float u8_scale[256];
+static pthread_once_t u8_scale_once = PTHREAD_ONCE_INIT;
+
+static void u8_scale_init(void)
+{
+    for (int i = 0; i < 256; i++)
+        u8_scale[i] = (float)i / 255.0f;
+}
+
 void rt_aug_u8_to_f32(const uint8_t *src, size_t n, float *dst)
 {
+    pthread_once(&u8_scale_once, u8_scale_init);
     for (size_t i = 0; i < n; i++)
-        dst[i] = (float)src[i] / 255.0f;
+        dst[i] = u8_scale[src[i]];
 }
 
 void rt_aug_view_f32(const RtViewSpec *spec, const float *mean, const float *std, RtRng *rng,

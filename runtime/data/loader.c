@@ -107,14 +107,15 @@ static void make_samples(const RtLoader *l, const RtBatch *b, int begin, int end
     size_t image = (size_t)l->channels * l->height * l->width;
     for (int i = begin; i < end; i++) {
         int64_t index = b->indices[i];
-        const uint8_t *src = l->data->images + (size_t)index * image;
+        /* the image as f32 once, then every view from it (what rt_aug_view_u8 does per view) */
+        rt_aug_u8_to_f32(l->data->images + (size_t)index * image, image, scratch);
         for (int v = 0; v < l->n_views; v++) {
             const RtViewSpec *spec = l->view_spec[v];
             size_t view = (size_t)l->channels * spec->height * spec->width;
             RtRng rng = rt_rng_stream(l->seed, RT_RNG_VIEW, (uint64_t)b->epoch, (uint64_t)index,
                                       (uint64_t)v);
-            rt_aug_view_u8(spec, l->aug.mean, l->aug.std, &rng, src, l->channels, l->height,
-                           l->width, b->views[v] + (size_t)i * view, scratch);
+            rt_aug_view_f32(spec, l->aug.mean, l->aug.std, &rng, scratch, l->channels, l->height,
+                            l->width, b->views[v] + (size_t)i * view, scratch + image);
         }
     }
 }
