@@ -11,7 +11,7 @@ case "$mode" in
     *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 
-packages="build-essential cmake ninja-build pkg-config llvm-19-dev clang-19 libzstd-dev libprotobuf-c-dev
+packages="build-essential cmake ninja-build pkg-config llvm-19-dev clang-19 libzstd-dev zlib1g-dev libprotobuf-c-dev
 protobuf-c-compiler libonnx-dev libopenblas-dev libcriterion-dev dataset-fashion-mnist python3-numpy
 python3-onnx python3-torch python3-torchvision gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 
