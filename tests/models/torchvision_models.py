@@ -51,6 +51,7 @@ def main():
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--workdir", default="model-tests")
     ap.add_argument("--seedc-args", default="", help="extra arguments for seedc run")
+    ap.add_argument("--export", action="store_true", help="also check `seedc export` on the model")
     a = ap.parse_args()
 
     os.makedirs(a.workdir, exist_ok=True)
@@ -84,7 +85,33 @@ def main():
     verdict = "PASS" if err <= a.tol else "FAIL"
     print(f"{verdict} {a.model} batch {a.batch} opset {a.opset}: max|seedc - torch| / max|torch| = {err:.2e} "
           f"(tolerance {a.tol:.0e})")
-    return 0 if err <= a.tol else 1
+    if err > a.tol:
+        return 1
+    if a.export:
+        return check_export(a, onnx_path, x_path, got)
+    return 0
+
+
+def check_export(a, onnx_path, x_path, got):
+    """`seedc export` writes the optimized model back as ONNX: the ONNX checker accepts it and seedc
+    computes exactly the same outputs from it."""
+    import onnx
+    out = os.path.join(a.workdir, f"{a.model}_exported.onnx")
+    y2 = os.path.join(a.workdir, f"{a.model}_exported_y.npy")
+    for cmd in ([a.seedc, "export", onnx_path, "-o", out], [a.seedc, "run", out, "--batch", str(a.batch), "-i", x_path,
+                                                            "-o", y2, "-q"]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"FAIL {a.model}: {' '.join(cmd)}: {r.stderr.strip()}")
+            return 1
+        if cmd[1] == "export":
+            onnx.checker.check_model(onnx.load(out), full_check=True)
+    again = np.load(y2)
+    if not np.array_equal(again, got):
+        print(f"FAIL {a.model}: the exported model computes different outputs (max diff {np.abs(again - got).max():.2e})")
+        return 1
+    print(f"PASS {a.model}: exported ONNX passes the checker and gives identical outputs")
+    return 0
 
 
 if __name__ == "__main__":
