@@ -117,7 +117,16 @@ void ir_attrs_format(const IrNode *n, SdStrbuf *o)
     const IrAttrs *a = &n->attrs;
     switch (ir_op_info(n->op)->family) {
     case IR_FAM_unary: format_unary(n, o); break;
-    case IR_FAM_binary: if (n->op == IR_OP_MOD && a->binary.fmod) flag(o, "fmod"); break;
+    case IR_FAM_binary:
+        if (n->op == IR_OP_MOD && a->binary.fmod) flag(o, "fmod");
+        for (int i = 0; i < a->binary.n_steps && n->op == IR_OP_FUSED_ELTWISE; i++) {
+            const IrFusedStep *st = &a->binary.steps[i];
+            sd_strbuf_printf(o, "%sr%d=%s(r%d", i ? "; " : "", n->n_inputs + i, ir_op_name(st->op), st->a);
+            if (ir_op_info(st->op)->family == IR_FAM_binary)
+                sd_strbuf_printf(o, ",r%d", st->b);
+            sd_strbuf_printf(o, ")");
+        }
+        break;
     case IR_FAM_conv: format_conv(n, o); break;
     case IR_FAM_matmul:
         if (n->op == IR_OP_GEMM) num(o, "alpha", a->matmul.alpha), num(o, "beta", a->matmul.beta);

@@ -27,8 +27,20 @@ typedef struct IrUnaryAttrs {
     IrOp grad_of;       /* UNARY_GRAD: dx = dy * f'(x) for this forward op (its alpha/beta/gamma above) */
 } IrUnaryAttrs;
 
+#define IR_FUSED_MAX_STEPS 16
+
+/* One step of a fused elementwise program: reg[n_inputs + k] = op(reg[a], reg[b]). Registers
+ * 0..n_inputs-1 hold the node's inputs; the last step's register is the output. */
+typedef struct IrFusedStep {
+    IrOp op;            /* a unary or binary f32 elementwise op */
+    int8_t a, b;        /* operand registers (b unused by unary ops) */
+    float alpha, beta, gamma;
+} IrFusedStep;
+
 typedef struct IrBinaryAttrs {
     bool fmod; /* MOD: C fmod semantics (sign of the dividend) instead of Python's */
+    int n_steps;                              /* FUSED_ELTWISE */
+    IrFusedStep steps[IR_FUSED_MAX_STEPS];
 } IrBinaryAttrs;
 
 typedef struct IrConvAttrs {

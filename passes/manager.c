@@ -14,10 +14,11 @@ static const PassEntry passes[] = {
     {"canonicalize", pass_canonicalize},
     {"fold", pass_fold},
     {"dce", pass_dce},
+    {"fuse", pass_fuse_eltwise},
     {"memplan", pass_memplan},
 };
 
-static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "dce", "memplan", NULL};
+static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "dce", "fuse", "memplan", NULL};
 
 const char *const *pass_pipeline_names(const char *pipeline)
 {

@@ -28,9 +28,73 @@ static RtBinaryOp binary_code(const IrNode *n)
     }
 }
 
+bool cg_binary_arith_code(IrOp op, bool fmod, int *code)
+{
+    switch (op) {
+    case IR_OP_ADD: *code = RT_B_ADD; return true;
+    case IR_OP_SUB: *code = RT_B_SUB; return true;
+    case IR_OP_MUL: *code = RT_B_MUL; return true;
+    case IR_OP_DIV: *code = RT_B_DIV; return true;
+    case IR_OP_POW: *code = RT_B_POW; return true;
+    case IR_OP_MAX: *code = RT_B_MAX; return true;
+    case IR_OP_MIN: *code = RT_B_MIN; return true;
+    case IR_OP_MOD: *code = fmod ? RT_B_FMOD : RT_B_MOD; return true;
+    case IR_OP_PRELU: *code = RT_B_PRELU; return true;
+    default: return false;
+    }
+}
+
+/* FUSED_ELTWISE: the IR program with registers renumbered to the kernel's (inputs 0..7, steps 8..). */
+static SdStatus lower_fused(const IrNode *n, CgLowered *out, SdError *err)
+{
+    const IrValue *y = n->outputs[0];
+    const IrBinaryAttrs *a = &n->attrs.binary;
+    RtFusedParams p = {.n_inputs = n->n_inputs, .n_steps = a->n_steps};
+    int64_t dims[IR_MAX_RANK];
+    char lb[200];
+    if (n->n_inputs > RT_FUSED_MAX_INPUTS || a->n_steps > RT_FUSED_MAX_STEPS || a->n_steps < 1)
+        return sd_errorf(err, SD_EINTERNAL, "%s: fused program too large", ir_node_label(n, lb, sizeof lb));
+    for (int i = 0; i < y->shape.rank; i++)
+        dims[i] = y->shape.dims[i];
+    int64_t all[RT_FUSED_MAX_INPUTS][IR_MAX_RANK];
+    for (int k = 0; k < n->n_inputs; k++)
+        cg_broadcast_strides(&n->inputs[k]->shape, &y->shape, all[k]);
+    if (!cg_collapse_dims(y->shape.rank, dims, n->n_inputs, all))
+        return sd_errorf(err, SD_EUNSUPPORTED, "%s: broadcasting needs more than %d loop dimensions",
+                         ir_node_label(n, lb, sizeof lb), RT_LOOP_RANK);
+    memcpy(p.dims, dims, sizeof p.dims);
+    for (int k = 0; k < n->n_inputs; k++)
+        memcpy(p.strides[k], all[k], sizeof p.strides[k]);
+    for (int s = 0; s < a->n_steps; s++) {
+        const IrFusedStep *st = &a->steps[s];
+        RtFusedStep *rs = &p.steps[s];
+        int reg_a = st->a < n->n_inputs ? st->a : RT_FUSED_MAX_INPUTS + (st->a - n->n_inputs);
+        int reg_b = st->b < n->n_inputs ? st->b : RT_FUSED_MAX_INPUTS + (st->b - n->n_inputs);
+        rs->a = reg_a, rs->b = reg_b;
+        rs->alpha = st->alpha, rs->beta = st->beta, rs->gamma = st->gamma;
+        int code;
+        if (cg_binary_arith_code(st->op, false, &code))
+            rs->binary = 1, rs->op = code;
+        else if (cg_unary_code(st->op, &code))
+            rs->binary = 0, rs->op = code;
+        else
+            return sd_errorf(err, SD_EINTERNAL, "%s: step %d (%s) cannot be fused", ir_node_label(n, lb, sizeof lb), s,
+                             ir_op_name(st->op));
+    }
+    int bufs[RT_FUSED_MAX_INPUTS + 1];
+    for (int k = 0; k < n->n_inputs; k++)
+        bufs[k] = k;
+    bufs[n->n_inputs] = cg_out(n, 0);
+    SD_TRY(cg_lowered_add(out, "rt_fused_f32", &p, sizeof p, n->n_inputs + 1, bufs, err));
+    cg_lowered_split(out, "rt_fused_f32_range", rt_outer_extent(p.dims), (double)ir_value_numel(y) * a->n_steps);
+    return SD_OK;
+}
+
 SdStatus cg_lower_binary(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
     (void)opt;
+    if (n->op == IR_OP_FUSED_ELTWISE)
+        return lower_fused(n, out, err);
     const IrValue *y = n->outputs[0];
     int n_ops = n->n_inputs;
     int64_t dims[IR_MAX_RANK];

@@ -71,6 +71,7 @@ void cg_contiguous_strides(const IrShape *s, int64_t *strides);
 /* Drops unit dims and merges dims that are contiguous for every operand, then pads at the front
  * with unit dims to RT_LOOP_RANK. dims/strides are rank-long on entry and RT_LOOP_RANK-long on exit.
  * False when the result still needs more than RT_LOOP_RANK dims. */
+#define CG_COLLAPSE_MAX_OPS 8
 bool cg_collapse_dims(int rank, int64_t *dims, int n_ops, int64_t (*strides)[IR_MAX_RANK]);
 /* Strides of `in` broadcast against the output shape `out` (right-aligned, 0 on broadcast dims). */
 void cg_broadcast_strides(const IrShape *in, const IrShape *out, int64_t *strides);
@@ -80,6 +81,10 @@ SdStatus cg_lower_flat_copy(CgLowered *out, int64_t n, size_t elem_size, int src
 SdStatus cg_lower_strided_copy(CgLowered *out, const IrNode *n, int rank, const int64_t *dims,
                                const int64_t *src_strides, int64_t src_offset, const int64_t *dst_strides,
                                int64_t dst_offset, size_t elem_size, int src, int dst, SdError *err);
+/* The RtUnaryOp of an f32 unary IR op (unary.c); false when it has none. */
+bool cg_unary_code(IrOp op, int *code);
+/* The RtBinaryOp of an f32 arithmetic IR op (binary.c); false for comparisons, logic and others. */
+bool cg_binary_arith_code(IrOp op, bool fmod, int *code);
 /* SD_EUNSUPPORTED naming the node and its dtype. */
 SdStatus cg_unsupported_dtype(const IrNode *n, const IrValue *v, SdError *err);
 

@@ -27,9 +27,9 @@ void cg_broadcast_strides(const IrShape *in, const IrShape *out, int64_t *stride
 bool cg_collapse_dims(int rank, int64_t *dims, int n_ops, int64_t (*strides)[IR_MAX_RANK])
 {
     int64_t d[IR_MAX_RANK];
-    int64_t s[4][IR_MAX_RANK];
+    int64_t s[CG_COLLAPSE_MAX_OPS][IR_MAX_RANK];
     int r = 0;
-    SD_ASSERT(n_ops <= 4);
+    SD_ASSERT(n_ops <= CG_COLLAPSE_MAX_OPS);
     for (int i = 0; i < rank; i++) {
         if (dims[i] == 1)
             continue;

@@ -6,7 +6,7 @@
 #include "runtime/kernels/copy.h"
 #include "runtime/kernels/eltwise.h"
 
-static bool unary_code(IrOp op, RtUnaryOp *code)
+bool cg_unary_code(IrOp op, int *code)
 {
     switch (op) {
     case IR_OP_RELU: *code = RT_U_RELU; return true;
@@ -98,8 +98,8 @@ SdStatus cg_lower_unary(const IrNode *n, const CgLowerOptions *opt, CgLowered *o
         return cg_lowered_add(out, "rt_predicate", &p, sizeof p, 2, bufs, err);
     }
     RtUnaryParams p = {.n = numel, .alpha = a->alpha, .beta = a->beta, .gamma = a->gamma};
-    RtUnaryOp code;
-    if (!unary_code(n->op, &code))
+    int code;
+    if (!cg_unary_code(n->op, &code))
         return cg_unsupported_dtype(n, x, err);
     p.op = code;
     if (x->dtype == SD_DT_F32) {

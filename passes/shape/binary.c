@@ -37,6 +37,15 @@ static SdStatus convert_exponent(ShapeCtx *c, IrNode *n)
 SdStatus shape_binary(ShapeCtx *c, IrNode *n)
 {
     IrShape s;
+    if (n->op == IR_OP_FUSED_ELTWISE) {
+        s = n->inputs[0]->shape;
+        for (int i = 0; i < n->n_inputs; i++) {
+            SD_TRY(shape_expect_dtype(c, n, i, SD_DT_F32));
+            SD_TRY(shape_broadcast(c, n, &s, &n->inputs[i]->shape, &s));
+        }
+        shape_set(n, 0, SD_DT_F32, &s);
+        return SD_OK;
+    }
     if (n->op == IR_OP_WHERE) {
         SD_TRY(shape_expect_dtype(c, n, 0, SD_DT_BOOL));
         SD_TRY(shape_same_dtype(c, n, 1, 2));

@@ -178,6 +178,57 @@ RT_RANGE_KERNEL(rt_binary_f32_range)
     }
 }
 
+/* Fused chains: written as straight-line steps guarded by the constant step count (no loop to
+ * unroll), so after inlining only the program's own operations remain and the loop vectorizes. */
+#define FUSED_LOAD(i)                                                                          \
+    if ((i) < p->n_inputs)                                                                     \
+        r[i] = row[i][k * p->strides[i][RT_LOOP_RANK - 1]];
+#define FUSED_STEP(k)                                                                          \
+    if ((k) < p->n_steps) {                                                                    \
+        const RtFusedStep *s = &p->steps[k];                                                   \
+        r[RT_FUSED_MAX_INPUTS + (k)] = s->binary ? binary_f32(s->op, r[s->a], r[s->b])         \
+                                                 : unary_f32(s->op, r[s->a], s->alpha, s->beta, s->gamma); \
+    }
+
+/* Element k of a row, the inputs' row starts in row[] (every index below is a constant once the
+ * params are: no loops, so the registers stay registers). */
+static inline float fused_element(const RtFusedParams *p, const float *const *row, int64_t k)
+{
+    float r[RT_FUSED_MAX_INPUTS + RT_FUSED_MAX_STEPS] = {0};
+    FUSED_LOAD(0) FUSED_LOAD(1) FUSED_LOAD(2) FUSED_LOAD(3) FUSED_LOAD(4) FUSED_LOAD(5) FUSED_LOAD(6) FUSED_LOAD(7)
+    FUSED_STEP(0) FUSED_STEP(1) FUSED_STEP(2) FUSED_STEP(3) FUSED_STEP(4) FUSED_STEP(5) FUSED_STEP(6) FUSED_STEP(7)
+    FUSED_STEP(8) FUSED_STEP(9) FUSED_STEP(10) FUSED_STEP(11) FUSED_STEP(12) FUSED_STEP(13) FUSED_STEP(14)
+    FUSED_STEP(15)
+    return r[RT_FUSED_MAX_INPUTS + p->n_steps - 1];
+}
+
+/* items: the outer index over dims[0..4] */
+RT_RANGE_KERNEL(rt_fused_f32_range)
+{
+    const RtFusedParams *p = params_;
+    const float *in[RT_FUSED_MAX_INPUTS] = {0};
+    for (int i = 0; i < p->n_inputs; i++)
+        in[i] = bufs[i];
+    float *y = bufs[p->n_inputs];
+    const int64_t *d = p->dims;
+    for (int64_t outer = begin; outer < end; outer++) {
+        int64_t idx[5];
+        const float *row[RT_FUSED_MAX_INPUTS] = {0};
+        rt_outer_index(d, outer, idx);
+        for (int i = 0; i < p->n_inputs; i++)
+            row[i] = in[i] + rt_outer_offset(idx, p->strides[i]);
+        float *py = y + outer * d[5];
+        for (int64_t k = 0; k < d[5]; k++)
+            py[k] = fused_element(p, row, k);
+    }
+}
+
+RT_KERNEL(rt_fused_f32)
+{
+    const RtFusedParams *p = params_;
+    rt_fused_f32_range(params_, bufs, 0, rt_outer_extent(p->dims));
+}
+
 /* Integer ops: Python's floor-mod for MOD, C's for FMOD; division by zero gives 0 and the one
  * overflowing division (MIN / -1) wraps, rather than trapping the process. */
 #define BINARY_INT(name, T, TMIN)                                                  \

@@ -48,6 +48,27 @@ typedef struct RtPredicateParams {
     int32_t detect_positive, detect_negative;
 } RtPredicateParams;
 
+/* A fused chain of f32 elementwise ops (FUSED_ELTWISE): registers 0..7 are the inputs (broadcast
+ * by their strides), register 8 + k the result of step k; the output is the last step's. */
+#define RT_FUSED_MAX_INPUTS 8
+#define RT_FUSED_MAX_STEPS 16
+
+typedef struct RtFusedStep {
+    int32_t binary; /* 0: unary_f32(op, reg[a]), 1: binary_f32(op, reg[a], reg[b]) */
+    int32_t op;     /* RtUnaryOp or RtBinaryOp */
+    int32_t a, b;
+    float alpha, beta, gamma;
+} RtFusedStep;
+
+typedef struct RtFusedParams {
+    int32_t n_inputs, n_steps;
+    int64_t dims[RT_LOOP_RANK];
+    int64_t strides[RT_FUSED_MAX_INPUTS][RT_LOOP_RANK];
+    RtFusedStep steps[RT_FUSED_MAX_STEPS];
+} RtFusedParams;
+
+RT_KERNEL_DECL(rt_fused_f32)      /* inputs..., y */
+RT_RANGE_KERNEL_DECL(rt_fused_f32_range)
 RT_KERNEL_DECL(rt_unary_f32)      /* x f32 -> y f32 */
 RT_RANGE_KERNEL_DECL(rt_unary_f32_range)
 RT_KERNEL_DECL(rt_unary_i64)      /* x i64 -> y i64: identity, relu, neg, abs, sign */

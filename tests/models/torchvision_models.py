@@ -21,8 +21,12 @@ import torchvision
 def vit_tiny():
     # DeiT-Tiny's shape (patch 16, width 192, 12 blocks, 3 heads) in torchvision's ViT class
     from torchvision.models.vision_transformer import VisionTransformer
-    return VisionTransformer(image_size=224, patch_size=16, num_layers=12, num_heads=3, hidden_dim=192,
-                             mlp_dim=768, num_classes=1000)
+    net = VisionTransformer(image_size=224, patch_size=16, num_layers=12, num_heads=3, hidden_dim=192,
+                            mlp_dim=768, num_classes=1000)
+    # torchvision zero-initializes the classifier: the logits would all be 0 and compare trivially
+    torch.nn.init.normal_(net.heads.head.weight, std=0.5)
+    torch.nn.init.normal_(net.heads.head.bias, std=0.5)
+    return net
 
 
 MODELS = {
