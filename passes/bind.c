@@ -20,6 +20,8 @@ unsigned char *pass_static_values(const IrGraph *g)
     for (int k = ir_graph_num_nodes(g) - 1; k >= 0; k--) {
         const IrNode *n = ir_graph_node(g, k);
         unsigned mask = ir_op_info(n->op)->static_inputs;
+        if (n->op == IR_OP_SHAPE || n->op == IR_OP_SIZE)
+            continue; /* they read only their input's shape, which is known without its contents */
         bool outputs_needed = false;
         for (int i = 0; i < n->n_outputs; i++)
             outputs_needed |= need[n->outputs[i]->id] != 0;

@@ -114,3 +114,29 @@ Test(passes, memory_plan_never_overlaps_live_values)
         ir_graph_free(g);
     }
 }
+
+/* Binding compiles in only the inputs whose contents a shape depends on: an input read by Shape
+ * (its shape, not its contents) stays a run-time input. */
+Test(passes, binds_only_inputs_whose_contents_shapes_need)
+{
+    SdError err = {0};
+    IrGraph *g = ir_graph_new("bind");
+    IrShape xs = ir_shape_make(2, (int64_t[]){2, 3}), ss = ir_shape_make(1, (int64_t[]){2});
+    IrValue *x = ir_value_new(g, "x", SD_DT_F32, &xs), *shape = ir_value_new(g, "target", SD_DT_I64, &ss);
+    ir_graph_add_input(g, x);
+    ir_graph_add_input(g, shape);
+    IrNode *shp = ir_node_new1(g, IR_OP_SHAPE, "shape_of_x", (IrValue *[]){x}, 1, SD_DT_I64);
+    IrNode *exp = ir_node_new1(g, IR_OP_EXPAND, "expand", (IrValue *[]){x, shp->outputs[0]}, 2, SD_DT_F32);
+    IrNode *rs = ir_node_new1(g, IR_OP_RESHAPE, "reshape", (IrValue *[]){exp->outputs[0], shape}, 2, SD_DT_F32);
+    ir_graph_add_output(g, rs->outputs[0]);
+    float xd[6] = {0};
+    int64_t sd[2] = {3, 2};
+    PassBinding b[2] = {{SD_DT_F32, 2, xs.dims, xd}, {SD_DT_I64, 1, ss.dims, sd}};
+    bool bound[2];
+    cr_assert_eq(pass_bind_static_inputs(g, b, 2, bound, &err), SD_OK, "%s", err.msg);
+    cr_assert(!bound[0], "x only feeds Shape and data ops: it must stay an input");
+    cr_assert(bound[1], "the Reshape target is needed at compile time");
+    cr_assert_eq(ir_graph_num_inputs(g), 1);
+    cr_assert_eq(ir_graph_input(g, 0), x);
+    ir_graph_free(g);
+}
