@@ -13,12 +13,13 @@ static const PassEntry passes[] = {
     {"shape", pass_shape},
     {"canonicalize", pass_canonicalize},
     {"fold", pass_fold},
+    {"bnfold", pass_fold_batchnorm},
     {"dce", pass_dce},
     {"fuse", pass_fuse_eltwise},
     {"memplan", pass_memplan},
 };
 
-static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "dce", "fuse", "memplan", NULL};
+static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "bnfold", "dce", "fuse", "memplan", NULL};
 
 const char *const *pass_pipeline_names(const char *pipeline)
 {

@@ -31,10 +31,11 @@ SdStatus pass_shape(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_canonicalize(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fold(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_dce(IrGraph *g, const PassOptions *opt, SdError *err);
+SdStatus pass_fold_batchnorm(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fuse_eltwise(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_memplan(IrGraph *g, const PassOptions *opt, SdError *err);
 
-/* Runs a pipeline by name: "inference" = shape, canonicalize, fold, dce, fuse, memplan. */
+/* Runs a pipeline by name: "inference" = shape, canonicalize, fold, bnfold, dce, fuse, memplan. */
 SdStatus pass_run_pipeline(IrGraph *g, const char *pipeline, const PassOptions *opt, SdError *err);
 /* The passes of a pipeline in order, NULL-terminated; NULL for an unknown pipeline. */
 const char *const *pass_pipeline_names(const char *pipeline);

@@ -75,3 +75,54 @@ Test(fuse, fuses_chains_and_keeps_the_outputs)
         cr_assert(fabsf(fused[i] - plain[i]) <= 1e-6f * (fabsf(plain[i]) + 1e-6f), "element %d: %g vs %g", i,
                   (double)fused[i], (double)plain[i]);
 }
+
+/* Conv + inference BatchNorm: one convolution with folded weights, same outputs (to rounding). */
+Test(fuse, folds_batchnorm_into_the_convolution)
+{
+    const char *path = tb_path("convbn.onnx");
+    float w[4 * 3 * 3 * 3], b[4], gamma[4], beta[4], mean[4], var[4];
+    for (int i = 0; i < 108; i++)
+        w[i] = sinf((float)i) * 0.3f;
+    for (int c = 0; c < 4; c++)
+        b[c] = 0.1f * (float)c, gamma[c] = 1.0f + 0.2f * (float)c, beta[c] = -0.3f * (float)c,
+        mean[c] = 0.05f * (float)c, var[c] = 0.5f + (float)c;
+    TbModel *m = tb_model_new(17);
+    tb_input(m, "x", SD_DT_F32, 4, (int64_t[]){1, 3, 7, 7});
+    tb_init_f32(m, "w", 4, (int64_t[]){4, 3, 3, 3}, w, 0);
+    tb_init_f32(m, "b", 1, (int64_t[]){4}, b, 0);
+    tb_init_f32(m, "gamma", 1, (int64_t[]){4}, gamma, 0);
+    tb_init_f32(m, "beta", 1, (int64_t[]){4}, beta, 0);
+    tb_init_f32(m, "mean", 1, (int64_t[]){4}, mean, 0);
+    tb_init_f32(m, "var", 1, (int64_t[]){4}, var, 0);
+    tb_node(m, "Conv", "conv", (const char *[]){"x", "w", "b", NULL}, (const char *[]){"c", NULL});
+    tb_attr_ints(m, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    tb_node(m, "BatchNormalization", "bn", (const char *[]){"c", "gamma", "beta", "mean", "var", NULL},
+            (const char *[]){"y", NULL});
+    tb_attr_float(m, "epsilon", 1e-3f);
+    tb_output(m, "y", SD_DT_F32);
+    tb_save(m, path);
+    tb_model_free(m);
+    SdError err = {0};
+    IrGraph *g;
+    SdOptions opt = sd_options_default();
+    cr_assert_eq(sd_load_graph(path, &opt, &g, NULL, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(sd_optimize(g, &opt, "bnfold", NULL, NULL, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(ir_graph_num_nodes(g), 1);
+    cr_assert_eq(ir_graph_node(g, 0)->op, IR_OP_CONV);
+    ir_graph_free(g);
+    float folded[196], plain[196];
+    SdModel *a, *b2;
+    cr_assert_eq(sd_model_load(path, &opt, &a, &err), SD_OK, "%s", err.msg);
+    opt.disable = "bnfold";
+    cr_assert_eq(sd_model_load(path, &opt, &b2, &err), SD_OK, "%s", err.msg);
+    float x[147];
+    for (int i = 0; i < 147; i++)
+        x[i] = cosf((float)i * 0.7f);
+    sd_model_run_raw(a, (void *[]){x}, (void *[]){folded});
+    sd_model_run_raw(b2, (void *[]){x}, (void *[]){plain});
+    for (int i = 0; i < 196; i++)
+        cr_assert(fabsf(folded[i] - plain[i]) <= 1e-5f * (fabsf(plain[i]) + 1e-3f), "element %d: %g vs %g", i,
+                  (double)folded[i], (double)plain[i]);
+    sd_model_free(a);
+    sd_model_free(b2);
+}
