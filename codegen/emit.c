@@ -267,9 +267,18 @@ static LLVMValueRef emit_task(Emitter *e, const IrNode *n, const CgCall *call, L
     return st == SD_OK ? fn : NULL;
 }
 
+static bool same_home(const Emitter *e, const IrValue *a, const IrValue *b)
+{
+    const Home *x = &e->homes[a->id], *y = &e->homes[b->id];
+    return x->kind == y->kind && x->offset == y->offset && x->kind != HOME_NONE;
+}
+
 static SdStatus emit_calls(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const IrNode *n, const CgLowered *low,
                            SdError *err)
 {
+    bool reshape = n->op == IR_OP_RESHAPE || n->op == IR_OP_FLATTEN || n->op == IR_OP_SQUEEZE || n->op == IR_OP_UNSQUEEZE;
+    if (reshape && same_home(e, n->inputs[0], n->outputs[0]))
+        return SD_OK; /* memory planning made the output the input's bytes */
     LLVMTypeRef kernel_type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->ptr}, 2, 0);
     Bases base = fn_bases(fn);
     for (int c = 0; c < low->n_calls; c++) {

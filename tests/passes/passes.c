@@ -62,7 +62,8 @@ Test(passes, folds_shape_computations_and_removes_dead_nodes)
 }
 
 /* A random DAG of elementwise ops; after planning, any two temporaries whose lives overlap must
- * occupy disjoint byte ranges, and the arena must hold them all. */
+ * occupy disjoint byte ranges, and the arena must hold them all. The one allowed sharing is an
+ * elementwise op writing over an input it is the last reader of (lives that only touch). */
 Test(passes, memory_plan_never_overlaps_live_values)
 {
     srand(11);
@@ -105,7 +106,7 @@ Test(passes, memory_plan_never_overlaps_live_values)
                 }
                 if (u1 < u0) u1 = u0;
                 if (w1 < w0) w1 = w0;
-                bool live_together = u0 <= w1 && w0 <= u1;
+                bool live_together = u0 <= w1 && w0 <= u1 && u1 != w0 && w1 != u0;
                 bool disjoint = u->arena_offset + (int64_t)ir_value_nbytes(u) <= w->arena_offset ||
                                 w->arena_offset + (int64_t)ir_value_nbytes(w) <= u->arena_offset;
                 cr_assert(!live_together || disjoint, "round %d: %s and %s overlap", round, u->name, w->name);
