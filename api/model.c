@@ -86,6 +86,8 @@ SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdErr
         if (!m->scratch || !m->state || !m->io)
             st = sd_errorf(err, SD_ENOMEM, "out of memory for %zu bytes of scratch memory",
                            cg_model_scratch_bytes(m->code));
+        else if (cg_model_state_bytes(m->code)) /* parameters and state start from their values' data */
+            memcpy(m->state, cg_model_state_init(m->code), cg_model_state_bytes(m->code));
     }
     if (st != SD_OK) {
         m->graph = NULL; /* the caller still owns the graph on failure */

@@ -33,6 +33,9 @@ const void *cg_model_consts(const CgModel *m);
 size_t cg_model_consts_bytes(const CgModel *m);
 size_t cg_model_scratch_bytes(const CgModel *m);  /* planned arena + the largest workspace */
 size_t cg_model_state_bytes(const CgModel *m);
+/* Initial contents of the state arena (parameters and state from their values' data): copy it
+ * into the state memory before the first run. */
+const void *cg_model_state_init(const CgModel *m);
 double cg_model_compile_seconds(const CgModel *m);
 
 /* Runs node n natively: inputs must be constants, outputs[i] must hold ir_value_nbytes(output i). */

@@ -160,4 +160,5 @@ const void *cg_model_consts(const CgModel *m) { return m->emitted.consts; }
 size_t cg_model_consts_bytes(const CgModel *m) { return m->emitted.consts_bytes; }
 size_t cg_model_scratch_bytes(const CgModel *m) { return m->emitted.scratch_bytes; }
 size_t cg_model_state_bytes(const CgModel *m) { return m->emitted.state_bytes; }
+const void *cg_model_state_init(const CgModel *m) { return m->emitted.state_init; }
 double cg_model_compile_seconds(const CgModel *m) { return m->compile_seconds; }
