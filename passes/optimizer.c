@@ -1,7 +1,9 @@
 /* passes/optimizer.c — optimizer lowering: after autodiff, every trainable parameter gets its
- * optimizer state and an in-place update node, appended at the end of the graph so that every
- * read of a parameter (forward and backward) comes before its update. The step is then a pure
- * function of (state, batch, lr).
+ * optimizer state and an in-place update node, placed right after the last node that reads the
+ * parameter (forward or backward) and the one that produces its gradient: every read sees the old
+ * value, and the gradient's memory is free for the rest of the backward pass. With gradient
+ * clipping the updates wait for the global norm, at the end. The step is a pure function of
+ * (state, batch, lr).
  *
  * What each optimizer becomes (PyTorch's semantics; the kernels in runtime/kernels/update.c):
  *   SGD    SGD_UPDATE(p, g, momentum_buffer, lr)        (momentum 0: no buffer, g stands in for it)
@@ -261,6 +263,40 @@ static SdStatus lower_param(Ctx *c, IrValue *p, IrValue *g, IrValue *lr, IrValue
     return sd_errorf(c->err, SD_EINTERNAL, "unknown optimizer");
 }
 
+/* Where each update goes: right after the last node that reads the parameter or produces its
+ * gradient (anchors[i] is the node to insert before, NULL for the end), so that every gradient's
+ * memory is free as soon as it has been applied instead of living until the end of the step, as
+ * torch's .grad buffers do. */
+static SdStatus place_updates(Ctx *c, IrValue *const *params, IrValue *const *grads, int n, IrNode **anchors)
+{
+    int max_id = 0, n_nodes = ir_graph_num_nodes(c->g);
+    for (int i = 0; i < ir_graph_num_values(c->g); i++)
+        if (ir_graph_value(c->g, i)->id > max_id)
+            max_id = ir_graph_value(c->g, i)->id;
+    /* by value id: index of the last node reading it, of the node producing it */
+    int *read = malloc(((size_t)max_id + 1) * sizeof *read), *made = malloc(((size_t)max_id + 1) * sizeof *made);
+    if (!read || !made) {
+        free(read), free(made);
+        return oom(c);
+    }
+    for (int i = 0; i <= max_id; i++)
+        read[i] = made[i] = -1;
+    for (int k = 0; k < n_nodes; k++) {
+        const IrNode *nd = ir_graph_node(c->g, k);
+        for (int i = 0; i < nd->n_inputs; i++)
+            if (nd->inputs[i])
+                read[nd->inputs[i]->id] = k;
+        for (int i = 0; i < nd->n_outputs; i++)
+            made[nd->outputs[i]->id] = k;
+    }
+    for (int i = 0; i < n; i++) {
+        int pos = read[params[i]->id] > made[grads[i]->id] ? read[params[i]->id] : made[grads[i]->id];
+        anchors[i] = pos + 1 < n_nodes ? ir_graph_node(c->g, pos + 1) : NULL;
+    }
+    free(read), free(made);
+    return SD_OK;
+}
+
 SdStatus pass_optimizer(IrGraph *g, const PassOptions *opt, SdError *err)
 {
     PassTrainOptions defaults = pass_train_defaults(PASS_OPTIM_SGD);
@@ -292,27 +328,36 @@ SdStatus pass_optimizer(IrGraph *g, const PassOptions *opt, SdError *err)
         }
         params[n] = p, grads[n] = p->grad, n++;
     }
-    ir_graph_set_insert_point(g, NULL);
-    SdStatus st = SD_OK;
-    if (n > 0 && c.t->clip_grad_norm > 0.0)
+    IrNode **anchors = calloc((size_t)(n ? n : 1), sizeof *anchors);
+    SdStatus st = anchors ? SD_OK : oom(&c);
+    /* clipping needs every gradient first: then all updates go at the end */
+    if (st == SD_OK && n > 0 && c.t->clip_grad_norm > 0.0) {
+        ir_graph_set_insert_point(g, NULL);
         st = clip_gradients(&c, grads, n);
+    } else if (st == SD_OK) {
+        st = place_updates(&c, params, grads, n, anchors);
+    }
     IrValue *step = NULL, *next = NULL;
     bool counts = c.t->optimizer == PASS_OPTIM_ADAMW || c.t->optimizer == PASS_OPTIM_LAMB;
-    if (st == SD_OK && n > 0 && counts) {
+    if (st == SD_OK && n > 0 && counts) { /* t = step + 1 first, so that every update can read it */
         IrShape s = ir_shape_make(0, NULL);
         int64_t one = 1;
         IrValue *inc = NULL;
+        ir_graph_set_insert_point(g, ir_graph_num_nodes(g) ? ir_graph_node(g, 0) : NULL);
         if (!(step = zero_state(&c, "optimizer.step", SD_DT_I64, &s)) ||
             !(inc = ir_constant_new(g, "optimizer.one", SD_DT_I64, &s, &one, err)) ||
             !(next = op1(&c, IR_OP_ADD, "optimizer.next_step", (IrValue *[]){step, inc}, 2)))
             st = err->status ? err->status : SD_ENOMEM;
     }
-    for (int i = 0; i < n && st == SD_OK; i++)
+    for (int i = 0; i < n && st == SD_OK; i++) {
+        ir_graph_set_insert_point(g, anchors[i]);
         st = lower_param(&c, params[i], grads[i], lr, next);
-    if (st == SD_OK && next) {
+    }
+    ir_graph_set_insert_point(g, NULL);
+    if (st == SD_OK && next) { /* the count is stored last, after every read */
         if (!node(&c, IR_OP_ASSIGN, "optimizer.step", (IrValue *[]){step, next}, 2, 0, NULL))
             st = err->status;
     }
-    free(params), free(grads);
+    free(params), free(grads), free(anchors);
     return st;
 }

@@ -78,7 +78,8 @@ SdStatus pass_autodiff(IrGraph *g, IrValue *loss, const PassOptions *opt, SdErro
 /* Optimizer lowering (optimizer.c): for every float parameter with a gradient (IrValue.grad, set by
  * autodiff or by hand), zero-initialized optimizer state (role STATE: "<param>.momentum_buffer",
  * "<param>.exp_avg", "<param>.exp_avg_sq", one i64 "optimizer.step") and an in-place update node
- * at the end of the graph, configured by opt->train. The learning rate is the graph input "lr" (an
+ * right after the last read of the parameter and its gradient's producer (at the end with
+ * clipping), configured by opt->train. The learning rate is the graph input "lr" (an
  * f32 scalar, added when absent) so that schedules never recompile. With clip_grad_norm, every
  * gradient is first scaled by min(1, max_norm / (global L2 norm + 1e-6)) (torch's
  * clip_grad_norm_). Parameters whose gradient is a structural zero (the loss does not reach them:

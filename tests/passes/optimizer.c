@@ -332,6 +332,16 @@ Test(optimizer, sgd_without_momentum_needs_no_state_and_lars_excludes_biases)
     cr_assert_null(ir_graph_find_value(md.g, "fc.weight.momentum_buffer"));
     cr_assert_null(ir_graph_find_value(md.g, "optimizer.step"));
     cr_assert_eq(updater_of(md.g, md.w)->op, IR_OP_SGD_UPDATE);
+    /* W's update follows dW at once, before db is computed: dW's memory is free from there on */
+    int at_update = -1, at_db = -1, at_dw = -1;
+    for (int k = 0; k < ir_graph_num_nodes(md.g); k++) {
+        const IrNode *n = ir_graph_node(md.g, k);
+        at_update = n == updater_of(md.g, md.w) ? k : at_update;
+        at_db = strcmp(n->name, "db") == 0 ? k : at_db;
+        at_dw = n->n_outputs && n->outputs[0] == updater_of(md.g, md.w)->inputs[1] ? k : at_dw;
+    }
+    cr_assert(at_dw >= 0 && at_update == at_dw + 1 && at_db > at_update, "dW %d, update %d, db %d", at_dw, at_update,
+              at_db);
     ir_graph_free(md.g);
 
     md = build_model(w0, b0);
