@@ -187,14 +187,15 @@ typedef struct IrEinsumAttrs {
     int8_t out_labels[IR_MAX_RANK];                         /* label of each output axis */
 } IrEinsumAttrs;
 
-/* In-place updates of persistent state (see ops.def). */
+/* In-place updates of persistent state (see ops.def). Hyperparameters are doubles, as PyTorch keeps
+ * them: 1 - beta2 or beta2^step computed from a float 0.999 would be off by 1e-5 relative. */
 typedef struct IrUpdateAttrs {
-    float momentum;          /* SGD/LARS velocity decay; EMA_UPDATE: dst = momentum*dst + (1-momentum)*src */
+    double momentum;          /* SGD/LARS velocity decay; EMA_UPDATE: dst = momentum*dst + (1-momentum)*src */
     bool nesterov;
-    float weight_decay;
-    float beta1, beta2;      /* AdamW, LAMB */
-    float epsilon;
-    float trust_coefficient; /* LARS */
+    double weight_decay;
+    double beta1, beta2;      /* AdamW, LAMB */
+    double epsilon;
+    double trust_coefficient; /* LARS eta */
 } IrUpdateAttrs;
 
 typedef union IrAttrs {

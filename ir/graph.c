@@ -382,6 +382,12 @@ void ir_graph_replace_uses(IrGraph *g, IrValue *old, IrValue *new_value)
 
 void ir_graph_set_insert_point(IrGraph *g, IrNode *anchor) { g->insert_before = anchor; }
 
+static bool value_kept(const IrGraph *g, const IrValue *v)
+{
+    return v->producer || v->n_uses > 0 || v->role == IR_ROLE_PARAM || v->role == IR_ROLE_STATE ||
+           v->role == IR_ROLE_INPUT || ir_value_is_graph_output(g, v);
+}
+
 void ir_graph_compact(IrGraph *g)
 {
     int kept = 0;
@@ -394,12 +400,17 @@ void ir_graph_compact(IrGraph *g)
     g->n_nodes = kept;
     g->insert_before = NULL;
 
-    /* Keep values that are produced, read, listed, or persistent state. */
+    /* Keep values that are produced, read, listed, or persistent state. A parameter's gradient
+     * that goes away (nothing produces or reads it any more) leaves grad NULL, not dangling. */
+    for (int i = 0; i < g->n_values; i++) {
+        IrValue *v = g->values[i];
+        if (v->grad && !value_kept(g, v->grad))
+            v->grad = NULL;
+    }
     int kv = 0;
     for (int i = 0; i < g->n_values; i++) {
         IrValue *v = g->values[i];
-        bool keep = v->producer || v->n_uses > 0 || v->role == IR_ROLE_PARAM ||
-                    v->role == IR_ROLE_STATE || v->role == IR_ROLE_INPUT || ir_value_is_graph_output(g, v);
+        bool keep = value_kept(g, v);
         if (keep)
             g->values[kv++] = v;
         else

@@ -9,22 +9,43 @@ typedef struct {
     PassFn fn;
 } PassEntry;
 
+/* The training pipeline's convention: graph output 0 is the loss, an f32 scalar (metrics follow). */
+static SdStatus autodiff_output0(IrGraph *g, const PassOptions *opt, SdError *err)
+{
+    if (ir_graph_num_outputs(g) < 1)
+        return sd_errorf(err, SD_EUSAGE, "%s: a training graph needs the loss as output 0; it has no outputs",
+                         ir_graph_source(g));
+    IrValue *loss = ir_graph_output(g, 0);
+    if (loss->dtype != SD_DT_F32 || !loss->has_shape || ir_value_numel(loss) != 1) {
+        char tb[128];
+        return sd_errorf(err, SD_EUSAGE, "%s: graph output 0 ('%s') is the loss and must be an f32 scalar; it is %s",
+                         ir_graph_source(g), loss->name, ir_value_type_str(loss, tb, sizeof tb));
+    }
+    return pass_autodiff(g, loss, opt, err);
+}
+
 static const PassEntry passes[] = {
     {"shape", pass_shape},
     {"canonicalize", pass_canonicalize},
     {"fold", pass_fold},
     {"bnfold", pass_fold_batchnorm},
+    {"autodiff", autodiff_output0},
+    {"optimizer", pass_optimizer},
     {"dce", pass_dce},
     {"fuse", pass_fuse_eltwise},
     {"memplan", pass_memplan},
 };
 
 static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "bnfold", "dce", "fuse", "memplan", NULL};
+static const char *const training_pipeline[] = {"shape", "canonicalize", "fold", "autodiff", "optimizer",
+                                                "canonicalize", "fold", "dce", "fuse", "memplan", NULL};
 
 const char *const *pass_pipeline_names(const char *pipeline)
 {
     if (!pipeline || strcmp(pipeline, "inference") == 0)
         return inference_pipeline;
+    if (strcmp(pipeline, "training") == 0)
+        return training_pipeline;
     return NULL;
 }
 
@@ -64,7 +85,7 @@ SdStatus pass_run_pipeline(IrGraph *g, const char *pipeline, const PassOptions *
         opt = &defaults;
     const char *const *names = pass_pipeline_names(pipeline);
     if (!names)
-        return sd_errorf(err, SD_EUSAGE, "unknown pipeline '%s' (known: inference)", pipeline);
+        return sd_errorf(err, SD_EUSAGE, "unknown pipeline '%s' (known: inference, training)", pipeline);
     for (int i = 0; names[i]; i++) {
         const PassEntry *p = find_pass(names[i]);
         SD_ASSERT(p);

@@ -13,6 +13,31 @@
 /* Computes node n whose inputs are all constants; outputs[i] holds ir_value_nbytes(output i). */
 typedef SdStatus (*PassEvalFn)(void *ctx, const IrNode *n, void *const *outputs, SdError *err);
 
+/* The optimizer that pass_optimizer compiles into a training step. Hyperparameters are doubles as
+ * in PyTorch (the kernels round them to f32 where torch.optim does). */
+typedef enum PassOptimizer { PASS_OPTIM_SGD, PASS_OPTIM_ADAMW, PASS_OPTIM_LARS, PASS_OPTIM_LAMB } PassOptimizer;
+
+typedef struct PassTrainOptions {
+    PassOptimizer optimizer;
+    double momentum;          /* SGD and LARS; 0: plain SGD */
+    bool nesterov;            /* SGD, needs momentum > 0 */
+    double weight_decay;      /* added to the gradient (SGD, LARS) or decoupled (AdamW, LAMB) */
+    double beta1, beta2;      /* AdamW, LAMB */
+    double epsilon;           /* AdamW, LAMB */
+    double trust_coefficient; /* LARS eta */
+    double clip_grad_norm;    /* largest global L2 norm of all gradients; 0: no clipping */
+    /* Excluded parameters get no weight decay and no LARS/LAMB adaptation (LARS: momentum SGD, LAMB:
+     * Adam). By default those of rank <= 1 (biases, normalization scales and shifts), unless
+     * decay_all; also every parameter whose name contains one of the comma-separated `exclude`. */
+    bool decay_all;
+    const char *exclude;
+} PassTrainOptions;
+
+/* PyTorch's defaults for each optimizer (torch.optim 1.13; LARS as in the Barlow Twins and VICReg
+ * code, LAMB as in NVIDIA's apex): SGD momentum 0, wd 0; AdamW betas (0.9, 0.999), eps 1e-8, wd 0.01;
+ * LARS momentum 0.9, eta 0.001, wd 0; LAMB betas (0.9, 0.999), eps 1e-6, wd 0.01. No clipping. */
+PassTrainOptions pass_train_defaults(PassOptimizer optimizer);
+
 typedef struct PassOptions {
     PassEvalFn eval;         /* NULL: no constant folding */
     void *eval_ctx;
@@ -23,6 +48,7 @@ typedef struct PassOptions {
     /* called after each pass that ran, e.g. to print the IR */
     void (*after_pass)(void *ctx, const char *pass, const IrGraph *g);
     void *after_ctx;
+    const PassTrainOptions *train; /* the training pipeline's optimizer; NULL: plain SGD */
 } PassOptions;
 
 typedef SdStatus (*PassFn)(IrGraph *g, const PassOptions *opt, SdError *err);
@@ -35,7 +61,9 @@ SdStatus pass_fold_batchnorm(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fuse_eltwise(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_memplan(IrGraph *g, const PassOptions *opt, SdError *err);
 
-/* Runs a pipeline by name: "inference" = shape, canonicalize, fold, bnfold, dce, fuse, memplan. */
+/* Runs a pipeline by name: "inference" = shape, canonicalize, fold, bnfold, dce, fuse, memplan;
+ * "training" = shape, canonicalize, fold, autodiff, optimizer, canonicalize, fold, dce, fuse,
+ * memplan, where graph output 0 is the loss (an f32 scalar) that autodiff differentiates. */
 SdStatus pass_run_pipeline(IrGraph *g, const char *pipeline, const PassOptions *opt, SdError *err);
 /* The passes of a pipeline in order, NULL-terminated; NULL for an unknown pipeline. */
 const char *const *pass_pipeline_names(const char *pipeline);
@@ -48,6 +76,17 @@ SdStatus pass_shape_node(IrGraph *g, IrNode *n, const PassOptions *opt, SdError 
  * and points every parameter's `grad` at its gradient. Gradients of a value read twice are summed;
  * STOP_GRADIENT cuts a path; integer values carry none. */
 SdStatus pass_autodiff(IrGraph *g, IrValue *loss, const PassOptions *opt, SdError *err);
+
+/* Optimizer lowering (optimizer.c): for every float parameter with a gradient (IrValue.grad, set by
+ * autodiff or by hand), zero-initialized optimizer state (role STATE: "<param>.momentum_buffer",
+ * "<param>.exp_avg", "<param>.exp_avg_sq", one i64 "optimizer.step") and an in-place update node
+ * right after the last read of the parameter and its gradient's producer (at the end with
+ * clipping), configured by opt->train. The learning rate is the graph input "lr" (an
+ * f32 scalar, added when absent) so that schedules never recompile. With clip_grad_norm, every
+ * gradient is first scaled by min(1, max_norm / (global L2 norm + 1e-6)) (torch's
+ * clip_grad_norm_). Parameters whose gradient is a structural zero (the loss does not reach them:
+ * torch leaves their .grad None) are not updated. */
+SdStatus pass_optimizer(IrGraph *g, const PassOptions *opt, SdError *err);
 
 /* Folds one node whose inputs are constants (fold.c): its outputs become constants and the node
  * is removed. Returns SD_OK without change when folding is off or the result would be too big. */

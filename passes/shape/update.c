@@ -21,17 +21,39 @@ static SdStatus scalar_f32(ShapeCtx *c, IrNode *n, int i)
     return SD_OK;
 }
 
+/* Hyperparameters come from recipes: a decay outside [0, 1) diverges or never forgets. */
+static SdStatus check_hyper(ShapeCtx *c, IrNode *n)
+{
+    const IrUpdateAttrs *a = &n->attrs.update;
+    bool ema = n->op == IR_OP_EMA_UPDATE, adam = n->op == IR_OP_ADAMW_UPDATE || n->op == IR_OP_LAMB_UPDATE;
+    if (!(a->momentum >= 0.0 && (ema ? a->momentum <= 1.0 : a->momentum < 1.0)))
+        return shape_error(c, n, SD_EUSAGE, "momentum %g is outside [0, %s", a->momentum, ema ? "1]" : "1)");
+    if (!(a->weight_decay >= 0.0) || (n->op == IR_OP_LARS_UPDATE && !(a->trust_coefficient > 0.0)))
+        return shape_error(c, n, SD_EUSAGE, "weight decay %g and trust coefficient %g: a weight decay >= 0 and a "
+                           "trust coefficient > 0 are expected", a->weight_decay, a->trust_coefficient);
+    if (adam && (!(a->beta1 >= 0.0 && a->beta1 < 1.0) || !(a->beta2 >= 0.0 && a->beta2 < 1.0) || !(a->epsilon >= 0.0)))
+        return shape_error(c, n, SD_EUSAGE, "betas (%g, %g) and epsilon %g: betas in [0, 1) and epsilon >= 0 are expected",
+                           a->beta1, a->beta2, a->epsilon);
+    return SD_OK;
+}
+
 SdStatus shape_update(ShapeCtx *c, IrNode *n)
 {
     const IrValue *dst = n->inputs[0];
     if (dst->role != IR_ROLE_PARAM && dst->role != IR_ROLE_STATE)
         return shape_error(c, n, SD_EINTERNAL, "'%s' is not a parameter or state", dst->name);
+    if (n->op != IR_OP_ASSIGN && n->op != IR_OP_QUEUE_PUSH) {
+        if (dst->dtype != SD_DT_F32)
+            return shape_error(c, n, SD_EDTYPE, "'%s' is %s; this update takes f32", dst->name,
+                               sd_dtype_name(dst->dtype));
+        SD_TRY(check_hyper(c, n));
+    }
     switch (n->op) {
     case IR_OP_ASSIGN:
     case IR_OP_EMA_UPDATE:
         return same_shape(c, n, 0, 1);
     case IR_OP_SGD_UPDATE:
-    case IR_OP_LARS_UPDATE: /* param, grad, velocity, lr */
+    case IR_OP_LARS_UPDATE: /* param, grad, velocity (SGD without momentum: any tensor of the shape), lr */
         SD_TRY(same_shape(c, n, 0, 1));
         SD_TRY(same_shape(c, n, 0, 2));
         return scalar_f32(c, n, 3);
