@@ -16,7 +16,9 @@ static void help(FILE *out)
             "throughput (images/s for the batch) and peak resident memory of the process.\n\n"
             "options:\n"
             "  --runs N         timed runs (default 100)\n"
-            "  --warmup N       untimed runs first (default 10)\n" CLI_COMMON_HELP);
+            "  --warmup N       untimed runs first (default 10)\n"
+            "  --serve          for bench/compare.py: after warm-up, read a count N per line from stdin,\n"
+            "                   run N times and print the N latencies in ms on one line; 'quit' ends\n" CLI_COMMON_HELP);
 }
 
 static double now_ms(void)
@@ -24,6 +26,26 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+/* Peak resident memory of this process in MB: VmHWM belongs to the address space, so unlike
+ * ru_maxrss it does not inherit the high-water mark of a parent that forked and exec'd us. */
+static double peak_rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = strtod(line + 6, NULL);
+    if (f)
+        fclose(f);
+    if (kb < 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = (double)ru.ru_maxrss;
+    }
+    return kb / 1024.0;
 }
 
 static int by_value(const void *a, const void *b)
@@ -35,7 +57,9 @@ static int by_value(const void *a, const void *b)
 int cmd_bench(int argc, char **argv)
 {
     static const struct option longs[] = {{"runs", required_argument, NULL, 'r'}, {"warmup", required_argument, NULL, 'w'},
-                                          CLI_COMMON_LONG_OPTIONS, {NULL, 0, NULL, 0}};
+                                          {"serve", no_argument, NULL, 's'}, CLI_COMMON_LONG_OPTIONS,
+                                          {NULL, 0, NULL, 0}};
+    bool serve = false;
     CliCommon common = {.opt = sd_options_default()};
     long long runs = 100, warmup = 10;
     int c, rc;
@@ -51,6 +75,7 @@ int cmd_bench(int argc, char **argv)
             if (!cli_parse_int(optarg, 0, 1000000, &warmup))
                 return cli_usage_error("bench", "--warmup takes a number, not '%s'", optarg);
             break;
+        case 's': serve = true; break;
         case 'h': help(stdout); return EXIT_OK;
         case '?': return cli_usage_error("bench", "unknown option or missing value: '%s'", argv[optind - 1]);
         default:
@@ -89,7 +114,24 @@ int cmd_bench(int argc, char **argv)
             status = cli_fail(&err);
         out_ptr[j] = out[j].data;
     }
-    if (status == EXIT_OK) {
+    if (status == EXIT_OK && serve) {
+        for (long long r = 0; r < warmup; r++)
+            sd_model_run_raw(m, in_ptr, out_ptr);
+        printf("ready %.1f\n", load_ms);
+        fflush(stdout);
+        char line[64];
+        while (fgets(line, sizeof line, stdin) && strncmp(line, "quit", 4) != 0) {
+            long count = strtol(line, NULL, 10);
+            for (long r = 0; r < count; r++) {
+                double a = now_ms();
+                sd_model_run_raw(m, in_ptr, out_ptr);
+                printf("%s%.4f", r ? " " : "", now_ms() - a);
+            }
+            printf("\n");
+            fflush(stdout);
+        }
+        printf("rss %.1f\n", peak_rss_mb());
+    } else if (status == EXIT_OK) {
         for (long long r = 0; r < warmup; r++)
             sd_model_run_raw(m, in_ptr, out_ptr);
         for (long long r = 0; r < runs; r++) {
@@ -98,8 +140,6 @@ int cmd_bench(int argc, char **argv)
             ms[r] = now_ms() - a;
         }
         qsort(ms, (size_t)runs, sizeof *ms, by_value);
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
         int64_t batch = ni ? sd_model_input(m, 0).dims[0] : 1;
         double median = ms[runs / 2];
         printf("model       %s\n", argv[optind]);
@@ -108,7 +148,7 @@ int cmd_bench(int argc, char **argv)
         printf("latency     median %.3f ms, min %.3f ms, max %.3f ms (%lld runs, %lld warm-up)\n", median, ms[0],
                ms[runs - 1], runs, warmup);
         printf("throughput  %.1f inferences/s (%.1f batches/s)\n", 1e3 * (double)batch / median, 1e3 / median);
-        printf("memory      peak RSS %.1f MB (constants %.1f MB, scratch %.1f MB)\n", (double)ru.ru_maxrss / 1024.0,
+        printf("memory      peak RSS %.1f MB (constants %.1f MB, scratch %.1f MB)\n", peak_rss_mb(),
                (double)sd_model_constants_bytes(m) / 1e6, (double)sd_model_scratch_bytes(m) / 1e6);
     }
     for (int i = 0; i < ni; i++)
