@@ -258,21 +258,14 @@ static SdStatus accumulate(GradCtx *c, IrValue **grads, const IrValue *v, IrValu
     return SD_OK;
 }
 
-/* StopGradient has done its work once the backward graph exists: it becomes its input (or, for a
- * graph output copying an input or constant, an Identity that codegen copies). */
-static void remove_stop_gradients(IrGraph *g)
+/* StopGradient has done its work once the backward graph exists: it becomes an Identity, which
+ * canonicalization removes (and codegen copies when it does not run). */
+static void retire_stop_gradients(IrGraph *g)
 {
     for (int k = 0; k < ir_graph_num_nodes(g); k++) {
         IrNode *n = ir_graph_node(g, k);
-        if (n->removed || n->op != IR_OP_STOP_GRADIENT)
-            continue;
-        IrValue *x = n->inputs[0], *y = n->outputs[0];
-        if (ir_value_is_graph_output(g, y) && !x->producer) {
+        if (!n->removed && n->op == IR_OP_STOP_GRADIENT)
             n->op = IR_OP_IDENTITY;
-            continue;
-        }
-        ir_graph_replace_uses(g, y, x);
-        ir_node_remove(g, n);
     }
 }
 
@@ -327,6 +320,6 @@ SdStatus pass_autodiff(IrGraph *g, IrValue *loss, const PassOptions *opt, SdErro
     free(grads);
     free(c.needs);
     if (st == SD_OK)
-        remove_stop_gradients(g);
+        retire_stop_gradients(g);
     return st;
 }

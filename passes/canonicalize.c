@@ -1,6 +1,6 @@
 /* passes/canonicalize.c — rewrites ONNX's many spellings onto few IR ops so that later passes see
  * one form: Identity, inference Dropout and StopGradient disappear (StopGradient only in a graph
- * without parameters: in a training graph autodiff reads it first, then removes it itself),
+ * without parameters: in a training graph autodiff reads it first, then turns it into Identity),
  * Flatten/Squeeze/Unsqueeze become Reshape,
  * Gemm and the common Einsum equations become MatMul (canonicalize_matmul.c). */
 #include <string.h>

@@ -6,7 +6,7 @@
  *   ReduceLogSumExp  exp(x - yk) gk
  *   ReduceMax/Min    gk shared evenly among the elements equal to the extreme: mask gk / count,
  *                    as PyTorch's amax/amin (not max(dim), which picks one index)
- * With no axes to reduce (noop_with_empty_axes) the same formulas hold with count 1. ReduceProd is
+ * With no axes and noop_with_empty_axes the forward is a copy and so is the gradient. ReduceProd is
  * not differentiable here (zeros need special care); ArgMax/ArgMin have integer outputs, so no
  * gradient reaches them. */
 #include "passes/grad/grad.h"
@@ -24,6 +24,10 @@ SdStatus grad_reduce(GradCtx *c, IrNode *n, IrValue *const *dy, IrValue **dx)
     const IrReduceAttrs *a = &n->attrs.reduce;
     if (x->dtype != SD_DT_F32 || n->op == IR_OP_ARGMAX || n->op == IR_OP_ARGMIN || n->op == IR_OP_REDUCE_PROD)
         return grad_unsupported(c, n);
+    if (a->n_axes == 0 && a->noop_with_empty_axes) { /* the forward copies x, whatever the op */
+        dx[0] = dy[0];
+        return SD_OK;
+    }
     IrShape keep = x->shape;
     int64_t count = 1;
     for (int i = 0; i < a->n_axes; i++) {

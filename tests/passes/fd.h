@@ -193,7 +193,7 @@ static inline FdStep fd_compile_step(const char *what, const FdInput *in, int n_
     SdError err = {0};
     IrGraph *g = ir_graph_new(what);
     ir_graph_set_source(g, what);
-    IrValue *vals[FD_MAX_INPUTS];
+    IrValue *vals[FD_MAX_INPUTS] = {0}; /* builders may test in[i] past n_in */
     bool param[FD_MAX_INPUTS];
     cr_assert_leq(n_in, FD_MAX_INPUTS);
     for (int i = 0; i < n_in; i++) {

@@ -191,7 +191,7 @@ Test(grad_unary, fan_out_adds_and_stop_gradient_cuts)
     cr_assert_eq(pass_autodiff(g, loss, &po, &err), SD_OK, "%s", err.msg);
     for (int k = 0; k < ir_graph_num_nodes(g); k++)
         cr_assert_neq(ir_graph_node(g, k)->removed ? IR_OP_COUNT : ir_graph_node(g, k)->op, IR_OP_STOP_GRADIENT,
-                      "autodiff removes StopGradient once it ran");
+                      "autodiff retires StopGradient once it ran");
     ir_graph_set_output(g, 0, xv->grad);
     xv->role = IR_ROLE_INPUT;
     ir_graph_add_input(g, xv);
