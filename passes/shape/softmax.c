@@ -17,8 +17,8 @@ static SdStatus same_shape(ShapeCtx *c, const IrNode *n, int i, const IrShape *s
     if (ir_shape_equal(&v->shape, s))
         return SD_OK;
     char sa[128], sb[128];
-    return shape_error(c, n, SD_ESHAPE, "input %d ('%s') has shape %s; %s %s is expected", i, v->name,
-                       ir_shape_str(&v->shape, sa, sizeof sa), what, ir_shape_str(s, sb, sizeof sb));
+    return shape_error(c, n, SD_ESHAPE, "input %d ('%s') has shape %s, expected %s (%s)", i, v->name,
+                       ir_shape_str(&v->shape, sa, sizeof sa), ir_shape_str(s, sb, sizeof sb), what);
 }
 
 /* x [N, C, d...] at input xi, target at input xi + 1, optional weights at xi + 2. */
@@ -32,7 +32,7 @@ static SdStatus loss_operands(ShapeCtx *c, const IrNode *n, int xi, IrShape *pos
         if (i != 1)
             pos.dims[pos.rank++] = x->shape.dims[i];
     if (t->dtype == SD_DT_F32)
-        SD_TRY(same_shape(c, n, xi + 1, &x->shape, "soft targets shaped like the input"));
+        SD_TRY(same_shape(c, n, xi + 1, &x->shape, "soft targets: the input's shape"));
     else if (t->dtype == SD_DT_I64 || t->dtype == SD_DT_I32)
         SD_TRY(same_shape(c, n, xi + 1, &pos, "class indices"));
     else
@@ -58,7 +58,7 @@ static SdStatus shape_loss(ShapeCtx *c, IrNode *n)
         return SD_OK;
     }
     SD_TRY(shape_expect_dtype(c, n, 0, SD_DT_F32));
-    SD_TRY(same_shape(c, n, 0, loss_shape, "the loss's"));
+    SD_TRY(same_shape(c, n, 0, loss_shape, "the loss gradient"));
     shape_set(n, 0, SD_DT_F32, &n->inputs[1]->shape);
     return SD_OK;
 }
@@ -71,7 +71,7 @@ SdStatus shape_softmax(ShapeCtx *c, IrNode *n)
         return shape_loss(c, n);
     case IR_OP_SOFTMAX_GRAD: case IR_OP_LOG_SOFTMAX_GRAD:
         SD_TRY(shape_expect_dtype(c, n, 1, SD_DT_F32));
-        SD_TRY(same_shape(c, n, 1, &n->inputs[0]->shape, "the gradient's"));
+        SD_TRY(same_shape(c, n, 1, &n->inputs[0]->shape, "the output, shaped like dy"));
         break;
     default:
         break;

@@ -277,3 +277,39 @@ Test(grad_softmax, softmax_gradient_kernel_matches_double_precision)
             free(dy), free(y), free(got), free(want);
         }
 }
+
+/* --- messages --- */
+
+#include "tests/common/onnx_builder.h"
+
+Test(grad_softmax, loss_errors_name_the_node)
+{
+    /* an unknown reduction, at import */
+    TbModel *m = tb_model_new(13);
+    tb_input(m, "x", SD_DT_F32, 2, (int64_t[]){3, 4});
+    tb_input(m, "t", SD_DT_I64, 1, (int64_t[]){3});
+    tb_node(m, "SoftmaxCrossEntropyLoss", "sce_7", (const char *[]){"x", "t", NULL}, (const char *[]){"loss", NULL});
+    tb_attr_string(m, "reduction", "avg");
+    tb_output(m, "loss", SD_DT_F32);
+    const char *path = tb_path("sce.onnx");
+    tb_save(m, path);
+    tb_model_free(m);
+    SdError err = {0};
+    IrGraph *g = NULL;
+    SdOptions so = sd_options_default();
+    cr_assert_neq(sd_load_graph(path, &so, &g, NULL, &err), SD_OK);
+    cr_assert(strstr(err.msg, "sce_7") && strstr(err.msg, "'avg'"), "%s", err.msg);
+
+    /* targets that do not fit the logits, at shape inference */
+    g = ir_graph_new("bad_targets");
+    ir_graph_set_source(g, "model.onnx");
+    IrValue *x = fd_graph_input(g, "logits", SD_DT_F32, 2, (int64_t[]){3, 4});
+    IrValue *t = fd_graph_input(g, "labels", SD_DT_I64, 1, (int64_t[]){4});
+    IrNode *n = ir_node_new1(g, IR_OP_SOFTMAX_CROSS_ENTROPY, "ce", (IrValue *[]){x, t}, 2, SD_DT_F32);
+    ir_graph_add_output(g, n->outputs[0]);
+    PassOptions po = {.verify = true};
+    cr_assert_eq(pass_shape(g, &po, &err), SD_ESHAPE);
+    cr_assert(strstr(err.msg, "node 'ce' (softmax_cross_entropy)") && strstr(err.msg, "'labels') has shape [4], expected [3] (class indices)"),
+              "%s", err.msg);
+    ir_graph_free(g);
+}
