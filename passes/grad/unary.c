@@ -49,8 +49,9 @@ SdStatus grad_unary(GradCtx *c, IrNode *n, IrValue *const *dy, IrValue **dx)
         return SD_OK; /* only Dropout's mask has no gradient flowing into it */
     switch (n->op) {
     case IR_OP_IDENTITY:
-    case IR_OP_STOP_GRADIENT: /* never reached: the driver cuts the path */
-        dx[0] = n->op == IR_OP_IDENTITY ? g : NULL;
+        dx[0] = g;
+        return SD_OK;
+    case IR_OP_STOP_GRADIENT: /* never reached: the driver cuts the path there */
         return SD_OK;
     case IR_OP_CAST:
         if (x->dtype != SD_DT_F32 || n->outputs[0]->dtype != SD_DT_F32)

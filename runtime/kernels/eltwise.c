@@ -1,5 +1,6 @@
 /* runtime/kernels/eltwise.c — elementwise kernels. Each applies a scalar function chosen by a
  * constant op code: after inlining into a call site the switch folds away and the loop vectorizes.
+ * The same holds for the derivatives (rt_unary_grad_f32) and training Dropout's hash.
  * Integer division and float->int casts are guarded: tensor data is user input and must not trap. */
 #include "runtime/kernels/eltwise.h"
 

@@ -1,7 +1,9 @@
 /* runtime/kernels/softmax.c — softmax family. Contiguous rows (inner == 1) reduce in LANES
  * independent float accumulators, so the max, exp and sum loops vectorize (rt_vexpf is inlinable
  * where libm's expf is not); the sums of exponentials are in double. Strided rows
- * (inner > 1) keep one max and one sum per column in the workspace. */
+ * (inner > 1) keep one max and one sum per column in the workspace. The gradients follow the
+ * same layout; the losses walk each position's classes (stride inner) and recompute the
+ * log-sum-exp instead of keeping anything from the forward pass. */
 #include "runtime/kernels/softmax.h"
 
 #include <math.h>

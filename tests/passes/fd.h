@@ -47,6 +47,7 @@ typedef struct FdOptions {
     double rtol, atol;   /* defaults 3e-3 and 3e-4 (atol scaled by the largest gradient) */
     double step;         /* h = step * (|x| + 1); default 1e-2 */
     const char *disable; /* passes to skip (canonicalize, fold, dce, memplan) */
+    const char *gemm;    /* "openblas" (default) or "builtin" */
     bool unweighted;     /* the loss is y itself (a scalar) */
 } FdOptions;
 
@@ -233,6 +234,8 @@ static inline FdStep fd_compile_step(const char *what, const FdInput *in, int n_
     cr_assert_eq(ir_graph_num_outputs(g), 1 + step.n_param, "%s: outputs", what);
     SdOptions so = sd_options_default();
     so.verify = true;
+    if (o->gemm)
+        so.gemm = o->gemm;
     st = sd_model_compile(g, &so, &step.model, &err);
     cr_assert_eq(st, SD_OK, "%s: compile: %s", what, err.msg);
     return step;
@@ -314,7 +317,8 @@ static inline void fd_check(const char *what, const FdInput *in, int n_in, FdBui
     sd_model_free(step.model);
 }
 
-/* Runs fd_check under the default pipeline and with canonicalization and folding off. */
+/* Runs fd_check under the default pipeline, and with canonicalization and folding off on the
+ * builtin GEMM loops (no OpenBLAS). */
 static inline void fd_check_all(const char *what, const FdInput *in, int n_in, FdBuildFn build, void *ctx,
                                 const FdOptions *opt)
 {
@@ -322,8 +326,9 @@ static inline void fd_check_all(const char *what, const FdInput *in, int n_in, F
     char name[160];
     o.disable = NULL;
     fd_check(what, in, n_in, build, ctx, &o);
-    snprintf(name, sizeof name, "%s (canonicalize, fold off)", what);
+    snprintf(name, sizeof name, "%s (canonicalize, fold off; builtin gemm)", what);
     o.disable = "canonicalize,fold";
+    o.gemm = "builtin";
     fd_check(name, in, n_in, build, ctx, &o);
 }
 
