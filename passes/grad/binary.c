@@ -1,7 +1,7 @@
 /* passes/grad/binary.c — gradients of broadcasting elementwise ops, written with forward ops; each
  * operand's gradient is summed over the dimensions broadcasting stretched (grad_unbroadcast).
  *   Add/Sub  da = dy, db = +-dy          Mul  da = dy b, db = dy a
- *   Div      da = dy / b, db = -da y     Pow  da = dy b a^(b-1), db = dy y log(a)
+ *   Div      da = dy / b, db = -da y     Pow  da = dy b a^(b-1), db = dy y log(a) (0 at a = 0)
  *   Max/Min  dy to the larger/smaller operand, split evenly on ties (as PyTorch's maximum)
  *   PRelu    da = dy where a >= 0, else dy slope; dslope = dy a where a < 0
  *   Where    da = dy where cond, db = dy elsewhere
@@ -66,8 +66,11 @@ SdStatus grad_binary(GradCtx *c, IrNode *n, IrValue *const *dy, IrValue **dx)
             IrValue *p = op2(c, IR_OP_POW, a, op2(c, IR_OP_SUB, b, grad_const(c, 1.0f)));
             SD_TRY(set(c, n, dx, 0, op2(c, IR_OP_MUL, g, op2(c, IR_OP_MUL, b, p))));
         }
-        if (need_b) /* dy * y * log(a) */
-            SD_TRY(set(c, n, dx, 1, op2(c, IR_OP_MUL, g, op2(c, IR_OP_MUL, y, op1(c, IR_OP_LOG, a)))));
+        if (need_b) { /* dy * y * log(a), and 0 where a = 0 (as PyTorch: 0 * log 0 would be NaN) */
+            IrValue *zero = grad_const(c, 0.0f), *at_zero = op2(c, IR_OP_EQUAL, a, zero);
+            IrValue *d = op2(c, IR_OP_MUL, g, op2(c, IR_OP_MUL, y, op1(c, IR_OP_LOG, a)));
+            SD_TRY(set(c, n, dx, 1, where(c, at_zero, zero, d)));
+        }
         return SD_OK;
     }
     case IR_OP_MAX:

@@ -141,3 +141,20 @@ Test(grad_binary, composite_expression)
     fd_check_all("composite", in, 2, build_mixed, NULL, NULL);
     free(a), free(b);
 }
+
+Test(grad_binary, pow_exponent_gradient_is_zero_at_a_zero_base)
+{
+    int64_t dims[1] = {3};
+    float a[3] = {0.0f, 2.0f, 0.5f}, b[3] = {2.0f, 1.5f, 3.0f};
+    BinCase c = {IR_OP_POW};
+    FdInput in[2] = {fd_f32(1, dims, a), fd_f32(1, dims, b)};
+    FdOptions o = {.unweighted = true};
+    float *grads[2];
+    cr_assert_eq(fd_gradients("pow at 0", in, 2, build_binary_sum, &c, &o, grads, NULL), 2);
+    for (int i = 0; i < 3; i++) {
+        double da = b[i] * pow(a[i], b[i] - 1), db = a[i] == 0 ? 0 : pow(a[i], b[i]) * log(a[i]);
+        cr_assert_float_eq(grads[0][i], da, 1e-5, "d/da[%d] is %g, expected %g", i, (double)grads[0][i], da);
+        cr_assert_float_eq(grads[1][i], db, 1e-5, "d/db[%d] is %g, expected %g", i, (double)grads[1][i], db);
+    }
+    free(grads[0]), free(grads[1]);
+}
