@@ -37,8 +37,16 @@ static void format_unary(const IrNode *n, SdStrbuf *o)
     case IR_OP_SELU: num(o, "alpha", a->alpha), num(o, "gamma", a->gamma); break;
     case IR_OP_SHRINK: num(o, "lambd", a->alpha), num(o, "bias", a->beta); break;
     case IR_OP_CLIP: num(o, "min", a->alpha), num(o, "max", a->beta); break;
-    case IR_OP_DROPOUT: num(o, "ratio", a->ratio); if (a->training) flag(o, "training"); break;
-    case IR_OP_UNARY_GRAD: sd_strbuf_printf(o, "of=%s", ir_op_name(a->grad_of)); break;
+    case IR_OP_DROPOUT:
+        num(o, "ratio", a->ratio);
+        if (a->training) flag(o, "training"), num(o, "seed", (double)a->seed);
+        break;
+    case IR_OP_UNARY_GRAD:
+        sd_strbuf_printf(o, "of=%s", ir_op_name(a->grad_of));
+        if (a->alpha != 0) num(o, "alpha", a->alpha);
+        if (a->beta != 0) num(o, "beta", a->beta);
+        if (a->gamma != 0) num(o, "gamma", a->gamma);
+        break;
     default: break;
     }
 }
@@ -144,6 +152,13 @@ void ir_attrs_format(const IrNode *n, SdStrbuf *o)
         }
         break;
     case IR_FAM_softmax:
+        if (n->op == IR_OP_SOFTMAX_CROSS_ENTROPY || n->op == IR_OP_SOFTMAX_CROSS_ENTROPY_GRAD ||
+            n->op == IR_OP_NEGATIVE_LOG_LIKELIHOOD || n->op == IR_OP_NEGATIVE_LOG_LIKELIHOOD_GRAD) {
+            IrLossReduction r = a->softmax.reduction;
+            sd_strbuf_printf(o, "reduction=%s", r == IR_REDUCTION_MEAN ? "mean" : r == IR_REDUCTION_SUM ? "sum" : "none");
+            if (a->softmax.has_ignore_index) num(o, "ignore_index", (double)a->softmax.ignore_index);
+            break;
+        }
         num(o, "axis", (double)a->softmax.axis);
         if (a->softmax.flatten_trailing) flag(o, "flatten_trailing");
         break;
@@ -158,7 +173,10 @@ void ir_attrs_format(const IrNode *n, SdStrbuf *o)
         if (a->reduce.keepdims) flag(o, "keepdims");
         break;
     case IR_FAM_movement: format_movement(n, o); break;
-    case IR_FAM_gather: num(o, "axis", (double)a->gather.axis); break;
+    case IR_FAM_gather:
+        num(o, "axis", (double)a->gather.axis);
+        if (n->op == IR_OP_GATHER_GRAD && a->gather.elements) flag(o, "elements");
+        break;
     case IR_FAM_generate:
         if (n->op == IR_OP_SHAPE && (a->generate.start || a->generate.has_end)) {
             num(o, "start", (double)a->generate.start);

@@ -22,8 +22,8 @@ typedef struct IrUnaryAttrs {
     float gamma;        /* Selu */
     SdDType to;         /* CAST: the output type */
     float ratio;        /* DROPOUT */
-    bool training;      /* DROPOUT: only inference (false) runs today */
-    int64_t seed;
+    bool training;      /* DROPOUT: drop at random (keep mask from hash(seed, counter input, index)) */
+    int64_t seed;       /* DROPOUT in training: distinct per node, so two dropouts draw different masks */
     IrOp grad_of;       /* UNARY_GRAD: dx = dy * f'(x) for this forward op (its alpha/beta/gamma above) */
 } IrUnaryAttrs;
 
@@ -72,9 +72,15 @@ typedef struct IrNormAttrs {
     bool per_activation;     /* BATCH_NORM of opset < 9 with spatial = 0: statistics per (C, D1, ...) */
 } IrNormAttrs;
 
+typedef enum IrLossReduction { IR_REDUCTION_MEAN, IR_REDUCTION_SUM, IR_REDUCTION_NONE } IrLossReduction;
+
 typedef struct IrSoftmaxAttrs {
-    int64_t axis;
+    int64_t axis;          /* SOFTMAX_CROSS_ENTROPY and the NLL ops: the class axis is always 1 */
     bool flatten_trailing; /* opset < 13: normalize over all axes from `axis` on, as one */
+    /* SOFTMAX_CROSS_ENTROPY(_GRAD), NEGATIVE_LOG_LIKELIHOOD(_GRAD) */
+    IrLossReduction reduction; /* NONE only for the NLL ops: the loss keeps the target's shape */
+    bool has_ignore_index;     /* class-index targets equal to ignore_index add nothing (nor count in a mean) */
+    int64_t ignore_index;
 } IrSoftmaxAttrs;
 
 typedef struct IrPoolAttrs {
@@ -123,6 +129,7 @@ typedef struct IrMovementAttrs {
 
 typedef struct IrGatherAttrs {
     int64_t axis;
+    bool elements; /* GATHER_GRAD: the gradient of GATHER_ELEMENTS (else of GATHER) */
 } IrGatherAttrs;
 
 typedef struct IrGenerateAttrs {

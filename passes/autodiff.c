@@ -34,6 +34,12 @@ bool grad_needed(const GradCtx *c, const IrValue *v) { return v && v->id <= c->m
 IrNode *grad_node(GradCtx *c, IrOp op, IrValue *const *inputs, int n_inputs, int n_outputs,
                   void (*setup)(IrNode *n, const void *arg), const void *arg)
 {
+    /* a helper that failed gave NULL: pass the failure on instead of building on it */
+    for (int i = 0; i < n_inputs && i < ir_op_info(op)->min_inputs; i++)
+        if (!inputs[i]) {
+            grad_status(c);
+            return NULL;
+        }
     IrValue *outs[IR_MAX_OUTPUTS];
     for (int i = 0; i < n_outputs; i++)
         if (!(outs[i] = ir_value_new(c->g, "grad", SD_DT_F32, NULL))) {
@@ -126,6 +132,61 @@ IrValue *grad_or_zero(GradCtx *c, IrValue *dy, const IrValue *v)
     return n ? n->outputs[0] : NULL;
 }
 
+static void copy_attrs(IrNode *n, const void *arg) { n->attrs = *(const IrAttrs *)arg; }
+
+IrNode *grad_node_with(GradCtx *c, IrOp op, IrValue *const *inputs, int n_inputs, int n_outputs, const IrAttrs *attrs)
+{
+    return grad_node(c, op, inputs, n_inputs, n_outputs, copy_attrs, attrs);
+}
+
+IrValue *grad_op_with(GradCtx *c, IrOp op, IrValue *const *inputs, int n_inputs, const IrAttrs *attrs)
+{
+    IrNode *n = grad_node_with(c, op, inputs, n_inputs, 1, attrs);
+    return n ? n->outputs[0] : NULL;
+}
+
+IrValue *grad_ints(GradCtx *c, const int64_t *v, int n)
+{
+    IrShape s = ir_shape_make(1, (int64_t[]){n});
+    return ir_constant_new(c->g, "grad_ints", SD_DT_I64, &s, v, c->err);
+}
+
+IrValue *grad_reduce_sum(GradCtx *c, IrValue *g, const int64_t *axes, int n_axes, bool keepdims)
+{
+    if (!g)
+        return NULL;
+    if (n_axes == 0)
+        return g;
+    IrAttrs a = {0};
+    a.reduce.n_axes = n_axes;
+    memcpy(a.reduce.axes, axes, sizeof(int64_t) * (size_t)n_axes);
+    a.reduce.keepdims = keepdims;
+    return grad_op_with(c, IR_OP_REDUCE_SUM, &g, 1, &a);
+}
+
+IrValue *grad_expand(GradCtx *c, IrValue *g, const IrShape *shape)
+{
+    if (!g || ir_shape_equal(&g->shape, shape))
+        return g;
+    IrValue *s = grad_ints(c, shape->dims, shape->rank);
+    return s ? grad_op(c, IR_OP_EXPAND, (IrValue *[]){g, s}, 2) : NULL;
+}
+
+IrValue *grad_cast(GradCtx *c, IrValue *x, SdDType dtype)
+{
+    if (!x || x->dtype == dtype)
+        return x;
+    IrAttrs a = {0};
+    a.unary.to = dtype;
+    return grad_op_with(c, IR_OP_CAST, &x, 1, &a);
+}
+
+SdStatus grad_status(const GradCtx *c)
+{
+    return c->err->status != SD_OK ? c->err->status
+                                   : sd_errorf(c->err, SD_EINTERNAL, "autodiff: a gradient helper failed");
+}
+
 SdStatus grad_unsupported(GradCtx *c, const IrNode *n)
 {
     char lb[200];
@@ -197,6 +258,17 @@ static SdStatus accumulate(GradCtx *c, IrValue **grads, const IrValue *v, IrValu
     return SD_OK;
 }
 
+/* StopGradient has done its work once the backward graph exists: it becomes an Identity, which
+ * canonicalization removes (and codegen copies when it does not run). */
+static void retire_stop_gradients(IrGraph *g)
+{
+    for (int k = 0; k < ir_graph_num_nodes(g); k++) {
+        IrNode *n = ir_graph_node(g, k);
+        if (!n->removed && n->op == IR_OP_STOP_GRADIENT)
+            n->op = IR_OP_IDENTITY;
+    }
+}
+
 SdStatus pass_autodiff(IrGraph *g, IrValue *loss, const PassOptions *opt, SdError *err)
 {
     if (!loss || loss->dtype != SD_DT_F32 || !loss->has_shape || ir_value_numel(loss) != 1)
@@ -247,5 +319,7 @@ SdStatus pass_autodiff(IrGraph *g, IrValue *loss, const PassOptions *opt, SdErro
     }
     free(grads);
     free(c.needs);
+    if (st == SD_OK)
+        retire_stop_gradients(g);
     return st;
 }

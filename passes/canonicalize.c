@@ -1,5 +1,7 @@
 /* passes/canonicalize.c — rewrites ONNX's many spellings onto few IR ops so that later passes see
- * one form: Identity and inference Dropout disappear, Flatten/Squeeze/Unsqueeze become Reshape,
+ * one form: Identity, inference Dropout and StopGradient disappear (StopGradient only in a graph
+ * without parameters: in a training graph autodiff reads it first, then turns it into Identity),
+ * Flatten/Squeeze/Unsqueeze become Reshape,
  * Gemm and the common Einsum equations become MatMul (canonicalize_matmul.c). */
 #include <string.h>
 
@@ -8,6 +10,9 @@
 SdStatus pass_canonicalize(IrGraph *g, const PassOptions *opt, SdError *err)
 {
     (void)opt;
+    bool has_params = false;
+    for (int i = 0; i < ir_graph_num_values(g); i++)
+        has_params |= ir_graph_value(g, i)->role == IR_ROLE_PARAM;
     for (int k = 0; k < ir_graph_num_nodes(g); k++) {
         IrNode *n = ir_graph_node(g, k);
         if (n->removed)
@@ -15,6 +20,11 @@ SdStatus pass_canonicalize(IrGraph *g, const PassOptions *opt, SdError *err)
         switch (n->op) {
         case IR_OP_IDENTITY:
         case IR_OP_DROPOUT:
+        case IR_OP_STOP_GRADIENT:
+            if (n->op == IR_OP_DROPOUT && n->attrs.unary.training)
+                break; /* draws a random mask */
+            if (n->op == IR_OP_STOP_GRADIENT && has_params)
+                break; /* autodiff has yet to see it */
             if (n->n_outputs > 1 && (n->outputs[1]->n_uses > 0 || ir_value_is_graph_output(g, n->outputs[1])))
                 break; /* the mask is used: keep the node, it fills the mask */
             if (ir_value_is_graph_output(g, n->outputs[0]) && !n->inputs[0]->producer)

@@ -74,7 +74,8 @@ SdStatus pass_shape_node(IrGraph *g, IrNode *n, const PassOptions *opt, SdError 
 
 /* Reverse-mode differentiation (autodiff.c): appends the backward graph of `loss` (an f32 scalar)
  * and points every parameter's `grad` at its gradient. Gradients of a value read twice are summed;
- * STOP_GRADIENT cuts a path; integer values carry none. */
+ * STOP_GRADIENT cuts a path (and becomes an IDENTITY once autodiff ran, for canonicalize to remove);
+ * integer values carry none. */
 SdStatus pass_autodiff(IrGraph *g, IrValue *loss, const PassOptions *opt, SdError *err);
 
 /* Optimizer lowering (optimizer.c): for every float parameter with a gradient (IrValue.grad, set by

@@ -1,13 +1,16 @@
 /* codegen/lower/gather.c — Gather onto rt_gather over [outer, axis_n, inner], GatherElements onto
- * rt_gather_elements over the indices' shape collapsed to RT_LOOP_RANK dims. */
+ * rt_gather_elements over the indices' shape collapsed to RT_LOOP_RANK dims; GatherGrad onto the
+ * matching scatter-add kernel over the same views. */
 #include <string.h>
 
 #include "codegen/lower/lower.h"
+#include "runtime/kernels/copy.h"
 #include "runtime/kernels/gather.h"
 
-static SdStatus lower_gather_elements(const IrNode *n, CgLowered *out, SdError *err)
+/* GatherElements, or its gradient (x is then the data operand giving the shape, input 2). */
+static SdStatus lower_gather_elements(const IrNode *n, const IrValue *x, CgLowered *out, SdError *err)
 {
-    const IrValue *x = n->inputs[0], *idx = n->inputs[1];
+    const IrValue *idx = n->inputs[1];
     int r = idx->shape.rank;
     int64_t axis = n->attrs.gather.axis;
     int64_t dims[IR_MAX_RANK], strides[2][IR_MAX_RANK];
@@ -26,22 +29,30 @@ static SdStatus lower_gather_elements(const IrNode *n, CgLowered *out, SdError *
     memcpy(p.data_strides, strides[0], sizeof p.data_strides);
     p.elem_size = (int32_t)sd_dtype_size(x->dtype);
     p.index_size = (int32_t)sd_dtype_size(idx->dtype);
+    p.data_numel = ir_value_numel(x);
     int bufs[3] = {0, 1, cg_out(n, 0)};
-    return cg_lowered_add(out, "rt_gather_elements", &p, sizeof p, 3, bufs, err);
+    bool grad = n->op == IR_OP_GATHER_GRAD;
+    return cg_lowered_add(out, grad ? "rt_gather_elements_grad_f32" : "rt_gather_elements", &p, sizeof p, 3, bufs, err);
 }
 
 SdStatus cg_lower_gather(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
     (void)opt;
-    const IrValue *x = n->inputs[0], *idx = n->inputs[1];
+    bool grad = n->op == IR_OP_GATHER_GRAD;
+    const IrValue *x = n->inputs[grad ? 2 : 0], *idx = n->inputs[1];
     if (idx->dtype != SD_DT_I64 && idx->dtype != SD_DT_I32)
         return cg_unsupported_dtype(n, idx, err);
-    if (sd_dtype_size(x->dtype) == 0)
+    if (sd_dtype_size(x->dtype) == 0 || (grad && n->inputs[0]->dtype != SD_DT_F32))
         return cg_unsupported_dtype(n, x, err);
     if (ir_value_numel(n->outputs[0]) == 0)
         return SD_OK;
-    if (n->op == IR_OP_GATHER_ELEMENTS)
-        return lower_gather_elements(n, out, err);
+    if (grad && ir_value_numel(n->inputs[0]) == 0) { /* nothing gathered: zeros */
+        RtFillParams f = {.n = ir_value_numel(n->outputs[0]), .elem_size = 4};
+        int fb[1] = {cg_out(n, 0)};
+        return cg_lowered_add(out, "rt_fill", &f, sizeof f, 1, fb, err);
+    }
+    if (n->op == IR_OP_GATHER_ELEMENTS || (grad && n->attrs.gather.elements))
+        return lower_gather_elements(n, x, out, err);
     int64_t axis = n->attrs.gather.axis;
     RtGatherParams p = {.outer = 1, .axis_n = x->shape.dims[axis], .count = ir_value_numel(idx), .inner = 1};
     for (int i = 0; i < x->shape.rank; i++)
@@ -50,5 +61,5 @@ SdStatus cg_lower_gather(const IrNode *n, const CgLowerOptions *opt, CgLowered *
     p.elem_size = (int32_t)sd_dtype_size(x->dtype);
     p.index_size = (int32_t)sd_dtype_size(idx->dtype);
     int bufs[3] = {0, 1, cg_out(n, 0)};
-    return cg_lowered_add(out, "rt_gather", &p, sizeof p, 3, bufs, err);
+    return cg_lowered_add(out, grad ? "rt_gather_grad_f32" : "rt_gather", &p, sizeof p, 3, bufs, err);
 }

@@ -1,5 +1,5 @@
 /* codegen/lower/matmul.c — MatMul and Gemm onto rt_matmul_* (one rt_gemm_f32 call per batch
- * slice). Batch dims are broadcast with zero strides and collapsed; a batch that only A carries,
+ * slice; MatMul's trans_a/trans_b, from autodiff, go to the GEMM as they are). Batch dims are broadcast with zero strides and collapsed; a batch that only A carries,
  * contiguously, folds into M. Gemm (left when canonicalization is disabled) copies C, broadcast,
  * into the output and lets the GEMM add it with beta. */
 #include <string.h>
@@ -51,13 +51,26 @@ SdStatus cg_lower_matmul(const IrNode *n, const CgLowerOptions *opt, CgLowered *
         return lower_gemm(n, opt, out, err);
     const IrValue *a = n->inputs[0], *b = n->inputs[1], *y = n->outputs[0];
     const IrShape *sa = &a->shape, *sb = &b->shape;
+    const IrMatmulAttrs *at = &n->attrs.matmul;
     RtMatmulParams p = {0};
-    p.M = sa->rank == 1 ? 1 : sa->dims[sa->rank - 2];
-    p.K = sa->dims[sa->rank - 1];
-    p.N = sb->rank == 1 ? 1 : sb->dims[sb->rank - 1];
-    p.lda = p.K;
-    p.ldb = p.N;
+    if (at->trans_a) { /* stored [.., K, M] */
+        p.M = sa->dims[sa->rank - 1];
+        p.K = sa->dims[sa->rank - 2];
+    } else {
+        p.M = sa->rank == 1 ? 1 : sa->dims[sa->rank - 2];
+        p.K = sa->dims[sa->rank - 1];
+    }
+    if (at->trans_b) /* stored [.., N, K] */
+        p.N = sb->dims[sb->rank - 2];
+    else
+        p.N = sb->rank == 1 ? 1 : sb->dims[sb->rank - 1];
+    p.lda = at->trans_a ? p.M : p.K;
+    p.ldb = at->trans_b ? p.K : p.N;
     p.ldc = p.N;
+    p.trans_a = at->trans_a;
+    p.trans_b = at->trans_b;
+    if ((at->trans_a || at->trans_b) && a->dtype != SD_DT_F32)
+        return cg_unsupported_dtype(n, a, err);
     p.alpha = 1.0f;
     p.use_blas = opt->gemm == CG_GEMM_OPENBLAS;
 
@@ -87,7 +100,7 @@ SdStatus cg_lower_matmul(const IrNode *n, const CgLowerOptions *opt, CgLowered *
             nonunit++, last = i;
         b_fixed = b_fixed && (dims[i] == 1 || strides[1][i] == 0);
     }
-    if (nonunit == 1 && b_fixed && strides[0][last] == p.M * p.K && strides[2][last] == p.M * p.N) {
+    if (nonunit == 1 && b_fixed && !at->trans_a && strides[0][last] == p.M * p.K && strides[2][last] == p.M * p.N) {
         p.M *= dims[last];
         dims[last] = 1;
     }

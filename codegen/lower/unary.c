@@ -1,5 +1,6 @@
 /* codegen/lower/unary.c — unary elementwise ops onto rt_unary_*, rt_predicate, rt_cast and
- * plain copies. */
+ * plain copies (Identity, StopGradient when it survives, inference Dropout); UnaryGrad onto
+ * rt_unary_grad_f32 and training Dropout onto rt_dropout_f32. */
 #include <string.h>
 
 #include "codegen/lower/lower.h"
@@ -67,6 +68,37 @@ SdStatus cg_lower_flat_copy(CgLowered *out, int64_t n, size_t elem_size, int src
     return cg_lowered_add(out, "rt_copy_strided", &p, sizeof p, 2, bufs, err);
 }
 
+static SdStatus lower_unary_grad(const IrNode *n, CgLowered *out, SdError *err)
+{
+    const IrUnaryAttrs *a = &n->attrs.unary;
+    int code;
+    if (!cg_unary_code(a->grad_of, &code)) {
+        char lb[200];
+        return sd_errorf(err, SD_EUNSUPPORTED, "%s: no derivative kernel for %s", ir_node_label(n, lb, sizeof lb),
+                         ir_op_name(a->grad_of));
+    }
+    bool has_y = n->n_inputs > 2 && n->inputs[2];
+    RtUnaryGradParams p = {.n = ir_value_numel(n->outputs[0]), .op = code, .has_y = has_y,
+                           .alpha = a->alpha, .beta = a->beta, .gamma = a->gamma};
+    int bufs[4] = {0, 1, has_y ? 2 : 1, cg_out(n, 0)};
+    return cg_lowered_add(out, "rt_unary_grad_f32", &p, sizeof p, 4, bufs, err);
+}
+
+static SdStatus lower_dropout(const IrNode *n, CgLowered *out, SdError *err)
+{
+    const IrUnaryAttrs *a = &n->attrs.unary;
+    if (n->inputs[0]->dtype != SD_DT_F32)
+        return cg_unsupported_dtype(n, n->inputs[0], err);
+    bool has_counter = n->n_inputs > 3 && n->inputs[3], has_mask = n->n_outputs > 1;
+    double t = (double)a->ratio * 4294967296.0;
+    RtDropoutParams p = {.n = ir_value_numel(n->outputs[0]), .seed = (uint64_t)a->seed,
+                         .threshold = t <= 0 ? 0 : t >= 4294967296.0 ? 4294967296ULL : (uint64_t)t,
+                         .scale = a->ratio < 1.0f ? 1.0f / (1.0f - a->ratio) : 0.0f,
+                         .has_counter = has_counter, .has_mask = has_mask};
+    int bufs[4] = {0, has_counter ? 3 : 0, cg_out(n, 0), cg_out(n, has_mask ? 1 : 0)};
+    return cg_lowered_add(out, "rt_dropout_f32", &p, sizeof p, 4, bufs, err);
+}
+
 SdStatus cg_lower_unary(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
     (void)opt;
@@ -75,7 +107,11 @@ SdStatus cg_lower_unary(const IrNode *n, const CgLowerOptions *opt, CgLowered *o
     int64_t numel = ir_value_numel(y);
     int bufs[2] = {0, cg_out(n, 0)};
 
-    if (n->op == IR_OP_IDENTITY || n->op == IR_OP_DROPOUT) {
+    if (n->op == IR_OP_UNARY_GRAD)
+        return lower_unary_grad(n, out, err);
+    if (n->op == IR_OP_DROPOUT && a->training)
+        return lower_dropout(n, out, err);
+    if (n->op == IR_OP_IDENTITY || n->op == IR_OP_DROPOUT || n->op == IR_OP_STOP_GRADIENT) {
         SD_TRY(cg_lower_flat_copy(out, numel, sd_dtype_size(x->dtype), 0, cg_out(n, 0), err));
         if (n->op == IR_OP_DROPOUT && n->n_outputs > 1) { /* inference: the mask keeps everything */
             RtFillParams f = {.n = ir_value_numel(n->outputs[1]), .elem_size = 1, .value = {1}};

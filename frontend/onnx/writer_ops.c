@@ -197,6 +197,27 @@ SdStatus onnxw_export_node(Writer *w, const IrNode *n)
             onnxw_attr_ints(w, o, "output_padding", c->output_padding, c->nspatial);
         return SD_OK;
     }
+    case IR_OP_MATMUL:
+        if (a->matmul.trans_a || a->matmul.trans_b) { /* ONNX MatMul has no flags: transpose the operands */
+            const char *ops[2] = {in[0], in[1]};
+            for (int i = 0; i < 2; i++) {
+                bool t = i == 0 ? a->matmul.trans_a : a->matmul.trans_b;
+                int r = n->inputs[i]->shape.rank;
+                if (!t || r < 2)
+                    continue;
+                int64_t perm[IR_MAX_RANK];
+                for (int d = 0; d < r; d++)
+                    perm[d] = d;
+                perm[r - 2] = r - 1, perm[r - 1] = r - 2;
+                const char *tmp = onnxw_temp(w);
+                o = onnxw_node(w, "Transpose", name, &ops[i], 1, &tmp, 1);
+                onnxw_attr_ints(w, o, "perm", perm, r);
+                ops[i] = tmp;
+            }
+            onnxw_node(w, "MatMul", name, ops, 2, out, 1);
+            return SD_OK;
+        }
+        break;
     case IR_OP_GEMM:
         o = onnxw_node(w, "Gemm", name, in, n->n_inputs, out, 1);
         onnxw_attr_f(w, o, "alpha", a->matmul.alpha), onnxw_attr_f(w, o, "beta", a->matmul.beta);

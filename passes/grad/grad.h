@@ -46,4 +46,23 @@ IrValue *grad_reshape(GradCtx *c, IrValue *g, const IrShape *target);
 IrValue *grad_or_zero(GradCtx *c, IrValue *dy, const IrValue *v);
 SdStatus grad_unsupported(GradCtx *c, const IrNode *n);
 
+/* The same as grad_node/grad_op with the attributes copied from `attrs` before shape inference. */
+IrNode *grad_node_with(GradCtx *c, IrOp op, IrValue *const *inputs, int n_inputs, int n_outputs, const IrAttrs *attrs);
+IrValue *grad_op_with(GradCtx *c, IrOp op, IrValue *const *inputs, int n_inputs, const IrAttrs *attrs);
+/* A 1-D i64 constant (shapes, axes, starts: the compile-time inputs of movement ops). */
+IrValue *grad_ints(GradCtx *c, const int64_t *v, int n);
+/* ReduceSum of g over `axes` (n_axes of them, any order), keeping the reduced dims or not. */
+IrValue *grad_reduce_sum(GradCtx *c, IrValue *g, const int64_t *axes, int n_axes, bool keepdims);
+/* g broadcast to `shape` (Expand). */
+IrValue *grad_expand(GradCtx *c, IrValue *g, const IrShape *shape);
+/* x cast to dtype. */
+IrValue *grad_cast(GradCtx *c, IrValue *x, SdDType dtype);
+/* The status to return after a helper gave NULL. */
+SdStatus grad_status(const GradCtx *c);
+#define GRAD_TRY(expr)                  \
+    do {                                \
+        if (!(expr))                    \
+            return grad_status(c);      \
+    } while (0)
+
 #endif

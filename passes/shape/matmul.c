@@ -1,5 +1,6 @@
 /* passes/shape/matmul.c — MatMul with NumPy semantics (a 1-D operand gets a unit dim prepended or
- * appended, then dropped from the result; batch dims broadcast) and Gemm (2-D operands with
+ * appended, then dropped from the result; batch dims broadcast; trans_a/trans_b, which only
+ * autodiff sets, read an operand's last two dims swapped) and Gemm (2-D operands with
  * transA/transB, C broadcast one way to [M, N]). */
 #include "passes/shape/shape.h"
 
@@ -47,7 +48,20 @@ SdStatus shape_matmul(ShapeCtx *c, IrNode *n)
     SD_TRY(shape_expect_rank(c, n, 0, 1, IR_MAX_RANK));
     SD_TRY(shape_expect_rank(c, n, 1, 1, IR_MAX_RANK));
     SD_TRY(shape_same_dtype(c, n, 0, 1));
-    const IrShape *sa = &n->inputs[0]->shape, *sb = &n->inputs[1]->shape;
+    const IrMatmulAttrs *at = &n->attrs.matmul;
+    /* trans_a/trans_b (set by autodiff, never by importers): the operand's last two dims swapped */
+    IrShape ta = n->inputs[0]->shape, tb = n->inputs[1]->shape;
+    if ((at->trans_a && ta.rank < 2) || (at->trans_b && tb.rank < 2))
+        return shape_error(c, n, SD_EBADMODEL, "a transposed operand must have rank 2 or more");
+    if (at->trans_a) {
+        int64_t t = ta.dims[ta.rank - 1];
+        ta.dims[ta.rank - 1] = ta.dims[ta.rank - 2], ta.dims[ta.rank - 2] = t;
+    }
+    if (at->trans_b) {
+        int64_t t = tb.dims[tb.rank - 1];
+        tb.dims[tb.rank - 1] = tb.dims[tb.rank - 2], tb.dims[tb.rank - 2] = t;
+    }
+    const IrShape *sa = &ta, *sb = &tb;
     int64_t k_a = sa->dims[sa->rank - 1];
     int64_t k_b = sb->rank == 1 ? sb->dims[0] : sb->dims[sb->rank - 2];
     char s1[128], s2[128];

@@ -1,5 +1,6 @@
 /* passes/shape/unary.c — elementwise unary ops keep their input's shape; Cast, Not, IsNaN/IsInf
- * and Dropout's mask change the type. Clip's bounds and Dropout's ratio are read into attributes. */
+ * and Dropout's mask change the type. Clip's bounds and Dropout's ratio and mode are read into
+ * attributes. StopGradient is an identity here; UnaryGrad (dy, x[, y]) has dy's shape. */
 #include <math.h>
 #include <string.h>
 
@@ -29,6 +30,67 @@ static SdStatus clip_bounds(ShapeCtx *c, IrNode *n)
     return SD_OK;
 }
 
+/* Dropout: the ratio (input 1) and training_mode (input 2) go into the attributes; in training
+ * mode an optional i64 scalar counter (input 3) stays, at that index (inputs 1 and 2 left empty),
+ * and feeds the mask's random draw with the seed attribute. */
+static SdStatus dropout_inputs(ShapeCtx *c, IrNode *n)
+{
+    IrUnaryAttrs *a = &n->attrs.unary;
+    if (shape_has_input(n, 2)) {
+        const IrValue *t = n->inputs[2];
+        if (!ir_value_is_constant(t) || ir_value_numel(t) != 1)
+            return shape_error(c, n, SD_EUNSUPPORTED, "training_mode must be a constant scalar");
+        if (t->dtype != SD_DT_BOOL)
+            return shape_error(c, n, SD_EDTYPE, "training_mode is %s; bool is expected", sd_dtype_name(t->dtype));
+        a->training = *(const uint8_t *)t->data != 0;
+    }
+    if (shape_has_input(n, 1) && (a->training || ir_value_is_constant(n->inputs[1]))) {
+        float r;
+        int count;
+        if (ir_value_numel(n->inputs[1]) != 1)
+            return shape_error(c, n, SD_EBADMODEL, "the ratio must be a scalar");
+        SD_TRY(shape_const_floats(c, n, 1, &r, 1, &count)); /* says so when it is not a constant */
+        a->ratio = r;
+    }
+    IrValue *counter = shape_has_input(n, 3) ? n->inputs[3] : NULL;
+    if (!a->training) {
+        ir_node_truncate_inputs(n, 1);
+        return SD_OK;
+    }
+    if (!(a->ratio >= 0.0f && a->ratio <= 1.0f))
+        return shape_error(c, n, SD_EBADMODEL, "ratio %g is outside [0, 1]", (double)a->ratio);
+    SD_TRY(shape_expect_dtype(c, n, 0, SD_DT_F32));
+    if (counter && (counter->dtype != SD_DT_I64 || ir_value_numel(counter) != 1))
+        return shape_error(c, n, SD_EDTYPE, "the RNG counter '%s' must be an i64 scalar", counter->name);
+    if (counter) {
+        ir_node_set_input(n, 1, NULL);
+        ir_node_set_input(n, 2, NULL);
+    } else {
+        ir_node_truncate_inputs(n, 1);
+    }
+    return SD_OK;
+}
+
+/* UNARY_GRAD: dy, x and the optional forward output y, all f32 of one shape. */
+static SdStatus unary_grad_inputs(ShapeCtx *c, IrNode *n)
+{
+    for (int i = 0; i < n->n_inputs; i++) {
+        if (!shape_has_input(n, i)) {
+            if (i == 2)
+                continue;
+            return shape_error(c, n, SD_EBADMODEL, "input %d is missing", i);
+        }
+        SD_TRY(shape_expect_dtype(c, n, i, SD_DT_F32));
+        if (!ir_shape_equal(&n->inputs[i]->shape, &n->inputs[0]->shape)) {
+            char sa[128], sb[128];
+            return shape_error(c, n, SD_ESHAPE, "input %d ('%s') has shape %s; the gradient dy has %s", i,
+                               n->inputs[i]->name, ir_shape_str(&n->inputs[i]->shape, sa, sizeof sa),
+                               ir_shape_str(&n->inputs[0]->shape, sb, sizeof sb));
+        }
+    }
+    return SD_OK;
+}
+
 SdStatus shape_unary(ShapeCtx *c, IrNode *n)
 {
     const IrValue *x = n->inputs[0];
@@ -53,19 +115,16 @@ SdStatus shape_unary(ShapeCtx *c, IrNode *n)
     case IR_OP_CLIP:
         SD_TRY(clip_bounds(c, n));
         break;
-    case IR_OP_DROPOUT: {
-        if (shape_has_input(n, 2)) {
-            if (!ir_value_is_constant(n->inputs[2]))
-                return shape_error(c, n, SD_EUNSUPPORTED, "training_mode must be a constant");
-            if (*(const uint8_t *)n->inputs[2]->data)
-                return shape_error(c, n, SD_EUNSUPPORTED, "Dropout in training mode is not supported in inference graphs");
-        }
-        ir_node_truncate_inputs(n, 1);
+    case IR_OP_DROPOUT:
+        SD_TRY(dropout_inputs(c, n));
         if (n->n_outputs > 1)
             shape_set(n, 1, SD_DT_BOOL, &x->shape);
         break;
-    }
+    case IR_OP_UNARY_GRAD:
+        SD_TRY(unary_grad_inputs(c, n));
+        break;
     case IR_OP_IDENTITY:
+    case IR_OP_STOP_GRADIENT:
         break;
     default:
         if (x->dtype != SD_DT_F32 && x->dtype != SD_DT_I64 && x->dtype != SD_DT_I32)

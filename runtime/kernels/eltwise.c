@@ -1,5 +1,6 @@
 /* runtime/kernels/eltwise.c — elementwise kernels. Each applies a scalar function chosen by a
  * constant op code: after inlining into a call site the switch folds away and the loop vectorizes.
+ * The same holds for the derivatives (rt_unary_grad_f32) and training Dropout's hash.
  * Integer division and float->int casts are guarded: tensor data is user input and must not trap. */
 #include "runtime/kernels/eltwise.h"
 
@@ -421,4 +422,111 @@ RT_KERNEL(rt_cast)
         default: break;
         }
     }
+}
+
+/* f'(x) for the forward op; y is f(x) where the caller has it (only read by the ops that say so). */
+static inline float unary_derivative(int op, float x, float y, float a, float b, float g)
+{
+    switch ((RtUnaryOp)op) {
+    case RT_U_IDENTITY: return 1.0f;
+    case RT_U_RELU: return x > 0.0f ? 1.0f : 0.0f;
+    case RT_U_LEAKY_RELU: return x >= 0.0f ? 1.0f : a;
+    case RT_U_SIGMOID: return y * (1.0f - y);
+    case RT_U_HARD_SIGMOID: {
+        float t = a * x + b;
+        return t > 0.0f && t < 1.0f ? a : 0.0f;
+    }
+    case RT_U_HARD_SWISH: return x < -3.0f ? 0.0f : (x > 3.0f ? 1.0f : x * (1.0f / 3.0f) + 0.5f);
+    case RT_U_SILU: {
+        float s = 1.0f / (1.0f + expf(-x));
+        return s * (1.0f + x * (1.0f - s));
+    }
+    case RT_U_MISH: {
+        float sp = x > 20.0f ? x : log1pf(expf(x)), t = tanhf(sp), s = 1.0f / (1.0f + expf(-x));
+        return t + x * s * (1.0f - t * t);
+    }
+    case RT_U_TANH: return 1.0f - y * y;
+    case RT_U_ERF: return 1.12837916709551257f * expf(-x * x);
+    case RT_U_GELU: /* Phi(x) + x phi(x) */
+        return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
+    case RT_U_GELU_TANH: {
+        const float k = 0.79788456080286536f, c = 0.044715f;
+        float t = tanhf(k * (x + c * x * x * x));
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * c * x * x);
+    }
+    case RT_U_SOFTPLUS: return x > 20.0f ? 1.0f : 1.0f / (1.0f + expf(-x));
+    case RT_U_SOFTSIGN: {
+        float d = 1.0f + fabsf(x);
+        return 1.0f / (d * d);
+    }
+    case RT_U_ELU: return x >= 0.0f ? 1.0f : a * expf(x);
+    case RT_U_SELU: return g * (x > 0.0f ? 1.0f : a * expf(x));
+    case RT_U_CELU: return x > 0.0f ? 1.0f : expf(x / a);
+    case RT_U_THRESHOLDED_RELU: return x > a ? 1.0f : 0.0f;
+    case RT_U_SHRINK: return x < -a || x > a ? 1.0f : 0.0f;
+    case RT_U_CLIP: return x >= a && x <= b ? 1.0f : 0.0f; /* the bounds pass the gradient, as in PyTorch */
+    case RT_U_EXP: return y;
+    case RT_U_LOG: return 1.0f / x;
+    case RT_U_SQRT: return 0.5f / y;
+    case RT_U_RECIPROCAL: return -y * y;
+    case RT_U_NEG: return -1.0f;
+    case RT_U_ABS: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);
+    case RT_U_SIGN: case RT_U_FLOOR: case RT_U_CEIL: case RT_U_ROUND: return 0.0f;
+    case RT_U_SIN: return cosf(x);
+    case RT_U_COS: return -sinf(x);
+    case RT_U_TAN: {
+        float c = cosf(x);
+        return 1.0f / (c * c);
+    }
+    case RT_U_ASIN: return 1.0f / sqrtf(1.0f - x * x);
+    case RT_U_ACOS: return -1.0f / sqrtf(1.0f - x * x);
+    case RT_U_ATAN: return 1.0f / (1.0f + x * x);
+    case RT_U_SINH: return coshf(x);
+    case RT_U_COSH: return sinhf(x);
+    case RT_U_ASINH: return 1.0f / sqrtf(x * x + 1.0f);
+    case RT_U_ACOSH: return 1.0f / sqrtf(x * x - 1.0f);
+    case RT_U_ATANH: return 1.0f / (1.0f - x * x);
+    }
+    return 0.0f;
+}
+
+static void unary_grad_loop(const RtUnaryGradParams *p, const float *restrict dy, const float *restrict x,
+                            const float *restrict y, float *restrict dx)
+{
+    const int op = p->op;
+    const float a = p->alpha, b = p->beta, g = p->gamma;
+    if (p->has_y)
+        for (int64_t i = 0; i < p->n; i++)
+            dx[i] = dy[i] * unary_derivative(op, x[i], y[i], a, b, g);
+    else
+        for (int64_t i = 0; i < p->n; i++)
+            dx[i] = dy[i] * unary_derivative(op, x[i], 0.0f, a, b, g);
+}
+
+RT_KERNEL(rt_unary_grad_f32)
+{
+    unary_grad_loop(params_, bufs[0], bufs[1], bufs[2], bufs[3]);
+}
+
+static void dropout_loop(const RtDropoutParams *p, uint64_t key, const float *restrict x, float *restrict y,
+                         bool *restrict mask)
+{
+    const uint64_t t = p->threshold;
+    const float scale = p->scale;
+    if (p->has_mask)
+        for (int64_t i = 0; i < p->n; i++) {
+            bool keep = rt_dropout_keep(key, i, t);
+            y[i] = keep ? x[i] * scale : 0.0f;
+            mask[i] = keep;
+        }
+    else
+        for (int64_t i = 0; i < p->n; i++)
+            y[i] = rt_dropout_keep(key, i, t) ? x[i] * scale : 0.0f;
+}
+
+RT_KERNEL(rt_dropout_f32)
+{
+    const RtDropoutParams *p = params_;
+    uint64_t counter = p->has_counter ? (uint64_t)*(const int64_t *)bufs[1] : 0;
+    dropout_loop(p, rt_dropout_key(p->seed, counter), bufs[0], bufs[2], bufs[3]);
 }

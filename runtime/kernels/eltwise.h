@@ -21,6 +21,29 @@ typedef struct RtUnaryParams {
     float alpha, beta, gamma;
 } RtUnaryParams;
 
+/* dx = dy * f'(x) for the forward op `op` (an RtUnaryOp, with the forward's alpha/beta/gamma).
+ * Operands dy, x, y, dx: y is the forward output where has_y (sigmoid, tanh, exp, sqrt, reciprocal
+ * use it), else codegen passes x there again and the kernel does not read it. */
+typedef struct RtUnaryGradParams {
+    int64_t n;
+    int32_t op; /* RtUnaryOp of the forward op */
+    int32_t has_y;
+    float alpha, beta, gamma;
+} RtUnaryGradParams;
+
+/* Dropout in training mode: y = x * keep / (1 - ratio), keep drawn from a counter-based hash of
+ * (seed, counter, element index), so the mask depends on nothing else (not on threads or on call
+ * order) and the backward pass draws it again instead of storing it. Operands x, counter (i64
+ * scalar; x again where has_counter is 0, then the counter is 0), y, mask (bool; y again where
+ * has_mask is 0, then nothing is written there). */
+typedef struct RtDropoutParams {
+    int64_t n;
+    uint64_t seed;
+    uint64_t threshold; /* keep where the 32-bit draw is >= threshold = ratio * 2^32 */
+    float scale;        /* 1 / (1 - ratio); 0 when ratio >= 1 */
+    int32_t has_counter, has_mask;
+} RtDropoutParams;
+
 typedef enum RtBinaryOp {
     RT_B_ADD, RT_B_SUB, RT_B_MUL, RT_B_DIV, RT_B_POW, RT_B_MAX, RT_B_MIN, RT_B_MOD, RT_B_FMOD,
     RT_B_PRELU,
@@ -82,5 +105,23 @@ RT_KERNEL_DECL(rt_compare)        /* a, b of params->dtype -> y bool */
 RT_KERNEL_DECL(rt_logic)          /* a, b bool -> y bool */
 RT_KERNEL_DECL(rt_where)          /* cond bool, a, b of params->dtype -> y */
 RT_KERNEL_DECL(rt_cast)           /* x -> y */
+RT_KERNEL_DECL(rt_unary_grad_f32) /* dy, x, y, dx */
+RT_KERNEL_DECL(rt_dropout_f32)    /* x, counter, y, mask */
+
+/* The keep decision of Dropout for element i (shared with tests that check masks). */
+static inline uint64_t rt_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+static inline uint64_t rt_dropout_key(uint64_t seed, uint64_t counter)
+{
+    return rt_mix64(seed ^ rt_mix64(counter + 0x9e3779b97f4a7c15ULL));
+}
+static inline int rt_dropout_keep(uint64_t key, int64_t i, uint64_t threshold)
+{
+    return (rt_mix64(key + (uint64_t)i * 0x9e3779b97f4a7c15ULL) >> 32) >= threshold;
+}
 
 #endif

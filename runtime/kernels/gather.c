@@ -72,3 +72,41 @@ RT_KERNEL(rt_gather_elements)
     default: GATHER_ELEMENTS_LOOP(uint64_t); break;
     }
 }
+
+RT_KERNEL(rt_gather_grad_f32)
+{
+    const RtGatherParams *p = params_;
+    const int64_t n = p->axis_n, inner = p->inner;
+    const float *dy = bufs[0];
+    float *dx = bufs[2];
+    for (int64_t k = 0; k < p->outer * n * inner; k++)
+        dx[k] = 0.0f;
+    if (n == 0)
+        return;
+    for (int64_t o = 0; o < p->outer; o++)
+        for (int64_t k = 0; k < p->count; k++) {
+            const float *src = dy + (o * p->count + k) * inner;
+            float *dst = dx + (o * n + clamp_index(load_index(bufs[1], p->index_size, k), n)) * inner;
+            for (int64_t t = 0; t < inner; t++)
+                dst[t] += src[t];
+        }
+}
+
+RT_KERNEL(rt_gather_elements_grad_f32)
+{
+    const RtGatherElementsParams *p = params_;
+    const int64_t *d = p->dims, *ds = p->data_strides, n = p->axis_n;
+    const float *dy = bufs[0];
+    float *dx = bufs[2];
+    for (int64_t k = 0; k < p->data_numel; k++)
+        dx[k] = 0.0f;
+    if (n == 0)
+        return;
+    int64_t o = 0;
+    RT_NEST6(d)
+    {
+        int64_t i = clamp_index(load_index(bufs[1], p->index_size, o), n);
+        dx[RT_OFF6(ds) + i * p->axis_stride] += dy[o];
+        o++;
+    }
+}

@@ -20,10 +20,17 @@ typedef struct RtGatherElementsParams {
     int64_t dims[RT_LOOP_RANK];
     int64_t data_strides[RT_LOOP_RANK]; /* 0 along the gathered axis */
     int64_t axis_stride, axis_n;
+    int64_t data_numel;                 /* the gradient zeroes this many */
     int32_t elem_size, index_size;
 } RtGatherElementsParams;
 
 RT_KERNEL_DECL(rt_gather)          /* data, indices -> y */
 RT_KERNEL_DECL(rt_gather_elements) /* data, indices -> y */
+
+/* Their gradients (f32): dx = 0, then dy added at every position the forward read from (indices
+ * wrapped and clamped the same way), in order, so repeated indices sum deterministically.
+ * Same parameter structs; elem_size is unused. */
+RT_KERNEL_DECL(rt_gather_grad_f32)          /* dy, indices -> dx */
+RT_KERNEL_DECL(rt_gather_elements_grad_f32) /* dy, indices -> dx */
 
 #endif

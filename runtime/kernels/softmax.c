@@ -1,7 +1,9 @@
 /* runtime/kernels/softmax.c — softmax family. Contiguous rows (inner == 1) reduce in LANES
  * independent float accumulators, so the max, exp and sum loops vectorize (rt_vexpf is inlinable
  * where libm's expf is not); the sums of exponentials are in double. Strided rows
- * (inner > 1) keep one max and one sum per column in the workspace. */
+ * (inner > 1) keep one max and one sum per column in the workspace. The gradients follow the
+ * same layout; the losses walk each position's classes (stride inner) and recompute the
+ * log-sum-exp instead of keeping anything from the forward pass. */
 #include "runtime/kernels/softmax.h"
 
 #include <math.h>
@@ -173,4 +175,202 @@ RT_KERNEL(rt_softmax_f32)
             softmax_cols(p->op, x + o * slab, y + o * slab, n, inner, m, s, f, first);
         }
     }
+}
+
+/* --- gradients --- */
+
+/* sum a[i] * b[i] (b NULL: sum a[i]) in DLANES double lanes, so the loop vectorizes. */
+static double row_dot_f64(const float *restrict a, const float *restrict b, int64_t n)
+{
+    double acc[DLANES] = {0};
+    int64_t i = 0;
+    if (b) {
+        for (; i + DLANES <= n; i += DLANES)
+            for (int l = 0; l < DLANES; l++)
+                acc[l] += (double)a[i + l] * b[i + l];
+    } else {
+        for (; i + DLANES <= n; i += DLANES)
+            for (int l = 0; l < DLANES; l++)
+                acc[l] += a[i + l];
+    }
+    double s = 0;
+    for (; i < n; i++)
+        s += b ? (double)a[i] * b[i] : a[i];
+    for (int l = 0; l < DLANES; l++)
+        s += acc[l];
+    return s;
+}
+
+static void softmax_grad_row(int op, const float *restrict dy, const float *restrict y, float *restrict dx, int64_t n)
+{
+    if (op == RT_LOG_SOFTMAX) {
+        float s = (float)row_dot_f64(dy, NULL, n);
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = dy[i] - rt_vexpf(y[i]) * s;
+    } else {
+        float s = (float)row_dot_f64(dy, y, n);
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = y[i] * (dy[i] - s);
+    }
+}
+
+/* An [n, inner] slab normalized down the columns: one double sum per column in s. */
+static void softmax_grad_cols(int op, const float *restrict dy, const float *restrict y, float *restrict dx, int64_t n,
+                              int64_t inner, double *restrict s)
+{
+    for (int64_t i = 0; i < inner; i++)
+        s[i] = 0.0;
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < inner; i++)
+            s[i] += op == RT_LOG_SOFTMAX ? (double)dy[j * inner + i] : (double)dy[j * inner + i] * y[j * inner + i];
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t k = j * inner + i;
+            dx[k] = op == RT_LOG_SOFTMAX ? dy[k] - rt_vexpf(y[k]) * (float)s[i] : y[k] * (dy[k] - (float)s[i]);
+        }
+}
+
+RT_KERNEL(rt_softmax_grad_f32)
+{
+    const RtSoftmaxParams *p = params_;
+    const float *dy = bufs[0], *y = bufs[1];
+    float *dx = bufs[2];
+    const int64_t n = p->n, inner = p->inner, slab = n * inner;
+    for (int64_t o = 0; o < p->outer; o++) {
+        if (inner == 1)
+            softmax_grad_row(p->op, dy + o * slab, y + o * slab, dx + o * slab, n);
+        else
+            softmax_grad_cols(p->op, dy + o * slab, y + o * slab, dx + o * slab, n, inner, bufs[3]);
+    }
+}
+
+/* --- losses --- */
+
+static inline int64_t loss_target(const RtLossParams *p, const void *target, int64_t pos, bool *ignored)
+{
+    int64_t t = p->index_size == 4 ? (int64_t)((const int32_t *)target)[pos] : ((const int64_t *)target)[pos];
+    *ignored = p->has_ignore && t == p->ignore_index;
+    return t < 0 ? 0 : t >= p->classes ? p->classes - 1 : t;
+}
+
+/* log-sum-exp down one position's classes (stride inner): the max subtracted, the exponentials
+ * in float (rt_vexpf vectorizes), their sum in double lanes */
+static double position_lse(const float *restrict z, int64_t classes, int64_t inner)
+{
+    float m = -INFINITY;
+    if (inner == 1)
+        m = row_max(z, classes);
+    else
+        for (int64_t c = 0; c < classes; c++)
+            m = max_nan(m, z[c * inner]);
+    double acc[DLANES] = {0};
+    int64_t c = 0;
+    if (inner == 1)
+        for (; c + DLANES <= classes; c += DLANES)
+            for (int l = 0; l < DLANES; l++)
+                acc[l] += rt_vexpf(z[c + l] - m);
+    for (; c < classes; c++)
+        acc[0] += rt_vexpf(z[c * inner] - m);
+    double s = 0;
+    for (int l = 0; l < DLANES; l++)
+        s += acc[l];
+    return m + log(s);
+}
+
+/* The mean's denominator: summed weights of the counted positions, or the number of positions. */
+static double loss_denominator(const RtLossParams *p, const void *target, const float *w)
+{
+    int64_t positions = p->outer * p->inner;
+    if (p->soft)
+        return (double)positions;
+    double d = 0;
+    for (int64_t q = 0; q < positions; q++) {
+        bool ignored;
+        int64_t t = loss_target(p, target, q, &ignored);
+        d += ignored ? 0.0 : p->has_weights ? (double)w[t] : 1.0;
+    }
+    return d;
+}
+
+/* The loss at position (o, i): x points at its class 0 (classes `inner` apart). */
+static double position_loss(const RtLossParams *p, const float *restrict x, const void *target, const float *w,
+                            int64_t o, int64_t i)
+{
+    const int64_t C = p->classes, inner = p->inner;
+    double lse = p->from_logits ? position_lse(x, C, inner) : 0.0;
+    if (p->soft) {
+        const float *t = (const float *)target + o * C * inner + i;
+        double s = 0;
+        for (int64_t c = 0; c < C; c++)
+            s += (double)t[c * inner] * (p->has_weights ? w[c] : 1.0f) * (lse - x[c * inner]);
+        return s;
+    }
+    bool ignored;
+    int64_t t = loss_target(p, target, o * inner + i, &ignored);
+    if (ignored)
+        return 0.0;
+    return (p->has_weights ? (double)w[t] : 1.0) * (lse - x[t * inner]);
+}
+
+RT_KERNEL(rt_loss_f32)
+{
+    const RtLossParams *p = params_;
+    const float *x = bufs[0], *w = bufs[2];
+    float *loss = bufs[3];
+    const int64_t C = p->classes, inner = p->inner;
+    double total = 0;
+    for (int64_t o = 0; o < p->outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            double l = position_loss(p, x + o * C * inner + i, bufs[1], w, o, i);
+            if (p->reduction == 2)
+                loss[o * inner + i] = (float)l;
+            total += l;
+        }
+    if (p->reduction == 1)
+        loss[0] = (float)total;
+    else if (p->reduction == 0)
+        loss[0] = (float)(total / loss_denominator(p, bufs[1], w));
+}
+
+/* d loss / d input at one position, scaled by s (the incoming gradient of that position's loss). */
+static void position_grad(const RtLossParams *p, const float *restrict x, const void *target, const float *w,
+                          int64_t o, int64_t i, double s, float *restrict dx)
+{
+    const int64_t C = p->classes, inner = p->inner;
+    double lse = p->from_logits ? position_lse(x, C, inner) : 0.0;
+    if (p->soft) {
+        const float *t = (const float *)target + o * C * inner + i;
+        double mass = 0; /* sum of the weighted targets: the softmax term's factor */
+        for (int64_t c = 0; c < C; c++)
+            mass += (double)t[c * inner] * (p->has_weights ? w[c] : 1.0f);
+        for (int64_t c = 0; c < C; c++) {
+            double wt = (double)t[c * inner] * (p->has_weights ? w[c] : 1.0f);
+            double g = p->from_logits ? rt_vexpf((float)(x[c * inner] - lse)) * mass - wt : -wt;
+            dx[c * inner] = (float)(s * g);
+        }
+        return;
+    }
+    bool ignored;
+    int64_t t = loss_target(p, target, o * inner + i, &ignored);
+    double wt = ignored ? 0.0 : p->has_weights ? (double)w[t] : 1.0;
+    for (int64_t c = 0; c < C; c++) {
+        double g = p->from_logits ? wt * rt_vexpf((float)(x[c * inner] - lse)) : 0.0;
+        dx[c * inner] = (float)(s * (c == t ? g - wt : g));
+    }
+}
+
+RT_KERNEL(rt_loss_grad_f32)
+{
+    const RtLossParams *p = params_;
+    const float *dloss = bufs[0], *x = bufs[1], *w = bufs[3];
+    float *dx = bufs[4];
+    const int64_t C = p->classes, inner = p->inner;
+    double scale = dloss[0];
+    if (p->reduction == 0)
+        scale /= loss_denominator(p, bufs[2], w);
+    for (int64_t o = 0; o < p->outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            double s = p->reduction == 2 ? (double)dloss[o * inner + i] : scale;
+            position_grad(p, x + o * C * inner + i, bufs[2], w, o, i, s, dx + o * C * inner + i);
+        }
 }

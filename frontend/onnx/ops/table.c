@@ -44,6 +44,7 @@ static const OpEntry ops[] = {
     {"InstanceNormalization", onnx_import_norm}, {"LRN", onnx_import_norm},
     /* softmax */
     {"Softmax", onnx_import_softmax}, {"LogSoftmax", onnx_import_softmax}, {"Hardmax", onnx_import_softmax},
+    {"SoftmaxCrossEntropyLoss", onnx_import_softmax}, {"NegativeLogLikelihoodLoss", onnx_import_softmax},
     /* pooling */
     {"MaxPool", onnx_import_pool}, {"AveragePool", onnx_import_pool}, {"LpPool", onnx_import_pool},
     {"GlobalAveragePool", onnx_import_pool}, {"GlobalMaxPool", onnx_import_pool},

@@ -65,6 +65,7 @@ static SdStatus import_dropout(OnnxCtx *c)
 {
     SD_TRY(onnx_expect_arity(c, 1, 3, 1, 2));
     float ratio = 0.5f;
+    int64_t seed = 0;
     IrNode *n;
     if (c->opset < 12) {
         int64_t is_test = 1;
@@ -74,11 +75,13 @@ static SdStatus import_dropout(OnnxCtx *c)
         (void)is_test; /* seedc compiles inference graphs: Dropout passes its input through */
         n = onnx_emit(c, IR_OP_DROPOUT, c->in, 1, c->out, c->n_out);
     } else {
+        SD_TRY(onnx_attr_int(c, "seed", 0, &seed)); /* training mode: seeds the mask's draw */
         n = onnx_emit_same(c, IR_OP_DROPOUT);
     }
     if (!n)
         return c->err->status;
     n->attrs.unary.ratio = ratio;
+    n->attrs.unary.seed = seed;
     return SD_OK;
 }
 
