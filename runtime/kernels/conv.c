@@ -7,6 +7,8 @@
  * guard against zero so that no params struct can make a kernel trap. */
 #include "runtime/kernels/conv.h"
 
+#include <stdbool.h>
+
 #include "runtime/kernels/gemm.h"
 #include "runtime/kernels/window.h"
 
@@ -284,6 +286,175 @@ RT_KERNEL(rt_conv_transpose_f32)
                 rt_gemm_f32(1, 0, M, nr * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f, col,
                             nr * IW, p->use_blas);
                 col2im_block(p, cout_g, col, yg, r0, nr);
+            }
+        }
+}
+
+/* --- gradients (params in the forward orientation: in = x, out = dy) --- */
+
+RT_KERNEL(rt_conv_grad_input_pointwise_f32)
+{
+    const RtConvParams *p = params_;
+    const float *dy = bufs[0], *w = bufs[1];
+    float *dx = bufs[2];
+    if (p->groups <= 0)
+        return;
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t vol = p->in[0] * p->in[1] * p->in[2];
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t g = 0; g < p->groups; g++)
+            rt_gemm_f32(1, 0, cin_g, vol, cout_g, 1.0f, w + g * cout_g * cin_g, cin_g,
+                        dy + (n * p->c_out + g * cout_g) * vol, vol, 0.0f, dx + (n * p->c_in + g * cin_g) * vol, vol,
+                        p->use_blas);
+}
+
+/* dst[o*S] += w * src[o] for o in [lo, hi): one tap of one dy row into a dx row. */
+static void scatter_tap(float *restrict dst, const float *restrict src, float w, int64_t lo, int64_t hi, int64_t S)
+{
+    for (int64_t o = lo; o < hi; o++)
+        dst[o * S] += w * src[o];
+}
+
+/* Sum over o in [lo, hi) of a[o] * b[o*S], in eight lanes so that it vectorizes. */
+static float dot_strided(const float *restrict a, const float *restrict b, int64_t lo, int64_t hi, int64_t S)
+{
+    float acc[8] = {0};
+    int64_t o = lo;
+    for (; o + 8 <= hi; o += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += a[o + j] * b[(o + j) * S];
+    float s = 0.0f;
+    for (; o < hi; o++)
+        s += a[o] * b[o * S];
+    for (int j = 0; j < 8; j++)
+        s += acc[j];
+    return s;
+}
+
+/* dx of one input channel from the mult dy channels that read it. */
+static void dw_grad_input_plane(const RtConvParams *p, const float *restrict dy, const float *restrict w, int64_t mult,
+                                float *restrict dx)
+{
+    const int64_t IH = p->in[1], IW = p->in[2], OH = p->out[1], OW = p->out[2];
+    const int64_t KH = p->kernel[1], KW = p->kernel[2];
+    const int64_t in_vol = p->in[0] * IH * IW, out_vol = p->out[0] * OH * OW;
+    const int64_t kvol = p->kernel[0] * KH * KW;
+    for (int64_t i = 0; i < in_vol; i++)
+        dx[i] = 0.0f;
+    for (int64_t m = 0; m < mult; m++)
+        for (int64_t od = 0; od < p->out[0]; od++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t kd = 0; kd < p->kernel[0]; kd++) {
+                    const int64_t id = od * p->stride[0] - p->pad[0] + kd * p->dilation[0];
+                    if (id < 0 || id >= p->in[0])
+                        continue;
+                    for (int64_t kh = 0; kh < KH; kh++) {
+                        const int64_t ih = oh * p->stride[1] - p->pad[1] + kh * p->dilation[1];
+                        if (ih < 0 || ih >= IH)
+                            continue;
+                        const float *src = dy + m * out_vol + (od * OH + oh) * OW;
+                        float *row = dx + (id * IH + ih) * IW - p->pad[2];
+                        const float *wk = w + m * kvol + (kd * KH + kh) * KW;
+                        for (int64_t kw = 0; kw < KW; kw++) {
+                            int64_t lo, hi;
+                            rt_tap_range(OW, IW, p->stride[2], p->pad[2], kw * p->dilation[2], &lo, &hi);
+                            scatter_tap(row + kw * p->dilation[2], src, wk[kw], lo, hi, p->stride[2]);
+                        }
+                    }
+                }
+}
+
+RT_KERNEL(rt_conv_grad_input_depthwise_f32)
+{
+    const RtConvParams *p = params_;
+    const float *dy = bufs[0], *w = bufs[1];
+    float *dx = bufs[2];
+    if (p->groups <= 0)
+        return;
+    const int64_t mult = p->c_out / p->groups;
+    const int64_t in_vol = p->in[0] * p->in[1] * p->in[2], out_vol = p->out[0] * p->out[1] * p->out[2];
+    const int64_t kvol = p->kernel[0] * p->kernel[1] * p->kernel[2];
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t ic = 0; ic < p->c_in; ic++)
+            dw_grad_input_plane(p, dy + (n * p->c_out + ic * mult) * out_vol, w + ic * mult * kvol, mult,
+                                dx + (n * p->c_in + ic) * in_vol);
+}
+
+RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
+{
+    const RtConvParams *p = params_;
+    const float *x = bufs[0], *dy = bufs[1];
+    float *dw = bufs[2];
+    if (p->groups <= 0)
+        return;
+    const int64_t mult = p->c_out / p->groups;
+    const int64_t IH = p->in[1], IW = p->in[2], OH = p->out[1], OW = p->out[2];
+    const int64_t KH = p->kernel[1], KW = p->kernel[2];
+    const int64_t in_vol = p->in[0] * IH * IW, out_vol = p->out[0] * OH * OW;
+    const int64_t kvol = p->kernel[0] * KH * KW;
+    for (int64_t i = 0; i < p->c_out * kvol; i++)
+        dw[i] = 0.0f;
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t oc = 0; oc < p->c_out; oc++) {
+            const float *xc = x + (n * p->c_in + (mult > 0 ? oc / mult : 0)) * in_vol;
+            const float *dyc = dy + (n * p->c_out + oc) * out_vol;
+            float *dwc = dw + oc * kvol;
+            for (int64_t od = 0; od < p->out[0]; od++)
+                for (int64_t oh = 0; oh < OH; oh++)
+                    for (int64_t kd = 0; kd < p->kernel[0]; kd++) {
+                        const int64_t id = od * p->stride[0] - p->pad[0] + kd * p->dilation[0];
+                        if (id < 0 || id >= p->in[0])
+                            continue;
+                        for (int64_t kh = 0; kh < KH; kh++) {
+                            const int64_t ih = oh * p->stride[1] - p->pad[1] + kh * p->dilation[1];
+                            if (ih < 0 || ih >= IH)
+                                continue;
+                            const float *src = dyc + (od * OH + oh) * OW;
+                            const float *row = xc + (id * IH + ih) * IW - p->pad[2];
+                            float *dwk = dwc + (kd * KH + kh) * KW;
+                            for (int64_t kw = 0; kw < KW; kw++) {
+                                int64_t lo, hi;
+                                rt_tap_range(OW, IW, p->stride[2], p->pad[2], kw * p->dilation[2], &lo, &hi);
+                                dwk[kw] += dot_strided(src, row + kw * p->dilation[2], lo, hi, p->stride[2]);
+                            }
+                        }
+                    }
+        }
+}
+
+RT_KERNEL(rt_conv_grad_weight_f32)
+{
+    const RtConvParams *p = params_;
+    const float *x = bufs[0], *dy = bufs[1];
+    float *dw = bufs[2], *col = bufs[3];
+    if (p->groups <= 0)
+        return;
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t kvol = p->kernel[0] * p->kernel[1] * p->kernel[2];
+    const int64_t K = cin_g * kvol;
+    const int64_t in_vol = p->in[0] * p->in[1] * p->in[2];
+    const int64_t out_vol = p->out[0] * p->out[1] * p->out[2];
+    const int64_t rows = p->out[0] * p->out[1], OW = p->out[2];
+    const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    bool pointwise = kvol == 1;
+    for (int i = 0; i < 3; i++)
+        pointwise = pointwise && p->stride[i] == 1 && p->pad[i] == 0 && p->in[i] == p->out[i];
+    for (int64_t i = 0; i < p->c_out * K; i++)
+        dw[i] = 0.0f;
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t g = 0; g < p->groups; g++) {
+            const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
+            const float *dyg = dy + (n * p->c_out + g * cout_g) * out_vol;
+            float *dwg = dw + g * cout_g * K;
+            if (pointwise) { /* the input already is the column matrix */
+                rt_gemm_f32(0, 1, cout_g, K, out_vol, 1.0f, dyg, out_vol, xg, in_vol, 1.0f, dwg, K, p->use_blas);
+                continue;
+            }
+            for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
+                int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
+                im2col_block(p, cin_g, xg, col, r0, nr);
+                rt_gemm_f32(0, 1, cout_g, K, nr * OW, 1.0f, dyg + r0 * OW, out_vol, col, nr * OW, 1.0f, dwg, K,
+                            p->use_blas);
             }
         }
 }
