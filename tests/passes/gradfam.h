@@ -152,6 +152,34 @@ static inline SdModel *gf_compile(IrGraph *g, const char *gemm)
     return m;
 }
 
+static inline SdStatus gf_eval(void *ctx, const IrNode *n, void *const *outputs, SdError *err)
+{
+    return cg_eval_node(n, ctx, outputs, err);
+}
+
+/* The passes after shape inference (shape functions that read compile-time inputs drop them, so
+ * shapes are inferred once: grad_node did that for the rule's nodes), then the JIT. */
+static inline SdModel *gf_compile_grads(IrGraph *g, const char *gemm)
+{
+    SdError err = {0};
+    CgLowerOptions lo = {strcmp(gemm, "builtin") == 0 ? CG_GEMM_BUILTIN : CG_GEMM_OPENBLAS};
+    PassOptions po = {.eval = gf_eval, .eval_ctx = &lo, .verify = true};
+    SdStatus st = pass_canonicalize(g, &po, &err);
+    if (st == SD_OK)
+        st = pass_fold(g, &po, &err);
+    if (st == SD_OK)
+        st = pass_dce(g, &po, &err);
+    if (st == SD_OK)
+        st = pass_memplan(g, &po, &err);
+    SdOptions o = sd_options_default();
+    o.gemm = gemm;
+    SdModel *m = NULL;
+    if (st == SD_OK)
+        st = sd_model_compile(g, &o, &m, &err);
+    cr_assert_eq(st, SD_OK, "compile failed: %s", err.msg);
+    return m;
+}
+
 /* The compiled forward (inputs in case order, absent ones skipped) and the loss output's shape. */
 static inline SdModel *gf_forward_model(const GfCase *c, int *yrank, int64_t *ydims)
 {
@@ -225,7 +253,7 @@ static inline void gf_analytic(const GfCase *c, const float *w, const int64_t *y
             ir_graph_add_output(g, dx[i]);
             n_out++;
         }
-    SdModel *m = gf_compile(g, gemm);
+    SdModel *m = gf_compile_grads(g, gemm);
     RtTensor run_in[GF_MAX_IN + 1], outs[GF_MAX_IN];
     int k = 0;
     if (!fold) {
