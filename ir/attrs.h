@@ -59,6 +59,8 @@ typedef struct IrNormAttrs {
     float momentum;    /* BATCH_NORM running statistics */
     bool training;     /* BATCH_NORM with batch statistics; BATCH_NORM_GRAD of such a forward (else
                           the gradient of the per-channel affine map of inference) */
+    bool var_biased;   /* training BATCH_NORM: output 3 is the biased batch variance (ONNX's running
+                          variance update) instead of the unbiased one (PyTorch's) */
     float alpha, beta, bias; /* LRN */
     int64_t size;            /* LRN */
     bool per_activation;     /* BATCH_NORM of opset < 9 with spatial = 0: statistics per (C, D1, ...) */

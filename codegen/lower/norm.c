@@ -105,6 +105,7 @@ SdStatus cg_lower_norm(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
             p.has_mean = n->n_outputs > 1;
             p.has_inv_std = n->n_outputs > 2;
             p.has_var = n->n_outputs > 3;
+            p.var_biased = n->attrs.norm.var_biased;
             int bufs[8] = {0, 1, 2, cg_out(n, 0), p.has_mean ? cg_out(n, 1) : CG_BUF_WORKSPACE,
                            p.has_inv_std ? cg_out(n, 2) : CG_BUF_WORKSPACE, p.has_var ? cg_out(n, 3) : CG_BUF_WORKSPACE,
                            CG_BUF_WORKSPACE};

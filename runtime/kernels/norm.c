@@ -151,14 +151,15 @@ RT_KERNEL(rt_lrn_f32)
 
 /* --- training BatchNorm and the gradients --- */
 
-/* Per channel c of (outer, channels, inner) blocks: mean, 1/sqrt(var + eps) and the unbiased
- * variance of its outer * inner values, into mean[], inv_std[] and var[]. Row sums in float lanes,
- * the sum of rows in double. */
+/* Per channel c of (outer, channels, inner) blocks: mean, 1/sqrt(var + eps) and the variance
+ * (unbiased unless p->var_biased) of its outer * inner values, into mean[], inv_std[] and var[].
+ * Row sums in float lanes, the sum of rows in double. */
 static void batch_stats(const RtNormParams *p, const float *restrict x, float *restrict mean, float *restrict inv_std,
                         float *restrict var)
 {
     const int64_t C = p->channels, inner = p->inner, M = p->outer * inner;
-    const double inv_m = M > 0 ? 1.0 / (double)M : 0.0, unbias = M > 1 ? (double)M / (double)(M - 1) : 1.0;
+    const double inv_m = M > 0 ? 1.0 / (double)M : 0.0;
+    const double unbias = M > 1 && !p->var_biased ? (double)M / (double)(M - 1) : 1.0;
     if (inner == 1) { /* [N, C] or per activation: vectorize along the channels */
         for (int64_t c = 0; c < C; c++)
             mean[c] = var[c] = 0.0f;

@@ -14,7 +14,8 @@ typedef struct RtNormParams {
     float epsilon;
     int32_t has_bias;  /* LayerNorm: B given */
     int32_t has_mean, has_inv_std; /* LayerNorm, training BatchNorm: the optional outputs are written */
-    int32_t has_var;               /* training BatchNorm: the unbiased variance is written */
+    int32_t has_var;               /* training BatchNorm: the variance is written, unbiased unless var_biased */
+    int32_t var_biased;
     int32_t training;              /* BatchNorm gradient: of batch statistics (else of the affine map) */
     int64_t scale_offset, bias_offset; /* LayerNorm: elements into their operands (both may be the workspace) */
     /* LRN: y = x / (bias + alpha / size * sum of x^2 over channels [c - lo, c + hi]) ^ beta */
