@@ -331,6 +331,46 @@ static float dot_strided(const float *restrict a, const float *restrict b, int64
     return s;
 }
 
+/* Widest kernel row the stride-1 path flips on the stack. */
+#define DW_MAX_KW 16
+
+/* dx row += the taps of one kernel row from one dy row. With stride 1 along the width this is a
+ * correlation with the flipped taps, so dw_taps gathers all of them in one vectorized pass over
+ * the columns whose taps all land in dy (the few others are checked one by one); otherwise each
+ * tap is scattered on its own. `drow` is the dx row, `src` the dy row. */
+static void dw_grad_input_row(const RtConvParams *p, const float *restrict src, const float *restrict wk,
+                              float *restrict drow)
+{
+    const int64_t IW = p->in[2], OW = p->out[2], KW = p->kernel[2], S = p->stride[2], D = p->dilation[2];
+    const int64_t P = p->pad[2];
+    if (S == 1 && KW <= DW_MAX_KW) {
+        float wf[DW_MAX_KW];
+        for (int64_t k = 0; k < KW; k++)
+            wf[k] = wk[KW - 1 - k];
+        int64_t lo = rt_clamp64((KW - 1) * D - P, 0, IW), hi = rt_clamp64(OW - P, lo, IW);
+        dw_taps(src + P - (KW - 1) * D, wf, drow, lo, hi, KW, 1, D);
+        for (int64_t iw = 0; iw < IW; iw++) {
+            if (iw == lo && lo < hi)
+                iw = hi;
+            if (iw >= IW)
+                break;
+            float acc = 0.0f;
+            for (int64_t k = 0; k < KW; k++) {
+                int64_t o = iw + P - k * D;
+                if (o >= 0 && o < OW)
+                    acc += wk[k] * src[o];
+            }
+            drow[iw] += acc;
+        }
+        return;
+    }
+    for (int64_t kw = 0; kw < KW; kw++) {
+        int64_t lo, hi;
+        rt_tap_range(OW, IW, S, P, kw * D, &lo, &hi);
+        scatter_tap(drow - P + kw * D, src, wk[kw], lo, hi, S);
+    }
+}
+
 /* dx of one input channel from the mult dy channels that read it. */
 static void dw_grad_input_plane(const RtConvParams *p, const float *restrict dy, const float *restrict w, int64_t mult,
                                 float *restrict dx)
@@ -350,16 +390,9 @@ static void dw_grad_input_plane(const RtConvParams *p, const float *restrict dy,
                         continue;
                     for (int64_t kh = 0; kh < KH; kh++) {
                         const int64_t ih = oh * p->stride[1] - p->pad[1] + kh * p->dilation[1];
-                        if (ih < 0 || ih >= IH)
-                            continue;
-                        const float *src = dy + m * out_vol + (od * OH + oh) * OW;
-                        float *row = dx + (id * IH + ih) * IW - p->pad[2];
-                        const float *wk = w + m * kvol + (kd * KH + kh) * KW;
-                        for (int64_t kw = 0; kw < KW; kw++) {
-                            int64_t lo, hi;
-                            rt_tap_range(OW, IW, p->stride[2], p->pad[2], kw * p->dilation[2], &lo, &hi);
-                            scatter_tap(row + kw * p->dilation[2], src, wk[kw], lo, hi, p->stride[2]);
-                        }
+                        if (ih >= 0 && ih < IH)
+                            dw_grad_input_row(p, dy + m * out_vol + (od * OH + oh) * OW,
+                                              w + m * kvol + (kd * KH + kh) * KW, dx + (id * IH + ih) * IW);
                     }
                 }
 }
@@ -380,6 +413,22 @@ RT_KERNEL(rt_conv_grad_input_depthwise_f32)
                                 dx + (n * p->c_in + ic) * in_vol);
 }
 
+/* Taps whose lane accumulators fit on the stack; bigger kernels reduce every dot product. */
+#define DW_MAX_TAPS 64
+
+/* acc[j] += a[o] * b[o*S] for o in [lo, hi), o = j mod 8 within full blocks of eight (the
+ * remainder goes to lane 0): the lanes are summed once per channel, not once per row. */
+static void dot_lanes(const float *restrict a, const float *restrict b, int64_t lo, int64_t hi, int64_t S,
+                      float *restrict acc)
+{
+    int64_t o = lo;
+    for (; o + 8 <= hi; o += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += a[o + j] * b[(o + j) * S];
+    for (; o < hi; o++)
+        acc[0] += a[o] * b[o * S];
+}
+
 RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
 {
     const RtConvParams *p = params_;
@@ -392,6 +441,8 @@ RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
     const int64_t KH = p->kernel[1], KW = p->kernel[2];
     const int64_t in_vol = p->in[0] * IH * IW, out_vol = p->out[0] * OH * OW;
     const int64_t kvol = p->kernel[0] * KH * KW;
+    const bool lanes = kvol <= DW_MAX_TAPS;
+    float acc[DW_MAX_TAPS][8];
     for (int64_t i = 0; i < p->c_out * kvol; i++)
         dw[i] = 0.0f;
     for (int64_t n = 0; n < p->batch; n++)
@@ -399,6 +450,10 @@ RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
             const float *xc = x + (n * p->c_in + (mult > 0 ? oc / mult : 0)) * in_vol;
             const float *dyc = dy + (n * p->c_out + oc) * out_vol;
             float *dwc = dw + oc * kvol;
+            if (lanes)
+                for (int64_t k = 0; k < kvol; k++)
+                    for (int j = 0; j < 8; j++)
+                        acc[k][j] = 0.0f;
             for (int64_t od = 0; od < p->out[0]; od++)
                 for (int64_t oh = 0; oh < OH; oh++)
                     for (int64_t kd = 0; kd < p->kernel[0]; kd++) {
@@ -411,14 +466,25 @@ RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
                                 continue;
                             const float *src = dyc + (od * OH + oh) * OW;
                             const float *row = xc + (id * IH + ih) * IW - p->pad[2];
-                            float *dwk = dwc + (kd * KH + kh) * KW;
+                            const int64_t k0 = (kd * KH + kh) * KW;
                             for (int64_t kw = 0; kw < KW; kw++) {
                                 int64_t lo, hi;
                                 rt_tap_range(OW, IW, p->stride[2], p->pad[2], kw * p->dilation[2], &lo, &hi);
-                                dwk[kw] += dot_strided(src, row + kw * p->dilation[2], lo, hi, p->stride[2]);
+                                const float *b = row + kw * p->dilation[2];
+                                if (lanes)
+                                    dot_lanes(src, b, lo, hi, p->stride[2], acc[k0 + kw]);
+                                else
+                                    dwc[k0 + kw] += dot_strided(src, b, lo, hi, p->stride[2]);
                             }
                         }
                     }
+            if (lanes)
+                for (int64_t k = 0; k < kvol; k++) {
+                    float sum = 0.0f;
+                    for (int j = 0; j < 8; j++)
+                        sum += acc[k][j];
+                    dwc[k] += sum;
+                }
         }
 }
 

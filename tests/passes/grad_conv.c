@@ -149,6 +149,11 @@ Test(grad_conv, grouped_and_depthwise)
     run_conv("depthwise x2, stride 2, dilation 2, asymmetric",
              (ConvSpec){.ns = 2, .groups = 3, .strides = {2, 2}, .dilations = {2, 1}, .pads = {2, 0, 1, 2}}, 2, 3, 6,
              (int64_t[]){7, 6}, (int64_t[]){3, 3}, true, false);
+    run_conv("depthwise 9x9 (more taps than the lane accumulators hold)",
+             (ConvSpec){.ns = 2, .groups = 2, .pads = {4, 4, 4, 4}}, 1, 2, 2, (int64_t[]){9, 10}, (int64_t[]){9, 9}, false,
+             false);
+    run_conv("depthwise 1x17 (wider than the flipped stride-1 row)", (ConvSpec){.ns = 2, .groups = 2, .pads = {0, 8, 0, 8}},
+             1, 2, 2, (int64_t[]){2, 20}, (int64_t[]){1, 17}, false, false);
     run_conv("one input channel, many outputs", (ConvSpec){.ns = 2, .groups = 1, .pads = {0, 1, 0, 1}}, 2, 1, 4,
              (int64_t[]){4, 5}, (int64_t[]){2, 3}, false, false);
 }
