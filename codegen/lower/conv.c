@@ -88,9 +88,11 @@ static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, Cg
 {
     RtConvParams p = forward_params(&n->attrs.conv, &n->inputs[0]->shape, &n->inputs[1]->shape, opt);
     const int64_t cin_g = p.groups > 0 ? p.c_in / p.groups : 0;
-    if (cin_g == 1) {
-        int bufs[3] = {0, 1, cg_out(n, 0)};
-        return cg_lowered_add(out, "rt_conv_grad_weight_depthwise_f32", &p, sizeof p, 3, bufs, err);
+    if (cin_g == 1) { /* a width stride above 1 splits the rows of an x plane by phase in the workspace */
+        int64_t S = p.stride[2], row = S * ((p.in[2] + S - 1) / S);
+        out->workspace_bytes = S > 1 ? (size_t)(p.in[0] * p.in[1] * row) * sizeof(float) : 0;
+        int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
+        return cg_lowered_add(out, "rt_conv_grad_weight_depthwise_f32", &p, sizeof p, S > 1 ? 4 : 3, bufs, err);
     }
     const int64_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
     p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);

@@ -315,29 +315,15 @@ static void scatter_tap(float *restrict dst, const float *restrict src, float w,
         dst[o * S] += w * src[o];
 }
 
-/* Sum over o in [lo, hi) of a[o] * b[o*S], in eight lanes so that it vectorizes. */
-static float dot_strided(const float *restrict a, const float *restrict b, int64_t lo, int64_t hi, int64_t S)
-{
-    float acc[8] = {0};
-    int64_t o = lo;
-    for (; o + 8 <= hi; o += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += a[o + j] * b[(o + j) * S];
-    float s = 0.0f;
-    for (; o < hi; o++)
-        s += a[o] * b[o * S];
-    for (int j = 0; j < 8; j++)
-        s += acc[j];
-    return s;
-}
-
 /* Widest kernel row the stride-1 path flips on the stack. */
 #define DW_MAX_KW 16
 
 /* dx row += the taps of one kernel row from one dy row. With stride 1 along the width this is a
  * correlation with the flipped taps, so dw_taps gathers all of them in one vectorized pass over
- * the columns whose taps all land in dy (the few others are checked one by one); otherwise each
- * tap is scattered on its own. `drow` is the dx row, `src` the dy row. */
+ * the columns whose taps all land in dy (the few others are checked one by one); otherwise (or for
+ * a kernel row too wide to flip on the stack) each tap is scattered on its own, a strided store
+ * (splitting dx rows by phase to make it contiguous measured slower). `drow` is the dx row, `src`
+ * the dy row. */
 static void dw_grad_input_row(const RtConvParams *p, const float *restrict src, const float *restrict wk,
                               float *restrict drow)
 {
@@ -397,6 +383,9 @@ static void dw_grad_input_plane(const RtConvParams *p, const float *restrict dy,
                 }
 }
 
+/* Columns per phase when a row of n is split by stride S (phase f holds columns f, f+S, ...). */
+static int64_t phase_len(int64_t n, int64_t S) { return S > 0 ? (n + S - 1) / S : n; }
+
 RT_KERNEL(rt_conv_grad_input_depthwise_f32)
 {
     const RtConvParams *p = params_;
@@ -408,27 +397,53 @@ RT_KERNEL(rt_conv_grad_input_depthwise_f32)
     const int64_t in_vol = p->in[0] * p->in[1] * p->in[2], out_vol = p->out[0] * p->out[1] * p->out[2];
     const int64_t kvol = p->kernel[0] * p->kernel[1] * p->kernel[2];
     for (int64_t n = 0; n < p->batch; n++)
-        for (int64_t ic = 0; ic < p->c_in; ic++)
-            dw_grad_input_plane(p, dy + (n * p->c_out + ic * mult) * out_vol, w + ic * mult * kvol, mult,
-                                dx + (n * p->c_in + ic) * in_vol);
+        for (int64_t ic = 0; ic < p->c_in; ic++) {
+            const float *dyc = dy + (n * p->c_out + ic * mult) * out_vol, *wc = w + ic * mult * kvol;
+            float *dxc = dx + (n * p->c_in + ic) * in_vol;
+            dw_grad_input_plane(p, dyc, wc, mult, dxc);
+        }
 }
 
 /* Taps whose lane accumulators fit on the stack; bigger kernels reduce every dot product. */
 #define DW_MAX_TAPS 64
 
-/* acc[j] += a[o] * b[o*S] for o in [lo, hi), o = j mod 8 within full blocks of eight (the
+/* acc[j] += a[o] * b[o] for o in [lo, hi), o = j mod 8 within full blocks of eight (the
  * remainder goes to lane 0): the lanes are summed once per channel, not once per row. */
-static void dot_lanes(const float *restrict a, const float *restrict b, int64_t lo, int64_t hi, int64_t S,
-                      float *restrict acc)
+static void dot_lanes(const float *restrict a, const float *restrict b, int64_t lo, int64_t hi, float *restrict acc)
 {
     int64_t o = lo;
     for (; o + 8 <= hi; o += 8)
         for (int j = 0; j < 8; j++)
-            acc[j] += a[o + j] * b[(o + j) * S];
+            acc[j] += a[o + j] * b[o + j];
     for (; o < hi; o++)
-        acc[0] += a[o] * b[o * S];
+        acc[0] += a[o] * b[o];
 }
 
+/* Sum over o in [lo, hi) of a[o] * b[o], in eight lanes so that it vectorizes. */
+static float dot(const float *restrict a, const float *restrict b, int64_t lo, int64_t hi)
+{
+    float acc[8] = {0};
+    dot_lanes(a, b, lo, hi, acc);
+    float s = 0.0f;
+    for (int j = 0; j < 8; j++)
+        s += acc[j];
+    return s;
+}
+
+/* x's channel plane with every row split by the width stride S into phases (zeros past the row's
+ * end): xp[row * S * J + f * J + j] = x[row * IW + j * S + f]. A tap's strided reads of a row
+ * become contiguous reads of one phase. */
+static void split_phases(const float *restrict x, float *restrict xp, int64_t rows, int64_t IW, int64_t S)
+{
+    const int64_t J = phase_len(IW, S);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t f = 0; f < S; f++)
+            for (int64_t j = 0; j < J; j++)
+                xp[(r * S + f) * J + j] = j * S + f < IW ? x[r * IW + j * S + f] : 0.0f;
+}
+
+/* Operands x, dy, dw, and a workspace of in[0] * in[1] * S * phase_len(IW, S) floats when the
+ * width stride S > 1. */
 RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
 {
     const RtConvParams *p = params_;
@@ -441,6 +456,10 @@ RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
     const int64_t KH = p->kernel[1], KW = p->kernel[2];
     const int64_t in_vol = p->in[0] * IH * IW, out_vol = p->out[0] * OH * OW;
     const int64_t kvol = p->kernel[0] * KH * KW;
+    const int64_t S = p->stride[2], D = p->dilation[2], P = p->pad[2];
+    const bool phased = S > 1;
+    const int64_t J = phase_len(IW, S), L = phased ? S * J : IW; /* floats per (phased) row */
+    float *xp = phased ? bufs[3] : NULL;
     const bool lanes = kvol <= DW_MAX_TAPS;
     float acc[DW_MAX_TAPS][8];
     for (int64_t i = 0; i < p->c_out * kvol; i++)
@@ -448,6 +467,9 @@ RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
     for (int64_t n = 0; n < p->batch; n++)
         for (int64_t oc = 0; oc < p->c_out; oc++) {
             const float *xc = x + (n * p->c_in + (mult > 0 ? oc / mult : 0)) * in_vol;
+            if (phased && (mult <= 0 || oc % mult == 0))
+                split_phases(xc, xp, p->in[0] * IH, IW, S);
+            const float *rows = phased ? xp : xc;
             const float *dyc = dy + (n * p->c_out + oc) * out_vol;
             float *dwc = dw + oc * kvol;
             if (lanes)
@@ -465,16 +487,18 @@ RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
                             if (ih < 0 || ih >= IH)
                                 continue;
                             const float *src = dyc + (od * OH + oh) * OW;
-                            const float *row = xc + (id * IH + ih) * IW - p->pad[2];
+                            const float *row = rows + (id * IH + ih) * L;
                             const int64_t k0 = (kd * KH + kh) * KW;
                             for (int64_t kw = 0; kw < KW; kw++) {
                                 int64_t lo, hi;
-                                rt_tap_range(OW, IW, p->stride[2], p->pad[2], kw * p->dilation[2], &lo, &hi);
-                                const float *b = row + kw * p->dilation[2];
+                                rt_tap_range(OW, IW, S, P, kw * D, &lo, &hi);
+                                /* column o*S + kw*D - P of the row: phase f, index o + c */
+                                const int64_t off = kw * D - P, c = phased ? rt_floor_div(off, S) : off;
+                                const float *b = phased ? row + (off - c * S) * J + c : row + off;
                                 if (lanes)
-                                    dot_lanes(src, b, lo, hi, p->stride[2], acc[k0 + kw]);
+                                    dot_lanes(src, b, lo, hi, acc[k0 + kw]);
                                 else
-                                    dwc[k0 + kw] += dot_strided(src, b, lo, hi, p->stride[2]);
+                                    dwc[k0 + kw] += dot(src, b, lo, hi);
                             }
                         }
                     }

@@ -149,6 +149,9 @@ Test(grad_conv, grouped_and_depthwise)
     run_conv("depthwise x2, stride 2, dilation 2, asymmetric",
              (ConvSpec){.ns = 2, .groups = 3, .strides = {2, 2}, .dilations = {2, 1}, .pads = {2, 0, 1, 2}}, 2, 3, 6,
              (int64_t[]){7, 6}, (int64_t[]){3, 3}, true, false);
+    run_conv("depthwise width stride 3, width dilation 2",
+             (ConvSpec){.ns = 2, .groups = 2, .strides = {1, 3}, .dilations = {1, 2}, .pads = {1, 3, 0, 2}}, 2, 2, 4,
+             (int64_t[]){4, 13}, (int64_t[]){2, 3}, true, true);
     run_conv("depthwise 9x9 (more taps than the lane accumulators hold)",
              (ConvSpec){.ns = 2, .groups = 2, .pads = {4, 4, 4, 4}}, 1, 2, 2, (int64_t[]){9, 10}, (int64_t[]){9, 9}, false,
              false);
