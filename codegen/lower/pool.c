@@ -51,10 +51,12 @@ SdStatus cg_lower_pool(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     to3(a->dilations, ns, 1, p.dilation);
     to3(a->pads, ns, 0, p.pad);
     to3(a->pads + ns, ns, 0, p.pad_end);
-    if (grad) {
-        int gbufs[3] = {0, 1, cg_out(n, 0)};
-        return cg_lowered_add(out, n->op == IR_OP_MAX_POOL_GRAD ? "rt_maxpool_grad_f32" : "rt_avgpool_grad_f32", &p,
-                              sizeof p, 3, gbufs, err);
+    if (grad) { /* MaxPool's: one output row's running maxima (f32) and their indices (i32) */
+        int gbufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
+        if (n->op == IR_OP_AVG_POOL_GRAD)
+            return cg_lowered_add(out, "rt_avgpool_grad_f32", &p, sizeof p, 3, gbufs, err);
+        out->workspace_bytes = (size_t)p.out[2] * (sizeof(float) + sizeof(int32_t));
+        return cg_lowered_add(out, "rt_maxpool_grad_f32", &p, sizeof p, 4, gbufs, err);
     }
     if (n->n_outputs > 1) {
         if (x->dtype != SD_DT_F32)
