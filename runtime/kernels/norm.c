@@ -151,6 +151,9 @@ RT_KERNEL(rt_lrn_f32)
 
 /* --- training BatchNorm and the gradients --- */
 
+/* Channels per block where the statistics run along the channels ([N, C] inputs). */
+#define CBLOCK 64
+
 /* Per channel c of (outer, channels, inner) blocks: mean, 1/sqrt(var + eps) and the variance
  * (unbiased unless p->var_biased) of its outer * inner values, into mean[], inv_std[] and var[].
  * Row sums in float lanes, the sum of rows in double. */
@@ -160,23 +163,25 @@ static void batch_stats(const RtNormParams *p, const float *restrict x, float *r
     const int64_t C = p->channels, inner = p->inner, M = p->outer * inner;
     const double inv_m = M > 0 ? 1.0 / (double)M : 0.0;
     const double unbias = M > 1 && !p->var_biased ? (double)M / (double)(M - 1) : 1.0;
-    if (inner == 1) { /* [N, C] or per activation: vectorize along the channels */
-        for (int64_t c = 0; c < C; c++)
-            mean[c] = var[c] = 0.0f;
-        for (int64_t n = 0; n < p->outer; n++)
-            for (int64_t c = 0; c < C; c++)
-                mean[c] += x[n * C + c];
-        for (int64_t c = 0; c < C; c++)
-            mean[c] = (float)(mean[c] * inv_m);
-        for (int64_t n = 0; n < p->outer; n++)
-            for (int64_t c = 0; c < C; c++) {
-                float d = x[n * C + c] - mean[c];
-                var[c] += d * d;
+    if (inner == 1) { /* [N, C] or per activation: blocks of channels, vectorized along them */
+        for (int64_t c0 = 0; c0 < C; c0 += CBLOCK) {
+            const int64_t nc = C - c0 < CBLOCK ? C - c0 : CBLOCK;
+            double s[CBLOCK] = {0}, q[CBLOCK] = {0};
+            for (int64_t n = 0; n < p->outer; n++)
+                for (int64_t c = 0; c < nc; c++)
+                    s[c] += x[n * C + c0 + c];
+            for (int64_t c = 0; c < nc; c++)
+                mean[c0 + c] = (float)(s[c] * inv_m);
+            for (int64_t n = 0; n < p->outer; n++)
+                for (int64_t c = 0; c < nc; c++) {
+                    double d = x[n * C + c0 + c] - mean[c0 + c];
+                    q[c] += d * d;
+                }
+            for (int64_t c = 0; c < nc; c++) {
+                double v = q[c] * inv_m;
+                inv_std[c0 + c] = (float)(1.0 / sqrt(v + p->epsilon));
+                var[c0 + c] = (float)(v * unbias);
             }
-        for (int64_t c = 0; c < C; c++) {
-            double v = var[c] * inv_m;
-            inv_std[c] = (float)(1.0 / sqrt(v + p->epsilon));
-            var[c] = (float)(v * unbias);
         }
         return;
     }
@@ -271,24 +276,29 @@ RT_KERNEL(rt_batch_norm_grad_f32)
     float *dx = bufs[5], *dscale = bufs[6], *dbias = bufs[7];
     const int64_t C = p->channels, inner = p->inner, M = p->outer * inner;
     const float inv_m = M > 0 ? 1.0f / (float)M : 0.0f;
-    if (inner == 1) {
-        for (int64_t c = 0; c < C; c++)
-            dscale[c] = dbias[c] = 0.0f;
-        for (int64_t n = 0; n < p->outer; n++)
-            for (int64_t c = 0; c < C; c++) {
-                dbias[c] += dy[n * C + c];
-                dscale[c] += dy[n * C + c] * (x[n * C + c] - mean[c]);
+    if (inner == 1) { /* blocks of channels, vectorized along them, sums in double */
+        for (int64_t c0 = 0; c0 < C; c0 += CBLOCK) {
+            const int64_t nc = C - c0 < CBLOCK ? C - c0 : CBLOCK;
+            double sd[CBLOCK] = {0}, sdd[CBLOCK] = {0};
+            for (int64_t n = 0; n < p->outer; n++)
+                for (int64_t c = 0; c < nc; c++) {
+                    float g = dy[n * C + c0 + c];
+                    sd[c] += g;
+                    sdd[c] += g * (x[n * C + c0 + c] - mean[c0 + c]);
+                }
+            float k[CBLOCK], k_dev[CBLOCK], k0[CBLOCK];
+            for (int64_t c = 0; c < nc; c++) {
+                const float r = inv_std[c0 + c];
+                k[c] = scale[c0 + c] * r;
+                k_dev[c] = p->training ? (float)(-k[c] * r * r * sdd[c]) * inv_m : 0.0f;
+                k0[c] = p->training ? (float)(-k[c] * sd[c]) * inv_m : 0.0f;
+                dbias[c0 + c] = (float)sd[c];
+                dscale[c0 + c] = (float)(sdd[c] * r);
             }
-        for (int64_t n = 0; n < p->outer; n++)
-            for (int64_t c = 0; c < C; c++) {
-                float k = scale[c] * inv_std[c];
-                float v = k * dy[n * C + c];
-                if (p->training)
-                    v -= k * (dbias[c] * inv_m + (x[n * C + c] - mean[c]) * inv_std[c] * inv_std[c] * dscale[c] * inv_m);
-                dx[n * C + c] = v;
-            }
-        for (int64_t c = 0; c < C; c++)
-            dscale[c] *= inv_std[c];
+            for (int64_t n = 0; n < p->outer; n++)
+                for (int64_t c = 0; c < nc; c++)
+                    dx[n * C + c0 + c] = k[c] * dy[n * C + c0 + c] + k_dev[c] * (x[n * C + c0 + c] - mean[c0 + c]) + k0[c];
+        }
         return;
     }
     for (int64_t c = 0; c < C; c++) {

@@ -175,6 +175,9 @@ Test(grad_norm, batch_norm_training)
              (int64_t[]){2, 3, 2, 5}, false);
     run_norm("train [N, C]", (NormSpec){.op = IR_OP_BATCH_NORM, .training = true, .epsilon = 1e-5f}, 2,
              (int64_t[]){6, 5}, true);
+    run_norm("train [N, C] with more channels than a block", (NormSpec){.op = IR_OP_BATCH_NORM, .training = true,
+                                                                     .epsilon = 1e-5f},
+             2, (int64_t[]){5, 70}, false);
     run_norm("train NCL", (NormSpec){.op = IR_OP_BATCH_NORM, .training = true, .epsilon = 1e-5f}, 3,
              (int64_t[]){4, 3, 5}, false);
     run_norm("train per activation", (NormSpec){.op = IR_OP_BATCH_NORM, .training = true, .per_activation = true,
