@@ -63,6 +63,8 @@ static void format_conv(const IrNode *n, SdStrbuf *o)
         num(o, "groups", (double)a->groups);
     if (a->auto_pad != IR_PAD_NOTSET)
         sd_strbuf_printf(o, " auto_pad=%s", auto_pad_name(a->auto_pad));
+    if (n->op == IR_OP_CONV_GRAD_INPUT || n->op == IR_OP_CONV_GRAD_WEIGHT)
+        ints(o, "grad_shape", a->grad_shape, s + 2);
     if (n->op == IR_OP_CONV_TRANSPOSE) {
         ints(o, "output_padding", a->output_padding, s);
         if (a->has_output_shape)
@@ -147,8 +149,9 @@ void ir_attrs_format(const IrNode *n, SdStrbuf *o)
             num(o, "beta", a->norm.beta), num(o, "bias", a->norm.bias);
         } else {
             num(o, "epsilon", a->norm.epsilon);
-            if (n->op == IR_OP_LAYER_NORM) num(o, "axis", (double)a->norm.axis);
+            if (n->op == IR_OP_LAYER_NORM || n->op == IR_OP_LAYER_NORM_GRAD) num(o, "axis", (double)a->norm.axis);
             if (a->norm.training) flag(o, "training"), num(o, "momentum", a->norm.momentum);
+            if (a->norm.var_biased) flag(o, "var_biased");
         }
         break;
     case IR_FAM_softmax:

@@ -54,6 +54,9 @@ typedef struct IrConvAttrs {
     bool has_output_shape;
     int64_t groups;
     IrAutoPad auto_pad;                   /* NOTSET after shape inference */
+    /* CONV_GRAD_INPUT / CONV_GRAD_WEIGHT: the shape of the gradient they make (the forward conv's
+     * x, or its w; nspatial + 2 dims). The other fields are the forward conv's, resolved. */
+    int64_t grad_shape[2 + IR_MAX_SPATIAL];
 } IrConvAttrs;
 
 typedef struct IrMatmulAttrs {
@@ -66,7 +69,10 @@ typedef struct IrNormAttrs {
     int64_t axis;      /* LAYER_NORM: first normalized axis */
     float epsilon;
     float momentum;    /* BATCH_NORM running statistics */
-    bool training;     /* BATCH_NORM with batch statistics */
+    bool training;     /* BATCH_NORM with batch statistics; BATCH_NORM_GRAD of such a forward (else
+                          the gradient of the per-channel affine map of inference) */
+    bool var_biased;   /* training BATCH_NORM: output 3 is the biased batch variance (ONNX's running
+                          variance update) instead of the unbiased one (PyTorch's) */
     float alpha, beta, bias; /* LRN */
     int64_t size;            /* LRN */
     bool per_activation;     /* BATCH_NORM of opset < 9 with spatial = 0: statistics per (C, D1, ...) */

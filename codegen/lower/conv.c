@@ -5,8 +5,13 @@
  *   1x1 kernel, stride 1, no padding: GEMM straight on the input (rt_conv_pointwise_f32);
  *   otherwise im2col of a block of output rows into the workspace and GEMM (rt_conv_gemm_f32);
  *   ConvTranspose: GEMM into column form and col2im (rt_conv_transpose_f32).
+ * Gradients: CONV_GRAD_INPUT is a transposed convolution of dy (rt_conv_transpose_f32), with direct
+ * loops for depthwise and one GEMM for 1x1; CONV_GRAD_WEIGHT is im2col of x and GEMM against dy, or
+ * direct loops for depthwise.
  * Blocks are sized so the column matrix stays near the L2 cache; the GEMM is OpenBLAS or the
  * builtin loops as opt->gemm says. */
+#include <stdbool.h>
+
 #include "codegen/lower/lower.h"
 #include "runtime/kernels/conv.h"
 
@@ -28,26 +33,88 @@ static int64_t block_rows(int64_t rows, int64_t row_floats)
     return r < 1 ? 1 : (r > rows ? rows : r);
 }
 
+/* Params of the forward conv between x and y (shapes), as the kernels take them. */
+static RtConvParams forward_params(const IrConvAttrs *a, const IrShape *x, const IrShape *y, const CgLowerOptions *opt)
+{
+    int ns = a->nspatial;
+    RtConvParams p = {0};
+    p.batch = x->dims[0];
+    p.groups = a->groups;
+    p.c_in = x->dims[1];
+    p.c_out = y->dims[1];
+    to3(x->dims + 2, ns, 1, p.in);
+    to3(y->dims + 2, ns, 1, p.out);
+    to3(a->kernel, ns, 1, p.kernel);
+    to3(a->strides, ns, 1, p.stride);
+    to3(a->dilations, ns, 1, p.dilation);
+    to3(a->pads, ns, 0, p.pad);
+    p.use_blas = opt->gemm == CG_GEMM_OPENBLAS;
+    return p;
+}
+
+static bool is_pointwise(const RtConvParams *p)
+{
+    bool pointwise = p->kernel[0] * p->kernel[1] * p->kernel[2] == 1;
+    for (int i = 0; i < 3; i++)
+        pointwise = pointwise && p->stride[i] == 1 && p->pad[i] == 0 && p->in[i] == p->out[i];
+    return pointwise;
+}
+
+/* dx (output) from dy (input 0) and w (input 1): direct loops for one input channel per group,
+ * one GEMM per group for 1x1, else the transposed convolution of dy (GEMM and col2im). */
+static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
+{
+    RtConvParams p = forward_params(&n->attrs.conv, &n->outputs[0]->shape, &n->inputs[0]->shape, opt);
+    int bufs[3] = {0, 1, cg_out(n, 0)};
+    const int64_t cin_g = p.groups > 0 ? p.c_in / p.groups : 0;
+    if (cin_g == 1)
+        return cg_lowered_add(out, "rt_conv_grad_input_depthwise_f32", &p, sizeof p, 3, bufs, err);
+    if (is_pointwise(&p))
+        return cg_lowered_add(out, "rt_conv_grad_input_pointwise_f32", &p, sizeof p, 3, bufs, err);
+    /* the transposed conv's view: its input is dy, its output dx, its weights read the same */
+    RtConvParams t = p;
+    t.c_in = p.c_out, t.c_out = p.c_in;
+    for (int i = 0; i < 3; i++)
+        t.in[i] = p.out[i], t.out[i] = p.in[i];
+    const int64_t kvol = p.kernel[0] * p.kernel[1] * p.kernel[2], m = cin_g * kvol;
+    t.rows_per_block = block_rows(t.in[0] * t.in[1], m * t.in[2]);
+    out->workspace_bytes = (size_t)(m * t.rows_per_block * t.in[2]) * sizeof(float);
+    int tbufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
+    return cg_lowered_add(out, "rt_conv_transpose_f32", &t, sizeof t, 4, tbufs, err);
+}
+
+/* dw (output) from x (input 0) and dy (input 1). */
+static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
+{
+    RtConvParams p = forward_params(&n->attrs.conv, &n->inputs[0]->shape, &n->inputs[1]->shape, opt);
+    const int64_t cin_g = p.groups > 0 ? p.c_in / p.groups : 0;
+    if (cin_g == 1) { /* a width stride above 1 splits the rows of an x plane by phase in the workspace */
+        int64_t S = p.stride[2], row = S * ((p.in[2] + S - 1) / S);
+        out->workspace_bytes = S > 1 ? (size_t)(p.in[0] * p.in[1] * row) * sizeof(float) : 0;
+        int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
+        return cg_lowered_add(out, "rt_conv_grad_weight_depthwise_f32", &p, sizeof p, S > 1 ? 4 : 3, bufs, err);
+    }
+    const int64_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
+    p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);
+    if (!is_pointwise(&p))
+        out->workspace_bytes = (size_t)(k * p.rows_per_block * p.out[2]) * sizeof(float);
+    int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
+    return cg_lowered_add(out, "rt_conv_grad_weight_f32", &p, sizeof p, out->workspace_bytes ? 4 : 3, bufs, err);
+}
+
 SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
     const IrValue *x = n->inputs[0], *y = n->outputs[0];
     const IrConvAttrs *a = &n->attrs.conv;
     if (x->dtype != SD_DT_F32)
         return cg_unsupported_dtype(n, x, err);
+    if (n->op == IR_OP_CONV_GRAD_INPUT)
+        return lower_grad_input(n, opt, out, err);
+    if (n->op == IR_OP_CONV_GRAD_WEIGHT)
+        return lower_grad_weight(n, opt, out, err);
     int ns = a->nspatial;
-    RtConvParams p = {0};
-    p.batch = x->shape.dims[0];
-    p.groups = a->groups;
-    p.c_in = x->shape.dims[1];
-    p.c_out = y->shape.dims[1];
-    to3(x->shape.dims + 2, ns, 1, p.in);
-    to3(y->shape.dims + 2, ns, 1, p.out);
-    to3(a->kernel, ns, 1, p.kernel);
-    to3(a->strides, ns, 1, p.stride);
-    to3(a->dilations, ns, 1, p.dilation);
-    to3(a->pads, ns, 0, p.pad);
+    RtConvParams p = forward_params(a, &x->shape, &y->shape, opt);
     p.has_bias = n->n_inputs > 2 && n->inputs[2] != NULL;
-    p.use_blas = opt->gemm == CG_GEMM_OPENBLAS;
 
     int bufs[5], nb = 0;
     bufs[nb++] = 0;
@@ -67,10 +134,7 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     }
     if (cin_g == 1 && ns <= 2)
         return cg_lowered_add(out, "rt_conv_depthwise_f32", &p, sizeof p, nb, bufs, err);
-    bool pointwise = kvol == 1;
-    for (int i = 0; i < 3; i++)
-        pointwise = pointwise && p.stride[i] == 1 && p.pad[i] == 0 && p.in[i] == p.out[i];
-    if (pointwise)
+    if (is_pointwise(&p))
         return cg_lowered_add(out, "rt_conv_pointwise_f32", &p, sizeof p, nb, bufs, err);
     int64_t k = cin_g * kvol;
     p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);

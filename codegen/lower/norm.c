@@ -1,6 +1,7 @@
 /* codegen/lower/norm.c — normalizations onto rt_*_norm_f32 and rt_lrn_f32 as (outer, channels,
  * inner) blocks. LayerNorm's scale and bias that broadcast (fewer elements than the normalized
- * dims) are first expanded into the workspace by strided copies, so the kernel reads full rows. */
+ * dims) are first expanded into the workspace by strided copies, so the kernel reads full rows.
+ * BatchNorm in training mode and the BatchNorm and LayerNorm gradients use the same blocks. */
 #include "codegen/lower/lower.h"
 #include "runtime/kernels/norm.h"
 
@@ -59,10 +60,31 @@ static SdStatus lower_layer_norm(const IrNode *n, CgLowered *out, SdError *err)
     return cg_lowered_add(out, "rt_layer_norm_f32", &p, sizeof p, 6, bufs, err);
 }
 
+/* (dy, x, scale, mean, invstd) -> (dx, dscale, dbias) over rows of the normalized dims; a scale
+ * that broadcasts is expanded into the workspace first. */
+static SdStatus lower_layer_norm_grad(const IrNode *n, CgLowered *out, SdError *err)
+{
+    const IrShape *x = &n->inputs[1]->shape;
+    int axis = (int)n->attrs.norm.axis;
+    RtNormParams p = {0};
+    p.outer = dims_product(x, 0, axis);
+    p.channels = 1;
+    p.inner = dims_product(x, axis, x->rank);
+    int scale_op;
+    int64_t scale_off;
+    /* full_row reads the normalized dims from input 0, which has x's shape here too (dy) */
+    SD_TRY(full_row(n, 2, axis, p.inner, 0, out, &scale_op, &scale_off, err));
+    if (scale_op == CG_BUF_WORKSPACE)
+        out->workspace_bytes = (size_t)p.inner * sizeof(float);
+    p.scale_offset = scale_off;
+    int bufs[8] = {0, 1, scale_op, 3, 4, cg_out(n, 0), cg_out(n, 1), cg_out(n, 2)};
+    return cg_lowered_add(out, "rt_layer_norm_grad_f32", &p, sizeof p, 8, bufs, err);
+}
+
 SdStatus cg_lower_norm(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
     (void)opt;
-    const IrValue *xv = n->inputs[0];
+    const IrValue *xv = n->inputs[n->op == IR_OP_BATCH_NORM_GRAD || n->op == IR_OP_LAYER_NORM_GRAD ? 1 : 0];
     for (int i = 0; i < n->n_inputs; i++)
         if (n->inputs[i] && n->inputs[i]->dtype != SD_DT_F32)
             return cg_unsupported_dtype(n, n->inputs[i], err);
@@ -78,10 +100,31 @@ SdStatus cg_lower_norm(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
             p.channels *= p.inner;
             p.inner = 1;
         }
+        if (n->attrs.norm.training) {
+            out->workspace_bytes = 3 * (size_t)p.channels * sizeof(float);
+            p.has_mean = n->n_outputs > 1;
+            p.has_inv_std = n->n_outputs > 2;
+            p.has_var = n->n_outputs > 3;
+            p.var_biased = n->attrs.norm.var_biased;
+            int bufs[8] = {0, 1, 2, cg_out(n, 0), p.has_mean ? cg_out(n, 1) : CG_BUF_WORKSPACE,
+                           p.has_inv_std ? cg_out(n, 2) : CG_BUF_WORKSPACE, p.has_var ? cg_out(n, 3) : CG_BUF_WORKSPACE,
+                           CG_BUF_WORKSPACE};
+            return cg_lowered_add(out, "rt_batch_norm_train_f32", &p, sizeof p, 8, bufs, err);
+        }
         out->workspace_bytes = 2 * (size_t)p.channels * sizeof(float);
         int bufs[7] = {0, 1, 2, 3, 4, cg_out(n, 0), CG_BUF_WORKSPACE};
         return cg_lowered_add(out, "rt_batch_norm_f32", &p, sizeof p, 7, bufs, err);
     }
+    case IR_OP_BATCH_NORM_GRAD: {
+        if (n->attrs.norm.per_activation) {
+            p.channels *= p.inner;
+            p.inner = 1;
+        }
+        p.training = n->attrs.norm.training;
+        int bufs[8] = {0, 1, 2, 3, 4, cg_out(n, 0), cg_out(n, 1), cg_out(n, 2)};
+        return cg_lowered_add(out, "rt_batch_norm_grad_f32", &p, sizeof p, 8, bufs, err);
+    }
+    case IR_OP_LAYER_NORM_GRAD: return lower_layer_norm_grad(n, out, err);
     case IR_OP_LAYER_NORM: return lower_layer_norm(n, out, err);
     case IR_OP_INSTANCE_NORM: {
         int bufs[4] = {0, 1, 2, cg_out(n, 0)};

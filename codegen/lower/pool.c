@@ -1,6 +1,7 @@
 /* codegen/lower/pool.c — pooling onto runtime/kernels/pool.h: one call over all (batch, channel)
  * planes. MaxPool with its Indices output and MaxPool over 8-bit integers take their own kernels;
- * global pools reduce each plane to one value. */
+ * global pools reduce each plane to one value. The gradients of MaxPool and AveragePool take the
+ * forward's params (x and y sizes) with operands dy, x, dx. */
 #include "codegen/lower/lower.h"
 #include "runtime/kernels/pool.h"
 
@@ -34,6 +35,12 @@ SdStatus cg_lower_pool(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
                                 .kind = pool_kind(n->op), .p = (int32_t)a->p};
         return cg_lowered_add(out, "rt_global_pool_f32", &g, sizeof g, 2, bufs, err);
     }
+    bool grad = n->op == IR_OP_MAX_POOL_GRAD || n->op == IR_OP_AVG_POOL_GRAD;
+    if (grad) { /* dy, x -> dx: the forward's x is input 1, its y has dy's shape */
+        x = n->inputs[1], y = n->inputs[0];
+        if (x->dtype != SD_DT_F32)
+            return cg_unsupported_dtype(n, x, err);
+    }
     int ns = a->nspatial;
     RtPoolParams p = {.planes = planes, .kind = pool_kind(n->op), .count_include_pad = a->count_include_pad,
                       .p = (int32_t)a->p, .storage_order = (int32_t)a->storage_order};
@@ -44,6 +51,13 @@ SdStatus cg_lower_pool(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     to3(a->dilations, ns, 1, p.dilation);
     to3(a->pads, ns, 0, p.pad);
     to3(a->pads + ns, ns, 0, p.pad_end);
+    if (grad) { /* MaxPool's: one output row's running maxima (f32) and their indices (i32) */
+        int gbufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
+        if (n->op == IR_OP_AVG_POOL_GRAD)
+            return cg_lowered_add(out, "rt_avgpool_grad_f32", &p, sizeof p, 3, gbufs, err);
+        out->workspace_bytes = (size_t)p.out[2] * (sizeof(float) + sizeof(int32_t));
+        return cg_lowered_add(out, "rt_maxpool_grad_f32", &p, sizeof p, 4, gbufs, err);
+    }
     if (n->n_outputs > 1) {
         if (x->dtype != SD_DT_F32)
             return cg_unsupported_dtype(n, x, err);

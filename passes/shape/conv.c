@@ -1,7 +1,8 @@
 /* passes/shape/conv.c — Conv and ConvTranspose: operands checked against each other (channels,
  * groups, kernel against the weights, bias), attributes completed (kernel from the weights,
  * default strides and dilations, auto_pad and ConvTranspose's output_shape resolved into explicit
- * pads), output sizes computed. Also the window arithmetic the pools share (window.h). */
+ * pads), output sizes computed. Also the window arithmetic the pools share (window.h), and the
+ * conv gradients (CONV_GRAD_INPUT, CONV_GRAD_WEIGHT), whose forward window is checked again. */
 #include "passes/shape/window.h"
 
 /* Strides, dilations, kernel and explicit pads of one spatial dim, checked. */
@@ -209,7 +210,93 @@ static SdStatus shape_conv_transpose(ShapeCtx *c, IrNode *n)
     return SD_OK;
 }
 
+/* --- gradients: the forward conv's attributes, checked again against the operands --- */
+
+/* The forward conv's window over the input sizes in[] must give dy's spatial sizes. */
+static SdStatus check_grad_window(ShapeCtx *c, IrNode *n, const int64_t *in, const IrValue *dy)
+{
+    IrConvAttrs *a = &n->attrs.conv;
+    int64_t out[IR_MAX_SPATIAL];
+    ShapeWindow win = {a->nspatial, in, a->kernel, a->strides, a->dilations, a->pads, &a->auto_pad, NULL};
+    SD_TRY(shape_window(c, n, &win, out));
+    for (int i = 0; i < a->nspatial; i++)
+        if (out[i] != dy->shape.dims[2 + i]) {
+            char sd[128];
+            return shape_error(c, n, SD_ESHAPE,
+                               "the forward conv's output has size %lld along spatial axis %d, but the gradient '%s' has shape %s",
+                               (long long)out[i], i, dy->name, ir_shape_str(&dy->shape, sd, sizeof sd));
+        }
+    return SD_OK;
+}
+
+/* grad_shape as an IrShape (nspatial + 2 dims), checked to be positive. */
+static SdStatus grad_shape(ShapeCtx *c, IrNode *n, IrShape *s)
+{
+    const IrConvAttrs *a = &n->attrs.conv;
+    *s = ir_shape_make(a->nspatial + 2, a->grad_shape);
+    for (int i = 0; i < s->rank; i++)
+        if (s->dims[i] < 1) {
+            char ss[128];
+            return shape_error(c, n, SD_EINTERNAL, "the gradient's shape %s is not set", ir_shape_str(s, ss, sizeof ss));
+        }
+    return SD_OK;
+}
+
+/* dy [N, C_out, out...], w [C_out, C_in/group, k...] -> dx shaped grad_shape [N, C_in, in...]. */
+static SdStatus shape_conv_grad_input(ShapeCtx *c, IrNode *n)
+{
+    IrConvAttrs *a = &n->attrs.conv;
+    const IrValue *dy = n->inputs[0], *w = n->inputs[1];
+    SD_TRY(check_operands(c, n, &a->nspatial));
+    IrShape dx;
+    SD_TRY(grad_shape(c, n, &dx));
+    int64_t g = a->groups, c_out = w->shape.dims[0];
+    char sd[128], sw[128], sx[128];
+    if (g < 1 || c_out % g != 0 || dy->shape.dims[1] != c_out || dx.dims[1] != w->shape.dims[1] * g ||
+        dx.dims[0] != dy->shape.dims[0])
+        return shape_error(c, n, SD_ESHAPE,
+                           "gradient '%s' %s, weights '%s' %s and group = %lld do not fit the input gradient's shape %s",
+                           dy->name, ir_shape_str(&dy->shape, sd, sizeof sd), w->name,
+                           ir_shape_str(&w->shape, sw, sizeof sw), (long long)g, ir_shape_str(&dx, sx, sizeof sx));
+    SD_TRY(kernel_from_weights(c, n, a->kernel, a->nspatial));
+    SD_TRY(check_grad_window(c, n, dx.dims + 2, dy));
+    shape_set(n, 0, dy->dtype, &dx);
+    return SD_OK;
+}
+
+/* x [N, C_in, in...], dy [N, C_out, out...] -> dw shaped grad_shape [C_out, C_in/group, k...]. */
+static SdStatus shape_conv_grad_weight(ShapeCtx *c, IrNode *n)
+{
+    IrConvAttrs *a = &n->attrs.conv;
+    const IrValue *x = n->inputs[0], *dy = n->inputs[1];
+    SD_TRY(check_operands(c, n, &a->nspatial));
+    IrShape dw;
+    SD_TRY(grad_shape(c, n, &dw));
+    int64_t g = a->groups;
+    char sd[128], sx[128], sw[128];
+    if (g < 1 || dy->shape.dims[0] != x->shape.dims[0] || dw.dims[0] != dy->shape.dims[1] || dw.dims[0] % g != 0 ||
+        dw.dims[1] * g != x->shape.dims[1])
+        return shape_error(c, n, SD_ESHAPE,
+                           "input '%s' %s, gradient '%s' %s and group = %lld do not fit the weight gradient's shape %s",
+                           x->name, ir_shape_str(&x->shape, sx, sizeof sx), dy->name,
+                           ir_shape_str(&dy->shape, sd, sizeof sd), (long long)g, ir_shape_str(&dw, sw, sizeof sw));
+    for (int i = 0; i < a->nspatial; i++) {
+        if (a->kernel[i] && a->kernel[i] != dw.dims[2 + i])
+            return shape_error(c, n, SD_ESHAPE, "kernel_shape says %lld along spatial axis %d, but the weight gradient is %s",
+                               (long long)a->kernel[i], i, ir_shape_str(&dw, sw, sizeof sw));
+        a->kernel[i] = dw.dims[2 + i];
+    }
+    SD_TRY(check_grad_window(c, n, x->shape.dims + 2, dy));
+    shape_set(n, 0, x->dtype, &dw);
+    return SD_OK;
+}
+
 SdStatus shape_conv(ShapeCtx *c, IrNode *n)
 {
-    return n->op == IR_OP_CONV_TRANSPOSE ? shape_conv_transpose(c, n) : shape_conv_forward(c, n);
+    switch (n->op) {
+    case IR_OP_CONV_TRANSPOSE: return shape_conv_transpose(c, n);
+    case IR_OP_CONV_GRAD_INPUT: return shape_conv_grad_input(c, n);
+    case IR_OP_CONV_GRAD_WEIGHT: return shape_conv_grad_weight(c, n);
+    default: return shape_conv_forward(c, n);
+    }
 }

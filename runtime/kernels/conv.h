@@ -7,7 +7,21 @@
  *   rt_conv_depthwise_f32  one input channel per group, at most 2 spatial dims: direct loops over
  *                          output rows, the kernel window unrolled once its size is constant;
  *   rt_conv_transpose_f32  GEMM into column form (workspace), then scatter-add (col2im).
- * Operands: x, w, [bias when has_bias], y, [workspace for the gemm and transpose kernels]. */
+ * Operands: x, w, [bias when has_bias], y, [workspace for the gemm and transpose kernels].
+ *
+ * Gradients (params describe the FORWARD conv: in = x, out = dy, c_in = x's channels):
+ *   rt_conv_grad_input_pointwise_f32   dy, w -> dx: 1x1, stride 1, unpadded: dx_g = W_g^T dy_g
+ *   rt_conv_grad_input_depthwise_f32   dy, w -> dx: one input channel per group, direct loops:
+ *                                      width stride 1 gathers each kernel row's flipped taps in one
+ *                                      pass, a larger stride scatters each tap
+ *   rt_conv_grad_weight_f32            x, dy -> dw, workspace: im2col of x by blocks of output rows,
+ *                                      dw_g += dy_g col^T (one GEMM per block)
+ *   rt_conv_grad_weight_depthwise_f32  x, dy -> dw, [workspace]: one input channel per group: dot
+ *                                      products of dy rows with x rows per tap, in lanes summed once
+ *                                      per channel; a width stride above 1 reads x planes split by
+ *                                      phase (workspace: one such plane) so the reads stay contiguous
+ * The general input gradient is a transposed convolution of dy with the same weights: codegen calls
+ * rt_conv_transpose_f32 with params in ITS orientation (in = dy, out = dx, no bias). */
 #ifndef SD_RT_CONV_H
 #define SD_RT_CONV_H
 
@@ -30,5 +44,9 @@ RT_KERNEL_DECL(rt_conv_gemm_f32)
 RT_KERNEL_DECL(rt_conv_pointwise_f32)
 RT_KERNEL_DECL(rt_conv_depthwise_f32)
 RT_KERNEL_DECL(rt_conv_transpose_f32)
+RT_KERNEL_DECL(rt_conv_grad_input_pointwise_f32)
+RT_KERNEL_DECL(rt_conv_grad_input_depthwise_f32)
+RT_KERNEL_DECL(rt_conv_grad_weight_f32)
+RT_KERNEL_DECL(rt_conv_grad_weight_depthwise_f32)
 
 #endif

@@ -1,4 +1,5 @@
-/* runtime/kernels/norm.c — BatchNorm (inference), LayerNorm, InstanceNorm and LRN in f32.
+/* runtime/kernels/norm.c — BatchNorm (inference and training), LayerNorm, InstanceNorm and LRN in
+ * f32, and the BatchNorm and LayerNorm gradients.
  * Statistics take two passes (mean, then the mean of squared deviations) as the ONNX reference
  * does, summed in lanes of partial sums so that the loops vectorize without reassociation. */
 #include "runtime/kernels/norm.h"
@@ -146,4 +147,224 @@ RT_KERNEL(rt_lrn_f32)
             for (int64_t i = 0; i < n; i++)
                 yr[i] = xr[i] / powf(p->bias + k * sq[i], p->beta);
         }
+}
+
+/* --- training BatchNorm and the gradients --- */
+
+/* Channels per block where the statistics run along the channels ([N, C] inputs). */
+#define CBLOCK 64
+
+/* Per channel c of (outer, channels, inner) blocks: mean, 1/sqrt(var + eps) and the variance
+ * (unbiased unless p->var_biased) of its outer * inner values, into mean[], inv_std[] and var[].
+ * Row sums in float lanes, the sum of rows in double. */
+static void batch_stats(const RtNormParams *p, const float *restrict x, float *restrict mean, float *restrict inv_std,
+                        float *restrict var)
+{
+    const int64_t C = p->channels, inner = p->inner, M = p->outer * inner;
+    const double inv_m = M > 0 ? 1.0 / (double)M : 0.0;
+    const double unbias = M > 1 && !p->var_biased ? (double)M / (double)(M - 1) : 1.0;
+    if (inner == 1) { /* [N, C] or per activation: blocks of channels, vectorized along them */
+        for (int64_t c0 = 0; c0 < C; c0 += CBLOCK) {
+            const int64_t nc = C - c0 < CBLOCK ? C - c0 : CBLOCK;
+            double s[CBLOCK] = {0}, q[CBLOCK] = {0};
+            for (int64_t n = 0; n < p->outer; n++)
+                for (int64_t c = 0; c < nc; c++)
+                    s[c] += x[n * C + c0 + c];
+            for (int64_t c = 0; c < nc; c++)
+                mean[c0 + c] = (float)(s[c] * inv_m);
+            for (int64_t n = 0; n < p->outer; n++)
+                for (int64_t c = 0; c < nc; c++) {
+                    double d = x[n * C + c0 + c] - mean[c0 + c];
+                    q[c] += d * d;
+                }
+            for (int64_t c = 0; c < nc; c++) {
+                double v = q[c] * inv_m;
+                inv_std[c0 + c] = (float)(1.0 / sqrt(v + p->epsilon));
+                var[c0 + c] = (float)(v * unbias);
+            }
+        }
+        return;
+    }
+    for (int64_t c = 0; c < C; c++) {
+        double s = 0.0, q = 0.0;
+        for (int64_t n = 0; n < p->outer; n++)
+            s += sum_f32(x + (n * C + c) * inner, inner);
+        float m = (float)(s * inv_m);
+        for (int64_t n = 0; n < p->outer; n++)
+            q += sum_sq_dev_f32(x + (n * C + c) * inner, inner, m);
+        double v = q * inv_m;
+        mean[c] = m;
+        inv_std[c] = (float)(1.0 / sqrt(v + p->epsilon));
+        var[c] = (float)(v * unbias);
+    }
+}
+
+RT_KERNEL(rt_batch_norm_train_f32)
+{
+    const RtNormParams *p = params_;
+    const float *x = bufs[0], *scale = bufs[1], *bias = bufs[2];
+    float *y = bufs[3], *ws = bufs[7];
+    const int64_t C = p->channels;
+    float *mean = ws, *inv_std = ws + C, *var = ws + 2 * C;
+    batch_stats(p, x, mean, inv_std, var);
+    if (p->has_mean)
+        for (int64_t c = 0; c < C; c++)
+            ((float *)bufs[4])[c] = mean[c];
+    if (p->has_inv_std)
+        for (int64_t c = 0; c < C; c++)
+            ((float *)bufs[5])[c] = inv_std[c];
+    if (p->has_var)
+        for (int64_t c = 0; c < C; c++)
+            ((float *)bufs[6])[c] = var[c];
+    /* y = x * s + t, with s and t over the statistics' storage (no longer needed) */
+    float *s = inv_std, *t = var;
+    for (int64_t c = 0; c < C; c++) {
+        s[c] = scale[c] * inv_std[c];
+        t[c] = bias[c] - mean[c] * s[c];
+    }
+    if (p->inner == 1) {
+        for (int64_t n = 0; n < p->outer; n++)
+            for (int64_t c = 0; c < C; c++)
+                y[n * C + c] = x[n * C + c] * s[c] + t[c];
+        return;
+    }
+    for (int64_t n = 0; n < p->outer; n++)
+        for (int64_t c = 0; c < C; c++) {
+            int64_t o = (n * C + c) * p->inner;
+            affine_f32(x + o, y + o, p->inner, s[c], t[c]);
+        }
+}
+
+/* sum(dy) and sum(dy * (x - mean)) over n elements, in lanes. */
+static void grad_sums(const float *restrict dy, const float *restrict x, int64_t n, float mean, float *sum_dy,
+                      float *sum_dy_dev)
+{
+    float a[LANES] = {0}, b[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) {
+            a[j] += dy[i + j];
+            b[j] += dy[i + j] * (x[i + j] - mean);
+        }
+    float sa = 0.0f, sb = 0.0f;
+    for (; i < n; i++) {
+        sa += dy[i];
+        sb += dy[i] * (x[i] - mean);
+    }
+    for (int j = 0; j < LANES; j++)
+        sa += a[j], sb += b[j];
+    *sum_dy = sa;
+    *sum_dy_dev = sb;
+}
+
+/* dx = k_dy * dy + k_dev * (x - mean) + k0 */
+static void grad_affine(const float *restrict dy, const float *restrict x, float *restrict dx, int64_t n, float k_dy,
+                        float k_dev, float mean, float k0)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = k_dy * dy[i] + k_dev * (x[i] - mean) + k0;
+}
+
+/* Per channel, with M = outer * inner values, xhat = (x - mean) * inv_std:
+ *   dbias = sum(dy), dscale = sum(dy * xhat);
+ *   training:  dx = scale * inv_std * (dy - dbias / M - xhat * dscale / M)
+ *   inference: dx = scale * inv_std * dy (mean and inv_std are constants of the map) */
+RT_KERNEL(rt_batch_norm_grad_f32)
+{
+    const RtNormParams *p = params_;
+    const float *dy = bufs[0], *x = bufs[1], *scale = bufs[2], *mean = bufs[3], *inv_std = bufs[4];
+    float *dx = bufs[5], *dscale = bufs[6], *dbias = bufs[7];
+    const int64_t C = p->channels, inner = p->inner, M = p->outer * inner;
+    const float inv_m = M > 0 ? 1.0f / (float)M : 0.0f;
+    if (inner == 1) { /* blocks of channels, vectorized along them, sums in double */
+        for (int64_t c0 = 0; c0 < C; c0 += CBLOCK) {
+            const int64_t nc = C - c0 < CBLOCK ? C - c0 : CBLOCK;
+            double sd[CBLOCK] = {0}, sdd[CBLOCK] = {0};
+            for (int64_t n = 0; n < p->outer; n++)
+                for (int64_t c = 0; c < nc; c++) {
+                    float g = dy[n * C + c0 + c];
+                    sd[c] += g;
+                    sdd[c] += g * (x[n * C + c0 + c] - mean[c0 + c]);
+                }
+            float k[CBLOCK], k_dev[CBLOCK], k0[CBLOCK];
+            for (int64_t c = 0; c < nc; c++) {
+                const float r = inv_std[c0 + c];
+                k[c] = scale[c0 + c] * r;
+                k_dev[c] = p->training ? (float)(-k[c] * r * r * sdd[c]) * inv_m : 0.0f;
+                k0[c] = p->training ? (float)(-k[c] * sd[c]) * inv_m : 0.0f;
+                dbias[c0 + c] = (float)sd[c];
+                dscale[c0 + c] = (float)(sdd[c] * r);
+            }
+            for (int64_t n = 0; n < p->outer; n++)
+                for (int64_t c = 0; c < nc; c++)
+                    dx[n * C + c0 + c] = k[c] * dy[n * C + c0 + c] + k_dev[c] * (x[n * C + c0 + c] - mean[c0 + c]) + k0[c];
+        }
+        return;
+    }
+    for (int64_t c = 0; c < C; c++) {
+        double sd = 0.0, sdd = 0.0;
+        for (int64_t n = 0; n < p->outer; n++) {
+            float a, b;
+            grad_sums(dy + (n * C + c) * inner, x + (n * C + c) * inner, inner, mean[c], &a, &b);
+            sd += a, sdd += b;
+        }
+        const float r = inv_std[c], k = scale[c] * r;
+        dbias[c] = (float)sd;
+        dscale[c] = (float)(sdd * r);
+        float k_dev = p->training ? (float)(-k * r * r * sdd) * inv_m : 0.0f;
+        float k0 = p->training ? (float)(-k * sd) * inv_m : 0.0f;
+        for (int64_t n = 0; n < p->outer; n++) {
+            int64_t o = (n * C + c) * inner;
+            grad_affine(dy + o, x + o, dx + o, inner, k, k_dev, mean[c], k0);
+        }
+    }
+}
+
+static void layer_norm_grad_row(const float *restrict dy, const float *restrict x, const float *restrict scale,
+                                float *restrict dx, float *restrict dscale, float *restrict dbias, int64_t n, float mu,
+                                float rs, float mg, float mgx)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float xhat = (x[i] - mu) * rs;
+        dx[i] = rs * (dy[i] * scale[i] - mg - xhat * mgx);
+        dscale[i] += dy[i] * xhat;
+        dbias[i] += dy[i];
+    }
+}
+
+/* Per row, with g = dy * scale and xhat = (x - mean) * inv_std:
+ *   dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)); dscale += dy * xhat; dbias += dy. */
+RT_KERNEL(rt_layer_norm_grad_f32)
+{
+    const RtNormParams *p = params_;
+    const float *dy = bufs[0], *x = bufs[1], *scale = (const float *)bufs[2] + p->scale_offset;
+    const float *mean = bufs[3], *inv_std = bufs[4];
+    float *dx = bufs[5], *dscale = bufs[6], *dbias = bufs[7];
+    const int64_t n = p->inner;
+    const float inv_n = n > 0 ? 1.0f / (float)n : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        dscale[i] = dbias[i] = 0.0f;
+    for (int64_t r = 0; r < p->outer; r++) {
+        const float *dyr = dy + r * n, *xr = x + r * n;
+        float *dxr = dx + r * n;
+        const float mu = mean[r], rs = inv_std[r];
+        float a[LANES] = {0}, b[LANES] = {0};
+        int64_t i = 0;
+        for (; i + LANES <= n; i += LANES)
+            for (int j = 0; j < LANES; j++) {
+                float g = dyr[i + j] * scale[i + j];
+                a[j] += g;
+                b[j] += g * (xr[i + j] - mu);
+            }
+        float sg = 0.0f, sgx = 0.0f;
+        for (; i < n; i++) {
+            float g = dyr[i] * scale[i];
+            sg += g;
+            sgx += g * (xr[i] - mu);
+        }
+        for (int j = 0; j < LANES; j++)
+            sg += a[j], sgx += b[j];
+        const float mg = sg * inv_n, mgx = sgx * rs * inv_n; /* mean(g), mean(g * xhat) */
+        layer_norm_grad_row(dyr, xr, scale, dxr, dscale, dbias, n, mu, rs, mg, mgx);
+    }
 }

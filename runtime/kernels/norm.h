@@ -1,6 +1,7 @@
 /* runtime/kernels/norm.h — normalization kernels. Shapes arrive as (outer, channels, inner)
  * blocks: BatchNorm and InstanceNorm scale per channel with the spatial extent as `inner`;
- * LayerNorm normalizes rows of `inner` elements; LRN sums squares over a window of channels. */
+ * LayerNorm normalizes rows of `inner` elements; LRN sums squares over a window of channels.
+ * Training BatchNorm and the BatchNorm and LayerNorm gradients use the same blocks. */
 #ifndef SD_RT_NORM_H
 #define SD_RT_NORM_H
 
@@ -12,7 +13,10 @@ typedef struct RtNormParams {
     int64_t inner;     /* elements per (outer, channel) */
     float epsilon;
     int32_t has_bias;  /* LayerNorm: B given */
-    int32_t has_mean, has_inv_std; /* LayerNorm: the optional outputs are written */
+    int32_t has_mean, has_inv_std; /* LayerNorm, training BatchNorm: the optional outputs are written */
+    int32_t has_var;               /* training BatchNorm: the variance is written, unbiased unless var_biased */
+    int32_t var_biased;
+    int32_t training;              /* BatchNorm gradient: of batch statistics (else of the affine map) */
     int64_t scale_offset, bias_offset; /* LayerNorm: elements into their operands (both may be the workspace) */
     /* LRN: y = x / (bias + alpha / size * sum of x^2 over channels [c - lo, c + hi]) ^ beta */
     int64_t size_lo, size_hi, size;
@@ -27,5 +31,14 @@ RT_KERNEL_DECL(rt_layer_norm_f32)
 RT_KERNEL_DECL(rt_instance_norm_f32)
 /* x -> y; workspace inner floats */
 RT_KERNEL_DECL(rt_lrn_f32)
+
+/* Training BatchNorm: x, scale, B -> y, mean, inv_std, unbiased var (each statistic as flagged,
+ * else the operand is not touched); statistics over (outer, inner) per channel; workspace
+ * 3 * channels floats */
+RT_KERNEL_DECL(rt_batch_norm_train_f32)
+/* dy, x, scale, mean, inv_std -> dx, dscale, dbias (per channel) */
+RT_KERNEL_DECL(rt_batch_norm_grad_f32)
+/* dy, x, scale[inner] (at scale_offset), mean[outer], inv_std[outer] -> dx, dscale[inner], dbias[inner] */
+RT_KERNEL_DECL(rt_layer_norm_grad_f32)
 
 #endif

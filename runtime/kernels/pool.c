@@ -302,3 +302,205 @@ RT_KERNEL(rt_global_pool_f32)
         y[c] = pool_finish(kind, P, r, size);
     }
 }
+
+/* --- gradients --- */
+
+/* The first maximum (window order) of the window starting at (d0, h0, w0): its index in the
+ * plane, -1 when no tap lies inside the input. */
+static int64_t window_argmax(const RtPoolParams *p, const float *x, int64_t d0, int64_t h0, int64_t w0)
+{
+    const int64_t ID = p->in[0], IH = p->in[1], IW = p->in[2];
+    float best = -INFINITY;
+    int64_t at = -1;
+    for (int64_t kd = 0; kd < p->kernel[0]; kd++) {
+        int64_t id = d0 + kd * p->dilation[0];
+        if (id < 0 || id >= ID)
+            continue;
+        for (int64_t kh = 0; kh < p->kernel[1]; kh++) {
+            int64_t ih = h0 + kh * p->dilation[1];
+            if (ih < 0 || ih >= IH)
+                continue;
+            for (int64_t kw = 0; kw < p->kernel[2]; kw++) {
+                int64_t iw = w0 + kw * p->dilation[2];
+                if (iw < 0 || iw >= IW)
+                    continue;
+                int64_t i = (id * IH + ih) * IW + iw;
+                if (at < 0 || x[i] > best) {
+                    best = x[i];
+                    at = i;
+                }
+            }
+        }
+    }
+    return at;
+}
+
+/* best[o], at[o] updated with the taps xr[o*S] (plane index base + o*S) for o in [lo, hi): a later
+ * tap wins only when strictly greater, so the first maximum stays. Compare and select: vectorizes. */
+static void argmax_taps(const float *restrict xr, float *restrict best, int32_t *restrict at, int64_t lo, int64_t hi,
+                        int64_t S, int32_t base)
+{
+    for (int64_t o = lo; o < hi; o++) {
+        float v = xr[o * S];
+        bool more = v > best[o];
+        best[o] = more ? v : best[o];
+        at[o] = more ? base + (int32_t)(o * S) : at[o];
+    }
+}
+
+/* Operands dy, x, dx, workspace (out[2] floats and out[2] int32). Per output row, the windows
+ * that lie inside the input horizontally find their argmax together, tap by tap in window order
+ * (argmax_taps); border windows one by one; then each dy is added at its argmax. Planes of 2^31
+ * elements or more take the one-by-one path throughout. */
+RT_KERNEL(rt_maxpool_grad_f32)
+{
+    const RtPoolParams *p = params_;
+    const float *dy = bufs[0], *x = bufs[1];
+    float *dx = bufs[2];
+    float *best = bufs[3];
+    const int64_t ID = p->in[0], IH = p->in[1], IW = p->in[2];
+    const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const int64_t KD = p->kernel[0], KH = p->kernel[1], KW = p->kernel[2];
+    const int64_t SW = p->stride[2], DW = p->dilation[2], PW = p->pad[2];
+    const int64_t in_vol = ID * IH * IW, out_vol = OD * OH * OW;
+    int32_t *at = (int32_t *)(best + OW);
+    int64_t w_lo, w_hi;
+    rt_inside_range(IW, OW, KW, SW, DW, PW, &w_lo, &w_hi);
+    if (in_vol >= ((int64_t)1 << 31))
+        w_lo = w_hi = 0;
+    for (int64_t c = 0; c < p->planes; c++) {
+        const float *xp = x + c * in_vol, *dyp = dy + c * out_vol;
+        float *dxp = dx + c * in_vol;
+        for (int64_t i = 0; i < in_vol; i++) /* plane by plane: still in cache for the scatter */
+            dxp[i] = 0.0f;
+        for (int64_t od = 0; od < OD; od++)
+            for (int64_t oh = 0; oh < OH; oh++) {
+                const int64_t d0 = od * p->stride[0] - p->pad[0], h0 = oh * p->stride[1] - p->pad[1];
+                const float *dyr = dyp + (od * OH + oh) * OW;
+                bool first = true;
+                for (int64_t kd = 0; kd < KD && w_lo < w_hi; kd++) {
+                    int64_t id = d0 + kd * p->dilation[0];
+                    if (id < 0 || id >= ID)
+                        continue;
+                    for (int64_t kh = 0; kh < KH; kh++) {
+                        int64_t ih = h0 + kh * p->dilation[1];
+                        if (ih < 0 || ih >= IH)
+                            continue;
+                        const int64_t row = (id * IH + ih) * IW - PW;
+                        if (first) { /* the window's first tap, whatever its value */
+                            for (int64_t ow = w_lo; ow < w_hi; ow++) {
+                                best[ow] = xp[row + ow * SW];
+                                at[ow] = (int32_t)(row + ow * SW);
+                            }
+                            first = false;
+                            argmax_taps(xp + row + DW, best, at, w_lo, w_hi, SW, (int32_t)(row + DW));
+                            for (int64_t kw = 2; kw < KW; kw++)
+                                argmax_taps(xp + row + kw * DW, best, at, w_lo, w_hi, SW, (int32_t)(row + kw * DW));
+                            continue;
+                        }
+                        for (int64_t kw = 0; kw < KW; kw++)
+                            argmax_taps(xp + row + kw * DW, best, at, w_lo, w_hi, SW, (int32_t)(row + kw * DW));
+                    }
+                }
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    int64_t i;
+                    if (ow >= w_lo && ow < w_hi)
+                        i = first ? -1 : at[ow];
+                    else
+                        i = window_argmax(p, xp, d0, h0, ow * SW - PW);
+                    if (i >= 0)
+                        dxp[i] += dyr[ow];
+                }
+            }
+    }
+}
+
+/* The forward's divisor for the window starting at (d0, h0, w0) (pool_point's count). */
+static int64_t avg_count(const RtPoolParams *p, int64_t d0, int64_t h0, int64_t w0)
+{
+    if (p->count_include_pad)
+        return padded_taps(d0, p->kernel[0], p->dilation[0], p->in[0], p->pad[0], p->pad_end[0]) *
+               padded_taps(h0, p->kernel[1], p->dilation[1], p->in[1], p->pad[1], p->pad_end[1]) *
+               padded_taps(w0, p->kernel[2], p->dilation[2], p->in[2], p->pad[2], p->pad_end[2]);
+    return padded_taps(d0, p->kernel[0], p->dilation[0], p->in[0], 0, 0) *
+           padded_taps(h0, p->kernel[1], p->dilation[1], p->in[1], 0, 0) *
+           padded_taps(w0, p->kernel[2], p->dilation[2], p->in[2], 0, 0);
+}
+
+/* dst[o*S] += src[o] * scale for o in [lo, hi). */
+static void spread_tap(float *restrict dst, const float *restrict src, float scale, int64_t lo, int64_t hi, int64_t S)
+{
+    for (int64_t o = lo; o < hi; o++)
+        dst[o * S] += src[o] * scale;
+}
+
+/* One plane: every dy row spreads over the kernel rows inside the input, the columns whose
+ * windows lie inside horizontally in vectorized loops (one divisor for the row), the border
+ * columns one by one. */
+static void avgpool_grad_plane(const RtPoolParams *p, const float *restrict dy, float *restrict dx)
+{
+    const int64_t ID = p->in[0], IH = p->in[1], IW = p->in[2];
+    const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const int64_t KD = p->kernel[0], KH = p->kernel[1], KW = p->kernel[2];
+    const int64_t DD = p->dilation[0], DH = p->dilation[1], DW = p->dilation[2], SW = p->stride[2];
+    for (int64_t i = 0; i < ID * IH * IW; i++)
+        dx[i] = 0.0f;
+    int64_t w_lo, w_hi;
+    rt_inside_range(IW, OW, KW, SW, DW, p->pad[2], &w_lo, &w_hi);
+    for (int64_t od = 0; od < OD; od++)
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const int64_t d0 = od * p->stride[0] - p->pad[0], h0 = oh * p->stride[1] - p->pad[1];
+            const float *dyr = dy + (od * OH + oh) * OW;
+            if (w_lo < w_hi) {
+                int64_t count = avg_count(p, d0, h0, w_lo * SW - p->pad[2]);
+                float scale = count > 0 ? 1.0f / (float)count : 0.0f;
+                for (int64_t kd = 0; kd < KD; kd++) {
+                    int64_t id = d0 + kd * DD;
+                    if (id < 0 || id >= ID)
+                        continue;
+                    for (int64_t kh = 0; kh < KH; kh++) {
+                        int64_t ih = h0 + kh * DH;
+                        if (ih < 0 || ih >= IH)
+                            continue;
+                        float *row = dx + (id * IH + ih) * IW - p->pad[2];
+                        for (int64_t kw = 0; kw < KW; kw++)
+                            spread_tap(row + kw * DW, dyr, scale, w_lo, w_hi, SW);
+                    }
+                }
+            }
+            for (int64_t ow = 0; ow < OW; ow++) {
+                if (ow == w_lo && w_lo < w_hi)
+                    ow = w_hi;
+                if (ow >= OW)
+                    break;
+                const int64_t w0 = ow * SW - p->pad[2];
+                int64_t count = avg_count(p, d0, h0, w0);
+                float v = count > 0 ? dyr[ow] / (float)count : 0.0f;
+                for (int64_t kd = 0; kd < KD; kd++) {
+                    int64_t id = d0 + kd * DD;
+                    if (id < 0 || id >= ID)
+                        continue;
+                    for (int64_t kh = 0; kh < KH; kh++) {
+                        int64_t ih = h0 + kh * DH;
+                        if (ih < 0 || ih >= IH)
+                            continue;
+                        for (int64_t kw = 0; kw < KW; kw++) {
+                            int64_t iw = w0 + kw * DW;
+                            if (iw >= 0 && iw < IW)
+                                dx[(id * IH + ih) * IW + iw] += v;
+                        }
+                    }
+                }
+            }
+        }
+}
+
+RT_KERNEL(rt_avgpool_grad_f32)
+{
+    const RtPoolParams *p = params_;
+    const float *dy = bufs[0];
+    float *dx = bufs[2];
+    const int64_t in_vol = p->in[0] * p->in[1] * p->in[2], out_vol = p->out[0] * p->out[1] * p->out[2];
+    for (int64_t c = 0; c < p->planes; c++)
+        avgpool_grad_plane(p, dy + c * out_vol, dx + c * in_vol);
+}

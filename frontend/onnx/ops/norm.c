@@ -1,10 +1,56 @@
-/* frontend/onnx/ops/norm.c — BatchNormalization (inference only), LayerNormalization,
- * InstanceNormalization and LRN. Opset differences resolved here: BatchNormalization's `spatial`
- * (before 9), `is_test` (before 7) and `training_mode` (14 on); `consumed_inputs` of opset 1 is
- * ignored. */
+/* frontend/onnx/ops/norm.c — BatchNormalization, LayerNormalization, InstanceNormalization and LRN.
+ * Opset differences resolved here: BatchNormalization's `spatial` (before 9), `is_test` (before 7)
+ * and `training_mode` (14 on: batch statistics, running statistics updated by Mul/Add; training
+ * before 14 is refused); `consumed_inputs` of opset 1 is ignored. */
+#include <stdio.h>
 #include <string.h>
 
 #include "frontend/onnx/import.h"
+
+/* out = a * ka + b * kb, for the running statistics of training mode. */
+static SdStatus blend(OnnxCtx *c, const char *what, IrValue *a, float ka, IrValue *b, float kb, IrValue *out)
+{
+    char sfx[64];
+    snprintf(sfx, sizeof sfx, "%s_old", what);
+    IrValue *sa = onnx_temp(c, sfx, SD_DT_F32), *ca = onnx_const_scalar_f32(c, sfx, ka);
+    snprintf(sfx, sizeof sfx, "%s_new", what);
+    IrValue *sb = onnx_temp(c, sfx, SD_DT_F32), *cb = onnx_const_scalar_f32(c, sfx, kb);
+    if (!sa || !ca || !sb || !cb || !onnx_emit(c, IR_OP_MUL, (IrValue *[]){a, ca}, 2, &sa, 1) ||
+        !onnx_emit(c, IR_OP_MUL, (IrValue *[]){b, cb}, 2, &sb, 1) ||
+        !onnx_emit(c, IR_OP_ADD, (IrValue *[]){sa, sb}, 2, &out, 1))
+        return c->err->status;
+    return SD_OK;
+}
+
+/* Training mode (opset 14 on): y from the batch statistics, and the running statistics updated as
+ * ONNX says, input * momentum + batch * (1 - momentum), with the biased batch variance. */
+static SdStatus import_batch_norm_training(OnnxCtx *c, float epsilon, float momentum)
+{
+    IrValue *outs[4] = {c->out[0], NULL, NULL, NULL};
+    int n_out = 1;
+    bool stats = c->n_out > 1;
+    if (stats) {
+        outs[1] = onnx_temp(c, "batch_mean", SD_DT_F32);
+        outs[2] = onnx_temp(c, "batch_inv_std", SD_DT_F32);
+        outs[3] = onnx_temp(c, "batch_var", SD_DT_F32);
+        if (!outs[1] || !outs[2] || !outs[3])
+            return c->err->status;
+        n_out = 4;
+    }
+    IrNode *n = onnx_emit(c, IR_OP_BATCH_NORM, c->in, 5, outs, n_out);
+    if (!n)
+        return c->err->status;
+    IrNormAttrs *a = &n->attrs.norm;
+    a->epsilon = epsilon;
+    a->momentum = momentum;
+    a->training = true;
+    a->var_biased = true;
+    if (c->n_out > 1 && c->out[1])
+        SD_TRY(blend(c, "running_mean", c->in[3], momentum, outs[1], 1.0f - momentum, c->out[1]));
+    if (c->n_out > 2 && c->out[2])
+        SD_TRY(blend(c, "running_var", c->in[4], momentum, outs[3], 1.0f - momentum, c->out[2]));
+    return SD_OK;
+}
 
 static SdStatus import_batch_norm(OnnxCtx *c)
 {
@@ -17,13 +63,19 @@ static SdStatus import_batch_norm(OnnxCtx *c)
         SD_TRY(onnx_attr_int(c, "training_mode", 0, &training));
     if (c->opset < 9)
         SD_TRY(onnx_attr_int(c, "spatial", 1, &spatial));
+    if (training) {
+        if (c->n_out > 3)
+            return onnx_node_error(c, SD_EBADMODEL, "%d outputs; training mode has Y, running_mean and running_var",
+                                   c->n_out);
+        return import_batch_norm_training(c, epsilon, momentum);
+    }
     /* Before opset 14 the mode is implied by the outputs: only training writes the statistics.
      * is_test (before 7) is not consulted: with a single output the statistics are the inputs'. */
-    if (training || c->n_out > 1)
+    if (c->n_out > 1)
         return onnx_node_error(c, SD_EUNSUPPORTED,
-                               "BatchNormalization in training mode (batch statistics%s) is not supported; "
-                               "export the model in inference (eval) mode",
-                               c->n_out > 1 ? " and running mean/variance outputs" : "");
+                               "BatchNormalization in training mode before opset 14 (batch statistics and running "
+                               "mean/variance outputs) is not supported; export the model in inference (eval) mode "
+                               "or with opset 14 or later");
     IrNode *n = onnx_emit(c, IR_OP_BATCH_NORM, c->in, 5, c->out, 1);
     if (!n)
         return c->err->status;
