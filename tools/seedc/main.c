@@ -13,6 +13,7 @@ static const struct {
     {"compile", cmd_compile, "compile a model ahead of time: bundle, library or program, any target"},
     {"info", cmd_info, "inputs, outputs, opset, operators and parameters of a model"},
     {"ir", cmd_ir, "print the IR after a pass, or draw it as Graphviz DOT"},
+    {"check", cmd_check, "check a .sd file: parse, validate, build every model and summarize it"},
 };
 
 static void usage(FILE *out)
