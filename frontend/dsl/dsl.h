@@ -185,11 +185,13 @@ typedef struct DslNetwork {
     DslArgValue args[DSL_MAX_ARGS]; /* its parameters */
     char onnx[DSL_PATH_MAX];       /* or: backbone from ONNX (resolved relative to the recipe) */
     char onnx_output[DSL_NAME_MAX];
-    char checkpoint[DSL_PATH_MAX]; /* start from a seedc checkpoint (teachers, fine-tuning) */
+    char checkpoint[DSL_PATH_MAX]; /* start from a seedc checkpoint (teachers, fine-tuning); relative to
+                                    * the working directory, as out_dir */
     DslHead head;
     bool frozen;                   /* teacher: no gradient, inference mode */
     char momentum_of[DSL_NAME_MAX]; /* DSL_ROLE_MOMENTUM: the network it follows */
-    double ema;                    /* its momentum: key = ema * key + (1 - ema) * query */
+    double ema;                    /* its momentum: key = ema * key + (1 - ema) * query (default: the
+                                    * method's momentum) */
 } DslNetwork;
 
 typedef struct DslAugment {
@@ -262,6 +264,7 @@ typedef struct DslSchedule {
 
 typedef struct DslEvaluation {
     char network[DSL_NAME_MAX];  /* whose backbone features ("" : the student) */
+    bool accuracy;               /* top-1 of the network's own classifier on the test set (supervised) */
     bool knn;
     int64_t knn_k;
     double knn_temperature;

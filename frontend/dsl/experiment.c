@@ -469,7 +469,7 @@ static const char *const role_names[] = {"student", "teacher", "momentum", "peer
 #define T DslNetwork
 static const Key network_keys[] = {
     ENUM("role", T, role, role_names), {"model", K_MODEL, 0, 0, 0, 0, 0, NULL, 0},
-    STR("onnx", K_INPATH, T, onnx), STR("output", K_STR, T, onnx_output), STR("checkpoint", K_INPATH, T, checkpoint),
+    STR("onnx", K_INPATH, T, onnx), STR("output", K_STR, T, onnx_output), STR("checkpoint", K_STR, T, checkpoint),
     LIST("head", K_INTS, T, head.dims, head.n_dims, 1, 1 << 20), NUM("head_bn", K_BOOL, T, head.bn, 0, 0),
     NUM("head_last_bn", K_BOOL, T, head.last_bn, 0, 0), NUM("frozen", K_BOOL, T, frozen, 0, 0),
     STR("of", K_NET, T, momentum_of), NUM("ema", K_FLOAT, T, ema, 0, 1), {0},
@@ -492,7 +492,7 @@ static SdStatus sec_network(X *x, const DslSection *s, void *b)
         return dsl_error(x->err, SD_EBADMODEL, s->label_loc, "network name too long");
     snprintf(n->name, sizeof n->name, "%s", s->label);
     n->loc = s->label_loc;
-    n->ema = 0.99;
+    n->ema = -1; /* the method's momentum unless given */
     n->head.bn = true;
     int role = -1;
     for (int i = 0; role_names[i]; i++)
@@ -703,6 +703,7 @@ static const Key linear_keys[] = {
 };
 static const Key eval_keys[] = {
     STR("network", K_NET, T, network), NUM("knn", K_BOOL, T, knn, 0, 0), NUM("linear", K_BOOL, T, linear, 0, 0),
+    NUM("accuracy", K_BOOL, T, accuracy, 0, 0),
     NUM("every", K_INT, T, every, 0, 1 << 20), {0},
 };
 #undef T
@@ -816,6 +817,16 @@ static const DslSection *find_section(const DslSection *s, const char *key)
     return NULL;
 }
 
+/* Whether the method section gives `key` itself. */
+static bool method_sets(const DslSection *s, const char *key)
+{
+    const DslSection *m = find_section(s, "method");
+    for (int i = 0; m && i < m->n; i++)
+        if (strcmp(m->entries[i].key, key) == 0)
+            return true;
+    return false;
+}
+
 static int count_role(const DslExperiment *e, DslRole r)
 {
     int n = 0;
@@ -856,6 +867,12 @@ static SdStatus check_experiment(X *x, const DslSection *s)
         return dsl_error(x->err, SD_EBADMODEL, m->loc, "method %s uses no momentum encoder", mname);
     for (int i = 0; i < e->n_networks; i++) {
         DslNetwork *n = &e->networks[i];
+        if (n->role == DSL_ROLE_MOMENTUM && n->ema < 0)
+            n->ema = m->kind == DSL_METHOD_MOCO_V2 ? m->momentum : 0.99;
+        else if (n->role == DSL_ROLE_MOMENTUM && m->kind == DSL_METHOD_MOCO_V2 && n->ema != m->momentum &&
+                 method_sets(s, "momentum"))
+            return dsl_error(x->err, SD_EBADMODEL, n->loc, "network '%s' has ema %g but method moco_v2 has momentum %g: give one",
+                             n->name, n->ema, m->momentum);
         SD_TRY(need_network(x, n->loc, "'of'", n->momentum_of));
         if (n->role == DSL_ROLE_MOMENTUM && strcmp(n->momentum_of, n->name) == 0)
             return dsl_error(x->err, SD_EBADMODEL, n->loc, "a momentum network cannot follow itself");
@@ -940,7 +957,7 @@ SdStatus dsl_experiment_load(const DslProgram *p, const char *name, DslExperimen
     e->program = p;
     e->batch_size = 256;
     e->data.label_fraction = 1;
-    e->eval = (DslEvaluation){.knn = true, .knn_k = 200, .knn_temperature = 0.1, .linear_epochs = 10,
+    e->eval = (DslEvaluation){.knn = true, .accuracy = true, .knn_k = 200, .knn_temperature = 0.1, .linear_epochs = 10,
                               .linear_lr = 0.1, .linear_batch = 256, .every = 1};
     e->checkpoint.every_epoch = true;
     e->schedule = (DslSchedule){.kind = DSL_SCHED_CONSTANT, .gamma = 0.1};
@@ -1109,6 +1126,10 @@ void dsl_experiment_describe(const DslExperiment *e, SdStrbuf *b)
     if (o->clip_grad_norm > 0)
         sd_strbuf_printf(b, " clip %g", o->clip_grad_norm);
     sd_strbuf_printf(b, "\n  schedule   %s", schedule_names[e->schedule.kind]);
+    for (int i = 0; i < e->schedule.n_milestones; i++)
+        sd_strbuf_printf(b, "%s%lld", i ? ", " : " at epochs ", (long long)e->schedule.milestones[i]);
+    if (e->schedule.n_milestones)
+        sd_strbuf_printf(b, " (x%g)", e->schedule.gamma);
     if (e->schedule.warmup_epochs > 0)
         sd_strbuf_printf(b, ", %g warmup epochs", e->schedule.warmup_epochs);
     sd_strbuf_printf(b, "\n  eval      ");
@@ -1116,7 +1137,9 @@ void dsl_experiment_describe(const DslExperiment *e, SdStrbuf *b)
         sd_strbuf_printf(b, " knn k %lld temperature %g;", (long long)e->eval.knn_k, e->eval.knn_temperature);
     if (e->eval.linear)
         sd_strbuf_printf(b, " linear probe %lld epochs;", (long long)e->eval.linear_epochs);
-    if (!e->eval.knn && !e->eval.linear)
+    if (e->eval.accuracy && e->method.kind == DSL_METHOD_SUPERVISED)
+        sd_strbuf_printf(b, " test accuracy;");
+    if (!e->eval.knn && !e->eval.linear && !(e->eval.accuracy && e->method.kind == DSL_METHOD_SUPERVISED))
         sd_strbuf_printf(b, " none");
     sd_strbuf_printf(b, "\n");
     for (int i = 0; i < e->n_exports; i++)

@@ -140,7 +140,7 @@ static int check_network(const DslExperiment *e, const DslNetwork *net, int64_t 
         }
         return EXIT_OK;
     }
-    char in_name[DSL_NAME_MAX], tb[160];
+    char in_name[DSL_NAME_MAX], tb[160], tf[160], te[160];
     IrShape s;
     if (dsl_model_input(net->model, net->args, net->n_args, in_name, sizeof in_name, &s, &err) != SD_OK)
         return cli_fail(&err);
@@ -166,9 +166,9 @@ static int check_network(const DslExperiment *e, const DslNetwork *net, int64_t 
     if (st == SD_OK && !quiet) {
         char b1[32];
         printf("  %-10s input %s, features %s", net->name, ir_value_type_str(x, tb, sizeof tb),
-               ir_value_type_str(feat, tb, sizeof tb));
+               ir_value_type_str(feat, tf, sizeof tf));
         if (emb != feat)
-            printf(", embedding %s", ir_value_type_str(emb, tb, sizeof tb));
+            printf(", embedding %s", ir_value_type_str(emb, te, sizeof te));
         printf(", %s parameters\n", grouped(info.n_params, b1, sizeof b1));
     }
     ir_graph_free(g);
