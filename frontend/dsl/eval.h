@@ -60,6 +60,9 @@ typedef struct DslCallSite {
 } DslCallSite;
 
 enum { DSL_MAX_CALL_DEPTH = 64, DSL_SCOPE_MAX = 512 };
+/* Hostile sizes stop before allocation: one tensor, and everything a model holds (elements). */
+#define DSL_MAX_TENSOR_ELEMS ((int64_t)1 << 28)
+#define DSL_MAX_MODEL_ELEMS ((int64_t)1 << 29)
 
 typedef struct DslEval {
     const DslProgram *prog;

@@ -93,11 +93,14 @@ static SdStatus new_tensor(DslEval *E, DslLoc loc, const char *suffix, const IrS
         return dsl_eval_error(E, SD_EBADMODEL, loc,
                               "a tensor named '%s' exists already: give this layer another name (name = \"...\")", name);
     int64_t numel;
-    if (!sd_numel_checked(s->dims, s->rank, &numel) || numel > ((int64_t)1 << 32)) {
+    if (!sd_numel_checked(s->dims, s->rank, &numel) || numel > DSL_MAX_TENSOR_ELEMS) {
         char sb[128];
-        return dsl_eval_error(E, SD_ESHAPE, loc, "parameter '%s' would have shape %s: too large", local,
-                              shape_text(s, sb, sizeof sb));
+        return dsl_eval_error(E, SD_ESHAPE, loc, "parameter '%s' would have shape %s: more than %lld elements", local,
+                              shape_text(s, sb, sizeof sb), (long long)DSL_MAX_TENSOR_ELEMS);
     }
+    if (E->info.n_params + E->info.n_state + numel > DSL_MAX_MODEL_ELEMS)
+        return dsl_eval_error(E, SD_ESHAPE, loc, "the model would hold more than %lld parameters: is a width wrong?",
+                              (long long)DSL_MAX_MODEL_ELEMS);
     size_t nbytes = (size_t)numel * sizeof(float);
     float *data = sd_aligned_alloc(nbytes ? nbytes : 1);
     IrValue *v = data ? ir_value_new(E->g, name, SD_DT_F32, s) : NULL;

@@ -393,3 +393,62 @@ Test(dsl_args, parse_and_format)
     cr_expect_eq(dsl_arg_parse("l=[[1]]", &a, &err), SD_EUSAGE);
     cr_expect(strstr(err.msg, "holds numbers only"), "%s", err.msg);
 }
+
+Test(dsl_robustness, hostile_sizes_stop_before_allocation)
+{
+    expect_run_error("model m {\n  input x: [3, 8, 8]\n  return conv(x, 100000, 100)\n}", IMG(3, 8, 8),
+                     "t.sd:3:10: parameter '0.weight' would have shape [100000,3,100,100]: more than 268435456 elements");
+    expect_run_error("model m {\n  input x: [3, 8, 8]\n  return linear(flatten(x), 1000000000)\n}", IMG(3, 8, 8),
+                     "t.sd:3:10: parameter '1.weight' would have shape [1000000000,192]: more than");
+    /* (the limit on a whole model, 2^29 elements, needs gigabytes to reach: not exercised here) */
+}
+
+/* Every prefix and many byte flips of a real model file: an error or a program, never a crash. */
+Test(dsl_robustness, survives_truncated_and_mutated_files)
+{
+    const char *base = "import \"/dev/null\"\nlet w = [16, 32]\n"
+                       "block b(x, c, s = 1) {\n  y = relu(bn(conv(x, c, 3, stride = s, name = \"c{s}\")))\n"
+                       "  if s != 1 or channels(x) != c { scope \"d\" { x = conv(x, c, 1, stride = s) } }\n"
+                       "  return x + y\n}\n"
+                       "model m(k = 2) {\n  input x: [3, 8, 8]\n  for i in 0..len(w) { x = b(x, w[i], i == 0 ? 1 : k) }\n"
+                       "  return logits = linear(flatten(gap(x)), 10)\n}\n"
+                       "experiment e { epochs = 1; data { dataset = \"mnist\" }; network student { model = m() }; method supervised {} }\n";
+    size_t n = strlen(base);
+    char buf[2048];
+    uint64_t r = 12345;
+    for (size_t cut = 0; cut <= n; cut++) {
+        memcpy(buf, base, cut);
+        buf[cut] = 0;
+        SdError err = {0};
+        DslProgram *p = load(buf, &err);
+        cr_assert(p || err.msg[0], "no message for a prefix of %zu bytes", cut);
+        dsl_program_free(p);
+    }
+    static const char alphabet[] = "{}()[],;:=.+-*/%<>!?\"\\ \n#0123456789abcxyz_";
+    for (int round = 0; round < 3000; round++) {
+        memcpy(buf, base, n + 1);
+        for (int k = 0; k < 3; k++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            buf[(r >> 33) % n] = alphabet[(r >> 17) % (sizeof alphabet - 1)];
+        }
+        SdError err = {0};
+        DslProgram *p = load(buf, &err);
+        if (p) { /* still a program: build it too */
+            const DslModel *m = dsl_program_find_model(p, "m");
+            if (m) {
+                IrGraph *g = ir_graph_new("t");
+                IrShape s = ir_shape_make(4, (int64_t[]){1, 3, 8, 8});
+                IrValue *x = ir_value_new(g, "x", SD_DT_F32, &s), *outs[DSL_MAX_OUTPUTS];
+                int no;
+                dsl_model_instantiate(m, g, "", x, NULL, outs, &no, &err);
+                ir_graph_free(g);
+            }
+            DslExperiment *e = NULL;
+            if (dsl_experiment_load(p, NULL, &e, &err) == SD_OK)
+                dsl_experiment_free(e);
+        } else {
+            cr_assert(err.msg[0], "no message for: %s", buf);
+        }
+        dsl_program_free(p);
+    }
+}
