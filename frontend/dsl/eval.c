@@ -1093,7 +1093,7 @@ static SdStatus collect_outputs(DslEval *E, const DslDecl *d, IrValue **outputs,
 {
     const DslValue *r = &E->ret;
     int n = r->kind == V_LIST ? r->u.list.n : 1;
-    if (!E->returning && r->kind == V_NONE)
+    if (!E->returning) /* (E->ret may still hold what a block returned) */
         return dsl_eval_error(E, SD_EBADMODEL, d->loc, "model '%s' returns nothing; end it with 'return x'", d->name);
     if (n > DSL_MAX_OUTPUTS)
         return dsl_eval_error(E, SD_EBADMODEL, E->ret_stmt->loc, "a model returns at most %d tensors", DSL_MAX_OUTPUTS);

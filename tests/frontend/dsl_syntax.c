@@ -330,6 +330,8 @@ Test(dsl_model_errors, arguments_and_shapes)
                      "t.sd:3:6: the condition of 'if' must be true or false, not an integer");
     expect_run_error("model m {\n  input x: [3, 8, 8]\n  y = relu(x)\n}", IMG(3, 8, 8),
                      "t.sd:1:7: model 'm' returns nothing");
+    expect_run_error("block b(x) { return relu(x) }\nmodel m {\n  input x: [3, 8, 8]\n  y = b(x)\n}", IMG(3, 8, 8),
+                     "t.sd:2:7: model 'm' returns nothing");
     expect_run_error("model m {\n  input x: [3, 8, 8]\n  return 3\n}", IMG(3, 8, 8),
                      "t.sd:3:10: a model returns tensors; this is an integer");
 }
