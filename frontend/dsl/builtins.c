@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "frontend/dsl/eval.h"
+#include "frontend/dsl/lower.h"
 
 static SdStatus fail(DslEval *E, DslCall *c, const char *fmt, const char *what)
 {
@@ -257,23 +257,23 @@ const DslBuiltin dsl_function_builtins[] = {
     {NULL, false, {NULL}, NULL, NULL},
 };
 
+static const DslBuiltin *const tables[] = {dsl_function_builtins, dsl_layer_builtins, dsl_tensor_builtins,
+                                           dsl_composite_builtins};
+
 const DslBuiltin *dsl_builtin_find(const char *name)
 {
-    for (const DslBuiltin *b = dsl_function_builtins; b->name; b++)
-        if (strcmp(b->name, name) == 0)
-            return b;
-    for (const DslBuiltin *b = dsl_layer_builtins; b->name; b++)
-        if (strcmp(b->name, name) == 0)
-            return b;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const DslBuiltin *b = tables[t]; b->name; b++)
+            if (strcmp(b->name, name) == 0)
+                return b;
     return NULL;
 }
 
 int dsl_builtin_names(const char **out, int max)
 {
     int k = 0;
-    for (const DslBuiltin *b = dsl_function_builtins; b->name && k < max; b++)
-        out[k++] = b->name;
-    for (const DslBuiltin *b = dsl_layer_builtins; b->name && k < max; b++)
-        out[k++] = b->name;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const DslBuiltin *b = tables[t]; b->name && k < max; b++)
+            out[k++] = b->name;
     return k;
 }

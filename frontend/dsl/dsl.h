@@ -328,6 +328,7 @@ const char *dsl_method_name(DslMethodKind k);
 const char *dsl_role_name(DslRole r);
 const char *dsl_optimizer_name(DslOptimizerKind k);
 const char *dsl_schedule_name(DslScheduleKind k);
+const char *dsl_export_name(DslExportKind k);
 /* A readable multi-line summary (what `seedc check` prints). */
 void dsl_experiment_describe(const DslExperiment *e, SdStrbuf *out);
 

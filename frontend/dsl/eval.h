@@ -1,8 +1,8 @@
 /* frontend/dsl/eval.h — the interpreter that runs a model's program once to build its IR, and
  * the values it computes with (integers, numbers, booleans, strings, lists, tensors). Internal to
- * frontend/dsl: eval.c runs statements and expressions, builtins.c holds the scalar functions,
- * layers.c the layers that emit IR, init.c the parameter initializers, experiment.c reads
- * experiments with the same expression evaluator.
+ * frontend/dsl: eval.c evaluates expressions, exec.c runs statements, calls and models,
+ * builtins.c holds the scalar functions, lower.h the layers that emit IR, init.c the parameter
+ * initializers; experiment.c reads experiments with the same expression evaluator.
  *
  * Naming: every layer or block call takes the next position in its scope (as modules in
  * PyTorch's nn.Sequential) and is named by it unless `name=` says otherwise; a layer's parameters
@@ -93,10 +93,21 @@ double dsl_value_number(const DslValue *v);
 /* Short text of a value for messages ("[16, 32]", "f32[1,64,56,56]"). */
 const char *dsl_value_str(const DslValue *v, char *buf, size_t size);
 
-/* ---- evaluation ---- */
+static inline DslValue dsl_int(int64_t i) { return (DslValue){.kind = V_INT, .u.i = i}; }
+static inline DslValue dsl_float(double f) { return (DslValue){.kind = V_FLOAT, .u.f = f}; }
+static inline DslValue dsl_bool(bool b) { return (DslValue){.kind = V_BOOL, .u.b = b}; }
+/* A list of n items (up to 2^20), allocated in E's arena, to be filled. */
+SdStatus dsl_make_list(DslEval *E, DslLoc loc, int n, DslValue *out);
+
+/* ---- evaluation (eval.c: expressions; exec.c: statements, calls, models) ---- */
 /* An error at `loc`, followed by the chain of calls that led there. */
 SdStatus dsl_eval_error(DslEval *E, SdStatus st, DslLoc loc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 SdStatus dsl_eval_expr(DslEval *E, const DslExpr *e, DslValue *out);
+/* Evaluates e, which must be true or false (`what` names it in the message). */
+SdStatus dsl_eval_bool(DslEval *E, const DslExpr *e, const char *what, bool *out);
+SdStatus dsl_eval_call(DslEval *E, const DslExpr *e, DslValue *out);
+/* A block or model by name; NULL when absent. */
+const DslDecl *dsl_find_callable(const DslProgram *p, const char *name);
 /* Evaluates `let`s (load time). */
 SdStatus dsl_eval_globals(DslProgram *p, SdError *err);
 const DslValue *dsl_global(const DslProgram *p, const char *name);
@@ -144,8 +155,7 @@ struct DslCall {
     DslLoc locs[14];            /* where each was given (the call's place otherwise) */
 };
 
-extern const DslBuiltin dsl_function_builtins[];
-extern const DslBuiltin dsl_layer_builtins[];
+extern const DslBuiltin dsl_function_builtins[]; /* builtins.c; the layers' tables are in lower.h */
 const DslBuiltin *dsl_builtin_find(const char *name);
 enum { DSL_MAX_BUILTINS = 128 };
 /* Every builtin's name into out (room for max); returns how many. For suggestions. */
@@ -160,17 +170,6 @@ SdStatus dsl_arg_tensor(DslEval *E, DslCall *c, int i, IrValue **out);
 /* An integer or a list of `n` integers (a kernel size for each spatial dimension). */
 SdStatus dsl_arg_ints(DslEval *E, DslCall *c, int i, int n, int64_t def, int64_t *out);
 bool dsl_arg_given(const DslCall *c, int i);
-
-/* ---- tensors (layers.c) ---- */
-/* a (op) b with NumPy broadcasting; either may be a number (op: T_PLUS, T_MINUS, T_STAR, T_SLASH). */
-SdStatus dsl_tensor_binary(DslEval *E, DslLoc loc, DslTok op, const DslValue *a, const DslValue *b, DslValue *out);
-SdStatus dsl_tensor_neg(DslEval *E, DslLoc loc, const DslValue *a, DslValue *out);
-/* Linear layers of sizes dims[0..n) in the current scope, positions 0, 1, ... as nn.Sequential:
- * Linear, [BatchNorm], act between them; [BatchNorm] after the last when last_bn. */
-SdStatus dsl_lower_mlp(DslEval *E, DslLoc loc, IrValue *x, const int64_t *dims, int n, bool bn, bool last_bn,
-                       const char *act, bool bias, IrValue **y);
-/* Counts one layer of `kind` in E->info. */
-void dsl_count_layer(DslEval *E, const char *kind);
 
 /* ---- initialization (init.c) ---- */
 typedef enum DslInit {
