@@ -9,7 +9,8 @@
 #include "ir/graph.h"
 #include "passes/pass.h"
 
-/* Loads .onnx files (info may be NULL). */
+/* Loads .onnx files, and .sd files (a DSL model, opt->model choosing one, instantiated in
+ * inference mode with its parameters as constants, seed 0); info may be NULL. */
 SdStatus sd_load_graph(const char *path, const SdOptions *opt, IrGraph **out, OnnxModelInfo *info, SdError *err);
 /* Runs the inference pipeline; `after` (may be NULL) sees the graph after each pass. */
 SdStatus sd_optimize(IrGraph *g, const SdOptions *opt, const char *stop_after,

@@ -7,6 +7,7 @@
 #include "api/driver.h"
 #include "codegen/codegen.h"
 #include "runtime/threadpool.h"
+#include "frontend/dsl/dsl.h"
 #include "support/mem.h"
 
 struct SdModel {
@@ -27,11 +28,75 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* A DSL model as an inference graph: its declared input with the batch in front, its parameters
+ * as constants, its return values as outputs. info gets the counts seedc info prints. */
+static SdStatus load_dsl(const char *path, const SdOptions *opt, IrGraph **out, OnnxModelInfo *info, SdError *err)
+{
+    DslProgram *p;
+    SD_TRY(dsl_load_file(path, &p, err));
+    const DslModel *m;
+    char in_name[DSL_NAME_MAX];
+    IrShape s;
+    IrGraph *g = NULL;
+    SdStatus st = dsl_program_select_model(p, opt ? opt->model : NULL, &m, err);
+    if (st == SD_OK)
+        st = dsl_model_input(m, NULL, 0, in_name, sizeof in_name, &s, err);
+    if (st == SD_OK && !(g = ir_graph_new(dsl_model_name(m))))
+        st = sd_errorf(err, SD_ENOMEM, "out of memory");
+    DslInstanceInfo di = {0};
+    if (st == SD_OK) {
+        ir_graph_set_source(g, path);
+        IrShape full = {.rank = s.rank + 1, .dims = {opt && opt->batch > 0 ? opt->batch : 1}};
+        memcpy(full.dims + 1, s.dims, (size_t)s.rank * sizeof *s.dims);
+        IrValue *x = ir_value_new(g, in_name, SD_DT_F32, &full), *outs[DSL_MAX_OUTPUTS];
+        int n = 0;
+        DslInstanceOptions o = dsl_instance_options_default();
+        o.params_as_constants = true;
+        o.info = &di;
+        if (!x)
+            st = sd_errorf(err, SD_ENOMEM, "out of memory");
+        else
+            ir_graph_add_input(g, x);
+        if (st == SD_OK)
+            st = dsl_model_instantiate(m, g, "", x, &o, outs, &n, err);
+        for (int i = 0; st == SD_OK && i < n; i++)
+            ir_graph_add_output(g, outs[i]);
+    }
+    if (st == SD_OK && info) {
+        memset(info, 0, sizeof *info);
+        snprintf(info->producer, sizeof info->producer, "seedc DSL");
+        snprintf(info->graph_name, sizeof info->graph_name, "%s", dsl_model_name(m));
+        info->n_nodes = ir_graph_num_nodes(g);
+        for (int i = 0; i < ir_graph_num_nodes(g); i++) {
+            const char *op = ir_op_name(ir_graph_node(g, i)->op);
+            int k = 0;
+            while (k < info->n_op_types && strcmp(info->ops[k].op_type, op) != 0)
+                k++;
+            if (k == info->n_op_types && k < ONNX_INFO_MAX_OPS)
+                snprintf(info->ops[info->n_op_types++].op_type, sizeof info->ops[0].op_type, "%s", op);
+            if (k < info->n_op_types)
+                info->ops[k].count++;
+        }
+        info->n_initializers = di.n_param_tensors + di.n_state_tensors;
+        info->n_parameters = di.n_params + di.n_state;
+        info->parameter_bytes = (size_t)info->n_parameters * sizeof(float);
+    }
+    dsl_program_free(p);
+    if (st != SD_OK) {
+        ir_graph_free(g);
+        return st;
+    }
+    *out = g;
+    return SD_OK;
+}
+
 SdStatus sd_load_graph(const char *path, const SdOptions *opt, IrGraph **out, OnnxModelInfo *info, SdError *err)
 {
     *out = NULL;
+    if (ends_with(path, ".sd"))
+        return load_dsl(path, opt, out, info, err);
     if (!ends_with(path, ".onnx"))
-        return sd_errorf(err, SD_EUSAGE, "'%s': unknown model type (expected a .onnx file)", path);
+        return sd_errorf(err, SD_EUSAGE, "'%s': unknown model type (expected a .onnx or .sd file)", path);
     OnnxImportOptions io = {.batch = opt ? opt->batch : 1, .dims = opt ? opt->dims : NULL};
     return onnx_import_file(path, &io, out, info, err);
 }

@@ -90,6 +90,9 @@ int cli_common_option(CliCommon *c, int id, const char *arg, const char *cmd)
     case 1006:
         c->opt.print_llvm = true;
         return EXIT_OK;
+    case 1008:
+        c->opt.model = arg;
+        return EXIT_OK;
     case 1007:
         if (!cli_parse_int(arg, 0, 3, &v))
             return cli_usage_error(cmd, "--opt takes 0, 1, 2 or 3, not '%s'", arg);

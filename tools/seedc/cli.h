@@ -20,6 +20,7 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     {"verify", no_argument, NULL, 1005},                        \
     {"print-llvm", no_argument, NULL, 1006},                    \
     {"opt", required_argument, NULL, 1007},                     \
+    {"model", required_argument, NULL, 1008},                   \
     {"help", no_argument, NULL, 'h'}
 
 #define CLI_COMMON_HELP                                                                             \
@@ -31,6 +32,7 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "  --verify         check the IR after every pass\n"                                             \
     "  --opt N          LLVM optimization level 0-3 (default 3)\n"                                   \
     "  --print-llvm     print the optimized LLVM module to stderr\n"                                 \
+    "  --model NAME     which model of a .sd file (default: its only one)\n"                         \
     "  -h, --help       this help\n"
 
 typedef struct CliCommon {
@@ -51,5 +53,6 @@ int cmd_ir(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif

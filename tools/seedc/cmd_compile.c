@@ -13,7 +13,7 @@ static void help(FILE *out)
 {
     fprintf(out,
             "usage: seedc compile MODEL -o OUT [--emit=KIND] [--target=T] [--weights=W] [--name NAME] [options]\n\n"
-            "Compiles MODEL (.onnx) ahead of time. OUT is a path prefix: -o out/student writes\n"
+            "Compiles MODEL (.onnx or .sd) ahead of time. OUT is a path prefix: -o out/student writes\n"
             "  --emit=bundle  out/student.o and out/student.h (the default)\n"
             "  --emit=static  out/libstudent.a and out/student.h\n"
             "  --emit=shared  out/libstudent.so and out/student.h\n"

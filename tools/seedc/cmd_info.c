@@ -11,7 +11,7 @@ static void help(FILE *out)
     fprintf(out,
             "usage: seedc info MODEL [options]\n\n"
             "Prints the inputs and outputs (after shape inference), the opset and producer, how often\n"
-            "each operator occurs and the parameter count of MODEL (.onnx).\n\n"
+            "each operator occurs and the parameter count of MODEL (.onnx or .sd).\n\n"
             "options:\n"
             "  --compiled       also compile it and report constants, scratch arena and compile time\n" CLI_COMMON_HELP);
 }

@@ -13,7 +13,7 @@ static void help(FILE *out)
 {
     fprintf(out,
             "usage: seedc run MODEL -i INPUT [-i INPUT...] [-o OUTPUT...] [options]\n\n"
-            "Compiles MODEL (.onnx) for this machine and runs it once. Inputs and outputs are\n"
+            "Compiles MODEL (.onnx or .sd) for this machine and runs it once. Inputs and outputs are\n"
             "NumPy .npy or ONNX TensorProto .pb files, chosen by extension, in graph order.\n"
             "Without -o, each output's shape and first values are printed.\n\n"
             "options:\n"

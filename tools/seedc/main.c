@@ -15,6 +15,7 @@ static const struct {
     {"export", cmd_export, "write a model (after optimization) as ONNX"},
     {"info", cmd_info, "inputs, outputs, opset, operators and parameters of a model"},
     {"ir", cmd_ir, "print the IR after a pass, or draw it as Graphviz DOT"},
+    {"check", cmd_check, "check a .sd file: parse, validate, build every model and summarize it"},
 };
 
 static void usage(FILE *out)
