@@ -15,6 +15,8 @@ SdStatus sd_load_graph(const char *path, const SdOptions *opt, IrGraph **out, On
 /* Runs the inference pipeline; `after` (may be NULL) sees the graph after each pass. */
 SdStatus sd_optimize(IrGraph *g, const SdOptions *opt, const char *stop_after,
                      void (*after)(void *ctx, const char *pass, const IrGraph *g), void *after_ctx, SdError *err);
+/* Runs the training pipeline (output 0 is the loss) with the optimizer `train`. */
+SdStatus sd_optimize_training(IrGraph *g, const SdOptions *opt, const PassTrainOptions *train, SdError *err);
 /* Compiles an optimized graph; the model keeps the graph. */
 SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdError *err);
 

@@ -118,6 +118,14 @@ static SdStatus eval_node(void *ctx, const IrNode *n, void *const *outputs, SdEr
     return cg_eval_node(n, &((EvalCtx *)ctx)->lower, outputs, err);
 }
 
+SdStatus sd_optimize_training(IrGraph *g, const SdOptions *opt, const PassTrainOptions *train, SdError *err)
+{
+    EvalCtx ec = {lower_options(opt)};
+    PassOptions po = {.eval = eval_node, .eval_ctx = &ec, .disabled = opt ? opt->disable : NULL,
+                      .verify = opt ? opt->verify : false, .train = train};
+    return pass_run_pipeline(g, "training", &po, err);
+}
+
 SdStatus sd_optimize(IrGraph *g, const SdOptions *opt, const char *stop_after,
                      void (*after)(void *ctx, const char *pass, const IrGraph *g), void *after_ctx, SdError *err)
 {
@@ -237,6 +245,25 @@ static SdTensorInfo info_of(const IrValue *v)
 
 SdTensorInfo sd_model_input(const SdModel *m, int i) { return info_of(ir_graph_input(m->graph, i)); }
 SdTensorInfo sd_model_output(const SdModel *m, int i) { return info_of(ir_graph_output(m->graph, i)); }
+int sd_model_num_state(const SdModel *m) { return cg_model_num_state_entries(m->code); }
+
+SdStateInfo sd_model_state(const SdModel *m, int i)
+{
+    const CgStateEntry *e = cg_model_state_entry(m->code, i);
+    SdStateInfo s = {.name = e->name, .trainable = e->role == IR_ROLE_PARAM, .dtype = e->dtype, .rank = e->shape.rank,
+                     .nbytes = e->nbytes, .data = (uint8_t *)m->state + e->offset};
+    memcpy(s.dims, e->shape.dims, sizeof(int64_t) * (size_t)e->shape.rank);
+    return s;
+}
+
+int sd_model_find_state(const SdModel *m, const char *name)
+{
+    for (int i = 0; i < cg_model_num_state_entries(m->code); i++)
+        if (strcmp(cg_model_state_entry(m->code, i)->name, name) == 0)
+            return i;
+    return -1;
+}
+
 size_t sd_model_constants_bytes(const SdModel *m) { return cg_model_consts_bytes(m->code); }
 size_t sd_model_scratch_bytes(const SdModel *m) { return cg_model_scratch_bytes(m->code); }
 double sd_model_compile_seconds(const SdModel *m) { return cg_model_compile_seconds(m->code); }

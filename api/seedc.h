@@ -58,6 +58,23 @@ size_t sd_model_constants_bytes(const SdModel *m);
 size_t sd_model_scratch_bytes(const SdModel *m);
 double sd_model_compile_seconds(const SdModel *m);
 
+/* Persistent values (parameters, BatchNorm statistics, optimizer moments, queues) live in the
+ * model's state arena; they are listed here by name, with a pointer to their bytes. */
+typedef struct SdStateInfo {
+    const char *name;
+    bool trainable;    /* a parameter (else state) */
+    SdDType dtype;
+    int rank;
+    int64_t dims[RT_MAX_RANK];
+    size_t nbytes;
+    void *data;        /* inside the model's state arena */
+} SdStateInfo;
+
+int sd_model_num_state(const SdModel *m);
+SdStateInfo sd_model_state(const SdModel *m, int i);
+/* The entry named `name`, or -1. */
+int sd_model_find_state(const SdModel *m, const char *name);
+
 /* Checks every input against the model (count, dtype, shape) and fills `outputs` with newly
  * allocated tensors named after the graph outputs. */
 SdStatus sd_model_run(SdModel *m, const RtTensor *inputs, int n_inputs, RtTensor *outputs, int n_outputs,

@@ -9,6 +9,12 @@
 
 typedef struct OnnxFile {
     IrGraph *g;
+    /* importing into an existing graph (onnx_import_into): every ONNX name gets this prefix, the
+     * model's input is `input_value`, initializers are PARAMs when `trainable` */
+    const char *prefix;
+    const char *input_name;
+    IrValue *input_value;
+    bool trainable;
     ProtobufCAllocator *alloc; /* the one that unpacked the model: initializer bytes are freed early */
     const char *path;  /* for messages */
     char *dir;         /* folder of the model, for external data */
@@ -72,6 +78,10 @@ IrValue *onnx_temp(OnnxCtx *c, const char *suffix, SdDType dt);
 /* A 1-D i64 constant: attributes of old opsets become the inputs of newer ones. */
 IrValue *onnx_const_ints(OnnxCtx *c, const char *suffix, const int64_t *v, int n);
 IrValue *onnx_const_scalar_f32(OnnxCtx *c, const char *suffix, float v);
+
+/* The graph value an ONNX name denotes (NULL when none) and the graph name for an ONNX name. */
+IrValue *onnx_lookup(const OnnxFile *f, const char *onnx_name);
+const char *onnx_graph_name(const OnnxFile *f, const char *onnx_name, char *buf, size_t size);
 
 /* --- tensors (tensor.c) --- */
 /* Copies a TensorProto's data into a new constant named `name`. */

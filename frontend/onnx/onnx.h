@@ -5,6 +5,7 @@
 #ifndef SD_FRONTEND_ONNX_H
 #define SD_FRONTEND_ONNX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,5 +40,12 @@ SdStatus onnx_import_file(const char *path, const OnnxImportOptions *opt, IrGrap
 /* `path` names the buffer in messages and locates external data files (its folder). */
 SdStatus onnx_import_buffer(const uint8_t *buf, size_t n, const char *path, const OnnxImportOptions *opt,
                             IrGraph **out, OnnxModelInfo *info, SdError *err);
+
+/* Imports the model at `path` into an existing graph g (a teacher inside a training recipe): its
+ * names prefixed with `prefix`, its one input fed by `input`, its initializers PARAMs when
+ * `trainable` (else constants); *out is the output named `output` (NULL: the first). Nothing is
+ * added to g's own input and output lists. */
+SdStatus onnx_import_into(const char *path, IrGraph *g, const char *prefix, IrValue *input, const char *output,
+                          bool trainable, IrValue **out, SdError *err);
 
 #endif

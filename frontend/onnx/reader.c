@@ -46,6 +46,22 @@ static SdStatus read_file(const char *path, uint8_t **buf, size_t *n, SdError *e
 
 static bool nonempty(const char *s) { return s && s[0]; }
 
+const char *onnx_graph_name(const OnnxFile *f, const char *onnx_name, char *buf, size_t size)
+{
+    if (!f->prefix || !f->prefix[0])
+        return onnx_name;
+    snprintf(buf, size, "%s%s", f->prefix, onnx_name);
+    return buf;
+}
+
+IrValue *onnx_lookup(const OnnxFile *f, const char *onnx_name)
+{
+    if (f->input_value && f->input_name && strcmp(onnx_name, f->input_name) == 0)
+        return f->input_value;
+    char buf[1024];
+    return ir_graph_find_value(f->g, onnx_graph_name(f, onnx_name, buf, sizeof buf));
+}
+
 /* Binds "name=value" pairs of --dim. */
 static bool named_dim(const char *dims, const char *name, int64_t *value)
 {
@@ -187,7 +203,7 @@ static SdStatus import_node(OnnxFile *f, const Onnx__NodeProto *node, int64_t op
     for (size_t i = 0; i < node->n_input; i++) {
         if (!nonempty(node->input[i]))
             continue;
-        in[i] = ir_graph_find_value(f->g, node->input[i]);
+        in[i] = onnx_lookup(f, node->input[i]);
         if (!in[i])
             return onnx_node_error(&c, SD_EBADMODEL, "reads '%s', which no node, input or initializer defines",
                                    node->input[i]);
@@ -197,7 +213,7 @@ static SdStatus import_node(OnnxFile *f, const Onnx__NodeProto *node, int64_t op
         c.n_in--;
     for (size_t i = 0; i < node->n_output; i++) {
         if (nonempty(node->output[i])) {
-            out[i] = ir_graph_find_value(f->g, node->output[i]);
+            out[i] = onnx_lookup(f, node->output[i]);
         } else {
             char name[64];
             snprintf(name, sizeof name, "unused_output_%d_%zu", index, i);
@@ -231,10 +247,11 @@ static SdStatus declare_node_outputs(OnnxFile *f, const Onnx__GraphProto *gp)
             const char *name = node->output[i];
             if (!nonempty(name))
                 continue;
-            if (ir_graph_find_value(f->g, name))
+            if (onnx_lookup(f, name))
                 return sd_errorf(f->err, SD_EBADMODEL, "%s: value '%s' is defined twice (node %zu, %s)", f->path, name,
                                  k, node->op_type ? node->op_type : "?");
-            if (!ir_value_new(f->g, name, SD_DT_UNDEFINED, NULL))
+            char buf[1024];
+            if (!ir_value_new(f->g, onnx_graph_name(f, name, buf, sizeof buf), SD_DT_UNDEFINED, NULL))
                 return sd_errorf(f->err, SD_ENOMEM, "out of memory");
         }
     }
@@ -267,10 +284,13 @@ static SdStatus import_graph(OnnxFile *f, const Onnx__ModelProto *m, const OnnxI
         const Onnx__TensorProto *t = gp->initializer[i];
         if (!t || !nonempty(t->name))
             return sd_errorf(f->err, SD_EBADMODEL, "%s: initializer %zu has no name", f->path, i);
-        if (ir_graph_find_value(f->g, t->name))
+        if (onnx_lookup(f, t->name))
             return sd_errorf(f->err, SD_EBADMODEL, "%s: initializer '%s' is defined twice", f->path, t->name);
         IrValue *v;
-        SD_TRY(onnx_tensor_to_value(f, t, t->name, &v));
+        char buf[1024];
+        SD_TRY(onnx_tensor_to_value(f, t, onnx_graph_name(f, t->name, buf, sizeof buf), &v));
+        if (f->trainable)
+            v->role = IR_ROLE_PARAM;
         if (t->has_raw_data && t->raw_data.data && f->alloc) { /* copied: do not hold the weights twice */
             f->alloc->free(f->alloc->allocator_data, t->raw_data.data);
             ((Onnx__TensorProto *)t)->raw_data.data = NULL;
@@ -286,11 +306,21 @@ static SdStatus import_graph(OnnxFile *f, const Onnx__ModelProto *m, const OnnxI
         const Onnx__ValueInfoProto *vi = gp->input[i];
         if (!vi || !nonempty(vi->name))
             return sd_errorf(f->err, SD_EBADMODEL, "%s: graph input %zu has no name", f->path, i);
-        IrValue *existing = ir_graph_find_value(f->g, vi->name);
-        if (existing && existing->role == IR_ROLE_CONSTANT)
+        IrValue *existing = onnx_lookup(f, vi->name);
+        if (existing && (existing->role == IR_ROLE_CONSTANT || existing->role == IR_ROLE_PARAM) && !existing->producer &&
+            existing != f->input_value)
             continue; /* an initializer listed as input (IR version < 4): it stays a constant */
+        if (existing && existing == f->input_value)
+            continue; /* fed by the graph this model is imported into */
         if (existing)
             return sd_errorf(f->err, SD_EBADMODEL, "%s: graph input '%s' is listed twice", f->path, vi->name);
+        if (f->input_value) {
+            if (f->input_name)
+                return sd_errorf(f->err, SD_EUNSUPPORTED, "%s: a network imported into a recipe takes one input ('%s'); "
+                                 "it also has '%s'", f->path, f->input_name, vi->name);
+            f->input_name = vi->name; /* the first real input is the one the recipe feeds */
+            continue;
+        }
         SD_TRY(make_input(f, vi, opt));
     }
     SD_TRY(declare_node_outputs(f, gp));
@@ -304,13 +334,14 @@ static SdStatus import_graph(OnnxFile *f, const Onnx__ModelProto *m, const OnnxI
         const Onnx__ValueInfoProto *vi = gp->output[i];
         if (!vi || !nonempty(vi->name))
             return sd_errorf(f->err, SD_EBADMODEL, "%s: graph output %zu has no name", f->path, i);
-        IrValue *v = ir_graph_find_value(f->g, vi->name);
+        IrValue *v = onnx_lookup(f, vi->name);
         if (!v)
             return sd_errorf(f->err, SD_EBADMODEL, "%s: graph output '%s' is not computed by any node", f->path, vi->name);
         if (!v->producer && v->role == IR_ROLE_TEMP)
             return sd_errorf(f->err, SD_EBADMODEL, "%s: graph output '%s' is declared but never produced", f->path,
                              vi->name);
-        ir_graph_add_output(f->g, v);
+        if (!f->input_value)
+            ir_graph_add_output(f->g, v);
     }
     for (int i = 0; i < ir_graph_num_values(f->g); i++) {
         IrValue *v = ir_graph_value(f->g, i);
@@ -318,7 +349,8 @@ static SdStatus import_graph(OnnxFile *f, const Onnx__ModelProto *m, const OnnxI
             return sd_errorf(f->err, SD_EBADMODEL, "%s: value '%s' is read but no node computes it", f->path, v->name);
     }
     SD_TRY(ir_graph_toposort(f->g, f->err));
-    ir_graph_compact(f->g);
+    if (!f->input_value) /* a graph being built by someone else keeps what it has made so far */
+        ir_graph_compact(f->g);
     return SD_OK;
 }
 
@@ -375,6 +407,53 @@ SdStatus onnx_import_buffer(const uint8_t *buf, size_t n, const char *path, cons
                             IrGraph **out, OnnxModelInfo *info, SdError *err)
 {
     return import_buffer(buf, n, NULL, path, opt, out, info, err);
+}
+
+SdStatus onnx_import_into(const char *path, IrGraph *g, const char *prefix, IrValue *input, const char *output,
+                          bool trainable, IrValue **out, SdError *err)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    *out = NULL;
+    SD_TRY(read_file(path, &buf, &n, err));
+    SdStatus st = onnx_wire_check(buf, n, path, 64, err);
+    if (st != SD_OK) {
+        free(buf);
+        return st;
+    }
+    OnnxCountingAllocator alloc;
+    onnx_counting_allocator_init(&alloc, 2 * n + ((size_t)256 << 20));
+    Onnx__ModelProto *m = onnx__model_proto__unpack(&alloc.base, n, buf);
+    free(buf);
+    if (!m)
+        return sd_errorf(err, alloc.refused ? SD_ENOMEM : SD_EBADMODEL, "%s: not a valid ONNX model", path);
+    char *path_copy = sd_strdup(path);
+    OnnxFile f = {.g = g, .path = path, .err = err, .alloc = &alloc.base, .prefix = prefix, .input_value = input,
+                  .trainable = trainable};
+    f.dir = path_copy ? sd_strdup(dirname(path_copy)) : NULL;
+    free(path_copy);
+    if (!m->graph)
+        st = sd_errorf(err, SD_EBADMODEL, "%s: not an ONNX model: it has no graph", path);
+    else if (!f.dir)
+        st = sd_errorf(err, SD_ENOMEM, "out of memory");
+    else
+        st = import_graph(&f, m, NULL, NULL);
+    if (st == SD_OK && !f.input_name)
+        st = sd_errorf(err, SD_EBADMODEL, "%s: the model has no input to feed", path);
+    if (st == SD_OK) {
+        const char *want = output && output[0] ? output : m->graph->output[0]->name;
+        *out = onnx_lookup(&f, want);
+        if (!*out) {
+            SdStrbuf names = {0};
+            for (size_t i = 0; i < m->graph->n_output; i++)
+                sd_strbuf_printf(&names, "%s'%s'", i ? ", " : "", m->graph->output[i]->name);
+            st = sd_errorf(err, SD_EUSAGE, "%s: no output named '%s' (it has %s)", path, want, sd_strbuf_str(&names));
+            sd_strbuf_free(&names);
+        }
+    }
+    onnx__model_proto__free_unpacked(m, &alloc.base);
+    free(f.dir);
+    return st;
 }
 
 SdStatus onnx_import_file(const char *path, const OnnxImportOptions *opt, IrGraph **out, OnnxModelInfo *info,

@@ -53,6 +53,7 @@ int cmd_ir(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 
 #endif

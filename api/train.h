@@ -1,0 +1,41 @@
+/* api/train.h — `seedc train`: one experiment of a DSL recipe, run to the end. The step is one
+ * compiled function (networks, loss, backward, optimizer); the host loop feeds batches from the
+ * data pipeline's worker threads, sets the learning rate from the schedule, shows progress, logs
+ * metrics to CSV with an SVG plot, checkpoints atomically, resumes exactly, evaluates and exports. */
+#ifndef SD_API_TRAIN_H
+#define SD_API_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "support/status.h"
+
+typedef struct SdTrainOptions {
+    const char *experiment;   /* NULL: the recipe's only experiment */
+    const char *out_dir;      /* NULL: the recipe's (runs/<name>) */
+    int64_t epochs;           /* 0: the recipe's */
+    int64_t steps_per_epoch;  /* 0: the recipe's (whole training set) */
+    int64_t train_images;     /* 0: all; else the first N training images (quick runs) */
+    int threads;              /* 0: the recipe's, else all cores */
+    const char *gemm;         /* NULL: openblas */
+    bool resume;              /* continue from the newest checkpoint in out_dir */
+    bool no_eval;             /* skip evaluations (tests) */
+    bool no_export;
+    FILE *out;                /* progress and summary (stdout when NULL) */
+    bool tty;                 /* redraw one progress line instead of printing lines */
+} SdTrainOptions;
+
+typedef struct SdTrainResult {
+    int64_t epochs, steps;
+    double final_loss;        /* mean loss of the last epoch */
+    double test_accuracy;     /* supervised: the classifier on the test set; else -1 */
+    double knn_accuracy;      /* -1 when not evaluated */
+    double linear_accuracy;   /* -1 when not evaluated */
+    double seconds, images_per_second;
+    char out_dir[512];
+} SdTrainResult;
+
+SdStatus sd_train(const char *recipe_path, const SdTrainOptions *opt, SdTrainResult *result, SdError *err);
+
+#endif

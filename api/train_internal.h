@@ -1,0 +1,42 @@
+/* api/train_internal.h — the trainer's state, shared by its setup (train.c) and its loop,
+ * checkpoints and exports (train_loop.c). */
+#ifndef SD_API_TRAIN_INTERNAL_H
+#define SD_API_TRAIN_INTERNAL_H
+
+#include "api/recipe.h"
+#include "api/report.h"
+#include "api/seedc.h"
+#include "api/train.h"
+#include "runtime/data/augment.h"
+#include "runtime/data/idx.h"
+#include "runtime/data/loader.h"
+#include "runtime/schedule.h"
+
+typedef struct Trainer {
+    SdTrainOptions opt;
+    SdOptions sopt;
+    DslProgram *prog;
+    DslExperiment *e;
+    char out_dir[512];
+    RtDataset train, test;
+    RtAugment aug;
+    RtLoader *loader;
+    SdModel *model;                 /* the compiled step */
+    SdModel *eval_model;            /* the evaluated network in inference mode */
+    const DslNetwork *eval_net;
+    int n_views;
+    bool has_labels;
+    int n_metrics;
+    char metric_names[RECIPE_MAX_METRICS][32];
+    int lr_input;
+    int64_t epochs, epoch, global_step;
+    Report rep;
+} Trainer;
+
+SdStatus trainer_run(Trainer *t, const char *recipe_path, SdTrainResult *result, SdError *err);
+SdStatus trainer_evaluate(Trainer *t, bool final, double *test_acc, double *knn, double *linear, SdError *err);
+void trainer_configure_data(Trainer *t, RtAugment *aug, RtSchedule *sched, int64_t steps_per_epoch);
+uint64_t trainer_recipe_hash(const char *path, const char *experiment);
+void trainer_free(Trainer *t);
+
+#endif

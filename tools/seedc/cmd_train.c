@@ -1,0 +1,86 @@
+/* tools/seedc/cmd_train.c — `seedc train RECIPE.sd`: runs an experiment of a recipe (docs/dsl.md)
+ * with a progress bar, a CSV log and an SVG plot in its output folder, checkpoints, --resume. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/train.h"
+#include "tools/seedc/cli.h"
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: seedc train RECIPE.sd [options]\n\n"
+            "Trains the experiment of RECIPE.sd: every step is one compiled function (forward, loss,\n"
+            "backward, optimizer). Writes OUT/log.csv, OUT/curves.svg, checkpoints OUT/ckpt-*.ckpt and\n"
+            "the recipe's exports; prints progress and the evaluation at the end.\n\n"
+            "options:\n"
+            "  --experiment NAME  which experiment of the file (default: its only one)\n"
+            "  --out DIR          output folder (default: the recipe's out_dir, else runs/NAME)\n"
+            "  --epochs N         override the recipe's epochs\n"
+            "  --steps N          at most N steps per epoch (quick runs)\n"
+            "  --images N         train on the first N training images only (quick runs)\n"
+            "  --resume           continue from the newest checkpoint in the output folder\n"
+            "  --no-eval          skip evaluations\n"
+            "  --threads N        threads (default: the recipe's, else all cores)\n"
+            "  --gemm G           openblas (default) or builtin\n"
+            "  -h, --help         this help\n");
+}
+
+int cmd_train(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"experiment", required_argument, NULL, 'x'}, {"out", required_argument, NULL, 'o'},
+        {"epochs", required_argument, NULL, 'e'}, {"steps", required_argument, NULL, 's'},
+        {"images", required_argument, NULL, 'i'}, {"resume", no_argument, NULL, 'r'},
+        {"no-eval", no_argument, NULL, 'n'}, {"threads", required_argument, NULL, 't'},
+        {"gemm", required_argument, NULL, 'g'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    SdTrainOptions opt = {.tty = isatty(1)};
+    long long v;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'x': opt.experiment = optarg; break;
+        case 'o': opt.out_dir = optarg; break;
+        case 'e':
+        case 's':
+        case 'i':
+        case 't':
+            if (!cli_parse_int(optarg, c == 't' ? 0 : 1, 1LL << 40, &v))
+                return cli_usage_error("train", "--%s takes a positive integer, not '%s'",
+                                       c == 'e' ? "epochs" : c == 's' ? "steps" : c == 'i' ? "images" : "threads", optarg);
+            if (c == 'e') opt.epochs = v;
+            else if (c == 's') opt.steps_per_epoch = v;
+            else if (c == 'i') opt.train_images = v;
+            else opt.threads = (int)v;
+            break;
+        case 'r': opt.resume = true; break;
+        case 'n': opt.no_eval = true; break;
+        case 'g':
+            if (strcmp(optarg, "openblas") != 0 && strcmp(optarg, "builtin") != 0)
+                return cli_usage_error("train", "--gemm takes openblas or builtin, not '%s'", optarg);
+            opt.gemm = optarg;
+            break;
+        case 'h': help(stdout); return EXIT_OK;
+        default: return cli_usage_error("train", "unknown option or missing value: '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("train", optind >= argc ? "a recipe file is required" : "exactly one recipe is expected");
+    SdError err = {0};
+    SdTrainResult r;
+    if (sd_train(argv[optind], &opt, &r, &err) != SD_OK)
+        return cli_fail(&err);
+    printf("trained %lld epochs (%lld steps) in %.1f s, %.0f images/s; final loss %.4f\n", (long long)r.epochs,
+           (long long)r.steps, r.seconds, r.images_per_second, r.final_loss);
+    if (r.test_accuracy >= 0)
+        printf("test accuracy   %.2f%%\n", 100 * r.test_accuracy);
+    if (r.knn_accuracy >= 0)
+        printf("kNN accuracy    %.2f%%\n", 100 * r.knn_accuracy);
+    if (r.linear_accuracy >= 0)
+        printf("linear probe    %.2f%%\n", 100 * r.linear_accuracy);
+    printf("log and plot    %s/log.csv, %s/curves.svg\n", r.out_dir, r.out_dir);
+    return EXIT_OK;
+}
