@@ -1,0 +1,138 @@
+/* tests/tools/train.c — `seedc train` as a user runs it: a small supervised recipe trains, logs,
+ * plots, checkpoints and exports; and a run killed with SIGKILL mid-epoch and resumed ends with the
+ * same state, bit for bit, as one that was never interrupted. Needs the Fashion-MNIST package. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/checkpoint.h"
+#include "tests/common/onnx_builder.h"
+
+static char out[1 << 16];
+
+static const char *recipe =
+    "model tiny(classes = 10) {\n"
+    "    input image: [1, 28, 28]\n"
+    "    x = relu(bn(conv(image, 8, 3, stride = 2, bias = false)))\n"
+    "    x = relu(bn(conv(x, 16, 3, stride = 2, bias = false)))\n"
+    "    x = flatten(gap(x))\n"
+    "    return logits = linear(x, classes)\n"
+    "}\n"
+    "experiment tiny_fmnist {\n"
+    "    seed = 3\n    epochs = 3\n    batch_size = 32\n    steps_per_epoch = 30\n"
+    "    data { dataset = \"fashion-mnist\"\n"
+    "           augment { crop { size = 28; scale = [0.6, 1.0] }; flip { p = 0.5 } } }\n"
+    "    network student { model = tiny() }\n"
+    "    method supervised { }\n"
+    "    optimizer sgd { lr = 0.05; momentum = 0.9; nesterov = true; weight_decay = 5e-4 }\n"
+    "    schedule cosine { warmup_epochs = 1 }\n"
+    "    eval { accuracy = true }\n"
+    "    checkpoint { every_steps = 7; every_epoch = true; keep = 0 }\n"
+    "    export onnx { path = \"tiny.onnx\" }\n"
+    "}\n";
+
+static bool have_data(void) { return access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0; }
+
+static const char *write_recipe(void)
+{
+    const char *path = tb_path("tiny.sd");
+    FILE *f = fopen(path, "w");
+    fputs(recipe, f);
+    fclose(f);
+    return path;
+}
+
+static RtCheckpoint *final_checkpoint(const char *dir)
+{
+    char path[1024];
+    bool found = false;
+    SdError err = {0};
+    cr_assert_eq(rt_ckpt_latest(dir, "ckpt", path, sizeof path, NULL, &found, &err), SD_OK, "%s", err.msg);
+    cr_assert(found, "no checkpoint in %s", dir);
+    RtCheckpoint *ck;
+    cr_assert_eq(rt_ckpt_read(path, &ck, &err), SD_OK, "%s", err.msg);
+    return ck;
+}
+
+Test(train, trains_logs_checkpoints_and_exports, .timeout = 600)
+{
+    if (!have_data()) {
+        cr_log_warn("dataset-fashion-mnist is not installed: training not checked");
+        return;
+    }
+    const char *r = write_recipe();
+    char cmd[4096], dir[512];
+    snprintf(dir, sizeof dir, "%s/run", tb_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s train %s --out %s --images 4096 --epochs 2", tb_seedc(), r, dir);
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "%s\n%s", cmd, out);
+    cr_assert(strstr(out, "test accuracy") && strstr(out, "exported"), "%s", out);
+    char path[1024];
+    for (const char *const *f = (const char *const[]){"log.csv", "curves.svg", "tiny.onnx", NULL}; *f; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, *f);
+        cr_assert_eq(access(path, R_OK), 0, "%s is missing", path);
+    }
+    /* the exported student runs through seedc again */
+    snprintf(cmd, sizeof cmd, "%s info %s/tiny.onnx", tb_seedc(), dir);
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "f32[1,10]"), "%s", out);
+    /* a recipe error names the place */
+    FILE *f = fopen(tb_path("bad.sd"), "w");
+    fputs("experiment x {\n    epocs = 3\n}\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s train %s", tb_seedc(), tb_path("bad.sd"));
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "bad.sd:2:5") && strstr(out, "epochs"), "%s", out);
+}
+
+Test(train, resumes_a_killed_run_bit_for_bit, .timeout = 900)
+{
+    if (!have_data()) {
+        cr_log_warn("dataset-fashion-mnist is not installed: resume not checked");
+        return;
+    }
+    const char *r = write_recipe();
+    char a[512], b[512], cmd[4096];
+    snprintf(a, sizeof a, "%s/straight", tb_tmpdir());
+    snprintf(b, sizeof b, "%s/killed", tb_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s train %s --out %s --images 4096 --no-eval", tb_seedc(), r, a);
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "%s\n%s", cmd, out);
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", 1);
+        dup2(devnull, 1), dup2(devnull, 2);
+        execl(tb_seedc(), "seedc", "train", r, "--out", b, "--images", "4096", "--no-eval", (char *)NULL);
+        _exit(127);
+    }
+    /* kill it once a checkpoint past the first epoch's middle exists */
+    char probe[1024];
+    snprintf(probe, sizeof probe, "%s/ckpt-000000000042.ckpt", b);
+    for (int i = 0; i < 6000 && access(probe, R_OK) != 0; i++)
+        usleep(10000);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the run finished before it could be killed: make it longer");
+    snprintf(cmd, sizeof cmd, "%s train %s --out %s --images 4096 --no-eval --resume", tb_seedc(), r, b);
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "%s\n%s", cmd, out);
+    cr_assert(strstr(out, "resumed from"), "%s", out);
+
+    RtCheckpoint *x = final_checkpoint(a), *y = final_checkpoint(b);
+    cr_assert_eq(rt_ckpt_n_blobs(x), rt_ckpt_n_blobs(y));
+    for (int i = 0; i < rt_ckpt_n_blobs(x); i++) {
+        const char *name = rt_ckpt_blob_name(x, i);
+        size_t nx, ny;
+        const void *dx = rt_ckpt_find(x, name, &nx), *dy = rt_ckpt_find(y, name, &ny);
+        cr_assert(dy && nx == ny, "'%s' is missing or of another size after the resume", name);
+        cr_assert(memcmp(dx, dy, nx) == 0, "'%s' differs between the straight and the resumed run", name);
+    }
+    rt_ckpt_free(x);
+    rt_ckpt_free(y);
+}
