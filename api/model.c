@@ -28,6 +28,33 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* What `seedc info` prints for a graph that did not come from an ONNX file. */
+static void info_from_graph(const IrGraph *g, const char *producer, OnnxModelInfo *info)
+{
+    memset(info, 0, sizeof *info);
+    snprintf(info->producer, sizeof info->producer, "%s", producer);
+    snprintf(info->graph_name, sizeof info->graph_name, "%s", ir_graph_name(g));
+    info->n_nodes = ir_graph_num_nodes(g);
+    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
+        const char *op = ir_op_name(ir_graph_node(g, i)->op);
+        int k = 0;
+        while (k < info->n_op_types && strcmp(info->ops[k].op_type, op) != 0)
+            k++;
+        if (k == info->n_op_types && k < ONNX_INFO_MAX_OPS)
+            snprintf(info->ops[info->n_op_types++].op_type, sizeof info->ops[0].op_type, "%s", op);
+        if (k < info->n_op_types)
+            info->ops[k].count++;
+    }
+    for (int i = 0; i < ir_graph_num_values(g); i++) {
+        const IrValue *v = ir_graph_value(g, i);
+        if (v->role != IR_ROLE_CONSTANT || !v->data)
+            continue;
+        info->n_initializers++;
+        info->n_parameters += (int64_t)(v->nbytes / sd_dtype_size(v->dtype));
+        info->parameter_bytes += v->nbytes;
+    }
+}
+
 /* A DSL model as an inference graph: its declared input with the batch in front, its parameters
  * as constants, its return values as outputs. info gets the counts seedc info prints. */
 static SdStatus load_dsl(const char *path, const SdOptions *opt, IrGraph **out, OnnxModelInfo *info, SdError *err)
@@ -63,20 +90,7 @@ static SdStatus load_dsl(const char *path, const SdOptions *opt, IrGraph **out, 
             ir_graph_add_output(g, outs[i]);
     }
     if (st == SD_OK && info) {
-        memset(info, 0, sizeof *info);
-        snprintf(info->producer, sizeof info->producer, "seedc DSL");
-        snprintf(info->graph_name, sizeof info->graph_name, "%s", dsl_model_name(m));
-        info->n_nodes = ir_graph_num_nodes(g);
-        for (int i = 0; i < ir_graph_num_nodes(g); i++) {
-            const char *op = ir_op_name(ir_graph_node(g, i)->op);
-            int k = 0;
-            while (k < info->n_op_types && strcmp(info->ops[k].op_type, op) != 0)
-                k++;
-            if (k == info->n_op_types && k < ONNX_INFO_MAX_OPS)
-                snprintf(info->ops[info->n_op_types++].op_type, sizeof info->ops[0].op_type, "%s", op);
-            if (k < info->n_op_types)
-                info->ops[k].count++;
-        }
+        info_from_graph(g, "seedc DSL", info);
         info->n_initializers = di.n_param_tensors + di.n_state_tensors;
         info->n_parameters = di.n_params + di.n_state;
         info->parameter_bytes = (size_t)info->n_parameters * sizeof(float);
@@ -95,8 +109,15 @@ SdStatus sd_load_graph(const char *path, const SdOptions *opt, IrGraph **out, On
     *out = NULL;
     if (ends_with(path, ".sd"))
         return load_dsl(path, opt, out, info, err);
+    if (sd_is_checkpoint_file(path)) {
+        SD_TRY(sd_checkpoint_graph(path, opt, out, NULL, err));
+        if (info)
+            info_from_graph(*out, "seedc checkpoint", info);
+        return SD_OK;
+    }
     if (!ends_with(path, ".onnx"))
-        return sd_errorf(err, SD_EUSAGE, "'%s': unknown model type (expected a .onnx or .sd file)", path);
+        return sd_errorf(err, SD_EUSAGE, "'%s': unknown model type (expected a .onnx, .sd or seedc checkpoint file)",
+                         path);
     OnnxImportOptions io = {.batch = opt ? opt->batch : 1, .dims = opt ? opt->dims : NULL};
     return onnx_import_file(path, &io, out, info, err);
 }

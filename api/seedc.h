@@ -27,7 +27,8 @@ typedef struct SdOptions {
     int opt_level;         /* LLVM optimization 0..3 (0 means 3) */
     bool verify;           /* verify the IR after every pass */
     bool print_llvm;       /* dump the optimized LLVM module to stderr */
-    const char *model;     /* .sd files: which model (NULL: the file's only one) */
+    const char *model;     /* .sd files: which model (NULL: the file's only one); checkpoints: which network */
+    bool head;             /* checkpoints: the network's final output rather than its backbone features */
 } SdOptions;
 
 SdOptions sd_options_default(void);

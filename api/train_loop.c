@@ -1,6 +1,7 @@
 /* api/train_loop.c — the epochs: batches in, learning rate from the schedule, loss and metrics
  * out, progress, CSV and plot, checkpoints every N steps and at each epoch (atomic, rotated), exact
  * resume from the newest one, evaluation, and the recipe's exports at the end. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,10 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static SdStatus save_checkpoint(Trainer *t, int64_t data_epoch, int64_t data_batch, uint64_t recipe_hash, SdError *err)
+/* The recipe's absolute path goes in too, so that `seedc export/eval/compile CKPT` can rebuild the
+ * network the state belongs to. */
+static SdStatus save_checkpoint(Trainer *t, int64_t data_epoch, int64_t data_batch, uint64_t recipe_hash,
+                               const char *recipe_path, SdError *err)
 {
     RtCheckpoint *ck = rt_ckpt_new();
     if (!ck)
@@ -36,6 +40,8 @@ static SdStatus save_checkpoint(Trainer *t, int64_t data_epoch, int64_t data_bat
         st = rt_ckpt_set_position(ck, &pos, err);
     if (st == SD_OK)
         st = rt_ckpt_set(ck, "experiment", t->e->name, err);
+    if (st == SD_OK && strlen(recipe_path) <= RT_CKPT_VALUE_MAX)
+        st = rt_ckpt_set(ck, "recipe", recipe_path, err);
     int keep = t->e->checkpoint.keep > 0 ? (int)t->e->checkpoint.keep : 3;
     if (st == SD_OK)
         st = rt_ckpt_save(ck, t->out_dir, "ckpt", t->global_step, keep, NULL, 0, err);
@@ -133,6 +139,9 @@ SdStatus trainer_run(Trainer *t, const char *recipe_path, SdTrainResult *result,
     const DslExperiment *e = t->e;
     FILE *out = t->opt.out ? t->opt.out : stdout;
     uint64_t recipe_hash = trainer_recipe_hash(recipe_path, e->name);
+    char recipe_abs[PATH_MAX];
+    if (!realpath(recipe_path, recipe_abs))
+        snprintf(recipe_abs, sizeof recipe_abs, "%s", recipe_path);
     RtTrainPosition pos = {0};
     bool resumed = false;
     if (t->opt.resume)
@@ -218,7 +227,7 @@ SdStatus trainer_run(Trainer *t, const char *recipe_path, SdTrainResult *result,
             if (e->checkpoint.every_steps > 0 && t->global_step % e->checkpoint.every_steps == 0 && !last) {
                 /* every step took one batch: the loader's position is the step count */
                 st = save_checkpoint(t, t->global_step / loader_epoch_batches, t->global_step % loader_epoch_batches,
-                                     recipe_hash, err);
+                                     recipe_hash, recipe_abs, err);
             }
         }
         if (st != SD_OK)
@@ -246,7 +255,7 @@ SdStatus trainer_run(Trainer *t, const char *recipe_path, SdTrainResult *result,
         if (st == SD_OK && (e->checkpoint.every_epoch || final)) {
             t->epoch++; /* the checkpoint resumes at the next epoch */
             st = save_checkpoint(t, t->global_step / loader_epoch_batches, t->global_step % loader_epoch_batches,
-                                 recipe_hash, err);
+                                 recipe_hash, recipe_abs, err);
             t->epoch--;
         }
     }

@@ -218,7 +218,7 @@ SdStatus onnx_export_file(const IrGraph *g, const char *path, const OnnxExportOp
     static const OnnxExportOptions defaults = {0};
     if (!opt)
         opt = &defaults;
-    Writer w = {.g = g, .err = err};
+    Writer w = {.g = g, .symbolic_batch = opt->symbolic_batch, .err = err};
     Onnx__ModelProto model;
     Onnx__GraphProto graph;
     Onnx__OperatorSetIdProto opset;

@@ -19,6 +19,7 @@ struct Writer {
     int n_temps;
     bool failed;
     const IrGraph *g;
+    bool symbolic_batch;
     SdError *err;
 };
 

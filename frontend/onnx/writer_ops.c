@@ -266,10 +266,17 @@ SdStatus onnxw_export_node(Writer *w, const IrNode *n)
             onnxw_attr_i(w, o, "p", p->p);
         return SD_OK;
     }
-    case IR_OP_RESHAPE: case IR_OP_FLATTEN: case IR_OP_SQUEEZE: case IR_OP_UNSQUEEZE:
-        onnxw_node(w, "Reshape", name, (const char *[]){in[0], onnxw_const_ints(w, n->outputs[0]->shape.dims, n->outputs[0]->shape.rank)},
-             2, out, 1);
+    case IR_OP_RESHAPE: case IR_OP_FLATTEN: case IR_OP_SQUEEZE: case IR_OP_UNSQUEEZE: {
+        /* with a symbolic batch, a kept leading dimension is written as 0 ("copy"), else the
+         * target would pin the batch the graph was built at */
+        const IrShape *so = &n->outputs[0]->shape, *si = &n->inputs[0]->shape;
+        int64_t dims[IR_MAX_RANK];
+        memcpy(dims, so->dims, (size_t)so->rank * sizeof *dims);
+        if (w->symbolic_batch && so->rank > 0 && si->rank > 0 && si->dims[0] == so->dims[0])
+            dims[0] = 0;
+        onnxw_node(w, "Reshape", name, (const char *[]){in[0], onnxw_const_ints(w, dims, so->rank)}, 2, out, 1);
         return SD_OK;
+    }
     case IR_OP_TRANSPOSE:
         o = onnxw_node(w, "Transpose", name, in, 1, out, 1);
         onnxw_attr_ints(w, o, "perm", a->movement.perm, a->movement.n_perm);

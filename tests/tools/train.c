@@ -1,7 +1,9 @@
 /* tests/tools/train.c — `seedc train` as a user runs it: a small supervised recipe trains, logs,
  * plots, checkpoints and exports; and a run killed with SIGKILL mid-epoch and resumed ends with the
- * same state, bit for bit, as one that was never interrupted. Needs the Fashion-MNIST package. */
+ * same state, bit for bit, as one that was never interrupted; a checkpoint is a model for
+ * run/eval/export. Needs the Fashion-MNIST package. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/seedc.h"
 #include "runtime/checkpoint.h"
+#include "support/mem.h"
 #include "tests/common/onnx_builder.h"
 
 static char out[1 << 16];
@@ -61,6 +65,28 @@ static RtCheckpoint *final_checkpoint(const char *dir)
     return ck;
 }
 
+/* The checkpoint as a model gives what the recipe's own ONNX export gives. */
+static void expect_same_outputs(const char *a, const char *b)
+{
+    SdOptions opt = sd_options_default();
+    opt.batch = 4;
+    opt.head = true;
+    SdModel *ma, *mb;
+    SdError err = {0};
+    cr_assert_eq(sd_model_load(a, &opt, &ma, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(sd_model_load(b, &opt, &mb, &err), SD_OK, "%s", err.msg);
+    float *x = sd_aligned_alloc(4 * 28 * 28 * sizeof(float)), ya[40], yb[40];
+    for (int i = 0; i < 4 * 28 * 28; i++)
+        x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    sd_model_run_raw(ma, (void *[]){x}, (void *[]){ya});
+    sd_model_run_raw(mb, (void *[]){x}, (void *[]){yb});
+    for (int i = 0; i < 40; i++)
+        cr_assert(fabsf(ya[i] - yb[i]) <= 1e-5f * (1 + fabsf(ya[i])), "logit %d: %s %g, %s %g", i, a, ya[i], b, yb[i]);
+    sd_aligned_free(x);
+    sd_model_free(ma);
+    sd_model_free(mb);
+}
+
 Test(train, trains_logs_checkpoints_and_exports, .timeout = 600)
 {
     if (!have_data()) {
@@ -82,6 +108,26 @@ Test(train, trains_logs_checkpoints_and_exports, .timeout = 600)
     snprintf(cmd, sizeof cmd, "%s info %s/tiny.onnx", tb_seedc(), dir);
     cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "f32[1,10]"), "%s", out);
+    /* the last checkpoint is a model: run, evaluated, exported */
+    char ckpt[1024];
+    bool found = false;
+    SdError err = {0};
+    cr_assert_eq(rt_ckpt_latest(dir, "ckpt", ckpt, sizeof ckpt, NULL, &found, &err), SD_OK, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/tiny.onnx", dir);
+    expect_same_outputs(ckpt, path);
+    snprintf(cmd, sizeof cmd, "%s eval %s --images 1000 --no-linear", tb_seedc(), ckpt);
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "%s\n%s", cmd, out);
+    cr_assert(strstr(out, "kNN accuracy") && strstr(out, "network 'student'"), "%s", out);
+    snprintf(path, sizeof path, "%s/again.onnx", dir);
+    snprintf(cmd, sizeof cmd, "%s export %s -o %s", tb_seedc(), ckpt, path);
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "%s\n%s", cmd, out);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c \"import onnx; onnx.checker.check_model(onnx.load('%s'), "
+             "full_check=True)\"", path);
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "the ONNX checker rejects %s:\n%s", path, out);
+    expect_same_outputs(ckpt, path);
+    snprintf(cmd, sizeof cmd, "%s eval %s --model nosuch", tb_seedc(), ckpt);
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "no network 'nosuch'") && strstr(out, "student"), "%s", out);
     /* a recipe error names the place */
     FILE *f = fopen(tb_path("bad.sd"), "w");
     fputs("experiment x {\n    epocs = 3\n}\n", f);

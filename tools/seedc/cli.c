@@ -90,6 +90,9 @@ int cli_common_option(CliCommon *c, int id, const char *arg, const char *cmd)
     case 1006:
         c->opt.print_llvm = true;
         return EXIT_OK;
+    case 1009:
+        c->opt.head = true;
+        return EXIT_OK;
     case 1008:
         c->opt.model = arg;
         return EXIT_OK;

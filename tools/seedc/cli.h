@@ -21,6 +21,7 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     {"print-llvm", no_argument, NULL, 1006},                    \
     {"opt", required_argument, NULL, 1007},                     \
     {"model", required_argument, NULL, 1008},                   \
+    {"head", no_argument, NULL, 1009},                          \
     {"help", no_argument, NULL, 'h'}
 
 #define CLI_COMMON_HELP                                                                             \
@@ -32,7 +33,8 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "  --verify         check the IR after every pass\n"                                             \
     "  --opt N          LLVM optimization level 0-3 (default 3)\n"                                   \
     "  --print-llvm     print the optimized LLVM module to stderr\n"                                 \
-    "  --model NAME     which model of a .sd file (default: its only one)\n"                         \
+    "  --model NAME     which model of a .sd file (default: its only one), or network of a checkpoint\n" \
+    "  --head           checkpoints: the network's final output, not its backbone features\n"       \
     "  -h, --help       this help\n"
 
 typedef struct CliCommon {
@@ -55,5 +57,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

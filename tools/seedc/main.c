@@ -10,6 +10,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"train", cmd_train, "train an experiment of a recipe (.sd): one compiled step, checkpoints, log"},
+    {"eval", cmd_eval, "kNN and linear-probe accuracy of a backbone (ONNX or checkpoint) on a data set"},
     {"run", cmd_run, "compile a model and run it on input tensors (.npy or .pb)"},
     {"compile", cmd_compile, "compile a model ahead of time: bundle, library or program, any target"},
     {"bench", cmd_bench, "time a model: compile time, latency, throughput, peak memory"},
