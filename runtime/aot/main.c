@@ -116,7 +116,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if ((n_in != 0 && n_in != m->n_inputs) || (n_in == 0 && !bench) || n_out > m->n_outputs ||
+    if ((n_in != 0 && n_in != m->n_inputs) || (n_in == 0 && m->n_inputs > 0 && !bench) || n_out > m->n_outputs ||
         m->n_inputs > MAX_IO || m->n_outputs > MAX_IO) {
         fprintf(stderr, "%s: the model takes %d input%s and has %d output%s (%d and %d given)\n", argv[0], m->n_inputs,
                 m->n_inputs == 1 ? "" : "s", m->n_outputs, m->n_outputs == 1 ? "" : "s", n_in, n_out);

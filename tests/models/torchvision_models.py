@@ -2,7 +2,7 @@
 """Real-model test: export a torchvision model (random weights, eval mode) to ONNX with Debian's
 python3-torch, run it through `seedc run`, and compare with PyTorch's own output.
 
-    torchvision_models.py SEEDC MODEL [--batch N] [--opset N] [--tol 1e-4] [--workdir DIR]
+    torchvision_models.py SEEDC MODEL [--batch N] [--opset N] [--tol 1e-4] [--workdir DIR] [--export] [--aot]
 
 Passes when max|seedc - torch| / max|torch| <= tol on the logits. The exported files stay in the
 work folder (under the build tree), never in the repository.
@@ -56,6 +56,7 @@ def main():
     ap.add_argument("--workdir", default="model-tests")
     ap.add_argument("--seedc-args", default="", help="extra arguments for seedc run")
     ap.add_argument("--export", action="store_true", help="also check `seedc export` on the model")
+    ap.add_argument("--aot", action="store_true", help="also check that an AOT program gives the JIT's outputs exactly")
     a = ap.parse_args()
 
     os.makedirs(a.workdir, exist_ok=True)
@@ -91,8 +92,31 @@ def main():
           f"(tolerance {a.tol:.0e})")
     if err > a.tol:
         return 1
+    if a.aot and check_aot(a, onnx_path, x_path, y_path):
+        return 1
     if a.export:
         return check_export(a, onnx_path, x_path, got)
+    return 0
+
+
+def check_aot(a, onnx_path, x_path, y_path):
+    """`seedc compile --emit=exe` (weights in a file) computes exactly what the JIT computed."""
+    prog = os.path.join(a.workdir, f"{a.model}_aot{a.batch}")
+    y_aot = os.path.join(a.workdir, f"{a.model}_aot_y{a.batch}.npy")
+    # the JIT ran with all cores: give the program as many, so every kernel splits its work alike
+    for cmd in ([a.seedc, "compile", onnx_path, "--emit=exe", "--weights=file", "--batch", str(a.batch), "-o", prog,
+                 "--threads", str(os.cpu_count())] + a.seedc_args.split(), [prog, "-i", x_path, "-o", y_aot]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"FAIL {a.model}: {' '.join(cmd)}: {r.stderr.strip()}")
+            return 1
+    jit, aot = np.load(y_path), np.load(y_aot)
+    if jit.tobytes() != aot.tobytes():
+        print(f"FAIL {a.model}: the AOT program's outputs differ from the JIT's (max diff {np.abs(jit - aot).max():.2e})")
+        return 1
+    print(f"PASS {a.model}: the AOT program gives the JIT's outputs bit for bit")
+    for f in (prog, prog + ".weights", y_aot):
+        os.remove(f)
     return 0
 
 

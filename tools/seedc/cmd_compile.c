@@ -7,6 +7,7 @@
 
 #include "api/driver.h"
 #include "codegen/aot.h"
+#include "support/files.h"
 #include "tools/seedc/cli.h"
 
 static void help(FILE *out)
@@ -91,6 +92,8 @@ int cmd_compile(int argc, char **argv)
     const char *model = argv[optind];
     SdError err = {0};
     IrGraph *g;
+    if (sd_make_parent_dirs(aot.out, &err) != SD_OK)
+        return cli_fail(&err);
     if (sd_load_graph(model, &common.opt, &g, NULL, &err) != SD_OK)
         return cli_fail(&err);
     if (sd_optimize(g, &common.opt, NULL, NULL, NULL, &err) != SD_OK) {

@@ -5,6 +5,7 @@
 
 #include "api/driver.h"
 #include "frontend/onnx/writer.h"
+#include "support/files.h"
 #include "tools/seedc/cli.h"
 
 static void help(FILE *out)
@@ -45,7 +46,9 @@ int cmd_export(int argc, char **argv)
     if (sd_load_graph(argv[optind], &common.opt, &g, NULL, &err) != SD_OK)
         return cli_fail(&err);
     OnnxExportOptions eo = {.symbolic_batch = true};
-    SdStatus st = sd_optimize(g, &common.opt, "dce", NULL, NULL, &err);
+    SdStatus st = sd_make_parent_dirs(out, &err);
+    if (st == SD_OK)
+        st = sd_optimize(g, &common.opt, "dce", NULL, NULL, &err);
     if (st == SD_OK)
         st = onnx_export_file(g, out, &eo, &err);
     ir_graph_free(g);
