@@ -328,6 +328,9 @@ SdStatus pass_optimizer(IrGraph *g, const PassOptions *opt, SdError *err)
         }
         params[n] = p, grads[n] = p->grad, n++;
     }
+    if (c.t->grad_outputs)
+        for (int i = 0; i < n; i++)
+            ir_graph_add_output(g, grads[i]);
     IrNode **anchors = calloc((size_t)(n ? n : 1), sizeof *anchors);
     SdStatus st = anchors ? SD_OK : oom(&c);
     /* clipping needs every gradient first: then all updates go at the end */

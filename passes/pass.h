@@ -31,6 +31,9 @@ typedef struct PassTrainOptions {
      * decay_all; also every parameter whose name contains one of the comma-separated `exclude`. */
     bool decay_all;
     const char *exclude;
+    /* Tests: each updated parameter's gradient (before clipping) also becomes a graph output, after
+     * the existing outputs, in the order of the parameters among the graph's values. */
+    bool grad_outputs;
 } PassTrainOptions;
 
 /* PyTorch's defaults for each optimizer (torch.optim 1.13; LARS as in the Barlow Twins and VICReg
