@@ -170,8 +170,8 @@ Test(checkpoint, bad_names_and_values_are_refused)
     cr_assert_neq(rt_ckpt_set(ck, "a=b", "1", &err), SD_OK);
     cr_assert_neq(rt_ckpt_set(ck, "k", "two\nlines", &err), SD_OK);
     cr_assert_eq(rt_ckpt_set(ck, "k", "", &err), SD_OK);
-    cr_assert_neq(rt_ckpt_write(ck, "/nonexistent-folder/x.ckpt", &err), SD_OK);
-    cr_assert(strstr(err.msg, "/nonexistent-folder/x.ckpt"), "%s", err.msg);
+    cr_assert_neq(rt_ckpt_write(ck, "/dev/null/folder/x.ckpt", &err), SD_OK);
+    cr_assert(strstr(err.msg, "/dev/null/folder/x.ckpt"), "%s", err.msg);
     rt_ckpt_free(ck);
     rt_ckpt_free(NULL);
 }
