@@ -1,23 +1,279 @@
-/* runtime/kernels/gemm.c — the shared matrix product. The builtin path keeps a row of C in the
- * innermost loop (unit stride over N for both B and C), so once M, N and K are constants LLVM
- * vectorizes it along N; blocking over K keeps a panel of B in cache. Issue 3 replaces it with
- * packed, register-blocked micro-kernels. */
+/* runtime/kernels/gemm.c — the shared matrix product.
+ *
+ * The builtin path is a packed, register-blocked GEMM in the style of BLIS. K is cut into balanced
+ * blocks of at most RT_GEMM_KC; for each, a block of at most RT_GEMM_MC rows of op(A) is packed
+ * (alpha folded in) into slivers of RT_GEMM_MR rows, k-major; then for every RT_GEMM_NR-wide
+ * sliver of op(B), packed k-major into a small buffer that stays in L1, a micro-kernel computes
+ * each MR x NR tile of C over the K block with MR x NR/16 vector accumulators and adds it to C.
+ *
+ * The driver below is inlined at every call site with constant sizes, strides, transposes, alpha
+ * and beta, so the packing loops specialize and vectorize and the choice of micro-kernel variants
+ * folds away. The micro-kernels are not inlined (codegen keeps `noinline` functions out of line):
+ * one copy per shape of tile serves every call site of a module, which keeps compile time and
+ * code size down. Edge tiles (M % MR rows, N % NR columns) have their own variants with fewer
+ * rows or vectors, so only the lanes of the last vector of a row are ever wasted.
+ *
+ * Portable C11 with GCC/Clang vector extensions: LLVM lowers the 16-float vectors to AVX-512 on
+ * the JIT's host, to pairs of AVX2 registers or NEON quadruples elsewhere. */
 #include "runtime/kernels/gemm.h"
+
+#include <string.h>
 
 #include <cblas.h>
 
-#define KC 256
+#include "runtime/kernels/kernel.h"
 
-void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int use_blas)
+typedef float v16f __attribute__((vector_size(64)));
+
+#ifdef __clang__
+#define VFMA(a, b, c) __builtin_elementwise_fma((a), (b), (c))
+#else
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+#define MR RT_GEMM_MR
+#define NR RT_GEMM_NR
+#define NV (NR / 16)
+
+/* Unaligned, alias-safe access to 16 floats (macros: vector values never cross a call). */
+typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
+#define VLOAD(p) (*(const v16f_u *)(p))
+#define VSTORE(p, v) (*(v16f_u *)(p) = (v))
+#define VSPLAT(x) ((v16f){(x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x)})
+
+/* --- micro-kernels --- */
+
+/* C[0:m, 0:n] (row stride ldc) = acc + beta * C, or acc when beta == 0, where acc is the
+ * rows x (16 * nv) product of the packed A sliver a ([kc][rows]) and the B sliver b ([kc] rows of
+ * bstride floats). m == rows and n == 16 * nv on full tiles; the edge variants store less. */
+static inline __attribute__((always_inline)) void ukr_body(const int rows, const int nv, int64_t kc,
+                                                            const float *restrict a, const float *restrict b,
+                                                            int64_t bstride, float *restrict c, int64_t ldc,
+                                                            float beta, int m, int n)
 {
-    if (M <= 0 || N <= 0)
-        return;
-    if (use_blas && K > 0) {
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                    (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    v16f acc[MR][NV];
+    RT_UNROLL
+    for (int i = 0; i < rows; i++) {
+        RT_UNROLL
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = VSPLAT(0.0f);
+    }
+    for (int64_t k = 0; k < kc; k++) {
+        v16f bv[NV];
+        RT_UNROLL
+        for (int v = 0; v < nv; v++)
+            bv[v] = VLOAD(b + 16 * v);
+        RT_UNROLL
+        for (int i = 0; i < rows; i++) {
+            v16f av = VSPLAT(a[i]);
+            RT_UNROLL
+            for (int v = 0; v < nv; v++)
+                acc[i][v] = VFMA(av, bv[v], acc[i][v]);
+        }
+        a += rows;
+        b += bstride;
+    }
+    if (m == rows && n == 16 * nv) {
+        RT_UNROLL
+        for (int i = 0; i < rows; i++) {
+            RT_UNROLL
+            for (int v = 0; v < nv; v++) {
+                float *cp = c + i * ldc + 16 * v;
+                VSTORE(cp, beta == 0.0f ? acc[i][v] : acc[i][v] + VSPLAT(beta) * VLOAD(cp));
+            }
+        }
         return;
     }
+    /* an edge tile: through a buffer, only the m x n corner */
+    float t[MR * NR];
+    RT_UNROLL
+    for (int i = 0; i < rows; i++) {
+        RT_UNROLL
+        for (int v = 0; v < nv; v++)
+            VSTORE(t + i * NR + 16 * v, acc[i][v]);
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            c[i * ldc + j] = beta == 0.0f ? t[i * NR + j] : t[i * NR + j] + beta * c[i * ldc + j];
+}
+
+#define UKR_ARGS                                                                                      \
+    int64_t kc, const float *restrict a, const float *restrict b, int64_t bstride, float *restrict c, \
+        int64_t ldc, float beta, int m, int n
+#define UKR(R, V)                                                                  \
+    __attribute__((noinline)) void rt_gemm_ukr_##R##x##V(UKR_ARGS);               \
+    __attribute__((noinline)) void rt_gemm_ukr_##R##x##V(UKR_ARGS)                \
+    {                                                                              \
+        ukr_body(R, V, kc, a, b, bstride, c, ldc, beta, m, n);                     \
+    }
+#define UKR_ROWS(V) UKR(1, V) UKR(2, V) UKR(3, V) UKR(4, V) UKR(5, V) UKR(6, V) UKR(7, V) UKR(8, V)
+UKR_ROWS(1)
+UKR_ROWS(2)
+UKR_ROWS(3)
+
+typedef void (*UkrFn)(UKR_ARGS);
+
+/* The variant for a rows x (16 nv) tile; rows and nv are constants at specialized call sites, so
+ * only the variants a module uses end up in it. */
+static inline UkrFn ukr_for(int rows, int nv)
+{
+#define CASE(R)                                  \
+    case R:                                      \
+        return nv == 1   ? rt_gemm_ukr_##R##x1   \
+               : nv == 2 ? rt_gemm_ukr_##R##x2   \
+                         : rt_gemm_ukr_##R##x3;
+    switch (rows) {
+        CASE(1)
+        CASE(2)
+        CASE(3)
+        CASE(4)
+        CASE(5)
+        CASE(6)
+        CASE(7)
+    default:
+        CASE(8)
+    }
+#undef CASE
+}
+
+/* --- packing --- */
+
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define HAVE_SHUFFLE 1
+/* the first (last) 8 lanes of a and b, interleaved */
+#define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define ZIP_HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+
+/* Transposes r vectors (r = 2^rounds, 8 or 16) of 16 floats: afterwards v[0..r) read as one array
+ * hold element k of input vector i at [k * r + i]. Each round interleaves vector j with j + r/2. */
+static inline __attribute__((always_inline)) void transpose_rows(v16f *v, const int r, const int rounds)
+{
+    RT_UNROLL
+    for (int round = 0; round < rounds; round++) {
+        v16f t[16];
+        RT_UNROLL
+        for (int j = 0; j < r / 2; j++) {
+            t[2 * j] = ZIP_LO(v[j], v[j + r / 2]);
+            t[2 * j + 1] = ZIP_HI(v[j], v[j + r / 2]);
+        }
+        RT_UNROLL
+        for (int j = 0; j < r; j++)
+            v[j] = t[j];
+    }
+}
+#endif
+
+/* rows x kc of alpha * A (row-major, not transposed) from row i0, column k0, as [kc][rows] */
+__attribute__((noinline)) void rt_gemm_pack_a_n(const float *restrict A, int64_t lda, int64_t i0, int64_t k0,
+                                                int rows, int64_t kc, float alpha, float *restrict dst);
+__attribute__((noinline)) void rt_gemm_pack_a_n(const float *restrict A, int64_t lda, int64_t i0, int64_t k0,
+                                                int rows, int64_t kc, float alpha, float *restrict dst)
+{
+    A += i0 * lda + k0;
+    int64_t k = 0;
+#ifdef HAVE_SHUFFLE
+    if (rows == MR) /* 16 columns of the 8 rows at a time, transposed in registers */
+        for (; k + 16 <= kc; k += 16) {
+            v16f v[MR];
+            RT_UNROLL
+            for (int i = 0; i < MR; i++)
+                v[i] = VSPLAT(alpha) * VLOAD(A + i * lda + k);
+            transpose_rows(v, MR, 3);
+            RT_UNROLL
+            for (int i = 0; i < MR; i++)
+                VSTORE(dst + k * MR + 16 * i, v[i]);
+        }
+#endif
+    for (; k < kc; k++)
+        for (int i = 0; i < rows; i++)
+            dst[k * rows + i] = alpha * A[i * lda + k];
+}
+
+/* the same from A stored transposed (op(A)[i][k] = A[k * lda + i]): rows are contiguous */
+__attribute__((noinline)) void rt_gemm_pack_a_t(const float *restrict A, int64_t lda, int64_t i0, int64_t k0,
+                                                int rows, int64_t kc, float alpha, float *restrict dst);
+__attribute__((noinline)) void rt_gemm_pack_a_t(const float *restrict A, int64_t lda, int64_t i0, int64_t k0,
+                                                int rows, int64_t kc, float alpha, float *restrict dst)
+{
+    A += k0 * lda + i0;
+    if (rows == MR) {
+        for (int64_t k = 0; k < kc; k++)
+            for (int i = 0; i < MR; i++)
+                dst[k * MR + i] = alpha * A[k * lda + i];
+        return;
+    }
+    for (int64_t k = 0; k < kc; k++)
+        for (int i = 0; i < rows; i++)
+            dst[k * rows + i] = alpha * A[k * lda + i];
+}
+
+/* kc x cols of B (not transposed) from row k0, column j0, as [kc][width], zeros in [cols, width) */
+__attribute__((noinline)) void rt_gemm_pack_b_n(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0,
+                                                int cols, int width, int64_t kc, float *restrict dst);
+__attribute__((noinline)) void rt_gemm_pack_b_n(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0,
+                                                int cols, int width, int64_t kc, float *restrict dst)
+{
+    B += k0 * ldb + j0;
+    if (cols == NR && width == NR) {
+        for (int64_t k = 0; k < kc; k++) {
+            RT_UNROLL
+            for (int v = 0; v < NV; v++)
+                VSTORE(dst + k * NR + 16 * v, VLOAD(B + k * ldb + 16 * v));
+        }
+        return;
+    }
+    for (int64_t k = 0; k < kc; k++) {
+        for (int j = 0; j < cols; j++)
+            dst[k * width + j] = B[k * ldb + j];
+        for (int j = cols; j < width; j++)
+            dst[k * width + j] = 0.0f;
+    }
+}
+
+/* the same from B stored transposed (op(B)[k][j] = B[j * ldb + k]) */
+__attribute__((noinline)) void rt_gemm_pack_b_t(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0,
+                                                int cols, int width, int64_t kc, float *restrict dst);
+__attribute__((noinline)) void rt_gemm_pack_b_t(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0,
+                                                int cols, int width, int64_t kc, float *restrict dst)
+{
+    B += j0 * ldb + k0;
+    int j = 0;
+#ifdef HAVE_SHUFFLE
+    /* 16 x 16 blocks transposed in registers */
+    for (; j + 16 <= cols; j += 16) {
+        int64_t k = 0;
+        for (; k + 16 <= kc; k += 16) {
+            v16f v[16];
+            RT_UNROLL
+            for (int r = 0; r < 16; r++)
+                v[r] = VLOAD(B + (j + r) * ldb + k);
+            transpose_rows(v, 16, 4);
+            RT_UNROLL
+            for (int r = 0; r < 16; r++)
+                VSTORE(dst + (k + r) * width + j, v[r]);
+        }
+        for (; k < kc; k++)
+            for (int r = 0; r < 16; r++)
+                dst[k * width + j + r] = B[(j + r) * ldb + k];
+    }
+#endif
+    for (; j < cols; j++)
+        for (int64_t k = 0; k < kc; k++)
+            dst[k * width + j] = B[j * ldb + k];
+    for (int64_t k = 0; k < kc; k++)
+        for (int jj = cols; jj < width; jj++)
+            dst[k * width + jj] = 0.0f;
+}
+
+typedef void (*PackAFn)(const float *restrict A, int64_t lda, int64_t i0, int64_t k0, int rows, int64_t kc,
+                        float alpha, float *restrict dst);
+typedef void (*PackBFn)(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0, int cols, int width,
+                        int64_t kc, float *restrict dst);
+
+/* --- the driver --- */
+
+static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
+{
     for (int64_t i = 0; i < M; i++) {
         float *c = C + i * ldc;
         if (beta == 0.0f)
@@ -27,21 +283,85 @@ void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
             for (int64_t j = 0; j < N; j++)
                 c[j] *= beta;
     }
-    for (int64_t k0 = 0; k0 < K; k0 += KC) {
-        int64_t k1 = k0 + KC < K ? k0 + KC : K;
-        for (int64_t i = 0; i < M; i++) {
-            float *c = C + i * ldc;
-            for (int64_t k = k0; k < k1; k++) {
-                float a = alpha * (trans_a ? A[k * lda + i] : A[i * lda + k]);
-                if (trans_b) {
-                    for (int64_t j = 0; j < N; j++)
-                        c[j] += a * B[j * ldb + k];
-                } else {
-                    const float *b = B + k * ldb;
-                    for (int64_t j = 0; j < N; j++)
-                        c[j] += a * b[j];
-                }
+}
+
+/* What a call site needs, decided from its constant sizes and transposes: the packing routines
+ * and the micro-kernels of the full tiles and of the edges (M % MR rows, N % NR columns). */
+typedef struct GemmPlan {
+    PackAFn pack_a;
+    PackBFn pack_b;
+    UkrFn full, n_edge, m_edge, corner;
+} GemmPlan;
+
+/* The blocked loops, one shared copy per module; see the top of the file. */
+__attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int64_t N, int64_t K, float alpha,
+                                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                                           float *C, int64_t ldc, float *work);
+__attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int64_t N, int64_t K, float alpha,
+                                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                                           float *C, int64_t ldc, float *work)
+{
+    const int m_rem = (int)(M % MR), n_rem = (int)(N % NR), nv_rem = (n_rem + 15) / 16;
+    const int64_t n_full = N - n_rem;
+    const int64_t nkb = (K + RT_GEMM_KC - 1) / RT_GEMM_KC, kcb = (K + nkb - 1) / nkb;
+    const int64_t kc_max = K < RT_GEMM_KC ? K : RT_GEMM_KC;
+    const int64_t mc_max = M < RT_GEMM_MC ? M : RT_GEMM_MC;
+    float *pa = work;
+    float *pb = work + ((mc_max + MR - 1) / MR * MR * kc_max + 15) / 16 * 16;
+    for (int64_t pc = 0; pc < K; pc += kcb) {
+        const int64_t kc = K - pc < kcb ? K - pc : kcb;
+        const float bk = pc == 0 ? beta : 1.0f;
+        for (int64_t ic = 0; ic < M; ic += RT_GEMM_MC) {
+            const int64_t mc = M - ic < RT_GEMM_MC ? M - ic : RT_GEMM_MC;
+            const int m_edge = ic + mc == M ? m_rem : 0;
+            const int64_t tiles = (mc - m_edge) / MR;
+            for (int64_t t = 0; t < tiles; t++)
+                plan->pack_a(A, lda, ic + t * MR, pc, MR, kc, alpha, pa + t * MR * kc);
+            float *pa_edge = pa + tiles * MR * kc;
+            if (m_edge)
+                plan->pack_a(A, lda, ic + tiles * MR, pc, m_edge, kc, alpha, pa_edge);
+            float *cb = C + ic * ldc, *cb_edge = cb + tiles * MR * ldc;
+            for (int64_t jr = 0; jr < n_full; jr += NR) {
+                plan->pack_b(B, ldb, pc, jr, NR, NR, kc, pb);
+                for (int64_t t = 0; t < tiles; t++)
+                    plan->full(kc, pa + t * MR * kc, pb, NR, cb + t * MR * ldc + jr, ldc, bk, MR, NR);
+                if (m_edge)
+                    plan->m_edge(kc, pa_edge, pb, NR, cb_edge + jr, ldc, bk, m_edge, NR);
+            }
+            if (n_rem) {
+                plan->pack_b(B, ldb, pc, n_full, n_rem, 16 * nv_rem, kc, pb);
+                for (int64_t t = 0; t < tiles; t++)
+                    plan->n_edge(kc, pa + t * MR * kc, pb, 16 * nv_rem, cb + t * MR * ldc + n_full, ldc, bk, MR, n_rem);
+                if (m_edge)
+                    plan->corner(kc, pa_edge, pb, 16 * nv_rem, cb_edge + n_full, ldc, bk, m_edge, n_rem);
             }
         }
     }
+}
+
+void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int use_blas,
+                 float *work)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (use_blas && K > 0) {
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                    (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+        return;
+    }
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    const int m_rem = (int)(M % MR), nv_rem = (int)(N % NR + 15) / 16;
+    GemmPlan plan = {
+        .pack_a = trans_a ? rt_gemm_pack_a_t : rt_gemm_pack_a_n,
+        .pack_b = trans_b ? rt_gemm_pack_b_t : rt_gemm_pack_b_n,
+        .full = M >= MR && N >= NR ? ukr_for(MR, NV) : NULL,
+        .n_edge = M >= MR && nv_rem ? ukr_for(MR, nv_rem) : NULL,
+        .m_edge = m_rem && N >= NR ? ukr_for(m_rem, NV) : NULL,
+        .corner = m_rem && nv_rem ? ukr_for(m_rem, nv_rem) : NULL,
+    };
+    rt_gemm_run(&plan, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
 }

@@ -19,7 +19,8 @@ typedef struct RtMatmulParams {
     int32_t use_blas;                     /* OpenBLAS sgemm instead of the builtin loops (f32) */
 } RtMatmulParams;
 
-RT_KERNEL_DECL(rt_matmul_f32)             /* A, B -> C (C read first when beta != 0) */
+RT_KERNEL_DECL(rt_matmul_f32)             /* A, B -> C (C read first when beta != 0), workspace of
+                                             rt_gemm_workspace_floats(M, N, K) floats */
 RT_KERNEL_DECL(rt_matmul_i64)             /* A, B -> C, no transposes, alpha = 1, beta = 0 */
 RT_KERNEL_DECL(rt_matmul_i32)
 
