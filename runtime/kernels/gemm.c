@@ -217,8 +217,10 @@ __attribute__((noinline)) void rt_gemm_pack_b_n(const float *restrict B, int64_t
     if (cols == NR && width == NR) {
         for (int64_t k = 0; k < kc; k++) {
             RT_UNROLL
-            for (int v = 0; v < NV; v++)
+            for (int v = 0; v < NV; v++) {
+                __builtin_prefetch(B + k * ldb + NR + 16 * v);
                 VSTORE(dst + k * NR + 16 * v, VLOAD(B + k * ldb + 16 * v));
+            }
         }
         return;
     }
@@ -230,6 +232,8 @@ __attribute__((noinline)) void rt_gemm_pack_b_n(const float *restrict B, int64_t
     }
 }
 
+/* how far ahead (floats along a row) the packing routines prefetch */
+#define PF_T 64
 /* the same from B stored transposed (op(B)[k][j] = B[j * ldb + k]) */
 __attribute__((noinline)) void rt_gemm_pack_b_t(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0,
                                                 int cols, int width, int64_t kc, float *restrict dst);
@@ -245,8 +249,10 @@ __attribute__((noinline)) void rt_gemm_pack_b_t(const float *restrict B, int64_t
         for (; k + 16 <= kc; k += 16) {
             v16f v[16];
             RT_UNROLL
-            for (int r = 0; r < 16; r++)
+            for (int r = 0; r < 16; r++) {
+                __builtin_prefetch(B + (j + r) * ldb + k + PF_T);
                 v[r] = VLOAD(B + (j + r) * ldb + k);
+            }
             transpose_rows(v, 16, 4);
             RT_UNROLL
             for (int r = 0; r < 16; r++)
@@ -293,6 +299,26 @@ typedef struct GemmPlan {
     UkrFn full, n_edge, m_edge, corner;
 } GemmPlan;
 
+/* mc rows of alpha * op(A) from row ic, columns [pc, pc + kc): full slivers, then the edge */
+static void pack_block_a(const GemmPlan *plan, const float *A, int64_t lda, int64_t ic, int64_t pc, int64_t tiles,
+                         int m_edge, int64_t kc, float alpha, float *pa)
+{
+    for (int64_t t = 0; t < tiles; t++)
+        plan->pack_a(A, lda, ic + t * MR, pc, MR, kc, alpha, pa + t * MR * kc);
+    if (m_edge)
+        plan->pack_a(A, lda, ic + tiles * MR, pc, m_edge, kc, alpha, pa + tiles * MR * kc);
+}
+
+/* One packed sliver of B (width floats a row, n valid columns) times every packed sliver of A */
+static void sliver_times_block(UkrFn full, UkrFn edge, int64_t kc, const float *pa, int64_t tiles, int m_edge,
+                               const float *pb, int width, int n, float *c, int64_t ldc, float bk)
+{
+    for (int64_t t = 0; t < tiles; t++)
+        full(kc, pa + t * MR * kc, pb, width, c + t * MR * ldc, ldc, bk, MR, n);
+    if (m_edge)
+        edge(kc, pa + tiles * MR * kc, pb, width, c + tiles * MR * ldc, ldc, bk, m_edge, n);
+}
+
 /* The blocked loops, one shared copy per module; see the top of the file. */
 __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int64_t N, int64_t K, float alpha,
                                            const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
@@ -301,12 +327,32 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
                                            const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                                            float *C, int64_t ldc, float *work)
 {
-    const int m_rem = (int)(M % MR), n_rem = (int)(N % NR), nv_rem = (n_rem + 15) / 16;
+    const int m_rem = (int)(M % MR), n_rem = (int)(N % NR), w_rem = (n_rem + 15) / 16 * 16;
     const int64_t n_full = N - n_rem;
     const int64_t nkb = (K + RT_GEMM_KC - 1) / RT_GEMM_KC, kcb = (K + nkb - 1) / nkb;
     const int64_t kc_max = K < RT_GEMM_KC ? K : RT_GEMM_KC;
-    const int64_t mc_max = M < RT_GEMM_MC ? M : RT_GEMM_MC;
     float *pa = work;
+    if (rt_gemm_whole_a(M, K)) {
+        /* A small enough to pack whole, once: each B sliver is then read once, runs through all
+         * of K while its column of C tiles stays in cache. Block pc of A starts at pa + pc * M_pad. */
+        const int64_t m_pad = (M + MR - 1) / MR * MR, tiles = M / MR;
+        float *pb = work + (m_pad * K + 15) / 16 * 16;
+        for (int64_t pc = 0; pc < K; pc += kcb) {
+            const int64_t kc = K - pc < kcb ? K - pc : kcb;
+            pack_block_a(plan, A, lda, 0, pc, tiles, m_rem, kc, alpha, pa + pc * m_pad);
+        }
+        for (int64_t jr = 0; jr < N; jr += NR) {
+            const int edge = jr == n_full, width = edge ? w_rem : NR, n = edge ? n_rem : NR;
+            for (int64_t pc = 0; pc < K; pc += kcb) {
+                const int64_t kc = K - pc < kcb ? K - pc : kcb;
+                plan->pack_b(B, ldb, pc, jr, n, width, kc, pb);
+                sliver_times_block(edge ? plan->n_edge : plan->full, edge ? plan->corner : plan->m_edge, kc,
+                                   pa + pc * m_pad, tiles, m_rem, pb, width, n, C + jr, ldc, pc == 0 ? beta : 1.0f);
+            }
+        }
+        return;
+    }
+    const int64_t mc_max = M < RT_GEMM_MC ? M : RT_GEMM_MC;
     float *pb = work + ((mc_max + MR - 1) / MR * MR * kc_max + 15) / 16 * 16;
     for (int64_t pc = 0; pc < K; pc += kcb) {
         const int64_t kc = K - pc < kcb ? K - pc : kcb;
@@ -315,28 +361,64 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
             const int64_t mc = M - ic < RT_GEMM_MC ? M - ic : RT_GEMM_MC;
             const int m_edge = ic + mc == M ? m_rem : 0;
             const int64_t tiles = (mc - m_edge) / MR;
-            for (int64_t t = 0; t < tiles; t++)
-                plan->pack_a(A, lda, ic + t * MR, pc, MR, kc, alpha, pa + t * MR * kc);
-            float *pa_edge = pa + tiles * MR * kc;
-            if (m_edge)
-                plan->pack_a(A, lda, ic + tiles * MR, pc, m_edge, kc, alpha, pa_edge);
-            float *cb = C + ic * ldc, *cb_edge = cb + tiles * MR * ldc;
+            pack_block_a(plan, A, lda, ic, pc, tiles, m_edge, kc, alpha, pa);
+            float *cb = C + ic * ldc;
             for (int64_t jr = 0; jr < n_full; jr += NR) {
                 plan->pack_b(B, ldb, pc, jr, NR, NR, kc, pb);
-                for (int64_t t = 0; t < tiles; t++)
-                    plan->full(kc, pa + t * MR * kc, pb, NR, cb + t * MR * ldc + jr, ldc, bk, MR, NR);
-                if (m_edge)
-                    plan->m_edge(kc, pa_edge, pb, NR, cb_edge + jr, ldc, bk, m_edge, NR);
+                sliver_times_block(plan->full, plan->m_edge, kc, pa, tiles, m_edge, pb, NR, NR, cb + jr, ldc, bk);
             }
             if (n_rem) {
-                plan->pack_b(B, ldb, pc, n_full, n_rem, 16 * nv_rem, kc, pb);
-                for (int64_t t = 0; t < tiles; t++)
-                    plan->n_edge(kc, pa + t * MR * kc, pb, 16 * nv_rem, cb + t * MR * ldc + n_full, ldc, bk, MR, n_rem);
-                if (m_edge)
-                    plan->corner(kc, pa_edge, pb, 16 * nv_rem, cb_edge + n_full, ldc, bk, m_edge, n_rem);
+                plan->pack_b(B, ldb, pc, n_full, n_rem, w_rem, kc, pb);
+                sliver_times_block(plan->n_edge, plan->corner, kc, pa, tiles, m_edge, pb, w_rem, n_rem,
+                                   cb + n_full, ldc, bk);
             }
         }
     }
+}
+
+/* C[i][j] = ct[j][i] + beta * C[i][j] (C alone when beta == 0), for rows x cols of C */
+__attribute__((noinline)) void rt_gemm_store_t(const float *restrict ct, int64_t ldct, int64_t rows, int64_t cols,
+                                               float beta, float *restrict C, int64_t ldc);
+__attribute__((noinline)) void rt_gemm_store_t(const float *restrict ct, int64_t ldct, int64_t rows, int64_t cols,
+                                               float beta, float *restrict C, int64_t ldc)
+{
+    int64_t i = 0;
+#ifdef HAVE_SHUFFLE
+    for (; i + 16 <= rows; i += 16) {
+        int64_t j = 0;
+        for (; j + 16 <= cols; j += 16) {
+            v16f v[16];
+            RT_UNROLL
+            for (int r = 0; r < 16; r++)
+                v[r] = VLOAD(ct + (j + r) * ldct + i);
+            transpose_rows(v, 16, 4);
+            RT_UNROLL
+            for (int r = 0; r < 16; r++) {
+                float *c = C + (i + r) * ldc + j;
+                VSTORE(c, beta == 0.0f ? v[r] : v[r] + VSPLAT(beta) * VLOAD(c));
+            }
+        }
+        for (int64_t r = i; r < i + 16; r++)
+            for (int64_t jj = j; jj < cols; jj++)
+                C[r * ldc + jj] = beta == 0.0f ? ct[jj * ldct + r] : ct[jj * ldct + r] + beta * C[r * ldc + jj];
+    }
+#endif
+    for (; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            C[i * ldc + j] = beta == 0.0f ? ct[j * ldct + i] : ct[j * ldct + i] + beta * C[i * ldc + j];
+}
+
+static inline GemmPlan plan_for(int trans_a, int trans_b, int64_t M, int64_t N)
+{
+    const int m_rem = (int)(M % MR), nv_rem = (int)(N % NR + 15) / 16;
+    return (GemmPlan){
+        .pack_a = trans_a ? rt_gemm_pack_a_t : rt_gemm_pack_a_n,
+        .pack_b = trans_b ? rt_gemm_pack_b_t : rt_gemm_pack_b_n,
+        .full = M >= MR && N >= NR ? ukr_for(MR, NV) : NULL,
+        .n_edge = M >= MR && nv_rem ? ukr_for(MR, nv_rem) : NULL,
+        .m_edge = m_rem && N >= NR ? ukr_for(m_rem, NV) : NULL,
+        .corner = m_rem && nv_rem ? ukr_for(m_rem, nv_rem) : NULL,
+    };
 }
 
 void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
@@ -354,14 +436,19 @@ void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
         scale_c(M, N, beta, C, ldc);
         return;
     }
-    const int m_rem = (int)(M % MR), nv_rem = (int)(N % NR + 15) / 16;
-    GemmPlan plan = {
-        .pack_a = trans_a ? rt_gemm_pack_a_t : rt_gemm_pack_a_n,
-        .pack_b = trans_b ? rt_gemm_pack_b_t : rt_gemm_pack_b_n,
-        .full = M >= MR && N >= NR ? ukr_for(MR, NV) : NULL,
-        .n_edge = M >= MR && nv_rem ? ukr_for(MR, nv_rem) : NULL,
-        .m_edge = m_rem && N >= NR ? ukr_for(m_rem, NV) : NULL,
-        .corner = m_rem && nv_rem ? ukr_for(m_rem, nv_rem) : NULL,
-    };
-    rt_gemm_run(&plan, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
+    if (!rt_gemm_transposed(M, N, K)) {
+        GemmPlan plan = plan_for(trans_a, trans_b, M, N);
+        rt_gemm_run(&plan, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
+        return;
+    }
+    /* C^T = op(B)^T op(A)^T, mb rows of C at a time: op(B)^T is B read with the other transpose */
+    const int64_t mb = rt_gemm_t_block(N) < M ? rt_gemm_t_block(N) : M, last = M - (M - 1) / mb * mb;
+    const GemmPlan plan = plan_for(!trans_b, !trans_a, N, mb), last_plan = plan_for(!trans_b, !trans_a, N, last);
+    float *ct = work, *core = work + (N * mb + 15) / 16 * 16;
+    for (int64_t i0 = 0; i0 < M; i0 += mb) {
+        const int64_t rows = M - i0 < mb ? M - i0 : mb;
+        rt_gemm_run(rows == mb ? &plan : &last_plan, N, rows, K, alpha, B, ldb, trans_a ? A + i0 : A + i0 * lda, lda,
+                    0.0f, ct, rows, core);
+        rt_gemm_store_t(ct, rows, rows, N, beta, C + i0 * ldc, ldc);
+    }
 }

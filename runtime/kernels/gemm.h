@@ -14,19 +14,60 @@
 #define RT_GEMM_KC 256
 #define RT_GEMM_MC 240
 
-/* Floats of workspace rt_gemm_f32 needs for these sizes on the builtin path (the packed block of A
- * and one packed sliver of B, each a multiple of 16 floats). Callers pass at least this many
- * floats, 64-byte aligned; the OpenBLAS path takes NULL. */
+/* Whether A (M rows of K, padded to whole micro-tiles) is small enough to be packed whole, once:
+ * then every sliver of B is packed and used once for all of K. */
+#define RT_GEMM_WHOLE_A_FLOATS (1 << 18)
+static inline int rt_gemm_whole_a(int64_t M, int64_t K)
+{
+    return M <= RT_GEMM_MC && (M + RT_GEMM_MR - 1) / RT_GEMM_MR * RT_GEMM_MR * K <= RT_GEMM_WHOLE_A_FLOATS;
+}
+
+/* Columns of C a product computes for n real ones: whole slivers, then whole 16-float vectors. */
+static inline int64_t rt_gemm_padded_cols(int64_t n)
+{
+    return n / RT_GEMM_NR * RT_GEMM_NR + (n % RT_GEMM_NR + 15) / 16 * 16;
+}
+
+/* Whether the builtin GEMM computes C^T = op(B)^T op(A)^T instead (in blocks of RT_GEMM_T_FLOATS
+ * floats of workspace, each then transposed into C): when N is narrow enough that the vectors of
+ * its last sliver would leave over 5% more lanes idle than M's would. */
+#define RT_GEMM_T_FLOATS (1 << 16)
+static inline int rt_gemm_transposed(int64_t M, int64_t N, int64_t K)
+{
+    return N <= 4 * RT_GEMM_NR && K >= 16 && M >= 16 &&
+           20 * M * rt_gemm_padded_cols(N) > 21 * N * rt_gemm_padded_cols(M);
+}
+
+/* Rows of C (columns of C^T) per block of a transposed product: whole slivers, at least one. */
+static inline int64_t rt_gemm_t_block(int64_t N)
+{
+    int64_t b = RT_GEMM_T_FLOATS / (N > 0 ? N : 1) / RT_GEMM_NR * RT_GEMM_NR;
+    return b < RT_GEMM_NR ? RT_GEMM_NR : b;
+}
+
+/* Floats of workspace the packed A (a block, or all of it) and one packed sliver of B need, each a
+ * multiple of 16 floats. */
+static inline int64_t rt_gemm_core_floats(int64_t M, int64_t K)
+{
+    int64_t kc = K < RT_GEMM_KC ? K : RT_GEMM_KC;
+    int64_t mc = M < RT_GEMM_MC ? M : RT_GEMM_MC;
+    int64_t mc_pad = (mc + RT_GEMM_MR - 1) / RT_GEMM_MR * RT_GEMM_MR;
+    int64_t a = (mc_pad * (rt_gemm_whole_a(M, K) ? K : kc) + 15) / 16 * 16;
+    int64_t b = (kc * RT_GEMM_NR + 15) / 16 * 16;
+    return a + b;
+}
+
+/* Floats of workspace rt_gemm_f32 needs for these sizes on the builtin path. Callers pass at least
+ * this many floats, 64-byte aligned; the OpenBLAS path takes NULL. */
 static inline int64_t rt_gemm_workspace_floats(int64_t M, int64_t N, int64_t K)
 {
     if (M <= 0 || N <= 0 || K <= 0)
         return 0;
-    int64_t kc = K < RT_GEMM_KC ? K : RT_GEMM_KC;
-    int64_t mc = M < RT_GEMM_MC ? M : RT_GEMM_MC;
-    int64_t mc_pad = (mc + RT_GEMM_MR - 1) / RT_GEMM_MR * RT_GEMM_MR;
-    int64_t a = (mc_pad * kc + 15) / 16 * 16;
-    int64_t b = (kc * RT_GEMM_NR + 15) / 16 * 16;
-    return a + b;
+    if (!rt_gemm_transposed(M, N, K))
+        return rt_gemm_core_floats(M, K);
+    int64_t mb = rt_gemm_t_block(N);
+    mb = mb < M ? mb : M;
+    return (N * mb + 15) / 16 * 16 + rt_gemm_core_floats(N, K);
 }
 
 /* C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, with op = transpose when trans_* is set.

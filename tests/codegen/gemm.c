@@ -121,12 +121,17 @@ Test(gemm_builtin, jit_every_edge_tile_both_transposed) { check_jit(1, 1); }
  * micro-tiles, each alone in a graph so that the workspace is exactly this product's. */
 Test(gemm_builtin, jit_blocking_boundaries)
 {
-    static const GCase cases[] = {
+    const GCase cases[] = {
         {RT_GEMM_MC + RT_GEMM_MR + 3, 2 * RT_GEMM_NR + 5, 2 * RT_GEMM_KC + 1, 0, 0, 1.0f, 0.0f},
         {RT_GEMM_MC, RT_GEMM_NR, RT_GEMM_KC, 1, 1, 1.0f, 0.0f},
         {2 * RT_GEMM_MC + 1, 33, RT_GEMM_KC + 1, 0, 1, -1.0f, 0.0f},
         {64, 784, 288, 0, 0, 1.0f, 0.0f},
         {40, 49, 1000, 1, 0, 1.0f, 0.0f},
+        /* narrow N: computed as C^T, in blocks of rt_gemm_t_block(N) rows of C */
+        {rt_gemm_t_block(49) + 20, 49, 40, 0, 0, 1.0f, 0.0f},
+        {2 * rt_gemm_t_block(17) + 5, 17, 70, 1, 1, 0.5f, 0.0f},
+        {100, 33, 300, 1, 0, 1.0f, 0.0f},
+        {96, 7, 20, 0, 1, 1.0f, 0.0f},
     };
     for (int ci = 0; ci < LEN(cases); ci++) {
         const GCase *c = &cases[ci];
@@ -249,7 +254,7 @@ Test(gemm_builtin, native_strides_and_every_remainder)
             }
 }
 
-Test(gemm_builtin, native_degenerate_products)
+Test(gemm_builtin, native_degenerate_and_narrow_products)
 {
     /* beta = 0 overwrites NaNs; K = 0 and alpha = 0 only scale C */
     check_native((GCase){9, 50, 20, 0, 0, 1.0f, 0.0f}, 0, 0, 3, 1);
@@ -257,6 +262,11 @@ Test(gemm_builtin, native_degenerate_products)
     check_native((GCase){5, 7, 0, 0, 0, 1.0f, 0.5f}, 0, 0, 2, 0);
     check_native((GCase){5, 7, 0, 0, 0, 1.0f, 0.0f}, 0, 0, 2, 1);
     check_native((GCase){6, 70, 30, 0, 1, 0.0f, 2.0f}, 0, 0, 1, 0);
+    /* narrow N, computed transposed: strides, beta, several blocks */
+    for (int t = 0; t < 4; t++) {
+        check_native((GCase){rt_gemm_t_block(49) + 37, 49, 33, t & 1, t >> 1, 1.0f, t == 2 ? 0.5f : 0.0f}, 3, 1, 5, t == 1);
+        check_native((GCase){250, 9, 64, t & 1, t >> 1, -1.0f, t == 3 ? 1.0f : 0.0f}, 0, 2, 0, 0);
+    }
     /* nothing to do, nothing touched */
     float c = CANARY;
     rt_gemm_f32(0, 0, 0, 5, 5, 1.0f, NULL, 5, NULL, 5, 0.0f, &c, 5, 0, NULL);
