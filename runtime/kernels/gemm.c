@@ -31,6 +31,13 @@ typedef float v16f __attribute__((vector_size(64)));
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #endif
 
+/* Edge and remainder loops are short and cold: vectorizing them only costs compile time. */
+#ifdef __clang__
+#define RT_NOVEC _Pragma("clang loop vectorize(disable) interleave(disable)")
+#else
+#define RT_NOVEC
+#endif
+
 #define MR RT_GEMM_MR
 #define NR RT_GEMM_NR
 #define NV (NR / 16)
@@ -92,7 +99,9 @@ static inline __attribute__((always_inline)) void ukr_body(const int rows, const
         for (int v = 0; v < nv; v++)
             VSTORE(t + i * NR + 16 * v, acc[i][v]);
     }
+    RT_NOVEC
     for (int i = 0; i < m; i++)
+        RT_NOVEC
         for (int j = 0; j < n; j++)
             c[i * ldc + j] = beta == 0.0f ? t[i * NR + j] : t[i * NR + j] + beta * c[i * ldc + j];
 }
@@ -184,7 +193,9 @@ __attribute__((noinline)) void rt_gemm_pack_a_n(const float *restrict A, int64_t
                 VSTORE(dst + k * MR + 16 * i, v[i]);
         }
 #endif
+    RT_NOVEC
     for (; k < kc; k++)
+        RT_NOVEC
         for (int i = 0; i < rows; i++)
             dst[k * rows + i] = alpha * A[i * lda + k];
 }
@@ -202,7 +213,9 @@ __attribute__((noinline)) void rt_gemm_pack_a_t(const float *restrict A, int64_t
                 dst[k * MR + i] = alpha * A[k * lda + i];
         return;
     }
+    RT_NOVEC
     for (int64_t k = 0; k < kc; k++)
+        RT_NOVEC
         for (int i = 0; i < rows; i++)
             dst[k * rows + i] = alpha * A[k * lda + i];
 }
@@ -224,9 +237,12 @@ __attribute__((noinline)) void rt_gemm_pack_b_n(const float *restrict B, int64_t
         }
         return;
     }
+    RT_NOVEC
     for (int64_t k = 0; k < kc; k++) {
+        RT_NOVEC
         for (int j = 0; j < cols; j++)
             dst[k * width + j] = B[k * ldb + j];
+        RT_NOVEC
         for (int j = cols; j < width; j++)
             dst[k * width + j] = 0.0f;
     }
@@ -234,6 +250,27 @@ __attribute__((noinline)) void rt_gemm_pack_b_n(const float *restrict B, int64_t
 
 /* how far ahead (floats along a row) the packing routines prefetch */
 #define PF_T 64
+#ifdef HAVE_SHUFFLE
+/* dst[r * ldd + c] = src[c * lds + r] for r, c < 16, in registers; prefetches the next block of
+ * each source row (the packing of a transposed operand walks along them) */
+__attribute__((noinline)) void rt_gemm_transpose16(const float *restrict src, int64_t lds, float *restrict dst,
+                                                   int64_t ldd);
+__attribute__((noinline)) void rt_gemm_transpose16(const float *restrict src, int64_t lds, float *restrict dst,
+                                                   int64_t ldd)
+{
+    v16f v[16];
+    RT_UNROLL
+    for (int r = 0; r < 16; r++) {
+        __builtin_prefetch(src + r * lds + PF_T);
+        v[r] = VLOAD(src + r * lds);
+    }
+    transpose_rows(v, 16, 4);
+    RT_UNROLL
+    for (int r = 0; r < 16; r++)
+        VSTORE(dst + r * ldd, v[r]);
+}
+#endif
+
 /* the same from B stored transposed (op(B)[k][j] = B[j * ldb + k]) */
 __attribute__((noinline)) void rt_gemm_pack_b_t(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0,
                                                 int cols, int width, int64_t kc, float *restrict dst);
@@ -246,27 +283,23 @@ __attribute__((noinline)) void rt_gemm_pack_b_t(const float *restrict B, int64_t
     /* 16 x 16 blocks transposed in registers */
     for (; j + 16 <= cols; j += 16) {
         int64_t k = 0;
-        for (; k + 16 <= kc; k += 16) {
-            v16f v[16];
-            RT_UNROLL
-            for (int r = 0; r < 16; r++) {
-                __builtin_prefetch(B + (j + r) * ldb + k + PF_T);
-                v[r] = VLOAD(B + (j + r) * ldb + k);
-            }
-            transpose_rows(v, 16, 4);
-            RT_UNROLL
-            for (int r = 0; r < 16; r++)
-                VSTORE(dst + (k + r) * width + j, v[r]);
-        }
+        for (; k + 16 <= kc; k += 16)
+            rt_gemm_transpose16(B + j * ldb + k, ldb, dst + k * width + j, width);
+        RT_NOVEC
         for (; k < kc; k++)
+            RT_NOVEC
             for (int r = 0; r < 16; r++)
                 dst[k * width + j + r] = B[(j + r) * ldb + k];
     }
 #endif
+    RT_NOVEC
     for (; j < cols; j++)
+        RT_NOVEC
         for (int64_t k = 0; k < kc; k++)
             dst[k * width + j] = B[j * ldb + k];
+    RT_NOVEC
     for (int64_t k = 0; k < kc; k++)
+        RT_NOVEC
         for (int jj = cols; jj < width; jj++)
             dst[k * width + jj] = 0.0f;
 }
@@ -300,8 +333,12 @@ typedef struct GemmPlan {
 } GemmPlan;
 
 /* mc rows of alpha * op(A) from row ic, columns [pc, pc + kc): full slivers, then the edge */
-static void pack_block_a(const GemmPlan *plan, const float *A, int64_t lda, int64_t ic, int64_t pc, int64_t tiles,
-                         int m_edge, int64_t kc, float alpha, float *pa)
+__attribute__((noinline)) void rt_gemm_pack_block_a(const GemmPlan *plan, const float *A, int64_t lda, int64_t ic,
+                                                    int64_t pc, int64_t tiles, int m_edge, int64_t kc, float alpha,
+                                                    float *pa);
+__attribute__((noinline)) void rt_gemm_pack_block_a(const GemmPlan *plan, const float *A, int64_t lda, int64_t ic,
+                                                    int64_t pc, int64_t tiles, int m_edge, int64_t kc, float alpha,
+                                                    float *pa)
 {
     for (int64_t t = 0; t < tiles; t++)
         plan->pack_a(A, lda, ic + t * MR, pc, MR, kc, alpha, pa + t * MR * kc);
@@ -310,8 +347,12 @@ static void pack_block_a(const GemmPlan *plan, const float *A, int64_t lda, int6
 }
 
 /* One packed sliver of B (width floats a row, n valid columns) times every packed sliver of A */
-static void sliver_times_block(UkrFn full, UkrFn edge, int64_t kc, const float *pa, int64_t tiles, int m_edge,
-                               const float *pb, int width, int n, float *c, int64_t ldc, float bk)
+__attribute__((noinline)) void rt_gemm_sliver_times_block(UkrFn full, UkrFn edge, int64_t kc, const float *pa,
+                                                          int64_t tiles, int m_edge, const float *pb, int width, int n,
+                                                          float *c, int64_t ldc, float bk);
+__attribute__((noinline)) void rt_gemm_sliver_times_block(UkrFn full, UkrFn edge, int64_t kc, const float *pa,
+                                                          int64_t tiles, int m_edge, const float *pb, int width, int n,
+                                                          float *c, int64_t ldc, float bk)
 {
     for (int64_t t = 0; t < tiles; t++)
         full(kc, pa + t * MR * kc, pb, width, c + t * MR * ldc, ldc, bk, MR, n);
@@ -339,14 +380,14 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
         float *pb = work + (m_pad * K + 15) / 16 * 16;
         for (int64_t pc = 0; pc < K; pc += kcb) {
             const int64_t kc = K - pc < kcb ? K - pc : kcb;
-            pack_block_a(plan, A, lda, 0, pc, tiles, m_rem, kc, alpha, pa + pc * m_pad);
+            rt_gemm_pack_block_a(plan, A, lda, 0, pc, tiles, m_rem, kc, alpha, pa + pc * m_pad);
         }
         for (int64_t jr = 0; jr < N; jr += NR) {
             const int edge = jr == n_full, width = edge ? w_rem : NR, n = edge ? n_rem : NR;
             for (int64_t pc = 0; pc < K; pc += kcb) {
                 const int64_t kc = K - pc < kcb ? K - pc : kcb;
                 plan->pack_b(B, ldb, pc, jr, n, width, kc, pb);
-                sliver_times_block(edge ? plan->n_edge : plan->full, edge ? plan->corner : plan->m_edge, kc,
+                rt_gemm_sliver_times_block(edge ? plan->n_edge : plan->full, edge ? plan->corner : plan->m_edge, kc,
                                    pa + pc * m_pad, tiles, m_rem, pb, width, n, C + jr, ldc, pc == 0 ? beta : 1.0f);
             }
         }
@@ -361,15 +402,15 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
             const int64_t mc = M - ic < RT_GEMM_MC ? M - ic : RT_GEMM_MC;
             const int m_edge = ic + mc == M ? m_rem : 0;
             const int64_t tiles = (mc - m_edge) / MR;
-            pack_block_a(plan, A, lda, ic, pc, tiles, m_edge, kc, alpha, pa);
+            rt_gemm_pack_block_a(plan, A, lda, ic, pc, tiles, m_edge, kc, alpha, pa);
             float *cb = C + ic * ldc;
             for (int64_t jr = 0; jr < n_full; jr += NR) {
                 plan->pack_b(B, ldb, pc, jr, NR, NR, kc, pb);
-                sliver_times_block(plan->full, plan->m_edge, kc, pa, tiles, m_edge, pb, NR, NR, cb + jr, ldc, bk);
+                rt_gemm_sliver_times_block(plan->full, plan->m_edge, kc, pa, tiles, m_edge, pb, NR, NR, cb + jr, ldc, bk);
             }
             if (n_rem) {
                 plan->pack_b(B, ldb, pc, n_full, n_rem, w_rem, kc, pb);
-                sliver_times_block(plan->n_edge, plan->corner, kc, pa, tiles, m_edge, pb, w_rem, n_rem,
+                rt_gemm_sliver_times_block(plan->n_edge, plan->corner, kc, pa, tiles, m_edge, pb, w_rem, n_rem,
                                    cb + n_full, ldc, bk);
             }
         }
@@ -387,23 +428,24 @@ __attribute__((noinline)) void rt_gemm_store_t(const float *restrict ct, int64_t
     for (; i + 16 <= rows; i += 16) {
         int64_t j = 0;
         for (; j + 16 <= cols; j += 16) {
-            v16f v[16];
-            RT_UNROLL
-            for (int r = 0; r < 16; r++)
-                v[r] = VLOAD(ct + (j + r) * ldct + i);
-            transpose_rows(v, 16, 4);
-            RT_UNROLL
+            float t[16 * 16];
+            rt_gemm_transpose16(ct + j * ldct + i, ldct, t, 16);
             for (int r = 0; r < 16; r++) {
                 float *c = C + (i + r) * ldc + j;
-                VSTORE(c, beta == 0.0f ? v[r] : v[r] + VSPLAT(beta) * VLOAD(c));
+                v16f x = VLOAD(t + 16 * r);
+                VSTORE(c, beta == 0.0f ? x : x + VSPLAT(beta) * VLOAD(c));
             }
         }
+        RT_NOVEC
         for (int64_t r = i; r < i + 16; r++)
+            RT_NOVEC
             for (int64_t jj = j; jj < cols; jj++)
                 C[r * ldc + jj] = beta == 0.0f ? ct[jj * ldct + r] : ct[jj * ldct + r] + beta * C[r * ldc + jj];
     }
 #endif
+    RT_NOVEC
     for (; i < rows; i++)
+        RT_NOVEC
         for (int64_t j = 0; j < cols; j++)
             C[i * ldc + j] = beta == 0.0f ? ct[j * ldct + i] : ct[j * ldct + i] + beta * C[i * ldc + j];
 }
