@@ -57,17 +57,21 @@ static inline int64_t rt_gemm_core_floats(int64_t M, int64_t K)
     return a + b;
 }
 
-/* Floats of workspace rt_gemm_f32 needs for these sizes on the builtin path. Callers pass at least
- * this many floats, 64-byte aligned; the OpenBLAS path takes NULL. */
+/* Floats of workspace rt_gemm_f32 needs on the builtin path for M, K and any N' <= N (callers that
+ * cut N into blocks pass the largest). Callers pass at least this many floats, 64-byte aligned;
+ * the OpenBLAS path takes NULL. */
 static inline int64_t rt_gemm_workspace_floats(int64_t M, int64_t N, int64_t K)
 {
     if (M <= 0 || N <= 0 || K <= 0)
         return 0;
-    if (!rt_gemm_transposed(M, N, K))
-        return rt_gemm_core_floats(M, K);
-    int64_t mb = rt_gemm_t_block(N);
-    mb = mb < M ? mb : M;
-    return (N * mb + 15) / 16 * 16 + rt_gemm_core_floats(N, K);
+    int64_t w = rt_gemm_core_floats(M, K);
+    for (int64_t n = 1; n <= N && n <= 4 * RT_GEMM_NR; n++)
+        if (rt_gemm_transposed(M, n, K)) {
+            int64_t mb = rt_gemm_t_block(n) < M ? rt_gemm_t_block(n) : M;
+            int64_t t = (n * mb + 15) / 16 * 16 + rt_gemm_core_floats(n, K);
+            w = t > w ? t : w;
+        }
+    return w;
 }
 
 /* C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, with op = transpose when trans_* is set.

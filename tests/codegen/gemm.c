@@ -273,3 +273,27 @@ Test(gemm_builtin, native_degenerate_and_narrow_products)
     rt_gemm_f32(0, 0, 5, 0, 5, 1.0f, NULL, 5, NULL, 5, 0.0f, &c, 5, 0, NULL);
     cr_expect(c == CANARY);
 }
+
+/* Callers that cut N into blocks (convolutions) size the workspace for the largest block; every
+ * narrower block, computed transposed or not, must fit in it. */
+Test(gemm_builtin, native_workspace_covers_narrower_blocks)
+{
+    static const int64_t mk[][2] = {{256, 4608}, {1000, 700}, {40, 4608}, {20, 64}, {300, 33}};
+    for (int c = 0; c < LEN(mk); c++) {
+        const int64_t M = mk[c][0], K = mk[c][1], n_max = 100;
+        int64_t wn = rt_gemm_workspace_floats(M, n_max, K);
+        float *work = sd_aligned_alloc((size_t)(wn + 64) * sizeof(float));
+        TRng rng = {(uint64_t)c};
+        float *a = trand(&rng, M * K), *b = trand(&rng, K * n_max), *y = trand(&rng, M * n_max);
+        for (int64_t n = 1; n <= n_max; n += n < 24 ? 1 : 19) {
+            for (int64_t i = wn; i < wn + 64; i++)
+                work[i] = CANARY;
+            rt_gemm_f32(0, 0, M, n, K, 1.0f, a, K, b, n, 0.0f, y, n, 0, work);
+            for (int64_t i = wn; i < wn + 64; i++)
+                cr_assert(work[i] == CANARY, "M=%lld K=%lld: N=%lld wrote past the workspace sized for N=%lld",
+                          (long long)M, (long long)K, (long long)n, (long long)n_max);
+        }
+        free(a), free(b), free(y);
+        sd_aligned_free(work);
+    }
+}
