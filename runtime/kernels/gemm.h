@@ -46,19 +46,23 @@ static inline int64_t rt_gemm_t_block(int64_t N)
 }
 
 /* Floats of workspace the packed A (a block, or all of it) and one packed sliver of B need, each a
- * multiple of 16 floats. */
+ * multiple of 16 floats, for M and any K' <= K. */
 static inline int64_t rt_gemm_core_floats(int64_t M, int64_t K)
 {
     int64_t kc = K < RT_GEMM_KC ? K : RT_GEMM_KC;
     int64_t mc = M < RT_GEMM_MC ? M : RT_GEMM_MC;
     int64_t mc_pad = (mc + RT_GEMM_MR - 1) / RT_GEMM_MR * RT_GEMM_MR;
-    int64_t a = (mc_pad * (rt_gemm_whole_a(M, K) ? K : kc) + 15) / 16 * 16;
-    int64_t b = (kc * RT_GEMM_NR + 15) / 16 * 16;
-    return a + b;
+    int64_t cols = kc; /* a block of K; or all of a K' <= K when A is packed whole */
+    if (M <= RT_GEMM_MC) {
+        int64_t whole = RT_GEMM_WHOLE_A_FLOATS / mc_pad;
+        cols = K < whole ? K : whole;
+        cols = cols > kc ? cols : kc;
+    }
+    return (mc_pad * cols + 15) / 16 * 16 + (kc * RT_GEMM_NR + 15) / 16 * 16;
 }
 
-/* Floats of workspace rt_gemm_f32 needs on the builtin path for M, K and any N' <= N (callers that
- * cut N into blocks pass the largest). Callers pass at least this many floats, 64-byte aligned;
+/* Floats of workspace rt_gemm_f32 needs on the builtin path for M and any N' <= N, K' <= K (callers
+ * that cut N or K into blocks pass the largest). Callers pass at least this many floats, 64-byte aligned;
  * the OpenBLAS path takes NULL. */
 static inline int64_t rt_gemm_workspace_floats(int64_t M, int64_t N, int64_t K)
 {

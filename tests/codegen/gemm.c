@@ -274,11 +274,11 @@ Test(gemm_builtin, native_degenerate_and_narrow_products)
     cr_expect(c == CANARY);
 }
 
-/* Callers that cut N into blocks (convolutions) size the workspace for the largest block; every
- * narrower block, computed transposed or not, must fit in it. */
+/* Callers that cut N or K into blocks (convolutions and their weight gradients) size the workspace
+ * for the largest block; every smaller block, computed transposed or not, must fit in it. */
 Test(gemm_builtin, native_workspace_covers_narrower_blocks)
 {
-    static const int64_t mk[][2] = {{256, 4608}, {1000, 700}, {40, 4608}, {20, 64}, {300, 33}};
+    static const int64_t mk[][2] = {{256, 4608}, {1000, 700}, {40, 4608}, {20, 64}, {300, 33}, {64, 6000}};
     for (int c = 0; c < LEN(mk); c++) {
         const int64_t M = mk[c][0], K = mk[c][1], n_max = 100;
         int64_t wn = rt_gemm_workspace_floats(M, n_max, K);
@@ -292,6 +292,15 @@ Test(gemm_builtin, native_workspace_covers_narrower_blocks)
             for (int64_t i = wn; i < wn + 64; i++)
                 cr_assert(work[i] == CANARY, "M=%lld K=%lld: N=%lld wrote past the workspace sized for N=%lld",
                           (long long)M, (long long)K, (long long)n, (long long)n_max);
+        }
+        /* and for any shorter K (the blocks of a weight gradient's sum over pixels) */
+        for (int64_t k = 1; k <= K; k += k < 300 ? 37 : 613) {
+            for (int64_t i = wn; i < wn + 64; i++)
+                work[i] = CANARY;
+            rt_gemm_f32(0, 0, M, n_max, k, 1.0f, a, k, b, n_max, 0.0f, y, n_max, 0, work);
+            for (int64_t i = wn; i < wn + 64; i++)
+                cr_assert(work[i] == CANARY, "M=%lld N=%lld: K=%lld wrote past the workspace sized for K=%lld",
+                          (long long)M, (long long)n_max, (long long)k, (long long)K);
         }
         free(a), free(b), free(y);
         sd_aligned_free(work);
