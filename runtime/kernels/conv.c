@@ -81,6 +81,7 @@ RT_KERNEL(rt_conv_gemm_f32)
     const int64_t out_vol = p->out[0] * p->out[1] * p->out[2];
     const int64_t rows = p->out[0] * p->out[1], OW = p->out[2];
     const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    const int64_t last = rows > 0 ? rows - (rows - 1) / rpb * rpb : rpb; /* rows of the last block */
     float *gemm_work = col + (K * rpb * OW + 15) / 16 * 16; /* after the column block */
     for (int64_t n = 0; n < p->batch; n++)
         for (int64_t g = 0; g < p->groups; g++) {
@@ -92,8 +93,13 @@ RT_KERNEL(rt_conv_gemm_f32)
                 im2col_block(p, cin_g, xg, col, r0, nr);
                 if (bias)
                     fill_rows(yg + r0 * OW, cout_g, nr * OW, out_vol, bias + g * cout_g);
-                rt_gemm_f32(0, 0, cout_g, nr * OW, K, 1.0f, wg, K, col, nr * OW, bias ? 1.0f : 0.0f, yg + r0 * OW,
-                            out_vol, p->use_blas, gemm_work);
+                /* a full block or the last one: each GEMM call gets constant sizes */
+                if (nr == rpb)
+                    rt_gemm_f32(0, 0, cout_g, rpb * OW, K, 1.0f, wg, K, col, rpb * OW, bias ? 1.0f : 0.0f,
+                                yg + r0 * OW, out_vol, p->use_blas, gemm_work);
+                else
+                    rt_gemm_f32(0, 0, cout_g, last * OW, K, 1.0f, wg, K, col, last * OW, bias ? 1.0f : 0.0f,
+                                yg + r0 * OW, out_vol, p->use_blas, gemm_work);
             }
         }
 }
@@ -278,6 +284,7 @@ RT_KERNEL(rt_conv_transpose_f32)
     const int64_t out_vol = p->out[0] * p->out[1] * p->out[2];
     const int64_t rows = p->in[0] * p->in[1], IW = p->in[2];
     const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    const int64_t last = rows > 0 ? rows - (rows - 1) / rpb * rpb : rpb; /* rows of the last block */
     float *gemm_work = col + (M * rpb * IW + 15) / 16 * 16; /* after the column block */
     for (int64_t n = 0; n < p->batch; n++)
         for (int64_t g = 0; g < p->groups; g++) {
@@ -286,8 +293,12 @@ RT_KERNEL(rt_conv_transpose_f32)
             fill_rows(yg, cout_g, out_vol, out_vol, bias ? bias + g * cout_g : NULL);
             for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
                 int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
-                rt_gemm_f32(1, 0, M, nr * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f, col,
-                            nr * IW, p->use_blas, gemm_work);
+                if (nr == rpb) /* a full block or the last one: each GEMM call gets constant sizes */
+                    rt_gemm_f32(1, 0, M, rpb * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f,
+                                col, rpb * IW, p->use_blas, gemm_work);
+                else
+                    rt_gemm_f32(1, 0, M, last * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f,
+                                col, last * IW, p->use_blas, gemm_work);
                 col2im_block(p, cout_g, col, yg, r0, nr);
             }
         }
@@ -534,6 +545,7 @@ RT_KERNEL(rt_conv_grad_weight_f32)
         pointwise = pointwise && p->stride[i] == 1 && p->pad[i] == 0 && p->in[i] == p->out[i];
     /* the GEMM's workspace follows the column block (none when pointwise) */
     float *gemm_work = pointwise ? col : col + (K * rpb * OW + 15) / 16 * 16;
+    const int64_t last = rows > 0 ? rows - (rows - 1) / rpb * rpb : rpb; /* rows of the last block */
     for (int64_t i = 0; i < p->c_out * K; i++)
         dw[i] = 0.0f;
     for (int64_t n = 0; n < p->batch; n++)
@@ -549,8 +561,12 @@ RT_KERNEL(rt_conv_grad_weight_f32)
             for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
                 int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
                 im2col_block(p, cin_g, xg, col, r0, nr);
-                rt_gemm_f32(0, 1, cout_g, K, nr * OW, 1.0f, dyg + r0 * OW, out_vol, col, nr * OW, 1.0f, dwg, K,
-                            p->use_blas, gemm_work);
+                if (nr == rpb) /* a full block or the last one: each GEMM call gets constant sizes */
+                    rt_gemm_f32(0, 1, cout_g, K, rpb * OW, 1.0f, dyg + r0 * OW, out_vol, col, rpb * OW, 1.0f, dwg, K,
+                                p->use_blas, gemm_work);
+                else
+                    rt_gemm_f32(0, 1, cout_g, K, last * OW, 1.0f, dyg + r0 * OW, out_vol, col, last * OW, 1.0f, dwg,
+                                K, p->use_blas, gemm_work);
             }
         }
 }

@@ -53,6 +53,20 @@ typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
 /* C[0:m, 0:n] (row stride ldc) = acc + beta * C, or acc when beta == 0, where acc is the
  * rows x (16 * nv) product of the packed A sliver a ([kc][rows]) and the B sliver b ([kc] rows of
  * bstride floats). m == rows and n == 16 * nv on full tiles; the edge variants store less. */
+/* C[0:m, 0:n] = t + beta * C (t alone when beta == 0), t with rows of NR floats: the store of an
+ * edge tile, shared by every micro-kernel. */
+__attribute__((noinline)) void rt_gemm_store_edge(const float *restrict t, int m, int n, float beta,
+                                                  float *restrict c, int64_t ldc);
+__attribute__((noinline)) void rt_gemm_store_edge(const float *restrict t, int m, int n, float beta,
+                                                  float *restrict c, int64_t ldc)
+{
+    RT_NOVEC
+    for (int i = 0; i < m; i++)
+        RT_NOVEC
+        for (int j = 0; j < n; j++)
+            c[i * ldc + j] = beta == 0.0f ? t[i * NR + j] : t[i * NR + j] + beta * c[i * ldc + j];
+}
+
 static inline __attribute__((always_inline)) void ukr_body(const int rows, const int nv, int64_t kc,
                                                             const float *restrict a, const float *restrict b,
                                                             int64_t bstride, float *restrict c, int64_t ldc,
@@ -99,11 +113,7 @@ static inline __attribute__((always_inline)) void ukr_body(const int rows, const
         for (int v = 0; v < nv; v++)
             VSTORE(t + i * NR + 16 * v, acc[i][v]);
     }
-    RT_NOVEC
-    for (int i = 0; i < m; i++)
-        RT_NOVEC
-        for (int j = 0; j < n; j++)
-            c[i * ldc + j] = beta == 0.0f ? t[i * NR + j] : t[i * NR + j] + beta * c[i * ldc + j];
+    rt_gemm_store_edge(t, m, n, beta, c, ldc);
 }
 
 #define UKR_ARGS                                                                                      \
