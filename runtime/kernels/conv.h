@@ -40,7 +40,7 @@ typedef struct RtConvParams {
     int64_t rows_per_block;     /* gemm: output rows (outer spatial positions) per im2col block;
                                    transpose: input rows per GEMM block */
     int32_t has_bias;
-    int32_t use_blas;
+    int32_t use_blas;           /* the GEMM: RT_GEMM_* of gemm.h */
 } RtConvParams;
 
 RT_KERNEL_DECL(rt_conv_gemm_f32)

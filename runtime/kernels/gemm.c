@@ -237,6 +237,13 @@ __attribute__((noinline)) void rt_gemm_pack_b_n(const float *restrict B, int64_t
                                                 int cols, int width, int64_t kc, float *restrict dst)
 {
     B += k0 * ldb + j0;
+    if (cols == RT_GEMM_NR_N && width == RT_GEMM_NR_N) {
+        for (int64_t k = 0; k < kc; k++) {
+            __builtin_prefetch(B + k * ldb + RT_GEMM_NR_N);
+            VSTORE(dst + k * RT_GEMM_NR_N, VLOAD(B + k * ldb));
+        }
+        return;
+    }
     if (cols == NR && width == NR) {
         for (int64_t k = 0; k < kc; k++) {
             RT_UNROLL
@@ -337,6 +344,7 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
 /* What a call site needs, decided from its constant sizes and transposes: the packing routines
  * and the micro-kernels of the full tiles and of the edges (M % MR rows, N % NR columns). */
 typedef struct GemmPlan {
+    int mr, nr; /* the tile: RT_GEMM_MR x RT_GEMM_NR, or the narrow RT_GEMM_MR_N x RT_GEMM_NR_N */
     PackAFn pack_a;
     PackBFn pack_b;
     UkrFn full, n_edge, m_edge, corner;
@@ -350,24 +358,25 @@ __attribute__((noinline)) void rt_gemm_pack_block_a(const GemmPlan *plan, const 
                                                     int64_t pc, int64_t tiles, int m_edge, int64_t kc, float alpha,
                                                     float *pa)
 {
+    const int mr = plan->mr;
     for (int64_t t = 0; t < tiles; t++)
-        plan->pack_a(A, lda, ic + t * MR, pc, MR, kc, alpha, pa + t * MR * kc);
+        plan->pack_a(A, lda, ic + t * mr, pc, mr, kc, alpha, pa + t * mr * kc);
     if (m_edge)
-        plan->pack_a(A, lda, ic + tiles * MR, pc, m_edge, kc, alpha, pa + tiles * MR * kc);
+        plan->pack_a(A, lda, ic + tiles * mr, pc, m_edge, kc, alpha, pa + tiles * mr * kc);
 }
 
 /* One packed sliver of B (width floats a row, n valid columns) times every packed sliver of A */
-__attribute__((noinline)) void rt_gemm_sliver_times_block(UkrFn full, UkrFn edge, int64_t kc, const float *pa,
-                                                          int64_t tiles, int m_edge, const float *pb, int width, int n,
-                                                          float *c, int64_t ldc, float bk);
-__attribute__((noinline)) void rt_gemm_sliver_times_block(UkrFn full, UkrFn edge, int64_t kc, const float *pa,
-                                                          int64_t tiles, int m_edge, const float *pb, int width, int n,
-                                                          float *c, int64_t ldc, float bk)
+__attribute__((noinline)) void rt_gemm_sliver_times_block(UkrFn full, UkrFn edge, int mr, int64_t kc,
+                                                          const float *pa, int64_t tiles, int m_edge, const float *pb,
+                                                          int width, int n, float *c, int64_t ldc, float bk);
+__attribute__((noinline)) void rt_gemm_sliver_times_block(UkrFn full, UkrFn edge, int mr, int64_t kc,
+                                                          const float *pa, int64_t tiles, int m_edge, const float *pb,
+                                                          int width, int n, float *c, int64_t ldc, float bk)
 {
     for (int64_t t = 0; t < tiles; t++)
-        full(kc, pa + t * MR * kc, pb, width, c + t * MR * ldc, ldc, bk, MR, n);
+        full(kc, pa + t * mr * kc, pb, width, c + t * mr * ldc, ldc, bk, mr, n);
     if (m_edge)
-        edge(kc, pa + tiles * MR * kc, pb, width, c + tiles * MR * ldc, ldc, bk, m_edge, n);
+        edge(kc, pa + tiles * mr * kc, pb, width, c + tiles * mr * ldc, ldc, bk, m_edge, n);
 }
 
 /* The blocked loops, one shared copy per module; see the top of the file. */
@@ -378,50 +387,54 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
                                            const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                                            float *C, int64_t ldc, float *work)
 {
-    const int m_rem = (int)(M % MR), n_rem = (int)(N % NR), w_rem = (n_rem + 15) / 16 * 16;
+    const int mr = plan->mr, nr = plan->nr;
+    const int m_rem = (int)(M % mr), n_rem = (int)(N % nr), w_rem = (n_rem + 15) / 16 * 16;
     const int64_t n_full = N - n_rem;
     const int64_t nkb = (K + RT_GEMM_KC - 1) / RT_GEMM_KC, kcb = (K + nkb - 1) / nkb;
     const int64_t kc_max = K < RT_GEMM_KC ? K : RT_GEMM_KC;
     float *pa = work;
-    if (rt_gemm_whole_a(M, K)) {
+    if (rt_gemm_whole_a(M, K, mr)) {
         /* A small enough to pack whole, once: each B sliver is then read once, runs through all
          * of K while its column of C tiles stays in cache. Block pc of A starts at pa + pc * M_pad. */
-        const int64_t m_pad = (M + MR - 1) / MR * MR, tiles = M / MR;
+        const int64_t m_pad = (M + mr - 1) / mr * mr, tiles = M / mr;
         float *pb = work + (m_pad * K + 15) / 16 * 16;
         for (int64_t pc = 0; pc < K; pc += kcb) {
             const int64_t kc = K - pc < kcb ? K - pc : kcb;
             rt_gemm_pack_block_a(plan, A, lda, 0, pc, tiles, m_rem, kc, alpha, pa + pc * m_pad);
         }
-        for (int64_t jr = 0; jr < N; jr += NR) {
-            const int edge = jr == n_full, width = edge ? w_rem : NR, n = edge ? n_rem : NR;
+        for (int64_t jr = 0; jr < N; jr += nr) {
+            const int edge = jr == n_full, width = edge ? w_rem : nr, n = edge ? n_rem : nr;
             for (int64_t pc = 0; pc < K; pc += kcb) {
                 const int64_t kc = K - pc < kcb ? K - pc : kcb;
                 plan->pack_b(B, ldb, pc, jr, n, width, kc, pb);
-                rt_gemm_sliver_times_block(edge ? plan->n_edge : plan->full, edge ? plan->corner : plan->m_edge, kc,
-                                   pa + pc * m_pad, tiles, m_rem, pb, width, n, C + jr, ldc, pc == 0 ? beta : 1.0f);
+                rt_gemm_sliver_times_block(edge ? plan->n_edge : plan->full, edge ? plan->corner : plan->m_edge, mr,
+                                           kc, pa + pc * m_pad, tiles, m_rem, pb, width, n, C + jr, ldc,
+                                           pc == 0 ? beta : 1.0f);
             }
         }
         return;
     }
-    const int64_t mc_max = M < RT_GEMM_MC ? M : RT_GEMM_MC;
-    float *pb = work + ((mc_max + MR - 1) / MR * MR * kc_max + 15) / 16 * 16;
+    const int64_t mc_step = RT_GEMM_MC / mr * mr; /* whole tiles */
+    const int64_t mc_max = M < mc_step ? M : mc_step;
+    float *pb = work + ((mc_max + mr - 1) / mr * mr * kc_max + 15) / 16 * 16;
     for (int64_t pc = 0; pc < K; pc += kcb) {
         const int64_t kc = K - pc < kcb ? K - pc : kcb;
         const float bk = pc == 0 ? beta : 1.0f;
-        for (int64_t ic = 0; ic < M; ic += RT_GEMM_MC) {
-            const int64_t mc = M - ic < RT_GEMM_MC ? M - ic : RT_GEMM_MC;
+        for (int64_t ic = 0; ic < M; ic += mc_step) {
+            const int64_t mc = M - ic < mc_step ? M - ic : mc_step;
             const int m_edge = ic + mc == M ? m_rem : 0;
-            const int64_t tiles = (mc - m_edge) / MR;
+            const int64_t tiles = (mc - m_edge) / mr;
             rt_gemm_pack_block_a(plan, A, lda, ic, pc, tiles, m_edge, kc, alpha, pa);
             float *cb = C + ic * ldc;
-            for (int64_t jr = 0; jr < n_full; jr += NR) {
-                plan->pack_b(B, ldb, pc, jr, NR, NR, kc, pb);
-                rt_gemm_sliver_times_block(plan->full, plan->m_edge, kc, pa, tiles, m_edge, pb, NR, NR, cb + jr, ldc, bk);
+            for (int64_t jr = 0; jr < n_full; jr += nr) {
+                plan->pack_b(B, ldb, pc, jr, nr, nr, kc, pb);
+                rt_gemm_sliver_times_block(plan->full, plan->m_edge, mr, kc, pa, tiles, m_edge, pb, nr, nr, cb + jr,
+                                           ldc, bk);
             }
             if (n_rem) {
                 plan->pack_b(B, ldb, pc, n_full, n_rem, w_rem, kc, pb);
-                rt_gemm_sliver_times_block(plan->n_edge, plan->corner, kc, pa, tiles, m_edge, pb, w_rem, n_rem,
-                                   cb + n_full, ldc, bk);
+                rt_gemm_sliver_times_block(plan->n_edge, plan->corner, mr, kc, pa, tiles, m_edge, pb, w_rem, n_rem,
+                                           cb + n_full, ldc, bk);
             }
         }
     }
@@ -460,26 +473,29 @@ __attribute__((noinline)) void rt_gemm_store_t(const float *restrict ct, int64_t
             C[i * ldc + j] = beta == 0.0f ? ct[j * ldct + i] : ct[j * ldct + i] + beta * C[i * ldc + j];
 }
 
-static inline GemmPlan plan_for(int trans_a, int trans_b, int64_t M, int64_t N)
+static inline GemmPlan plan_for(int trans_a, int trans_b, int64_t M, int64_t N, int narrow)
 {
-    const int m_rem = (int)(M % MR), nv_rem = (int)(N % NR + 15) / 16;
+    const int mr = narrow ? RT_GEMM_MR_N : MR, nr = narrow ? RT_GEMM_NR_N : NR, nv = nr / 16;
+    const int m_rem = (int)(M % mr), nv_rem = (int)(N % nr + 15) / 16;
     return (GemmPlan){
+        .mr = mr,
+        .nr = nr,
         .pack_a = trans_a ? rt_gemm_pack_a_t : rt_gemm_pack_a_n,
         .pack_b = trans_b ? rt_gemm_pack_b_t : rt_gemm_pack_b_n,
-        .full = M >= MR && N >= NR ? ukr_for(MR, NV) : NULL,
-        .n_edge = M >= MR && nv_rem ? ukr_for(MR, nv_rem) : NULL,
-        .m_edge = m_rem && N >= NR ? ukr_for(m_rem, NV) : NULL,
+        .full = M >= mr && N >= nr ? ukr_for(mr, nv) : NULL,
+        .n_edge = M >= mr && nv_rem ? ukr_for(mr, nv_rem) : NULL,
+        .m_edge = m_rem && N >= nr ? ukr_for(m_rem, nv) : NULL,
         .corner = m_rem && nv_rem ? ukr_for(m_rem, nv_rem) : NULL,
     };
 }
 
 void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int use_blas,
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int provider,
                  float *work)
 {
     if (M <= 0 || N <= 0)
         return;
-    if (use_blas && K > 0) {
+    if (provider == RT_GEMM_OPENBLAS && K > 0) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                     (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
         return;
@@ -488,14 +504,16 @@ void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
         scale_c(M, N, beta, C, ldc);
         return;
     }
+    const int narrow = provider == RT_GEMM_BUILTIN_NARROW;
     if (!rt_gemm_transposed(M, N, K)) {
-        GemmPlan plan = plan_for(trans_a, trans_b, M, N);
+        GemmPlan plan = plan_for(trans_a, trans_b, M, N, narrow);
         rt_gemm_run(&plan, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
         return;
     }
     /* C^T = op(B)^T op(A)^T, mb rows of C at a time: op(B)^T is B read with the other transpose */
     const int64_t mb = rt_gemm_t_block(N) < M ? rt_gemm_t_block(N) : M, last = M - (M - 1) / mb * mb;
-    const GemmPlan plan = plan_for(!trans_b, !trans_a, N, mb), last_plan = plan_for(!trans_b, !trans_a, N, last);
+    const GemmPlan plan = plan_for(!trans_b, !trans_a, N, mb, narrow);
+    const GemmPlan last_plan = plan_for(!trans_b, !trans_a, N, last, narrow);
     float *ct = work, *core = work + (N * mb + 15) / 16 * 16;
     for (int64_t i0 = 0; i0 < M; i0 += mb) {
         const int64_t rows = M - i0 < mb ? M - i0 : mb;

@@ -3,7 +3,8 @@
  * rows beyond RT_GEMM_MC, both transposes, alpha and beta (and beta = 0 over NaNs). Compiled by
  * the JIT (many Gemm nodes in one graph, canonicalization off so that the transposes reach the
  * kernel; a Conv whose im2col blocks make ldc > N) and called natively (strides larger than the
- * rows, canaries around C and after the workspace). */
+ * rows, canaries around C and after the workspace), natively also with the narrow tiles that
+ * targets without AVX-512 get. */
 #include <float.h>
 
 #include "runtime/kernels/gemm.h"
@@ -202,7 +203,7 @@ Test(gemm_builtin, jit_conv_blocks_write_strided_rows)
 
 #define CANARY 12345.0f
 
-static void check_native(GCase c, int64_t pad_a, int64_t pad_b, int64_t pad_c, int nan_c)
+static void check_native_with(int provider, GCase c, int64_t pad_a, int64_t pad_b, int64_t pad_c, int nan_c)
 {
     int64_t lda = (c.ta ? c.M : c.K) + pad_a, ldb = (c.tb ? c.K : c.N) + pad_b, ldc = c.N + pad_c;
     int64_t ra = c.ta ? c.K : c.M, rb = c.tb ? c.N : c.K;
@@ -224,10 +225,10 @@ static void check_native(GCase c, int64_t pad_a, int64_t pad_b, int64_t pad_c, i
     cr_assert_not_null(work);
     for (int64_t i = wn; i < wn + 64; i++)
         work[i] = CANARY;
-    rt_gemm_f32(c.ta, c.tb, c.M, c.N, c.K, c.alpha, a, lda, b, ldb, c.beta, cm, ldc, 0, work);
+    rt_gemm_f32(c.ta, c.tb, c.M, c.N, c.K, c.alpha, a, lda, b, ldb, c.beta, cm, ldc, provider, work);
     double *want = malloc((size_t)(c.M * c.N + 1) * sizeof *want), *scale = malloc((size_t)(c.M * c.N + 1) * sizeof *scale);
     ref_gemm(&c, a, lda, b, ldb, c0, ldc, want, scale);
-    expect_close(cm, ldc, want, scale, &c, "native");
+    expect_close(cm, ldc, want, scale, &c, provider == RT_GEMM_BUILTIN_NARROW ? "native, narrow tiles" : "native");
     for (int64_t i = 0; i < c.M; i++)
         for (int64_t j = c.N; j < ldc; j++)
             cr_assert(cm[i * ldc + j] == CANARY, "native %lldx%lldx%lld: C[%lld][%lld] beyond N was written",
@@ -239,6 +240,13 @@ static void check_native(GCase c, int64_t pad_a, int64_t pad_b, int64_t pad_c, i
                   (long long)c.M, (long long)c.N, (long long)c.K, (long long)(i - wn));
     free(a), free(b), free(cm), free(c0), free(want), free(scale);
     sd_aligned_free(work);
+}
+
+/* both tile families: 8 x 48 for AVX-512, 6 x 16 for narrower vectors */
+static void check_native(GCase c, int64_t pad_a, int64_t pad_b, int64_t pad_c, int nan_c)
+{
+    check_native_with(RT_GEMM_BUILTIN, c, pad_a, pad_b, pad_c, nan_c);
+    check_native_with(RT_GEMM_BUILTIN_NARROW, c, pad_a, pad_b, pad_c, nan_c);
 }
 
 Test(gemm_builtin, native_strides_and_every_remainder)
@@ -269,8 +277,8 @@ Test(gemm_builtin, native_degenerate_and_narrow_products)
     }
     /* nothing to do, nothing touched */
     float c = CANARY;
-    rt_gemm_f32(0, 0, 0, 5, 5, 1.0f, NULL, 5, NULL, 5, 0.0f, &c, 5, 0, NULL);
-    rt_gemm_f32(0, 0, 5, 0, 5, 1.0f, NULL, 5, NULL, 5, 0.0f, &c, 5, 0, NULL);
+    rt_gemm_f32(0, 0, 0, 5, 5, 1.0f, NULL, 5, NULL, 5, 0.0f, &c, 5, RT_GEMM_BUILTIN, NULL);
+    rt_gemm_f32(0, 0, 5, 0, 5, 1.0f, NULL, 5, NULL, 5, 0.0f, &c, 5, RT_GEMM_BUILTIN, NULL);
     cr_expect(c == CANARY);
 }
 
@@ -288,7 +296,8 @@ Test(gemm_builtin, native_workspace_covers_narrower_blocks)
         for (int64_t n = 1; n <= n_max; n += n < 24 ? 1 : 19) {
             for (int64_t i = wn; i < wn + 64; i++)
                 work[i] = CANARY;
-            rt_gemm_f32(0, 0, M, n, K, 1.0f, a, K, b, n, 0.0f, y, n, 0, work);
+            rt_gemm_f32(0, 0, M, n, K, 1.0f, a, K, b, n, 0.0f, y, n, n % 2 ? RT_GEMM_BUILTIN : RT_GEMM_BUILTIN_NARROW,
+                        work);
             for (int64_t i = wn; i < wn + 64; i++)
                 cr_assert(work[i] == CANARY, "M=%lld K=%lld: N=%lld wrote past the workspace sized for N=%lld",
                           (long long)M, (long long)K, (long long)n, (long long)n_max);
@@ -297,7 +306,8 @@ Test(gemm_builtin, native_workspace_covers_narrower_blocks)
         for (int64_t k = 1; k <= K; k += k < 300 ? 37 : 613) {
             for (int64_t i = wn; i < wn + 64; i++)
                 work[i] = CANARY;
-            rt_gemm_f32(0, 0, M, n_max, k, 1.0f, a, k, b, n_max, 0.0f, y, n_max, 0, work);
+            rt_gemm_f32(0, 0, M, n_max, k, 1.0f, a, k, b, n_max, 0.0f, y, n_max,
+                        k % 2 ? RT_GEMM_BUILTIN : RT_GEMM_BUILTIN_NARROW, work);
             for (int64_t i = wn; i < wn + 64; i++)
                 cr_assert(work[i] == CANARY, "M=%lld N=%lld: K=%lld wrote past the workspace sized for K=%lld",
                           (long long)M, (long long)n_max, (long long)k, (long long)K);
