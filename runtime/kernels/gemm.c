@@ -1,20 +1,27 @@
 /* runtime/kernels/gemm.c — the shared matrix product.
  *
  * The builtin path is a packed, register-blocked GEMM in the style of BLIS. K is cut into balanced
- * blocks of at most RT_GEMM_KC; for each, a block of at most RT_GEMM_MC rows of op(A) is packed
- * (alpha folded in) into slivers of RT_GEMM_MR rows, k-major; then for every RT_GEMM_NR-wide
- * sliver of op(B), packed k-major into a small buffer that stays in L1, a micro-kernel computes
- * each MR x NR tile of C over the K block with MR x NR/16 vector accumulators and adds it to C.
+ * blocks of at most RT_GEMM_KC. op(A) is packed (alpha folded in) into slivers of MR rows, k-major:
+ * all of it once when it is small (rt_gemm_whole_a: the usual weights of a convolution), else a
+ * block of at most RT_GEMM_MC rows per K block. Each NR-wide sliver of op(B) is packed k-major
+ * into a small buffer that stays in L1 (prefetching the next sliver), and a micro-kernel computes
+ * every MR x NR tile of C against it with MR x NR/16 vector accumulators: 8 x 48 (24 of 32
+ * AVX-512 registers) or, for targets without 512-bit vectors, 6 x 16 (12 of 16 AVX2 registers,
+ * 24 of 32 NEON ones). Edge tiles (M % MR rows, N % NR columns) have their own variants with fewer
+ * rows or vectors, so only lanes of the last vector of a row are ever wasted; and when N is so
+ * narrow that those would be many (7x7 images: N = 49), C^T = op(B)^T op(A)^T is computed instead
+ * and transposed into C.
  *
- * The driver below is inlined at every call site with constant sizes, strides, transposes, alpha
- * and beta, so the packing loops specialize and vectorize and the choice of micro-kernel variants
- * folds away. The micro-kernels are not inlined (codegen keeps `noinline` functions out of line):
- * one copy per shape of tile serves every call site of a module, which keeps compile time and
- * code size down. Edge tiles (M % MR rows, N % NR columns) have their own variants with fewer
- * rows or vectors, so only the lanes of the last vector of a row are ever wasted.
+ * rt_gemm_f32 is inlined at every call site with constant sizes, transposes, alpha and beta, where
+ * it decides the strategy and picks the packing routines and micro-kernels; everything else is
+ * out of line (codegen keeps `noinline` kernel functions as they are): one copy of each serves
+ * every call site of a module, and only the variants some call site picks are compiled, which
+ * keeps compile time and code size down. Callers pass constant sizes (a convolution calls the
+ * GEMM for its full blocks and for its last block apart) so that the choices fold.
  *
- * Portable C11 with GCC/Clang vector extensions: LLVM lowers the 16-float vectors to AVX-512 on
- * the JIT's host, to pairs of AVX2 registers or NEON quadruples elsewhere. */
+ * Portable C11 with GCC/Clang vector extensions (and __builtin_shufflevector for in-register
+ * transposes, scalar loops without it): LLVM lowers the 16-float vectors to one AVX-512 register,
+ * two AVX2 ones or four NEON ones. */
 #include "runtime/kernels/gemm.h"
 
 #include <string.h>
@@ -50,9 +57,6 @@ typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
 
 /* --- micro-kernels --- */
 
-/* C[0:m, 0:n] (row stride ldc) = acc + beta * C, or acc when beta == 0, where acc is the
- * rows x (16 * nv) product of the packed A sliver a ([kc][rows]) and the B sliver b ([kc] rows of
- * bstride floats). m == rows and n == 16 * nv on full tiles; the edge variants store less. */
 /* C[0:m, 0:n] = t + beta * C (t alone when beta == 0), t with rows of NR floats: the store of an
  * edge tile, shared by every micro-kernel. */
 __attribute__((noinline)) void rt_gemm_store_edge(const float *restrict t, int m, int n, float beta,
@@ -67,6 +71,9 @@ __attribute__((noinline)) void rt_gemm_store_edge(const float *restrict t, int m
             c[i * ldc + j] = beta == 0.0f ? t[i * NR + j] : t[i * NR + j] + beta * c[i * ldc + j];
 }
 
+/* C[0:m, 0:n] (row stride ldc) = acc + beta * C, or acc when beta == 0, where acc is the
+ * rows x (16 * nv) product of the packed A sliver a ([kc][rows]) and the B sliver b ([kc] rows of
+ * bstride floats). m == rows and n == 16 * nv on full tiles; edge tiles store less. */
 static inline __attribute__((always_inline)) void ukr_body(const int rows, const int nv, int64_t kc,
                                                             const float *restrict a, const float *restrict b,
                                                             int64_t bstride, float *restrict c, int64_t ldc,
