@@ -41,8 +41,9 @@ SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *o
         if (LLVMIsDeclaration(fn))
             continue;
         LLVMSetLinkage(fn, LLVMInternalLinkage);
-        LLVMRemoveEnumAttributeAtIndex(fn, LLVMAttributeFunctionIndex, noinline);
-        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, always, 0));
+        /* a kernel helper declared noinline (the GEMM micro-kernels) stays one shared copy */
+        if (!LLVMGetEnumAttributeAtIndex(fn, LLVMAttributeFunctionIndex, noinline))
+            LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, always, 0));
         cg_set_target_attrs(ctx, fn, t);
     }
     LLVMSetTarget(m, t->triple);

@@ -363,8 +363,11 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
     }
     SdStatus st = SD_OK;
     size_t workspace = 0;
+    CgLowerOptions lower = opt->lower;
+    if (lower.gemm == CG_GEMM_BUILTIN && !t->avx512)
+        lower.gemm = CG_GEMM_BUILTIN_NARROW;
     for (int i = 0; i < n_nodes && st == SD_OK; i++) {
-        st = cg_lower_node(ir_graph_node(g, i), &opt->lower, &lowered[i], err);
+        st = cg_lower_node(ir_graph_node(g, i), &lower, &lowered[i], err);
         if (st == SD_OK && lowered[i].workspace_bytes > workspace)
             workspace = lowered[i].workspace_bytes;
     }

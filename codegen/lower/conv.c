@@ -14,10 +14,29 @@
 
 #include "codegen/lower/lower.h"
 #include "runtime/kernels/conv.h"
+#include "runtime/kernels/gemm.h"
 
 /* Column-matrix floats per block (2 MiB): big enough for an efficient GEMM, small enough that
  * the block is still in cache when the GEMM reads it. */
 #define CONV_BLOCK_FLOATS ((int64_t)1 << 19)
+
+/* RT_GEMM_* for rt_gemm_f32: OpenBLAS, or the builtin GEMM with tiles for the target's vectors */
+static int32_t gemm_provider(const CgLowerOptions *opt)
+{
+    if (opt->gemm == CG_GEMM_OPENBLAS)
+        return RT_GEMM_OPENBLAS;
+    return opt->gemm == CG_GEMM_BUILTIN_NARROW ? RT_GEMM_BUILTIN_NARROW : RT_GEMM_BUILTIN;
+}
+
+/* Workspace bytes of a column block of col_floats (rounded up to 16 floats as the kernels do)
+ * followed by the workspace of an M x N x K GEMM (none for OpenBLAS). */
+static size_t gemm_workspace_bytes(const RtConvParams *p, int64_t col_floats, int64_t M, int64_t N, int64_t K)
+{
+    int64_t f = (col_floats + 15) / 16 * 16;
+    if (p->use_blas != RT_GEMM_OPENBLAS)
+        f += rt_gemm_workspace_floats(M, N, K);
+    return (size_t)f * sizeof(float);
+}
 
 /* ns values padded at the front to 3 with `fill`. */
 static void to3(const int64_t *v, int ns, int64_t fill, int64_t *out)
@@ -48,7 +67,7 @@ static RtConvParams forward_params(const IrConvAttrs *a, const IrShape *x, const
     to3(a->strides, ns, 1, p.stride);
     to3(a->dilations, ns, 1, p.dilation);
     to3(a->pads, ns, 0, p.pad);
-    p.use_blas = opt->gemm == CG_GEMM_OPENBLAS;
+    p.use_blas = gemm_provider(opt);
     return p;
 }
 
@@ -65,12 +84,15 @@ static bool is_pointwise(const RtConvParams *p)
 static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
     RtConvParams p = forward_params(&n->attrs.conv, &n->outputs[0]->shape, &n->inputs[0]->shape, opt);
-    int bufs[3] = {0, 1, cg_out(n, 0)};
+    int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
     const int64_t cin_g = p.groups > 0 ? p.c_in / p.groups : 0;
     if (cin_g == 1)
         return cg_lowered_add(out, "rt_conv_grad_input_depthwise_f32", &p, sizeof p, 3, bufs, err);
-    if (is_pointwise(&p))
-        return cg_lowered_add(out, "rt_conv_grad_input_pointwise_f32", &p, sizeof p, 3, bufs, err);
+    if (is_pointwise(&p)) {
+        out->workspace_bytes =
+            gemm_workspace_bytes(&p, 0, cin_g, p.in[0] * p.in[1] * p.in[2], p.groups > 0 ? p.c_out / p.groups : 0);
+        return cg_lowered_add(out, "rt_conv_grad_input_pointwise_f32", &p, sizeof p, 4, bufs, err);
+    }
     /* the transposed conv's view: its input is dy, its output dx, its weights read the same */
     RtConvParams t = p;
     t.c_in = p.c_out, t.c_out = p.c_in;
@@ -78,7 +100,8 @@ static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgL
         t.in[i] = p.out[i], t.out[i] = p.in[i];
     const int64_t kvol = p.kernel[0] * p.kernel[1] * p.kernel[2], m = cin_g * kvol;
     t.rows_per_block = block_rows(t.in[0] * t.in[1], m * t.in[2]);
-    out->workspace_bytes = (size_t)(m * t.rows_per_block * t.in[2]) * sizeof(float);
+    out->workspace_bytes = gemm_workspace_bytes(&t, m * t.rows_per_block * t.in[2], m, t.rows_per_block * t.in[2],
+                                                p.groups > 0 ? p.c_out / p.groups : 0);
     int tbufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
     return cg_lowered_add(out, "rt_conv_transpose_f32", &t, sizeof t, 4, tbufs, err);
 }
@@ -95,11 +118,15 @@ static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, Cg
         return cg_lowered_add(out, "rt_conv_grad_weight_depthwise_f32", &p, sizeof p, S > 1 ? 4 : 3, bufs, err);
     }
     const int64_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
+    const int64_t cout_g = p.c_out / p.groups;
     p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);
-    if (!is_pointwise(&p))
-        out->workspace_bytes = (size_t)(k * p.rows_per_block * p.out[2]) * sizeof(float);
+    if (is_pointwise(&p)) /* dw_g += dy_g x_g^T: the input is the column matrix */
+        out->workspace_bytes = gemm_workspace_bytes(&p, 0, cout_g, k, p.out[0] * p.out[1] * p.out[2]);
+    else
+        out->workspace_bytes =
+            gemm_workspace_bytes(&p, k * p.rows_per_block * p.out[2], cout_g, k, p.rows_per_block * p.out[2]);
     int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
-    return cg_lowered_add(out, "rt_conv_grad_weight_f32", &p, sizeof p, out->workspace_bytes ? 4 : 3, bufs, err);
+    return cg_lowered_add(out, "rt_conv_grad_weight_f32", &p, sizeof p, 4, bufs, err);
 }
 
 SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
@@ -128,17 +155,22 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     if (n->op == IR_OP_CONV_TRANSPOSE) {
         int64_t m = cout_g * kvol;
         p.rows_per_block = block_rows(p.in[0] * p.in[1], m * p.in[2]);
-        out->workspace_bytes = (size_t)(m * p.rows_per_block * p.in[2]) * sizeof(float);
+        out->workspace_bytes =
+            gemm_workspace_bytes(&p, m * p.rows_per_block * p.in[2], m, p.rows_per_block * p.in[2], cin_g);
         bufs[nb++] = CG_BUF_WORKSPACE;
         return cg_lowered_add(out, "rt_conv_transpose_f32", &p, sizeof p, nb, bufs, err);
     }
     if (cin_g == 1 && ns <= 2)
         return cg_lowered_add(out, "rt_conv_depthwise_f32", &p, sizeof p, nb, bufs, err);
-    if (is_pointwise(&p))
+    if (is_pointwise(&p)) {
+        out->workspace_bytes = gemm_workspace_bytes(&p, 0, cout_g, p.out[0] * p.out[1] * p.out[2], cin_g);
+        bufs[nb++] = CG_BUF_WORKSPACE;
         return cg_lowered_add(out, "rt_conv_pointwise_f32", &p, sizeof p, nb, bufs, err);
+    }
     int64_t k = cin_g * kvol;
     p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);
-    out->workspace_bytes = (size_t)(k * p.rows_per_block * p.out[2]) * sizeof(float);
+    out->workspace_bytes =
+        gemm_workspace_bytes(&p, k * p.rows_per_block * p.out[2], cout_g, p.rows_per_block * p.out[2], k);
     bufs[nb++] = CG_BUF_WORKSPACE;
     return cg_lowered_add(out, "rt_conv_gemm_f32", &p, sizeof p, nb, bufs, err);
 }

@@ -13,7 +13,9 @@
 /* Operand index of the node's scratch workspace (size: CgLowered.workspace_bytes). */
 #define CG_BUF_WORKSPACE (-1)
 
-typedef enum CgGemm { CG_GEMM_OPENBLAS, CG_GEMM_BUILTIN } CgGemm;
+/* CG_GEMM_BUILTIN_NARROW: the builtin GEMM with tiles for targets without 512-bit vectors; cg_emit
+ * picks it for CG_GEMM_BUILTIN on such targets. */
+typedef enum CgGemm { CG_GEMM_OPENBLAS, CG_GEMM_BUILTIN, CG_GEMM_BUILTIN_NARROW } CgGemm;
 
 typedef struct CgLowerOptions {
     CgGemm gemm;

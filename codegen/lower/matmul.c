@@ -5,7 +5,16 @@
 #include <string.h>
 
 #include "codegen/lower/lower.h"
+#include "runtime/kernels/gemm.h"
 #include "runtime/kernels/matmul.h"
+
+/* RT_GEMM_* for rt_gemm_f32: OpenBLAS, or the builtin GEMM with tiles for the target's vectors */
+static int32_t gemm_provider(const CgLowerOptions *opt)
+{
+    if (opt->gemm == CG_GEMM_OPENBLAS)
+        return RT_GEMM_OPENBLAS;
+    return opt->gemm == CG_GEMM_BUILTIN_NARROW ? RT_GEMM_BUILTIN_NARROW : RT_GEMM_BUILTIN;
+}
 
 static IrShape batch_of(const IrShape *s, int matrix_rank)
 {
@@ -13,6 +22,18 @@ static IrShape batch_of(const IrShape *s, int matrix_rank)
     for (int i = 0; i < b.rank; i++)
         b.dims[i] = s->dims[i];
     return b;
+}
+
+/* rt_matmul_f32 with the GEMM's packing workspace (none for OpenBLAS) */
+static SdStatus add_matmul_f32(const IrNode *n, CgLowered *out, const RtMatmulParams *p, SdError *err)
+{
+    if (p->use_blas != RT_GEMM_OPENBLAS) {
+        size_t ws = (size_t)rt_gemm_workspace_floats(p->M, p->N, p->K) * sizeof(float);
+        if (ws > out->workspace_bytes)
+            out->workspace_bytes = ws;
+    }
+    int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
+    return cg_lowered_add(out, "rt_matmul_f32", p, sizeof *p, 4, bufs, err);
 }
 
 static SdStatus lower_gemm(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
@@ -33,7 +54,7 @@ static SdStatus lower_gemm(const IrNode *n, const CgLowerOptions *opt, CgLowered
     p.trans_a = at->trans_a;
     p.trans_b = at->trans_b;
     p.alpha = at->alpha;
-    p.use_blas = opt->gemm == CG_GEMM_OPENBLAS;
+    p.use_blas = gemm_provider(opt);
     if (n->n_inputs > 2 && n->inputs[2]) {
         int64_t cs[IR_MAX_RANK], ys[IR_MAX_RANK];
         cg_broadcast_strides(&n->inputs[2]->shape, &y->shape, cs);
@@ -41,8 +62,7 @@ static SdStatus lower_gemm(const IrNode *n, const CgLowerOptions *opt, CgLowered
         SD_TRY(cg_lower_strided_copy(out, n, 2, y->shape.dims, cs, 0, ys, 0, sizeof(float), 2, cg_out(n, 0), err));
         p.beta = at->beta;
     }
-    int bufs[3] = {0, 1, cg_out(n, 0)};
-    return cg_lowered_add(out, "rt_matmul_f32", &p, sizeof p, 3, bufs, err);
+    return add_matmul_f32(n, out, &p, err);
 }
 
 SdStatus cg_lower_matmul(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
@@ -72,7 +92,7 @@ SdStatus cg_lower_matmul(const IrNode *n, const CgLowerOptions *opt, CgLowered *
     if ((at->trans_a || at->trans_b) && a->dtype != SD_DT_F32)
         return cg_unsupported_dtype(n, a, err);
     p.alpha = 1.0f;
-    p.use_blas = opt->gemm == CG_GEMM_OPENBLAS;
+    p.use_blas = gemm_provider(opt);
 
     /* batch strides in matrices, then in elements */
     IrShape ba = batch_of(sa, 2), bb = batch_of(sb, 2);
@@ -110,7 +130,7 @@ SdStatus cg_lower_matmul(const IrNode *n, const CgLowerOptions *opt, CgLowered *
     memcpy(p.c_stride, strides[2], sizeof p.c_stride);
     int bufs[3] = {0, 1, cg_out(n, 0)};
     switch (a->dtype) {
-    case SD_DT_F32: return cg_lowered_add(out, "rt_matmul_f32", &p, sizeof p, 3, bufs, err);
+    case SD_DT_F32: return add_matmul_f32(n, out, &p, err);
     case SD_DT_I64: return cg_lowered_add(out, "rt_matmul_i64", &p, sizeof p, 3, bufs, err);
     case SD_DT_I32: return cg_lowered_add(out, "rt_matmul_i32", &p, sizeof p, 3, bufs, err);
     default: return cg_unsupported_dtype(n, a, err);

@@ -81,6 +81,8 @@ RT_KERNEL(rt_conv_gemm_f32)
     const int64_t out_vol = p->out[0] * p->out[1] * p->out[2];
     const int64_t rows = p->out[0] * p->out[1], OW = p->out[2];
     const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    const int64_t last = rows > 0 ? rows - (rows - 1) / rpb * rpb : rpb; /* rows of the last block */
+    float *gemm_work = col + (K * rpb * OW + 15) / 16 * 16; /* after the column block */
     for (int64_t n = 0; n < p->batch; n++)
         for (int64_t g = 0; g < p->groups; g++) {
             const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
@@ -91,8 +93,13 @@ RT_KERNEL(rt_conv_gemm_f32)
                 im2col_block(p, cin_g, xg, col, r0, nr);
                 if (bias)
                     fill_rows(yg + r0 * OW, cout_g, nr * OW, out_vol, bias + g * cout_g);
-                rt_gemm_f32(0, 0, cout_g, nr * OW, K, 1.0f, wg, K, col, nr * OW, bias ? 1.0f : 0.0f, yg + r0 * OW,
-                            out_vol, p->use_blas);
+                /* a full block or the last one: each GEMM call gets constant sizes */
+                if (nr == rpb)
+                    rt_gemm_f32(0, 0, cout_g, rpb * OW, K, 1.0f, wg, K, col, rpb * OW, bias ? 1.0f : 0.0f,
+                                yg + r0 * OW, out_vol, p->use_blas, gemm_work);
+                else
+                    rt_gemm_f32(0, 0, cout_g, last * OW, K, 1.0f, wg, K, col, last * OW, bias ? 1.0f : 0.0f,
+                                yg + r0 * OW, out_vol, p->use_blas, gemm_work);
             }
         }
 }
@@ -103,6 +110,7 @@ RT_KERNEL(rt_conv_pointwise_f32)
     const float *x = bufs[0], *w = bufs[1];
     const float *bias = p->has_bias ? bufs[2] : NULL;
     float *y = bufs[2 + p->has_bias];
+    float *gemm_work = bufs[3 + p->has_bias];
     if (p->groups <= 0)
         return;
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
@@ -114,7 +122,7 @@ RT_KERNEL(rt_conv_pointwise_f32)
             if (bias)
                 fill_rows(yg, cout_g, vol, vol, bias + g * cout_g);
             rt_gemm_f32(0, 0, cout_g, vol, cin_g, 1.0f, w + g * cout_g * cin_g, cin_g, xg, vol, bias ? 1.0f : 0.0f,
-                        yg, vol, p->use_blas);
+                        yg, vol, p->use_blas, gemm_work);
         }
 }
 
@@ -276,6 +284,8 @@ RT_KERNEL(rt_conv_transpose_f32)
     const int64_t out_vol = p->out[0] * p->out[1] * p->out[2];
     const int64_t rows = p->in[0] * p->in[1], IW = p->in[2];
     const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    const int64_t last = rows > 0 ? rows - (rows - 1) / rpb * rpb : rpb; /* rows of the last block */
+    float *gemm_work = col + (M * rpb * IW + 15) / 16 * 16; /* after the column block */
     for (int64_t n = 0; n < p->batch; n++)
         for (int64_t g = 0; g < p->groups; g++) {
             const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
@@ -283,8 +293,12 @@ RT_KERNEL(rt_conv_transpose_f32)
             fill_rows(yg, cout_g, out_vol, out_vol, bias ? bias + g * cout_g : NULL);
             for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
                 int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
-                rt_gemm_f32(1, 0, M, nr * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f, col,
-                            nr * IW, p->use_blas);
+                if (nr == rpb) /* a full block or the last one: each GEMM call gets constant sizes */
+                    rt_gemm_f32(1, 0, M, rpb * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f,
+                                col, rpb * IW, p->use_blas, gemm_work);
+                else
+                    rt_gemm_f32(1, 0, M, last * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f,
+                                col, last * IW, p->use_blas, gemm_work);
                 col2im_block(p, cout_g, col, yg, r0, nr);
             }
         }
@@ -296,7 +310,7 @@ RT_KERNEL(rt_conv_grad_input_pointwise_f32)
 {
     const RtConvParams *p = params_;
     const float *dy = bufs[0], *w = bufs[1];
-    float *dx = bufs[2];
+    float *dx = bufs[2], *gemm_work = bufs[3];
     if (p->groups <= 0)
         return;
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
@@ -305,7 +319,7 @@ RT_KERNEL(rt_conv_grad_input_pointwise_f32)
         for (int64_t g = 0; g < p->groups; g++)
             rt_gemm_f32(1, 0, cin_g, vol, cout_g, 1.0f, w + g * cout_g * cin_g, cin_g,
                         dy + (n * p->c_out + g * cout_g) * vol, vol, 0.0f, dx + (n * p->c_in + g * cin_g) * vol, vol,
-                        p->use_blas);
+                        p->use_blas, gemm_work);
 }
 
 /* dst[o*S] += w * src[o] for o in [lo, hi): one tap of one dy row into a dx row. */
@@ -529,6 +543,9 @@ RT_KERNEL(rt_conv_grad_weight_f32)
     bool pointwise = kvol == 1;
     for (int i = 0; i < 3; i++)
         pointwise = pointwise && p->stride[i] == 1 && p->pad[i] == 0 && p->in[i] == p->out[i];
+    /* the GEMM's workspace follows the column block (none when pointwise) */
+    float *gemm_work = pointwise ? col : col + (K * rpb * OW + 15) / 16 * 16;
+    const int64_t last = rows > 0 ? rows - (rows - 1) / rpb * rpb : rpb; /* rows of the last block */
     for (int64_t i = 0; i < p->c_out * K; i++)
         dw[i] = 0.0f;
     for (int64_t n = 0; n < p->batch; n++)
@@ -537,14 +554,19 @@ RT_KERNEL(rt_conv_grad_weight_f32)
             const float *dyg = dy + (n * p->c_out + g * cout_g) * out_vol;
             float *dwg = dw + g * cout_g * K;
             if (pointwise) { /* the input already is the column matrix */
-                rt_gemm_f32(0, 1, cout_g, K, out_vol, 1.0f, dyg, out_vol, xg, in_vol, 1.0f, dwg, K, p->use_blas);
+                rt_gemm_f32(0, 1, cout_g, K, out_vol, 1.0f, dyg, out_vol, xg, in_vol, 1.0f, dwg, K, p->use_blas,
+                            gemm_work);
                 continue;
             }
             for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
                 int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
                 im2col_block(p, cin_g, xg, col, r0, nr);
-                rt_gemm_f32(0, 1, cout_g, K, nr * OW, 1.0f, dyg + r0 * OW, out_vol, col, nr * OW, 1.0f, dwg, K,
-                            p->use_blas);
+                if (nr == rpb) /* a full block or the last one: each GEMM call gets constant sizes */
+                    rt_gemm_f32(0, 1, cout_g, K, rpb * OW, 1.0f, dyg + r0 * OW, out_vol, col, rpb * OW, 1.0f, dwg, K,
+                                p->use_blas, gemm_work);
+                else
+                    rt_gemm_f32(0, 1, cout_g, K, last * OW, 1.0f, dyg + r0 * OW, out_vol, col, last * OW, 1.0f, dwg,
+                                K, p->use_blas, gemm_work);
             }
         }
 }

@@ -7,15 +7,18 @@
  *   rt_conv_depthwise_f32  one input channel per group, at most 2 spatial dims: direct loops over
  *                          output rows, the kernel window unrolled once its size is constant;
  *   rt_conv_transpose_f32  GEMM into column form (workspace), then scatter-add (col2im).
- * Operands: x, w, [bias when has_bias], y, [workspace for the gemm and transpose kernels].
+ * Operands: x, w, [bias when has_bias], y, [workspace for the gemm, pointwise and transpose kernels:
+ * the column block, if any, rounded up to 16 floats, then the GEMM's rt_gemm_workspace_floats].
  *
  * Gradients (params describe the FORWARD conv: in = x, out = dy, c_in = x's channels):
- *   rt_conv_grad_input_pointwise_f32   dy, w -> dx: 1x1, stride 1, unpadded: dx_g = W_g^T dy_g
+ *   rt_conv_grad_input_pointwise_f32   dy, w -> dx, workspace (the GEMM's): 1x1, stride 1,
+ *                                      unpadded: dx_g = W_g^T dy_g
  *   rt_conv_grad_input_depthwise_f32   dy, w -> dx: one input channel per group, direct loops:
  *                                      width stride 1 gathers each kernel row's flipped taps in one
  *                                      pass, a larger stride scatters each tap
  *   rt_conv_grad_weight_f32            x, dy -> dw, workspace: im2col of x by blocks of output rows,
- *                                      dw_g += dy_g col^T (one GEMM per block)
+ *                                      dw_g += dy_g col^T (one GEMM per block); the column block
+ *                                      (none when 1x1) rounded up to 16 floats, then the GEMM's
  *   rt_conv_grad_weight_depthwise_f32  x, dy -> dw, [workspace]: one input channel per group: dot
  *                                      products of dy rows with x rows per tap, in lanes summed once
  *                                      per channel; a width stride above 1 reads x planes split by
@@ -37,7 +40,7 @@ typedef struct RtConvParams {
     int64_t rows_per_block;     /* gemm: output rows (outer spatial positions) per im2col block;
                                    transpose: input rows per GEMM block */
     int32_t has_bias;
-    int32_t use_blas;
+    int32_t use_blas;           /* the GEMM: RT_GEMM_* of gemm.h */
 } RtConvParams;
 
 RT_KERNEL_DECL(rt_conv_gemm_f32)

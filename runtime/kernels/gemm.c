@@ -1,23 +1,342 @@
-/* runtime/kernels/gemm.c — the shared matrix product. The builtin path keeps a row of C in the
- * innermost loop (unit stride over N for both B and C), so once M, N and K are constants LLVM
- * vectorizes it along N; blocking over K keeps a panel of B in cache. Issue 3 replaces it with
- * packed, register-blocked micro-kernels. */
+/* runtime/kernels/gemm.c — the shared matrix product.
+ *
+ * The builtin path is a packed, register-blocked GEMM in the style of BLIS. K is cut into balanced
+ * blocks of at most RT_GEMM_KC. op(A) is packed (alpha folded in) into slivers of MR rows, k-major:
+ * all of it once when it is small (rt_gemm_whole_a: the usual weights of a convolution), else a
+ * block of at most RT_GEMM_MC rows per K block. Each NR-wide sliver of op(B) is packed k-major
+ * into a small buffer that stays in L1 (prefetching the next sliver), and a micro-kernel computes
+ * every MR x NR tile of C against it with MR x NR/16 vector accumulators: 8 x 48 (24 of 32
+ * AVX-512 registers) or, for targets without 512-bit vectors, 6 x 16 (12 of 16 AVX2 registers,
+ * 24 of 32 NEON ones). Edge tiles (M % MR rows, N % NR columns) have their own variants with fewer
+ * rows or vectors, so only lanes of the last vector of a row are ever wasted; and when N is so
+ * narrow that those would be many (7x7 images: N = 49), C^T = op(B)^T op(A)^T is computed instead
+ * and transposed into C.
+ *
+ * rt_gemm_f32 is inlined at every call site with constant sizes, transposes, alpha and beta, where
+ * it decides the strategy and picks the packing routines and micro-kernels; everything else is
+ * out of line (codegen keeps `noinline` kernel functions as they are): one copy of each serves
+ * every call site of a module, and only the variants some call site picks are compiled, which
+ * keeps compile time and code size down. Callers pass constant sizes (a convolution calls the
+ * GEMM for its full blocks and for its last block apart) so that the choices fold.
+ *
+ * Portable C11 with GCC/Clang vector extensions (and __builtin_shufflevector for in-register
+ * transposes, scalar loops without it): LLVM lowers the 16-float vectors to one AVX-512 register,
+ * two AVX2 ones or four NEON ones. */
 #include "runtime/kernels/gemm.h"
+
+#include <string.h>
 
 #include <cblas.h>
 
-#define KC 256
+#include "runtime/kernels/kernel.h"
 
-void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int use_blas)
+typedef float v16f __attribute__((vector_size(64)));
+
+#ifdef __clang__
+#define VFMA(a, b, c) __builtin_elementwise_fma((a), (b), (c))
+#else
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* Edge and remainder loops are short and cold: vectorizing them only costs compile time. */
+#ifdef __clang__
+#define RT_NOVEC _Pragma("clang loop vectorize(disable) interleave(disable)")
+#else
+#define RT_NOVEC
+#endif
+
+#define MR RT_GEMM_MR
+#define NR RT_GEMM_NR
+#define NV (NR / 16)
+
+/* Unaligned, alias-safe access to 16 floats (macros: vector values never cross a call). */
+typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
+#define VLOAD(p) (*(const v16f_u *)(p))
+#define VSTORE(p, v) (*(v16f_u *)(p) = (v))
+#define VSPLAT(x) ((v16f){(x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x)})
+
+/* --- micro-kernels --- */
+
+/* C[0:m, 0:n] = t + beta * C (t alone when beta == 0), t with rows of NR floats: the store of an
+ * edge tile, shared by every micro-kernel. */
+__attribute__((noinline)) void rt_gemm_store_edge(const float *restrict t, int m, int n, float beta,
+                                                  float *restrict c, int64_t ldc);
+__attribute__((noinline)) void rt_gemm_store_edge(const float *restrict t, int m, int n, float beta,
+                                                  float *restrict c, int64_t ldc)
 {
-    if (M <= 0 || N <= 0)
-        return;
-    if (use_blas && K > 0) {
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                    (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    RT_NOVEC
+    for (int i = 0; i < m; i++)
+        RT_NOVEC
+        for (int j = 0; j < n; j++)
+            c[i * ldc + j] = beta == 0.0f ? t[i * NR + j] : t[i * NR + j] + beta * c[i * ldc + j];
+}
+
+/* C[0:m, 0:n] (row stride ldc) = acc + beta * C, or acc when beta == 0, where acc is the
+ * rows x (16 * nv) product of the packed A sliver a ([kc][rows]) and the B sliver b ([kc] rows of
+ * bstride floats). m == rows and n == 16 * nv on full tiles; edge tiles store less. */
+static inline __attribute__((always_inline)) void ukr_body(const int rows, const int nv, int64_t kc,
+                                                            const float *restrict a, const float *restrict b,
+                                                            int64_t bstride, float *restrict c, int64_t ldc,
+                                                            float beta, int m, int n)
+{
+    v16f acc[MR][NV];
+    RT_UNROLL
+    for (int i = 0; i < rows; i++) {
+        RT_UNROLL
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = VSPLAT(0.0f);
+    }
+    for (int64_t k = 0; k < kc; k++) {
+        v16f bv[NV];
+        RT_UNROLL
+        for (int v = 0; v < nv; v++)
+            bv[v] = VLOAD(b + 16 * v);
+        RT_UNROLL
+        for (int i = 0; i < rows; i++) {
+            v16f av = VSPLAT(a[i]);
+            RT_UNROLL
+            for (int v = 0; v < nv; v++)
+                acc[i][v] = VFMA(av, bv[v], acc[i][v]);
+        }
+        a += rows;
+        b += bstride;
+    }
+    if (m == rows && n == 16 * nv) {
+        RT_UNROLL
+        for (int i = 0; i < rows; i++) {
+            RT_UNROLL
+            for (int v = 0; v < nv; v++) {
+                float *cp = c + i * ldc + 16 * v;
+                VSTORE(cp, beta == 0.0f ? acc[i][v] : acc[i][v] + VSPLAT(beta) * VLOAD(cp));
+            }
+        }
         return;
     }
+    /* an edge tile: through a buffer, only the m x n corner */
+    float t[MR * NR];
+    RT_UNROLL
+    for (int i = 0; i < rows; i++) {
+        RT_UNROLL
+        for (int v = 0; v < nv; v++)
+            VSTORE(t + i * NR + 16 * v, acc[i][v]);
+    }
+    rt_gemm_store_edge(t, m, n, beta, c, ldc);
+}
+
+#define UKR_ARGS                                                                                      \
+    int64_t kc, const float *restrict a, const float *restrict b, int64_t bstride, float *restrict c, \
+        int64_t ldc, float beta, int m, int n
+#define UKR(R, V)                                                                  \
+    __attribute__((noinline)) void rt_gemm_ukr_##R##x##V(UKR_ARGS);               \
+    __attribute__((noinline)) void rt_gemm_ukr_##R##x##V(UKR_ARGS)                \
+    {                                                                              \
+        ukr_body(R, V, kc, a, b, bstride, c, ldc, beta, m, n);                     \
+    }
+#define UKR_ROWS(V) UKR(1, V) UKR(2, V) UKR(3, V) UKR(4, V) UKR(5, V) UKR(6, V) UKR(7, V) UKR(8, V)
+UKR_ROWS(1)
+UKR_ROWS(2)
+UKR_ROWS(3)
+
+typedef void (*UkrFn)(UKR_ARGS);
+
+/* The variant for a rows x (16 nv) tile; rows and nv are constants at specialized call sites, so
+ * only the variants a module uses end up in it. */
+static inline UkrFn ukr_for(int rows, int nv)
+{
+#define CASE(R)                                  \
+    case R:                                      \
+        return nv == 1   ? rt_gemm_ukr_##R##x1   \
+               : nv == 2 ? rt_gemm_ukr_##R##x2   \
+                         : rt_gemm_ukr_##R##x3;
+    switch (rows) {
+        CASE(1)
+        CASE(2)
+        CASE(3)
+        CASE(4)
+        CASE(5)
+        CASE(6)
+        CASE(7)
+    default:
+        CASE(8)
+    }
+#undef CASE
+}
+
+/* --- packing --- */
+
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define HAVE_SHUFFLE 1
+/* the first (last) 8 lanes of a and b, interleaved */
+#define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define ZIP_HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+
+/* Transposes r vectors (r = 2^rounds, 8 or 16) of 16 floats: afterwards v[0..r) read as one array
+ * hold element k of input vector i at [k * r + i]. Each round interleaves vector j with j + r/2. */
+static inline __attribute__((always_inline)) void transpose_rows(v16f *v, const int r, const int rounds)
+{
+    RT_UNROLL
+    for (int round = 0; round < rounds; round++) {
+        v16f t[16];
+        RT_UNROLL
+        for (int j = 0; j < r / 2; j++) {
+            t[2 * j] = ZIP_LO(v[j], v[j + r / 2]);
+            t[2 * j + 1] = ZIP_HI(v[j], v[j + r / 2]);
+        }
+        RT_UNROLL
+        for (int j = 0; j < r; j++)
+            v[j] = t[j];
+    }
+}
+#endif
+
+/* rows x kc of alpha * A (row-major, not transposed) from row i0, column k0, as [kc][rows] */
+__attribute__((noinline)) void rt_gemm_pack_a_n(const float *restrict A, int64_t lda, int64_t i0, int64_t k0,
+                                                int rows, int64_t kc, float alpha, float *restrict dst);
+__attribute__((noinline)) void rt_gemm_pack_a_n(const float *restrict A, int64_t lda, int64_t i0, int64_t k0,
+                                                int rows, int64_t kc, float alpha, float *restrict dst)
+{
+    A += i0 * lda + k0;
+    int64_t k = 0;
+#ifdef HAVE_SHUFFLE
+    if (rows == MR) /* 16 columns of the 8 rows at a time, transposed in registers */
+        for (; k + 16 <= kc; k += 16) {
+            v16f v[MR];
+            RT_UNROLL
+            for (int i = 0; i < MR; i++)
+                v[i] = VSPLAT(alpha) * VLOAD(A + i * lda + k);
+            transpose_rows(v, MR, 3);
+            RT_UNROLL
+            for (int i = 0; i < MR; i++)
+                VSTORE(dst + k * MR + 16 * i, v[i]);
+        }
+#endif
+    RT_NOVEC
+    for (; k < kc; k++)
+        RT_NOVEC
+        for (int i = 0; i < rows; i++)
+            dst[k * rows + i] = alpha * A[i * lda + k];
+}
+
+/* the same from A stored transposed (op(A)[i][k] = A[k * lda + i]): rows are contiguous */
+__attribute__((noinline)) void rt_gemm_pack_a_t(const float *restrict A, int64_t lda, int64_t i0, int64_t k0,
+                                                int rows, int64_t kc, float alpha, float *restrict dst);
+__attribute__((noinline)) void rt_gemm_pack_a_t(const float *restrict A, int64_t lda, int64_t i0, int64_t k0,
+                                                int rows, int64_t kc, float alpha, float *restrict dst)
+{
+    A += k0 * lda + i0;
+    if (rows == MR) {
+        for (int64_t k = 0; k < kc; k++)
+            for (int i = 0; i < MR; i++)
+                dst[k * MR + i] = alpha * A[k * lda + i];
+        return;
+    }
+    RT_NOVEC
+    for (int64_t k = 0; k < kc; k++)
+        RT_NOVEC
+        for (int i = 0; i < rows; i++)
+            dst[k * rows + i] = alpha * A[k * lda + i];
+}
+
+/* kc x cols of B (not transposed) from row k0, column j0, as [kc][width], zeros in [cols, width) */
+__attribute__((noinline)) void rt_gemm_pack_b_n(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0,
+                                                int cols, int width, int64_t kc, float *restrict dst);
+__attribute__((noinline)) void rt_gemm_pack_b_n(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0,
+                                                int cols, int width, int64_t kc, float *restrict dst)
+{
+    B += k0 * ldb + j0;
+    if (cols == RT_GEMM_NR_N && width == RT_GEMM_NR_N) {
+        for (int64_t k = 0; k < kc; k++) {
+            __builtin_prefetch(B + k * ldb + RT_GEMM_NR_N);
+            VSTORE(dst + k * RT_GEMM_NR_N, VLOAD(B + k * ldb));
+        }
+        return;
+    }
+    if (cols == NR && width == NR) {
+        for (int64_t k = 0; k < kc; k++) {
+            RT_UNROLL
+            for (int v = 0; v < NV; v++) {
+                __builtin_prefetch(B + k * ldb + NR + 16 * v);
+                VSTORE(dst + k * NR + 16 * v, VLOAD(B + k * ldb + 16 * v));
+            }
+        }
+        return;
+    }
+    RT_NOVEC
+    for (int64_t k = 0; k < kc; k++) {
+        RT_NOVEC
+        for (int j = 0; j < cols; j++)
+            dst[k * width + j] = B[k * ldb + j];
+        RT_NOVEC
+        for (int j = cols; j < width; j++)
+            dst[k * width + j] = 0.0f;
+    }
+}
+
+/* how far ahead (floats along a row) the packing routines prefetch */
+#define PF_T 64
+#ifdef HAVE_SHUFFLE
+/* dst[r * ldd + c] = src[c * lds + r] for r, c < 16, in registers; prefetches the next block of
+ * each source row (the packing of a transposed operand walks along them) */
+__attribute__((noinline)) void rt_gemm_transpose16(const float *restrict src, int64_t lds, float *restrict dst,
+                                                   int64_t ldd);
+__attribute__((noinline)) void rt_gemm_transpose16(const float *restrict src, int64_t lds, float *restrict dst,
+                                                   int64_t ldd)
+{
+    v16f v[16];
+    RT_UNROLL
+    for (int r = 0; r < 16; r++) {
+        __builtin_prefetch(src + r * lds + PF_T);
+        v[r] = VLOAD(src + r * lds);
+    }
+    transpose_rows(v, 16, 4);
+    RT_UNROLL
+    for (int r = 0; r < 16; r++)
+        VSTORE(dst + r * ldd, v[r]);
+}
+#endif
+
+/* the same from B stored transposed (op(B)[k][j] = B[j * ldb + k]) */
+__attribute__((noinline)) void rt_gemm_pack_b_t(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0,
+                                                int cols, int width, int64_t kc, float *restrict dst);
+__attribute__((noinline)) void rt_gemm_pack_b_t(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0,
+                                                int cols, int width, int64_t kc, float *restrict dst)
+{
+    B += j0 * ldb + k0;
+    int j = 0;
+#ifdef HAVE_SHUFFLE
+    /* 16 x 16 blocks transposed in registers */
+    for (; j + 16 <= cols; j += 16) {
+        int64_t k = 0;
+        for (; k + 16 <= kc; k += 16)
+            rt_gemm_transpose16(B + j * ldb + k, ldb, dst + k * width + j, width);
+        RT_NOVEC
+        for (; k < kc; k++)
+            RT_NOVEC
+            for (int r = 0; r < 16; r++)
+                dst[k * width + j + r] = B[(j + r) * ldb + k];
+    }
+#endif
+    RT_NOVEC
+    for (; j < cols; j++)
+        RT_NOVEC
+        for (int64_t k = 0; k < kc; k++)
+            dst[k * width + j] = B[j * ldb + k];
+    RT_NOVEC
+    for (int64_t k = 0; k < kc; k++)
+        RT_NOVEC
+        for (int jj = cols; jj < width; jj++)
+            dst[k * width + jj] = 0.0f;
+}
+
+typedef void (*PackAFn)(const float *restrict A, int64_t lda, int64_t i0, int64_t k0, int rows, int64_t kc,
+                        float alpha, float *restrict dst);
+typedef void (*PackBFn)(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0, int cols, int width,
+                        int64_t kc, float *restrict dst);
+
+/* --- the driver --- */
+
+static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
+{
     for (int64_t i = 0; i < M; i++) {
         float *c = C + i * ldc;
         if (beta == 0.0f)
@@ -27,21 +346,186 @@ void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
             for (int64_t j = 0; j < N; j++)
                 c[j] *= beta;
     }
-    for (int64_t k0 = 0; k0 < K; k0 += KC) {
-        int64_t k1 = k0 + KC < K ? k0 + KC : K;
-        for (int64_t i = 0; i < M; i++) {
-            float *c = C + i * ldc;
-            for (int64_t k = k0; k < k1; k++) {
-                float a = alpha * (trans_a ? A[k * lda + i] : A[i * lda + k]);
-                if (trans_b) {
-                    for (int64_t j = 0; j < N; j++)
-                        c[j] += a * B[j * ldb + k];
-                } else {
-                    const float *b = B + k * ldb;
-                    for (int64_t j = 0; j < N; j++)
-                        c[j] += a * b[j];
-                }
+}
+
+/* What a call site needs, decided from its constant sizes and transposes: the packing routines
+ * and the micro-kernels of the full tiles and of the edges (M % MR rows, N % NR columns). */
+typedef struct GemmPlan {
+    int mr, nr; /* the tile: RT_GEMM_MR x RT_GEMM_NR, or the narrow RT_GEMM_MR_N x RT_GEMM_NR_N */
+    PackAFn pack_a;
+    PackBFn pack_b;
+    UkrFn full, n_edge, m_edge, corner;
+} GemmPlan;
+
+/* mc rows of alpha * op(A) from row ic, columns [pc, pc + kc): full slivers, then the edge */
+__attribute__((noinline)) void rt_gemm_pack_block_a(const GemmPlan *plan, const float *A, int64_t lda, int64_t ic,
+                                                    int64_t pc, int64_t tiles, int m_edge, int64_t kc, float alpha,
+                                                    float *pa);
+__attribute__((noinline)) void rt_gemm_pack_block_a(const GemmPlan *plan, const float *A, int64_t lda, int64_t ic,
+                                                    int64_t pc, int64_t tiles, int m_edge, int64_t kc, float alpha,
+                                                    float *pa)
+{
+    const int mr = plan->mr;
+    for (int64_t t = 0; t < tiles; t++)
+        plan->pack_a(A, lda, ic + t * mr, pc, mr, kc, alpha, pa + t * mr * kc);
+    if (m_edge)
+        plan->pack_a(A, lda, ic + tiles * mr, pc, m_edge, kc, alpha, pa + tiles * mr * kc);
+}
+
+/* One packed sliver of B (width floats a row, n valid columns) times every packed sliver of A */
+__attribute__((noinline)) void rt_gemm_sliver_times_block(UkrFn full, UkrFn edge, int mr, int64_t kc,
+                                                          const float *pa, int64_t tiles, int m_edge, const float *pb,
+                                                          int width, int n, float *c, int64_t ldc, float bk);
+__attribute__((noinline)) void rt_gemm_sliver_times_block(UkrFn full, UkrFn edge, int mr, int64_t kc,
+                                                          const float *pa, int64_t tiles, int m_edge, const float *pb,
+                                                          int width, int n, float *c, int64_t ldc, float bk)
+{
+    for (int64_t t = 0; t < tiles; t++)
+        full(kc, pa + t * mr * kc, pb, width, c + t * mr * ldc, ldc, bk, mr, n);
+    if (m_edge)
+        edge(kc, pa + tiles * mr * kc, pb, width, c + tiles * mr * ldc, ldc, bk, m_edge, n);
+}
+
+/* The blocked loops, one shared copy per module; see the top of the file. */
+__attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int64_t N, int64_t K, float alpha,
+                                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                                           float *C, int64_t ldc, float *work);
+__attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int64_t N, int64_t K, float alpha,
+                                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                                           float *C, int64_t ldc, float *work)
+{
+    const int mr = plan->mr, nr = plan->nr;
+    const int m_rem = (int)(M % mr), n_rem = (int)(N % nr), w_rem = (n_rem + 15) / 16 * 16;
+    const int64_t n_full = N - n_rem;
+    const int64_t nkb = (K + RT_GEMM_KC - 1) / RT_GEMM_KC, kcb = (K + nkb - 1) / nkb;
+    const int64_t kc_max = K < RT_GEMM_KC ? K : RT_GEMM_KC;
+    float *pa = work;
+    if (rt_gemm_whole_a(M, K, mr)) {
+        /* A small enough to pack whole, once: each B sliver is then read once, runs through all
+         * of K while its column of C tiles stays in cache. Block pc of A starts at pa + pc * M_pad. */
+        const int64_t m_pad = (M + mr - 1) / mr * mr, tiles = M / mr;
+        float *pb = work + (m_pad * K + 15) / 16 * 16;
+        for (int64_t pc = 0; pc < K; pc += kcb) {
+            const int64_t kc = K - pc < kcb ? K - pc : kcb;
+            rt_gemm_pack_block_a(plan, A, lda, 0, pc, tiles, m_rem, kc, alpha, pa + pc * m_pad);
+        }
+        for (int64_t jr = 0; jr < N; jr += nr) {
+            const int edge = jr == n_full, width = edge ? w_rem : nr, n = edge ? n_rem : nr;
+            for (int64_t pc = 0; pc < K; pc += kcb) {
+                const int64_t kc = K - pc < kcb ? K - pc : kcb;
+                plan->pack_b(B, ldb, pc, jr, n, width, kc, pb);
+                rt_gemm_sliver_times_block(edge ? plan->n_edge : plan->full, edge ? plan->corner : plan->m_edge, mr,
+                                           kc, pa + pc * m_pad, tiles, m_rem, pb, width, n, C + jr, ldc,
+                                           pc == 0 ? beta : 1.0f);
             }
         }
+        return;
+    }
+    const int64_t mc_step = RT_GEMM_MC / mr * mr; /* whole tiles */
+    const int64_t mc_max = M < mc_step ? M : mc_step;
+    float *pb = work + ((mc_max + mr - 1) / mr * mr * kc_max + 15) / 16 * 16;
+    for (int64_t pc = 0; pc < K; pc += kcb) {
+        const int64_t kc = K - pc < kcb ? K - pc : kcb;
+        const float bk = pc == 0 ? beta : 1.0f;
+        for (int64_t ic = 0; ic < M; ic += mc_step) {
+            const int64_t mc = M - ic < mc_step ? M - ic : mc_step;
+            const int m_edge = ic + mc == M ? m_rem : 0;
+            const int64_t tiles = (mc - m_edge) / mr;
+            rt_gemm_pack_block_a(plan, A, lda, ic, pc, tiles, m_edge, kc, alpha, pa);
+            float *cb = C + ic * ldc;
+            for (int64_t jr = 0; jr < n_full; jr += nr) {
+                plan->pack_b(B, ldb, pc, jr, nr, nr, kc, pb);
+                rt_gemm_sliver_times_block(plan->full, plan->m_edge, mr, kc, pa, tiles, m_edge, pb, nr, nr, cb + jr,
+                                           ldc, bk);
+            }
+            if (n_rem) {
+                plan->pack_b(B, ldb, pc, n_full, n_rem, w_rem, kc, pb);
+                rt_gemm_sliver_times_block(plan->n_edge, plan->corner, mr, kc, pa, tiles, m_edge, pb, w_rem, n_rem,
+                                           cb + n_full, ldc, bk);
+            }
+        }
+    }
+}
+
+/* C[i][j] = ct[j][i] + beta * C[i][j] (C alone when beta == 0), for rows x cols of C */
+__attribute__((noinline)) void rt_gemm_store_t(const float *restrict ct, int64_t ldct, int64_t rows, int64_t cols,
+                                               float beta, float *restrict C, int64_t ldc);
+__attribute__((noinline)) void rt_gemm_store_t(const float *restrict ct, int64_t ldct, int64_t rows, int64_t cols,
+                                               float beta, float *restrict C, int64_t ldc)
+{
+    int64_t i = 0;
+#ifdef HAVE_SHUFFLE
+    for (; i + 16 <= rows; i += 16) {
+        int64_t j = 0;
+        for (; j + 16 <= cols; j += 16) {
+            float t[16 * 16];
+            rt_gemm_transpose16(ct + j * ldct + i, ldct, t, 16);
+            for (int r = 0; r < 16; r++) {
+                float *c = C + (i + r) * ldc + j;
+                v16f x = VLOAD(t + 16 * r);
+                VSTORE(c, beta == 0.0f ? x : x + VSPLAT(beta) * VLOAD(c));
+            }
+        }
+        RT_NOVEC
+        for (int64_t r = i; r < i + 16; r++)
+            RT_NOVEC
+            for (int64_t jj = j; jj < cols; jj++)
+                C[r * ldc + jj] = beta == 0.0f ? ct[jj * ldct + r] : ct[jj * ldct + r] + beta * C[r * ldc + jj];
+    }
+#endif
+    RT_NOVEC
+    for (; i < rows; i++)
+        RT_NOVEC
+        for (int64_t j = 0; j < cols; j++)
+            C[i * ldc + j] = beta == 0.0f ? ct[j * ldct + i] : ct[j * ldct + i] + beta * C[i * ldc + j];
+}
+
+static inline GemmPlan plan_for(int trans_a, int trans_b, int64_t M, int64_t N, int narrow)
+{
+    const int mr = narrow ? RT_GEMM_MR_N : MR, nr = narrow ? RT_GEMM_NR_N : NR, nv = nr / 16;
+    const int m_rem = (int)(M % mr), nv_rem = (int)(N % nr + 15) / 16;
+    return (GemmPlan){
+        .mr = mr,
+        .nr = nr,
+        .pack_a = trans_a ? rt_gemm_pack_a_t : rt_gemm_pack_a_n,
+        .pack_b = trans_b ? rt_gemm_pack_b_t : rt_gemm_pack_b_n,
+        .full = M >= mr && N >= nr ? ukr_for(mr, nv) : NULL,
+        .n_edge = M >= mr && nv_rem ? ukr_for(mr, nv_rem) : NULL,
+        .m_edge = m_rem && N >= nr ? ukr_for(m_rem, nv) : NULL,
+        .corner = m_rem && nv_rem ? ukr_for(m_rem, nv_rem) : NULL,
+    };
+}
+
+void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int provider,
+                 float *work)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (provider == RT_GEMM_OPENBLAS && K > 0) {
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                    (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+        return;
+    }
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    const int narrow = provider == RT_GEMM_BUILTIN_NARROW;
+    if (!rt_gemm_transposed(M, N, K)) {
+        GemmPlan plan = plan_for(trans_a, trans_b, M, N, narrow);
+        rt_gemm_run(&plan, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
+        return;
+    }
+    /* C^T = op(B)^T op(A)^T, mb rows of C at a time: op(B)^T is B read with the other transpose */
+    const int64_t mb = rt_gemm_t_block(N) < M ? rt_gemm_t_block(N) : M, last = M - (M - 1) / mb * mb;
+    const GemmPlan plan = plan_for(!trans_b, !trans_a, N, mb, narrow);
+    const GemmPlan last_plan = plan_for(!trans_b, !trans_a, N, last, narrow);
+    float *ct = work, *core = work + (N * mb + 15) / 16 * 16;
+    for (int64_t i0 = 0; i0 < M; i0 += mb) {
+        const int64_t rows = M - i0 < mb ? M - i0 : mb;
+        rt_gemm_run(rows == mb ? &plan : &last_plan, N, rows, K, alpha, B, ldb, trans_a ? A + i0 : A + i0 * lda, lda,
+                    0.0f, ct, rows, core);
+        rt_gemm_store_t(ct, rows, rows, N, beta, C + i0 * ldc, ldc);
     }
 }

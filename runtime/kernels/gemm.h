@@ -1,14 +1,103 @@
 /* runtime/kernels/gemm.h — the matrix product every GEMM-shaped kernel (MatMul, Gemm, Conv by
- * im2col) goes through: OpenBLAS when asked (use_blas), otherwise seedc's own loops, which codegen
- * specializes to the constant M, N, K of each call site. Row-major throughout. */
+ * im2col) goes through: OpenBLAS, or seedc's own packed, register-blocked GEMM (gemm.c), which
+ * codegen specializes to the constant sizes, strides and transposes of each call site. Row-major
+ * throughout. */
 #ifndef SD_RT_GEMM_H
 #define SD_RT_GEMM_H
 
 #include <stdint.h>
 
+/* Which GEMM a call site uses (callers keep it in their params' use_blas field): the builtin one
+ * with tiles for 32 registers of 512 bits (AVX-512), OpenBLAS's sgemm, or the builtin one with
+ * tiles for 16 registers of 256 bits or 32 of 128 (AVX2, NEON). */
+enum { RT_GEMM_BUILTIN = 0, RT_GEMM_OPENBLAS = 1, RT_GEMM_BUILTIN_NARROW = 2 };
+
+/* Blocking of the builtin GEMM (floats). A micro-tile of C is RT_GEMM_MR rows by RT_GEMM_NR
+ * columns (RT_GEMM_MR_N by RT_GEMM_NR_N for the narrow one); K is cut into blocks of at most
+ * RT_GEMM_KC; a block of A is at most RT_GEMM_MC rows (a multiple of both tile heights). */
+#define RT_GEMM_MR 8
+#define RT_GEMM_NR 48
+#define RT_GEMM_MR_N 6
+#define RT_GEMM_NR_N 16
+#define RT_GEMM_KC 256
+#define RT_GEMM_MC 240
+
+/* Whether A (M rows of K, padded to whole micro-tiles of mr rows) is small enough to be packed
+ * whole, once: then every sliver of B is packed and used once for all of K. */
+#define RT_GEMM_WHOLE_A_FLOATS (1 << 18)
+static inline int rt_gemm_whole_a(int64_t M, int64_t K, int mr)
+{
+    return M <= RT_GEMM_MC && (M + mr - 1) / mr * mr * K <= RT_GEMM_WHOLE_A_FLOATS;
+}
+
+/* Columns of C a product computes for n real ones: whole slivers, then whole 16-float vectors. */
+static inline int64_t rt_gemm_padded_cols(int64_t n)
+{
+    return n / RT_GEMM_NR * RT_GEMM_NR + (n % RT_GEMM_NR + 15) / 16 * 16;
+}
+
+/* Whether the builtin GEMM computes C^T = op(B)^T op(A)^T instead (in blocks of RT_GEMM_T_FLOATS
+ * floats of workspace, each then transposed into C): when N is narrow enough that the vectors of
+ * its last sliver would leave over 5% more lanes idle than M's would. */
+#define RT_GEMM_T_FLOATS (1 << 16)
+static inline int rt_gemm_transposed(int64_t M, int64_t N, int64_t K)
+{
+    return N <= 4 * RT_GEMM_NR && K >= 16 && M >= 16 &&
+           20 * M * rt_gemm_padded_cols(N) > 21 * N * rt_gemm_padded_cols(M);
+}
+
+/* Rows of C (columns of C^T) per block of a transposed product: whole slivers, at least one. */
+static inline int64_t rt_gemm_t_block(int64_t N)
+{
+    int64_t b = RT_GEMM_T_FLOATS / (N > 0 ? N : 1) / RT_GEMM_NR * RT_GEMM_NR;
+    return b < RT_GEMM_NR ? RT_GEMM_NR : b;
+}
+
+/* Floats of workspace the packed A (a block, or all of it) and one packed sliver of B need with
+ * tiles of mr rows, each a multiple of 16 floats, for M and any K' <= K. */
+static inline int64_t rt_gemm_core_floats_mr(int64_t M, int64_t K, int mr)
+{
+    int64_t kc = K < RT_GEMM_KC ? K : RT_GEMM_KC;
+    int64_t mc = M < RT_GEMM_MC ? M : RT_GEMM_MC;
+    int64_t mc_pad = (mc + mr - 1) / mr * mr;
+    int64_t cols = kc; /* a block of K; or all of a K' <= K when A is packed whole */
+    if (M <= RT_GEMM_MC) {
+        int64_t whole = RT_GEMM_WHOLE_A_FLOATS / mc_pad;
+        cols = K < whole ? K : whole;
+        cols = cols > kc ? cols : kc;
+    }
+    return (mc_pad * cols + 15) / 16 * 16 + (kc * RT_GEMM_NR + 15) / 16 * 16;
+}
+
+/* ... with either tile height */
+static inline int64_t rt_gemm_core_floats(int64_t M, int64_t K)
+{
+    int64_t w = rt_gemm_core_floats_mr(M, K, RT_GEMM_MR), n = rt_gemm_core_floats_mr(M, K, RT_GEMM_MR_N);
+    return w > n ? w : n;
+}
+
+/* Floats of workspace rt_gemm_f32 needs on either builtin path for M and any N' <= N, K' <= K
+ * (callers that cut N or K into blocks pass the largest). Callers pass at least this many floats,
+ * 64-byte aligned; OpenBLAS needs none (NULL is fine). */
+static inline int64_t rt_gemm_workspace_floats(int64_t M, int64_t N, int64_t K)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return 0;
+    int64_t w = rt_gemm_core_floats(M, K);
+    for (int64_t n = 1; n <= N && n <= 4 * RT_GEMM_NR; n++)
+        if (rt_gemm_transposed(M, n, K)) {
+            int64_t mb = rt_gemm_t_block(n) < M ? rt_gemm_t_block(n) : M;
+            int64_t t = (n * mb + 15) / 16 * 16 + rt_gemm_core_floats(n, K);
+            w = t > w ? t : w;
+        }
+    return w;
+}
+
 /* C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, with op = transpose when trans_* is set.
- * lda/ldb/ldc are row strides of A, B, C as stored. beta == 0 ignores C's old contents (NaNs too). */
+ * lda/ldb/ldc are row strides of A, B, C as stored. beta == 0 ignores C's old contents (NaNs too).
+ * provider: RT_GEMM_*; work: rt_gemm_workspace_floats(M, N, K) floats for the builtin ones. */
 void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int use_blas);
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int provider,
+                 float *work);
 
 #endif

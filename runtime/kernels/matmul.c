@@ -30,9 +30,9 @@ static void store(float *c, float v, float alpha, float beta)
     *c = beta == 0.0f ? alpha * v : alpha * v + beta * *c;
 }
 
-static void slice_f32(const RtMatmulParams *p, const float *A, const float *B, float *C)
+static void slice_f32(const RtMatmulParams *p, const float *A, const float *B, float *C, float *work)
 {
-    if (p->N == 1 && (p->M == 1 || (!p->use_blas && !p->trans_a))) {
+    if (p->N == 1 && (p->M == 1 || (p->use_blas != RT_GEMM_OPENBLAS && !p->trans_a))) {
         /* rows of op(A) are contiguous unless transposed; op(B)'s column steps by ldb unless transposed */
         int64_t b_step = p->trans_b ? 1 : p->ldb;
         for (int64_t i = 0; i < p->M; i++) {
@@ -49,16 +49,19 @@ static void slice_f32(const RtMatmulParams *p, const float *A, const float *B, f
         return;
     }
     rt_gemm_f32(p->trans_a, p->trans_b, p->M, p->N, p->K, p->alpha, A, p->lda, B, p->ldb, p->beta, C, p->ldc,
-                p->use_blas);
+                p->use_blas, work);
 }
 
 RT_KERNEL(rt_matmul_f32)
 {
     const RtMatmulParams *p = params_;
     const float *A = bufs[0], *B = bufs[1];
-    float *C = bufs[2];
+    float *C = bufs[2], *work = bufs[3];
     const int64_t *d = p->batch;
-    RT_NEST6(d) { slice_f32(p, A + RT_OFF6(p->a_stride), B + RT_OFF6(p->b_stride), C + RT_OFF6(p->c_stride)); }
+    RT_NEST6(d)
+    {
+        slice_f32(p, A + RT_OFF6(p->a_stride), B + RT_OFF6(p->b_stride), C + RT_OFF6(p->c_stride), work);
+    }
 }
 
 #define INT_MATMUL(T)                                                                        \

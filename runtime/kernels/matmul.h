@@ -16,10 +16,11 @@ typedef struct RtMatmulParams {
     int64_t lda, ldb, ldc;                /* row strides as stored */
     float alpha, beta;                    /* C = alpha * op(A) op(B) + beta * C */
     int32_t trans_a, trans_b;
-    int32_t use_blas;                     /* OpenBLAS sgemm instead of the builtin loops (f32) */
+    int32_t use_blas;                     /* the GEMM (f32): RT_GEMM_* of gemm.h */
 } RtMatmulParams;
 
-RT_KERNEL_DECL(rt_matmul_f32)             /* A, B -> C (C read first when beta != 0) */
+RT_KERNEL_DECL(rt_matmul_f32)             /* A, B -> C (C read first when beta != 0), workspace of
+                                             rt_gemm_workspace_floats(M, N, K) floats */
 RT_KERNEL_DECL(rt_matmul_i64)             /* A, B -> C, no transposes, alpha = 1, beta = 0 */
 RT_KERNEL_DECL(rt_matmul_i32)
 
