@@ -291,7 +291,7 @@ Test(grad_ssl, crd_nce)
     float *e = fd_rand(71, N * DIM, -1, 1), *pos = fd_rand(72, N * DIM, -0.4f, 0.4f);
     float *neg = fd_rand(73, QK * DIM, -0.4f, 0.4f), z = 30.0f;
     FdInput in[4] = {fd_f32(2, (int64_t[]){N, DIM}, e), fd_f32(2, (int64_t[]){N, DIM}, pos),
-                     fd_f32(2, (int64_t[]){QK, DIM}, neg), fd_fixed(SD_DT_F32, 0, NULL, &z)};
+                     fd_f32(2, (int64_t[]){QK, DIM}, neg), fd_fixed(SD_DT_F32, 0, (int64_t[]){1}, &z)};
     expect_loss("CRD NCE", loss_of("CRD NCE", in, 4, build_crd, &a), ref_crd(e, pos, neg, z, &a));
     FdOptions o = {.unweighted = true};
     fd_check_all("CRD scores + NCE (e, positives, negatives)", in, 4, build_crd, &a, &o);
