@@ -14,6 +14,16 @@
 
 void recipe_prefix(const DslNetwork *net, char *buf, size_t size) { snprintf(buf, size, "%s/", net->name); }
 
+void recipe_momentum_prefix(const DslExperiment *e, const DslNetwork *of, char *buf, size_t size)
+{
+    for (int i = 0; i < e->n_networks; i++)
+        if (e->networks[i].role == DSL_ROLE_MOMENTUM && strcmp(e->networks[i].momentum_of, of->name) == 0) {
+            snprintf(buf, size, "%s/", e->networks[i].name);
+            return;
+        }
+    snprintf(buf, size, "%s_key/", of->name);
+}
+
 static SdStatus eval_node(void *ctx, const IrNode *n, void *const *outputs, SdError *err)
 {
     (void)ctx;
@@ -53,12 +63,20 @@ SdStatus recipe_network(RecipeCtx *c, const DslNetwork *net, IrValue *input, con
     o.params_as_constants = frozen;
     o.seed = (uint64_t)c->e->seed;
     o.onnx_import = onnx_hook;
-    SD_TRY(dsl_network_instantiate(c->e, net, c->g, prefix, input, &o, features, embedding, c->err));
+    DslNetwork built;
+    method_simclrv2_network(c->e, net, &built);
+    SD_TRY(dsl_network_instantiate(c->e, &built, c->g, prefix, input, &o, features, embedding, c->err));
     if (frozen) { /* a teacher contributes targets, never gradients */
-        *features = recipe_op(c, IR_OP_STOP_GRADIENT, features, 1);
-        *embedding = *embedding == NULL ? NULL : recipe_op(c, IR_OP_STOP_GRADIENT, embedding, 1);
+        IrValue *f = *features, *emb = *embedding;
+        *features = recipe_op(c, IR_OP_STOP_GRADIENT, &f, 1);
+        *embedding = emb == f ? *features : emb == NULL ? NULL : recipe_op(c, IR_OP_STOP_GRADIENT, &emb, 1);
         if (!*features || !*embedding)
             return c->err->status ? c->err->status : SD_ENOMEM;
+        /* the methods read the shapes the networks were built with */
+        (*features)->shape = f->shape, (*features)->has_shape = f->has_shape;
+        (*features)->dtype = f->dtype;
+        (*embedding)->shape = emb->shape, (*embedding)->has_shape = emb->has_shape;
+        (*embedding)->dtype = emb->dtype;
     }
     return SD_OK;
 }
@@ -152,6 +170,43 @@ IrValue *recipe_accuracy(RecipeCtx *c, IrValue *logits, IrValue *labels)
     return mean ? mean->outputs[0] : NULL;
 }
 
+SdStatus recipe_update(RecipeCtx *c, IrOp op, IrValue *const *inputs, int n_inputs, double momentum)
+{
+    for (int i = 0; i < n_inputs; i++)
+        if (!inputs[i])
+            return c->err->status ? c->err->status : SD_ENOMEM;
+    if (c->n_updates == RECIPE_MAX_UPDATES || n_inputs > 3)
+        return sd_errorf(c->err, SD_EINTERNAL, "%s: too many state updates in one step", c->e->name);
+    RecipeUpdate *u = &c->updates[c->n_updates++];
+    u->op = op;
+    u->n_inputs = n_inputs;
+    u->momentum = momentum;
+    for (int i = 0; i < n_inputs; i++)
+        u->inputs[i] = inputs[i];
+    return SD_OK;
+}
+
+/* The updates the method asked for, in order, at the end of the graph. */
+static SdStatus make_updates(RecipeCtx *c)
+{
+    for (int i = 0; i < c->n_updates; i++) {
+        const RecipeUpdate *u = &c->updates[i];
+        char name[64];
+        snprintf(name, sizeof name, "update/%s.%d", ir_op_name(u->op), i);
+        IrNode *n = ir_node_new(c->g, u->op, name, u->inputs, u->n_inputs, NULL, 0);
+        if (!n)
+            return sd_errorf(c->err, SD_ENOMEM, "out of memory building the training step");
+        n->attrs.update.momentum = u->momentum;
+    }
+    return SD_OK;
+}
+
+bool recipe_classifier(const DslExperiment *e)
+{
+    return e->method.kind == DSL_METHOD_SUPERVISED ||
+           (e->method.kind == DSL_METHOD_SIMCLRV2 && strcmp(e->method.stage, "pretrain") != 0);
+}
+
 SdStatus recipe_metric(RecipeCtx *c, const char *name, IrValue *v)
 {
     if (!v)
@@ -163,18 +218,43 @@ SdStatus recipe_metric(RecipeCtx *c, const char *name, IrValue *v)
     return SD_OK;
 }
 
+/* Each method: its builder, the views it compares and whether it reads labels or sample indices
+ * (SimCLRv2 reads labels when it fine-tunes: see labels_needed). */
 static const struct {
     DslMethodKind kind;
     RecipeMethodFn fn;
     int views;
-    bool labels;
+    bool labels, indices;
 } methods[] = {
-    {DSL_METHOD_SUPERVISED, method_supervised, 1, true},
+    {DSL_METHOD_SUPERVISED, method_supervised, 1, true, false},
+    {DSL_METHOD_MOCO_V2, method_moco_v2, 2, false, false},
+    {DSL_METHOD_SIMCLR, method_simclr, 2, false, false},
+    {DSL_METHOD_SEED, method_seed, 1, false, false},
+    {DSL_METHOD_DOGO, method_dogo, 2, false, false},
+    {DSL_METHOD_CRD, method_crd, 1, false, true},
+    {DSL_METHOD_SIMCLRV2, method_simclrv2, 1, false, false},
 };
 
-SdStatus recipe_step_graph(const DslExperiment *e, int64_t batch, RecipeStep *out, SdError *err)
+static bool labels_needed(const DslExperiment *e, int m)
+{
+    return methods[m].labels || (e->method.kind == DSL_METHOD_SIMCLRV2 && strcmp(e->method.stage, "finetune") == 0);
+}
+
+static IrValue *index_input(RecipeCtx *c, const char *name, int64_t batch)
+{
+    IrShape s = ir_shape_make(1, &batch);
+    IrValue *v = ir_value_new(c->g, name, SD_DT_I64, &s);
+    if (!v)
+        sd_errorf(c->err, SD_ENOMEM, "out of memory");
+    else
+        ir_graph_add_input(c->g, v);
+    return v;
+}
+
+SdStatus recipe_step_graph(const DslExperiment *e, int64_t batch, int64_t n_data, RecipeStep *out, SdError *err)
 {
     memset(out, 0, sizeof *out);
+    out->labels_input = out->indices_input = -1;
     int m = -1;
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (methods[i].kind == e->method.kind)
@@ -182,10 +262,13 @@ SdStatus recipe_step_graph(const DslExperiment *e, int64_t batch, RecipeStep *ou
     if (m < 0)
         return sd_errorf(err, SD_EUNSUPPORTED, "%s:%d:%d: method %s cannot be trained yet", e->loc.file, e->loc.line,
                          e->loc.col, dsl_method_name(e->method.kind));
-    RecipeCtx c = {.e = e, .batch = batch, .err = err};
-    c.g = ir_graph_new(e->name);
-    if (!c.g)
+    RecipeCtx c = {.e = e, .batch = batch, .n_data = n_data, .err = err};
+    c.updates = calloc(RECIPE_MAX_UPDATES, sizeof *c.updates);
+    c.g = c.updates ? ir_graph_new(e->name) : NULL;
+    if (!c.g) {
+        free(c.updates);
         return sd_errorf(err, SD_ENOMEM, "out of memory");
+    }
     ir_graph_set_source(c.g, e->loc.file);
     int64_t views = e->data.views > 0 ? e->data.views : methods[m].views;
     const DslAugment *aug = &e->data.augment;
@@ -200,12 +283,15 @@ SdStatus recipe_step_graph(const DslExperiment *e, int64_t batch, RecipeStep *ou
         else
             ir_graph_add_input(c.g, c.views[v]);
     }
-    if (st == SD_OK && methods[m].labels) {
-        IrShape s = ir_shape_make(1, &batch);
-        if (!(c.labels = ir_value_new(c.g, "labels", SD_DT_I64, &s)))
-            st = sd_errorf(err, SD_ENOMEM, "out of memory");
-        else
-            ir_graph_add_input(c.g, c.labels);
+    if (st == SD_OK && labels_needed(e, m)) {
+        out->labels_input = ir_graph_num_inputs(c.g);
+        if (!(c.labels = index_input(&c, "labels", batch)))
+            st = err->status;
+    }
+    if (st == SD_OK && methods[m].indices) {
+        out->indices_input = ir_graph_num_inputs(c.g);
+        if (!(c.indices = index_input(&c, "indices", batch)))
+            st = err->status;
     }
     if (st == SD_OK)
         st = methods[m].fn(&c);
@@ -215,7 +301,9 @@ SdStatus recipe_step_graph(const DslExperiment *e, int64_t batch, RecipeStep *ou
         ir_graph_add_output(c.g, c.loss);
         for (int i = 0; i < c.n_metrics; i++)
             ir_graph_add_output(c.g, c.metrics[i]);
+        st = make_updates(&c);
     }
+    free(c.updates);
     if (st != SD_OK) {
         ir_graph_free(c.g);
         return st;
@@ -223,6 +311,7 @@ SdStatus recipe_step_graph(const DslExperiment *e, int64_t batch, RecipeStep *ou
     out->g = c.g;
     out->n_views = c.n_views;
     out->labels = c.labels != NULL;
+    out->indices = c.indices != NULL;
     out->n_metrics = c.n_metrics;
     memcpy(out->metric_names, c.metric_names, sizeof out->metric_names);
     return SD_OK;
@@ -284,7 +373,9 @@ SdStatus recipe_inference_graph(const DslExperiment *e, const DslNetwork *net, i
         char prefix[DSL_NAME_MAX + 2];
         recipe_prefix(net, prefix, sizeof prefix);
         IrValue *f = NULL, *emb = NULL;
-        st = dsl_network_instantiate(e, net, c.g, prefix, image, &o, &f, &emb, err);
+        DslNetwork built;
+        method_simclrv2_network(e, net, &built);
+        st = dsl_network_instantiate(e, &built, c.g, prefix, image, &o, &f, &emb, err);
         if (st == SD_OK)
             ir_graph_add_output(c.g, features ? f : emb);
     }

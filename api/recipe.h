@@ -11,20 +11,34 @@
 
 #define RECIPE_MAX_VIEWS 16
 #define RECIPE_MAX_METRICS 8
+#define RECIPE_MAX_UPDATES 1024
+
+/* An in-place update a method asks for (recipe_update); made after the loss and the metrics. */
+typedef struct RecipeUpdate {
+    IrOp op;
+    IrValue *inputs[3];
+    int n_inputs;
+    double momentum;
+} RecipeUpdate;
 
 /* What a method builds into a step graph. */
 typedef struct RecipeCtx {
     const DslExperiment *e;
     IrGraph *g;
     int64_t batch;
+    int64_t n_data;                   /* training images (memory banks indexed by sample); 0: unknown */
     int n_views;
     IrValue *views[RECIPE_MAX_VIEWS]; /* graph inputs 0..n_views-1, f32 [B, C, H, W] */
-    IrValue *labels;                  /* graph input n_views, i64 [B] (NULL when unused) */
+    IrValue *labels;                  /* next graph input, i64 [B] (NULL when unused) */
+    IrValue *indices;                 /* next graph input, i64 [B]: each image's index in the data set
+                                       * (NULL when unused) */
     IrValue *loss;                    /* set by the method: f32 scalar */
     int n_metrics;
     IrValue *metrics[RECIPE_MAX_METRICS];
     char metric_names[RECIPE_MAX_METRICS][32];
     int n_nodes;                      /* for unique node names */
+    int n_updates;
+    RecipeUpdate *updates;            /* [RECIPE_MAX_UPDATES] */
     SdError *err;
 } RecipeCtx;
 
@@ -49,22 +63,42 @@ IrValue *recipe_accuracy(RecipeCtx *c, IrValue *logits, IrValue *labels);
 SdStatus recipe_metric(RecipeCtx *c, const char *name, IrValue *v);
 /* A persistent STATE value, zero- (or data-) initialized. */
 IrValue *recipe_state(RecipeCtx *c, const char *name, SdDType dt, const IrShape *s, const void *data);
+/* An in-place update of persistent state (ASSIGN, EMA_UPDATE with `momentum`, QUEUE_PUSH), made at
+ * the very end of the step, after the loss, the metrics and (autodiff keeps it so) the backward
+ * pass: every read of the old contents comes first, as the verifier requires. */
+SdStatus recipe_update(RecipeCtx *c, IrOp op, IrValue *const *inputs, int n_inputs, double momentum);
 
 /* ---- the methods (api/methods/<method>.c) ---- */
 SdStatus method_supervised(RecipeCtx *c);
+SdStatus method_moco_v2(RecipeCtx *c);
+SdStatus method_simclr(RecipeCtx *c);
+SdStatus method_seed(RecipeCtx *c);
+SdStatus method_dogo(RecipeCtx *c);
+SdStatus method_crd(RecipeCtx *c);
+SdStatus method_simclrv2(RecipeCtx *c);
+/* SimCLRv2 fine-tuning and distillation: the fine-tuned network is the pretrained one with its
+ * projection head cut after layer `finetune_from` and a classifier on top; `out` receives the
+ * network as it is built (a copy of *net, or *net itself for the other methods and networks). */
+void method_simclrv2_network(const DslExperiment *e, const DslNetwork *net, DslNetwork *out);
 
 /* ---- graphs for the trainer ---- */
 typedef struct RecipeStep {
     IrGraph *g;
     int n_views;
     bool labels;
+    bool indices;
+    int labels_input, indices_input; /* their graph input positions, -1 when absent */
     int n_metrics;
     char metric_names[RECIPE_MAX_METRICS][32];
 } RecipeStep;
 
-/* The step graph of experiment e at batch size `batch` (views and labels as inputs; outputs loss
- * then metrics), not yet through the training pipeline. */
-SdStatus recipe_step_graph(const DslExperiment *e, int64_t batch, RecipeStep *out, SdError *err);
+/* The step graph of experiment e at batch size `batch` (inputs: the views, then the labels and the
+ * sample indices when the method takes them; outputs: the loss, then the metrics), not yet through
+ * the training pipeline. `n_data` is the number of training images (memory banks; 0 if unknown). */
+SdStatus recipe_step_graph(const DslExperiment *e, int64_t batch, int64_t n_data, RecipeStep *out, SdError *err);
+/* Whether the evaluated network ends in a classifier (test accuracy from its output) rather than
+ * an embedding: supervised training, SimCLRv2 fine-tuning and distillation. */
+bool recipe_classifier(const DslExperiment *e);
 /* The optimizer configuration of e for the training pipeline (exclude points into e). */
 PassTrainOptions recipe_train_options(const DslExperiment *e, char *exclude_buf, size_t size);
 /* Network `net` alone in inference mode at `batch`, its parameters and state as PARAM/STATE values
@@ -74,5 +108,8 @@ SdStatus recipe_inference_graph(const DslExperiment *e, const DslNetwork *net, i
                                 IrGraph **out, SdError *err);
 /* The prefix of a network's values in every graph: "<name>/". */
 void recipe_prefix(const DslNetwork *net, char *buf, size_t size);
+/* The prefix of the key (momentum) encoder that follows `of`: a declared momentum network's
+ * "<name>/", else "<of>_key/" (the methods make one when the recipe declares none). */
+void recipe_momentum_prefix(const DslExperiment *e, const DslNetwork *of, char *buf, size_t size);
 
 #endif

@@ -112,6 +112,46 @@ static void schedule_config(const DslExperiment *e, int64_t epochs, int64_t step
         s->milestones[i] = d->milestones[i] * steps_per_epoch;
 }
 
+/* data.label_fraction: the labelled subset semi-supervised fine-tuning trains on, balanced over
+ * the classes (round(fraction * n / classes) images of each, SimCLRv2's 1% and 10% subsets are
+ * balanced too), drawn from the seed and kept in data-set order. */
+static void label_fraction(RtDataset *d, double fraction, uint64_t seed, FILE *out)
+{
+    int64_t n = d->n, per_class = llround(fraction * (double)n / (double)(d->n_classes > 0 ? d->n_classes : 1));
+    if (per_class < 1)
+        per_class = 1;
+    int64_t *order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order), taken[256] = {0};
+    unsigned char *keep = calloc((size_t)(n > 0 ? n : 1), 1);
+    if (!order || !keep) {
+        free(order), free(keep);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
+    uint64_t s = seed ^ 0x6c6162656c73ull; /* Fisher-Yates with an xorshift stream */
+    for (int64_t i = n - 1; i > 0; i--) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        int64_t j = (int64_t)(s % (uint64_t)(i + 1)), tmp = order[i];
+        order[i] = order[j], order[j] = tmp;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int c = d->labels[order[i]];
+        if (taken[c] < per_class)
+            taken[c]++, keep[order[i]] = 1;
+    }
+    size_t image = (size_t)d->channels * (size_t)d->height * (size_t)d->width;
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (keep[i]) {
+            memmove(d->images + (size_t)m * image, d->images + (size_t)i * image, image);
+            d->labels[m++] = d->labels[i];
+        }
+    d->n = m;
+    free(order), free(keep);
+    fprintf(out, "seedc train: %lld labelled training images (%g of %lld, %lld per class)\n", (long long)m, fraction,
+            (long long)n, (long long)per_class);
+}
+
 void trainer_free(Trainer *t)
 {
     rt_loader_free(t->loader);
@@ -125,14 +165,141 @@ void trainer_free(Trainer *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Compiles the training step: recipe graph -> training pipeline -> JIT. */
+/* Optimizer state in a checkpoint: not a network's weights. */
+static bool optimizer_state(const char *name)
+{
+    static const char *const suffixes[] = {".momentum_buffer", ".exp_avg", ".exp_avg_sq", NULL};
+    size_t n = strlen(name);
+    for (int i = 0; suffixes[i]; i++) {
+        size_t k = strlen(suffixes[i]);
+        if (n >= k && strcmp(name + n - k, suffixes[i]) == 0)
+            return true;
+    }
+    return strncmp(name, "optimizer.", 10) == 0;
+}
+
+static bool starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+/* Appends a name to a short list for a message ("a, b, c and 4 more"). */
+static void note(char *buf, size_t size, int *count, const char *name)
+{
+    if (*count < 4) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, size - used, "%s%s", *count ? ", " : "", name);
+    }
+    ++*count;
+}
+
+static void note_end(char *buf, size_t size, int count)
+{
+    size_t used = strlen(buf);
+    if (count > 4)
+        snprintf(buf + used, size - used, " and %d more", count - 4);
+}
+
+/* network.checkpoint: the weights of `net` (and of the key encoder that follows it) in the step
+ * graph, by name, from a seedc checkpoint file or the newest checkpoint of a run folder, before
+ * anything is compiled, so that frozen teachers (constants) get them too. A checkpoint holds a
+ * run's values under that run's network names: "NAME/..." when it has the network's name, else
+ * "student/..." (the trained network of any run). Names missing on either side are reported;
+ * tensors whose shapes differ (a cut projection head) keep their initialization. */
+static SdStatus load_network_checkpoint(Trainer *t, IrGraph *g, const DslNetwork *net, SdError *err)
+{
+    FILE *out = t->opt.out ? t->opt.out : stdout;
+    char path[1024];
+    struct stat sb;
+    if (stat(net->checkpoint, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        bool found = false;
+        SD_TRY(rt_ckpt_latest(net->checkpoint, "ckpt", path, sizeof path, NULL, &found, err));
+        if (!found)
+            return sd_errorf(err, SD_EIO, "%s:%d:%d: network '%s': no checkpoint (ckpt-*.ckpt) in '%s' (run the stage "
+                             "that writes it first)", net->loc.file, net->loc.line, net->loc.col, net->name,
+                             net->checkpoint);
+    } else {
+        snprintf(path, sizeof path, "%s", net->checkpoint);
+    }
+    RtCheckpoint *ck;
+    SdStatus st = rt_ckpt_read(path, &ck, err);
+    if (st != SD_OK)
+        return sd_error_prefix(err, "%s:%d:%d: network '%s'", net->loc.file, net->loc.line, net->loc.col, net->name);
+    char own[DSL_NAME_MAX + 2], key[DSL_NAME_MAX + 8], src[DSL_NAME_MAX + 2] = "student/";
+    recipe_prefix(net, own, sizeof own);
+    recipe_momentum_prefix(t->e, net, key, sizeof key);
+    for (int i = 0; i < rt_ckpt_n_blobs(ck); i++)
+        if (starts_with(rt_ckpt_blob_name(ck, i), own))
+            snprintf(src, sizeof src, "%s", own);
+    int loaded = 0, missing = 0, shaped = 0, unused = 0;
+    char missing_s[300] = "", shaped_s[300] = "", unused_s[300] = "";
+    unsigned char *used = calloc((size_t)rt_ckpt_n_blobs(ck) + 1, 1);
+    if (!used) {
+        rt_ckpt_free(ck);
+        return sd_errorf(err, SD_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < ir_graph_num_values(g); i++) {
+        IrValue *v = ir_graph_value(g, i);
+        if (v->role == IR_ROLE_TEMP || v->role == IR_ROLE_INPUT || !v->data)
+            continue;
+        const char *rest = starts_with(v->name, own) ? v->name + strlen(own)
+                           : starts_with(v->name, key) ? v->name + strlen(key) : NULL;
+        if (!rest)
+            continue;
+        char name[600];
+        snprintf(name, sizeof name, "%s%s", src, rest);
+        size_t size;
+        const void *data = rt_ckpt_find(ck, name, &size);
+        for (int k = 0; data && k < rt_ckpt_n_blobs(ck); k++)
+            if (strcmp(rt_ckpt_blob_name(ck, k), name) == 0)
+                used[k] = 1;
+        if (!data) { /* a frozen network's weights are constants, and so are its structural ones (eps) */
+            if (v->role != IR_ROLE_CONSTANT)
+                note(missing_s, sizeof missing_s, &missing, v->name);
+        }
+        else if (size != v->nbytes)
+            note(shaped_s, sizeof shaped_s, &shaped, v->name);
+        else
+            memcpy(v->data, data, size), loaded++;
+    }
+    for (int k = 0; k < rt_ckpt_n_blobs(ck); k++) {
+        const char *b = rt_ckpt_blob_name(ck, k);
+        if (!used[k] && starts_with(b, src) && !optimizer_state(b))
+            note(unused_s, sizeof unused_s, &unused, b);
+    }
+    free(used);
+    rt_ckpt_free(ck);
+    if (!loaded)
+        return sd_errorf(err, SD_EUSAGE, "%s:%d:%d: network '%s': no tensor of it is in %s (its values are named "
+                         "'%s...', the checkpoint's '%s...')", net->loc.file, net->loc.line, net->loc.col, net->name,
+                         path, own, src);
+    fprintf(out, "seedc train: network '%s' starts from %s: %d tensors loaded", net->name, path, loaded);
+    if (missing) {
+        note_end(missing_s, sizeof missing_s, missing);
+        fprintf(out, "; %d not in the checkpoint (initialized): %s", missing, missing_s);
+    }
+    if (shaped) {
+        note_end(shaped_s, sizeof shaped_s, shaped);
+        fprintf(out, "; %d of another shape there (initialized): %s", shaped, shaped_s);
+    }
+    if (unused) {
+        note_end(unused_s, sizeof unused_s, unused);
+        fprintf(out, "; %d in the checkpoint unused: %s", unused, unused_s);
+    }
+    fprintf(out, "\n");
+    return SD_OK;
+}
+
+/* Compiles the training step: recipe graph -> network checkpoints -> training pipeline -> JIT. */
 static SdStatus compile_step(Trainer *t, SdError *err)
 {
     RecipeStep step;
-    SD_TRY(recipe_step_graph(t->e, t->e->batch_size, &step, err));
+    SD_TRY(recipe_step_graph(t->e, t->e->batch_size, t->train.n, &step, err));
+    SdStatus st = SD_OK;
+    for (int i = 0; i < t->e->n_networks && st == SD_OK; i++)
+        if (t->e->networks[i].checkpoint[0] && t->e->networks[i].role != DSL_ROLE_MOMENTUM)
+            st = load_network_checkpoint(t, step.g, &t->e->networks[i], err);
     char exclude[512];
     PassTrainOptions train = recipe_train_options(t->e, exclude, sizeof exclude);
-    SdStatus st = sd_optimize_training(step.g, &t->sopt, &train, err);
+    if (st == SD_OK)
+        st = sd_optimize_training(step.g, &t->sopt, &train, err);
     if (st == SD_OK)
         st = sd_model_compile(step.g, &t->sopt, &t->model, err);
     if (st != SD_OK) {
@@ -141,6 +308,8 @@ static SdStatus compile_step(Trainer *t, SdError *err)
     }
     t->n_views = step.n_views;
     t->has_labels = step.labels;
+    t->labels_input = step.labels_input;
+    t->indices_input = step.indices_input;
     t->n_metrics = step.n_metrics;
     memcpy(t->metric_names, step.metric_names, sizeof t->metric_names);
     t->lr_input = -1;
@@ -159,7 +328,7 @@ static SdStatus compile_eval(Trainer *t, SdError *err)
     if (!net)
         return sd_errorf(err, SD_EUSAGE, "%s: no network to evaluate", t->e->name);
     t->eval_net = net;
-    bool classifier = t->e->method.kind == DSL_METHOD_SUPERVISED;
+    bool classifier = recipe_classifier(t->e);
     IrGraph *g;
     SD_TRY(recipe_inference_graph(t->e, net, 256, !classifier, &g, err));
     SdStatus st = sd_optimize(g, &t->sopt, NULL, NULL, NULL, err);
@@ -194,7 +363,7 @@ static SdStatus evaluate(Trainer *t, bool final, double *test_acc, double *knn, 
     const float mean = t->aug.mean[0], std = t->aug.std[0];
     SdFeatures te = {0}, tr = {0};
     SdStatus st = sd_extract_features(t->eval_model, 0, &t->test, &mean, &std, &te, err);
-    if (st == SD_OK && ev->accuracy && t->e->method.kind == DSL_METHOD_SUPERVISED) {
+    if (st == SD_OK && ev->accuracy && recipe_classifier(t->e)) {
         int64_t correct = 0;
         for (int64_t i = 0; i < te.n; i++) {
             int64_t best = 0;
@@ -246,6 +415,8 @@ SdStatus sd_train(const char *recipe_path, const SdTrainOptions *opt, SdTrainRes
         st = rt_dataset_load(e->data.dataset, RT_SPLIT_TRAIN, e->data.path[0] ? e->data.path : NULL, &t.train, err);
     if (st == SD_OK)
         st = rt_dataset_load(e->data.dataset, RT_SPLIT_TEST, e->data.path[0] ? e->data.path : NULL, &t.test, err);
+    if (st == SD_OK && e->data.label_fraction < 1)
+        label_fraction(&t.train, e->data.label_fraction, (uint64_t)e->seed, out);
     if (st == SD_OK && opt->train_images > 0)
         rt_dataset_truncate(&t.train, opt->train_images);
     double t_compile = now_s();

@@ -26,6 +26,7 @@ typedef struct Trainer {
     const DslNetwork *eval_net;
     int n_views;
     bool has_labels;
+    int labels_input, indices_input; /* step input positions, -1 when the method takes none */
     int n_metrics;
     char metric_names[RECIPE_MAX_METRICS][32];
     int lr_input;

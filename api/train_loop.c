@@ -195,8 +195,10 @@ SdStatus trainer_run(Trainer *t, const char *recipe_path, SdTrainResult *result,
             }
             for (int v = 0; v < t->n_views; v++)
                 in_ptr[v] = b->views[v];
-            if (t->has_labels)
-                in_ptr[t->n_views] = b->labels;
+            if (t->labels_input >= 0)
+                in_ptr[t->labels_input] = b->labels;
+            if (t->indices_input >= 0)
+                in_ptr[t->indices_input] = b->indices;
             lr_value = (float)rt_schedule_lr(&sched, t->global_step);
             (void)ni;
             sd_model_run_raw(t->model, in_ptr, out_ptr);

@@ -289,8 +289,13 @@ SdStatus pass_autodiff(IrGraph *g, IrValue *loss, const PassOptions *opt, SdErro
     grads[loss->id] = one ? grad_reshape(&c, one, &loss->shape) : NULL;
     if (!grads[loss->id])
         st = err->status ? err->status : SD_ENOMEM;
-    /* only the forward nodes: the backward ones are appended after them */
-    int n_forward = ir_graph_num_nodes(g);
+    /* only the forward nodes: the backward ones are appended after them, but before the updates
+     * that end the forward graph (a recipe's queue pushes and encoder assignments), so that those
+     * still run after every read of what they overwrite, the backward pass's reads included */
+    int n_forward = ir_graph_num_nodes(g), tail = n_forward;
+    while (tail > 0 && (ir_graph_node(g, tail - 1)->removed || ir_op_is_update(ir_graph_node(g, tail - 1)->op)))
+        tail--;
+    ir_graph_set_insert_point(g, tail < n_forward ? ir_graph_node(g, tail) : NULL);
     for (int k = n_forward - 1; k >= 0 && st == SD_OK; k--) {
         IrNode *n = ir_graph_node(g, k);
         if (n->removed || ir_op_is_update(n->op) || n->op == IR_OP_STOP_GRADIENT)
@@ -317,6 +322,7 @@ SdStatus pass_autodiff(IrGraph *g, IrValue *loss, const PassOptions *opt, SdErro
         if (!v->grad && is_float(v)) /* the loss does not depend on it: its gradient is zero */
             v->grad = grad_or_zero(&c, NULL, v);
     }
+    ir_graph_set_insert_point(g, NULL);
     free(grads);
     free(c.needs);
     if (st == SD_OK)

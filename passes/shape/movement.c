@@ -427,6 +427,11 @@ static SdStatus shape_pad(ShapeCtx *c, IrNode *n)
 
 SdStatus shape_movement(ShapeCtx *c, IrNode *n)
 {
+    /* inferred before, its compile-time inputs read into the attributes and dropped (an ONNX model
+     * imported into a training step is shaped at once, and the pipeline's shape pass meets it
+     * again): its output keeps the shape it was given */
+    if (n->attrs.movement.resolved && n->n_inputs == 1 && n->n_outputs == 1 && n->outputs[0]->has_shape)
+        return SD_OK;
     switch (n->op) {
     case IR_OP_RESHAPE: return shape_reshape(c, n);
     case IR_OP_FLATTEN: return shape_flatten(c, n);

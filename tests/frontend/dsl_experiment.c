@@ -143,9 +143,10 @@ Test(dsl_experiment, moco_and_seed_recipes)
     cr_assert_not_null(t);
     cr_expect(t->frozen);
     cr_expect_null(t->model);
-    cr_expect(strstr(t->onnx, "examples/recipes/../../../shared/teachers/fmnist-resnet18w32-mocov2/teacher_backbone.onnx"),
+    cr_expect(strstr(t->onnx, "examples/recipes/../../../shared/teachers/fmnist-resnet18w32-mocov2/teacher_embed.onnx"),
               "relative to the recipe: %s", t->onnx);
-    cr_expect_str_eq(t->onnx_output, "feature");
+    cr_expect_str_eq(t->onnx_output, "embedding");
+    cr_expect_eq(e->method.dim, 128, "the teacher's embedding size");
     cr_expect_eq(e->n_exports, 2);
     cr_expect_eq(e->exports[1].kind, DSL_EXPORT_EXE);
     cr_expect_str_eq(e->exports[1].gemm, "builtin");
@@ -163,8 +164,12 @@ Test(dsl_experiment, every_method_recipe_validates)
         {"examples/recipes/dogo_students.sd", NULL, DSL_METHOD_DOGO},
         {"examples/recipes/crd_student.sd", NULL, DSL_METHOD_CRD},
         {"examples/recipes/simclrv2.sd", "simclrv2_pretrain", DSL_METHOD_SIMCLRV2},
-        {"examples/recipes/simclrv2.sd", "simclrv2_finetune", DSL_METHOD_SIMCLRV2},
-        {"examples/recipes/simclrv2.sd", "simclrv2_distill", DSL_METHOD_SIMCLRV2},
+        {"examples/recipes/simclrv2.sd", "simclrv2_finetune_1pct", DSL_METHOD_SIMCLRV2},
+        {"examples/recipes/simclrv2.sd", "simclrv2_finetune_10pct", DSL_METHOD_SIMCLRV2},
+        {"examples/recipes/simclrv2.sd", "simclrv2_distill_1pct", DSL_METHOD_SIMCLRV2},
+        {"examples/recipes/simclrv2.sd", "simclrv2_distill_10pct", DSL_METHOD_SIMCLRV2},
+        {"examples/recipes/moco_student.sd", NULL, DSL_METHOD_MOCO_V2},
+        {"examples/recipes/seed_from_checkpoint.sd", NULL, DSL_METHOD_SEED},
     };
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
         DslProgram *p;
@@ -181,13 +186,20 @@ Test(dsl_experiment, every_method_recipe_validates)
             cr_expect(e->schedule.kind == DSL_SCHED_STEP && e->schedule.n_milestones == 2);
             cr_expect_float_eq(e->method.crd_weight, 0.8, 1e-12);
         }
-        if (recipes[i].name && strcmp(recipes[i].name, "simclrv2_finetune") == 0) {
+        if (recipes[i].name && strcmp(recipes[i].name, "simclrv2_finetune_1pct") == 0) {
             cr_expect_float_eq(e->data.label_fraction, 0.01, 1e-12);
-            cr_expect_str_eq(e->networks[0].checkpoint, "runs/simclrv2/pretrain/last.ckpt");
+            cr_expect_str_eq(e->networks[0].checkpoint, "runs/simclrv2/pretrain");
             cr_expect(e->networks[0].head.last_bn);
         }
-        if (recipes[i].name && strcmp(recipes[i].name, "simclrv2_distill") == 0)
+        if (recipes[i].name && strcmp(recipes[i].name, "simclrv2_distill_1pct") == 0) {
             cr_expect_float_eq(e->method.temperature, 1.0, 1e-12);
+            cr_expect_str_eq(dsl_experiment_role(e, DSL_ROLE_TEACHER)->checkpoint, "runs/simclrv2/finetune_1pct");
+        }
+        if (e->method.kind == DSL_METHOD_SEED && !recipes[i].name) {
+            const DslNetwork *t = dsl_experiment_role(e, DSL_ROLE_TEACHER);
+            cr_expect(t->frozen && t->model && t->head.n_dims == 2, "a DSL teacher with its projection head");
+            cr_expect_str_eq(t->checkpoint, "runs/teacher_moco");
+        }
         dsl_experiment_free(e);
         dsl_program_free(p);
     }
@@ -352,11 +364,12 @@ Test(dsl_experiment, choosing_an_experiment)
     SdError err = {0};
     DslExperiment *e;
     cr_assert_eq(dsl_load_file(source_path("examples/recipes/simclrv2.sd"), &p, &err), SD_OK, "%s", err.msg);
-    cr_expect_eq(dsl_program_num_experiments(p), 3);
-    cr_expect_str_eq(dsl_program_experiment_name(p, 1), "simclrv2_finetune");
+    cr_expect_eq(dsl_program_num_experiments(p), 5);
+    cr_expect_str_eq(dsl_program_experiment_name(p, 1), "simclrv2_finetune_1pct");
     cr_expect_neq(dsl_experiment_load(p, NULL, &e, &err), SD_OK);
-    cr_expect(strstr(err.msg, "declares 3 experiments: name one"), "%s", err.msg);
-    cr_expect_neq(dsl_experiment_load(p, "simclrv2_distil", &e, &err), SD_OK);
-    cr_expect(strstr(err.msg, "no experiment 'simclrv2_distil'; did you mean 'simclrv2_distill'?"), "%s", err.msg);
+    cr_expect(strstr(err.msg, "declares 5 experiments: name one"), "%s", err.msg);
+    cr_expect_neq(dsl_experiment_load(p, "simclrv2_distil_1pct", &e, &err), SD_OK);
+    cr_expect(strstr(err.msg, "no experiment 'simclrv2_distil_1pct'; did you mean 'simclrv2_distill_1pct'?"), "%s",
+              err.msg);
     dsl_program_free(p);
 }
