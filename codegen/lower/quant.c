@@ -162,7 +162,8 @@ static SdStatus lower_qadd(const IrNode *n, CgLowered *out, SdError *err)
     RtQAddParams p = {.a_mult = a->a_scale / a->y_scale, .b_mult = a->b_scale / a->y_scale, .a_zp = a->a_zp,
                       .b_zp = a->b_zp, .y_zp = a->y_zp, .qmin = a->qmin, .qmax = a->qmax, .y_dtype = y->dtype};
     memcpy(p.dims, dims, sizeof p.dims);
-    memcpy(p.strides, strides, sizeof p.strides);
+    for (int k = 0; k < 2; k++)
+        memcpy(p.strides[k], strides[k], sizeof p.strides[k]);
     int bufs[3] = {0, 1, cg_out(n, 0)};
     SD_TRY(cg_lowered_add(out, "rt_qadd", &p, sizeof p, 3, bufs, err));
     cg_lowered_split(out, "rt_qadd_range", rt_outer_extent(p.dims), (double)ir_value_numel(y) * 4);

@@ -21,6 +21,15 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     {"print-llvm", no_argument, NULL, 1006},                    \
     {"opt", required_argument, NULL, 1007},                     \
     {"model", required_argument, NULL, 1008},                   \
+    {"quantize", required_argument, NULL, 1009},                \
+    {"calib", required_argument, NULL, 1010},                   \
+    {"calib-method", required_argument, NULL, 1011},            \
+    {"per-channel", no_argument, NULL, 1012},                   \
+    {"per-tensor", no_argument, NULL, 1013},                    \
+    {"keep-fp32", required_argument, NULL, 1014},               \
+    {"precision", required_argument, NULL, 1015},               \
+    {"calib-samples", required_argument, NULL, 1016},           \
+    {"symmetric-activations", no_argument, NULL, 1017},         \
     {"help", no_argument, NULL, 'h'}
 
 #define CLI_COMMON_HELP                                                                             \
@@ -33,6 +42,15 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "  --opt N          LLVM optimization level 0-3 (default 3)\n"                                   \
     "  --print-llvm     print the optimized LLVM module to stderr\n"                                 \
     "  --model NAME     which model of a .sd file (default: its only one)\n"                         \
+    "  --quantize int8  post-training int8: calibrate on --calib, int8 convolutions and matmuls\n"   \
+    "  --calib DATA     calibration inputs: a .npy/.pb file or folder, or fashion-mnist / mnist\n"    \
+    "  --calib-method M minmax (default), percentile (99.99%%) or entropy (KL divergence)\n"          \
+    "  --calib-samples N  at most N calibration samples (default 64)\n"                            \
+    "  --per-channel    int8 weights with a scale per output channel (the default)\n"               \
+    "  --per-tensor     int8 weights with one scale per tensor\n"                                   \
+    "  --symmetric-activations  int8 activations symmetric around 0 (default: asymmetric)\n"        \
+    "  --keep-fp32 N,.. nodes that stay f32 (names; first, last: the first/last conv or matmul)\n"  \
+    "  --precision P    fp32 (default) or bf16: convolutions and matmuls in bf16, f32 sums\n"       \
     "  -h, --help       this help\n"
 
 typedef struct CliCommon {
@@ -55,5 +73,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_quantize_report(int argc, char **argv);
 
 #endif
