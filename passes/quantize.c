@@ -455,7 +455,7 @@ static SdStatus q_conv(QCtx *c, IrNode *n)
         return SD_OK;
     const int64_t c_in = x->shape.dims[1], c_out = w->shape.dims[0], groups = ca->groups;
     const int64_t per = ir_value_numel(w) / c_out; /* inputs per group times kernel volume */
-    bool depthwise = groups == c_in && groups == c_out && ca->nspatial <= 2;
+    bool depthwise = groups == c_in && groups == c_out && ca->nspatial <= 2 && per <= 49; /* exact in f32 */
     QParams xp;
     IrValue *qx = quantized(c, x, &xp);
     if (!qx)
@@ -703,11 +703,103 @@ static SdStatus bf16_matmul(QCtx *c, IrNode *n)
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------------------------ */
+/* ONNX QLinearConv / QLinearMatMul with constant weights and parameters                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Constant i32 values of a zero point (u8/i8, one or n of them) or f32 scales; false otherwise. */
+static bool const_values(const IrValue *v, int64_t n, double *out)
+{
+    if (!v || !ir_value_is_constant(v))
+        return false;
+    int64_t k = ir_value_numel(v);
+    if (k != 1 && k != n)
+        return false;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t j = k == 1 ? 0 : i;
+        switch (v->dtype) {
+        case SD_DT_F32: out[i] = ((const float *)v->data)[j]; break;
+        case SD_DT_U8: out[i] = ((const uint8_t *)v->data)[j]; break;
+        case SD_DT_I8: out[i] = ((const int8_t *)v->data)[j]; break;
+        default: return false;
+        }
+    }
+    return true;
+}
+
+/* QLinearConv (x u8 and every parameter constant) -> QCONV, and QLinearMatMul with a constant 2-D
+ * b and per-tensor a -> QMATMUL: weights minus their zero points as i8 (when they fit), the bias
+ * corrected for x's zero point, multipliers x_scale * w_scale / y_scale. */
+static SdStatus q_qlinear(QCtx *c, IrNode *n)
+{
+    bool conv = n->op == IR_OP_QLINEAR_CONV;
+    IrValue *x = n->inputs[0], *w = n->inputs[3], *y = n->outputs[0];
+    IrValue *b = conv && n->n_inputs > 8 ? n->inputs[8] : NULL;
+    if (x->dtype != SD_DT_U8 || !ir_value_is_constant(w) || (b && !ir_value_is_constant(b)) ||
+        (!conv && (w->shape.rank != 2 || x->shape.rank < 2)))
+        return SD_OK;
+    const int64_t rows = conv ? w->shape.dims[0] : w->shape.dims[1]; /* per output channel / column */
+    const int64_t per = ir_value_numel(w) / rows;
+    double xs, xz, ys, yz;
+    double *ws = malloc((size_t)rows * sizeof *ws), *wz = malloc((size_t)rows * sizeof *wz);
+    int8_t *wq = malloc((size_t)ir_value_numel(w));
+    int32_t *bias = malloc((size_t)rows * sizeof *bias);
+    float *mult = malloc((size_t)rows * sizeof *mult);
+    SdStatus st = SD_OK;
+    bool ok = ws && wz && wq && bias && mult && const_values(n->inputs[1], 1, &xs) && const_values(n->inputs[2], 1, &xz) &&
+              const_values(n->inputs[4], rows, ws) && const_values(n->inputs[5], rows, wz) &&
+              const_values(n->inputs[6], 1, &ys) && const_values(n->inputs[7], 1, &yz) && ys > 0;
+    for (int64_t r = 0; ok && r < rows; r++) {
+        double sum = 0;
+        for (int64_t k = 0; ok && k < per; k++) {
+            int64_t i = conv ? r * per + k : k * rows + r;
+            int32_t v = (w->dtype == SD_DT_I8 ? ((const int8_t *)w->data)[i] : ((const uint8_t *)w->data)[i]) - (int32_t)wz[r];
+            ok = v >= -128 && v <= 127;
+            wq[i] = (int8_t)v;
+            sum += v;
+        }
+        bias[r] = clamp_i32((b ? ((const int32_t *)b->data)[r] : 0) - xz * sum);
+        mult[r] = (float)(float)(xs * ws[r] / ys);
+    }
+    bool depthwise = conv && n->attrs.quant.conv.groups == x->shape.dims[1] && w->shape.dims[0] == x->shape.dims[1] &&
+                     w->shape.dims[1] == 1 && n->attrs.quant.conv.nspatial <= 2 && per <= 49;
+    IrValue *wv = NULL, *bv = NULL, *mv = NULL;
+    if (ok) {
+        IrShape cs = ir_shape_make(1, &rows);
+        wv = constant(c, w->name, "int8", SD_DT_I8, &w->shape, wq);
+        bv = constant(c, w->name, "bias_int32", SD_DT_I32, &cs, bias);
+        mv = constant(c, w->name, "multiplier", SD_DT_F32, &cs, mult);
+        if (!wv || !bv || !mv)
+            st = c->err->status;
+    }
+    free(ws), free(wz), free(wq), free(bias), free(mult);
+    if (!ok || st != SD_OK)
+        return st;
+    SdDType out = y->dtype;
+    IrQuantAttrs qa = {.channels = rows, .x_zp = (int32_t)xz, .y_zp = (int32_t)yz, .out_dtype = out,
+                       .qmin = out == SD_DT_I8 ? -128 : 0, .qmax = out == SD_DT_I8 ? 127 : 255, .lo = -INFINITY, .hi = INFINITY};
+    IrQuantAttrs pa = {.out_dtype = SD_DT_I8};
+    if (conv) {
+        qa.conv = n->attrs.quant.conv;
+        pa.conv.groups = qa.conv.groups;
+    } else {
+        qa.depth = pa.depth = per;
+    }
+    if (!depthwise && !(wv = packed(c, wv, &pa)))
+        return c->err->status;
+    IrValue *in[4] = {x, wv, bv, mv};
+    IrAttrs at = {.quant = qa};
+    OutPlan o = {0}; /* writes y itself: same type and meaning */
+    return emit_result(c, conv ? IR_OP_QCONV : IR_OP_QMATMUL, n->name, in, 4, &at, y, &o, &n, 1);
+}
+
 static bool has_qdq(const IrGraph *g)
 {
-    for (int i = 0; i < ir_graph_num_nodes(g); i++)
-        if (ir_graph_node(g, i)->op == IR_OP_DEQUANTIZE_LINEAR)
+    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
+        IrOp op = ir_graph_node(g, i)->op;
+        if (op == IR_OP_DEQUANTIZE_LINEAR || op == IR_OP_QLINEAR_CONV || op == IR_OP_QLINEAR_MATMUL)
             return true;
+    }
     return false;
 }
 
@@ -750,6 +842,7 @@ SdStatus pass_quantize(IrGraph *g, const PassOptions *opt, SdError *err)
         switch (n->op) {
         case IR_OP_CONV: st = q_conv(&c, n); break;
         case IR_OP_MATMUL: st = q_matmul(&c, n); break;
+        case IR_OP_QLINEAR_CONV: case IR_OP_QLINEAR_MATMUL: st = q_qlinear(&c, n); break;
         case IR_OP_ADD: st = q_add(&c, n); break;
         case IR_OP_MAX_POOL: case IR_OP_GLOBAL_AVG_POOL: case IR_OP_RESHAPE: case IR_OP_FLATTEN:
             st = q_passthrough(&c, n);

@@ -215,8 +215,8 @@ static SdStatus lower_depthwise(const IrNode *n, CgLowered *out, SdError *err)
     const IrQuantAttrs *a = &n->attrs.quant;
     const IrValue *x = n->inputs[0], *y = n->outputs[0];
     int ns = a->conv.nspatial;
-    if (ns > 2 || x->shape.dims[1] != y->shape.dims[1])
-        return internal(n, "int8 depthwise convolution needs 1 or 2 spatial dims and one output channel per group", err);
+    if (ns > 2 || x->shape.dims[1] != y->shape.dims[1] || ir_value_numel(n->inputs[1]) / y->shape.dims[1] > 49)
+        return internal(n, "int8 depthwise convolution needs 1 or 2 spatial dims, one output channel per group and at most 7x7 taps", err);
     RtQDepthwiseParams p = {.batch = x->shape.dims[0], .channels = x->shape.dims[1]};
     for (int i = 0; i < 2; i++) {
         int k = i - (2 - ns);
@@ -230,7 +230,7 @@ static SdStatus lower_depthwise(const IrNode *n, CgLowered *out, SdError *err)
     }
     p.x_zp = a->x_zp, p.y_zp = a->y_zp, p.qmin = a->qmin, p.qmax = a->qmax, p.lo = a->lo, p.hi = a->hi;
     p.out_kind = a->out_dtype == SD_DT_F32 ? RT_QOUT_F32 : a->out_dtype == SD_DT_I8 ? RT_QOUT_I8 : RT_QOUT_U8;
-    out->workspace_bytes = (size_t)(p.padded[0] * p.padded[1] + 64 + 4 * p.out[1] + 64);
+    out->workspace_bytes = (size_t)(4 * p.padded[0] * p.padded[1] + 64 + 8 * (p.out[1] + 16) + 64);
     int bufs[6] = {0, 1, 2, 3, cg_out(n, 0), CG_BUF_WORKSPACE};
     SD_TRY(cg_lowered_add(out, "rt_qconv_depthwise_u8", &p, sizeof p, 6, bufs, err));
     cg_lowered_split(out, "rt_qconv_depthwise_u8_range", p.batch * p.channels,

@@ -391,6 +391,37 @@ RT_KERNEL(QG(rt_qconv_u8))
 /* int8 depthwise convolution                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
+/* y[ow] += sum over kw of w[kw] * xr[ow*S + kw*D]: one kernel row's taps over an output row, the
+ * common widths written out (the kernel bitcode keeps loops rolled). Values are small integers in
+ * f32: products of u8 and i8, at most 49 of them per output, are exact below 2^24. */
+static void dw_row(const float *restrict xr, const float *restrict w, float *restrict y, int64_t n, int64_t KW,
+                   int64_t S, int64_t D)
+{
+    switch (KW) {
+    case 3: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2];
+        for (int64_t ow = 0; ow < n; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D];
+        return;
+    }
+    case 5: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4];
+        for (int64_t ow = 0; ow < n; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D] + w3 * xr[ow * S + 3 * D] +
+                     w4 * xr[ow * S + 4 * D];
+        return;
+    }
+    default:
+        for (int64_t kw = 0; kw < KW; kw++) {
+            const float wk = w[kw];
+            for (int64_t ow = 0; ow < n; ow++)
+                y[ow] += wk * xr[ow * S + kw * D];
+        }
+    }
+}
+
+/* Each plane: copied into a padded f32 plane (x_zp around it), summed row by row in f32 (exact),
+ * then the int32 sums plus bias requantized. */
 static void dw_planes(const RtQDepthwiseParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const uint8_t *x = bufs[0];
@@ -398,18 +429,20 @@ static void dw_planes(const RtQDepthwiseParams *p, void *const *bufs, int64_t be
     const int32_t *bias = bufs[2];
     const float *mult = bufs[3];
     uint8_t *y = bufs[4];
-    uint8_t *pad = bufs[5];
+    float *pad = bufs[5];
     const int64_t PH = p->padded[0], PW = p->padded[1], IH = p->in[0], IW = p->in[1], OH = p->out[0], OW = p->out[1];
     const int64_t KH = p->kernel[0], KW = p->kernel[1], S0 = p->stride[0], S1 = p->stride[1];
     const int64_t D0 = p->dilation[0], D1 = p->dilation[1];
-    int32_t *acc = (int32_t *)(((uintptr_t)(pad + PH * PW) + 63) & ~(uintptr_t)63);
-    const uint8_t zp = (uint8_t)p->x_zp;
+    float *acc = (float *)(((uintptr_t)(pad + PH * PW) + 63) & ~(uintptr_t)63);
+    int32_t *sums = (int32_t *)(acc + ((OW + 15) & ~(int64_t)15));
+    const float zp = (float)p->x_zp;
     const size_t es = out_size(p->out_kind);
+    float wf[64];
     for (int64_t plane = begin; plane < end; plane++) {
         int64_t c = plane % p->channels;
         const uint8_t *xp = x + plane * IH * IW;
         for (int64_t ph = 0; ph < PH; ph++) {
-            uint8_t *r = pad + ph * PW;
+            float *r = pad + ph * PW;
             int64_t ih = ph - p->pad[0];
             if (ih < 0 || ih >= IH) {
                 for (int64_t q = 0; q < PW; q++)
@@ -417,31 +450,25 @@ static void dw_planes(const RtQDepthwiseParams *p, void *const *bufs, int64_t be
                 continue;
             }
             int64_t lo = min64(p->pad[1], PW), hi = min64(p->pad[1] + IW, PW);
+            const uint8_t *xr = xp + ih * IW - p->pad[1];
             for (int64_t q = 0; q < lo; q++)
                 r[q] = zp;
             for (int64_t q = lo; q < hi; q++)
-                r[q] = xp[ih * IW + q - p->pad[1]];
+                r[q] = (float)xr[q];
             for (int64_t q = hi; q < PW; q++)
                 r[q] = zp;
         }
         const int8_t *wc = w + c * KH * KW;
+        for (int64_t i = 0; i < KH * KW && i < 64; i++)
+            wf[i] = (float)wc[i];
         for (int64_t oh = 0; oh < OH; oh++) {
             for (int64_t ow = 0; ow < OW; ow++)
-                acc[ow] = 0;
-            for (int64_t kh = 0; kh < KH; kh++) {
-                const uint8_t *row = pad + (oh * S0 + kh * D0) * PW;
-                for (int64_t kw = 0; kw < KW; kw++) {
-                    const int32_t wv = wc[kh * KW + kw];
-                    const uint8_t *rk = row + kw * D1;
-                    if (S1 == 1)
-                        for (int64_t ow = 0; ow < OW; ow++)
-                            acc[ow] += rk[ow] * wv;
-                    else
-                        for (int64_t ow = 0; ow < OW; ow++)
-                            acc[ow] += rk[ow * S1] * wv;
-                }
-            }
-            requant_row(acc, OW, bias[c], mult[c], p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi,
+                acc[ow] = 0.0f;
+            for (int64_t kh = 0; kh < KH; kh++)
+                dw_row(pad + (oh * S0 + kh * D0) * PW, wf + kh * KW, acc, OW, KW, S1, D1);
+            for (int64_t ow = 0; ow < OW; ow++)
+                sums[ow] = (int32_t)acc[ow];
+            requant_row(sums, OW, bias[c], mult[c], p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi,
                         y + (plane * OH * OW + oh * OW) * es);
         }
     }

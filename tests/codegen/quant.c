@@ -541,3 +541,73 @@ Test(quant_kernels, malformed_nodes_are_named_in_errors)
     cr_assert(strstr(msg, "Conv_3") && strstr(msg, "w_packed") && strstr(msg, "[16,72]"), "message was: %s", msg);
     ir_graph_free(g);
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* QLinearConv with constant weights: rewritten onto the packed kernel                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/* QLinearConv 3x3 (pad 1) on x [2, 5, 9, 8] u8 with i8 weights per channel; `constant`: every
+ * operand but x is a compile-time constant (so the quantize pass makes it a QCONV). */
+static void qlinear_conv(bool constant, RtTensor *y, bool *rewritten)
+{
+    static uint8_t x[2 * 5 * 9 * 8], xz = 120, yz = 100;
+    static int8_t w[7 * 5 * 9], wz[7];
+    static float xs = 0.02f, ws[7], ys = 0.5f;
+    static int32_t bias[7];
+    uint32_t s = 42;
+    for (size_t i = 0; i < sizeof x; i++)
+        x[i] = (uint8_t)lcg(&s);
+    for (size_t i = 0; i < sizeof w; i++)
+        w[i] = (int8_t)((int)(lcg(&s) % 200) - 100);
+    for (int c = 0; c < 7; c++)
+        ws[c] = (float)(lcg(&s) % 100 + 10) * 1e-4f, bias[c] = (int32_t)(lcg(&s) % 10000) - 5000;
+    const int64_t xd[4] = {2, 5, 9, 8}, wd[4] = {7, 5, 3, 3}, seven = 7;
+    IrGraph *g = ir_graph_new("qlinear_conv");
+    ir_graph_set_source(g, "test");
+    struct { const char *name; SdDType dt; int rank; const int64_t *dims; const void *data; } ops[9] = {
+        {"x", SD_DT_U8, 4, xd, x}, {"xs", SD_DT_F32, 0, NULL, &xs}, {"xz", SD_DT_U8, 0, NULL, &xz},
+        {"w", SD_DT_I8, 4, wd, w}, {"ws", SD_DT_F32, 1, &seven, ws}, {"wz", SD_DT_I8, 1, &seven, wz},
+        {"ys", SD_DT_F32, 0, NULL, &ys}, {"yz", SD_DT_U8, 0, NULL, &yz}, {"b", SD_DT_I32, 1, &seven, bias}};
+    IrValue *in[9];
+    RtTensor inputs[9];
+    int n_in = 0;
+    for (int i = 0; i < 9; i++) {
+        if (constant && i > 0) {
+            in[i] = cst(g, ops[i].name, ops[i].dt, ops[i].rank, ops[i].dims, ops[i].data);
+            continue;
+        }
+        in[i] = activation(g, true, ops[i].dt, ops[i].rank, ops[i].dims, ops[i].data, &inputs[n_in++]);
+    }
+    IrNode *n = ir_node_new1(g, IR_OP_QLINEAR_CONV, "qlc", in, 9, SD_DT_U8);
+    n->attrs.quant.conv = (IrConvAttrs){.nspatial = 2, .pads = {1, 1, 1, 1}, .groups = 1};
+    ir_graph_add_output(g, n->outputs[0]);
+    SdError err = {0};
+    SdOptions opt = sd_options_default();
+    cr_assert_eq(sd_optimize(g, &opt, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
+    *rewritten = false;
+    for (int i = 0; i < ir_graph_num_nodes(g); i++)
+        *rewritten |= ir_graph_node(g, i)->op == IR_OP_QCONV;
+    SdModel *m = NULL;
+    cr_assert_eq(sd_model_compile(g, &opt, &m, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(sd_model_run(m, inputs, n_in, y, 1, &err), SD_OK, "%s", err.msg);
+    sd_model_free(m);
+}
+
+Test(quant_kernels, qlinear_conv_with_constant_weights_runs_packed)
+{
+    RtTensor ref, fast;
+    bool generic_rewritten, rewritten;
+    qlinear_conv(false, &ref, &generic_rewritten);
+    qlinear_conv(true, &fast, &rewritten);
+    cr_assert(!generic_rewritten && rewritten, "the constant QLinearConv should become a QCONV, the other not");
+    cr_assert_eq(ref.nbytes, fast.nbytes);
+    int differ = 0;
+    for (size_t i = 0; i < ref.nbytes; i++) {
+        int d = abs((int)((uint8_t *)ref.data)[i] - (int)((uint8_t *)fast.data)[i]);
+        cr_assert(d <= 1, "element %zu: reference %d, packed %d", i, ((uint8_t *)ref.data)[i], ((uint8_t *)fast.data)[i]);
+        differ += d != 0; /* only a product exactly on a rounding tie may round the other way in f32 */
+    }
+    cr_assert(differ <= 2, "%d elements differ", differ);
+    rt_tensor_free(&ref);
+    rt_tensor_free(&fast);
+}
