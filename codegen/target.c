@@ -59,7 +59,7 @@ SdStatus cg_target_init(CgTarget *t, const char *triple, const char *cpu, const 
     }
     t->avx512 = strstr(t->features, "+avx512f") != NULL;
     t->avx512_lowp = t->avx512 && strstr(t->features, "+avx512bw") && strstr(t->features, "+avx512vnni") &&
-                     strstr(t->features, "+avx512bf16");
+                     strstr(t->features, "+avx512bf16") && strstr(t->features, "+avx512vbmi");
     return SD_OK;
 }
 

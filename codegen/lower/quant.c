@@ -230,7 +230,7 @@ static SdStatus lower_depthwise(const IrNode *n, CgLowered *out, SdError *err)
     }
     p.x_zp = a->x_zp, p.y_zp = a->y_zp, p.qmin = a->qmin, p.qmax = a->qmax, p.lo = a->lo, p.hi = a->hi;
     p.out_kind = a->out_dtype == SD_DT_F32 ? RT_QOUT_F32 : a->out_dtype == SD_DT_I8 ? RT_QOUT_I8 : RT_QOUT_U8;
-    out->workspace_bytes = (size_t)(4 * p.padded[0] * p.padded[1] + 64 + 8 * (p.out[1] + 16) + 64);
+    out->workspace_bytes = (size_t)(4 * p.padded[0] * p.padded[1] + 128 + 8 * (p.out[1] + 16) + 64);
     int bufs[6] = {0, 1, 2, 3, cg_out(n, 0), CG_BUF_WORKSPACE};
     SD_TRY(cg_lowered_add(out, "rt_qconv_depthwise_u8", &p, sizeof p, 6, bufs, err));
     cg_lowered_split(out, "rt_qconv_depthwise_u8_range", p.batch * p.channels,

@@ -15,7 +15,8 @@
 #define QG(name) name
 #endif
 
-#if defined(RT_QGEMM_AVX512) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512BF16__)
+#if defined(RT_QGEMM_AVX512) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512BF16__) && \
+    defined(__AVX512VBMI__)
 #include <immintrin.h>
 #define QG_SIMD 1
 #else
@@ -420,8 +421,65 @@ static void dw_row(const float *restrict xr, const float *restrict w, float *res
     }
 }
 
-/* Each plane: copied into a padded f32 plane (x_zp around it), summed row by row in f32 (exact),
- * then the int32 sums plus bias requantized. */
+#if QG_SIMD
+/* 16 requantized lanes of int32 sums (bias included) into y, the first n of them. */
+QG_INLINE void requant16(__m512i v, int64_t n, float mult, const RtQDepthwiseParams *p, void *y)
+{
+    __mmask16 m = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult));
+    if (p->out_kind == RT_QOUT_F32) {
+        f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(p->lo)), _mm512_set1_ps(p->hi));
+        _mm512_mask_storeu_ps(y, m, f);
+        return;
+    }
+    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-1073741824.0f)), _mm512_set1_ps(1073741824.0f));
+    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(p->y_zp)); /* round half to even */
+    q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(p->qmin)), _mm512_set1_epi32(p->qmax));
+    _mm512_mask_cvtepi32_storeu_epi8(y, m, q);
+}
+
+/* One plane from its u8 padded copy (64 bytes of slack after it): for 16 outputs of a row and
+ * one kernel row, vpermb gathers each output's (up to) 4 taps into a 32-bit lane and vpdpbusd
+ * multiplies them by the row's weights; a second quad for kernels wider than 4. */
+static void dw_plane_vnni(const RtQDepthwiseParams *p, const uint8_t *pad, const int8_t *w, int32_t bias, float mult,
+                          uint8_t *y)
+{
+    const int64_t PW = p->padded[1], OH = p->out[0], OW = p->out[1], KH = p->kernel[0], KW = p->kernel[1];
+    const int64_t S0 = p->stride[0], S1 = p->stride[1], D0 = p->dilation[0], D1 = p->dilation[1];
+    const size_t es = out_size(p->out_kind);
+    uint8_t idx[2][64];
+    int32_t wq[8][2];
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 4; j++) {
+            idx[0][4 * i + j] = (uint8_t)(i * S1 + (j < KW ? j : 0) * D1);
+            idx[1][4 * i + j] = (uint8_t)(i * S1 + (j + 4 < KW ? j + 4 : 0) * D1);
+        }
+    for (int64_t kh = 0; kh < KH; kh++)
+        for (int q = 0; q < 2; q++) {
+            uint32_t v = 0;
+            for (int j = 0; j < 4; j++)
+                if (4 * q + j < KW)
+                    v |= (uint32_t)(uint8_t)w[kh * KW + 4 * q + j] << (8 * j);
+            wq[kh][q] = (int32_t)v;
+        }
+    const __m512i i0 = _mm512_loadu_si512(idx[0]), i1 = _mm512_loadu_si512(idx[1]);
+    for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow += 16) {
+            __m512i acc = _mm512_set1_epi32(bias);
+            for (int64_t kh = 0; kh < KH; kh++) {
+                const uint8_t *r = pad + (oh * S0 + kh * D0) * PW + ow * S1;
+                __m512i src = _mm512_loadu_si512(r);
+                acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(i0, src), _mm512_set1_epi32(wq[kh][0]));
+                if (KW > 4)
+                    acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(i1, src), _mm512_set1_epi32(wq[kh][1]));
+            }
+            requant16(acc, OW - ow, mult, p, y + (oh * OW + ow) * es);
+        }
+}
+#endif
+
+/* Each plane: copied into a padded plane (x_zp around it), then with VNNI 16 outputs at a time
+ * (above), or summed row by row in f32 (exact) and the int32 sums plus bias requantized. */
 static void dw_planes(const RtQDepthwiseParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const uint8_t *x = bufs[0];
@@ -437,10 +495,36 @@ static void dw_planes(const RtQDepthwiseParams *p, void *const *bufs, int64_t be
     int32_t *sums = (int32_t *)(acc + ((OW + 15) & ~(int64_t)15));
     const float zp = (float)p->x_zp;
     const size_t es = out_size(p->out_kind);
+#if QG_SIMD
+    const bool vnni = KW <= 8 && KH <= 8 && 15 * S1 + (KW - 1) * D1 < 64;
+#else
+    const bool vnni = false;
+#endif
     float wf[64];
     for (int64_t plane = begin; plane < end; plane++) {
         int64_t c = plane % p->channels;
         const uint8_t *xp = x + plane * IH * IW;
+        const int8_t *wc = w + c * KH * KW;
+        if (vnni) {
+#if QG_SIMD
+            uint8_t *pu = (uint8_t *)pad, z8 = (uint8_t)p->x_zp;
+            for (int64_t ph = 0; ph < PH; ph++) {
+                uint8_t *r = pu + ph * PW;
+                int64_t ih = ph - p->pad[0];
+                int64_t lo = ih < 0 || ih >= IH ? PW : min64(p->pad[1], PW), hi = ih < 0 || ih >= IH ? PW : min64(p->pad[1] + IW, PW);
+                for (int64_t q = 0; q < lo; q++)
+                    r[q] = z8;
+                for (int64_t q = lo; q < hi; q++)
+                    r[q] = xp[ih * IW + q - p->pad[1]];
+                for (int64_t q = hi; q < PW; q++)
+                    r[q] = z8;
+            }
+            for (int64_t q = PH * PW; q < PH * PW + 64; q++)
+                pu[q] = z8;
+            dw_plane_vnni(p, pu, wc, bias[c], mult[c], y + plane * OH * OW * es);
+#endif
+            continue;
+        }
         for (int64_t ph = 0; ph < PH; ph++) {
             float *r = pad + ph * PW;
             int64_t ih = ph - p->pad[0];
@@ -458,7 +542,6 @@ static void dw_planes(const RtQDepthwiseParams *p, void *const *bufs, int64_t be
             for (int64_t q = hi; q < PW; q++)
                 r[q] = zp;
         }
-        const int8_t *wc = w + c * KH * KW;
         for (int64_t i = 0; i < KH * KW && i < 64; i++)
             wf[i] = (float)wc[i];
         for (int64_t oh = 0; oh < OH; oh++) {
