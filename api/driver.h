@@ -34,6 +34,32 @@ SdStatus sd_optimize(IrGraph *g, const SdOptions *opt, const char *stop_after,
                      void (*after)(void *ctx, const char *pass, const IrGraph *g), void *after_ctx, SdError *err);
 /* Runs the training pipeline (output 0 is the loss) with the optimizer `train`. */
 SdStatus sd_optimize_training(IrGraph *g, const SdOptions *opt, const PassTrainOptions *train, SdError *err);
+/* Low precision (api/quantize.c). The calibration: the float model (inference pipeline up to dce)
+ * run on the samples opt->calib names, with the range of every f32 value by opt->calib_method. */
+typedef struct SdCalibration {
+    PassQuantRange *ranges;
+    int n_ranges;
+    int n_samples;
+} SdCalibration;
+SdStatus sd_calibrate(const char *path, const SdOptions *opt, SdCalibration *out, SdError *err);
+void sd_calibration_free(SdCalibration *c);
+/* The samples opt->calib names for a model input of `info`'s type (its leading dim taken as the
+ * batch, each sample with batch 1), at most `max`; rt_tensor_free each and free the array. */
+SdStatus sd_calibration_samples(const char *calib, const SdTensorInfo *info, int max, RtTensor **out, int *n,
+                                SdError *err);
+/* The quantize pass's options for opt (precision, per-tensor, keep list), calibrating with `path`
+ * when opt->quantize asks for int8; *cal keeps the ranges alive (free it after the pipeline). */
+SdStatus sd_quant_options(const char *path, const SdOptions *opt, PassQuantOptions *q, SdCalibration *cal,
+                          SdError *err);
+/* A model of `path` that outputs, after its own outputs, every f32 value (and with q, every u8
+ * value) nodes make and its input: the pipeline up to dce, or with q up to quantize. n_original
+ * (may be NULL): how many outputs the model itself has. */
+SdStatus sd_compile_probed(const char *path, const SdOptions *opt, PassQuantOptions *q, SdModel **out, int *n_original,
+                           SdError *err);
+/* sd_optimize with given quantization options (records filled), for `seedc quantize-report`. */
+SdStatus sd_optimize_with(IrGraph *g, const SdOptions *opt, PassQuantOptions *q, const char *stop_after,
+                          SdError *err);
+
 /* Compiles an optimized graph; the model keeps the graph. */
 SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdError *err);
 

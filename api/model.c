@@ -147,8 +147,8 @@ SdStatus sd_optimize_training(IrGraph *g, const SdOptions *opt, const PassTrainO
     return pass_run_pipeline(g, "training", &po, err);
 }
 
-SdStatus sd_optimize(IrGraph *g, const SdOptions *opt, const char *stop_after,
-                     void (*after)(void *ctx, const char *pass, const IrGraph *g), void *after_ctx, SdError *err)
+static SdStatus optimize(IrGraph *g, const SdOptions *opt, PassQuantOptions *q, const char *stop_after,
+                         void (*after)(void *ctx, const char *pass, const IrGraph *g), void *after_ctx, SdError *err)
 {
     EvalCtx ec = {lower_options(opt)};
     PassOptions po = {
@@ -159,8 +159,26 @@ SdStatus sd_optimize(IrGraph *g, const SdOptions *opt, const char *stop_after,
         .stop_after = stop_after,
         .after_pass = after,
         .after_ctx = after_ctx,
+        .quant = q,
     };
     return pass_run_pipeline(g, "inference", &po, err);
+}
+
+SdStatus sd_optimize_with(IrGraph *g, const SdOptions *opt, PassQuantOptions *q, const char *stop_after,
+                          SdError *err)
+{
+    return optimize(g, opt, q, stop_after, NULL, NULL, err);
+}
+
+SdStatus sd_optimize(IrGraph *g, const SdOptions *opt, const char *stop_after,
+                     void (*after)(void *ctx, const char *pass, const IrGraph *g), void *after_ctx, SdError *err)
+{
+    PassQuantOptions q;
+    SdCalibration cal = {0};
+    SD_TRY(sd_quant_options(ir_graph_source(g), opt, &q, &cal, err));
+    SdStatus st = optimize(g, opt, &q, stop_after, after, after_ctx, err);
+    sd_calibration_free(&cal);
+    return st;
 }
 
 SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdError *err)

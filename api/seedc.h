@@ -29,6 +29,15 @@ typedef struct SdOptions {
     bool print_llvm;       /* dump the optimized LLVM module to stderr */
     const char *model;     /* .sd files: which model (NULL: the file's only one); checkpoints: which network */
     bool head;             /* checkpoints: the network's final output rather than its backbone features */
+    /* low precision (api/quantize.c, passes/quantize.c) */
+    const char *quantize;     /* "int8": post-training quantization calibrated on `calib` (NULL: none) */
+    const char *calib;        /* a .npy/.pb input or a folder of them, or a data set: "fashion-mnist", "mnist" */
+    const char *calib_method; /* "minmax" (default), "percentile" (99.99%) or "entropy" (KL divergence) */
+    int calib_samples;        /* at most this many calibration samples (0: 64) */
+    bool per_tensor;          /* int8 weights: one scale per tensor (default: per output channel) */
+    bool symmetric;           /* int8 activations: symmetric around 0 (default: asymmetric) */
+    const char *keep_fp32;    /* nodes that stay f32, comma-separated; "first"/"last": the first/last conv or matmul */
+    const char *precision;    /* "fp32" (default) or "bf16": convolutions and matrix products in bf16 */
 } SdOptions;
 
 SdOptions sd_options_default(void);

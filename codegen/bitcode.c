@@ -1,6 +1,7 @@
 /* codegen/bitcode.c — the kernel library as LLVM bitcode. clang-19 compiled the files in runtime/kernels/
  * at build time (vectorization deferred until shapes are constants, TOOLCHAIN.md); the bytes are
  * linked into seedc and parsed per model. */
+#include <stdbool.h>
 #include <string.h>
 
 #include <llvm-c/BitReader.h>
@@ -25,6 +26,34 @@ void cg_set_target_attrs(LLVMContextRef ctx, LLVMValueRef fn, const CgTarget *t)
         set_fn_attr(ctx, fn, "prefer-vector-width", "512");
 }
 
+/* The kernels built with AVX512-VNNI/BF16 (names ending in "_avx512", runtime/kernels/qgemm.c)
+ * and the static helpers only they called: code for a target that lacks those features must not
+ * contain them, even unoptimized. */
+static void drop_avx512_kernels(LLVMModuleRef m)
+{
+    bool dropped = false;
+    for (LLVMValueRef fn = LLVMGetFirstFunction(m), next; fn; fn = next) {
+        next = LLVMGetNextFunction(fn);
+        size_t len;
+        const char *name = LLVMGetValueName2(fn, &len);
+        if (!LLVMIsDeclaration(fn) && len > 7 && strcmp(name + len - 7, "_avx512") == 0) {
+            LLVMDeleteFunction(fn);
+            dropped = true;
+        }
+    }
+    while (dropped) {
+        dropped = false;
+        for (LLVMValueRef fn = LLVMGetFirstFunction(m), next; fn; fn = next) {
+            next = LLVMGetNextFunction(fn);
+            LLVMLinkage l = LLVMGetLinkage(fn);
+            if (!LLVMIsDeclaration(fn) && (l == LLVMInternalLinkage || l == LLVMPrivateLinkage) && !LLVMGetFirstUse(fn)) {
+                LLVMDeleteFunction(fn);
+                dropped = true;
+            }
+        }
+    }
+}
+
 SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *out, SdError *err)
 {
     size_t n = (size_t)(seedc_kernels_bc_end - seedc_kernels_bc);
@@ -37,6 +66,8 @@ SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *o
     LLVMDisposeMemoryBuffer(buf);
     unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
     unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+    if (!t->avx512_lowp)
+        drop_avx512_kernels(m);
     for (LLVMValueRef fn = LLVMGetFirstFunction(m); fn; fn = LLVMGetNextFunction(fn)) {
         if (LLVMIsDeclaration(fn))
             continue;

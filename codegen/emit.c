@@ -158,6 +158,20 @@ static LLVMValueRef value_pointer(Emitter *e, LLVMBuilderRef b, const Bases *bas
     return LLVMBuildInBoundsGEP2(b, e->i8, root, &off, 1, v->name);
 }
 
+/* A kernel by name; on targets with AVX512-VNNI/BF16 its build for them ("<name>_avx512",
+ * runtime/kernels/qgemm.c) when there is one. */
+static LLVMValueRef kernel_function(Emitter *e, const char *name)
+{
+    if (e->t->avx512_lowp) {
+        char special[128];
+        snprintf(special, sizeof special, "%s_avx512", name);
+        LLVMValueRef fn = LLVMGetNamedFunction(e->m, special);
+        if (fn)
+            return fn;
+    }
+    return LLVMGetNamedFunction(e->m, name);
+}
+
 static LLVMValueRef param_global(Emitter *e, const CgCall *call)
 {
     char name[64];
@@ -251,7 +265,7 @@ static LLVMValueRef emit_task(Emitter *e, const IrNode *n, const CgCall *call, L
     LLVMValueRef begin = LLVMBuildUDiv(b, LLVMBuildMul(b, task, extent, ""), nt, "begin");
     LLVMValueRef next = LLVMBuildAdd(b, task, LLVMConstInt(e->i64, 1, 0), "");
     LLVMValueRef end = LLVMBuildUDiv(b, LLVMBuildMul(b, next, extent, ""), nt, "end");
-    LLVMValueRef kernel = LLVMGetNamedFunction(e->m, call->range_kernel);
+    LLVMValueRef kernel = kernel_function(e, call->range_kernel);
     SdStatus st = SD_OK;
     if (!kernel) {
         char lb[200];
@@ -307,7 +321,7 @@ static SdStatus emit_calls(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const 
             LLVMBuildCall2(b, pf_type, pf, args, 4, "");
             continue;
         }
-        LLVMValueRef kernel = LLVMGetNamedFunction(e->m, call->kernel);
+        LLVMValueRef kernel = kernel_function(e, call->kernel);
         if (!kernel) {
             char lb[200];
             return sd_errorf(err, SD_EINTERNAL, "%s: kernel %s is missing from the kernel bitcode",

@@ -58,6 +58,8 @@ SdStatus cg_target_init(CgTarget *t, const char *triple, const char *cpu, const 
         return sd_errorf(err, SD_ELLVM, "LLVM could not create a target machine for %s", triple ? triple : "the host");
     }
     t->avx512 = strstr(t->features, "+avx512f") != NULL;
+    t->avx512_lowp = t->avx512 && strstr(t->features, "+avx512bw") && strstr(t->features, "+avx512vnni") &&
+                     strstr(t->features, "+avx512bf16") && strstr(t->features, "+avx512vbmi");
     return SD_OK;
 }
 

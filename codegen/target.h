@@ -12,6 +12,7 @@ typedef struct CgTarget {
     LLVMTargetMachineRef tm;
     char *triple, *cpu, *features;
     bool avx512;          /* prefer 512-bit vectors */
+    bool avx512_lowp;     /* AVX512-VNNI, -BF16 and -VBMI: int8 and bf16 dot products, byte permutes */
 } CgTarget;
 
 /* triple NULL: the host's; cpu/features NULL: the host's CPU and features. */

@@ -122,6 +122,53 @@ static void format_movement(const IrNode *n, SdStrbuf *o)
     }
 }
 
+static void format_quant(const IrNode *n, SdStrbuf *o)
+{
+    const IrQuantAttrs *a = &n->attrs.quant;
+    switch (n->op) {
+    case IR_OP_QUANTIZE_LINEAR: case IR_OP_DEQUANTIZE_LINEAR:
+        num(o, "axis", (double)a->axis);
+        if (a->block_size) num(o, "block_size", (double)a->block_size);
+        if (n->op == IR_OP_QUANTIZE_LINEAR && a->out_dtype != SD_DT_UNDEFINED)
+            sd_strbuf_printf(o, " to=%s", sd_dtype_name(a->out_dtype));
+        return;
+    case IR_OP_QADD:
+        num(o, "a_scale", a->a_scale), num(o, "a_zp", a->a_zp), num(o, "b_scale", a->b_scale), num(o, "b_zp", a->b_zp);
+        num(o, "y_scale", a->y_scale), num(o, "y_zp", a->y_zp), num(o, "qmin", a->qmin), num(o, "qmax", a->qmax);
+        return;
+    case IR_OP_QGLOBAL_AVG_POOL:
+        num(o, "x_scale", a->a_scale), num(o, "x_zp", a->a_zp), num(o, "y_scale", a->y_scale), num(o, "y_zp", a->y_zp);
+        return;
+    case IR_OP_QLINEAR_CONV: case IR_OP_CONV_INTEGER: case IR_OP_QCONV: case IR_OP_CONV_BF16: {
+        const IrConvAttrs *c = &a->conv;
+        int s = c->nspatial;
+        ints(o, "kernel", c->kernel, s);
+        ints(o, "strides", c->strides, s);
+        ints(o, "pads", c->pads, 2 * s);
+        ints(o, "dilations", c->dilations, s);
+        if (c->groups != 1) num(o, "groups", (double)c->groups);
+        if (c->auto_pad != IR_PAD_NOTSET) sd_strbuf_printf(o, " auto_pad=%s", auto_pad_name(c->auto_pad));
+        break;
+    }
+    default: break;
+    }
+    if (n->op == IR_OP_QCONV || n->op == IR_OP_CONV_BF16 || n->op == IR_OP_QMATMUL || n->op == IR_OP_MATMUL_BF16) {
+        num(o, n->op == IR_OP_QCONV || n->op == IR_OP_CONV_BF16 ? "channels" : "n", (double)a->channels);
+        if (n->op == IR_OP_QMATMUL || n->op == IR_OP_MATMUL_BF16) num(o, "k", (double)a->depth);
+    }
+    if (n->op == IR_OP_QCONV || n->op == IR_OP_QMATMUL) {
+        num(o, "x_zp", a->x_zp);
+        if (a->out_dtype != SD_DT_F32)
+            num(o, "y_zp", a->y_zp), num(o, "qmin", a->qmin), num(o, "qmax", a->qmax);
+        sd_strbuf_printf(o, " to=%s", sd_dtype_name(a->out_dtype));
+    }
+    if ((n->op == IR_OP_QCONV || n->op == IR_OP_QMATMUL) ? a->out_dtype == SD_DT_F32
+                                                         : (n->op == IR_OP_CONV_BF16 || n->op == IR_OP_MATMUL_BF16)) {
+        if (a->lo > -3.0e38f) num(o, "lo", a->lo);
+        if (a->hi < 3.0e38f) num(o, "hi", a->hi);
+    }
+}
+
 void ir_attrs_format(const IrNode *n, SdStrbuf *o)
 {
     const IrAttrs *a = &n->attrs;
@@ -200,6 +247,7 @@ void ir_attrs_format(const IrNode *n, SdStrbuf *o)
             num(o, "beta1", a->update.beta1), num(o, "beta2", a->update.beta2), num(o, "epsilon", a->update.epsilon);
         if (n->op == IR_OP_LARS_UPDATE) num(o, "trust", a->update.trust_coefficient);
         break;
+    case IR_FAM_quant: format_quant(n, o); break;
     case IR_FAM_COUNT: break;
     }
 }

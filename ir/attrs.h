@@ -211,6 +211,25 @@ typedef struct IrUpdateAttrs {
     double trust_coefficient; /* LARS eta */
 } IrUpdateAttrs;
 
+/* Quantization (see ops.def). Q/DQ: axis and block_size describe the scale's granularity; the
+ * convolutions keep their window in `conv` (completed by shape inference as for CONV). The fields
+ * after `conv` belong to the ops passes/quantize.c makes, whose zero points and clamps are
+ * compile-time constants. */
+typedef struct IrQuantAttrs {
+    int64_t axis;             /* Q/DQ: the quantized axis (non-negative after shape inference) */
+    int64_t block_size;       /* Q/DQ: 0, or scales per block of this many along `axis` */
+    SdDType out_dtype;        /* QUANTIZE_LINEAR without a zero point: y's type (UNDEFINED: u8);
+                                 QCONV/QMATMUL: u8, i8 or f32 */
+    IrConvAttrs conv;         /* QLINEAR_CONV, CONV_INTEGER, QCONV, CONV_BF16 */
+    int64_t channels;         /* QCONV/CONV_BF16: output channels; QMATMUL/MATMUL_BF16: N */
+    int64_t depth;            /* QMATMUL/MATMUL_BF16: K */
+    int32_t x_zp, y_zp;       /* QCONV/QMATMUL: input and output zero points; QADD/QGLOBAL_AVG_POOL: y's */
+    int32_t qmin, qmax;       /* u8/i8 outputs: clamp of the requantized value (a fused ReLU or Clip) */
+    float lo, hi;             /* f32 outputs: clamp (a fused ReLU or Clip; -inf/+inf when none) */
+    float a_scale, b_scale, y_scale; /* QADD (a, b, y), QGLOBAL_AVG_POOL (a = x, y) */
+    int32_t a_zp, b_zp;       /* QADD, QGLOBAL_AVG_POOL (a = x) */
+} IrQuantAttrs;
+
 typedef union IrAttrs {
     IrUnaryAttrs unary;
     IrBinaryAttrs binary;
@@ -226,6 +245,7 @@ typedef union IrAttrs {
     IrResizeAttrs resize;
     IrEinsumAttrs einsum;
     IrUpdateAttrs update;
+    IrQuantAttrs quant;
 } IrAttrs;
 
 #endif

@@ -27,7 +27,7 @@ const char *ir_family_name(IrFamily f)
 {
     static const char *names[IR_FAM_COUNT] = {
         "unary", "binary", "conv", "matmul", "norm", "softmax", "pool",
-        "reduce", "movement", "gather", "generate", "resize", "einsum", "update",
+        "reduce", "movement", "gather", "generate", "resize", "einsum", "update", "quant",
     };
     SD_ASSERT(f >= 0 && f < IR_FAM_COUNT);
     return names[f];

@@ -26,6 +26,7 @@ typedef enum IrFamily {
     IR_FAM_resize,
     IR_FAM_einsum,
     IR_FAM_update,
+    IR_FAM_quant,
     IR_FAM_COUNT
 } IrFamily;
 

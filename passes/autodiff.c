@@ -25,6 +25,7 @@ static const GradFn family_grad[IR_FAM_COUNT] = {
     [IR_FAM_gather] = grad_gather,
     [IR_FAM_resize] = grad_resize,
     [IR_FAM_einsum] = grad_einsum,
+    [IR_FAM_quant] = NULL, /* quantized and bf16 ops are inference only: grad_unsupported */
 };
 
 static bool is_float(const IrValue *v) { return v->dtype == SD_DT_F32; }

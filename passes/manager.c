@@ -32,11 +32,12 @@ static const PassEntry passes[] = {
     {"autodiff", autodiff_output0},
     {"optimizer", pass_optimizer},
     {"dce", pass_dce},
+    {"quantize", pass_quantize},
     {"fuse", pass_fuse_eltwise},
     {"memplan", pass_memplan},
 };
 
-static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "bnfold", "dce", "fuse", "memplan", NULL};
+static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "bnfold", "dce", "quantize", "fuse", "memplan", NULL};
 static const char *const training_pipeline[] = {"shape", "canonicalize", "fold", "autodiff", "optimizer",
                                                 "canonicalize", "fold", "dce", "fuse", "memplan", NULL};
 

@@ -41,6 +41,38 @@ typedef struct PassTrainOptions {
  * LARS momentum 0.9, eta 0.001, wd 0; LAMB betas (0.9, 0.999), eps 1e-6, wd 0.01. No clipping. */
 PassTrainOptions pass_train_defaults(PassOptimizer optimizer);
 
+/* Post-training quantization and low precision (quantize.c). */
+typedef enum PassPrecision { PASS_PRECISION_FP32, PASS_PRECISION_INT8, PASS_PRECISION_BF16 } PassPrecision;
+
+/* The calibrated range of one value of the float graph (after dce), by name. */
+typedef struct PassQuantRange {
+    const char *name;
+    float lo, hi;
+} PassQuantRange;
+
+/* One float value the int8 pass replaced by a quantized one (u8: real = (q - zp) * scale), or by
+ * the f32 output of a quantized op (zp 0, scale 0); for reports. */
+typedef struct PassQuantRecord {
+    char name[160];    /* the float value */
+    char node[160];    /* the node that computes it now (the quantized op's name) */
+    char op[32];       /* its op */
+    char qname[200];   /* the value holding the result */
+    float lo, hi;      /* the range used */
+    float scale;
+    int32_t zp;
+} PassQuantRecord;
+
+typedef struct PassQuantOptions {
+    PassPrecision precision;
+    bool per_tensor;            /* int8 weights: one scale per tensor (default: per output channel) */
+    bool symmetric;             /* int8 activations: zero point 128, scale max|x| / 127 (default: asymmetric) */
+    const char *keep_fp32;      /* comma-separated node names that stay in f32; "first"/"last": the first/last conv or matmul */
+    const PassQuantRange *ranges; /* int8: the calibration */
+    int n_ranges;
+    PassQuantRecord *records;   /* out (may be NULL): what was quantized, up to max_records */
+    int max_records, n_records;
+} PassQuantOptions;
+
 typedef struct PassOptions {
     PassEvalFn eval;         /* NULL: no constant folding */
     void *eval_ctx;
@@ -52,6 +84,7 @@ typedef struct PassOptions {
     void (*after_pass)(void *ctx, const char *pass, const IrGraph *g);
     void *after_ctx;
     const PassTrainOptions *train; /* the training pipeline's optimizer; NULL: plain SGD */
+    PassQuantOptions *quant;       /* NULL or precision FP32: the quantize pass does nothing */
 } PassOptions;
 
 typedef SdStatus (*PassFn)(IrGraph *g, const PassOptions *opt, SdError *err);
@@ -63,8 +96,15 @@ SdStatus pass_dce(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fold_batchnorm(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fuse_eltwise(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_memplan(IrGraph *g, const PassOptions *opt, SdError *err);
+/* int8: convolutions and matrix products with constant weights become QCONV/QMATMUL (weights
+ * symmetric int8, per channel unless per_tensor; activations u8 from the calibrated ranges;
+ * ReLU/Clip and a Gemm's bias folded into the requantization), residual Adds QADD, pools on u8,
+ * DequantizeLinear where f32 is needed; ONNX QDQ pairs around them are used as they are. bf16:
+ * non-depthwise convolutions and matrix products with constant weights become CONV_BF16 and
+ * MATMUL_BF16. Nodes named in keep_fp32 stay. Runs after dce, before fuse. */
+SdStatus pass_quantize(IrGraph *g, const PassOptions *opt, SdError *err);
 
-/* Runs a pipeline by name: "inference" = shape, canonicalize, fold, bnfold, dce, fuse, memplan;
+/* Runs a pipeline by name: "inference" = shape, canonicalize, fold, bnfold, dce, quantize, fuse, memplan;
  * "training" = shape, canonicalize, fold, autodiff, optimizer, canonicalize, fold, dce, fuse,
  * memplan, where graph output 0 is the loss (an f32 scalar) that autodiff differentiates. */
 SdStatus pass_run_pipeline(IrGraph *g, const char *pipeline, const PassOptions *opt, SdError *err);

@@ -27,6 +27,7 @@ static const ShapeFn family_shape[IR_FAM_COUNT] = {
     [IR_FAM_resize] = shape_resize,
     [IR_FAM_einsum] = shape_einsum,
     [IR_FAM_update] = shape_update,
+    [IR_FAM_quant] = shape_quant,
 };
 
 SdStatus shape_error(ShapeCtx *c, const IrNode *n, SdStatus st, const char *fmt, ...)

@@ -21,6 +21,7 @@ static const LowerFn family_lowering[IR_FAM_COUNT] = {
     [IR_FAM_resize] = cg_lower_resize,
     [IR_FAM_einsum] = cg_lower_einsum,
     [IR_FAM_update] = cg_lower_update,
+    [IR_FAM_quant] = cg_lower_quant,
 };
 
 SdStatus cg_lower_node(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)

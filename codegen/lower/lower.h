@@ -66,6 +66,7 @@ CG_FAMILY(generate)
 CG_FAMILY(resize)
 CG_FAMILY(einsum)
 CG_FAMILY(update)
+CG_FAMILY(quant)
 #undef CG_FAMILY
 
 /* --- shared helpers (strides.c) --- */

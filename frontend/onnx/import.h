@@ -50,6 +50,7 @@ ONNX_FAMILY(gather)
 ONNX_FAMILY(generate)
 ONNX_FAMILY(resize)
 ONNX_FAMILY(einsum)
+ONNX_FAMILY(quant)
 #undef ONNX_FAMILY
 
 /* ops/table.c: the translator for an op type of the default domain, NULL when unknown. */

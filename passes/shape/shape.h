@@ -28,6 +28,7 @@ SHAPE_FAMILY(generate)
 SHAPE_FAMILY(resize)
 SHAPE_FAMILY(einsum)
 SHAPE_FAMILY(update)
+SHAPE_FAMILY(quant)
 #undef SHAPE_FAMILY
 
 /* "model.onnx: node 'Conv_3' (conv): <message>" with status st. */

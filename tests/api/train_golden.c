@@ -226,7 +226,7 @@ static void compile_step(const Golden *gd, const char *gemm, bool grad_outputs, 
     cr_assert_eq(dsl_experiment_load(p, NULL, &e, &err), SD_OK, "%s", err.msg);
     cr_assert_eq(e->batch_size, gd->batch, "the recipe's batch size is the golden batch");
     RecipeStep rs;
-    cr_assert_eq(recipe_step_graph(e, gd->batch, &rs, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(recipe_step_graph(e, gd->batch, 0, &rs, &err), SD_OK, "%s", err.msg);
     char exclude[512];
     PassTrainOptions train = recipe_train_options(e, exclude, sizeof exclude);
     train.grad_outputs = grad_outputs;

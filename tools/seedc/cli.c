@@ -90,11 +90,46 @@ int cli_common_option(CliCommon *c, int id, const char *arg, const char *cmd)
     case 1006:
         c->opt.print_llvm = true;
         return EXIT_OK;
-    case 1009:
+    case 1018:
         c->opt.head = true;
         return EXIT_OK;
     case 1008:
         c->opt.model = arg;
+        return EXIT_OK;
+    case 1009:
+        if (strcmp(arg, "int8") != 0)
+            return cli_usage_error(cmd, "--quantize takes int8, not '%s'", arg);
+        c->opt.quantize = arg;
+        return EXIT_OK;
+    case 1010:
+        c->opt.calib = arg;
+        return EXIT_OK;
+    case 1011:
+        if (strcmp(arg, "minmax") != 0 && strcmp(arg, "percentile") != 0 && strcmp(arg, "entropy") != 0)
+            return cli_usage_error(cmd, "--calib-method takes minmax, percentile or entropy, not '%s'", arg);
+        c->opt.calib_method = arg;
+        return EXIT_OK;
+    case 1012:
+        c->opt.per_tensor = false;
+        return EXIT_OK;
+    case 1013:
+        c->opt.per_tensor = true;
+        return EXIT_OK;
+    case 1014:
+        c->opt.keep_fp32 = arg;
+        return EXIT_OK;
+    case 1015:
+        if (strcmp(arg, "fp32") != 0 && strcmp(arg, "bf16") != 0)
+            return cli_usage_error(cmd, "--precision takes fp32 or bf16, not '%s'", arg);
+        c->opt.precision = arg;
+        return EXIT_OK;
+    case 1016:
+        if (!cli_parse_int(arg, 1, 1 << 20, &v))
+            return cli_usage_error(cmd, "--calib-samples takes a positive integer, not '%s'", arg);
+        c->opt.calib_samples = (int)v;
+        return EXIT_OK;
+    case 1017:
+        c->opt.symmetric = true;
         return EXIT_OK;
     case 1007:
         if (!cli_parse_int(arg, 0, 3, &v))

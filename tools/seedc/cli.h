@@ -21,13 +21,22 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     {"print-llvm", no_argument, NULL, 1006},                    \
     {"opt", required_argument, NULL, 1007},                     \
     {"model", required_argument, NULL, 1008},                   \
-    {"head", no_argument, NULL, 1009},                          \
+    {"quantize", required_argument, NULL, 1009},                \
+    {"calib", required_argument, NULL, 1010},                   \
+    {"calib-method", required_argument, NULL, 1011},            \
+    {"per-channel", no_argument, NULL, 1012},                   \
+    {"per-tensor", no_argument, NULL, 1013},                    \
+    {"keep-fp32", required_argument, NULL, 1014},               \
+    {"precision", required_argument, NULL, 1015},               \
+    {"calib-samples", required_argument, NULL, 1016},           \
+    {"symmetric-activations", no_argument, NULL, 1017},         \
+    {"head", no_argument, NULL, 1018},                          \
     {"help", no_argument, NULL, 'h'}
 
 #define CLI_COMMON_HELP                                                                             \
     "  --batch N        value of the symbolic batch dimension (default 1)\n"                         \
     "  --dim NAME=N     value of another symbolic input dimension (repeatable)\n"                    \
-    "  --disable P,...  skip passes (canonicalize, fold, bnfold, dce, fuse, memplan)\n"                            \
+    "  --disable P,...  skip passes (canonicalize, fold, bnfold, dce, quantize, fuse, memplan)\n"                  \
     "  --gemm G         matrix products through openblas (default) or builtin kernels\n"             \
     "  --threads N      threads to use (default: all cores)\n"                                       \
     "  --verify         check the IR after every pass\n"                                             \
@@ -35,6 +44,15 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "  --print-llvm     print the optimized LLVM module to stderr\n"                                 \
     "  --model NAME     which model of a .sd file (default: its only one), or network of a checkpoint\n" \
     "  --head           checkpoints: the network's final output, not its backbone features\n"       \
+    "  --quantize int8  post-training int8: calibrate on --calib, int8 convolutions and matmuls\n"   \
+    "  --calib DATA     calibration inputs: a .npy/.pb file or folder, or fashion-mnist / mnist\n"    \
+    "  --calib-method M minmax (default), percentile (99.99%%) or entropy (KL divergence)\n"          \
+    "  --calib-samples N  at most N calibration samples (default 64)\n"                            \
+    "  --per-channel    int8 weights with a scale per output channel (the default)\n"               \
+    "  --per-tensor     int8 weights with one scale per tensor\n"                                   \
+    "  --symmetric-activations  int8 activations symmetric around 0 (default: asymmetric)\n"        \
+    "  --keep-fp32 N,.. nodes that stay f32 (names; first, last: the first/last conv or matmul)\n"  \
+    "  --precision P    fp32 (default) or bf16: convolutions and matmuls in bf16, f32 sums\n"       \
     "  -h, --help       this help\n"
 
 typedef struct CliCommon {
@@ -58,5 +76,6 @@ int cmd_export(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_quantize_report(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
     {"info", cmd_info, "inputs, outputs, opset, operators and parameters of a model"},
     {"ir", cmd_ir, "print the IR after a pass, or draw it as Graphviz DOT"},
     {"check", cmd_check, "check a .sd file: parse, validate, build every model and summarize it"},
+    {"quantize-report", cmd_quantize_report, "int8 per layer: calibrated range, scale, SQNR against float"},
 };
 
 static void usage(FILE *out)

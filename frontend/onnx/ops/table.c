@@ -70,6 +70,11 @@ static const OpEntry ops[] = {
     {"Resize", onnx_import_resize}, {"Upsample", onnx_import_resize},
     /* Einstein summation */
     {"Einsum", onnx_import_einsum},
+    /* quantization */
+    {"QuantizeLinear", onnx_import_quant}, {"DequantizeLinear", onnx_import_quant},
+    {"DynamicQuantizeLinear", onnx_import_quant}, {"QLinearConv", onnx_import_quant},
+    {"QLinearMatMul", onnx_import_quant}, {"ConvInteger", onnx_import_quant},
+    {"MatMulInteger", onnx_import_quant},
 };
 
 OnnxImportFn onnx_find_op(const char *op_type)

@@ -1,0 +1,832 @@
+/* runtime/kernels/qgemm.c — see qgemm.h. Built twice into the bitcode: as plain C (every target),
+ * and with RT_QGEMM_AVX512 and the AVX512-VNNI/BF16 features on, where the inner tiles use
+ * vpdpbusd and vdpbf16ps and every kernel's name ends in "_avx512". Both builds share everything
+ * else: packing, tiling over output pixels and channels, and the requantizing epilogue. */
+#include "runtime/kernels/qgemm.h"
+
+#include <math.h>
+#include <stdbool.h>
+
+#include "runtime/kernels/half.h"
+
+#if defined(RT_QGEMM_AVX512)
+#define QG(name) name##_avx512
+#else
+#define QG(name) name
+#endif
+
+#if defined(RT_QGEMM_AVX512) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512BF16__) && \
+    defined(__AVX512VBMI__)
+#include <immintrin.h>
+#define QG_SIMD 1
+#else
+#define QG_SIMD 0
+#endif
+
+#define QG_INLINE static inline __attribute__((always_inline))
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int32_t load_i32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* f32 -> bf16, round to nearest even (NaN stays NaN). */
+static inline uint32_t bf16_bits(float f)
+{
+    uint32_t u = rt_float_to_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (u >> 16) | 0x40u;
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* weight packing (the portable build only: one definition)                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+#if !defined(RT_QGEMM_AVX512)
+RT_KERNEL(rt_pack_weights)
+{
+    const RtPackParams *p = params_;
+    const int step = p->bf16 ? 2 : 4;
+    if (p->matmul) {
+        const int64_t kp = ceil_div(p->k, step) * step, np = ceil_div(p->n, 16) * 16;
+        for (int64_t kk = 0; kk < kp; kk++)
+            for (int64_t j = 0; j < np; j++) {
+                int64_t dst = (kk / step) * np * step + j * step + kk % step;
+                bool in = kk < p->k && j < p->n;
+                if (p->bf16)
+                    ((uint16_t *)bufs[1])[dst] = (uint16_t)(in ? bf16_bits(((const float *)bufs[0])[kk * p->n + j]) : 0);
+                else
+                    ((int8_t *)bufs[1])[dst] = in ? ((const int8_t *)bufs[0])[kk * p->n + j] : 0;
+            }
+        return;
+    }
+    const int64_t kp = ceil_div(p->k, step) * step, cp = ceil_div(p->rows, 16) * 16;
+    for (int64_t g = 0; g < p->groups; g++)
+        for (int64_t r = 0; r < cp; r++)
+            for (int64_t kk = 0; kk < kp; kk++) {
+                int64_t panel = r / RT_QG_MR, lane = r % RT_QG_MR;
+                int64_t dst = g * cp * kp + panel * RT_QG_MR * kp + (kk / step) * RT_QG_MR * step + lane * step + kk % step;
+                bool in = r < p->rows && kk < p->k;
+                int64_t src = (g * p->rows + r) * p->k + kk;
+                if (p->bf16)
+                    ((uint16_t *)bufs[1])[dst] = (uint16_t)(in ? bf16_bits(((const float *)bufs[0])[src]) : 0);
+                else
+                    ((int8_t *)bufs[1])[dst] = in ? ((const int8_t *)bufs[0])[src] : 0;
+            }
+}
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* im2col rows                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The output columns [ow_lo, ow_hi) whose input column ow * s + off lies inside [0, in). */
+static inline void inner_range(int64_t out, int64_t in, int64_t s, int64_t off, int64_t *lo, int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : ceil_div(-off, s);
+    int64_t t = in - 1 - off;
+    int64_t h = t < 0 ? 0 : t / s + 1;
+    if (l > out)
+        l = out;
+    if (h > out)
+        h = out;
+    if (h < l)
+        h = l;
+    *lo = l, *hi = h;
+}
+
+/* Row k of the column matrix for output rows [row0, row0 + nrows) of one image and group:
+ * x points at the group's first input channel. Out-of-bounds taps read `pad`. */
+#define IM2COL_ROW(NAME, T)                                                                             \
+    static void NAME(const RtQConvParams *p, const T *restrict x, int64_t k, int64_t row0, int64_t nrows, \
+                     T pad, T *restrict r)                                                              \
+    {                                                                                                   \
+        const int64_t K1 = p->kernel[1], K2 = p->kernel[2], kvol = p->kernel[0] * K1 * K2;              \
+        const int64_t ic = k / kvol, t = k % kvol, kd = t / (K1 * K2), kh = (t / K2) % K1, kw = t % K2;  \
+        const int64_t OH = p->out[1], OW = p->out[2], IH = p->in[1], IW = p->in[2];                     \
+        const T *xc = x + ic * p->in[0] * IH * IW;                                                      \
+        const int64_t off = kw * p->dilation[2] - p->pad[2], s = p->stride[2];                          \
+        int64_t lo, hi;                                                                                 \
+        inner_range(OW, IW, s, off, &lo, &hi);                                                          \
+        for (int64_t rr = 0; rr < nrows; rr++) {                                                        \
+            int64_t orow = row0 + rr, od = orow / OH, oh = orow % OH;                                    \
+            int64_t id = od * p->stride[0] + kd * p->dilation[0] - p->pad[0];                            \
+            int64_t ih = oh * p->stride[1] + kh * p->dilation[1] - p->pad[1];                            \
+            T *o = r + rr * OW;                                                                         \
+            if (id < 0 || id >= p->in[0] || ih < 0 || ih >= IH) {                                        \
+                for (int64_t ow = 0; ow < OW; ow++)                                                     \
+                    o[ow] = pad;                                                                        \
+                continue;                                                                               \
+            }                                                                                           \
+            const T *xr = xc + (id * IH + ih) * IW + off;                                               \
+            for (int64_t ow = 0; ow < lo; ow++)                                                         \
+                o[ow] = pad;                                                                            \
+            if (s == 1)                                                                                 \
+                for (int64_t ow = lo; ow < hi; ow++)                                                    \
+                    o[ow] = xr[ow];                                                                     \
+            else                                                                                        \
+                for (int64_t ow = lo; ow < hi; ow++)                                                    \
+                    o[ow] = xr[ow * s];                                                                 \
+            for (int64_t ow = hi; ow < OW; ow++)                                                        \
+                o[ow] = pad;                                                                            \
+        }                                                                                               \
+    }
+
+IM2COL_ROW(im2col_row_u8, uint8_t)
+IM2COL_ROW(im2col_row_f32, float)
+
+/* The block's columns as [kp/4][npad][4] bytes: 4 rows staged contiguously, then interleaved. */
+static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int64_t row0, int64_t nrows, int64_t npad,
+                         uint8_t *restrict col, uint8_t *restrict stage)
+{
+    const int64_t np = nrows * p->out[2], plane = p->in[0] * p->in[1] * p->in[2];
+    const uint8_t zp = (uint8_t)p->x_zp;
+    for (int64_t k4 = 0; k4 < p->kp / 4; k4++) {
+        const uint8_t *rows[4];
+        for (int j = 0; j < 4; j++) {
+            int64_t k = 4 * k4 + j;
+            uint8_t *r = stage + j * npad;
+            if (k >= p->k) {
+                for (int64_t q = 0; q < npad; q++)
+                    r[q] = 0;
+            } else if (p->pointwise) {
+                const uint8_t *src = x + k * plane + row0 * p->out[2];
+                for (int64_t q = 0; q < np; q++)
+                    r[q] = src[q];
+            } else {
+                im2col_row_u8(p, x, k, row0, nrows, zp, r);
+            }
+            for (int64_t q = np; q < npad; q++)
+                r[q] = zp;
+            rows[j] = r;
+        }
+        uint8_t *dst = col + k4 * npad * 4;
+        const uint8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+        for (int64_t q = 0; q < npad; q++) {
+            dst[4 * q] = r0[q];
+            dst[4 * q + 1] = r1[q];
+            dst[4 * q + 2] = r2[q];
+            dst[4 * q + 3] = r3[q];
+        }
+    }
+}
+
+/* The block's columns as [kp/2][npad] pairs of bf16 (low half: the even k). */
+static void pack_cols_bf16(const RtQConvParams *p, const float *restrict x, int64_t row0, int64_t nrows, int64_t npad,
+                           uint32_t *restrict col, float *restrict stage)
+{
+    const int64_t np = nrows * p->out[2], plane = p->in[0] * p->in[1] * p->in[2];
+    for (int64_t k2 = 0; k2 < p->kp / 2; k2++) {
+        const float *rows[2];
+        for (int j = 0; j < 2; j++) {
+            int64_t k = 2 * k2 + j;
+            float *r = stage + j * npad;
+            if (k >= p->k) {
+                for (int64_t q = 0; q < npad; q++)
+                    r[q] = 0.0f;
+            } else if (p->pointwise) {
+                const float *src = x + k * plane + row0 * p->out[2];
+                for (int64_t q = 0; q < np; q++)
+                    r[q] = src[q];
+            } else {
+                im2col_row_f32(p, x, k, row0, nrows, 0.0f, r);
+            }
+            for (int64_t q = np; q < npad; q++)
+                r[q] = 0.0f;
+            rows[j] = r;
+        }
+        uint32_t *dst = col + k2 * npad;
+        const float *r0 = rows[0], *r1 = rows[1];
+        for (int64_t q = 0; q < npad; q++)
+            dst[q] = bf16_bits(r0[q]) | (bf16_bits(r1[q]) << 16);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* tiles: sums of MR channels x NR pixels                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+#if QG_SIMD
+/* acc[r][q] = sum over k4 of dot4(a[k4][q], b[k4][r]): vpdpbusd, 8 channels x 2 vectors of 16 pixels. */
+QG_INLINE void tile_u8(const uint8_t *restrict a, int64_t a_stride, const int8_t *restrict b, int64_t k4n,
+                       int32_t *restrict acc)
+{
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+            c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    for (int64_t k = 0; k < k4n; k++) {
+        const uint8_t *ak = a + k * a_stride;
+        const int8_t *bk = b + k * RT_QG_MR * 4;
+        __m512i a0 = _mm512_loadu_si512(ak), a1 = _mm512_loadu_si512(ak + 64), w;
+#define QG_ROW(r, x0, x1)                          \
+    w = _mm512_set1_epi32(load_i32(bk + 4 * (r))); \
+    x0 = _mm512_dpbusd_epi32(x0, a0, w);           \
+    x1 = _mm512_dpbusd_epi32(x1, a1, w);
+        QG_ROW(0, c00, c01) QG_ROW(1, c10, c11) QG_ROW(2, c20, c21) QG_ROW(3, c30, c31)
+        QG_ROW(4, c40, c41) QG_ROW(5, c50, c51) QG_ROW(6, c60, c61) QG_ROW(7, c70, c71)
+#undef QG_ROW
+    }
+    __m512i *o = (__m512i *)acc;
+    _mm512_storeu_si512(o + 0, c00), _mm512_storeu_si512(o + 1, c01), _mm512_storeu_si512(o + 2, c10);
+    _mm512_storeu_si512(o + 3, c11), _mm512_storeu_si512(o + 4, c20), _mm512_storeu_si512(o + 5, c21);
+    _mm512_storeu_si512(o + 6, c30), _mm512_storeu_si512(o + 7, c31), _mm512_storeu_si512(o + 8, c40);
+    _mm512_storeu_si512(o + 9, c41), _mm512_storeu_si512(o + 10, c50), _mm512_storeu_si512(o + 11, c51);
+    _mm512_storeu_si512(o + 12, c60), _mm512_storeu_si512(o + 13, c61), _mm512_storeu_si512(o + 14, c70);
+    _mm512_storeu_si512(o + 15, c71);
+}
+
+/* The same in bf16 pairs: vdpbf16ps. */
+QG_INLINE void tile_bf16(const uint32_t *restrict a, int64_t a_stride, const uint32_t *restrict b, int64_t k2n,
+                         float *restrict acc)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    for (int64_t k = 0; k < k2n; k++) {
+        const uint32_t *ak = a + k * a_stride, *bk = b + k * RT_QG_MR;
+        __m512bh a0 = (__m512bh)_mm512_loadu_si512(ak), a1 = (__m512bh)_mm512_loadu_si512(ak + 16), w;
+#define QG_ROW(r, x0, x1)                                   \
+    w = (__m512bh)_mm512_set1_epi32((int)bk[r]);            \
+    x0 = _mm512_dpbf16_ps(x0, a0, w);                       \
+    x1 = _mm512_dpbf16_ps(x1, a1, w);
+        QG_ROW(0, c00, c01) QG_ROW(1, c10, c11) QG_ROW(2, c20, c21) QG_ROW(3, c30, c31)
+        QG_ROW(4, c40, c41) QG_ROW(5, c50, c51) QG_ROW(6, c60, c61) QG_ROW(7, c70, c71)
+#undef QG_ROW
+    }
+    _mm512_storeu_ps(acc + 0, c00), _mm512_storeu_ps(acc + 16, c01), _mm512_storeu_ps(acc + 32, c10);
+    _mm512_storeu_ps(acc + 48, c11), _mm512_storeu_ps(acc + 64, c20), _mm512_storeu_ps(acc + 80, c21);
+    _mm512_storeu_ps(acc + 96, c30), _mm512_storeu_ps(acc + 112, c31), _mm512_storeu_ps(acc + 128, c40);
+    _mm512_storeu_ps(acc + 144, c41), _mm512_storeu_ps(acc + 160, c50), _mm512_storeu_ps(acc + 176, c51);
+    _mm512_storeu_ps(acc + 192, c60), _mm512_storeu_ps(acc + 208, c61), _mm512_storeu_ps(acc + 224, c70);
+    _mm512_storeu_ps(acc + 240, c71);
+}
+#else
+static void tile_u8(const uint8_t *restrict a, int64_t a_stride, const int8_t *restrict b, int64_t k4n,
+                    int32_t *restrict acc)
+{
+    for (int i = 0; i < RT_QG_MR * RT_QG_NR; i++)
+        acc[i] = 0;
+    for (int64_t k = 0; k < k4n; k++) {
+        const uint8_t *ak = a + k * a_stride;
+        const int8_t *bk = b + k * RT_QG_MR * 4;
+        for (int r = 0; r < RT_QG_MR; r++) {
+            int32_t b0 = bk[4 * r], b1 = bk[4 * r + 1], b2 = bk[4 * r + 2], b3 = bk[4 * r + 3];
+            int32_t *c = acc + r * RT_QG_NR;
+            for (int q = 0; q < RT_QG_NR; q++)
+                c[q] += ak[4 * q] * b0 + ak[4 * q + 1] * b1 + ak[4 * q + 2] * b2 + ak[4 * q + 3] * b3;
+        }
+    }
+}
+
+static void tile_bf16(const uint32_t *restrict a, int64_t a_stride, const uint32_t *restrict b, int64_t k2n,
+                      float *restrict acc)
+{
+    for (int i = 0; i < RT_QG_MR * RT_QG_NR; i++)
+        acc[i] = 0.0f;
+    for (int64_t k = 0; k < k2n; k++) {
+        const uint32_t *ak = a + k * a_stride, *bk = b + k * RT_QG_MR;
+        for (int r = 0; r < RT_QG_MR; r++) {
+            float b0 = rt_bits_to_float(bk[r] << 16), b1 = rt_bits_to_float(bk[r] & 0xffff0000u);
+            float *c = acc + r * RT_QG_NR;
+            for (int q = 0; q < RT_QG_NR; q++)
+                c[q] += rt_bits_to_float(ak[q] << 16) * b0 + rt_bits_to_float(ak[q] & 0xffff0000u) * b1;
+        }
+    }
+}
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* epilogues                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Requantizes n sums of one output channel into y (u8/i8/f32). */
+static inline void requant_row(const int32_t *restrict s, int64_t n, int32_t bias, float mult, int32_t out,
+                               int32_t y_zp, int32_t qmin, int32_t qmax, float lo, float hi, void *restrict y)
+{
+    if (out == RT_QOUT_F32) {
+        float *o = y;
+        for (int64_t q = 0; q < n; q++)
+            o[q] = fminf(fmaxf((float)(s[q] + bias) * mult, lo), hi);
+        return;
+    }
+    const float fmin = (float)qmin, fmax = (float)qmax, zp = (float)y_zp;
+    if (out == RT_QOUT_I8) {
+        int8_t *o = y;
+        for (int64_t q = 0; q < n; q++)
+            o[q] = (int8_t)fminf(fmaxf(rintf((float)(s[q] + bias) * mult) + zp, fmin), fmax);
+    } else {
+        uint8_t *o = y;
+        for (int64_t q = 0; q < n; q++)
+            o[q] = (uint8_t)fminf(fmaxf(rintf((float)(s[q] + bias) * mult) + zp, fmin), fmax);
+    }
+}
+
+static inline size_t out_size(int32_t out) { return out == RT_QOUT_F32 ? 4 : 1; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* int8 convolution                                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+static inline void conv_item(const RtQConvParams *p, int64_t item, int64_t *n, int64_t *g, int64_t *blk, int64_t *cs)
+{
+    *cs = item % p->c_split, item /= p->c_split;
+    *blk = item % p->n_blocks, item /= p->n_blocks;
+    *g = item % p->groups;
+    *n = item / p->groups;
+}
+
+static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const uint8_t *x = bufs[0];
+    const int8_t *w = bufs[1];
+    const int32_t *bias = bufs[2];
+    const float *mult = bufs[3];
+    uint8_t *y = bufs[4];
+    uint8_t *ws = bufs[5];
+    const int64_t OW = p->out[2], rows_total = p->out[0] * p->out[1];
+    const int64_t plane_in = p->in[0] * p->in[1] * p->in[2], plane_out = rows_total * OW;
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t npad_max = ceil_div(p->rows_per_block * OW, RT_QG_NR) * RT_QG_NR;
+    uint8_t *col = ws, *stage = ws + npad_max * p->kp;
+    int32_t *acc = (int32_t *)(((uintptr_t)(stage + 4 * npad_max) + 63) & ~(uintptr_t)63);
+    const int64_t panels = p->cp / RT_QG_MR;
+    const size_t es = out_size(p->out_kind);
+    for (int64_t item = begin; item < end; item++) {
+        int64_t n, g, blk, cs;
+        conv_item(p, item, &n, &g, &blk, &cs);
+        int64_t row0 = blk * p->rows_per_block, nrows = min64(p->rows_per_block, rows_total - row0);
+        int64_t np = nrows * OW, npad = ceil_div(np, RT_QG_NR) * RT_QG_NR;
+        pack_cols_u8(p, x + (n * p->c_in + g * cin_g) * plane_in, row0, nrows, npad, col, stage);
+        int64_t pan0 = cs * panels / p->c_split, pan1 = (cs + 1) * panels / p->c_split;
+        for (int64_t pan = pan0; pan < pan1; pan++) {
+            int64_t c0 = pan * RT_QG_MR;
+            if (c0 >= cout_g)
+                break;
+            int64_t rows = min64(RT_QG_MR, cout_g - c0), oc0 = g * cout_g + c0;
+            const int8_t *wp = w + g * p->cp * p->kp + pan * RT_QG_MR * p->kp;
+            for (int64_t t = 0; t < npad; t += RT_QG_NR) {
+                tile_u8(col + t * 4, npad * 4, wp, p->kp / 4, acc);
+                int64_t cnt = min64(RT_QG_NR, np - t);
+                for (int64_t r = 0; r < rows; r++) {
+                    uint8_t *dst = y + ((n * p->c_out + oc0 + r) * plane_out + row0 * OW + t) * es;
+                    requant_row(acc + r * RT_QG_NR, cnt, bias[oc0 + r], mult[oc0 + r], p->out_kind, p->y_zp, p->qmin,
+                                p->qmax, p->lo, p->hi, dst);
+                }
+            }
+        }
+    }
+}
+
+RT_RANGE_KERNEL(QG(rt_qconv_u8_range)) { qconv_items(params_, bufs, begin, end); }
+
+RT_KERNEL(QG(rt_qconv_u8))
+{
+    const RtQConvParams *p = params_;
+    qconv_items(p, bufs, 0, p->batch * p->groups * p->n_blocks * p->c_split);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* int8 depthwise convolution                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/* y[ow] += sum over kw of w[kw] * xr[ow*S + kw*D]: one kernel row's taps over an output row, the
+ * common widths written out (the kernel bitcode keeps loops rolled). Values are small integers in
+ * f32: products of u8 and i8, at most 49 of them per output, are exact below 2^24. */
+static void dw_row(const float *restrict xr, const float *restrict w, float *restrict y, int64_t n, int64_t KW,
+                   int64_t S, int64_t D)
+{
+    switch (KW) {
+    case 3: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2];
+        for (int64_t ow = 0; ow < n; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D];
+        return;
+    }
+    case 5: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4];
+        for (int64_t ow = 0; ow < n; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D] + w3 * xr[ow * S + 3 * D] +
+                     w4 * xr[ow * S + 4 * D];
+        return;
+    }
+    default:
+        for (int64_t kw = 0; kw < KW; kw++) {
+            const float wk = w[kw];
+            for (int64_t ow = 0; ow < n; ow++)
+                y[ow] += wk * xr[ow * S + kw * D];
+        }
+    }
+}
+
+#if QG_SIMD
+/* 16 requantized lanes of int32 sums (bias included) into y, the first n of them. */
+QG_INLINE void requant16(__m512i v, int64_t n, float mult, const RtQDepthwiseParams *p, void *y)
+{
+    __mmask16 m = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult));
+    if (p->out_kind == RT_QOUT_F32) {
+        f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(p->lo)), _mm512_set1_ps(p->hi));
+        _mm512_mask_storeu_ps(y, m, f);
+        return;
+    }
+    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-1073741824.0f)), _mm512_set1_ps(1073741824.0f));
+    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(p->y_zp)); /* round half to even */
+    q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(p->qmin)), _mm512_set1_epi32(p->qmax));
+    _mm512_mask_cvtepi32_storeu_epi8(y, m, q);
+}
+
+/* One plane from its u8 padded copy (64 bytes of slack after it): for 16 outputs of a row and
+ * one kernel row, vpermb gathers each output's (up to) 4 taps into a 32-bit lane and vpdpbusd
+ * multiplies them by the row's weights; a second quad for kernels wider than 4. */
+static void dw_plane_vnni(const RtQDepthwiseParams *p, const uint8_t *pad, const int8_t *w, int32_t bias, float mult,
+                          uint8_t *y)
+{
+    const int64_t PW = p->padded[1], OH = p->out[0], OW = p->out[1], KH = p->kernel[0], KW = p->kernel[1];
+    const int64_t S0 = p->stride[0], S1 = p->stride[1], D0 = p->dilation[0], D1 = p->dilation[1];
+    const size_t es = out_size(p->out_kind);
+    uint8_t idx[2][64];
+    int32_t wq[8][2];
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 4; j++) {
+            idx[0][4 * i + j] = (uint8_t)(i * S1 + (j < KW ? j : 0) * D1);
+            idx[1][4 * i + j] = (uint8_t)(i * S1 + (j + 4 < KW ? j + 4 : 0) * D1);
+        }
+    for (int64_t kh = 0; kh < KH; kh++)
+        for (int q = 0; q < 2; q++) {
+            uint32_t v = 0;
+            for (int j = 0; j < 4; j++)
+                if (4 * q + j < KW)
+                    v |= (uint32_t)(uint8_t)w[kh * KW + 4 * q + j] << (8 * j);
+            wq[kh][q] = (int32_t)v;
+        }
+    const __m512i i0 = _mm512_loadu_si512(idx[0]), i1 = _mm512_loadu_si512(idx[1]);
+    for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow += 16) {
+            __m512i acc = _mm512_set1_epi32(bias);
+            for (int64_t kh = 0; kh < KH; kh++) {
+                const uint8_t *r = pad + (oh * S0 + kh * D0) * PW + ow * S1;
+                __m512i src = _mm512_loadu_si512(r);
+                acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(i0, src), _mm512_set1_epi32(wq[kh][0]));
+                if (KW > 4)
+                    acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(i1, src), _mm512_set1_epi32(wq[kh][1]));
+            }
+            requant16(acc, OW - ow, mult, p, y + (oh * OW + ow) * es);
+        }
+}
+#endif
+
+/* Each plane: copied into a padded plane (x_zp around it), then with VNNI 16 outputs at a time
+ * (above), or summed row by row in f32 (exact) and the int32 sums plus bias requantized. */
+static void dw_planes(const RtQDepthwiseParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const uint8_t *x = bufs[0];
+    const int8_t *w = bufs[1];
+    const int32_t *bias = bufs[2];
+    const float *mult = bufs[3];
+    uint8_t *y = bufs[4];
+    float *pad = bufs[5];
+    const int64_t PH = p->padded[0], PW = p->padded[1], IH = p->in[0], IW = p->in[1], OH = p->out[0], OW = p->out[1];
+    const int64_t KH = p->kernel[0], KW = p->kernel[1], S0 = p->stride[0], S1 = p->stride[1];
+    const int64_t D0 = p->dilation[0], D1 = p->dilation[1];
+    float *acc = (float *)(((uintptr_t)(pad + PH * PW) + 63) & ~(uintptr_t)63);
+    int32_t *sums = (int32_t *)(acc + ((OW + 15) & ~(int64_t)15));
+    const float zp = (float)p->x_zp;
+    const size_t es = out_size(p->out_kind);
+#if QG_SIMD
+    const bool vnni = KW <= 8 && KH <= 8 && 15 * S1 + (KW - 1) * D1 < 64;
+#else
+    const bool vnni = false;
+#endif
+    float wf[64];
+    for (int64_t plane = begin; plane < end; plane++) {
+        int64_t c = plane % p->channels;
+        const uint8_t *xp = x + plane * IH * IW;
+        const int8_t *wc = w + c * KH * KW;
+        if (vnni) {
+#if QG_SIMD
+            uint8_t *pu = (uint8_t *)pad, z8 = (uint8_t)p->x_zp;
+            for (int64_t ph = 0; ph < PH; ph++) {
+                uint8_t *r = pu + ph * PW;
+                int64_t ih = ph - p->pad[0];
+                int64_t lo = ih < 0 || ih >= IH ? PW : min64(p->pad[1], PW), hi = ih < 0 || ih >= IH ? PW : min64(p->pad[1] + IW, PW);
+                for (int64_t q = 0; q < lo; q++)
+                    r[q] = z8;
+                for (int64_t q = lo; q < hi; q++)
+                    r[q] = xp[ih * IW + q - p->pad[1]];
+                for (int64_t q = hi; q < PW; q++)
+                    r[q] = z8;
+            }
+            for (int64_t q = PH * PW; q < PH * PW + 64; q++)
+                pu[q] = z8;
+            dw_plane_vnni(p, pu, wc, bias[c], mult[c], y + plane * OH * OW * es);
+#endif
+            continue;
+        }
+        for (int64_t ph = 0; ph < PH; ph++) {
+            float *r = pad + ph * PW;
+            int64_t ih = ph - p->pad[0];
+            if (ih < 0 || ih >= IH) {
+                for (int64_t q = 0; q < PW; q++)
+                    r[q] = zp;
+                continue;
+            }
+            int64_t lo = min64(p->pad[1], PW), hi = min64(p->pad[1] + IW, PW);
+            const uint8_t *xr = xp + ih * IW - p->pad[1];
+            for (int64_t q = 0; q < lo; q++)
+                r[q] = zp;
+            for (int64_t q = lo; q < hi; q++)
+                r[q] = (float)xr[q];
+            for (int64_t q = hi; q < PW; q++)
+                r[q] = zp;
+        }
+        for (int64_t i = 0; i < KH * KW && i < 64; i++)
+            wf[i] = (float)wc[i];
+        for (int64_t oh = 0; oh < OH; oh++) {
+            for (int64_t ow = 0; ow < OW; ow++)
+                acc[ow] = 0.0f;
+            for (int64_t kh = 0; kh < KH; kh++)
+                dw_row(pad + (oh * S0 + kh * D0) * PW, wf + kh * KW, acc, OW, KW, S1, D1);
+            for (int64_t ow = 0; ow < OW; ow++)
+                sums[ow] = (int32_t)acc[ow];
+            requant_row(sums, OW, bias[c], mult[c], p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi,
+                        y + (plane * OH * OW + oh * OW) * es);
+        }
+    }
+}
+
+RT_RANGE_KERNEL(QG(rt_qconv_depthwise_u8_range)) { dw_planes(params_, bufs, begin, end); }
+
+RT_KERNEL(QG(rt_qconv_depthwise_u8))
+{
+    const RtQDepthwiseParams *p = params_;
+    dw_planes(p, bufs, 0, p->batch * p->channels);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* int8 matrix product                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The 4 bytes of row a at k4 (zeros past k: the packed b is zero there too, but the row must not
+ * be read past its end). */
+static inline uint32_t a_quad(const uint8_t *a, int64_t k4, int64_t k)
+{
+    uint32_t v = 0;
+    for (int j = 0; j < 4; j++)
+        if (4 * k4 + j < k)
+            v |= (uint32_t)a[4 * k4 + j] << (8 * j);
+    return v;
+}
+
+/* sums[r][j] for rows and 16 * nv columns starting at column j0. */
+static void mm_tile_u8(const RtQMatmulParams *p, const uint8_t *a, const int8_t *b, int64_t rows, int64_t j0, int nv,
+                       int32_t *restrict sums)
+{
+    const int64_t k4n = p->kp / 4;
+#if QG_SIMD
+    const int64_t kfull = p->k / 4;
+#endif
+#if QG_SIMD
+    if (rows == RT_QG_MM_MR && nv == 4) {
+        __m512i c[4][4];
+        for (int r = 0; r < 4; r++)
+            c[r][0] = c[r][1] = c[r][2] = c[r][3] = _mm512_setzero_si512();
+        for (int64_t k = 0; k < k4n; k++) {
+            const int8_t *bk = b + (k * p->np + j0) * 4;
+            __m512i b0 = _mm512_loadu_si512(bk), b1 = _mm512_loadu_si512(bk + 64), b2 = _mm512_loadu_si512(bk + 128),
+                    b3 = _mm512_loadu_si512(bk + 192);
+#define QG_MROW(r)                                                                                   \
+    {                                                                                                \
+        const uint8_t *ar = a + (r) * p->k;                                                          \
+        int32_t q;                                                                                   \
+        if (k < kfull)                                                                               \
+            memcpy(&q, ar + 4 * k, 4);                                                               \
+        else                                                                                         \
+            q = (int32_t)a_quad(ar, k, p->k);                                                        \
+        __m512i av = _mm512_set1_epi32(q);                                                           \
+        c[r][0] = _mm512_dpbusd_epi32(c[r][0], av, b0), c[r][1] = _mm512_dpbusd_epi32(c[r][1], av, b1); \
+        c[r][2] = _mm512_dpbusd_epi32(c[r][2], av, b2), c[r][3] = _mm512_dpbusd_epi32(c[r][3], av, b3); \
+    }
+            QG_MROW(0) QG_MROW(1) QG_MROW(2) QG_MROW(3)
+#undef QG_MROW
+        }
+        for (int r = 0; r < 4; r++)
+            for (int v = 0; v < 4; v++)
+                _mm512_storeu_si512(sums + r * RT_QG_MM_NR + 16 * v, c[r][v]);
+        return;
+    }
+    if (nv == 4) {
+        for (int64_t r = 0; r < rows; r++) {
+            __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+            const uint8_t *ar = a + r * p->k;
+            for (int64_t k = 0; k < k4n; k++) {
+                const int8_t *bk = b + (k * p->np + j0) * 4;
+                int32_t q;
+                if (k < kfull)
+                    memcpy(&q, ar + 4 * k, 4);
+                else
+                    q = (int32_t)a_quad(ar, k, p->k);
+                __m512i av = _mm512_set1_epi32(q);
+                c0 = _mm512_dpbusd_epi32(c0, av, _mm512_loadu_si512(bk));
+                c1 = _mm512_dpbusd_epi32(c1, av, _mm512_loadu_si512(bk + 64));
+                c2 = _mm512_dpbusd_epi32(c2, av, _mm512_loadu_si512(bk + 128));
+                c3 = _mm512_dpbusd_epi32(c3, av, _mm512_loadu_si512(bk + 192));
+            }
+            int32_t *o = sums + r * RT_QG_MM_NR;
+            _mm512_storeu_si512(o, c0), _mm512_storeu_si512(o + 16, c1);
+            _mm512_storeu_si512(o + 32, c2), _mm512_storeu_si512(o + 48, c3);
+        }
+        return;
+    }
+#endif
+    for (int64_t r = 0; r < rows; r++) {
+        int32_t *o = sums + r * RT_QG_MM_NR;
+        const uint8_t *ar = a + r * p->k;
+        for (int64_t j = 0; j < 16 * nv; j++)
+            o[j] = 0;
+        for (int64_t k = 0; k < k4n; k++) {
+            uint32_t q = a_quad(ar, k, p->k);
+            int32_t a0 = (int32_t)(q & 0xff), a1 = (int32_t)((q >> 8) & 0xff), a2 = (int32_t)((q >> 16) & 0xff),
+                    a3 = (int32_t)(q >> 24);
+            const int8_t *bk = b + (k * p->np + j0) * 4;
+            for (int64_t j = 0; j < 16 * nv; j++)
+                o[j] += a0 * bk[4 * j] + a1 * bk[4 * j + 1] + a2 * bk[4 * j + 2] + a3 * bk[4 * j + 3];
+        }
+    }
+}
+
+static void qmatmul_items(const RtQMatmulParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const uint8_t *a = bufs[0];
+    const int8_t *b = bufs[1];
+    const int32_t *bias = bufs[2];
+    const float *mult = bufs[3];
+    uint8_t *y = bufs[4];
+    int32_t sums[RT_QG_MM_MR * RT_QG_MM_NR];
+    const size_t es = out_size(p->out_kind);
+    for (int64_t item = begin; item < end; item++) {
+        int64_t mb = item / p->n_items_n, nb = item % p->n_items_n;
+        int64_t m0 = mb * p->m_block, m1 = min64(m0 + p->m_block, p->m);
+        int64_t n0 = nb * p->n_block, n1 = min64(n0 + p->n_block, p->np);
+        for (int64_t i = m0; i < m1; i += RT_QG_MM_MR) {
+            int64_t rows = min64(RT_QG_MM_MR, m1 - i);
+            for (int64_t j = n0; j < n1; j += RT_QG_MM_NR) {
+                int nv = (int)min64(4, (n1 - j) / 16);
+                mm_tile_u8(p, a + i * p->k, b, rows, j, nv, sums);
+                int64_t cnt = min64(16 * nv, p->n - j);
+                for (int64_t r = 0; r < rows && cnt > 0; r++) {
+                    int32_t *s = sums + r * RT_QG_MM_NR;
+                    for (int64_t q = 0; q < cnt; q++)
+                        s[q] += bias[j + q];
+                    uint8_t *dst = y + ((i + r) * p->n + j) * es;
+                    if (p->out_kind == RT_QOUT_F32) {
+                        float *o = (float *)dst;
+                        for (int64_t q = 0; q < cnt; q++)
+                            o[q] = fminf(fmaxf((float)s[q] * mult[j + q], p->lo), p->hi);
+                    } else {
+                        const float zp = (float)p->y_zp, lo = (float)p->qmin, hi = (float)p->qmax;
+                        for (int64_t q = 0; q < cnt; q++) {
+                            float v = fminf(fmaxf(rintf((float)s[q] * mult[j + q]) + zp, lo), hi);
+                            if (p->out_kind == RT_QOUT_I8)
+                                ((int8_t *)dst)[q] = (int8_t)v;
+                            else
+                                dst[q] = (uint8_t)v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+RT_RANGE_KERNEL(QG(rt_qmatmul_u8_range)) { qmatmul_items(params_, bufs, begin, end); }
+
+RT_KERNEL(QG(rt_qmatmul_u8))
+{
+    const RtQMatmulParams *p = params_;
+    qmatmul_items(p, bufs, 0, ceil_div(p->m, p->m_block) * p->n_items_n);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* bf16 convolution and matrix product                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const float *x = bufs[0];
+    const uint32_t *w = bufs[1]; /* bf16 pairs */
+    const float *bias = p->has_bias ? bufs[2] : NULL;
+    float *y = bufs[p->has_bias ? 3 : 2];
+    uint8_t *ws = bufs[p->has_bias ? 4 : 3];
+    const int64_t OW = p->out[2], rows_total = p->out[0] * p->out[1];
+    const int64_t plane_in = p->in[0] * p->in[1] * p->in[2], plane_out = rows_total * OW;
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t npad_max = ceil_div(p->rows_per_block * OW, RT_QG_NR) * RT_QG_NR;
+    uint32_t *col = (uint32_t *)ws;
+    float *stage = (float *)(ws + npad_max * p->kp * 2);
+    float *acc = (float *)(((uintptr_t)(stage + 4 * npad_max) + 63) & ~(uintptr_t)63);
+    const int64_t panels = p->cp / RT_QG_MR;
+    for (int64_t item = begin; item < end; item++) {
+        int64_t n, g, blk, cs;
+        conv_item(p, item, &n, &g, &blk, &cs);
+        int64_t row0 = blk * p->rows_per_block, nrows = min64(p->rows_per_block, rows_total - row0);
+        int64_t np = nrows * OW, npad = ceil_div(np, RT_QG_NR) * RT_QG_NR;
+        pack_cols_bf16(p, x + (n * p->c_in + g * cin_g) * plane_in, row0, nrows, npad, col, stage);
+        int64_t pan0 = cs * panels / p->c_split, pan1 = (cs + 1) * panels / p->c_split;
+        for (int64_t pan = pan0; pan < pan1; pan++) {
+            int64_t c0 = pan * RT_QG_MR;
+            if (c0 >= cout_g)
+                break;
+            int64_t rows = min64(RT_QG_MR, cout_g - c0), oc0 = g * cout_g + c0;
+            const uint32_t *wp = w + (g * p->cp * p->kp + pan * RT_QG_MR * p->kp) / 2;
+            for (int64_t t = 0; t < npad; t += RT_QG_NR) {
+                tile_bf16(col + t, npad, wp, p->kp / 2, acc);
+                int64_t cnt = min64(RT_QG_NR, np - t);
+                for (int64_t r = 0; r < rows; r++) {
+                    float *dst = y + (n * p->c_out + oc0 + r) * plane_out + row0 * OW + t;
+                    const float *s = acc + r * RT_QG_NR, b = bias ? bias[oc0 + r] : 0.0f;
+                    for (int64_t q = 0; q < cnt; q++)
+                        dst[q] = fminf(fmaxf(s[q] + b, p->lo), p->hi);
+                }
+            }
+        }
+    }
+}
+
+RT_RANGE_KERNEL(QG(rt_conv_bf16_range)) { conv_bf16_items(params_, bufs, begin, end); }
+
+RT_KERNEL(QG(rt_conv_bf16))
+{
+    const RtQConvParams *p = params_;
+    conv_bf16_items(p, bufs, 0, p->batch * p->groups * p->n_blocks * p->c_split);
+}
+
+/* Rows [m0, m1) of a as bf16 pairs [rows][kp/2] in the workspace, then tiles against packed b. */
+static void matmul_bf16_items(const RtQMatmulParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const float *a = bufs[0];
+    const uint32_t *b = bufs[1];
+    const float *bias = p->has_bias ? bufs[2] : NULL;
+    float *y = bufs[p->has_bias ? 3 : 2];
+    uint32_t *aw = bufs[p->has_bias ? 4 : 3];
+    const int64_t k2n = p->kp / 2;
+    for (int64_t item = begin; item < end; item++) {
+        int64_t mb = item / p->n_items_n, nb = item % p->n_items_n;
+        int64_t m0 = mb * p->m_block, m1 = min64(m0 + p->m_block, p->m);
+        int64_t n0 = nb * p->n_block, n1 = min64(n0 + p->n_block, p->np);
+        for (int64_t i = m0; i < m1; i++) {
+            const float *ar = a + i * p->k;
+            uint32_t *o = aw + (i - m0) * k2n;
+            for (int64_t k = 0; k < p->k / 2; k++)
+                o[k] = bf16_bits(ar[2 * k]) | (bf16_bits(ar[2 * k + 1]) << 16);
+            if (p->k % 2)
+                o[k2n - 1] = bf16_bits(ar[p->k - 1]);
+        }
+        for (int64_t i = m0; i < m1; i++) {
+            const uint32_t *ar = aw + (i - m0) * k2n;
+            for (int64_t j = n0; j < n1; j += RT_QG_MM_NR) {
+                int nv = (int)min64(4, (n1 - j) / 16);
+                float sums[RT_QG_MM_NR];
+#if QG_SIMD
+                if (nv == 4) {
+                    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+                    for (int64_t k = 0; k < k2n; k++) {
+                        const uint32_t *bk = b + k * p->np + j;
+                        __m512bh av = (__m512bh)_mm512_set1_epi32((int)ar[k]);
+                        c0 = _mm512_dpbf16_ps(c0, av, (__m512bh)_mm512_loadu_si512(bk));
+                        c1 = _mm512_dpbf16_ps(c1, av, (__m512bh)_mm512_loadu_si512(bk + 16));
+                        c2 = _mm512_dpbf16_ps(c2, av, (__m512bh)_mm512_loadu_si512(bk + 32));
+                        c3 = _mm512_dpbf16_ps(c3, av, (__m512bh)_mm512_loadu_si512(bk + 48));
+                    }
+                    _mm512_storeu_ps(sums, c0), _mm512_storeu_ps(sums + 16, c1);
+                    _mm512_storeu_ps(sums + 32, c2), _mm512_storeu_ps(sums + 48, c3);
+                } else
+#endif
+                {
+                    for (int64_t q = 0; q < 16 * nv; q++)
+                        sums[q] = 0.0f;
+                    for (int64_t k = 0; k < k2n; k++) {
+                        float a0 = rt_bits_to_float(ar[k] << 16), a1 = rt_bits_to_float(ar[k] & 0xffff0000u);
+                        const uint32_t *bk = b + k * p->np + j;
+                        for (int64_t q = 0; q < 16 * nv; q++)
+                            sums[q] += a0 * rt_bits_to_float(bk[q] << 16) + a1 * rt_bits_to_float(bk[q] & 0xffff0000u);
+                    }
+                }
+                int64_t cnt = min64(16 * nv, p->n - j);
+                float *dst = y + i * p->n + j;
+                for (int64_t q = 0; q < cnt; q++)
+                    dst[q] = fminf(fmaxf(sums[q] + (bias ? bias[j + q] : 0.0f), p->lo), p->hi);
+            }
+        }
+    }
+}
+
+RT_RANGE_KERNEL(QG(rt_matmul_bf16_range)) { matmul_bf16_items(params_, bufs, begin, end); }
+
+RT_KERNEL(QG(rt_matmul_bf16))
+{
+    const RtQMatmulParams *p = params_;
+    matmul_bf16_items(p, bufs, 0, ceil_div(p->m, p->m_block) * p->n_items_n);
+}

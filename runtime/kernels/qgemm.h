@@ -1,0 +1,99 @@
+/* runtime/kernels/qgemm.h — packed int8 and bf16 convolutions and matrix products (the ops
+ * passes/quantize.c makes: QCONV, QMATMUL, CONV_BF16, MATMUL_BF16, PACK_WEIGHTS).
+ *
+ * int8: u8 activations times i8 weights, summed in int32 (exact), then requantized in the kernel:
+ *   y = clamp(round_half_even((sum + bias[c]) * mult[c]) + y_zp, qmin, qmax)   (u8/i8 output)
+ *   y = clamp((sum + bias[c]) * mult[c], lo, hi)                              (f32 output)
+ * where bias already holds the quantized bias minus x_zp * sum of channel c's weights, so the sum
+ * runs over raw u8 activations (padding reads x_zp). bf16: f32 activations rounded to bf16 times
+ * bf16 weights, summed in f32, plus the f32 bias, clamped to [lo, hi].
+ *
+ * Layouts. Weights are packed once at compile time (rt_pack_weights, folded): a conv's weights of
+ * group g in panels of RT_QG_MR output channels, [k/4][MR][4] bytes (bf16: [k/2][MR][2]), the
+ * channels padded to 16 and k to 4 (2) with zeros; a matmul's [K, N] as [K/4][N16][4] (bf16:
+ * [K/2][N16][2]). Activations are packed per block of output pixels into the workspace the same
+ * way, [k/4][pixels][4], so that one 32-bit lane holds the 4 (or 2) values one dot-product
+ * instruction multiplies: AVX512-VNNI vpdpbusd and AVX512-BF16 vdpbf16ps when compiled with them
+ * (these files build a second time into the bitcode with those features, under the suffix
+ * "_avx512"), plain C loops otherwise. */
+#ifndef SD_RT_QGEMM_H
+#define SD_RT_QGEMM_H
+
+#include "runtime/kernels/kernel.h"
+
+#define RT_QG_MR 8  /* output channels of a conv tile */
+#define RT_QG_NR 32 /* output pixels of a conv tile */
+#define RT_QG_MM_MR 4  /* rows of a matmul tile */
+#define RT_QG_MM_NR 64 /* columns of a matmul tile */
+
+/* conv: w [groups * rows, k] (rows = output channels per group, k = inputs per group * kernel
+ * volume) -> packed; matmul: w [k, n] -> packed. */
+typedef struct RtPackParams {
+    int64_t groups, rows, k, n;
+    int32_t matmul, bf16;
+} RtPackParams;
+
+typedef enum RtQOut { RT_QOUT_U8, RT_QOUT_I8, RT_QOUT_F32 } RtQOut;
+
+/* Operands int8: x, packed w, bias (i32), mult (f32), y, workspace; bf16: x, packed w, [bias f32],
+ * y, workspace. Spatial sizes padded at the front to 3 as in conv.h. The work splits into items
+ * (image, group, block of output rows, chunk of channel panels). */
+typedef struct RtQConvParams {
+    int64_t batch, groups, c_in, c_out;
+    int64_t in[3], out[3], kernel[3], stride[3], dilation[3], pad[3];
+    int64_t k, kp;            /* per group: inputs times kernel volume, and padded to 4 (int8) or 2 (bf16) */
+    int64_t cp;               /* per group: output channels padded to 16 (packed weight rows) */
+    int64_t rows_per_block;   /* output rows (outer spatial positions) per block of pixels */
+    int64_t n_blocks;         /* blocks per image */
+    int64_t c_split;          /* channel chunks per block */
+    int32_t pointwise;        /* 1x1, stride 1, unpadded: rows of x are the columns to pack */
+    int32_t x_zp, y_zp, qmin, qmax;
+    float lo, hi;
+    int32_t out_kind;         /* RtQOut (bf16: F32) */
+    int32_t has_bias;         /* bf16 */
+} RtQConvParams;
+
+/* One input channel per group (depthwise), 2-D, int8: x, w [C, 1, kh, kw] (i8), bias, mult, y,
+ * workspace (a padded input plane and a row of sums). Items: planes (image, channel). */
+typedef struct RtQDepthwiseParams {
+    int64_t batch, channels;
+    int64_t in[2], out[2], kernel[2], stride[2], dilation[2], pad[2];
+    int64_t padded[2];        /* the padded plane in the workspace */
+    int32_t x_zp, y_zp, qmin, qmax;
+    float lo, hi;
+    int32_t out_kind;         /* RtQOut */
+} RtQDepthwiseParams;
+
+/* a [m, k] (u8, or f32 for bf16) times packed b -> y [m, n]. Operands int8: a, b, bias, mult, y;
+ * bf16: a, b, [bias], y, workspace (a block of rows as bf16 pairs). Items: (row block, column block). */
+typedef struct RtQMatmulParams {
+    int64_t m, k, kp, n, np;
+    int64_t m_block, n_block;  /* rows and columns (a multiple of RT_QG_MM_NR... or np) per item */
+    int64_t n_items_n;         /* column blocks */
+    int32_t y_zp, qmin, qmax;
+    float lo, hi;
+    int32_t out_kind;          /* RtQOut */
+    int32_t has_bias;          /* bf16 */
+} RtQMatmulParams;
+
+static inline size_t rt_qconv_workspace(const RtQConvParams *p, int bf16)
+{
+    int64_t pix = p->rows_per_block * p->out[2];
+    int64_t npad = (pix + RT_QG_NR - 1) / RT_QG_NR * RT_QG_NR;
+    /* packed columns, then 4 staging rows of the block and one tile of sums */
+    return (size_t)(npad * p->kp * (bf16 ? 2 : 1) + 4 * npad * (bf16 ? 4 : 1) + 4 * RT_QG_MR * RT_QG_NR + 256);
+}
+
+RT_KERNEL_DECL(rt_pack_weights)
+RT_KERNEL_DECL(rt_qconv_u8)
+RT_RANGE_KERNEL_DECL(rt_qconv_u8_range)
+RT_KERNEL_DECL(rt_qconv_depthwise_u8)
+RT_RANGE_KERNEL_DECL(rt_qconv_depthwise_u8_range)
+RT_KERNEL_DECL(rt_qmatmul_u8)
+RT_RANGE_KERNEL_DECL(rt_qmatmul_u8_range)
+RT_KERNEL_DECL(rt_conv_bf16)
+RT_RANGE_KERNEL_DECL(rt_conv_bf16_range)
+RT_KERNEL_DECL(rt_matmul_bf16)
+RT_RANGE_KERNEL_DECL(rt_matmul_bf16_range)
+
+#endif

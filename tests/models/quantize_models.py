@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""Low-precision model test: a model with random weights (seed 0) exported to ONNX with Debian's
+python3-torch, run by `seedc run` in f32 and in low precision on the same random inputs; passes
+when the output's signal-to-quantization-noise ratio is high enough.
+
+    quantize_models.py SEEDC MODEL [--mode int8|bf16] [--min-sqnr DB] [--batch N] [--workdir DIR]
+
+int8: post-training quantization calibrated on 32 random samples (a folder of .npy files), per-channel
+weights (issue 7's target: output SQNR >= 30 dB); bf16: convolutions and matrix products in bf16.
+SQNR = 10 log10(sum y^2 / sum (y - y_low)^2) over the logits of `--batch` samples not used for
+calibration. Exported files stay in the work folder (under the build tree).
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torchvision
+
+
+class FmnistCnn(nn.Module):
+    """A Fashion-MNIST-sized student: conv-BN-ReLU stem, a residual block, max pooling, a strided
+    conv, a depthwise-separable pair, global average pooling and a linear classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+        self.block = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                                   nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16))
+        self.pool = nn.MaxPool2d(2)
+        self.down = nn.Sequential(nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU6())
+        self.sep = nn.Sequential(nn.Conv2d(32, 32, 3, padding=1, groups=32), nn.BatchNorm2d(32), nn.ReLU(),
+                                 nn.Conv2d(32, 64, 1), nn.BatchNorm2d(64), nn.ReLU())
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.relu(x + self.block(x))
+        x = self.down(self.pool(x))
+        x = self.sep(x)
+        return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def randomize_bn(net):
+    """Non-trivial BatchNorm statistics, so the folded convolutions are not just the raw weights."""
+    g = torch.Generator().manual_seed(1)
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+    return net
+
+
+MODELS = {
+    "fmnist_cnn": (lambda: randomize_bn(FmnistCnn()), (1, 28, 28)),
+    "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(), (3, 224, 224)),
+    "resnet18": (lambda: torchvision.models.resnet18(), (3, 224, 224)),
+}
+
+
+def sqnr(ref, got):
+    ref = ref.astype(np.float64)
+    noise = ((ref - got.astype(np.float64)) ** 2).sum()
+    return float("inf") if noise == 0 else 10 * np.log10((ref ** 2).sum() / noise)
+
+
+def run(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.stdout.write(r.stdout)
+        sys.stderr.write(r.stderr)
+        raise SystemExit(f"FAIL: {' '.join(cmd)} exited with {r.returncode}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("seedc")
+    ap.add_argument("model", choices=sorted(MODELS))
+    ap.add_argument("--mode", choices=["int8", "bf16"], default="int8")
+    ap.add_argument("--min-sqnr", type=float, default=30.0)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--calib-samples", type=int, default=32)
+    ap.add_argument("--workdir", default="quant-tests")
+    ap.add_argument("--seedc-args", default="", help="extra arguments for seedc run")
+    a = ap.parse_args()
+
+    work = os.path.join(a.workdir, a.model)
+    calib = os.path.join(work, "calib")
+    os.makedirs(calib, exist_ok=True)
+    torch.manual_seed(0)
+    make, shape = MODELS[a.model]
+    net = make().eval()
+    onnx_path = os.path.join(work, f"{a.model}.onnx")
+    if not os.path.exists(onnx_path):
+        torch.onnx.export(net, torch.randn(1, *shape), onnx_path, opset_version=17, input_names=["image"],
+                          output_names=["logits"], dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
+    rng = np.random.default_rng(0)
+    for i in range(a.calib_samples):
+        np.save(os.path.join(calib, f"sample{i:03d}.npy"), rng.standard_normal((1, *shape)).astype(np.float32))
+    x = np.random.default_rng(1).standard_normal((a.batch, *shape)).astype(np.float32)
+    x_path, y_path, q_path = (os.path.join(work, f) for f in ("x.npy", "y_f32.npy", f"y_{a.mode}.npy"))
+    np.save(x_path, x)
+    base = [a.seedc, "run", onnx_path, "--batch", str(a.batch), "-i", x_path, "-q"] + a.seedc_args.split()
+    run(base + ["-o", y_path])
+    if a.mode == "int8":
+        run(base + ["-o", q_path, "--quantize", "int8", "--calib", calib, "--calib-samples", str(a.calib_samples),
+                    "--per-channel"])
+    else:
+        run(base + ["-o", q_path, "--precision", "bf16"])
+    y, q = np.load(y_path), np.load(q_path)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    f32_err = float(np.abs(y - ref).max() / max(np.abs(ref).max(), 1e-30))
+    db = sqnr(y, q)
+    agree = float((y.argmax(1) == q.argmax(1)).mean())
+    ok = db >= a.min_sqnr and f32_err <= 1e-3
+    print(f"{'PASS' if ok else 'FAIL'} {a.model} {a.mode}: output SQNR {db:.2f} dB (needs >= {a.min_sqnr:.0f}), "
+          f"top-1 agreement {agree:.2f}, f32 vs torch {f32_err:.1e}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
