@@ -67,6 +67,17 @@ int cli_fail(const SdError *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool cli_parse_int(const char *s, long long lo, long long hi, long long *out);
 
+/* `seedc eval` of one model (tools/seedc/cmd_eval.c), shared with `seedc distill`. */
+typedef struct CliEvalArgs {
+    const char *data, *data_dir;
+    long long output, knn_k, images;
+    double knn_t, mean, std;
+    bool no_knn, no_linear, have_norm;
+} CliEvalArgs;
+/* Prints the kNN and linear-probe accuracies of MODEL's features; each is -1 when skipped. */
+SdStatus cli_evaluate(const char *path, const CliCommon *common, CliEvalArgs *a, double *knn, double *linear,
+                      SdError *err);
+
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ir(int argc, char **argv);
@@ -77,5 +88,6 @@ int cmd_train(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_quantize_report(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
 
 #endif

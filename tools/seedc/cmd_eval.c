@@ -38,15 +38,8 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-typedef struct EvalArgs {
-    const char *data, *data_dir;
-    long long output, knn_k, images;
-    double knn_t, mean, std;
-    bool no_knn, no_linear, have_norm;
-} EvalArgs;
-
 /* The compiled model and the normalization its inputs need. */
-static SdStatus load(const char *path, const CliCommon *common, EvalArgs *a, SdModel **m, SdError *err)
+static SdStatus load(const char *path, const CliCommon *common, CliEvalArgs *a, SdModel **m, SdError *err)
 {
     IrGraph *g;
     if (sd_is_checkpoint_file(path)) {
@@ -69,7 +62,7 @@ static SdStatus load(const char *path, const CliCommon *common, EvalArgs *a, SdM
     return st;
 }
 
-static SdStatus extract(SdModel *m, const EvalArgs *a, const RtDataset *d, const char *what, SdFeatures *f,
+static SdStatus extract(SdModel *m, const CliEvalArgs *a, const RtDataset *d, const char *what, SdFeatures *f,
                         SdError *err)
 {
     float mean = (float)a->mean, std = (float)a->std;
@@ -84,8 +77,10 @@ static SdStatus extract(SdModel *m, const EvalArgs *a, const RtDataset *d, const
     return st;
 }
 
-static SdStatus evaluate(const char *path, const CliCommon *common, EvalArgs *a, SdError *err)
+SdStatus cli_evaluate(const char *path, const CliCommon *common, CliEvalArgs *a, double *knn, double *linear,
+                      SdError *err)
 {
+    *knn = *linear = -1;
     SdModel *m = NULL;
     RtDataset train = {0}, test = {0};
     SdFeatures ftr = {0}, fte = {0};
@@ -116,12 +111,12 @@ static SdStatus evaluate(const char *path, const CliCommon *common, EvalArgs *a,
     double acc;
     if (st == SD_OK && !a->no_knn &&
         (st = sd_knn_accuracy(&ftr, &fte, train.n_classes, (int)a->knn_k, a->knn_t, &acc, err)) == SD_OK)
-        printf("kNN accuracy    %.2f%%  (k %lld, T %g)\n", 100 * acc, a->knn_k, a->knn_t);
+        printf("kNN accuracy    %.2f%%  (k %lld, T %g)\n", 100 * (*knn = acc), a->knn_k, a->knn_t);
     if (st == SD_OK && !a->no_linear) {
         double t0 = now_s();
         SdProbeOptions po = sd_probe_options_default();
         if ((st = sd_linear_probe(&ftr, &fte, train.n_classes, &po, &acc, err)) == SD_OK)
-            printf("linear probe    %.2f%%  (%.1f s)\n", 100 * acc, now_s() - t0);
+            printf("linear probe    %.2f%%  (%.1f s)\n", 100 * (*linear = acc), now_s() - t0);
     }
     sd_features_free(&ftr);
     sd_features_free(&fte);
@@ -142,7 +137,7 @@ int cmd_eval(int argc, char **argv)
         CLI_COMMON_LONG_OPTIONS, {NULL, 0, NULL, 0}};
     CliCommon common = {.opt = sd_options_default()};
     common.opt.batch = 256;
-    EvalArgs a = {.data = "fashion-mnist", .knn_k = 200, .knn_t = 0.1};
+    CliEvalArgs a = {.data = "fashion-mnist", .knn_k = 200, .knn_t = 0.1};
     bool have_mean = false, have_std = false;
     int c, rc;
     char *end;
@@ -194,7 +189,8 @@ int cmd_eval(int argc, char **argv)
     if (a.no_knn && a.no_linear)
         return cli_usage_error("eval", "--no-knn and --no-linear leave nothing to do");
     SdError err = {0};
-    if (evaluate(argv[optind], &common, &a, &err) != SD_OK)
+    double knn, linear;
+    if (cli_evaluate(argv[optind], &common, &a, &knn, &linear, &err) != SD_OK)
         return cli_fail(&err);
     return EXIT_OK;
 }

@@ -23,7 +23,7 @@ static void help(FILE *out)
             "  --resume           continue from the newest checkpoint in the output folder\n"
             "  --no-eval          skip evaluations\n"
             "  --threads N        threads (default: the recipe's, else all cores)\n"
-            "  --gemm G           openblas (default) or builtin\n"
+            "  --gemm G           builtin (default: seedc's packed GEMM) or openblas\n"
             "  -h, --help         this help\n");
 }
 

@@ -9,6 +9,7 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
+    {"distill", cmd_distill, "seedc's main job: distill a teacher into a small student with SEED (no arguments: the bundled one)"},
     {"train", cmd_train, "train an experiment of a recipe (.sd): one compiled step, checkpoints, log"},
     {"eval", cmd_eval, "kNN and linear-probe accuracy of a backbone (ONNX or checkpoint) on a data set"},
     {"run", cmd_run, "compile a model and run it on input tensors (.npy or .pb)"},
