@@ -38,6 +38,7 @@ static void help(FILE *out)
             "  --no-teacher-eval  skip the teacher's evaluation\n"
             "  --epochs N         training epochs (default 3)\n"
             "  --seed N           random seed of initialization, augmentation and order (default 0)\n"
+            "  --widths A,B,C,D   the student's stage widths (default 16,32,64,128)\n"
             "  --recipe FILE.sd   run this recipe instead of the default (its own teacher and student)\n"
             "  --experiment NAME  which experiment of --recipe\n"
             "  --out DIR          output folder (default runs/distill)\n"
@@ -59,6 +60,7 @@ static double now_s(void)
 
 typedef struct DistillArgs {
     const char *teacher, *teacher_output, *teacher_eval, *recipe, *experiment, *out;
+    char widths[96];          /* the student's stage widths as a DSL list, "[16, 32, 64, 128]" */
     long long epochs, seed, steps, images, threads;
     bool no_teacher_eval, resume, print_recipe;
 } DistillArgs;
@@ -137,9 +139,9 @@ static SdStatus write_recipe(const DistillArgs *a, const char *teacher, const ch
     snprintf(dims, sizeof dims, "%lld", dim);
     snprintf(epochs, sizeof epochs, "%lld", a->epochs);
     snprintf(seed, sizeof seed, "%lld", a->seed);
-    const char *names[] = {"teacher", "teacher_output", "teacher_dim", "epochs", "seed"};
-    const char *values[] = {quoted_teacher, quoted_output, dims, epochs, seed};
-    char *text = with_lets(cli_distill_recipe, names, values, 5);
+    const char *names[] = {"teacher", "teacher_output", "teacher_dim", "epochs", "seed", "widths"};
+    const char *values[] = {quoted_teacher, quoted_output, dims, epochs, seed, a->widths};
+    char *text = with_lets(cli_distill_recipe, names, values, 6);
     if (!text)
         return sd_errorf(err, SD_ENOMEM, "out of memory for the recipe");
     if (a->print_recipe) {
@@ -201,7 +203,15 @@ static void print_table(const DistillArgs *a, const char *teacher_eval, const Ro
     if (r->linear_accuracy >= 0)
         snprintf(lin, sizeof lin, "%.2f%%", 100 * r->linear_accuracy);
     char student[600];
-    snprintf(student, sizeof student, "%s", a->recipe ? a->recipe : "ResNet-10 16-32-64-128 (SEED)");
+    if (a->recipe) {
+        snprintf(student, sizeof student, "%s", a->recipe);
+    } else {
+        int n = snprintf(student, sizeof student, "ResNet-10 ");
+        for (const char *w = a->widths + 1; *w && *w != ']' && n < 500; w++)
+            if (*w != ' ')
+                student[n++] = *w == ',' ? '-' : *w;
+        snprintf(student + n, sizeof student - (size_t)n, " (SEED)");
+    }
     printf("  %-8s %-44.44s %8s %8s %7.0f s %10.0f  (training)\n", "student", path_tail(student, tail, sizeof tail), knn, lin, r->seconds,
            r->images_per_second);
     printf("\noutputs in %s: log.csv, curves.svg, checkpoints, and the recipe's exports", r->out_dir);
@@ -266,6 +276,22 @@ static SdStatus distill(DistillArgs *a, SdError *err)
     return SD_OK;
 }
 
+/* "8,16,32,64" -> "[8, 16, 32, 64]" */
+static bool parse_widths(const char *s, char *out, size_t cap)
+{
+    long long w[4];
+    char buf[96];
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (n >= 4 || !cli_parse_int(tok, 1, 4096, &w[n++]))
+            return false;
+    if (n != 4)
+        return false;
+    snprintf(out, cap, "[%lld, %lld, %lld, %lld]", w[0], w[1], w[2], w[3]);
+    return true;
+}
+
 int cmd_distill(int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -276,9 +302,10 @@ int cmd_distill(int argc, char **argv)
         {"seed", required_argument, NULL, 'S'},          {"steps", required_argument, NULL, 's'},
         {"images", required_argument, NULL, 'i'},        {"threads", required_argument, NULL, 't'},
         {"resume", no_argument, NULL, 'r'},              {"print-recipe", no_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0}};
-    DistillArgs a = {.out = "runs/distill", .epochs = 3};
-    bool have_out = false, have_epochs = false;
+        {"widths", required_argument, NULL, 'W'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    DistillArgs a = {.out = "runs/distill", .epochs = 3, .widths = "[16, 32, 64, 128]"};
+    bool have_out = false, have_epochs = false, have_widths = false;
     long long *ints[] = {&a.epochs, &a.seed, &a.steps, &a.images, &a.threads};
     const char *int_names[] = {"epochs", "seed", "steps", "images", "threads"};
     int c;
@@ -303,15 +330,20 @@ int cmd_distill(int argc, char **argv)
         case 'o': a.out = optarg, have_out = true; break;
         case 'r': a.resume = true; break;
         case 'P': a.print_recipe = true; break;
+        case 'W':
+            if (!parse_widths(optarg, a.widths, sizeof a.widths))
+                return cli_usage_error("distill", "--widths takes four positive integers A,B,C,D, not '%s'", optarg);
+            have_widths = true;
+            break;
         case 'h': help(stdout); return EXIT_OK;
         default: return cli_usage_error("distill", "unknown option or missing value: '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc)
         return cli_usage_error("distill", "unexpected argument '%s' (options only)", argv[optind]);
-    if (a.recipe && (a.teacher || a.teacher_output || a.print_recipe))
-        return cli_usage_error("distill", "--recipe brings its own teacher; --teacher, --teacher-output and "
-                                          "--print-recipe go with the default recipe");
+    if (a.recipe && (a.teacher || a.teacher_output || a.print_recipe || have_widths))
+        return cli_usage_error("distill", "--recipe brings its own teacher and student; --teacher, --teacher-output, "
+                                          "--widths and --print-recipe go with the default recipe");
     if (a.experiment && !a.recipe)
         return cli_usage_error("distill", "--experiment picks an experiment of --recipe");
     if (a.recipe && !have_out)
