@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "passes/pass.h"
+#include "support/names.h"
 
 typedef struct {
     const char *name;
@@ -60,24 +61,7 @@ static const PassEntry *find_pass(const char *name)
 
 bool pass_is_known(const char *name) { return find_pass(name) != NULL; }
 
-static bool listed(const char *list, const char *name)
-{
-    if (!list)
-        return false;
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && strncmp(p, name, n) == 0)
-            return true;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return false;
-}
-
-bool pass_disabled(const PassOptions *opt, const char *name) { return opt && listed(opt->disabled, name); }
+bool pass_disabled(const PassOptions *opt, const char *name) { return opt && sd_name_listed(opt->disabled, name); }
 
 SdStatus pass_run_pipeline(IrGraph *g, const char *pipeline, const PassOptions *opt, SdError *err)
 {
@@ -91,7 +75,7 @@ SdStatus pass_run_pipeline(IrGraph *g, const char *pipeline, const PassOptions *
         const PassEntry *p = find_pass(names[i]);
         SD_ASSERT(p);
         /* shape inference is not optional: everything after it needs shapes */
-        if (strcmp(p->name, "shape") != 0 && listed(opt->disabled, p->name)) {
+        if (strcmp(p->name, "shape") != 0 && sd_name_listed(opt->disabled, p->name)) {
             if (opt->stop_after && strcmp(opt->stop_after, p->name) == 0)
                 break;
             continue;

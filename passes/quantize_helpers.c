@@ -8,6 +8,7 @@
 
 #include "passes/quantize_internal.h"
 #include "support/mem.h"
+#include "support/names.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* helpers                                                                                     */
@@ -33,28 +34,11 @@ bool pass_quant_grow(QCtx *c, int id)
     return true;
 }
 
-static bool listed(const char *list, const char *name)
-{
-    if (!list || !name)
-        return false;
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && strncmp(p, name, n) == 0)
-            return true;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return false;
-}
-
 bool pass_quant_kept(const QCtx *c, const IrNode *n)
 {
     const char *k = c->q->keep_fp32;
-    return listed(k, n->name) || (n->n_outputs && listed(k, n->outputs[0]->name)) || (n == c->first && listed(k, "first")) ||
-           (n == c->last && listed(k, "last"));
+    return sd_name_listed(k, n->name) || (n->n_outputs && sd_name_listed(k, n->outputs[0]->name)) || (n == c->first && sd_name_listed(k, "first")) ||
+           (n == c->last && sd_name_listed(k, "last"));
 }
 
 const PassQuantRange *pass_quant_range_of(const QCtx *c, const IrValue *v)

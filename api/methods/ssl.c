@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "support/mem.h"
+#include "support/hash.h"
 
 SdStatus ssl_status(RecipeCtx *c) { return c->err->status != SD_OK ? c->err->status : SD_ENOMEM; }
 
@@ -119,25 +120,9 @@ IrValue *ssl_zero_labels(RecipeCtx *c, int64_t n)
 
 /* ---- deterministic values ---- */
 
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
-}
-
 uint64_t ssl_stream(uint64_t seed, const char *name, uint64_t counter)
 {
-    return splitmix64(splitmix64(seed ^ fnv1a(name)) ^ splitmix64(counter));
+    return sd_mix64(sd_mix64(seed ^ sd_hash_str(name)) ^ sd_mix64(counter));
 }
 
 static double uniform01(uint64_t seed, const char *name, uint64_t counter) /* (0, 1) */

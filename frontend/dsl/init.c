@@ -1,5 +1,5 @@
 /* frontend/dsl/init.c — parameter initialization, deterministic in (seed, tensor name): each
- * tensor draws from its own counter-based stream keyed by splitmix64(seed ^ FNV-1a(name)), so a
+ * tensor draws from its own counter-based stream keyed by sd_mix64(seed ^ FNV-1a(name)), so a
  * model's initial weights do not depend on the order its layers are built in, and adding a layer
  * leaves the others' weights as they were. Fans follow PyTorch (torch.nn.init): for a weight
  * [out, in, k...] fan_in = in * prod(k), fan_out = out * prod(k). */
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frontend/dsl/eval.h"
+#include "support/hash.h"
 
 static const char *const init_names[] = {
     [DSL_INIT_ZEROS] = "zeros",       [DSL_INIT_ONES] = "ones",           [DSL_INIT_NORMAL] = "normal",
@@ -31,22 +32,6 @@ const char *const *dsl_init_names(int *n)
     return init_names;
 }
 
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
-}
-
 typedef struct Stream {
     uint64_t key, counter;
 } Stream;
@@ -54,7 +39,7 @@ typedef struct Stream {
 /* Uniform in (0, 1): 53 random bits, never exactly 0. */
 static double uniform(Stream *s)
 {
-    uint64_t r = splitmix64(s->key ^ splitmix64(s->counter++));
+    uint64_t r = sd_mix64(s->key ^ sd_mix64(s->counter++));
     return ((double)(r >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
@@ -72,7 +57,7 @@ void dsl_init_fill(float *data, const IrShape *shape, DslInit init, double std, 
         receptive *= (double)shape->dims[d];
     double fan_out = shape->rank >= 1 ? (double)shape->dims[0] * receptive : 1;
     double fan_in = shape->rank >= 2 ? (double)shape->dims[1] * receptive : fan_out;
-    Stream s = {splitmix64(seed ^ fnv1a(name)), 0};
+    Stream s = {sd_mix64(seed ^ sd_hash_str(name)), 0};
     double bound;
     switch (init) {
     case DSL_INIT_ZEROS:
