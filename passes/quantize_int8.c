@@ -10,6 +10,40 @@
 
 /* ------------------------------------------------------------------------------------------ */
 /* int8                                                                                        */
+
+/* The constants of an int8 conv or matmul with `n_out` outputs of `per` weights each (weight k of
+ * output j at w[j * out_stride + k * k_stride]): int8 weights, int32 biases with the input zero
+ * point's share folded in, and per-output requantization multipliers. */
+static SdStatus int8_weights(QCtx *c, IrValue *w, int64_t n_out, int64_t per, int64_t out_stride, int64_t k_stride,
+                             QParams xp, const IrValue *b, const OutPlan *o, IrValue **wv, IrValue **bv, IrValue **mv)
+{
+    *wv = *bv = *mv = NULL;
+    int8_t *wq = malloc((size_t)ir_value_numel(w));
+    float *ws = malloc((size_t)n_out * sizeof *ws), *mult = malloc((size_t)n_out * sizeof *mult);
+    int32_t *bias = malloc((size_t)n_out * sizeof *bias);
+    SdStatus st = wq && ws && mult && bias ? SD_OK : sd_errorf(c->err, SD_ENOMEM, "out of memory");
+    if (st == SD_OK)
+        st = pass_quant_weights(c, w->data, n_out, per, out_stride, k_stride, c->q->per_tensor, wq, ws);
+    for (int64_t j = 0; j < n_out && st == SD_OK; j++) {
+        double acc_scale = (double)xp.scale * ws[j], sum = 0;
+        for (int64_t k = 0; k < per; k++)
+            sum += wq[j * out_stride + k * k_stride];
+        double bq = b ? rint(((const float *)b->data)[j] / acc_scale) : 0.0;
+        bias[j] = pass_quant_clamp_i32(bq - (double)xp.zp * sum);
+        mult[j] = (float)(o->u8 ? acc_scale / o->p.scale : acc_scale);
+    }
+    if (st == SD_OK) {
+        IrShape cs = ir_shape_make(1, &n_out);
+        *wv = pass_quant_constant(c, w->name, "int8", SD_DT_I8, &w->shape, wq);
+        *bv = pass_quant_constant(c, w->name, "bias_int32", SD_DT_I32, &cs, bias);
+        *mv = pass_quant_constant(c, w->name, "multiplier", SD_DT_F32, &cs, mult);
+        if (!*wv || !*bv || !*mv)
+            st = c->err->status;
+    }
+    free(wq), free(ws), free(mult), free(bias);
+    return st;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 SdStatus pass_quant_conv(QCtx *c, IrNode *n)
@@ -31,31 +65,8 @@ SdStatus pass_quant_conv(QCtx *c, IrNode *n)
     if (act)
         z = act->outputs[0];
     OutPlan o = pass_quant_plan_output(c, z, true);
-    int8_t *wq = malloc((size_t)ir_value_numel(w));
-    float *ws = malloc((size_t)c_out * sizeof *ws), *mult = malloc((size_t)c_out * sizeof *mult);
-    int32_t *bias = malloc((size_t)c_out * sizeof *bias);
-    SdStatus st = wq && ws && mult && bias ? SD_OK : sd_errorf(c->err, SD_ENOMEM, "out of memory");
-    if (st == SD_OK)
-        st = pass_quant_weights(c, w->data, c_out, per, per, 1, c->q->per_tensor, wq, ws);
-    for (int64_t oc = 0; oc < c_out && st == SD_OK; oc++) {
-        double acc_scale = (double)xp.scale * ws[oc], sum = 0;
-        for (int64_t k = 0; k < per; k++)
-            sum += wq[oc * per + k];
-        double bq = b ? rint(((const float *)b->data)[oc] / acc_scale) : 0.0;
-        bias[oc] = pass_quant_clamp_i32(bq - (double)xp.zp * sum);
-        mult[oc] = (float)(o.u8 ? acc_scale / o.p.scale : acc_scale);
-    }
-    IrValue *wv = NULL, *bv = NULL, *mv = NULL;
-    if (st == SD_OK) {
-        IrShape cs = ir_shape_make(1, &c_out);
-        wv = pass_quant_constant(c, w->name, "int8", SD_DT_I8, &w->shape, wq);
-        bv = pass_quant_constant(c, w->name, "bias_int32", SD_DT_I32, &cs, bias);
-        mv = pass_quant_constant(c, w->name, "multiplier", SD_DT_F32, &cs, mult);
-        if (!wv || !bv || !mv)
-            st = c->err->status;
-    }
-    free(wq), free(ws), free(mult), free(bias);
-    SD_TRY(st);
+    IrValue *wv, *bv, *mv;
+    SD_TRY(int8_weights(c, w, c_out, per, per, 1, xp, b, &o, &wv, &bv, &mv));
     IrQuantAttrs qa = {.conv = *ca, .channels = c_out, .x_zp = xp.zp, .out_dtype = o.u8 ? SD_DT_U8 : SD_DT_F32,
                        .lo = lo, .hi = hi, .qmin = 0, .qmax = 255};
     if (o.u8)
@@ -92,31 +103,8 @@ SdStatus pass_quant_matmul(QCtx *c, IrNode *n)
     if (act)
         z = act->outputs[0];
     OutPlan o = pass_quant_plan_output(c, z, true);
-    int8_t *wq = malloc((size_t)(K * N));
-    float *ws = malloc((size_t)N * sizeof *ws), *mult = malloc((size_t)N * sizeof *mult);
-    int32_t *bias = malloc((size_t)N * sizeof *bias);
-    SdStatus st = wq && ws && mult && bias ? SD_OK : sd_errorf(c->err, SD_ENOMEM, "out of memory");
-    if (st == SD_OK) /* per column: rows of the transposed view */
-        st = pass_quant_weights(c, w->data, N, K, 1, N, c->q->per_tensor, wq, ws);
-    for (int64_t j = 0; j < N && st == SD_OK; j++) {
-        double acc_scale = (double)xp.scale * ws[j], sum = 0;
-        for (int64_t k = 0; k < K; k++)
-            sum += wq[k * N + j];
-        double bq = b ? rint(((const float *)b->data)[j] / acc_scale) : 0.0;
-        bias[j] = pass_quant_clamp_i32(bq - (double)xp.zp * sum);
-        mult[j] = (float)(o.u8 ? acc_scale / o.p.scale : acc_scale);
-    }
-    IrValue *wv = NULL, *bv = NULL, *mv = NULL;
-    if (st == SD_OK) {
-        IrShape cs = ir_shape_make(1, &N);
-        wv = pass_quant_constant(c, w->name, "int8", SD_DT_I8, &w->shape, wq);
-        bv = pass_quant_constant(c, w->name, "bias_int32", SD_DT_I32, &cs, bias);
-        mv = pass_quant_constant(c, w->name, "multiplier", SD_DT_F32, &cs, mult);
-        if (!wv || !bv || !mv)
-            st = c->err->status;
-    }
-    free(wq), free(ws), free(mult), free(bias);
-    SD_TRY(st);
+    IrValue *wv, *bv, *mv; /* per column: rows of the transposed view */
+    SD_TRY(int8_weights(c, w, N, K, 1, N, xp, b, &o, &wv, &bv, &mv));
     IrQuantAttrs pa = {.out_dtype = SD_DT_I8, .depth = K};
     if (!(wv = pass_quant_packed(c, wv, &pa)))
         return c->err->status;
