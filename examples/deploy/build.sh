@@ -2,12 +2,13 @@
 # examples/deploy/build.sh — compile a Fashion-MNIST student ahead of time, link it into
 # classify.c and run it on the test set (accuracy and per-image latency).
 #
-#   examples/deploy/build.sh [MODEL] [--target aarch64-linux-gnu] [--out DIR] [--quick]
+#   examples/deploy/build.sh [MODEL] [--target aarch64-linux-gnu] [--out DIR] [--quick] [-- COMPILE-OPTIONS]
 #
 # MODEL is a classifier taking [N, 1, 28, 28] images: an ONNX file or a seedc checkpoint. Without
 # it, the supervised student of examples/supervised_fmnist.sd is used (runs/supervised_fmnist/
 # resnet10_fmnist.onnx), trained first for one epoch if it is not there (--quick: 40 steps, for
 # tests). With --target aarch64-linux-gnu the program is cross-built and run under qemu-aarch64.
+# Options after -- go to seedc compile, e.g. -- --quantize int8 --calib fashion-mnist.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seedc=${SEEDC:-$root/build/seedc}
@@ -15,6 +16,7 @@ data=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 model= target=native out=$root/build/deploy quick=0
 while [ $# -gt 0 ]; do
     case $1 in
+    --) shift; break ;;
     --target) target=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --quick) quick=1; shift ;;
@@ -39,7 +41,7 @@ if [ -z "$model" ]; then
 fi
 
 echo "== seedc compile $model ($target)"
-"$seedc" compile "$model" -o "$out/student" --emit=bundle --gemm=builtin --name student --target "$target" --head
+"$seedc" compile "$model" -o "$out/student" --emit=bundle --gemm=builtin --name student --target "$target" --head "$@"
 
 for f in t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
     gzip -dc "$data/$f.gz" > "$out/$f"
