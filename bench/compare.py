@@ -7,6 +7,11 @@ bench/RESULTS.md with the machine, versions and the command.
 
     bench/setup.sh                      # once: onnxruntime-node into bench/node_modules
     bench/compare.py [--models resnet18,...] [--batches 1,32] [--threads 1,2] [--rounds 10] [--per-round 3]
+    bench/compare.py --seedc-args "--gemm builtin" --variants "int8:--quantize int8 --calib {calib};bf16:--precision bf16"
+
+--variants adds more seedc workers (NAME:ARGS, ';'-separated) to the same interleaved rounds, with a
+column of medians and one of ratios against plain seedc each; {calib} in ARGS becomes a folder of 16
+random calibration inputs of the model's shape.
 """
 import argparse
 import datetime
@@ -48,15 +53,30 @@ class Worker:
         self.p.wait(timeout=60)
 
 
-def measure(seedc, model, batch, threads, rounds, per_round, warmup, frameworks, onnx_dir):
+def calibration_folder(model, shape, onnx_dir):
+    import numpy as np
+    folder = os.path.join(onnx_dir, f"{model}-calib")
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+        rng = np.random.default_rng(0)
+        for i in range(16):
+            np.save(os.path.join(folder, f"{i:02d}.npy"), rng.standard_normal((1,) + tuple(shape)).astype(np.float32))
+    return folder
+
+
+def measure(seedc, model, batch, threads, rounds, per_round, warmup, frameworks, onnx_dir, seedc_args, variants):
     path = models.export(model, onnx_dir)
     _, shape = models.build(model)
     dims = "x".join(str(d) for d in (batch,) + tuple(shape))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1")
     workers = []
+    bench = [seedc, "bench", path, "--serve", "--batch", str(batch), "--threads", str(threads), "--warmup", str(warmup)]
     if "seedc" in frameworks:
-        workers.append(Worker("seedc", [seedc, "bench", path, "--serve", "--batch", str(batch), "--threads",
-                                        str(threads), "--warmup", str(warmup)], env))
+        workers.append(Worker("seedc", bench + seedc_args, env))
+    for name, args in variants:
+        if "{calib}" in args:
+            args = args.replace("{calib}", calibration_folder(model, shape, onnx_dir))
+        workers.append(Worker(name, bench + seedc_args + args.split(), env))
     if "ort" in frameworks:
         workers.append(Worker("ort", ["node", os.path.join(HERE, "ort_worker.js"), path, str(threads), str(warmup),
                                       f"image:{dims}"], env))
@@ -109,26 +129,36 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--frameworks", default="seedc,ort,torch,torch-jit")
     ap.add_argument("--onnx-dir", default=os.path.join(ROOT, "build", "bench-models"))
+    ap.add_argument("--seedc-args", default="", help="more options for every seedc worker, e.g. '--gemm builtin'")
+    ap.add_argument("--variants", default="", help="more seedc workers: 'NAME:ARGS;NAME:ARGS'")
     ap.add_argument("--results", action="store_true", help="write the table into bench/RESULTS.md")
     a = ap.parse_args()
+    variants = [tuple(v.split(":", 1)) for v in a.variants.split(";") if v.strip()]
+    seedc_args = a.seedc_args.split()
     os.makedirs(a.onnx_dir, exist_ok=True)
     frameworks = a.frameworks.split(",")
     rows = []
     header = ("| model | batch | threads | seedc ms | ORT ms | PyTorch ms | PyTorch jit ms | seedc/ORT | seedc/PyTorch "
               "| seedc MB | ORT MB | PyTorch MB | seedc compile s |")
+    for name, _ in variants:
+        header += f" {name} ms | {name}/seedc |"
+    columns = 13 + 2 * len(variants)
     print(header)
-    print("|" + "---|" * 13)
+    print("|" + "---|" * columns)
     for model in a.models.split(","):
         batches = ["1", "256"] if model in SMALL else a.batches.split(",")
         for batch in map(int, batches):
             for threads in map(int, a.threads.split(",")):
-                r = measure(a.seedc, model, batch, threads, a.rounds, a.per_round, a.warmup, frameworks, a.onnx_dir)
+                r = measure(a.seedc, model, batch, threads, a.rounds, a.per_round, a.warmup, frameworks, a.onnx_dir,
+                            seedc_args, variants)
                 get = lambda k, i=0: r[k][i] if k in r else float("nan")  # noqa: E731
                 row = (f"| {model} | {batch} | {threads} | {get('seedc'):.3f} | {get('ort'):.3f} | {get('torch'):.3f} | "
                        f"{get('torch-jit'):.3f} | {get('seedc') / get('ort'):.2f} | "
                        f"{get('seedc') / min(get('torch'), get('torch-jit') if 'torch-jit' in r else 1e30):.2f} | "
                        f"{get('seedc', 1):.0f} | {get('ort', 1):.0f} | {get('torch', 1):.0f} | "
                        f"{get('seedc', 2) / 1e3:.2f} |")
+                for name, _ in variants:
+                    row += f" {get(name):.3f} | {get(name) / get('seedc'):.2f} |"
                 print(row, flush=True)
                 rows.append(row)
     if a.results:
@@ -137,7 +167,7 @@ def main():
             f.write(f"\n## {datetime.date.today()}: {a.models}\n\nMachine: {machine()}. {versions(a.seedc)}.\n"
                     f"Command: `{cmd}`. Medians of {a.rounds} x {a.per_round} interleaved runs after {a.warmup} "
                     f"warm-up runs; memory is each process's peak RSS (ONNX Runtime's includes Node). seedc/PyTorch "
-                    f"is against the faster of eager and jit.\n\n{header}\n|" + "---|" * 13 + "\n" + "\n".join(rows) + "\n")
+                    f"is against the faster of eager and jit.\n\n{header}\n|" + "---|" * columns + "\n" + "\n".join(rows) + "\n")
     return 0
 
 
