@@ -22,7 +22,7 @@ typedef struct SdOptions {
     int64_t batch;         /* binds the symbolic leading input dimension; 0 means 1 */
     const char *dims;      /* other symbolic dimensions: "name=N,name=N" */
     const char *disable;   /* passes to skip, comma-separated (see `seedc ir --help`) */
-    const char *gemm;      /* "openblas" (default) or "builtin" */
+    const char *gemm;      /* "builtin" (default: seedc's packed GEMM) or "openblas" */
     int threads;           /* 0: all cores */
     int opt_level;         /* LLVM optimization 0..3 (0 means 3) */
     bool verify;           /* verify the IR after every pass */

@@ -122,7 +122,7 @@ static SdStatus export_all(Trainer *t, SdError *err)
             CgAotOptions ao = {.target = x->target[0] ? x->target : "native", .out = path, .source = t->e->name,
                                .kind = x->kind == DSL_EXPORT_EXE ? CG_EMIT_EXE : CG_EMIT_BUNDLE};
             ao.cg.name = name;
-            ao.cg.lower.gemm = strcmp(x->gemm, "builtin") == 0 ? CG_GEMM_BUILTIN : CG_GEMM_OPENBLAS;
+            ao.cg.lower.gemm = strcmp(x->gemm, "openblas") == 0 ? CG_GEMM_OPENBLAS : CG_GEMM_BUILTIN;
             CgAotReport rep;
             if (st == SD_OK)
                 st = cg_compile_aot(g, &ao, &rep, err);

@@ -52,6 +52,26 @@ static int64_t block_rows(int64_t rows, int64_t row_floats)
     return r < 1 ? 1 : (r > rows ? rows : r);
 }
 
+/* Work items below this leave a thread idle: a batch-1 layer is split by output channels too. */
+#define CONV_MIN_ITEMS 8
+
+/* Output-channel chunks (multiples of 16 channels, at least 32) that bring `base` items up to
+ * CONV_MIN_ITEMS where the channels allow. */
+static void split_channels(RtConvParams *p, int64_t cout_g, int64_t base)
+{
+    p->c_split = 1, p->c_chunk = cout_g;
+    if (base >= CONV_MIN_ITEMS || cout_g < 64)
+        return;
+    int64_t want = (CONV_MIN_ITEMS + base - 1) / base, chunk = (cout_g + want - 1) / want;
+    chunk = (chunk + 15) / 16 * 16;
+    if (chunk < 32)
+        chunk = 32;
+    p->c_chunk = chunk;
+    p->c_split = (cout_g + chunk - 1) / chunk;
+    if (p->c_split < 2)
+        p->c_split = 1, p->c_chunk = cout_g;
+}
+
 /* Params of the forward conv between x and y (shapes), as the kernels take them. */
 static RtConvParams forward_params(const IrConvAttrs *a, const IrShape *x, const IrShape *y, const CgLowerOptions *opt)
 {
@@ -160,17 +180,28 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         bufs[nb++] = CG_BUF_WORKSPACE;
         return cg_lowered_add(out, "rt_conv_transpose_f32", &p, sizeof p, nb, bufs, err);
     }
-    if (cin_g == 1 && ns <= 2)
-        return cg_lowered_add(out, "rt_conv_depthwise_f32", &p, sizeof p, nb, bufs, err);
+    const double flops = 2.0 * (double)ir_value_numel(y) * (double)(cin_g * kvol);
+    if (cin_g == 1 && ns <= 2) {
+        SD_TRY(cg_lowered_add(out, "rt_conv_depthwise_f32", &p, sizeof p, nb, bufs, err));
+        cg_lowered_split(out, "rt_conv_depthwise_f32_range", p.batch * p.c_out, flops);
+        return SD_OK;
+    }
     if (is_pointwise(&p)) {
+        split_channels(&p, cout_g, p.batch * p.groups);
         out->workspace_bytes = gemm_workspace_bytes(&p, 0, cout_g, p.out[0] * p.out[1] * p.out[2], cin_g);
         bufs[nb++] = CG_BUF_WORKSPACE;
-        return cg_lowered_add(out, "rt_conv_pointwise_f32", &p, sizeof p, nb, bufs, err);
+        SD_TRY(cg_lowered_add(out, "rt_conv_pointwise_f32", &p, sizeof p, nb, bufs, err));
+        cg_lowered_split(out, "rt_conv_pointwise_f32_range", p.batch * p.groups * p.c_split, flops);
+        return SD_OK;
     }
     int64_t k = cin_g * kvol;
     p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);
+    const int64_t n_blocks = (p.out[0] * p.out[1] + p.rows_per_block - 1) / p.rows_per_block;
+    split_channels(&p, cout_g, p.batch * p.groups * n_blocks);
     out->workspace_bytes =
         gemm_workspace_bytes(&p, k * p.rows_per_block * p.out[2], cout_g, p.rows_per_block * p.out[2], k);
     bufs[nb++] = CG_BUF_WORKSPACE;
-    return cg_lowered_add(out, "rt_conv_gemm_f32", &p, sizeof p, nb, bufs, err);
+    SD_TRY(cg_lowered_add(out, "rt_conv_gemm_f32", &p, sizeof p, nb, bufs, err));
+    cg_lowered_split(out, "rt_conv_gemm_f32_range", p.batch * p.groups * n_blocks * p.c_split, flops);
+    return SD_OK;
 }

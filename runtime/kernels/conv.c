@@ -65,9 +65,19 @@ static void im2col_block(const RtConvParams *p, int64_t cin_g, const float *rest
     }
 }
 
-RT_KERNEL(rt_conv_gemm_f32)
+/* Chunks of a group's output channels: how many, how wide, the last one's width. */
+static void channel_chunks(const RtConvParams *p, int64_t cout_g, int64_t *n, int64_t *width, int64_t *last)
 {
-    const RtConvParams *p = params_;
+    *n = p->c_split > 1 && p->c_chunk > 0 ? p->c_split : 1;
+    *width = *n > 1 ? p->c_chunk : cout_g;
+    *last = cout_g - (*n - 1) * *width;
+}
+
+/* Items [begin, end) of (image, group, row block, channel chunk), chunk fastest: a task's items of
+ * one block share its im2col columns. Each GEMM call site gets constant sizes (full or last block,
+ * full or last chunk), so the builtin GEMM compiles only the micro-kernels it needs. */
+static void conv_gemm_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
     const float *x = bufs[0], *w = bufs[1];
     const float *bias = p->has_bias ? bufs[2] : NULL;
     float *y = bufs[2 + p->has_bias];
@@ -81,32 +91,49 @@ RT_KERNEL(rt_conv_gemm_f32)
     const int64_t out_vol = p->out[0] * p->out[1] * p->out[2];
     const int64_t rows = p->out[0] * p->out[1], OW = p->out[2];
     const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
-    const int64_t last = rows > 0 ? rows - (rows - 1) / rpb * rpb : rpb; /* rows of the last block */
+    const int64_t nblk = (rows + rpb - 1) / rpb;
+    const int64_t last = rows > 0 ? rows - (nblk - 1) * rpb : rpb; /* rows of the last block */
+    int64_t cs, cc, last_c;
+    channel_chunks(p, cout_g, &cs, &cc, &last_c);
     float *gemm_work = col + (K * rpb * OW + 15) / 16 * 16; /* after the column block */
-    for (int64_t n = 0; n < p->batch; n++)
-        for (int64_t g = 0; g < p->groups; g++) {
-            const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
-            const float *wg = w + g * cout_g * K;
-            float *yg = y + (n * p->c_out + g * cout_g) * out_vol;
-            for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
-                int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
-                im2col_block(p, cin_g, xg, col, r0, nr);
-                if (bias)
-                    fill_rows(yg + r0 * OW, cout_g, nr * OW, out_vol, bias + g * cout_g);
-                /* a full block or the last one: each GEMM call gets constant sizes */
-                if (nr == rpb)
-                    rt_gemm_f32(0, 0, cout_g, rpb * OW, K, 1.0f, wg, K, col, rpb * OW, bias ? 1.0f : 0.0f,
-                                yg + r0 * OW, out_vol, p->use_blas, gemm_work);
-                else
-                    rt_gemm_f32(0, 0, cout_g, last * OW, K, 1.0f, wg, K, col, last * OW, bias ? 1.0f : 0.0f,
-                                yg + r0 * OW, out_vol, p->use_blas, gemm_work);
-            }
+    int64_t have = -1; /* the (image, group, block) whose columns are in col */
+    for (int64_t it = begin; it < end; it++) {
+        int64_t c = it % cs, ngb = it / cs, blk = ngb % nblk, g = ngb / nblk % p->groups, n = ngb / nblk / p->groups;
+        int64_t r0 = blk * rpb, nr = blk == nblk - 1 ? last : rpb;
+        const float *wg = w + (g * cout_g + c * cc) * K;
+        float *yg = y + (n * p->c_out + g * cout_g + c * cc) * out_vol + r0 * OW;
+        if (ngb != have) {
+            im2col_block(p, cin_g, x + (n * p->c_in + g * cin_g) * in_vol, col, r0, nr);
+            have = ngb;
         }
+        const bool full_c = c < cs - 1;
+        if (bias)
+            fill_rows(yg, full_c ? cc : last_c, nr * OW, out_vol, bias + g * cout_g + c * cc);
+        const float beta = bias ? 1.0f : 0.0f;
+        if (nr == rpb && full_c)
+            rt_gemm_f32(0, 0, cc, rpb * OW, K, 1.0f, wg, K, col, rpb * OW, beta, yg, out_vol, p->use_blas, gemm_work);
+        else if (nr == rpb)
+            rt_gemm_f32(0, 0, last_c, rpb * OW, K, 1.0f, wg, K, col, rpb * OW, beta, yg, out_vol, p->use_blas, gemm_work);
+        else if (full_c)
+            rt_gemm_f32(0, 0, cc, last * OW, K, 1.0f, wg, K, col, last * OW, beta, yg, out_vol, p->use_blas, gemm_work);
+        else
+            rt_gemm_f32(0, 0, last_c, last * OW, K, 1.0f, wg, K, col, last * OW, beta, yg, out_vol, p->use_blas,
+                        gemm_work);
+    }
 }
 
-RT_KERNEL(rt_conv_pointwise_f32)
+static int64_t conv_gemm_n_items(const RtConvParams *p)
 {
-    const RtConvParams *p = params_;
+    const int64_t rows = p->out[0] * p->out[1], rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    return p->batch * p->groups * ((rows + rpb - 1) / rpb) * (p->c_split > 1 ? p->c_split : 1);
+}
+
+RT_KERNEL(rt_conv_gemm_f32) { conv_gemm_items(params_, bufs, 0, conv_gemm_n_items(params_)); }
+RT_RANGE_KERNEL(rt_conv_gemm_f32_range) { conv_gemm_items(params_, bufs, begin, end); }
+
+/* Items [begin, end) of (image, group, channel chunk). */
+static void conv_pointwise_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
     const float *x = bufs[0], *w = bufs[1];
     const float *bias = p->has_bias ? bufs[2] : NULL;
     float *y = bufs[2 + p->has_bias];
@@ -115,16 +142,30 @@ RT_KERNEL(rt_conv_pointwise_f32)
         return;
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
     const int64_t vol = p->out[0] * p->out[1] * p->out[2];
-    for (int64_t n = 0; n < p->batch; n++)
-        for (int64_t g = 0; g < p->groups; g++) {
-            const float *xg = x + (n * p->c_in + g * cin_g) * vol;
-            float *yg = y + (n * p->c_out + g * cout_g) * vol;
-            if (bias)
-                fill_rows(yg, cout_g, vol, vol, bias + g * cout_g);
-            rt_gemm_f32(0, 0, cout_g, vol, cin_g, 1.0f, w + g * cout_g * cin_g, cin_g, xg, vol, bias ? 1.0f : 0.0f,
-                        yg, vol, p->use_blas, gemm_work);
-        }
+    int64_t cs, cc, last_c;
+    channel_chunks(p, cout_g, &cs, &cc, &last_c);
+    for (int64_t it = begin; it < end; it++) {
+        int64_t c = it % cs, g = it / cs % p->groups, n = it / cs / p->groups;
+        const float *xg = x + (n * p->c_in + g * cin_g) * vol, *wg = w + (g * cout_g + c * cc) * cin_g;
+        float *yg = y + (n * p->c_out + g * cout_g + c * cc) * vol;
+        const bool full_c = c < cs - 1;
+        if (bias)
+            fill_rows(yg, full_c ? cc : last_c, vol, vol, bias + g * cout_g + c * cc);
+        if (full_c)
+            rt_gemm_f32(0, 0, cc, vol, cin_g, 1.0f, wg, cin_g, xg, vol, bias ? 1.0f : 0.0f, yg, vol, p->use_blas,
+                        gemm_work);
+        else
+            rt_gemm_f32(0, 0, last_c, vol, cin_g, 1.0f, wg, cin_g, xg, vol, bias ? 1.0f : 0.0f, yg, vol, p->use_blas,
+                        gemm_work);
+    }
 }
+
+RT_KERNEL(rt_conv_pointwise_f32)
+{
+    const RtConvParams *p = params_;
+    conv_pointwise_items(p, bufs, 0, p->batch * p->groups * (p->c_split > 1 ? p->c_split : 1));
+}
+RT_RANGE_KERNEL(rt_conv_pointwise_f32_range) { conv_pointwise_items(params_, bufs, begin, end); }
 
 /* --- depthwise (one input channel per group), at most 2 spatial dims --- */
 
@@ -212,24 +253,30 @@ static void dw_plane(const RtConvParams *p, const float *restrict x, const float
     }
 }
 
-RT_KERNEL(rt_conv_depthwise_f32)
+/* Items [begin, end) of (image, output channel). */
+static void conv_depthwise_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
-    const RtConvParams *p = params_;
     const float *x = bufs[0], *w = bufs[1];
     const float *bias = p->has_bias ? bufs[2] : NULL;
     float *y = bufs[2 + p->has_bias];
-    if (p->groups <= 0)
+    if (p->groups <= 0 || p->c_out <= 0)
         return;
     const int64_t mult = p->c_out / p->groups;
     const int64_t in_vol = p->in[1] * p->in[2], out_vol = p->out[1] * p->out[2];
     const int64_t kvol = p->kernel[1] * p->kernel[2];
-    for (int64_t n = 0; n < p->batch; n++)
-        for (int64_t oc = 0; oc < p->c_out; oc++) {
-            int64_t ic = mult > 0 ? oc / mult : 0;
-            dw_plane(p, x + (n * p->c_in + ic) * in_vol, w + oc * kvol, bias ? bias[oc] : 0.0f,
-                     y + (n * p->c_out + oc) * out_vol);
-        }
+    for (int64_t it = begin; it < end; it++) {
+        int64_t n = it / p->c_out, oc = it % p->c_out, ic = mult > 0 ? oc / mult : 0;
+        dw_plane(p, x + (n * p->c_in + ic) * in_vol, w + oc * kvol, bias ? bias[oc] : 0.0f,
+                 y + (n * p->c_out + oc) * out_vol);
+    }
 }
+
+RT_KERNEL(rt_conv_depthwise_f32)
+{
+    const RtConvParams *p = params_;
+    conv_depthwise_items(p, bufs, 0, p->batch * p->c_out);
+}
+RT_RANGE_KERNEL(rt_conv_depthwise_f32_range) { conv_depthwise_items(params_, bufs, begin, end); }
 
 /* --- transposed convolution: col = W_g^T * X_g, then scatter-add into y --- */
 

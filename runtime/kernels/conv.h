@@ -39,6 +39,9 @@ typedef struct RtConvParams {
     int64_t pad[3];             /* leading padding; the trailing side follows from the sizes */
     int64_t rows_per_block;     /* gemm: output rows (outer spatial positions) per im2col block;
                                    transpose: input rows per GEMM block */
+    int64_t c_split, c_chunk;   /* gemm, pointwise: each group's output channels in c_split chunks of
+                                   c_chunk (the last one shorter), so that threads can share a
+                                   batch-1 layer; 0: one chunk */
     int32_t has_bias;
     int32_t use_blas;           /* the GEMM: RT_GEMM_* of gemm.h */
 } RtConvParams;
@@ -46,6 +49,11 @@ typedef struct RtConvParams {
 RT_KERNEL_DECL(rt_conv_gemm_f32)
 RT_KERNEL_DECL(rt_conv_pointwise_f32)
 RT_KERNEL_DECL(rt_conv_depthwise_f32)
+/* The same work split over threads: items are (image, group, row block, channel chunk) for gemm,
+ * (image, group, channel chunk) for pointwise, (image, output channel) for depthwise. */
+RT_RANGE_KERNEL_DECL(rt_conv_gemm_f32_range)
+RT_RANGE_KERNEL_DECL(rt_conv_pointwise_f32_range)
+RT_RANGE_KERNEL_DECL(rt_conv_depthwise_f32_range)
 RT_KERNEL_DECL(rt_conv_transpose_f32)
 RT_KERNEL_DECL(rt_conv_grad_input_pointwise_f32)
 RT_KERNEL_DECL(rt_conv_grad_input_depthwise_f32)

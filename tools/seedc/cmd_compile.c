@@ -101,7 +101,7 @@ int cmd_compile(int argc, char **argv)
         return cli_fail(&err);
     }
     aot.cg.name = name;
-    aot.cg.lower.gemm = common.opt.gemm && !strcmp(common.opt.gemm, "builtin") ? CG_GEMM_BUILTIN : CG_GEMM_OPENBLAS;
+    aot.cg.lower.gemm = common.opt.gemm && !strcmp(common.opt.gemm, "openblas") ? CG_GEMM_OPENBLAS : CG_GEMM_BUILTIN;
     aot.cg.opt_level = common.opt.opt_level;
     aot.cg.print_llvm = common.opt.print_llvm;
     aot.cg.threads = common.opt.threads; /* AOT code is single-threaded unless asked */
