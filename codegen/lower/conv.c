@@ -123,7 +123,10 @@ static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgL
     out->workspace_bytes = gemm_workspace_bytes(&t, m * t.rows_per_block * t.in[2], m, t.rows_per_block * t.in[2],
                                                 p.groups > 0 ? p.c_out / p.groups : 0);
     int tbufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
-    return cg_lowered_add(out, "rt_conv_transpose_f32", &t, sizeof t, 4, tbufs, err);
+    SD_TRY(cg_lowered_add(out, "rt_conv_transpose_f32", &t, sizeof t, 4, tbufs, err));
+    cg_lowered_split(out, "rt_conv_transpose_f32_range", t.batch * t.groups,
+                     2.0 * (double)ir_value_numel(n->outputs[0]) * (double)(p.c_out / (p.groups > 0 ? p.groups : 1)) * kvol);
+    return SD_OK;
 }
 
 /* dw (output) from x (input 0) and dy (input 1). */
@@ -145,8 +148,12 @@ static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, Cg
     else
         out->workspace_bytes =
             gemm_workspace_bytes(&p, k * p.rows_per_block * p.out[2], cout_g, k, p.rows_per_block * p.out[2]);
+    split_channels(&p, cout_g, p.groups);
     int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
-    return cg_lowered_add(out, "rt_conv_grad_weight_f32", &p, sizeof p, 4, bufs, err);
+    SD_TRY(cg_lowered_add(out, "rt_conv_grad_weight_f32", &p, sizeof p, 4, bufs, err));
+    cg_lowered_split(out, "rt_conv_grad_weight_f32_range", p.groups * p.c_split,
+                     2.0 * (double)ir_value_numel(n->inputs[1]) * (double)k);
+    return SD_OK;
 }
 
 SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
@@ -178,7 +185,10 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         out->workspace_bytes =
             gemm_workspace_bytes(&p, m * p.rows_per_block * p.in[2], m, p.rows_per_block * p.in[2], cin_g);
         bufs[nb++] = CG_BUF_WORKSPACE;
-        return cg_lowered_add(out, "rt_conv_transpose_f32", &p, sizeof p, nb, bufs, err);
+        SD_TRY(cg_lowered_add(out, "rt_conv_transpose_f32", &p, sizeof p, nb, bufs, err));
+        cg_lowered_split(out, "rt_conv_transpose_f32_range", p.batch * p.groups,
+                         2.0 * (double)ir_value_numel(x) * (double)m);
+        return SD_OK;
     }
     const double flops = 2.0 * (double)ir_value_numel(y) * (double)(cin_g * kvol);
     if (cin_g == 1 && ns <= 2) {

@@ -315,9 +315,9 @@ static void col2im_block(const RtConvParams *p, int64_t cout_g, const float *res
     }
 }
 
-RT_KERNEL(rt_conv_transpose_f32)
+/* Items [begin, end) of (image, group): each writes its own slice of y. */
+static void conv_transpose_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
-    const RtConvParams *p = params_;
     const float *x = bufs[0], *w = bufs[1];
     const float *bias = p->has_bias ? bufs[2] : NULL;
     float *y = bufs[2 + p->has_bias];
@@ -333,23 +333,30 @@ RT_KERNEL(rt_conv_transpose_f32)
     const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
     const int64_t last = rows > 0 ? rows - (rows - 1) / rpb * rpb : rpb; /* rows of the last block */
     float *gemm_work = col + (M * rpb * IW + 15) / 16 * 16; /* after the column block */
-    for (int64_t n = 0; n < p->batch; n++)
-        for (int64_t g = 0; g < p->groups; g++) {
-            const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
-            float *yg = y + (n * p->c_out + g * cout_g) * out_vol;
-            fill_rows(yg, cout_g, out_vol, out_vol, bias ? bias + g * cout_g : NULL);
-            for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
-                int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
-                if (nr == rpb) /* a full block or the last one: each GEMM call gets constant sizes */
-                    rt_gemm_f32(1, 0, M, rpb * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f,
-                                col, rpb * IW, p->use_blas, gemm_work);
-                else
-                    rt_gemm_f32(1, 0, M, last * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f,
-                                col, last * IW, p->use_blas, gemm_work);
-                col2im_block(p, cout_g, col, yg, r0, nr);
-            }
+    for (int64_t it = begin; it < end; it++) {
+        const int64_t n = it / p->groups, g = it % p->groups;
+        const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
+        float *yg = y + (n * p->c_out + g * cout_g) * out_vol;
+        fill_rows(yg, cout_g, out_vol, out_vol, bias ? bias + g * cout_g : NULL);
+        for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
+            int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
+            if (nr == rpb) /* a full block or the last one: each GEMM call gets constant sizes */
+                rt_gemm_f32(1, 0, M, rpb * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f,
+                            col, rpb * IW, p->use_blas, gemm_work);
+            else
+                rt_gemm_f32(1, 0, M, last * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f,
+                            col, last * IW, p->use_blas, gemm_work);
+            col2im_block(p, cout_g, col, yg, r0, nr);
         }
+    }
 }
+
+RT_KERNEL(rt_conv_transpose_f32)
+{
+    const RtConvParams *p = params_;
+    conv_transpose_items(p, bufs, 0, p->batch * p->groups);
+}
+RT_RANGE_KERNEL(rt_conv_transpose_f32_range) { conv_transpose_items(params_, bufs, begin, end); }
 
 /* --- gradients (params in the forward orientation: in = x, out = dy) --- */
 
@@ -573,9 +580,9 @@ RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
         }
 }
 
-RT_KERNEL(rt_conv_grad_weight_f32)
+/* Items [begin, end) of (group, output-channel chunk): each sums its rows of dw over every image. */
+static void conv_grad_weight_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
-    const RtConvParams *p = params_;
     const float *x = bufs[0], *dy = bufs[1];
     float *dw = bufs[2], *col = bufs[3];
     if (p->groups <= 0)
@@ -593,27 +600,49 @@ RT_KERNEL(rt_conv_grad_weight_f32)
     /* the GEMM's workspace follows the column block (none when pointwise) */
     float *gemm_work = pointwise ? col : col + (K * rpb * OW + 15) / 16 * 16;
     const int64_t last = rows > 0 ? rows - (rows - 1) / rpb * rpb : rpb; /* rows of the last block */
-    for (int64_t i = 0; i < p->c_out * K; i++)
-        dw[i] = 0.0f;
-    for (int64_t n = 0; n < p->batch; n++)
-        for (int64_t g = 0; g < p->groups; g++) {
+    int64_t cs, cc, last_c;
+    channel_chunks(p, cout_g, &cs, &cc, &last_c);
+    for (int64_t it = begin; it < end; it++) {
+        const int64_t g = it / cs, c = it % cs, m = c < cs - 1 ? cc : last_c;
+        float *dwg = dw + (g * cout_g + c * cc) * K;
+        for (int64_t i = 0; i < m * K; i++)
+            dwg[i] = 0.0f;
+        for (int64_t n = 0; n < p->batch; n++) {
             const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
-            const float *dyg = dy + (n * p->c_out + g * cout_g) * out_vol;
-            float *dwg = dw + g * cout_g * K;
+            const float *dyg = dy + (n * p->c_out + g * cout_g + c * cc) * out_vol;
             if (pointwise) { /* the input already is the column matrix */
-                rt_gemm_f32(0, 1, cout_g, K, out_vol, 1.0f, dyg, out_vol, xg, in_vol, 1.0f, dwg, K, p->use_blas,
-                            gemm_work);
+                if (c < cs - 1)
+                    rt_gemm_f32(0, 1, cc, K, out_vol, 1.0f, dyg, out_vol, xg, in_vol, 1.0f, dwg, K, p->use_blas,
+                                gemm_work);
+                else
+                    rt_gemm_f32(0, 1, last_c, K, out_vol, 1.0f, dyg, out_vol, xg, in_vol, 1.0f, dwg, K, p->use_blas,
+                                gemm_work);
                 continue;
             }
             for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
                 int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
                 im2col_block(p, cin_g, xg, col, r0, nr);
-                if (nr == rpb) /* a full block or the last one: each GEMM call gets constant sizes */
-                    rt_gemm_f32(0, 1, cout_g, K, rpb * OW, 1.0f, dyg + r0 * OW, out_vol, col, rpb * OW, 1.0f, dwg, K,
+                /* full or last block, full or last chunk: each GEMM call gets constant sizes */
+                if (nr == rpb && c < cs - 1)
+                    rt_gemm_f32(0, 1, cc, K, rpb * OW, 1.0f, dyg + r0 * OW, out_vol, col, rpb * OW, 1.0f, dwg, K,
+                                p->use_blas, gemm_work);
+                else if (nr == rpb)
+                    rt_gemm_f32(0, 1, last_c, K, rpb * OW, 1.0f, dyg + r0 * OW, out_vol, col, rpb * OW, 1.0f, dwg, K,
+                                p->use_blas, gemm_work);
+                else if (c < cs - 1)
+                    rt_gemm_f32(0, 1, cc, K, last * OW, 1.0f, dyg + r0 * OW, out_vol, col, last * OW, 1.0f, dwg, K,
                                 p->use_blas, gemm_work);
                 else
-                    rt_gemm_f32(0, 1, cout_g, K, last * OW, 1.0f, dyg + r0 * OW, out_vol, col, last * OW, 1.0f, dwg,
+                    rt_gemm_f32(0, 1, last_c, K, last * OW, 1.0f, dyg + r0 * OW, out_vol, col, last * OW, 1.0f, dwg,
                                 K, p->use_blas, gemm_work);
             }
         }
+    }
 }
+
+RT_KERNEL(rt_conv_grad_weight_f32)
+{
+    const RtConvParams *p = params_;
+    conv_grad_weight_items(p, bufs, 0, p->groups * (p->c_split > 1 ? p->c_split : 1));
+}
+RT_RANGE_KERNEL(rt_conv_grad_weight_f32_range) { conv_grad_weight_items(params_, bufs, begin, end); }

@@ -54,6 +54,10 @@ RT_KERNEL_DECL(rt_conv_depthwise_f32)
 RT_RANGE_KERNEL_DECL(rt_conv_gemm_f32_range)
 RT_RANGE_KERNEL_DECL(rt_conv_pointwise_f32_range)
 RT_RANGE_KERNEL_DECL(rt_conv_depthwise_f32_range)
+/* (image, group) for transpose (and so the input gradient); (group, output-channel chunk) for the
+ * weight gradient, each chunk summing over every image. */
+RT_RANGE_KERNEL_DECL(rt_conv_transpose_f32_range)
+RT_RANGE_KERNEL_DECL(rt_conv_grad_weight_f32_range)
 RT_KERNEL_DECL(rt_conv_transpose_f32)
 RT_KERNEL_DECL(rt_conv_grad_input_pointwise_f32)
 RT_KERNEL_DECL(rt_conv_grad_input_depthwise_f32)
