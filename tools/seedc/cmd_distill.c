@@ -79,7 +79,8 @@ static SdStatus teacher_output(const char *path, const char *want, char *name, s
             pick = i;
     SdTensorInfo in = sd_model_input(m, 0);
     if (pick < 0) {
-        st = sd_errorf(err, SD_EUSAGE, "%s has no output '%s' (its first is '%s')", path, want, sd_model_output(m, 0).name);
+        st = sd_errorf(err, SD_EUSAGE, "%s has no output '%s' (its first is '%s')", path, want,
+                       sd_model_output(m, 0).name);
     } else if (sd_model_num_inputs(m) != 1 || in.rank != 4 || in.dims[1] != 1 || in.dims[2] != 28 || in.dims[3] != 28) {
         st = sd_errorf(err, SD_EUSAGE, "%s: a teacher takes one input of [N, 1, 28, 28] images; its input '%s' is not",
                        path, in.name);
@@ -191,10 +192,11 @@ static void print_table(const DistillArgs *a, const char *teacher_eval, const Ro
             snprintf(knn, sizeof knn, "%.2f%%", 100 * t->knn);
         if (t->linear >= 0)
             snprintf(lin, sizeof lin, "%.2f%%", 100 * t->linear);
-        printf("  %-8s %-44.44s %8s %8s %7.0f s %10.0f  (evaluation)\n", "teacher", path_tail(teacher_eval, tail, sizeof tail), knn, lin,
-               t->seconds, t->images_per_second);
+        printf("  %-8s %-44.44s %8s %8s %7.0f s %10.0f  (evaluation)\n", "teacher",
+               path_tail(teacher_eval, tail, sizeof tail), knn, lin, t->seconds, t->images_per_second);
     } else {
-        printf("  %-8s %-44.44s %8s %8s %9s %10s  (not evaluated)\n", "teacher", teacher_eval, "-", "-", "-", "-");
+        printf("  %-8s %-44.44s %8s %8s %9s %10s  (not evaluated)\n", "teacher",
+               path_tail(teacher_eval, tail, sizeof tail), "-", "-", "-", "-");
     }
     snprintf(knn, sizeof knn, "-");
     snprintf(lin, sizeof lin, "-");
@@ -212,8 +214,8 @@ static void print_table(const DistillArgs *a, const char *teacher_eval, const Ro
                 student[n++] = *w == ',' ? '-' : *w;
         snprintf(student + n, sizeof student - (size_t)n, " (SEED)");
     }
-    printf("  %-8s %-44.44s %8s %8s %7.0f s %10.0f  (training)\n", "student", path_tail(student, tail, sizeof tail), knn, lin, r->seconds,
-           r->images_per_second);
+    printf("  %-8s %-44.44s %8s %8s %7.0f s %10.0f  (training)\n", "student", path_tail(student, tail, sizeof tail),
+           knn, lin, r->seconds, r->images_per_second);
     printf("\noutputs in %s: log.csv, curves.svg, checkpoints, and the recipe's exports", r->out_dir);
     if (!a->recipe)
         printf(" (student.onnx, student: run it as %s/student -i images.npy -o features.npy)", r->out_dir);
@@ -272,7 +274,7 @@ static SdStatus distill(DistillArgs *a, SdError *err)
     printf("\nstudent: training with %s\n", recipe_path);
     fflush(stdout);
     SD_TRY(sd_train(recipe_path, &to, &r, err));
-    print_table(a, eval_teacher ? eval_path : "(not evaluated)", eval_teacher ? &trow : NULL, &r);
+    print_table(a, eval_path[0] ? eval_path : "(the recipe's teacher)", eval_teacher ? &trow : NULL, &r);
     return SD_OK;
 }
 
