@@ -1,0 +1,107 @@
+/* runtime/kernels/conv_internal.h — what the forward convolution kernels (conv.c) and their
+ * gradients (conv_grad.c) share: filling rows with a bias, im2col of a block of output rows,
+ * output-channel chunks for threads, and one depthwise kernel row's taps. */
+#ifndef SD_RT_KERNELS_CONV_INTERNAL_H
+#define SD_RT_KERNELS_CONV_INTERNAL_H
+
+#include "runtime/kernels/conv.h"
+#include "runtime/kernels/window.h"
+
+static inline void fill_rows(float *restrict y, int64_t rows, int64_t cols, int64_t ld, const float *bias)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float v = bias ? bias[r] : 0.0f;
+        for (int64_t j = 0; j < cols; j++)
+            y[r * ld + j] = v;
+    }
+}
+
+/* One group of one image: rows (ic, kd, kh, kw) of the column matrix for output rows [r0, r0+nr),
+ * each row nr*OW long. x points at the group's first input channel. */
+static inline void im2col_block(const RtConvParams *p, int64_t cin_g, const float *restrict x, float *restrict col,
+                         int64_t r0, int64_t nr)
+{
+    const int64_t ID = p->in[0], IH = p->in[1], IW = p->in[2];
+    const int64_t OH = p->out[1], OW = p->out[2];
+    const int64_t KD = p->kernel[0], KH = p->kernel[1], KW = p->kernel[2];
+    const int64_t SD = p->stride[0], SH = p->stride[1], SW = p->stride[2];
+    const int64_t DD = p->dilation[0], DH = p->dilation[1], DW = p->dilation[2];
+    const int64_t PD = p->pad[0], PH = p->pad[1], PW = p->pad[2];
+    const int64_t ncols = nr * OW;
+    float *row = col;
+    for (int64_t ic = 0; ic < cin_g; ic++) {
+        const float *xc = x + ic * ID * IH * IW;
+        for (int64_t kd = 0; kd < KD; kd++)
+            for (int64_t kh = 0; kh < KH; kh++)
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    int64_t lo, hi;
+                    rt_tap_range(OW, IW, SW, PW, kw * DW, &lo, &hi);
+                    for (int64_t r = r0; r < r0 + nr; r++) {
+                        int64_t od = OH > 0 ? r / OH : 0, oh = r - od * OH;
+                        int64_t id = od * SD - PD + kd * DD, ih = oh * SH - PH + kh * DH;
+                        float *dst = row + (r - r0) * OW;
+                        if (id < 0 || id >= ID || ih < 0 || ih >= IH) {
+                            for (int64_t ow = 0; ow < OW; ow++)
+                                dst[ow] = 0.0f;
+                            continue;
+                        }
+                        const float *src = xc + (id * IH + ih) * IW - PW + kw * DW;
+                        for (int64_t ow = 0; ow < lo; ow++)
+                            dst[ow] = 0.0f;
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            dst[ow] = src[ow * SW];
+                        for (int64_t ow = hi; ow < OW; ow++)
+                            dst[ow] = 0.0f;
+                    }
+                    row += ncols;
+                }
+    }
+}
+
+/* Chunks of a group's output channels: how many, how wide, the last one's width. */
+static inline void channel_chunks(const RtConvParams *p, int64_t cout_g, int64_t *n, int64_t *width, int64_t *last)
+{
+    *n = p->c_split > 1 && p->c_chunk > 0 ? p->c_split : 1;
+    *width = *n > 1 ? p->c_chunk : cout_g;
+    *last = cout_g - (*n - 1) * *width;
+}
+
+/* y[ow] += sum over kw of w[kw] * xr[ow*S + kw*D], for ow in [lo, hi): one kernel row's taps.
+ * The output width is the innermost loop, so it vectorizes whatever the kernel size; the common
+ * widths have their taps written out (the kernel bitcode is built with loop unrolling off, so a
+ * tap loop would stay a loop around every output element). */
+static inline void dw_taps(const float *restrict xr, const float *restrict w, float *restrict y, int64_t lo, int64_t hi,
+                    int64_t KW, int64_t S, int64_t D)
+{
+    switch (KW) {
+    case 3: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2];
+        for (int64_t ow = lo; ow < hi; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D];
+        return;
+    }
+    case 5: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4];
+        for (int64_t ow = lo; ow < hi; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D] + w3 * xr[ow * S + 3 * D] +
+                     w4 * xr[ow * S + 4 * D];
+        return;
+    }
+    case 7: {
+        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6];
+        for (int64_t ow = lo; ow < hi; ow++)
+            y[ow] += w0 * xr[ow * S] + w1 * xr[ow * S + D] + w2 * xr[ow * S + 2 * D] + w3 * xr[ow * S + 3 * D] +
+                     w4 * xr[ow * S + 4 * D] + w5 * xr[ow * S + 5 * D] + w6 * xr[ow * S + 6 * D];
+        return;
+    }
+    default:
+        for (int64_t kw = 0; kw < KW; kw++) {
+            const float wk = w[kw];
+            for (int64_t ow = lo; ow < hi; ow++)
+                y[ow] += wk * xr[ow * S + kw * D];
+        }
+    }
+}
+
+/* One output whose window may reach into the padding; taps outside the input are skipped. */
+#endif
