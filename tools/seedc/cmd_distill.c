@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/driver.h"
 #include "api/train.h"
+#include "ir/graph.h"
 #include "support/files.h"
 #include "tools/seedc/cli.h"
 
@@ -65,35 +67,37 @@ typedef struct DistillArgs {
     bool no_teacher_eval, resume, print_recipe;
 } DistillArgs;
 
-/* The teacher's distilled output: its name and width (the student head's and the queue's). */
+/* The teacher's distilled output: its name and width (the student head's and the queue's). Only
+ * import and shape inference run: the training step compiles the teacher anyway. */
 static SdStatus teacher_output(const char *path, const char *want, char *name, size_t cap, long long *dim, int *index,
                                SdError *err)
 {
     SdOptions opt = sd_options_default();
-    SdModel *m;
-    SD_TRY(sd_model_load(path, &opt, &m, err));
-    SdStatus st = SD_OK;
+    IrGraph *g;
+    SD_TRY(sd_load_graph(path, &opt, &g, NULL, err));
+    SdStatus st = sd_optimize(g, &opt, "shape", NULL, NULL, err);
     int pick = want ? -1 : 0;
-    for (int i = 0; want && i < sd_model_num_outputs(m); i++)
-        if (strcmp(sd_model_output(m, i).name, want) == 0)
+    for (int i = 0; st == SD_OK && want && i < ir_graph_num_outputs(g); i++)
+        if (strcmp(ir_graph_output(g, i)->name, want) == 0)
             pick = i;
-    SdTensorInfo in = sd_model_input(m, 0);
-    if (pick < 0) {
+    const IrValue *in = st == SD_OK && ir_graph_num_inputs(g) > 0 ? ir_graph_input(g, 0) : NULL;
+    if (st == SD_OK && pick < 0) {
         st = sd_errorf(err, SD_EUSAGE, "%s has no output '%s' (its first is '%s')", path, want,
-                       sd_model_output(m, 0).name);
-    } else if (sd_model_num_inputs(m) != 1 || in.rank != 4 || in.dims[1] != 1 || in.dims[2] != 28 || in.dims[3] != 28) {
+                       ir_graph_output(g, 0)->name);
+    } else if (st == SD_OK && (ir_graph_num_inputs(g) != 1 || in->shape.rank != 4 || in->shape.dims[1] != 1 ||
+                                in->shape.dims[2] != 28 || in->shape.dims[3] != 28)) {
         st = sd_errorf(err, SD_EUSAGE, "%s: a teacher takes one input of [N, 1, 28, 28] images; its input '%s' is not",
-                       path, in.name);
-    } else {
-        SdTensorInfo o = sd_model_output(m, pick);
-        if (o.rank != 2)
+                       path, in ? in->name : "?");
+    } else if (st == SD_OK) {
+        const IrValue *o = ir_graph_output(g, pick);
+        if (o->shape.rank != 2)
             st = sd_errorf(err, SD_EUSAGE, "%s: output '%s' has rank %d; a teacher's embedding is [N, D]", path,
-                           o.name, o.rank);
-        snprintf(name, cap, "%s", o.name);
-        *dim = o.rank == 2 ? o.dims[1] : 0;
+                           o->name, o->shape.rank);
+        snprintf(name, cap, "%s", o->name);
+        *dim = o->shape.rank == 2 ? o->shape.dims[1] : 0;
         *index = pick;
     }
-    sd_model_free(m);
+    ir_graph_free(g);
     return st;
 }
 
