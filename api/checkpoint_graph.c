@@ -61,6 +61,23 @@ static SdStatus fill_from_checkpoint(IrGraph *g, const RtCheckpoint *ck, const c
     return SD_OK;
 }
 
+/* The recipe's lets the run was given (`seedc train --let`): keys let.0, let.1, ... = NAME=VALUE. */
+static SdStatus checkpoint_lets(const RtCheckpoint *ck, const char *path, DslArgValue *lets, int *n, SdError *err)
+{
+    *n = 0;
+    for (int i = 0; i < DSL_MAX_ARGS; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "let.%d", i);
+        const char *one = rt_ckpt_get(ck, key);
+        if (!one)
+            break;
+        if (dsl_arg_parse(one, &lets[i], err) != SD_OK)
+            return sd_errorf(err, SD_EUSAGE, "%s: the recipe's let '%s' it keeps does not read back", path, one);
+        *n = i + 1;
+    }
+    return SD_OK;
+}
+
 SdStatus sd_checkpoint_graph(const char *path, const SdOptions *opt, IrGraph **out, SdCheckpointInfo *info,
                              SdError *err)
 {
@@ -75,7 +92,11 @@ SdStatus sd_checkpoint_graph(const char *path, const SdOptions *opt, IrGraph **o
     if (!recipe || !exp_name)
         st = sd_errorf(err, SD_EUSAGE, "%s: the checkpoint does not name its recipe and experiment (written by "
                        "an older seedc?)", path);
-    if (st == SD_OK && (st = dsl_load_file(recipe, &prog, err)) != SD_OK) {
+    DslArgValue lets[DSL_MAX_ARGS];
+    int n_lets = 0;
+    if (st == SD_OK)
+        st = checkpoint_lets(ck, path, lets, &n_lets, err);
+    if (st == SD_OK && (st = dsl_load_file_lets(recipe, lets, n_lets, &prog, err)) != SD_OK) {
         char why[SD_ERROR_MSG_MAX];
         snprintf(why, sizeof why, "%s", err ? err->msg : "");
         st = sd_errorf(err, st, "%s: reading the recipe it was trained with: %s", path, why);

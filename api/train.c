@@ -390,13 +390,35 @@ static SdStatus evaluate(Trainer *t, bool final, double *test_acc, double *knn, 
     return st;
 }
 
+/* --let NAME=VALUE options into t->lets and, normalized, t->lets_text. */
+static SdStatus parse_lets(Trainer *t, const SdTrainOptions *opt, SdError *err)
+{
+    if (opt->n_lets > DSL_MAX_ARGS)
+        return sd_errorf(err, SD_EUSAGE, "at most %d lets can be given, not %d", DSL_MAX_ARGS, opt->n_lets);
+    size_t used = 0;
+    for (int i = 0; i < opt->n_lets; i++) {
+        SD_TRY(dsl_arg_parse(opt->lets[i], &t->lets[i], err));
+        char one[DSL_PATH_MAX + 64];
+        dsl_arg_format(&t->lets[i], one, sizeof one);
+        int w = snprintf(t->lets_text + used, sizeof t->lets_text - used, "%s%s", i ? "\n" : "", one);
+        if (w < 0 || (size_t)w >= sizeof t->lets_text - used)
+            return sd_errorf(err, SD_EUSAGE, "the lets given are longer than %d characters together",
+                             RT_CKPT_VALUE_MAX);
+        used += (size_t)w;
+    }
+    t->n_lets = opt->n_lets;
+    return SD_OK;
+}
+
 SdStatus sd_train(const char *recipe_path, const SdTrainOptions *opt, SdTrainResult *result, SdError *err)
 {
     Trainer t = {0};
     memset(result, 0, sizeof *result);
     result->test_accuracy = result->knn_accuracy = result->linear_accuracy = -1;
     t.opt = *opt;
-    SdStatus st = dsl_load_file(recipe_path, &t.prog, err);
+    SdStatus st = parse_lets(&t, opt, err);
+    if (st == SD_OK)
+        st = dsl_load_file_lets(recipe_path, t.lets, t.n_lets, &t.prog, err);
     if (st == SD_OK)
         st = dsl_experiment_load(t.prog, opt->experiment, &t.e, err);
     if (st != SD_OK) {
@@ -424,9 +446,15 @@ SdStatus sd_train(const char *recipe_path, const SdTrainOptions *opt, SdTrainRes
         st = compile_step(&t, err);
     if (st == SD_OK && !opt->no_eval)
         st = compile_eval(&t, err);
-    if (st == SD_OK)
+    if (st == SD_OK) {
         fprintf(out, "seedc train: %s (%s), step compiled in %.1f s, output in %s\n", e->name,
                 dsl_method_name(e->method.kind), now_s() - t_compile, t.out_dir);
+        for (int i = 0; i < t.n_lets; i++) {
+            char one[DSL_PATH_MAX + 64];
+            dsl_arg_format(&t.lets[i], one, sizeof one);
+            fprintf(out, "seedc train: let %s\n", one);
+        }
+    }
     if (st == SD_OK)
         st = trainer_run(&t, recipe_path, result, err);
     snprintf(result->out_dir, sizeof result->out_dir, "%s", t.out_dir);
@@ -446,7 +474,8 @@ void trainer_configure_data(Trainer *t, RtAugment *aug, RtSchedule *sched, int64
     schedule_config(t->e, t->epochs, steps_per_epoch, sched);
 }
 
-uint64_t trainer_recipe_hash(const char *path, const char *experiment)
+uint64_t trainer_recipe_hash(const char *path, const char *experiment, const char *lets_text)
 {
-    return rt_hash64(experiment, strlen(experiment), file_hash(path));
+    uint64_t h = rt_hash64(experiment, strlen(experiment), file_hash(path));
+    return lets_text[0] ? rt_hash64(lets_text, strlen(lets_text), h) : h;
 }

@@ -7,6 +7,7 @@
 #include "api/report.h"
 #include "api/seedc.h"
 #include "api/train.h"
+#include "runtime/checkpoint.h"
 #include "runtime/data/augment.h"
 #include "runtime/data/idx.h"
 #include "runtime/data/loader.h"
@@ -31,13 +32,17 @@ typedef struct Trainer {
     char metric_names[RECIPE_MAX_METRICS][32];
     int lr_input;
     int64_t epochs, epoch, global_step;
+    DslArgValue lets[DSL_MAX_ARGS]; /* the recipe's lets given on the command line */
+    int n_lets;
+    char lets_text[RT_CKPT_VALUE_MAX + 1]; /* the same, one NAME=VALUE a line: checkpoints keep it */
     Report rep;
 } Trainer;
 
 SdStatus trainer_run(Trainer *t, const char *recipe_path, SdTrainResult *result, SdError *err);
 SdStatus trainer_evaluate(Trainer *t, bool final, double *test_acc, double *knn, double *linear, SdError *err);
 void trainer_configure_data(Trainer *t, RtAugment *aug, RtSchedule *sched, int64_t steps_per_epoch);
-uint64_t trainer_recipe_hash(const char *path, const char *experiment);
+/* The recipe file, the experiment and the overridden lets: a checkpoint resumes only under the same. */
+uint64_t trainer_recipe_hash(const char *path, const char *experiment, const char *lets_text);
 void trainer_free(Trainer *t);
 
 #endif

@@ -42,6 +42,12 @@ static SdStatus save_checkpoint(Trainer *t, int64_t data_epoch, int64_t data_bat
         st = rt_ckpt_set(ck, "experiment", t->e->name, err);
     if (st == SD_OK && strlen(recipe_path) <= RT_CKPT_VALUE_MAX)
         st = rt_ckpt_set(ck, "recipe", recipe_path, err);
+    for (int i = 0; i < t->n_lets && st == SD_OK; i++) { /* let.0, let.1, ...: NAME=VALUE */
+        char key[16], one[DSL_PATH_MAX + 64];
+        snprintf(key, sizeof key, "let.%d", i);
+        dsl_arg_format(&t->lets[i], one, sizeof one);
+        st = rt_ckpt_set(ck, key, one, err);
+    }
     int keep = t->e->checkpoint.keep > 0 ? (int)t->e->checkpoint.keep : 3;
     if (st == SD_OK)
         st = rt_ckpt_save(ck, t->out_dir, "ckpt", t->global_step, keep, NULL, 0, err);
@@ -138,7 +144,7 @@ SdStatus trainer_run(Trainer *t, const char *recipe_path, SdTrainResult *result,
 {
     const DslExperiment *e = t->e;
     FILE *out = t->opt.out ? t->opt.out : stdout;
-    uint64_t recipe_hash = trainer_recipe_hash(recipe_path, e->name);
+    uint64_t recipe_hash = trainer_recipe_hash(recipe_path, e->name, t->lets_text);
     char recipe_abs[PATH_MAX];
     if (!realpath(recipe_path, recipe_abs))
         snprintf(recipe_abs, sizeof recipe_abs, "%s", recipe_path);

@@ -90,6 +90,10 @@ typedef struct DslArgValue {
 SdStatus dsl_arg_parse(const char *text, DslArgValue *out, SdError *err);
 /* "widths=[16, 32, 64, 128]" */
 void dsl_arg_format(const DslArgValue *a, char *buf, size_t size);
+/* dsl_load_file with overridden `let`s: each `let NAME = ...` named in `lets` takes the given value
+ * (`seedc train --let widths=[8,16,32,64]`); naming a let the program lacks is an error. */
+SdStatus dsl_load_file_lets(const char *path, const DslArgValue *lets, int n_lets, DslProgram **out,
+                            SdError *err);
 
 /* ---- instantiation ---- */
 

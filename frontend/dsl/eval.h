@@ -108,8 +108,8 @@ SdStatus dsl_eval_bool(DslEval *E, const DslExpr *e, const char *what, bool *out
 SdStatus dsl_eval_call(DslEval *E, const DslExpr *e, DslValue *out);
 /* A block or model by name; NULL when absent. */
 const DslDecl *dsl_find_callable(const DslProgram *p, const char *name);
-/* Evaluates `let`s (load time). */
-SdStatus dsl_eval_globals(DslProgram *p, SdError *err);
+/* Evaluates `let`s (load time); a let named in `lets` takes that value instead of its own. */
+SdStatus dsl_eval_globals(DslProgram *p, const DslArgValue *lets, int n_lets, SdError *err);
 const DslValue *dsl_global(const DslProgram *p, const char *name);
 const DslDecl *dsl_find_decl(const DslProgram *p, const char *name, DslDeclKind kind);
 /* Binds a model's parameters (defaults overridden by args) into a fresh frame of E. */

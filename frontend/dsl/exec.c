@@ -513,8 +513,39 @@ void dsl_eval_init(DslEval *E, const DslProgram *p, DslArena *arena, SdError *er
     E->err = err;
 }
 
-SdStatus dsl_eval_globals(DslProgram *p, SdError *err)
+static SdStatus from_arg(DslEval *E, const DslArgValue *a, DslLoc loc, DslValue *out);
+
+/* Every override must name a `let` of the program: a misspelt one would otherwise be ignored. */
+static SdStatus check_overrides(const DslProgram *p, const DslArgValue *lets, int n_lets, SdError *err)
 {
+    for (int k = 0; k < n_lets; k++) {
+        const char *cands[64] = {0};
+        int nc = 0;
+        bool found = false;
+        for (int i = 0; i < p->n_decls; i++)
+            if (p->decls[i]->kind == D_LET) {
+                found = found || strcmp(p->decls[i]->name, lets[k].name) == 0;
+                if (nc < 64)
+                    cands[nc++] = p->decls[i]->name;
+            }
+        if (!found) {
+            char dym[256];
+            dsl_did_you_mean(lets[k].name, cands, nc, dym, sizeof dym);
+            if (!dym[0]) { /* no close name: list them */
+                size_t o = (size_t)snprintf(dym, sizeof dym, nc ? "; its lets are" : " (it declares no lets)");
+                for (int i = 0; i < nc && o < sizeof dym; i++)
+                    o += (size_t)snprintf(dym + o, sizeof dym - o, "%s %s", i ? "," : "", cands[i]);
+            }
+            return sd_errorf(err, SD_EUSAGE, "%s: no `let %s` to override%s", p->path ? p->path : "<recipe>",
+                             lets[k].name, dym);
+        }
+    }
+    return SD_OK;
+}
+
+SdStatus dsl_eval_globals(DslProgram *p, const DslArgValue *lets, int n_lets, SdError *err)
+{
+    SD_TRY(check_overrides(p, lets, n_lets, err));
     int n = 0;
     for (int i = 0; i < p->n_decls; i++)
         n += p->decls[i]->kind == D_LET;
@@ -528,8 +559,12 @@ SdStatus dsl_eval_globals(DslProgram *p, SdError *err)
         const DslDecl *d = p->decls[i];
         if (d->kind != D_LET)
             continue;
+        const DslArgValue *given = NULL;
+        for (int k = 0; k < n_lets; k++)
+            if (strcmp(lets[k].name, d->name) == 0)
+                given = &lets[k]; /* the last one given wins, as on a command line */
         DslValue v;
-        SD_TRY(dsl_eval_expr(&E, d->value, &v));
+        SD_TRY(given ? from_arg(&E, given, d->loc, &v) : dsl_eval_expr(&E, d->value, &v));
         p->global_names[p->n_globals] = d->name;
         p->globals[p->n_globals++] = v;
     }

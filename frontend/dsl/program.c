@@ -174,7 +174,8 @@ static SdStatus check_program(DslProgram *p, SdError *err)
     return SD_OK;
 }
 
-static SdStatus load(const char *path, char *text, size_t len, DslProgram **out, SdError *err)
+static SdStatus load(const char *path, char *text, size_t len, const DslArgValue *lets, int n_lets, DslProgram **out,
+                     SdError *err)
 {
     *out = NULL;
     DslProgram *p = calloc(1, sizeof *p);
@@ -196,7 +197,7 @@ static SdStatus load(const char *path, char *text, size_t len, DslProgram **out,
     if (st == SD_OK)
         st = check_program(p, err);
     if (st == SD_OK)
-        st = dsl_eval_globals(p, err);
+        st = dsl_eval_globals(p, lets, n_lets, err);
     for (int i = 0; i < L.n_loaded; i++)
         free(L.loaded[i]);
     if (st != SD_OK) {
@@ -207,13 +208,18 @@ static SdStatus load(const char *path, char *text, size_t len, DslProgram **out,
     return SD_OK;
 }
 
-SdStatus dsl_load_file(const char *path, DslProgram **out, SdError *err)
+SdStatus dsl_load_file_lets(const char *path, const DslArgValue *lets, int n_lets, DslProgram **out, SdError *err)
 {
     char *text;
     size_t len;
     *out = NULL;
     SD_TRY(read_file(path, (DslLoc){0}, &text, &len, err));
-    return load(path, text, len, out, err);
+    return load(path, text, len, lets, n_lets, out, err);
+}
+
+SdStatus dsl_load_file(const char *path, DslProgram **out, SdError *err)
+{
+    return dsl_load_file_lets(path, NULL, 0, out, err);
 }
 
 SdStatus dsl_load_string(const char *name, const char *text, DslProgram **out, SdError *err)
@@ -226,7 +232,7 @@ SdStatus dsl_load_string(const char *name, const char *text, DslProgram **out, S
     if (!copy)
         return sd_errorf(err, SD_ENOMEM, "out of memory");
     memcpy(copy, text, len + 1);
-    return load(name, copy, len, out, err);
+    return load(name, copy, len, NULL, 0, out, err);
 }
 
 void dsl_program_free(DslProgram *p)

@@ -154,6 +154,37 @@ Test(dsl_experiment, moco_and_seed_recipes)
     dsl_program_free(p);
 }
 
+/* `seedc train --let`: the recipe's lets take the given values; a let it lacks is an error. */
+Test(dsl_experiment, lets_overridden_at_load)
+{
+    SdError err = {0};
+    DslArgValue lets[2];
+    cr_assert_eq(dsl_arg_parse("widths=[8, 16, 32, 64]", &lets[0], &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(dsl_arg_parse("seed=7", &lets[1], &err), SD_OK, "%s", err.msg);
+    DslProgram *p;
+    cr_assert_eq(dsl_load_file_lets(source_path("examples/recipes/moco_student.sd"), lets, 2, &p, &err), SD_OK, "%s",
+                 err.msg);
+    DslExperiment *e;
+    cr_assert_eq(dsl_experiment_load(p, NULL, &e, &err), SD_OK, "%s", err.msg);
+    cr_expect_eq(e->seed, 7);
+    const DslNetwork *s = dsl_experiment_network(e, "student");
+    const DslArgValue *w = NULL;
+    for (int i = 0; i < s->n_args; i++)
+        if (strcmp(s->args[i].name, "widths") == 0)
+            w = &s->args[i];
+    cr_assert_not_null(w);
+    cr_expect(w->kind == DSL_VAL_INTS && w->n == 4 && w->ints[0] == 8 && w->ints[3] == 64);
+    dsl_experiment_free(e);
+    dsl_program_free(p);
+
+    cr_assert_eq(dsl_arg_parse("width=[8]", &lets[0], &err), SD_OK);
+    cr_expect_eq(dsl_load_file_lets(source_path("examples/recipes/moco_student.sd"), lets, 1, &p, &err), SD_EUSAGE);
+    cr_expect(strstr(err.msg, "moco_student.sd: no `let width` to override; did you mean 'widths'?"), "%s", err.msg);
+    cr_assert_eq(dsl_arg_parse("qqqq=1", &lets[0], &err), SD_OK);
+    cr_expect_eq(dsl_load_file_lets(source_path("examples/recipes/moco_student.sd"), lets, 1, &p, &err), SD_EUSAGE);
+    cr_expect(strstr(err.msg, "its lets are seed, widths"), "%s", err.msg);
+}
+
 Test(dsl_experiment, every_method_recipe_validates)
 {
     const struct {

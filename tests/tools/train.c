@@ -137,6 +137,45 @@ Test(train, trains_logs_checkpoints_and_exports, .timeout = 600)
     cr_assert(strstr(out, "bad.sd:2:5") && strstr(out, "epochs"), "%s", out);
 }
 
+/* --let gives a recipe's let another value; the checkpoint keeps it (export rebuilds the network it
+ * trained) and a resume without it is refused. */
+Test(train, let_overrides_follow_the_checkpoint, .timeout = 300)
+{
+    if (!have_data()) {
+        cr_log_warn("dataset-fashion-mnist is not installed: training not checked");
+        return;
+    }
+    char cmd[4096], dir[512], path[1024];
+    snprintf(dir, sizeof dir, "%s/let", tb_tmpdir());
+    /* the recipe with its second conv's width from a let */
+    FILE *f = fopen(tb_path("let.sd"), "w");
+    fputs("let width = 16\n", f);
+    const char *at = strstr(recipe, "conv(x, 16, 3");
+    cr_assert_not_null(at);
+    fprintf(f, "%.*sconv(x, width, 3%s", (int)(at - recipe), recipe, at + strlen("conv(x, 16, 3"));
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s train %s --out %s --images 256 --epochs 1 --no-eval --let width=24", tb_seedc(),
+             tb_path("let.sd"), dir);
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "%s\n%s", cmd, out);
+    cr_assert(strstr(out, "let width=24"), "%s", out);
+    char ckpt[1024];
+    bool found = false;
+    SdError err = {0};
+    cr_assert_eq(rt_ckpt_latest(dir, "ckpt", ckpt, sizeof ckpt, NULL, &found, &err), SD_OK, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/features.onnx", dir);
+    snprintf(cmd, sizeof cmd, "%s export %s -o %s && /usr/bin/python3 -c \"import onnx; print([list(i.dims) for i "
+             "in onnx.load('%s').graph.initializer])\"", tb_seedc(), ckpt, path, path);
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "%s\n%s", cmd, out);
+    cr_assert(strstr(out, "[24, 8, 3, 3]"), "the second conv has 24 channels:\n%s", out);
+    snprintf(cmd, sizeof cmd, "%s train %s --out %s --images 256 --epochs 2 --no-eval --resume", tb_seedc(),
+             tb_path("let.sd"), dir);
+    cr_assert_neq(tb_run(cmd, out, sizeof out), 0, "%s\n%s", cmd, out);
+    cr_assert(strstr(out, "another version of the recipe"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s train %s --let widht=3", tb_seedc(), tb_path("let.sd"));
+    cr_assert_neq(tb_run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "no `let widht` to override; did you mean 'width'?"), "%s", out);
+}
+
 Test(train, resumes_a_killed_run_bit_for_bit, .timeout = 900)
 {
     if (!have_data()) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "api/train.h"
+#include "frontend/dsl/dsl.h"
 #include "tools/seedc/cli.h"
 
 static void help(FILE *out)
@@ -18,6 +19,8 @@ static void help(FILE *out)
             "  --experiment NAME  which experiment of the file (default: its only one)\n"
             "  --out DIR          output folder (default: the recipe's out_dir, else runs/NAME)\n"
             "  --epochs N         override the recipe's epochs\n"
+            "  --let NAME=VALUE   give `let NAME` of the recipe another value (repeatable), e.g.\n"
+            "                     --let seed=1 --let 'widths=[8, 16, 32, 64]'; checkpoints keep it\n"
             "  --steps N          at most N steps per epoch (quick runs)\n"
             "  --images N         train on the first N training images only (quick runs)\n"
             "  --resume           continue from the newest checkpoint in the output folder\n"
@@ -34,7 +37,9 @@ int cmd_train(int argc, char **argv)
         {"epochs", required_argument, NULL, 'e'}, {"steps", required_argument, NULL, 's'},
         {"images", required_argument, NULL, 'i'}, {"resume", no_argument, NULL, 'r'},
         {"no-eval", no_argument, NULL, 'n'}, {"threads", required_argument, NULL, 't'},
-        {"gemm", required_argument, NULL, 'g'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"gemm", required_argument, NULL, 'g'}, {"let", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0}};
+    const char *lets[DSL_MAX_ARGS];
     SdTrainOptions opt = {.tty = isatty(1)};
     long long v;
     int c;
@@ -55,6 +60,12 @@ int cmd_train(int argc, char **argv)
             else if (c == 's') opt.steps_per_epoch = v;
             else if (c == 'i') opt.train_images = v;
             else opt.threads = (int)v;
+            break;
+        case 'l':
+            if (opt.n_lets == DSL_MAX_ARGS)
+                return cli_usage_error("train", "at most %d --let options", DSL_MAX_ARGS);
+            lets[opt.n_lets++] = optarg;
+            opt.lets = lets;
             break;
         case 'r': opt.resume = true; break;
         case 'n': opt.no_eval = true; break;
