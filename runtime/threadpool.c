@@ -1,12 +1,17 @@
 /* runtime/threadpool.c — a fixed pool of workers fed one job at a time. A job is (fn, ctx, n); tasks
  * are claimed with an atomic counter, so uneven tasks balance themselves. Workers wait for the
- * next job by spinning on a generation counter for a while (about 50 us), then on a condition
- * variable: back-to-back kernels never pay a wake-up, an idle pool costs no CPU. */
+ * next job by spinning on a generation counter for a while, then on a condition variable:
+ * back-to-back kernels never pay a wake-up, an idle pool costs no CPU. A worker takes part in a job
+ * only if it joins it while it is open, and the caller, once every task is done, closes the job and
+ * waits only for workers that joined: a worker that is asleep or descheduled (other processes on
+ * the cores) never holds the caller up. Measured: ResNet-18 on 2 threads beside a busy process took
+ * 80 ms a run when the caller waited for every worker, about what 1 thread takes now. */
 #include "runtime/threadpool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -19,10 +24,10 @@ typedef struct {
     atomic_uint_fast64_t generation; /* bumped for every job */
     atomic_int_fast64_t next_task;
     atomic_int_fast64_t done_tasks;
-    atomic_int active_workers;       /* workers that take part in the current job */
-    atomic_int pending_workers;      /* of those, how many have not finished it: a job ends only
-                                        when every helper has left it, so none can wander into
-                                        the next job's counters */
+    atomic_int active_workers;       /* workers that may take part in the current job */
+    atomic_uint_fast64_t job;        /* the current job: its generation << 32 | JOB_CLOSED | workers
+                                        in it; a job ends only when every worker that joined has left
+                                        it, so none can wander into the next job's counters */
     RtTaskFn fn;
     void *ctx;
     int64_t n_tasks;
@@ -30,6 +35,9 @@ typedef struct {
     int wanted;                      /* threads to use, caller included; 0 = all cores */
     uint64_t start_generation[RT_MAX_THREADS]; /* the job before a worker's first one */
 } Pool;
+
+#define JOB_CLOSED ((uint64_t)1 << 31)
+#define JOB_JOINED (JOB_CLOSED - 1)
 
 static Pool pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER; /* one job at a time */
@@ -42,6 +50,25 @@ static inline void cpu_relax(void)
 #elif defined(__aarch64__)
     __asm__ volatile("yield");
 #endif
+}
+
+/* Waiting on other threads: spin, then let the scheduler run them (they may share our core). */
+static inline void backoff(int *spins)
+{
+    if (++*spins < 2000)
+        cpu_relax();
+    else
+        sched_yield();
+}
+
+/* Joins job `gen` if it is still open. */
+static bool join(uint64_t gen)
+{
+    uint64_t s = atomic_load_explicit(&pool.job, memory_order_acquire);
+    while (s >> 32 == (gen & 0xffffffffu) && !(s & JOB_CLOSED))
+        if (atomic_compare_exchange_weak_explicit(&pool.job, &s, s + 1, memory_order_acq_rel, memory_order_acquire))
+            return true;
+    return false;
 }
 
 static void run_tasks(int32_t thread)
@@ -76,9 +103,9 @@ static void *worker(void *arg)
             pthread_mutex_unlock(&pool.lock);
         }
         seen = g;
-        if (index < atomic_load(&pool.active_workers)) {
+        if (index < atomic_load(&pool.active_workers) && join(g)) {
             run_tasks((int32_t)index + 1);
-            atomic_fetch_sub_explicit(&pool.pending_workers, 1, memory_order_release);
+            atomic_fetch_sub_explicit(&pool.job, 1, memory_order_release);
         }
     }
     return NULL;
@@ -126,14 +153,18 @@ void rt_parallel_for(int64_t n_tasks, int32_t max_threads, RtTaskFn fn, void *ct
     atomic_store(&pool.next_task, 0);
     atomic_store(&pool.done_tasks, 0);
     atomic_store(&pool.active_workers, helpers);
-    atomic_store(&pool.pending_workers, helpers);
+    uint64_t gen = atomic_load(&pool.generation) + 1;
+    atomic_store_explicit(&pool.job, (gen & 0xffffffffu) << 32, memory_order_release); /* open, nobody in */
     pthread_mutex_lock(&pool.lock);
-    atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
+    atomic_store_explicit(&pool.generation, gen, memory_order_release);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
     run_tasks(0);
-    while (atomic_load_explicit(&pool.done_tasks, memory_order_acquire) < n_tasks ||
-           atomic_load_explicit(&pool.pending_workers, memory_order_acquire) > 0)
-        cpu_relax();
+    int spins = 0;
+    while (atomic_load_explicit(&pool.done_tasks, memory_order_acquire) < n_tasks) /* claimed tasks finish */
+        backoff(&spins);
+    atomic_fetch_or_explicit(&pool.job, JOB_CLOSED, memory_order_acq_rel);
+    while (atomic_load_explicit(&pool.job, memory_order_acquire) & JOB_JOINED) /* joined workers leave */
+        backoff(&spins);
     pthread_mutex_unlock(&run_lock);
 }
