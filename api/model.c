@@ -9,6 +9,7 @@
 #include "runtime/threadpool.h"
 #include "frontend/dsl/dsl.h"
 #include "support/mem.h"
+#include "support/names.h"
 
 struct SdModel {
     IrGraph *graph;
@@ -194,7 +195,8 @@ SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdErr
     if (opt && opt->threads > 0)
         rt_set_num_threads(opt->threads);
     CgOptions co = {.name = "model", .lower = lower_options(opt), .opt_level = opt ? opt->opt_level : 0,
-                    .print_llvm = opt && opt->print_llvm, .threads = rt_num_threads(), .release_constants = true};
+                    .print_llvm = opt && opt->print_llvm, .threads = rt_num_threads(), .release_constants = true,
+                    .no_pack_weights = opt && sd_name_listed(opt->disable, "prepack")};
     SdStatus st = cg_compile_jit(g, &co, &m->code, err);
     if (st == SD_OK) {
         m->scratch = sd_aligned_alloc(cg_model_scratch_bytes(m->code));

@@ -22,6 +22,7 @@ typedef struct CgOptions {
     bool print_llvm;        /* dump the optimized module to stderr */
     int threads;            /* split calls over this many threads; 0 or 1: one thread */
     bool release_constants; /* free each constant's data in the graph once copied (lower peak memory) */
+    bool no_pack_weights;   /* keep constant weights as they are (else convolutions pack them once) */
 } CgOptions;
 
 typedef void (*CgEntryFn)(const void *consts, void *state, void *scratch, void *const *io);

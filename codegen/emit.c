@@ -37,6 +37,9 @@ typedef struct {
     size_t workspace_bytes;   /* per thread */
     int threads;
     int n_param_globals, n_tasks;
+    const CgLowered *lowered; /* by node index */
+    size_t *packed_offset;    /* by node index: where its packed weights lie in the constants blob */
+    size_t cur_packed;        /* the node being emitted's */
 } Emitter;
 
 static double now_seconds(void)
@@ -53,6 +56,45 @@ static int max_value_id(const IrGraph *g)
         if (ir_graph_value(g, i)->id > m)
             m = ir_graph_value(g, i)->id;
     return m;
+}
+
+/* Whether some call reads constant v itself (not only packed weights made from it). */
+static bool constant_read(const Emitter *e, const IrValue *v)
+{
+    if (ir_value_is_graph_output(e->g, v))
+        return true;
+    for (int i = 0; i < ir_graph_num_nodes(e->g); i++) {
+        const IrNode *n = ir_graph_node(e->g, i);
+        for (int c = 0; c < e->lowered[i].n_calls; c++) {
+            const CgCall *call = &e->lowered[i].calls[c];
+            for (int k = 0; k < call->n_bufs; k++)
+                if (call->bufs[k] >= 0 && call->bufs[k] < n->n_inputs && n->inputs[call->bufs[k]] == v)
+                    return true;
+        }
+    }
+    return false;
+}
+
+/* Packed weights (CgLowered.packed_*) after the constants: laid out, then packed from the
+ * constants' data. */
+static size_t place_packed(Emitter *e, size_t consts)
+{
+    for (int i = 0; i < ir_graph_num_nodes(e->g); i++)
+        if (e->lowered[i].packed_bytes) {
+            e->packed_offset[i] = consts;
+            consts += sd_align_up(e->lowered[i].packed_bytes);
+        }
+    return consts;
+}
+
+static void fill_packed(Emitter *e, CgEmitted *out)
+{
+    for (int i = 0; i < ir_graph_num_nodes(e->g); i++) {
+        const CgLowered *l = &e->lowered[i];
+        if (l->packed_bytes)
+            l->pack(l->calls[0].params, ir_graph_node(e->g, i)->inputs[l->packed_operand]->data,
+                    out->consts + e->packed_offset[i]);
+    }
 }
 
 /* Decides every value's home and fills the constants and state blobs. */
@@ -74,7 +116,7 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdErr
         Home *h = &e->homes[v->id];
         if (h->kind != HOME_NONE)
             continue;
-        if (v->role == IR_ROLE_CONSTANT && (v->n_uses > 0 || ir_value_is_graph_output(g, v))) {
+        if (v->role == IR_ROLE_CONSTANT && (v->n_uses > 0 || ir_value_is_graph_output(g, v)) && constant_read(e, v)) {
             h->kind = HOME_CONSTS, h->offset = (int64_t)consts;
             consts += sd_align_up(v->nbytes);
         } else if (v->role == IR_ROLE_PARAM || v->role == IR_ROLE_STATE) {
@@ -101,6 +143,7 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdErr
             }
         }
     }
+    consts = place_packed(e, consts);
     e->workspace_offset = sd_align_up(scratch);
     e->workspace_bytes = sd_align_up(workspace);
     out->scratch_bytes = e->workspace_offset + e->workspace_bytes * (size_t)(e->threads > 1 ? e->threads : 1);
@@ -110,6 +153,7 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdErr
     out->state_init = sd_aligned_calloc(state);
     if (!out->consts || !out->state_init)
         return sd_errorf(err, SD_ENOMEM, "out of memory for %zu bytes of constants", consts);
+    fill_packed(e, out); /* before the constants' data may be released below */
     int n_state = 0;
     for (int i = 0; i < ir_graph_num_values(g); i++)
         n_state += e->homes[ir_graph_value(g, i)->id].kind == HOME_STATE;
@@ -125,12 +169,12 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdErr
             if (!se->name)
                 return sd_errorf(err, SD_ENOMEM, "out of memory");
         }
-        if (h->kind == HOME_CONSTS && v->nbytes) {
+        if (h->kind == HOME_CONSTS && v->nbytes)
             memcpy(out->consts + h->offset, v->data, v->nbytes);
-            if (e->opt->release_constants) {
-                sd_aligned_free(v->data);
-                v->data = NULL; /* the graph keeps the shape; the data lives on in the blob */
-            }
+        if (v->role == IR_ROLE_CONSTANT && v->data && e->opt->release_constants &&
+            (h->kind == HOME_CONSTS || v->n_uses > 0)) {
+            sd_aligned_free(v->data);
+            v->data = NULL; /* the graph keeps the shape; the data lives on in the blob (perhaps packed) */
         }
         else if (h->kind == HOME_STATE && v->data)
             memcpy(out->state_init + h->offset, v->data, v->nbytes);
@@ -209,7 +253,10 @@ static LLVMValueRef build_bufs(Emitter *e, LLVMBuilderRef b, const Bases *base, 
     for (int k = 0; k < call->n_bufs; k++) {
         int op = call->bufs[k];
         LLVMValueRef p;
-        if (op == CG_BUF_WORKSPACE) {
+        if (op == CG_BUF_PACKED) {
+            LLVMValueRef off = LLVMConstInt(e->i64, e->cur_packed, 0);
+            p = LLVMBuildInBoundsGEP2(b, e->i8, base->consts, &off, 1, "packed");
+        } else if (op == CG_BUF_WORKSPACE) {
             LLVMValueRef off = LLVMConstInt(e->i64, e->workspace_offset, 0);
             if (thread) {
                 LLVMValueRef t = LLVMBuildZExt(b, thread, e->i64, "");
@@ -380,6 +427,11 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
     CgLowerOptions lower = opt->lower;
     if (lower.gemm == CG_GEMM_BUILTIN && !t->avx512)
         lower.gemm = CG_GEMM_BUILTIN_NARROW;
+    lower.pack_weights = !opt->no_pack_weights;
+    e.lowered = lowered;
+    e.packed_offset = calloc((size_t)(n_nodes ? n_nodes : 1), sizeof *e.packed_offset);
+    if (!e.packed_offset)
+        st = sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(g));
     for (int i = 0; i < n_nodes && st == SD_OK; i++) {
         st = cg_lower_node(ir_graph_node(g, i), &lower, &lowered[i], err);
         if (st == SD_OK && lowered[i].workspace_bytes > workspace)
@@ -405,6 +457,7 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
             snprintf(fname, sizeof fname, "node%d.%s", i, ir_op_name(n->op));
             LLVMValueRef fn = new_function(&e, fname, true);
             LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
+            e.cur_packed = e.packed_offset[i];
             st = emit_calls(&e, b, fn, n, &lowered[i], err);
             LLVMBuildRetVoid(b);
             LLVMValueRef args[4] = {LLVMGetParam(entry, 0), LLVMGetParam(entry, 1), LLVMGetParam(entry, 2),
@@ -427,6 +480,7 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
         cg_lowered_free(&lowered[i]);
     free(lowered);
     free(e.homes);
+    free(e.packed_offset);
     if (st != SD_OK) {
         if (e.m)
             LLVMDisposeModule(e.m);

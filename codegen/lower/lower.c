@@ -26,7 +26,7 @@ static const LowerFn family_lowering[IR_FAM_COUNT] = {
 
 SdStatus cg_lower_node(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
-    static const CgLowerOptions defaults = {CG_GEMM_OPENBLAS};
+    static const CgLowerOptions defaults = {.gemm = CG_GEMM_OPENBLAS};
     memset(out, 0, sizeof *out);
     for (int i = 0; i < n->n_outputs; i++) {
         if (!n->outputs[i]->has_shape) {

@@ -6,12 +6,16 @@
 #ifndef SD_CG_LOWER_H
 #define SD_CG_LOWER_H
 
+#include <stdbool.h>
+
 #include "ir/graph.h"
 #include "runtime/kernels/kernel.h"
 
 #define CG_MAX_CALL_BUFS 8
 /* Operand index of the node's scratch workspace (size: CgLowered.workspace_bytes). */
 #define CG_BUF_WORKSPACE (-1)
+/* Operand index of the node's packed weights (CgLowered.packed_*), in the constants blob. */
+#define CG_BUF_PACKED (-2)
 
 /* CG_GEMM_BUILTIN_NARROW: the builtin GEMM with tiles for targets without 512-bit vectors; cg_emit
  * picks it for CG_GEMM_BUILTIN on such targets. */
@@ -19,6 +23,9 @@ typedef enum CgGemm { CG_GEMM_OPENBLAS, CG_GEMM_BUILTIN, CG_GEMM_BUILTIN_NARROW 
 
 typedef struct CgLowerOptions {
     CgGemm gemm;
+    /* constant weights may be packed at compile time (CgLowered.packed_*): only code generation,
+     * which lays out the constants, sets it; the interpreter (constant folding) does not */
+    bool pack_weights;
 } CgLowerOptions;
 
 typedef struct CgCall {
@@ -39,6 +46,12 @@ typedef struct CgLowered {
     CgCall *calls;
     int n_calls, cap_calls;
     size_t workspace_bytes;
+    /* Packed weights: operand packed_operand (a constant) becomes, at compile time,
+     * pack(calls[0].params, its data, dst) of packed_bytes, which calls read as CG_BUF_PACKED. The
+     * constant itself is laid out only if some call still reads it. packed_bytes 0: none. */
+    int packed_operand;
+    size_t packed_bytes;
+    void (*pack)(const void *params, const void *src, void *dst);
 } CgLowered;
 
 SdStatus cg_lower_node(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err);

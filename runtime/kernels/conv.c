@@ -15,6 +15,30 @@
 
 /* --- im2col + GEMM --- */
 
+void rt_conv_pack_weights(const void *params, const void *w, void *dst)
+{
+    const RtConvParams *p = params;
+    if (p->groups <= 0)
+        return;
+    const int64_t cout_g = p->c_out / p->groups, k = p->c_in / p->groups * p->kernel[0] * p->kernel[1] * p->kernel[2];
+    for (int64_t g = 0; g < p->groups; g++)
+        rt_gemm_pack_a((const float *)w + g * cout_g * k, cout_g, k,
+                       (float *)dst + g * rt_gemm_packed_a_floats(cout_g, k));
+}
+
+/* C = the weights of channels [c0, c0 + m) of group g times B: from weights packed at compile time,
+ * or through rt_gemm_f32. The sizes are constants at every call site of the callers. */
+static inline void conv_gemm(const RtConvParams *p, const float *w, int64_t g, int64_t cout_g, int64_t c0, int64_t m,
+                             int64_t n, int64_t k, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                             float *work)
+{
+    if (p->packed_w)
+        rt_gemm_f32_packed_a(m, n, k, w + g * rt_gemm_packed_a_floats(cout_g, k), c0, cout_g, b, ldb, beta, c, ldc,
+                             work);
+    else
+        rt_gemm_f32(0, 0, m, n, k, 1.0f, w + (g * cout_g + c0) * k, k, b, ldb, beta, c, ldc, p->use_blas, work);
+}
+
 /* Items [begin, end) of (image, group, row block, channel chunk), chunk fastest: a task's items of
  * one block share its im2col columns. Each GEMM call site gets constant sizes (full or last block,
  * full or last chunk), so the builtin GEMM compiles only the micro-kernels it needs. */
@@ -42,7 +66,6 @@ static void conv_gemm_items(const RtConvParams *p, void *const *bufs, int64_t be
     for (int64_t it = begin; it < end; it++) {
         int64_t c = it % cs, ngb = it / cs, blk = ngb % nblk, g = ngb / nblk % p->groups, n = ngb / nblk / p->groups;
         int64_t r0 = blk * rpb, nr = blk == nblk - 1 ? last : rpb;
-        const float *wg = w + (g * cout_g + c * cc) * K;
         float *yg = y + (n * p->c_out + g * cout_g + c * cc) * out_vol + r0 * OW;
         if (ngb != have) {
             im2col_block(p, cin_g, x + (n * p->c_in + g * cin_g) * in_vol, col, r0, nr);
@@ -53,14 +76,13 @@ static void conv_gemm_items(const RtConvParams *p, void *const *bufs, int64_t be
             fill_rows(yg, full_c ? cc : last_c, nr * OW, out_vol, bias + g * cout_g + c * cc);
         const float beta = bias ? 1.0f : 0.0f;
         if (nr == rpb && full_c)
-            rt_gemm_f32(0, 0, cc, rpb * OW, K, 1.0f, wg, K, col, rpb * OW, beta, yg, out_vol, p->use_blas, gemm_work);
+            conv_gemm(p, w, g, cout_g, c * cc, cc, rpb * OW, K, col, rpb * OW, beta, yg, out_vol, gemm_work);
         else if (nr == rpb)
-            rt_gemm_f32(0, 0, last_c, rpb * OW, K, 1.0f, wg, K, col, rpb * OW, beta, yg, out_vol, p->use_blas, gemm_work);
+            conv_gemm(p, w, g, cout_g, c * cc, last_c, rpb * OW, K, col, rpb * OW, beta, yg, out_vol, gemm_work);
         else if (full_c)
-            rt_gemm_f32(0, 0, cc, last * OW, K, 1.0f, wg, K, col, last * OW, beta, yg, out_vol, p->use_blas, gemm_work);
+            conv_gemm(p, w, g, cout_g, c * cc, cc, last * OW, K, col, last * OW, beta, yg, out_vol, gemm_work);
         else
-            rt_gemm_f32(0, 0, last_c, last * OW, K, 1.0f, wg, K, col, last * OW, beta, yg, out_vol, p->use_blas,
-                        gemm_work);
+            conv_gemm(p, w, g, cout_g, c * cc, last_c, last * OW, K, col, last * OW, beta, yg, out_vol, gemm_work);
     }
 }
 
@@ -88,17 +110,15 @@ static void conv_pointwise_items(const RtConvParams *p, void *const *bufs, int64
     channel_chunks(p, cout_g, &cs, &cc, &last_c);
     for (int64_t it = begin; it < end; it++) {
         int64_t c = it % cs, g = it / cs % p->groups, n = it / cs / p->groups;
-        const float *xg = x + (n * p->c_in + g * cin_g) * vol, *wg = w + (g * cout_g + c * cc) * cin_g;
+        const float *xg = x + (n * p->c_in + g * cin_g) * vol;
         float *yg = y + (n * p->c_out + g * cout_g + c * cc) * vol;
         const bool full_c = c < cs - 1;
         if (bias)
             fill_rows(yg, full_c ? cc : last_c, vol, vol, bias + g * cout_g + c * cc);
         if (full_c)
-            rt_gemm_f32(0, 0, cc, vol, cin_g, 1.0f, wg, cin_g, xg, vol, bias ? 1.0f : 0.0f, yg, vol, p->use_blas,
-                        gemm_work);
+            conv_gemm(p, w, g, cout_g, c * cc, cc, vol, cin_g, xg, vol, bias ? 1.0f : 0.0f, yg, vol, gemm_work);
         else
-            rt_gemm_f32(0, 0, last_c, vol, cin_g, 1.0f, wg, cin_g, xg, vol, bias ? 1.0f : 0.0f, yg, vol, p->use_blas,
-                        gemm_work);
+            conv_gemm(p, w, g, cout_g, c * cc, last_c, vol, cin_g, xg, vol, bias ? 1.0f : 0.0f, yg, vol, gemm_work);
     }
 }
 

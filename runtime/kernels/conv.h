@@ -28,6 +28,7 @@
 #ifndef SD_RT_CONV_H
 #define SD_RT_CONV_H
 
+#include "runtime/kernels/gemm.h"
 #include "runtime/kernels/kernel.h"
 
 typedef struct RtConvParams {
@@ -44,7 +45,21 @@ typedef struct RtConvParams {
                                    batch-1 layer; 0: one chunk */
     int32_t has_bias;
     int32_t use_blas;           /* the GEMM: RT_GEMM_* of gemm.h */
+    int32_t packed_w;           /* gemm, pointwise with RT_GEMM_BUILTIN: w was packed at compile time by
+                                   rt_conv_pack_weights (constant weights) */
 } RtConvParams;
+
+/* Constant weights packed once for the builtin GEMM (rt_gemm_pack_a per group), which then skips
+ * packing them on every call: rt_conv_packed_weight_floats(p) floats. Not a kernel: codegen runs it
+ * natively while it lays out the constants, and sets packed_w. */
+static inline int64_t rt_conv_packed_weight_floats(const RtConvParams *p)
+{
+    if (p->groups <= 0)
+        return 0;
+    const int64_t k = p->c_in / p->groups * p->kernel[0] * p->kernel[1] * p->kernel[2];
+    return p->groups * rt_gemm_packed_a_floats(p->c_out / p->groups, k);
+}
+void rt_conv_pack_weights(const void *params, const void *w, void *dst);
 
 RT_KERNEL_DECL(rt_conv_gemm_f32)
 RT_KERNEL_DECL(rt_conv_pointwise_f32)

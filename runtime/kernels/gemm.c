@@ -89,6 +89,7 @@ static inline __attribute__((always_inline)) void ukr_body(const int rows, const
             acc[i][v] = VSPLAT(0.0f);
     }
     for (int64_t k = 0; k < kc; k++) {
+        __builtin_prefetch(a + 64 * rows); /* A packed at compile time comes from memory the first time */
         v16f bv[NV];
         RT_UNROLL
         for (int v = 0; v < nv; v++)
@@ -358,6 +359,9 @@ typedef struct GemmPlan {
     PackBFn pack_b;
     UkrFn full, n_edge, m_edge, corner;
     int direct_b; /* full slivers of B are read where they lie (B not transposed), not packed */
+    const float *packed_a; /* A packed ahead of time (rt_gemm_pack_a): its blocks of K are */
+    int64_t pa_stride;     /* pa_stride floats apart, this call's rows from row pa_row0 */
+    int64_t pa_row0;
 } GemmPlan;
 
 /* mc rows of alpha * op(A) from row ic, columns [pc, pc + kc): full slivers, then the edge */
@@ -407,8 +411,8 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
         /* A small enough to pack whole, once: each B sliver is then read once, runs through all
          * of K while its column of C tiles stays in cache. Block pc of A starts at pa + pc * M_pad. */
         const int64_t m_pad = (M + mr - 1) / mr * mr, tiles = M / mr;
-        float *pb = work + (m_pad * K + 15) / 16 * 16;
-        for (int64_t pc = 0; pc < K; pc += kcb) {
+        float *pb = work + (plan->packed_a ? 0 : (m_pad * K + 15) / 16 * 16);
+        for (int64_t pc = 0; pc < K && !plan->packed_a; pc += kcb) {
             const int64_t kc = K - pc < kcb ? K - pc : kcb;
             rt_gemm_pack_block_a(plan, A, lda, 0, pc, tiles, m_rem, kc, alpha, pa + pc * m_pad);
         }
@@ -419,8 +423,10 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
                 const int direct = plan->direct_b && !edge;
                 if (!direct)
                     plan->pack_b(B, ldb, pc, jr, n, width, kc, pb);
+                const float *pa_k = plan->packed_a ? plan->packed_a + pc * plan->pa_stride + plan->pa_row0 * kc
+                                                   : pa + pc * m_pad;
                 rt_gemm_sliver_times_block(edge ? plan->n_edge : plan->full, edge ? plan->corner : plan->m_edge, mr,
-                                           kc, pa + pc * m_pad, tiles, m_rem, direct ? B + pc * ldb + jr : pb,
+                                           kc, pa_k, tiles, m_rem, direct ? B + pc * ldb + jr : pb,
                                            direct ? ldb : width, n, C + jr, ldc, pc == 0 ? beta : 1.0f);
             }
         }
@@ -436,7 +442,10 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
             const int64_t mc = M - ic < mc_step ? M - ic : mc_step;
             const int m_edge = ic + mc == M ? m_rem : 0;
             const int64_t tiles = (mc - m_edge) / mr;
-            rt_gemm_pack_block_a(plan, A, lda, ic, pc, tiles, m_edge, kc, alpha, pa);
+            if (plan->packed_a)
+                pa = (float *)plan->packed_a + pc * plan->pa_stride + (plan->pa_row0 + ic) * kc;
+            else
+                rt_gemm_pack_block_a(plan, A, lda, ic, pc, tiles, m_edge, kc, alpha, pa);
             float *cb = C + ic * ldc;
             for (int64_t jr = 0; jr < n_full; jr += nr) {
                 if (!plan->direct_b)
@@ -538,3 +547,35 @@ void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
     }
 }
 
+
+/* K is cut into blocks exactly as rt_gemm_run cuts it, so that a packed block is what it would
+ * have packed. */
+void rt_gemm_pack_a(const float *A, int64_t M, int64_t K, float *dst)
+{
+    if (M <= 0 || K <= 0)
+        return;
+    const int64_t nkb = (K + RT_GEMM_KC - 1) / RT_GEMM_KC, kcb = (K + nkb - 1) / nkb;
+    const int64_t m_pad = (M + MR - 1) / MR * MR;
+    for (int64_t pc = 0; pc < K; pc += kcb) {
+        const int64_t kc = K - pc < kcb ? K - pc : kcb;
+        for (int64_t i = 0; i < M; i += MR)
+            rt_gemm_pack_a_n(A, K, i, pc, M - i < MR ? (int)(M - i) : MR, kc, 1.0f, dst + pc * m_pad + i * kc);
+    }
+}
+
+void rt_gemm_f32_packed_a(int64_t M, int64_t N, int64_t K, const float *Ap, int64_t row0, int64_t rows,
+                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *work)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    GemmPlan plan = plan_for(0, 0, M, N, 0);
+    plan.direct_b = 1;
+    plan.packed_a = Ap;
+    plan.pa_stride = (rows + MR - 1) / MR * MR;
+    plan.pa_row0 = row0;
+    rt_gemm_run(&plan, M, N, K, 1.0f, NULL, 0, B, ldb, beta, C, ldc, work);
+}

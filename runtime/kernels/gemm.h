@@ -100,4 +100,18 @@ void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int provider,
                  float *work);
 
+/* A packed ahead of time (constant weights: codegen packs them once, at compile time), for the
+ * builtin GEMM with 512-bit tiles (RT_GEMM_BUILTIN) only. rt_gemm_pack_a packs an M x K row-major
+ * matrix into rt_gemm_packed_a_floats(M, K) floats: for each block of K the GEMM uses, every tile of
+ * RT_GEMM_MR rows k-major (the last tile M % MR rows). rt_gemm_f32_packed_a then computes
+ * C = op(A)[row0 : row0 + M] * B + beta * C for such a packed matrix of `rows` rows (row0 a multiple
+ * of RT_GEMM_MR, alpha 1, B not transposed), skipping the packing every call would otherwise do. */
+static inline int64_t rt_gemm_packed_a_floats(int64_t M, int64_t K)
+{
+    return (M + RT_GEMM_MR - 1) / RT_GEMM_MR * RT_GEMM_MR * K;
+}
+void rt_gemm_pack_a(const float *A, int64_t M, int64_t K, float *dst);
+void rt_gemm_f32_packed_a(int64_t M, int64_t N, int64_t K, const float *Ap, int64_t row0, int64_t rows,
+                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *work);
+
 #endif

@@ -209,6 +209,13 @@ static const ConvCase cases[] = {
     /* K = 576 and OW = 56: several im2col blocks per image */
     {"blocks_64x56x56", 2, 1, 64, 32, 1, {56, 56}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"resnet_stem", 2, 1, 3, 16, 1, {64, 64}, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}, .auto_pad = IR_PAD_NOTSET},
+    /* weights packed at compile time (builtin GEMM): channel chunks of a batch-1 layer, the last one
+     * short of a whole tile, over three blocks of K; */
+    {"packed_chunks_k_blocks", 2, 1, 64, 203, 1, {20, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    /* more channels than one block of A rows (240), an edge tile of 3 rows; */
+    {"packed_row_blocks", 2, 8, 16, 267, 1, {6, 8}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
+    /* a 1x1 conv split into chunks */
+    {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
 };
 
 static const ConvCase transpose_cases[] = {

@@ -162,7 +162,7 @@ static inline SdStatus gf_eval(void *ctx, const IrNode *n, void *const *outputs,
 static inline SdModel *gf_compile_grads(IrGraph *g, const char *gemm)
 {
     SdError err = {0};
-    CgLowerOptions lo = {strcmp(gemm, "builtin") == 0 ? CG_GEMM_BUILTIN : CG_GEMM_OPENBLAS};
+    CgLowerOptions lo = {.gemm = strcmp(gemm, "builtin") == 0 ? CG_GEMM_BUILTIN : CG_GEMM_OPENBLAS};
     PassOptions po = {.eval = gf_eval, .eval_ctx = &lo, .verify = true};
     SdStatus st = pass_canonicalize(g, &po, &err);
     if (st == SD_OK)

@@ -42,7 +42,7 @@ static bool valid_pass_list(const char *list, char *bad, size_t n)
     char copy[256];
     snprintf(copy, sizeof copy, "%s", list);
     for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
-        if (!pass_is_known(tok) || strcmp(tok, "shape") == 0) {
+        if ((!pass_is_known(tok) && strcmp(tok, "prepack") != 0) || strcmp(tok, "shape") == 0) {
             snprintf(bad, n, "%s", tok);
             return false;
         }

@@ -8,6 +8,7 @@
 #include "api/driver.h"
 #include "codegen/aot.h"
 #include "support/files.h"
+#include "support/names.h"
 #include "tools/seedc/cli.h"
 
 static void help(FILE *out)
@@ -105,6 +106,7 @@ int cmd_compile(int argc, char **argv)
     aot.cg.opt_level = common.opt.opt_level;
     aot.cg.print_llvm = common.opt.print_llvm;
     aot.cg.threads = common.opt.threads; /* AOT code is single-threaded unless asked */
+    aot.cg.no_pack_weights = sd_name_listed(common.opt.disable, "prepack");
     aot.source = model;
     CgAotReport rep;
     SdStatus st = cg_compile_aot(g, &aot, &rep, &err);
