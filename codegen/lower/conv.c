@@ -52,6 +52,29 @@ static int64_t block_rows(int64_t rows, int64_t row_floats)
     return r < 1 ? 1 : (r > rows ? rows : r);
 }
 
+/* Whole images per im2col block (RtConvParams.images_per_block). Below 4 slivers of output pixels
+ * (7x7, 4x4 images) a GEMM per image leaves most lanes of its last vectors empty or computes C^T,
+ * repacking the weights for every image; enough images side by side pass 4 slivers (never C^T),
+ * choosing among the next few counts the one whose last vector is fullest. The columns of the
+ * block stay under 4 blocks' worth. */
+static int64_t images_per_block(const RtConvParams *p, int64_t k)
+{
+    const int64_t rows = p->out[0] * p->out[1], P = rows * p->out[2], wide = 4 * RT_GEMM_NR;
+    if (p->batch < 2 || p->rows_per_block < rows || P <= 0 || P > wide)
+        return 1;
+    const int64_t lo = wide / P + 1;
+    int64_t best = lo < p->batch ? lo : p->batch;
+    double best_fill = 0;
+    for (int64_t i = lo; i <= lo + 3 && i <= p->batch; i++) {
+        double fill = (double)(i * P) / (double)rt_gemm_padded_cols(i * P);
+        if (fill > best_fill + 1e-9)
+            best = i, best_fill = fill;
+    }
+    while (best > 1 && k * P * best > 4 * CONV_BLOCK_FLOATS)
+        best--;
+    return best;
+}
+
 /* Work items below this leave a thread idle: a batch-1 layer is split by output channels too. */
 #define CONV_MIN_ITEMS 8
 
@@ -231,16 +254,24 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     }
     int64_t k = cin_g * kvol;
     p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);
+    p.images_per_block = images_per_block(&p, k);
     const int64_t n_blocks = (p.out[0] * p.out[1] + p.rows_per_block - 1) / p.rows_per_block;
-    split_channels(&p, cout_g, p.batch * p.groups * n_blocks);
-    if (packable(n, opt, &p, p.c_split > 1 ? p.c_chunk : cout_g, p.rows_per_block * p.out[2], k)) {
+    const int64_t base = p.images_per_block > 1 ? (p.batch + p.images_per_block - 1) / p.images_per_block * p.groups
+                                                : p.batch * p.groups * n_blocks;
+    split_channels(&p, cout_g, base);
+    const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
+    /* the columns of one GEMM: a block of rows of one image, or several whole images */
+    const int64_t cols = p.images_per_block > 1 ? p.images_per_block * p.out[0] * p.out[1] * p.out[2]
+                                                : p.rows_per_block * p.out[2];
+    if (packable(n, opt, &p, chunk, cols, k)) {
         bufs[1] = CG_BUF_PACKED;
         pack_with(out, &p);
     }
-    out->workspace_bytes =
-        gemm_workspace_bytes(&p, k * p.rows_per_block * p.out[2], cout_g, p.rows_per_block * p.out[2], k);
+    /* images side by side: the product goes to a buffer after the columns, then into y */
+    const int64_t product = p.images_per_block > 1 ? (chunk * cols + 15) / 16 * 16 : 0;
+    out->workspace_bytes = gemm_workspace_bytes(&p, k * cols, chunk, cols, k) + (size_t)product * sizeof(float);
     bufs[nb++] = CG_BUF_WORKSPACE;
     SD_TRY(cg_lowered_add(out, "rt_conv_gemm_f32", &p, sizeof p, nb, bufs, err));
-    cg_lowered_split(out, "rt_conv_gemm_f32_range", p.batch * p.groups * n_blocks * p.c_split, flops);
+    cg_lowered_split(out, "rt_conv_gemm_f32_range", base * p.c_split, flops);
     return SD_OK;
 }

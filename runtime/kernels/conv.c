@@ -68,7 +68,7 @@ static void conv_gemm_items(const RtConvParams *p, void *const *bufs, int64_t be
         int64_t r0 = blk * rpb, nr = blk == nblk - 1 ? last : rpb;
         float *yg = y + (n * p->c_out + g * cout_g + c * cc) * out_vol + r0 * OW;
         if (ngb != have) {
-            im2col_block(p, cin_g, x + (n * p->c_in + g * cin_g) * in_vol, col, r0, nr);
+            im2col_block(p, cin_g, x + (n * p->c_in + g * cin_g) * in_vol, col, r0, nr, nr * OW);
             have = ngb;
         }
         const bool full_c = c < cs - 1;
@@ -86,14 +86,83 @@ static void conv_gemm_items(const RtConvParams *p, void *const *bufs, int64_t be
     }
 }
 
+/* Items [begin, end) of (block of images, group, channel chunk), images_per_block > 1: small
+ * images (7x7, 4x4 output pixels) make GEMMs so narrow that the vectors of their last columns run
+ * mostly empty, or that compute C^T and repack the weights for every image; the columns of several
+ * images side by side make one wide GEMM, into a buffer that is then copied out, plus the bias. */
+static void conv_gemm_images_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const float *x = bufs[0], *w = bufs[1];
+    const float *bias = p->has_bias ? bufs[2] : NULL;
+    float *y = bufs[2 + p->has_bias];
+    float *col = bufs[3 + p->has_bias];
+    if (p->groups <= 0 || p->images_per_block <= 0)
+        return;
+    const int64_t ipb = p->images_per_block;
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t K = cin_g * p->kernel[0] * p->kernel[1] * p->kernel[2];
+    const int64_t in_vol = p->in[0] * p->in[1] * p->in[2];
+    const int64_t P = p->out[0] * p->out[1] * p->out[2], rows = p->out[0] * p->out[1];
+    const int64_t nib = (p->batch + ipb - 1) / ipb, last_i = p->batch - (nib - 1) * ipb;
+    const int64_t N = ipb * P; /* the row stride of col and t */
+    int64_t cs, cc, last_c;
+    channel_chunks(p, cout_g, &cs, &cc, &last_c);
+    float *t = col + (K * N + 15) / 16 * 16;               /* cc rows of N */
+    float *gemm_work = t + (cc * N + 15) / 16 * 16;
+    int64_t have = -1; /* the (image block, group) whose columns are in col */
+    for (int64_t it = begin; it < end; it++) {
+        const int64_t c = it % cs, ig = it / cs, g = ig % p->groups, b = ig / p->groups;
+        const int64_t n0 = b * ipb, ni = b == nib - 1 ? last_i : ipb;
+        if (ig != have) {
+            for (int64_t i = 0; i < ni; i++)
+                im2col_block(p, cin_g, x + ((n0 + i) * p->c_in + g * cin_g) * in_vol, col + i * P, 0, rows, N);
+            have = ig;
+        }
+        const bool full_c = c < cs - 1, full_b = ni == ipb;
+        const int64_t m = full_c ? cc : last_c;
+        if (full_b && full_c) /* constant sizes per call site */
+            conv_gemm(p, w, g, cout_g, c * cc, cc, N, K, col, N, 0.0f, t, N, gemm_work);
+        else if (full_b)
+            conv_gemm(p, w, g, cout_g, c * cc, last_c, N, K, col, N, 0.0f, t, N, gemm_work);
+        else if (full_c)
+            conv_gemm(p, w, g, cout_g, c * cc, cc, last_i * P, K, col, N, 0.0f, t, N, gemm_work);
+        else
+            conv_gemm(p, w, g, cout_g, c * cc, last_c, last_i * P, K, col, N, 0.0f, t, N, gemm_work);
+        for (int64_t i = 0; i < ni; i++)
+            for (int64_t r = 0; r < m; r++) {
+                const int64_t oc = g * cout_g + c * cc + r;
+                const float add = bias ? bias[oc] : 0.0f, *src = t + r * N + i * P;
+                float *dst = y + ((n0 + i) * p->c_out + oc) * P;
+                for (int64_t j = 0; j < P; j++)
+                    dst[j] = src[j] + add;
+            }
+    }
+}
+
 static int64_t conv_gemm_n_items(const RtConvParams *p)
 {
+    if (p->images_per_block > 1)
+        return (p->batch + p->images_per_block - 1) / p->images_per_block * p->groups * (p->c_split > 1 ? p->c_split : 1);
     const int64_t rows = p->out[0] * p->out[1], rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
     return p->batch * p->groups * ((rows + rpb - 1) / rpb) * (p->c_split > 1 ? p->c_split : 1);
 }
 
-RT_KERNEL(rt_conv_gemm_f32) { conv_gemm_items(params_, bufs, 0, conv_gemm_n_items(params_)); }
-RT_RANGE_KERNEL(rt_conv_gemm_f32_range) { conv_gemm_items(params_, bufs, begin, end); }
+RT_KERNEL(rt_conv_gemm_f32)
+{
+    const RtConvParams *p = params_;
+    if (p->images_per_block > 1)
+        conv_gemm_images_items(p, bufs, 0, conv_gemm_n_items(p));
+    else
+        conv_gemm_items(p, bufs, 0, conv_gemm_n_items(p));
+}
+RT_RANGE_KERNEL(rt_conv_gemm_f32_range)
+{
+    const RtConvParams *p = params_;
+    if (p->images_per_block > 1)
+        conv_gemm_images_items(p, bufs, begin, end);
+    else
+        conv_gemm_items(p, bufs, begin, end);
+}
 
 /* Items [begin, end) of (image, group, channel chunk). */
 static void conv_pointwise_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)

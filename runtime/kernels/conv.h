@@ -47,6 +47,10 @@ typedef struct RtConvParams {
     int32_t use_blas;           /* the GEMM: RT_GEMM_* of gemm.h */
     int32_t packed_w;           /* gemm, pointwise with RT_GEMM_BUILTIN: w was packed at compile time by
                                    rt_conv_pack_weights (constant weights) */
+    int64_t images_per_block;   /* gemm: > 1 puts the columns of this many whole images side by side
+                                   (items: block of images, group, channel chunk); workspace: the
+                                   columns, then a buffer of c_chunk x images_per_block * pixels for
+                                   the product, then the GEMM's */
 } RtConvParams;
 
 /* Constant weights packed once for the builtin GEMM (rt_gemm_pack_a per group), which then skips

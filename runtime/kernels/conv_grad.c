@@ -268,7 +268,7 @@ static void conv_grad_weight_items(const RtConvParams *p, void *const *bufs, int
             }
             for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
                 int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
-                im2col_block(p, cin_g, xg, col, r0, nr);
+                im2col_block(p, cin_g, xg, col, r0, nr, nr * OW);
                 /* full or last block, full or last chunk: each GEMM call gets constant sizes */
                 if (nr == rpb && c < cs - 1)
                     rt_gemm_f32(0, 1, cc, K, rpb * OW, 1.0f, dyg + r0 * OW, out_vol, col, rpb * OW, 1.0f, dwg, K,

@@ -214,6 +214,10 @@ static const ConvCase cases[] = {
     {"packed_chunks_k_blocks", 2, 1, 64, 203, 1, {20, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     /* more channels than one block of A rows (240), an edge tile of 3 rows; */
     {"packed_row_blocks", 2, 8, 16, 267, 1, {6, 8}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
+    /* small images side by side in one GEMM: a last, smaller block of images; groups */
+    {"images_side_by_side", 2, 30, 24, 40, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"images_groups2_stride2", 2, 11, 8, 12, 2, {9, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1},
+     .auto_pad = IR_PAD_NOTSET},
     /* a 1x1 conv split into chunks */
     {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
 };
