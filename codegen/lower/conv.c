@@ -166,11 +166,18 @@ static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, Cg
     const int64_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
     const int64_t cout_g = p.c_out / p.groups;
     p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);
-    if (is_pointwise(&p)) /* dw_g += dy_g x_g^T: the input is the column matrix */
+    if (!is_pointwise(&p))
+        p.images_per_block = images_per_block(&p, k);
+    if (is_pointwise(&p)) { /* dw_g += dy_g x_g^T: the input is the column matrix */
         out->workspace_bytes = gemm_workspace_bytes(&p, 0, cout_g, k, p.out[0] * p.out[1] * p.out[2]);
-    else
+    } else if (p.images_per_block > 1) { /* the columns, then dy's rows, of several images */
+        const int64_t cols = p.images_per_block * p.out[0] * p.out[1] * p.out[2];
+        out->workspace_bytes = gemm_workspace_bytes(&p, k * cols, cout_g, k, cols) +
+                               (size_t)((cout_g * cols + 15) / 16 * 16) * sizeof(float);
+    } else {
         out->workspace_bytes =
             gemm_workspace_bytes(&p, k * p.rows_per_block * p.out[2], cout_g, k, p.rows_per_block * p.out[2]);
+    }
     split_channels(&p, cout_g, p.groups);
     int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
     SD_TRY(cg_lowered_add(out, "rt_conv_grad_weight_f32", &p, sizeof p, 4, bufs, err));

@@ -227,6 +227,40 @@ RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
         }
 }
 
+/* dw rows [c0, c0 + m) of group g += over images in blocks of images_per_block: the columns of the
+ * block's images side by side, dy's rows gathered the same way, one GEMM whose inner dimension is
+ * every pixel of the block. Small images (7x7, 4x4) otherwise make a GEMM per image with an inner
+ * dimension of 49 or 16 that reads and writes all of dw each time. */
+static void grad_weight_images(const RtConvParams *p, const float *x, const float *dy, float *dwg, float *col,
+                               int64_t g, int64_t c0, int64_t m, bool full_c)
+{
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t K = cin_g * p->kernel[0] * p->kernel[1] * p->kernel[2];
+    const int64_t in_vol = p->in[0] * p->in[1] * p->in[2], P = p->out[0] * p->out[1] * p->out[2];
+    const int64_t rows = p->out[0] * p->out[1], ipb = p->images_per_block, N = ipb * P;
+    const int64_t last_i = p->batch - (p->batch - 1) / ipb * ipb;
+    int64_t cs, cc, last_c;
+    channel_chunks(p, cout_g, &cs, &cc, &last_c);
+    float *dyt = col + (K * N + 15) / 16 * 16, *gemm_work = dyt + (cout_g * N + 15) / 16 * 16;
+    for (int64_t n0 = 0; n0 < p->batch; n0 += ipb) {
+        const int64_t ni = p->batch - n0 < ipb ? p->batch - n0 : ipb;
+        for (int64_t i = 0; i < ni; i++) {
+            im2col_block(p, cin_g, x + ((n0 + i) * p->c_in + g * cin_g) * in_vol, col + i * P, 0, rows, N);
+            for (int64_t r = 0; r < m; r++)
+                memcpy(dyt + r * N + i * P, dy + ((n0 + i) * p->c_out + g * cout_g + c0 + r) * P,
+                       (size_t)P * sizeof(float));
+        }
+        if (ni == ipb && full_c) /* constant sizes per call site */
+            rt_gemm_f32(0, 1, cc, K, N, 1.0f, dyt, N, col, N, 1.0f, dwg, K, p->use_blas, gemm_work);
+        else if (ni == ipb)
+            rt_gemm_f32(0, 1, last_c, K, N, 1.0f, dyt, N, col, N, 1.0f, dwg, K, p->use_blas, gemm_work);
+        else if (full_c)
+            rt_gemm_f32(0, 1, cc, K, last_i * P, 1.0f, dyt, N, col, N, 1.0f, dwg, K, p->use_blas, gemm_work);
+        else
+            rt_gemm_f32(0, 1, last_c, K, last_i * P, 1.0f, dyt, N, col, N, 1.0f, dwg, K, p->use_blas, gemm_work);
+    }
+}
+
 /* Items [begin, end) of (group, output-channel chunk): each sums its rows of dw over every image. */
 static void conv_grad_weight_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
@@ -254,6 +288,10 @@ static void conv_grad_weight_items(const RtConvParams *p, void *const *bufs, int
         float *dwg = dw + (g * cout_g + c * cc) * K;
         for (int64_t i = 0; i < m * K; i++)
             dwg[i] = 0.0f;
+        if (!pointwise && p->images_per_block > 1) {
+            grad_weight_images(p, x, dy, dwg, col, g, c * cc, m, c < cs - 1);
+            continue;
+        }
         for (int64_t n = 0; n < p->batch; n++) {
             const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
             const float *dyg = dy + (n * p->c_out + g * cout_g + c * cc) * out_vol;
