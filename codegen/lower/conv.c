@@ -57,15 +57,15 @@ static int64_t block_rows(int64_t rows, int64_t row_floats)
  * repacking the weights for every image; enough images side by side pass 4 slivers (never C^T),
  * choosing among the next few counts the one whose last vector is fullest. The columns of the
  * block stay under 4 blocks' worth. */
-static int64_t images_per_block(const RtConvParams *p, int64_t k)
+static int64_t images_for(int64_t batch, int64_t rows_per_block, int64_t rows, int64_t P, int64_t k)
 {
-    const int64_t rows = p->out[0] * p->out[1], P = rows * p->out[2], wide = 4 * RT_GEMM_NR;
-    if (p->batch < 2 || p->rows_per_block < rows || P <= 0 || P > wide)
+    const int64_t wide = 4 * RT_GEMM_NR;
+    if (batch < 2 || rows_per_block < rows || P <= 0 || P > wide)
         return 1;
     const int64_t lo = wide / P + 1;
-    int64_t best = lo < p->batch ? lo : p->batch;
+    int64_t best = lo < batch ? lo : batch;
     double best_fill = 0;
-    for (int64_t i = lo; i <= lo + 3 && i <= p->batch; i++) {
+    for (int64_t i = lo; i <= lo + 3 && i <= batch; i++) {
         double fill = (double)(i * P) / (double)rt_gemm_padded_cols(i * P);
         if (fill > best_fill + 1e-9)
             best = i, best_fill = fill;
@@ -73,6 +73,12 @@ static int64_t images_per_block(const RtConvParams *p, int64_t k)
     while (best > 1 && k * P * best > 4 * CONV_BLOCK_FLOATS)
         best--;
     return best;
+}
+
+/* ... for a convolution's output pixels (forward, weight gradient) */
+static int64_t images_per_block(const RtConvParams *p, int64_t k)
+{
+    return images_for(p->batch, p->rows_per_block, p->out[0] * p->out[1], p->out[0] * p->out[1] * p->out[2], k);
 }
 
 /* Work items below this leave a thread idle: a batch-1 layer is split by output channels too. */
@@ -122,6 +128,25 @@ static bool is_pointwise(const RtConvParams *p)
     return pointwise;
 }
 
+/* A transposed convolution (params in its own orientation; m = rows of its column form, cin_g its
+ * input channels per group): images side by side when its input images are small, and the
+ * workspace: the column block, [the images' inputs gathered], the GEMM's. */
+static void transpose_images(RtConvParams *t, int64_t m, int64_t cin_g, CgLowered *out)
+{
+    const int64_t P = t->in[0] * t->in[1] * t->in[2];
+    t->images_per_block = images_for(t->batch, t->rows_per_block, t->in[0] * t->in[1], P, m);
+    const int64_t cols = t->images_per_block > 1 ? t->images_per_block * P : t->rows_per_block * t->in[2];
+    out->workspace_bytes = gemm_workspace_bytes(t, m * cols, m, cols, cin_g);
+    if (t->images_per_block > 1)
+        out->workspace_bytes += (size_t)((cin_g * cols + 15) / 16 * 16) * sizeof(float);
+}
+
+static int64_t transpose_items(const RtConvParams *t)
+{
+    const int64_t ipb = t->images_per_block > 1 ? t->images_per_block : 1;
+    return (t->batch + ipb - 1) / ipb * t->groups;
+}
+
 /* dx (output) from dy (input 0) and w (input 1): direct loops for one input channel per group,
  * one GEMM per group for 1x1, else the transposed convolution of dy (GEMM and col2im). */
 static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
@@ -143,11 +168,10 @@ static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgL
         t.in[i] = p.out[i], t.out[i] = p.in[i];
     const int64_t kvol = p.kernel[0] * p.kernel[1] * p.kernel[2], m = cin_g * kvol;
     t.rows_per_block = block_rows(t.in[0] * t.in[1], m * t.in[2]);
-    out->workspace_bytes = gemm_workspace_bytes(&t, m * t.rows_per_block * t.in[2], m, t.rows_per_block * t.in[2],
-                                                p.groups > 0 ? p.c_out / p.groups : 0);
+    transpose_images(&t, m, p.groups > 0 ? p.c_out / p.groups : 0, out);
     int tbufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
     SD_TRY(cg_lowered_add(out, "rt_conv_transpose_f32", &t, sizeof t, 4, tbufs, err));
-    cg_lowered_split(out, "rt_conv_transpose_f32_range", t.batch * t.groups,
+    cg_lowered_split(out, "rt_conv_transpose_f32_range", transpose_items(&t),
                      2.0 * (double)ir_value_numel(n->outputs[0]) * (double)(p.c_out / (p.groups > 0 ? p.groups : 1)) * kvol);
     return SD_OK;
 }
@@ -233,11 +257,10 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     if (n->op == IR_OP_CONV_TRANSPOSE) {
         int64_t m = cout_g * kvol;
         p.rows_per_block = block_rows(p.in[0] * p.in[1], m * p.in[2]);
-        out->workspace_bytes =
-            gemm_workspace_bytes(&p, m * p.rows_per_block * p.in[2], m, p.rows_per_block * p.in[2], cin_g);
+        transpose_images(&p, m, cin_g, out);
         bufs[nb++] = CG_BUF_WORKSPACE;
         SD_TRY(cg_lowered_add(out, "rt_conv_transpose_f32", &p, sizeof p, nb, bufs, err));
-        cg_lowered_split(out, "rt_conv_transpose_f32_range", p.batch * p.groups,
+        cg_lowered_split(out, "rt_conv_transpose_f32_range", transpose_items(&p),
                          2.0 * (double)ir_value_numel(x) * (double)m);
         return SD_OK;
     }

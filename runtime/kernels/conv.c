@@ -276,7 +276,7 @@ RT_RANGE_KERNEL(rt_conv_depthwise_f32_range) { conv_depthwise_items(params_, buf
 /* Adds the column block for input rows [r0, r0+nr) of one group into y (the group's first output
  * channel). col has cout_g * kvol rows of nr*IW. */
 static void col2im_block(const RtConvParams *p, int64_t cout_g, const float *restrict col, float *restrict y,
-                         int64_t r0, int64_t nr)
+                         int64_t r0, int64_t nr, int64_t ld)
 {
     const int64_t IH = p->in[1], IW = p->in[2];
     const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
@@ -284,7 +284,6 @@ static void col2im_block(const RtConvParams *p, int64_t cout_g, const float *res
     const int64_t SD = p->stride[0], SH = p->stride[1], SW = p->stride[2];
     const int64_t DD = p->dilation[0], DH = p->dilation[1], DW = p->dilation[2];
     const int64_t PD = p->pad[0], PH = p->pad[1], PW = p->pad[2];
-    const int64_t ncols = nr * IW;
     const float *row = col;
     for (int64_t oc = 0; oc < cout_g; oc++) {
         float *yc = y + oc * OD * OH * OW;
@@ -303,7 +302,7 @@ static void col2im_block(const RtConvParams *p, int64_t cout_g, const float *res
                         for (int64_t iw = lo; iw < hi; iw++)
                             dst[iw * SW] += src[iw];
                     }
-                    row += ncols;
+                    row += ld;
                 }
     }
 }
@@ -339,7 +338,43 @@ static void conv_transpose_items(const RtConvParams *p, void *const *bufs, int64
             else
                 rt_gemm_f32(1, 0, M, last * IW, cin_g, 1.0f, w + g * cin_g * M, M, xg + r0 * IW, in_vol, 0.0f,
                             col, last * IW, p->use_blas, gemm_work);
-            col2im_block(p, cout_g, col, yg, r0, nr);
+            col2im_block(p, cout_g, col, yg, r0, nr, nr * IW);
+        }
+    }
+}
+
+/* Items [begin, end) of (block of images, group), images_per_block > 1: the inputs of several
+ * small images side by side (7x7, 4x4: a GEMM per image would be narrow, or compute C^T and repack
+ * the weights each time), one GEMM into column form, then col2im image by image. */
+static void conv_transpose_images_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const float *x = bufs[0], *w = bufs[1];
+    const float *bias = p->has_bias ? bufs[2] : NULL;
+    float *y = bufs[2 + p->has_bias];
+    float *col = bufs[3 + p->has_bias];
+    if (p->groups <= 0 || p->images_per_block <= 0)
+        return;
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t M = cout_g * p->kernel[0] * p->kernel[1] * p->kernel[2];
+    const int64_t P = p->in[0] * p->in[1] * p->in[2], rows = p->in[0] * p->in[1];
+    const int64_t out_vol = p->out[0] * p->out[1] * p->out[2];
+    const int64_t ipb = p->images_per_block, N = ipb * P;
+    const int64_t nib = (p->batch + ipb - 1) / ipb, last_i = p->batch - (nib - 1) * ipb;
+    float *xt = col + (M * N + 15) / 16 * 16, *gemm_work = xt + (cin_g * N + 15) / 16 * 16;
+    for (int64_t it = begin; it < end; it++) {
+        const int64_t g = it % p->groups, b = it / p->groups, n0 = b * ipb, ni = b == nib - 1 ? last_i : ipb;
+        for (int64_t i = 0; i < ni; i++)
+            for (int64_t ci = 0; ci < cin_g; ci++)
+                memcpy(xt + ci * N + i * P, x + ((n0 + i) * p->c_in + g * cin_g + ci) * P, (size_t)P * sizeof(float));
+        if (ni == ipb) /* constant sizes per call site */
+            rt_gemm_f32(1, 0, M, N, cin_g, 1.0f, w + g * cin_g * M, M, xt, N, 0.0f, col, N, p->use_blas, gemm_work);
+        else
+            rt_gemm_f32(1, 0, M, last_i * P, cin_g, 1.0f, w + g * cin_g * M, M, xt, N, 0.0f, col, N, p->use_blas,
+                        gemm_work);
+        for (int64_t i = 0; i < ni; i++) {
+            float *yg = y + ((n0 + i) * p->c_out + g * cout_g) * out_vol;
+            fill_rows(yg, cout_g, out_vol, out_vol, bias ? bias + g * cout_g : NULL);
+            col2im_block(p, cout_g, col + i * P, yg, 0, rows, N);
         }
     }
 }
@@ -347,6 +382,16 @@ static void conv_transpose_items(const RtConvParams *p, void *const *bufs, int64
 RT_KERNEL(rt_conv_transpose_f32)
 {
     const RtConvParams *p = params_;
-    conv_transpose_items(p, bufs, 0, p->batch * p->groups);
+    if (p->images_per_block > 1)
+        conv_transpose_images_items(p, bufs, 0, (p->batch + p->images_per_block - 1) / p->images_per_block * p->groups);
+    else
+        conv_transpose_items(p, bufs, 0, p->batch * p->groups);
 }
-RT_RANGE_KERNEL(rt_conv_transpose_f32_range) { conv_transpose_items(params_, bufs, begin, end); }
+RT_RANGE_KERNEL(rt_conv_transpose_f32_range)
+{
+    const RtConvParams *p = params_;
+    if (p->images_per_block > 1)
+        conv_transpose_images_items(p, bufs, begin, end);
+    else
+        conv_transpose_items(p, bufs, begin, end);
+}
