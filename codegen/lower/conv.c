@@ -270,7 +270,10 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         cg_lowered_split(out, "rt_conv_depthwise_f32_range", p.batch * p.c_out, flops);
         return SD_OK;
     }
-    if (is_pointwise(&p)) {
+    const int64_t rows = p.out[0] * p.out[1], pixels = rows * p.out[2];
+    /* a 1x1 conv reads its input as the GEMM operand, unless small images are better side by side:
+     * then the im2col path copies them together */
+    if (is_pointwise(&p) && images_for(p.batch, rows, rows, pixels, cin_g) <= 1) {
         split_channels(&p, cout_g, p.batch * p.groups);
         if (packable(n, opt, &p, p.c_split > 1 ? p.c_chunk : cout_g, p.out[0] * p.out[1] * p.out[2], cin_g)) {
             bufs[1] = CG_BUF_PACKED;
