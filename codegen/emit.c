@@ -282,6 +282,11 @@ static int tasks_for(const Emitter *e, const CgCall *call)
     if (e->threads < 2 || !call->range_kernel || call->extent < 2 || call->cost < CG_PARALLEL_MIN_COST)
         return 1;
     int64_t t = (int64_t)e->threads * 4;
+    if (call->grain > 1) { /* whole runs of items that share setup, but every thread busy */
+        int64_t runs = call->extent / call->grain;
+        t = runs < t ? runs : t;
+        t = t < e->threads ? e->threads : t;
+    }
     return (int)(call->extent < t ? call->extent : t);
 }
 

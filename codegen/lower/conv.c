@@ -306,5 +306,6 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     bufs[nb++] = CG_BUF_WORKSPACE;
     SD_TRY(cg_lowered_add(out, "rt_conv_gemm_f32", &p, sizeof p, nb, bufs, err));
     cg_lowered_split(out, "rt_conv_gemm_f32_range", base * p.c_split, flops);
+    cg_lowered_grain(out, p.c_split); /* a block's chunks share its im2col */
     return SD_OK;
 }

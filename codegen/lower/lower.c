@@ -84,6 +84,12 @@ void cg_lowered_split(CgLowered *l, const char *range_kernel, int64_t extent, do
     c->cost = cost;
 }
 
+void cg_lowered_grain(CgLowered *l, int64_t grain)
+{
+    SD_ASSERT(l->n_calls > 0);
+    l->calls[l->n_calls - 1].grain = grain;
+}
+
 SdStatus cg_unsupported_dtype(const IrNode *n, const IrValue *v, SdError *err)
 {
     char lb[200];

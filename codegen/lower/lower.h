@@ -40,6 +40,9 @@ typedef struct CgCall {
     const char *range_kernel;
     int64_t extent;
     double cost;
+    /* Runs of this many consecutive items share setup work (a convolution's channel chunks share
+     * the block's im2col): tasks are cut into whole runs where the threads allow. 0 or 1: none. */
+    int64_t grain;
 } CgCall;
 
 typedef struct CgLowered {
@@ -60,6 +63,8 @@ SdStatus cg_lowered_add(CgLowered *l, const char *kernel, const void *params, si
                         int n_bufs, const int *bufs, SdError *err);
 /* Marks the call just added as splittable (see CgCall). */
 void cg_lowered_split(CgLowered *l, const char *range_kernel, int64_t extent, double cost);
+/* Its items come in runs of `grain` that share setup (CgCall.grain). */
+void cg_lowered_grain(CgLowered *l, int64_t grain);
 /* Operand index of output i. */
 static inline int cg_out(const IrNode *n, int i) { return n->n_inputs + i; }
 
