@@ -69,12 +69,14 @@ RT_KERNEL_DECL(rt_conv_gemm_f32)
 RT_KERNEL_DECL(rt_conv_pointwise_f32)
 RT_KERNEL_DECL(rt_conv_depthwise_f32)
 /* The same work split over threads: items are (image, group, row block, channel chunk) for gemm,
- * (image, group, channel chunk) for pointwise, (image, output channel) for depthwise. */
+ * or (block of images_per_block images, group, channel chunk) when that is above 1; (image, group,
+ * channel chunk) for pointwise, (image, output channel) for depthwise. */
 RT_RANGE_KERNEL_DECL(rt_conv_gemm_f32_range)
 RT_RANGE_KERNEL_DECL(rt_conv_pointwise_f32_range)
 RT_RANGE_KERNEL_DECL(rt_conv_depthwise_f32_range)
-/* (image, group) for transpose (and so the input gradient); (group, output-channel chunk) for the
- * weight gradient, each chunk summing over every image. */
+/* (image, group) for transpose (and so the input gradient), or (block of images, group) when
+ * images_per_block is above 1; (group, output-channel chunk) for the weight gradient, each chunk
+ * summing over every image (a block of images at a time when images_per_block is above 1). */
 RT_RANGE_KERNEL_DECL(rt_conv_transpose_f32_range)
 RT_RANGE_KERNEL_DECL(rt_conv_grad_weight_f32_range)
 RT_KERNEL_DECL(rt_conv_transpose_f32)
