@@ -58,21 +58,19 @@ static int max_value_id(const IrGraph *g)
     return m;
 }
 
-/* Whether some call reads constant v itself (not only packed weights made from it). */
-static bool constant_read(const Emitter *e, const IrValue *v)
+/* Marks, by value id, every input some call reads itself: a constant read only through packed
+ * weights made from it (CG_BUF_PACKED) needs no place of its own. */
+static void mark_read_inputs(const Emitter *e, bool *read)
 {
-    if (ir_value_is_graph_output(e->g, v))
-        return true;
     for (int i = 0; i < ir_graph_num_nodes(e->g); i++) {
         const IrNode *n = ir_graph_node(e->g, i);
         for (int c = 0; c < e->lowered[i].n_calls; c++) {
             const CgCall *call = &e->lowered[i].calls[c];
             for (int k = 0; k < call->n_bufs; k++)
-                if (call->bufs[k] >= 0 && call->bufs[k] < n->n_inputs && n->inputs[call->bufs[k]] == v)
-                    return true;
+                if (call->bufs[k] >= 0 && call->bufs[k] < n->n_inputs && n->inputs[call->bufs[k]])
+                    read[n->inputs[call->bufs[k]]->id] = true;
         }
     }
-    return false;
 }
 
 /* Packed weights (CgLowered.packed_*) after the constants: laid out, then packed from the
@@ -111,12 +109,16 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdErr
     }
     size_t consts = 0, state = 0, scratch = ir_graph_arena_bytes(g);
     bool planned = true;
+    bool *read = calloc((size_t)max_value_id(g) + 1, sizeof *read);
+    if (!read)
+        return sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(g));
+    mark_read_inputs(e, read);
     for (int i = 0; i < ir_graph_num_values(g); i++) {
         IrValue *v = ir_graph_value(g, i);
         Home *h = &e->homes[v->id];
         if (h->kind != HOME_NONE)
             continue;
-        if (v->role == IR_ROLE_CONSTANT && (v->n_uses > 0 || ir_value_is_graph_output(g, v)) && constant_read(e, v)) {
+        if (v->role == IR_ROLE_CONSTANT && (read[v->id] || ir_value_is_graph_output(g, v))) {
             h->kind = HOME_CONSTS, h->offset = (int64_t)consts;
             consts += sd_align_up(v->nbytes);
         } else if (v->role == IR_ROLE_PARAM || v->role == IR_ROLE_STATE) {
@@ -132,6 +134,7 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdErr
             }
         }
     }
+    free(read);
     if (!planned) {
         scratch = 0;
         for (int i = 0; i < ir_graph_num_values(g); i++) {

@@ -190,11 +190,9 @@ static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, Cg
     const int64_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
     const int64_t cout_g = p.c_out / p.groups;
     p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);
-    if (!is_pointwise(&p))
-        p.images_per_block = images_per_block(&p, k);
     if (is_pointwise(&p)) { /* dw_g += dy_g x_g^T: the input is the column matrix */
         out->workspace_bytes = gemm_workspace_bytes(&p, 0, cout_g, k, p.out[0] * p.out[1] * p.out[2]);
-    } else if (p.images_per_block > 1) { /* the columns, then dy's rows, of several images */
+    } else if ((p.images_per_block = images_per_block(&p, k)) > 1) { /* the columns, then dy's rows, of several images */
         const int64_t cols = p.images_per_block * p.out[0] * p.out[1] * p.out[2];
         out->workspace_bytes = gemm_workspace_bytes(&p, k * cols, cout_g, k, cols) +
                                (size_t)((cout_g * cols + 15) / 16 * 16) * sizeof(float);
@@ -275,11 +273,11 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
      * then the im2col path copies them together */
     if (is_pointwise(&p) && images_for(p.batch, rows, rows, pixels, cin_g) <= 1) {
         split_channels(&p, cout_g, p.batch * p.groups);
-        if (packable(n, opt, &p, p.c_split > 1 ? p.c_chunk : cout_g, p.out[0] * p.out[1] * p.out[2], cin_g)) {
+        if (packable(n, opt, &p, p.c_split > 1 ? p.c_chunk : cout_g, pixels, cin_g)) {
             bufs[1] = CG_BUF_PACKED;
             pack_with(out, &p);
         }
-        out->workspace_bytes = gemm_workspace_bytes(&p, 0, cout_g, p.out[0] * p.out[1] * p.out[2], cin_g);
+        out->workspace_bytes = gemm_workspace_bytes(&p, 0, cout_g, pixels, cin_g);
         bufs[nb++] = CG_BUF_WORKSPACE;
         SD_TRY(cg_lowered_add(out, "rt_conv_pointwise_f32", &p, sizeof p, nb, bufs, err));
         cg_lowered_split(out, "rt_conv_pointwise_f32_range", p.batch * p.groups * p.c_split, flops);

@@ -21,7 +21,7 @@ static inline void fill_rows(float *restrict y, int64_t rows, int64_t cols, int6
 /* im2col_block for 2-D, stride 1 and as many output as input columns (3x3 with padding 1): the
  * output rows of one tap that read input rows are one contiguous copy of the input, whose columns
  * that fall into the padding (a column or two at each row's ends) are then zeroed. Copies of a whole
- * block instead of short rows: measured 2x faster on 28x28 images. */
+ * block instead of short rows: the Fashion-MNIST student at batch 256 took 13% less time. */
 static inline void im2col_block_rows(const RtConvParams *p, int64_t cin_g, const float *restrict x,
                                      float *restrict col, int64_t r0, int64_t nr, int64_t ld)
 {

@@ -442,22 +442,23 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
             const int64_t mc = M - ic < mc_step ? M - ic : mc_step;
             const int m_edge = ic + mc == M ? m_rem : 0;
             const int64_t tiles = (mc - m_edge) / mr;
+            const float *pa_blk = pa;
             if (plan->packed_a)
-                pa = (float *)plan->packed_a + pc * plan->pa_stride + (plan->pa_row0 + ic) * kc;
+                pa_blk = plan->packed_a + pc * plan->pa_stride + (plan->pa_row0 + ic) * kc;
             else
                 rt_gemm_pack_block_a(plan, A, lda, ic, pc, tiles, m_edge, kc, alpha, pa);
             float *cb = C + ic * ldc;
             for (int64_t jr = 0; jr < n_full; jr += nr) {
                 if (!plan->direct_b)
                     plan->pack_b(B, ldb, pc, jr, nr, nr, kc, pb);
-                rt_gemm_sliver_times_block(plan->full, plan->m_edge, mr, kc, pa, tiles, m_edge,
+                rt_gemm_sliver_times_block(plan->full, plan->m_edge, mr, kc, pa_blk, tiles, m_edge,
                                            plan->direct_b ? B + pc * ldb + jr : pb, plan->direct_b ? ldb : nr, nr,
                                            cb + jr, ldc, bk);
             }
             if (n_rem) {
                 plan->pack_b(B, ldb, pc, n_full, n_rem, w_rem, kc, pb);
-                rt_gemm_sliver_times_block(plan->n_edge, plan->corner, mr, kc, pa, tiles, m_edge, pb, w_rem, n_rem,
-                                           cb + n_full, ldc, bk);
+                rt_gemm_sliver_times_block(plan->n_edge, plan->corner, mr, kc, pa_blk, tiles, m_edge, pb, w_rem,
+                                           n_rem, cb + n_full, ldc, bk);
             }
         }
     }
