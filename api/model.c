@@ -130,6 +130,7 @@ static CgLowerOptions lower_options(const SdOptions *opt)
     CgLowerOptions lo = {.gemm = CG_GEMM_BUILTIN};
     if (opt && opt->gemm && strcmp(opt->gemm, "openblas") == 0)
         lo.gemm = CG_GEMM_OPENBLAS;
+    lo.no_direct_conv = opt && sd_name_listed(opt->disable, "direct-conv");
     return lo;
 }
 

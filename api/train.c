@@ -429,6 +429,7 @@ SdStatus sd_train(const char *recipe_path, const SdTrainOptions *opt, SdTrainRes
     t.sopt = sd_options_default();
     t.sopt.gemm = opt->gemm ? opt->gemm : "builtin"; /* 2.2x OpenBLAS on a MoCo ResNet-18 step (bench/RESULTS.md) */
     t.sopt.threads = opt->threads ? opt->threads : (int)e->threads;
+    t.sopt.disable = opt->disable;
     snprintf(t.out_dir, sizeof t.out_dir, "%s", opt->out_dir ? opt->out_dir : e->out_dir[0] ? e->out_dir : "runs");
     t.epochs = opt->epochs ? opt->epochs : e->epochs;
     FILE *out = opt->out ? opt->out : stdout;

@@ -18,7 +18,8 @@ typedef struct SdTrainOptions {
     int64_t steps_per_epoch;  /* 0: the recipe's (whole training set) */
     int64_t train_images;     /* 0: all; else the first N training images (quick runs) */
     int threads;              /* 0: the recipe's, else all cores */
-    const char *gemm;         /* NULL: openblas */
+    const char *gemm;         /* NULL: builtin */
+    const char *disable;      /* passes (and code generation choices) to turn off, as SdOptions.disable */
     const char *const *lets;  /* "NAME=VALUE" each: values for the recipe's `let`s (seedc train --let) */
     int n_lets;
     bool resume;              /* continue from the newest checkpoint in out_dir */

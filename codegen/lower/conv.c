@@ -3,6 +3,8 @@
  *   one input channel per group (depthwise, with or without a channel multiplier), <= 2 spatial
  *   dims: direct loops (rt_conv_depthwise_f32);
  *   1x1 kernel, stride 1, no padding: GEMM straight on the input (rt_conv_pointwise_f32);
+ *   2-D with the builtin GEMM, when the plane layout adds at most DIRECT_MAX_WASTE extra columns:
+ *   a GEMM over shifted windows of a padded copy of the input (rt_conv_direct_f32);
  *   otherwise im2col of a block of output rows into the workspace and GEMM (rt_conv_gemm_f32);
  *   ConvTranspose: GEMM into column form and col2im (rt_conv_transpose_f32).
  * Gradients: CONV_GRAD_INPUT is a transposed convolution of dy (rt_conv_transpose_f32), with direct
@@ -208,6 +210,69 @@ static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, Cg
     return SD_OK;
 }
 
+/* The smallest size q >= out of one image's plane in a dimension (rt_conv_direct_f32) for which
+ * every read of an output pixel that runs past the end of its plane row (or image) stands for
+ * padding and lands on a zero at the start of the next one; past out + the kernel's reach nothing
+ * runs past. */
+static int64_t direct_plane_dim(int64_t in, int64_t out, int64_t kernel, int64_t s, int64_t d, int64_t pad)
+{
+    const int64_t limit = out + (kernel - 1) * d / s;
+    for (int64_t q = out; q < limit; q++) {
+        bool ok = true;
+        for (int64_t t = 0; t < kernel && ok; t++) {
+            const int64_t phase = t * d % s, shift = t * d / s;
+            for (int64_t o = q - shift > 0 ? q - shift : 0; o < out && ok; o++) {
+                const int64_t at = o + shift, stands_for = at * s + phase - pad, lands_on = (at - q) * s + phase - pad;
+                ok = at - q < q && stands_for >= in && (lands_on < 0 || lands_on >= in);
+            }
+        }
+        if (ok)
+            return q;
+    }
+    return limit;
+}
+
+/* Columns of the direct convolution's GEMM that are no output pixel, at most this fraction of
+ * those that are (else im2col). */
+#define DIRECT_MAX_WASTE 0.25
+/* Floats of the direct convolution's product buffer a block of plane rows aims at. */
+#define DIRECT_BLOCK_FLOATS ((int64_t)1 << 16)
+
+/* Whether the convolution goes through rt_conv_direct_f32 (2-D, the builtin GEMM), and then its
+ * plane sizes, images per plane and plane rows per block. */
+static bool direct_plan(RtConvParams *p, const CgLowerOptions *opt, int64_t cout_g)
+{
+    if (opt->no_direct_conv || p->use_blas == RT_GEMM_OPENBLAS || p->groups <= 0 || p->kernel[0] != 1 ||
+        p->in[0] != 1 || p->out[0] != 1 || p->stride[1] <= 0 || p->stride[2] <= 0)
+        return false;
+    const int64_t OH = p->out[1], OW = p->out[2];
+    const int64_t hq = direct_plane_dim(p->in[1], OH, p->kernel[1], p->stride[1], p->dilation[1], p->pad[1]);
+    const int64_t wq = direct_plane_dim(p->in[2], OW, p->kernel[2], p->stride[2], p->dilation[2], p->pad[2]);
+    if ((double)(hq * wq) > (1.0 + DIRECT_MAX_WASTE) * (double)(OH * OW))
+        return false;
+    const int64_t planes = p->c_in / p->groups * p->stride[1] * p->stride[2];
+    p->plane[0] = hq, p->plane[1] = wq;
+    p->images_per_block = images_for(p->batch, OH, OH, hq * wq, planes);
+    if (p->images_per_block > 1) {
+        p->rows_per_block = (p->images_per_block - 1) * hq + OH;
+    } else {
+        int64_t r = DIRECT_BLOCK_FLOATS / (cout_g * wq > 0 ? cout_g * wq : 1);
+        p->rows_per_block = r < 1 ? 1 : r > OH ? OH : r;
+    }
+    if ((double)planes * (double)rt_conv_direct_plane_floats(p) > (double)INT32_MAX) {
+        p->plane[0] = p->plane[1] = p->images_per_block = p->rows_per_block = 0;
+        return false;
+    }
+    return true;
+}
+
+static int64_t direct_items(const RtConvParams *p)
+{
+    const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1;
+    const int64_t nblk = ((ipb - 1) * p->plane[0] + p->out[1] + p->rows_per_block - 1) / p->rows_per_block;
+    return (p->batch + ipb - 1) / ipb * p->groups * nblk;
+}
+
 /* Constant weights and the builtin GEMM with 512-bit tiles (its tile height is what the packing
  * assumes): the weights are packed at compile time and never again (CgLowered.packed_*). Channel
  * chunks are multiples of 16 channels, so every chunk starts on a whole tile. Not where the GEMM
@@ -284,6 +349,21 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         return SD_OK;
     }
     int64_t k = cin_g * kvol;
+    if (direct_plan(&p, opt, cout_g)) {
+        const int64_t base = direct_items(&p);
+        split_channels(&p, cout_g, base);
+        const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
+        if (packable(n, opt, &p, chunk, p.rows_per_block * p.plane[1], k)) {
+            bufs[1] = CG_BUF_PACKED;
+            pack_with(out, &p);
+        }
+        out->workspace_bytes = (size_t)rt_conv_direct_workspace_floats(&p, rt_gemm_core_floats(chunk, k)) * sizeof(float);
+        bufs[nb++] = CG_BUF_WORKSPACE;
+        SD_TRY(cg_lowered_add(out, "rt_conv_direct_f32", &p, sizeof p, nb, bufs, err));
+        cg_lowered_split(out, "rt_conv_direct_f32_range", base * p.c_split, flops);
+        cg_lowered_grain(out, p.c_split); /* a block's chunks share its planes */
+        return SD_OK;
+    }
     p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);
     p.images_per_block = images_per_block(&p, k);
     const int64_t n_blocks = (p.out[0] * p.out[1] + p.rows_per_block - 1) / p.rows_per_block;

@@ -26,6 +26,7 @@ typedef struct CgLowerOptions {
     /* constant weights may be packed at compile time (CgLowered.packed_*): only code generation,
      * which lays out the constants, sets it; the interpreter (constant folding) does not */
     bool pack_weights;
+    bool no_direct_conv; /* im2col for every convolution (`--disable direct-conv`) */
 } CgLowerOptions;
 
 typedef struct CgCall {

@@ -50,7 +50,8 @@ typedef struct RtConvParams {
     int64_t images_per_block;   /* gemm: > 1 puts the columns of this many whole images side by side
                                    (items: block of images, group, channel chunk); workspace: the
                                    columns, then a buffer of c_chunk x images_per_block * pixels for
-                                   the product, then the GEMM's */
+                                   the product, then the GEMM's. direct: images per plane */
+    int64_t plane[2];           /* direct: rows and columns of one image in a plane (see below) */
 } RtConvParams;
 
 /* Constant weights packed once for the builtin GEMM (rt_gemm_pack_a per group), which then skips
@@ -65,13 +66,46 @@ static inline int64_t rt_conv_packed_weight_floats(const RtConvParams *p)
 }
 void rt_conv_pack_weights(const void *params, const void *w, void *dst);
 
+/* rt_conv_direct_f32: 2-D convolutions without im2col. The input of a block of images_per_block
+ * images is copied once into planes, one per input channel and stride phase (py, px): plane row qy,
+ * column qx holds the padded input at (qy * stride + py, qx * stride + px), zero in the padding, the
+ * images stacked plane[0] rows apart, plane[1] columns a row. Output pixel (oy, ox) of image i is
+ * then column n = (i * plane[0] + oy) * plane[1] + ox of a GEMM whose row for tap (ci, ky, kx) is a
+ * shifted window of one plane: codegen picks plane sizes (the smallest that work) where the reads
+ * that run past a row's or an image's end land on zeros of the next one, so the only extra work is
+ * the columns n that are no output pixel, computed and dropped. Items: (block of images, group,
+ * block of rows_per_block plane rows, channel chunk). Workspace: the planes, [an input plane split
+ * into even and odd columns, for stride 2], the row offsets, a buffer for the product (c_chunk x
+ * rows_per_block * plane[1]), the GEMM's. */
+static inline int64_t rt_conv_direct_plane_floats(const RtConvParams *p)
+{
+    const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1;
+    const int64_t sh = p->stride[1] > 0 ? p->stride[1] : 1, sw = p->stride[2] > 0 ? p->stride[2] : 1;
+    const int64_t past = (p->kernel[1] - 1) * p->dilation[1] / sh * p->plane[1] + (p->kernel[2] - 1) * p->dilation[2] / sw;
+    return (ipb * p->plane[0] * p->plane[1] + past + 16 + 15) / 16 * 16;
+}
+static inline int64_t rt_conv_direct_split_floats(const RtConvParams *p)
+{
+    return p->stride[2] == 2 && p->in[2] % 2 == 0 ? (p->in[1] * p->in[2] + 15) / 16 * 16 : 0;
+}
+static inline int64_t rt_conv_direct_workspace_floats(const RtConvParams *p, int64_t gemm_floats)
+{
+    const int64_t cin_g = p->groups > 0 ? p->c_in / p->groups : 0, chunk = p->c_split > 1 ? p->c_chunk : p->c_out / (p->groups > 0 ? p->groups : 1);
+    const int64_t k = cin_g * p->kernel[1] * p->kernel[2];
+    return cin_g * p->stride[1] * p->stride[2] * rt_conv_direct_plane_floats(p) + rt_conv_direct_split_floats(p) +
+           (k + 15) / 16 * 16 +
+           (chunk * p->rows_per_block * p->plane[1] + 15) / 16 * 16 + gemm_floats;
+}
+
 RT_KERNEL_DECL(rt_conv_gemm_f32)
+RT_KERNEL_DECL(rt_conv_direct_f32)
 RT_KERNEL_DECL(rt_conv_pointwise_f32)
 RT_KERNEL_DECL(rt_conv_depthwise_f32)
 /* The same work split over threads: items are (image, group, row block, channel chunk) for gemm,
  * or (block of images_per_block images, group, channel chunk) when that is above 1; (image, group,
  * channel chunk) for pointwise, (image, output channel) for depthwise. */
 RT_RANGE_KERNEL_DECL(rt_conv_gemm_f32_range)
+RT_RANGE_KERNEL_DECL(rt_conv_direct_f32_range)
 RT_RANGE_KERNEL_DECL(rt_conv_pointwise_f32_range)
 RT_RANGE_KERNEL_DECL(rt_conv_depthwise_f32_range)
 /* (image, group) for transpose (and so the input gradient), or (block of images, group) when

@@ -114,4 +114,13 @@ void rt_gemm_pack_a(const float *A, int64_t M, int64_t K, float *dst);
 void rt_gemm_f32_packed_a(int64_t M, int64_t N, int64_t K, const float *Ap, int64_t row0, int64_t rows,
                           const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *work);
 
+/* C[M,N] = op(A)[M,K] * B + beta * C where row k of B starts at B + b_rows[k] (overlapping rows
+ * welcome: a convolution's shifted windows of one padded input, conv_direct.c). A is either M x K
+ * row-major (lda) or, when Ap is given, packed ahead of time as for rt_gemm_f32_packed_a (row0,
+ * rows; RT_GEMM_BUILTIN only). provider: one of the builtin ones (OpenBLAS has no such product);
+ * work: rt_gemm_core_floats(M, K). */
+void rt_gemm_f32_rows(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *Ap, int64_t row0,
+                      int64_t rows, const float *B, const int32_t *b_rows, float beta, float *C, int64_t ldc,
+                      int provider, float *work);
+
 #endif

@@ -218,6 +218,12 @@ static const ConvCase cases[] = {
     {"images_side_by_side", 2, 30, 24, 40, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"images_groups2_stride2", 2, 11, 8, 12, 2, {9, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1},
      .auto_pad = IR_PAD_NOTSET},
+    /* the direct kernel: stride 2 on an even width (input planes split into even and odd columns),
+     * images side by side with a last, smaller block, a plane with no extra columns at all */
+    {"direct_s2_even_images", 2, 7, 6, 20, 1, {20, 20}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"direct_images_last_block", 2, 7, 5, 9, 1, {12, 12}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"direct_3x3_s2_pad_end_only", 2, 3, 4, 8, 1, {27, 30}, {3, 3}, {2, 2}, {1, 1}, {0, 0, 1, 1},
+     .auto_pad = IR_PAD_NOTSET},
     /* a 1x1 conv split into chunks */
     {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
 };
@@ -240,10 +246,15 @@ Test(conv, matches_reference_openblas)
         check_conv(&cases[i], "openblas");
 }
 
+/* Where shapes allow, a 2-D convolution goes through rt_conv_direct_f32 (weights packed at compile
+ * time, or as they are without prepack: a training step's); without it, through im2col. */
 Test(conv, matches_reference_builtin)
 {
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_conv(&cases[i], "builtin");
+        check_conv(&cases[i], "builtin:prepack");
+        check_conv(&cases[i], "builtin:direct-conv");
+    }
 }
 
 Test(conv, transpose_matches_reference)

@@ -50,12 +50,17 @@ static inline IrValue *harness_const_f32(IrGraph *g, const char *name, int rank,
     return v;
 }
 
-/* Optimizes, compiles and runs g (which this frees) on the inputs; outputs are allocated. */
+/* Optimizes, compiles and runs g (which this frees) on the inputs; outputs are allocated. gemm is
+ * "builtin" or "openblas", optionally followed by ":" and what to --disable ("builtin:prepack"). */
 static inline SdStatus harness_run(IrGraph *g, const char *gemm, const RtTensor *inputs, int n_in, RtTensor *outputs,
                                    int n_out, SdError *err)
 {
     SdOptions opt = sd_options_default();
-    opt.gemm = gemm;
+    char provider[32];
+    const char *colon = strchr(gemm, ':');
+    snprintf(provider, sizeof provider, "%.*s", colon ? (int)(colon - gemm) : (int)strlen(gemm), gemm);
+    opt.gemm = provider;
+    opt.disable = colon ? colon + 1 : NULL;
     opt.verify = true;
     SdStatus st = sd_optimize(g, &opt, NULL, NULL, NULL, err);
     SdModel *m = NULL;

@@ -37,12 +37,12 @@ int cli_fail(const SdError *err)
     return err->status == SD_EUSAGE ? EXIT_USAGE : EXIT_USER;
 }
 
-static bool valid_pass_list(const char *list, char *bad, size_t n)
+bool cli_valid_disable_list(const char *list, char *bad, size_t n)
 {
     char copy[256];
     snprintf(copy, sizeof copy, "%s", list);
     for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
-        if ((!pass_is_known(tok) && strcmp(tok, "prepack") != 0) || strcmp(tok, "shape") == 0) {
+        if ((!pass_is_known(tok) && strcmp(tok, "prepack") != 0 && strcmp(tok, "direct-conv") != 0) || strcmp(tok, "shape") == 0) {
             snprintf(bad, n, "%s", tok);
             return false;
         }
@@ -70,7 +70,7 @@ int cli_common_option(CliCommon *c, int id, const char *arg, const char *cmd)
         return EXIT_OK;
     }
     case 1002:
-        if (!valid_pass_list(arg, bad, sizeof bad))
+        if (!cli_valid_disable_list(arg, bad, sizeof bad))
             return cli_usage_error(cmd, "--disable: '%s' is not a pass that can be turned off", bad);
         c->opt.disable = arg;
         return EXIT_OK;

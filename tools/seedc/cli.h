@@ -37,7 +37,8 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "  --batch N        value of the symbolic batch dimension (default 1)\n"                         \
     "  --dim NAME=N     value of another symbolic input dimension (repeatable)\n"                    \
     "  --disable P,...  skip passes (canonicalize, fold, bnfold, dce, quantize, fuse, memplan;\n"      \
-    "                   prepack: constant conv weights not packed at compile time)\n"            \
+    "                   prepack: constant conv weights not packed at compile time;\n"            \
+    "                   direct-conv: every convolution through im2col)\n"                         \
     "  --gemm G         matrix products by builtin kernels (default) or openblas\n"                  \
     "  --threads N      threads to use (default: all cores)\n"                                       \
     "  --verify         check the IR after every pass\n"                                             \
@@ -63,6 +64,8 @@ typedef struct CliCommon {
 
 /* Handles a common option id; returns EXIT_OK, or EXIT_USAGE after printing why. */
 int cli_common_option(CliCommon *c, int id, const char *arg, const char *cmd);
+/* Whether every name of a --disable list can be turned off; else the first that cannot, in bad. */
+bool cli_valid_disable_list(const char *list, char *bad, size_t n);
 /* Prints "seedc: message" and returns the exit code for err's status. */
 int cli_fail(const SdError *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

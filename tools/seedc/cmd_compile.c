@@ -107,6 +107,7 @@ int cmd_compile(int argc, char **argv)
     aot.cg.print_llvm = common.opt.print_llvm;
     aot.cg.threads = common.opt.threads; /* AOT code is single-threaded unless asked */
     aot.cg.no_pack_weights = sd_name_listed(common.opt.disable, "prepack");
+    aot.cg.lower.no_direct_conv = sd_name_listed(common.opt.disable, "direct-conv");
     aot.source = model;
     CgAotReport rep;
     SdStatus st = cg_compile_aot(g, &aot, &rep, &err);

@@ -27,6 +27,8 @@ static void help(FILE *out)
             "  --no-eval          skip evaluations\n"
             "  --threads N        threads (default: the recipe's, else all cores)\n"
             "  --gemm G           builtin (default: seedc's packed GEMM) or openblas\n"
+            "  --disable P,...    passes or code generation choices to turn off, as for compile\n"
+            "                     (e.g. fuse, memplan, direct-conv)\n"
             "  -h, --help         this help\n");
 }
 
@@ -38,7 +40,7 @@ int cmd_train(int argc, char **argv)
         {"images", required_argument, NULL, 'i'}, {"resume", no_argument, NULL, 'r'},
         {"no-eval", no_argument, NULL, 'n'}, {"threads", required_argument, NULL, 't'},
         {"gemm", required_argument, NULL, 'g'}, {"let", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0}};
+        {"disable", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *lets[DSL_MAX_ARGS];
     SdTrainOptions opt = {.tty = isatty(1)};
     long long v;
@@ -74,6 +76,13 @@ int cmd_train(int argc, char **argv)
                 return cli_usage_error("train", "--gemm takes openblas or builtin, not '%s'", optarg);
             opt.gemm = optarg;
             break;
+        case 'd': {
+            char bad[64];
+            if (!cli_valid_disable_list(optarg, bad, sizeof bad))
+                return cli_usage_error("train", "--disable: '%s' is not a pass that can be turned off", bad);
+            opt.disable = optarg;
+            break;
+        }
         case 'h': help(stdout); return EXIT_OK;
         default: return cli_usage_error("train", "unknown option or missing value: '%s'", argv[optind - 1]);
         }

@@ -1,0 +1,232 @@
+/* runtime/kernels/conv_direct.c — 2-D convolution as a GEMM over shifted windows of the input
+ * (rt_conv_direct_f32; the layout is described in conv.h). im2col writes every input pixel once
+ * per tap (9 times for 3x3) and the GEMM reads it all back; here the input is copied once, padded
+ * and split by stride phase, and the GEMM reads each tap's row where it lies in that copy. What it
+ * costs instead: the columns that are no output pixel (plane[1] - OW per row, plane[0] - OH rows
+ * per image), and one copy of the product into y, where the bias is added. */
+#include "runtime/kernels/conv.h"
+#include "runtime/kernels/conv_internal.h"
+
+#include <stdbool.h>
+
+#include "runtime/kernels/gemm.h"
+
+/* Whether some tap of the kernel reads stride phase `phase` of a dimension (kernel k, dilation d,
+ * stride s): 1x1 stride-2 convolutions read one phase of four. */
+static inline bool phase_read(int64_t k, int64_t d, int64_t s, int64_t phase)
+{
+    for (int64_t t = 0; t < k; t++)
+        if (t * d % s == phase)
+            return true;
+    return false;
+}
+
+#ifdef __clang__
+#define RT_NOVEC_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
+#else
+#define RT_NOVEC_LOOP
+#endif
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
+
+/* dst[j] = src[j] + add for j < n. Rows of 14 or 7 pixels made scalar loops of this; whole vectors
+ * instead, the last one overlapping the one before (storing a value twice is harmless). */
+static inline void copy_add(float *restrict dst, const float *restrict src, int64_t n, float add)
+{
+    if (n >= 16) {
+        const v16f a = {add, add, add, add, add, add, add, add, add, add, add, add, add, add, add, add};
+        for (int64_t j = 0; j + 16 <= n; j += 16)
+            *(v16f_u *)(dst + j) = *(const v16f_u *)(src + j) + a;
+        *(v16f_u *)(dst + n - 16) = *(const v16f_u *)(src + n - 16) + a;
+    } else if (n >= 8) {
+        const v8f a = {add, add, add, add, add, add, add, add};
+        *(v8f_u *)dst = *(const v8f_u *)src + a;
+        *(v8f_u *)(dst + n - 8) = *(const v8f_u *)(src + n - 8) + a;
+    } else {
+        RT_NOVEC_LOOP
+        for (int64_t j = 0; j < n; j++)
+            dst[j] = src[j] + add;
+    }
+}
+
+/* even[j] = x[2j], odd[j] = x[2j + 1] for j < n: a whole input plane of even width at once, so
+ * that each stride-2 phase row is then one contiguous copy (rows of 14 columns made masked gathers
+ * or scalar loops of the strided reads, 70% of a stride-2 layer's time). */
+static void deinterleave(const float *restrict x, int64_t n, float *restrict even, float *restrict odd)
+{
+    int64_t j = 0;
+#if defined(__clang__)
+    for (; j + 16 <= n; j += 16) {
+        const v16f a = *(const v16f_u *)(x + 2 * j), b = *(const v16f_u *)(x + 2 * j + 16);
+        *(v16f_u *)(even + j) = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        *(v16f_u *)(odd + j) = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    }
+#endif
+    RT_NOVEC_LOOP
+    for (; j < n; j++) {
+        even[j] = x[2 * j];
+        odd[j] = x[2 * j + 1];
+    }
+}
+
+/* The planes of images [n0, n0 + ni) of one group (x: the group's first channel in image n0);
+ * split: IH * IW floats of workspace for a stride-2 input plane of even width. */
+static void fill_planes(const RtConvParams *p, int64_t cin_g, const float *restrict x, int64_t ni,
+                        float *restrict planes, int64_t ps, float *restrict split)
+{
+    const int64_t IH = p->in[1], IW = p->in[2], SH = p->stride[1], SW = p->stride[2];
+    const int64_t PH = p->pad[1], PW = p->pad[2], HQ = p->plane[0], WQ = p->plane[1];
+    const int64_t image = p->c_in * IH * IW;
+    const bool halves = SW == 2 && IW % 2 == 0; /* rows read from the deinterleaved plane */
+    for (int64_t i = 0; i < ni; i++)
+        for (int64_t ci = 0; ci < cin_g; ci++) {
+            const float *xc = x + i * image + ci * IH * IW;
+            if (halves)
+                deinterleave(xc, IH * IW / 2, split, split + IH * IW / 2);
+            for (int64_t py = 0; py < SH; py++)
+                for (int64_t px = 0; px < SW; px++) {
+                    if (!phase_read(p->kernel[1], p->dilation[1], SH, py) ||
+                        !phase_read(p->kernel[2], p->dilation[2], SW, px))
+                        continue; /* never read: left as it is */
+                    /* columns [lo, hi) hold input columns: lo * SW + px - PW >= 0, (hi - 1) * SW + px - PW < IW */
+                    int64_t lo = PW - px > 0 ? (PW - px + SW - 1) / SW : 0;
+                    int64_t hi = IW - 1 + PW - px >= 0 ? (IW - 1 + PW - px) / SW + 1 : 0;
+                    hi = hi > WQ ? WQ : hi;
+                    lo = lo > hi ? hi : lo;
+                    float *pl = planes + ((ci * SH + py) * SW + px) * ps;
+                    for (int64_t qy = 0; qy < HQ; qy++) {
+                        float *row = pl + (i * HQ + qy) * WQ;
+                        const int64_t iy = qy * SH + py - PH;
+                        if (iy < 0 || iy >= IH || lo == hi) {
+                            memset(row, 0, (size_t)WQ * sizeof(float));
+                            continue;
+                        }
+                        RT_NOVEC_LOOP
+                        for (int64_t q = 0; q < lo; q++)
+                            row[q] = 0.0f;
+                        const int64_t ix = lo * SW + px - PW; /* the first input column copied */
+                        if (SW == 1)
+                            memcpy(row + lo, xc + iy * IW + ix, (size_t)(hi - lo) * sizeof(float));
+                        else if (halves)
+                            memcpy(row + lo, split + (ix % 2) * (IH * IW / 2) + (iy * IW + ix) / 2,
+                                   (size_t)(hi - lo) * sizeof(float));
+                        else
+                            RT_NOVEC_LOOP
+                            for (int64_t q = lo; q < hi; q++)
+                                row[q] = xc[iy * IW + q * SW + px - PW];
+                        RT_NOVEC_LOOP
+                        for (int64_t q = hi; q < WQ; q++)
+                            row[q] = 0.0f;
+                    }
+                    if (i == ni - 1)
+                        memset(pl + ni * HQ * WQ, 0, (size_t)(ps - ni * HQ * WQ) * sizeof(float));
+                }
+        }
+}
+
+/* Where the GEMM's row for tap (ci, ky, kx) starts, from the first plane: k = (ci * KH + ky) * KW + kx,
+ * the order of the weights' columns. */
+static void tap_offsets(const RtConvParams *p, int64_t cin_g, int64_t ps, int32_t *rows)
+{
+    const int64_t KH = p->kernel[1], KW = p->kernel[2], SH = p->stride[1], SW = p->stride[2];
+    const int64_t DH = p->dilation[1], DW = p->dilation[2];
+    for (int64_t ci = 0, k = 0; ci < cin_g; ci++)
+        for (int64_t ky = 0; ky < KH; ky++)
+            for (int64_t kx = 0; kx < KW; kx++, k++) {
+                const int64_t plane = (ci * SH + ky * DH % SH) * SW + kx * DW % SW;
+                rows[k] = (int32_t)(plane * ps + ky * DH / SH * p->plane[1] + kx * DW / SW);
+            }
+}
+
+/* C = the weights of channels [c0, c0 + m) of group g times the GEMM rows at b (offsets rows):
+ * from weights packed at compile time or as they are. Constant sizes at every call site. */
+static inline void direct_gemm(const RtConvParams *p, const float *w, int64_t g, int64_t cout_g, int64_t c0,
+                               int64_t m, int64_t n, int64_t k, const float *b, const int32_t *rows, float *c,
+                               int64_t ldc, float *work)
+{
+    if (p->packed_w)
+        rt_gemm_f32_rows(m, n, k, NULL, 0, w + g * rt_gemm_packed_a_floats(cout_g, k), c0, cout_g, b, rows, 0.0f, c,
+                         ldc, p->use_blas, work);
+    else
+        rt_gemm_f32_rows(m, n, k, w + (g * cout_g + c0) * k, k, NULL, 0, 0, b, rows, 0.0f, c, ldc, p->use_blas, work);
+}
+
+/* Items [begin, end) of (block of images, group, block of plane rows, channel chunk), chunk fastest:
+ * a task's items of one block of images share its planes. */
+static void conv_direct_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const float *x = bufs[0], *w = bufs[1];
+    const float *bias = p->has_bias ? bufs[2] : NULL;
+    float *y = bufs[2 + p->has_bias];
+    float *work = bufs[3 + p->has_bias];
+    if (p->groups <= 0 || p->stride[1] <= 0 || p->stride[2] <= 0 || p->plane[0] <= 0 || p->plane[1] <= 0)
+        return;
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t K = cin_g * p->kernel[1] * p->kernel[2];
+    const int64_t HQ = p->plane[0], WQ = p->plane[1], OH = p->out[1], OW = p->out[2], P = OH * OW;
+    const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1;
+    const int64_t nib = (p->batch + ipb - 1) / ipb, last_i = p->batch - (nib - 1) * ipb;
+    const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    /* plane rows a block of ni images computes: up to the last image's last output row */
+    const int64_t full_rows = (ipb - 1) * HQ + OH, nblk = (full_rows + rpb - 1) / rpb;
+    const int64_t last_rows = ipb > 1 ? (last_i - 1) * HQ + OH : full_rows - (nblk - 1) * rpb;
+    const int64_t ps = rt_conv_direct_plane_floats(p), ldt = rpb * WQ;
+    int64_t cs, cc, last_c;
+    channel_chunks(p, cout_g, &cs, &cc, &last_c);
+    float *planes = work, *split = planes + cin_g * p->stride[1] * p->stride[2] * ps;
+    int32_t *rows = (int32_t *)(split + rt_conv_direct_split_floats(p));
+    float *t = (float *)rows + (K + 15) / 16 * 16;
+    float *gemm_work = t + (cc * ldt + 15) / 16 * 16;
+    tap_offsets(p, cin_g, ps, rows);
+    int64_t have = -1; /* the (block of images, group) in the planes */
+    for (int64_t it = begin; it < end; it++) {
+        const int64_t c = it % cs, blk = it / cs % nblk, ig = it / cs / nblk, g = ig % p->groups, b = ig / p->groups;
+        const int64_t n0 = b * ipb, ni = b == nib - 1 ? last_i : ipb;
+        const int64_t r0 = blk * rpb, avail = (ni - 1) * HQ + OH - r0;
+        if (avail <= 0)
+            continue;
+        const int64_t nr = avail < rpb ? avail : rpb;
+        if (ig != have) {
+            fill_planes(p, cin_g, x + (n0 * p->c_in + g * cin_g) * p->in[1] * p->in[2], ni, planes, ps, split);
+            have = ig;
+        }
+        const bool full_c = c < cs - 1;
+        const int64_t m = full_c ? cc : last_c;
+        const float *bb = planes + r0 * WQ;
+        if (nr == rpb && full_c) /* constant sizes per call site */
+            direct_gemm(p, w, g, cout_g, c * cc, cc, rpb * WQ, K, bb, rows, t, ldt, gemm_work);
+        else if (nr == rpb)
+            direct_gemm(p, w, g, cout_g, c * cc, last_c, rpb * WQ, K, bb, rows, t, ldt, gemm_work);
+        else if (full_c)
+            direct_gemm(p, w, g, cout_g, c * cc, cc, last_rows * WQ, K, bb, rows, t, ldt, gemm_work);
+        else
+            direct_gemm(p, w, g, cout_g, c * cc, last_c, last_rows * WQ, K, bb, rows, t, ldt, gemm_work);
+        for (int64_t j = 0; j < nr; j++) {
+            const int64_t i = (r0 + j) / HQ, oy = r0 + j - i * HQ;
+            if (oy >= OH)
+                continue; /* a row between two images */
+            for (int64_t r = 0; r < m; r++) {
+                const int64_t oc = g * cout_g + c * cc + r;
+                copy_add(y + ((n0 + i) * p->c_out + oc) * P + oy * OW, t + r * ldt + j * WQ, OW, bias ? bias[oc] : 0.0f);
+            }
+        }
+    }
+}
+
+static int64_t conv_direct_n_items(const RtConvParams *p)
+{
+    const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1;
+    const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    const int64_t nblk = ((ipb - 1) * p->plane[0] + p->out[1] + rpb - 1) / rpb;
+    return (p->batch + ipb - 1) / ipb * p->groups * nblk * (p->c_split > 1 ? p->c_split : 1);
+}
+
+RT_KERNEL(rt_conv_direct_f32)
+{
+    const RtConvParams *p = params_;
+    conv_direct_items(p, bufs, 0, conv_direct_n_items(p));
+}
+RT_RANGE_KERNEL(rt_conv_direct_f32_range) { conv_direct_items(params_, bufs, begin, end); }
