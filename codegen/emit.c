@@ -35,6 +35,7 @@ typedef struct {
     Home *homes;          /* by value id */
     size_t workspace_offset;
     size_t workspace_bytes;   /* per thread */
+    size_t shared_offset;     /* CG_BUF_SHARED: after every thread's workspace */
     int threads;
     int n_param_globals, n_tasks;
     const CgLowered *lowered; /* by node index */
@@ -96,7 +97,7 @@ static void fill_packed(Emitter *e, CgEmitted *out)
 }
 
 /* Decides every value's home and fills the constants and state blobs. */
-static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdError *err)
+static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, size_t shared, SdError *err)
 {
     const IrGraph *g = e->g;
     int n_in = ir_graph_num_inputs(g);
@@ -149,7 +150,8 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, SdErr
     consts = place_packed(e, consts);
     e->workspace_offset = sd_align_up(scratch);
     e->workspace_bytes = sd_align_up(workspace);
-    out->scratch_bytes = e->workspace_offset + e->workspace_bytes * (size_t)(e->threads > 1 ? e->threads : 1);
+    e->shared_offset = e->workspace_offset + e->workspace_bytes * (size_t)(e->threads > 1 ? e->threads : 1);
+    out->scratch_bytes = e->shared_offset + sd_align_up(shared);
     out->consts_bytes = consts;
     out->state_bytes = state;
     out->consts = sd_aligned_calloc(consts);
@@ -259,6 +261,9 @@ static LLVMValueRef build_bufs(Emitter *e, LLVMBuilderRef b, const Bases *base, 
         if (op == CG_BUF_PACKED) {
             LLVMValueRef off = LLVMConstInt(e->i64, e->cur_packed, 0);
             p = LLVMBuildInBoundsGEP2(b, e->i8, base->consts, &off, 1, "packed");
+        } else if (op == CG_BUF_SHARED) {
+            LLVMValueRef off = LLVMConstInt(e->i64, e->shared_offset, 0);
+            p = LLVMBuildInBoundsGEP2(b, e->i8, base->scratch, &off, 1, "shared");
         } else if (op == CG_BUF_WORKSPACE) {
             LLVMValueRef off = LLVMConstInt(e->i64, e->workspace_offset, 0);
             if (thread) {
@@ -431,7 +436,7 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
         return sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(g));
     }
     SdStatus st = SD_OK;
-    size_t workspace = 0;
+    size_t workspace = 0, shared = 0;
     CgLowerOptions lower = opt->lower;
     if (lower.gemm == CG_GEMM_BUILTIN && !t->avx512)
         lower.gemm = CG_GEMM_BUILTIN_NARROW;
@@ -444,9 +449,11 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
         st = cg_lower_node(ir_graph_node(g, i), &lower, &lowered[i], err);
         if (st == SD_OK && lowered[i].workspace_bytes > workspace)
             workspace = lowered[i].workspace_bytes;
+        if (st == SD_OK && lowered[i].shared_bytes > shared)
+            shared = lowered[i].shared_bytes;
     }
     if (st == SD_OK)
-        st = assign_homes(&e, out, workspace, err);
+        st = assign_homes(&e, out, workspace, shared, err);
     if (st == SD_OK)
         st = cg_load_kernels(ctx, t, &e.m, err);
     if (st == SD_OK) {

@@ -10,12 +10,13 @@ SdStatus cg_eval_node(const IrNode *n, const CgLowerOptions *opt, void *const *o
 {
     CgLowered low;
     SD_TRY(cg_lower_node(n, opt, &low, err));
-    void *workspace = NULL;
+    void *workspace = NULL, *shared = NULL;
     SdStatus st = SD_OK;
     char lb[200];
-    if (low.workspace_bytes && !(workspace = sd_aligned_alloc(low.workspace_bytes)))
+    if ((low.workspace_bytes && !(workspace = sd_aligned_alloc(low.workspace_bytes))) ||
+        (low.shared_bytes && !(shared = sd_aligned_alloc(low.shared_bytes))))
         st = sd_errorf(err, SD_ENOMEM, "%s: out of memory for %zu bytes of workspace",
-                       ir_node_label(n, lb, sizeof lb), low.workspace_bytes);
+                       ir_node_label(n, lb, sizeof lb), low.workspace_bytes + low.shared_bytes);
     for (int c = 0; c < low.n_calls && st == SD_OK; c++) {
         const CgCall *call = &low.calls[c];
         RtKernelFn fn = rt_kernel_lookup(call->kernel);
@@ -29,6 +30,8 @@ SdStatus cg_eval_node(const IrNode *n, const CgLowerOptions *opt, void *const *o
             int k = call->bufs[b];
             if (k == CG_BUF_WORKSPACE)
                 bufs[b] = workspace;
+            else if (k == CG_BUF_SHARED)
+                bufs[b] = shared;
             else if (k < n->n_inputs)
                 bufs[b] = n->inputs[k] ? n->inputs[k]->data : NULL;
             else
@@ -37,6 +40,7 @@ SdStatus cg_eval_node(const IrNode *n, const CgLowerOptions *opt, void *const *o
         fn(call->params, bufs);
     }
     sd_aligned_free(workspace);
+    sd_aligned_free(shared);
     cg_lowered_free(&low);
     return st;
 }

@@ -65,6 +65,8 @@ static void format_conv(const IrNode *n, SdStrbuf *o)
         sd_strbuf_printf(o, " auto_pad=%s", auto_pad_name(a->auto_pad));
     if (n->op == IR_OP_CONV_GRAD_INPUT || n->op == IR_OP_CONV_GRAD_WEIGHT)
         ints(o, "grad_shape", a->grad_shape, s + 2);
+    if (a->has_clip)
+        num(o, "clip_min", a->clip_min), num(o, "clip_max", a->clip_max);
     if (n->op == IR_OP_CONV_TRANSPOSE) {
         ints(o, "output_padding", a->output_padding, s);
         if (a->has_output_shape)

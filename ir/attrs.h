@@ -57,6 +57,10 @@ typedef struct IrConvAttrs {
     /* CONV_GRAD_INPUT / CONV_GRAD_WEIGHT: the shape of the gradient they make (the forward conv's
      * x, or its w; nspatial + 2 dims). The other fields are the forward conv's, resolved. */
     int64_t grad_shape[2 + IR_MAX_SPATIAL];
+    /* CONV after the actfold pass: the output clamped to [clip_min, clip_max] (Relu, Clip, Relu6
+     * folded in); NaN stays NaN */
+    bool has_clip;
+    float clip_min, clip_max;
 } IrConvAttrs;
 
 typedef struct IrMatmulAttrs {

@@ -30,6 +30,7 @@ static const PassEntry passes[] = {
     {"canonicalize", pass_canonicalize},
     {"fold", pass_fold},
     {"bnfold", pass_fold_batchnorm},
+    {"actfold", pass_fold_activation},
     {"autodiff", autodiff_output0},
     {"optimizer", pass_optimizer},
     {"dce", pass_dce},
@@ -38,7 +39,7 @@ static const PassEntry passes[] = {
     {"memplan", pass_memplan},
 };
 
-static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "bnfold", "dce", "quantize", "fuse", "memplan", NULL};
+static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "bnfold", "dce", "quantize", "actfold", "fuse", "memplan", NULL};
 static const char *const training_pipeline[] = {"shape", "canonicalize", "fold", "autodiff", "optimizer",
                                                 "canonicalize", "fold", "dce", "fuse", "memplan", NULL};
 

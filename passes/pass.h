@@ -94,6 +94,7 @@ SdStatus pass_canonicalize(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fold(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_dce(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fold_batchnorm(IrGraph *g, const PassOptions *opt, SdError *err);
+SdStatus pass_fold_activation(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fuse_eltwise(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_memplan(IrGraph *g, const PassOptions *opt, SdError *err);
 /* int8: convolutions and matrix products with constant weights become QCONV/QMATMUL (weights

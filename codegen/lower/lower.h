@@ -16,6 +16,9 @@
 #define CG_BUF_WORKSPACE (-1)
 /* Operand index of the node's packed weights (CgLowered.packed_*), in the constants blob. */
 #define CG_BUF_PACKED (-2)
+/* Operand index of scratch that all calls and threads of the node share (size:
+ * CgLowered.shared_bytes): one call writes it, the next read it. */
+#define CG_BUF_SHARED (-3)
 
 /* CG_GEMM_BUILTIN_NARROW: the builtin GEMM with tiles for targets without 512-bit vectors; cg_emit
  * picks it for CG_GEMM_BUILTIN on such targets. */
@@ -50,6 +53,7 @@ typedef struct CgLowered {
     CgCall *calls;
     int n_calls, cap_calls;
     size_t workspace_bytes;
+    size_t shared_bytes; /* CG_BUF_SHARED */
     /* Packed weights: operand packed_operand (a constant) becomes, at compile time,
      * pack(calls[0].params, its data, dst) of packed_bytes, which calls read as CG_BUF_PACKED. The
      * constant itself is laid out only if some call still reads it. packed_bytes 0: none. */

@@ -83,6 +83,7 @@ static void conv_gemm_items(const RtConvParams *p, void *const *bufs, int64_t be
             conv_gemm(p, w, g, cout_g, c * cc, cc, last * OW, K, col, last * OW, beta, yg, out_vol, gemm_work);
         else
             conv_gemm(p, w, g, cout_g, c * cc, last_c, last * OW, K, col, last * OW, beta, yg, out_vol, gemm_work);
+        clip_rows(p, yg, full_c ? cc : last_c, nr * OW, out_vol);
     }
 }
 
@@ -133,8 +134,12 @@ static void conv_gemm_images_items(const RtConvParams *p, void *const *bufs, int
                 const int64_t oc = g * cout_g + c * cc + r;
                 const float add = bias ? bias[oc] : 0.0f, *src = t + r * N + i * P;
                 float *dst = y + ((n0 + i) * p->c_out + oc) * P;
-                for (int64_t j = 0; j < P; j++)
-                    dst[j] = src[j] + add;
+                if (p->has_clip)
+                    for (int64_t j = 0; j < P; j++)
+                        dst[j] = clip_value(src[j] + add, p->clip_min, p->clip_max);
+                else
+                    for (int64_t j = 0; j < P; j++)
+                        dst[j] = src[j] + add;
             }
     }
 }
@@ -188,6 +193,7 @@ static void conv_pointwise_items(const RtConvParams *p, void *const *bufs, int64
             conv_gemm(p, w, g, cout_g, c * cc, cc, vol, cin_g, xg, vol, bias ? 1.0f : 0.0f, yg, vol, gemm_work);
         else
             conv_gemm(p, w, g, cout_g, c * cc, last_c, vol, cin_g, xg, vol, bias ? 1.0f : 0.0f, yg, vol, gemm_work);
+        clip_rows(p, yg, full_c ? cc : last_c, vol, vol);
     }
 }
 
@@ -261,6 +267,7 @@ static void conv_depthwise_items(const RtConvParams *p, void *const *bufs, int64
         int64_t n = it / p->c_out, oc = it % p->c_out, ic = mult > 0 ? oc / mult : 0;
         dw_plane(p, x + (n * p->c_in + ic) * in_vol, w + oc * kvol, bias ? bias[oc] : 0.0f,
                  y + (n * p->c_out + oc) * out_vol);
+        clip_rows(p, y + (n * p->c_out + oc) * out_vol, 1, out_vol, out_vol);
     }
 }
 

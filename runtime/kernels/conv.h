@@ -52,6 +52,10 @@ typedef struct RtConvParams {
                                    columns, then a buffer of c_chunk x images_per_block * pixels for
                                    the product, then the GEMM's. direct: images per plane */
     int64_t plane[2];           /* direct: rows and columns of one image in a plane (see below) */
+    int32_t col_taps;           /* direct: planes by kernel column instead of column phase */
+    int32_t has_clip;           /* forward kernels: y clamped to [clip_min, clip_max] (a folded Relu or
+                                   Clip), NaN kept */
+    float clip_min, clip_max;
 } RtConvParams;
 
 /* Constant weights packed once for the builtin GEMM (rt_gemm_pack_a per group), which then skips
@@ -73,7 +77,10 @@ void rt_conv_pack_weights(const void *params, const void *w, void *dst);
  * then column n = (i * plane[0] + oy) * plane[1] + ox of a GEMM whose row for tap (ci, ky, kx) is a
  * shifted window of one plane: codegen picks plane sizes (the smallest that work) where the reads
  * that run past a row's or an image's end land on zeros of the next one, so the only extra work is
- * the columns n that are no output pixel, computed and dropped. Items: (block of images, group,
+ * the columns n that are no output pixel, computed and dropped. Narrow images (7x7: 8 plane
+ * columns for 7 pixels) take col_taps instead: a plane per input channel, row phase and kernel
+ * column kx, whose column ox holds what output column ox reads through kx (plane[1] = out[2]),
+ * kernel[2] / stride copies of the input for no extra columns. Items: (block of images, group,
  * block of rows_per_block plane rows, channel chunk). Workspace: the planes, [an input plane split
  * into even and odd columns, for stride 2], the row offsets, a buffer for the product (c_chunk x
  * rows_per_block * plane[1]), the GEMM's. */
@@ -81,8 +88,13 @@ static inline int64_t rt_conv_direct_plane_floats(const RtConvParams *p)
 {
     const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1;
     const int64_t sh = p->stride[1] > 0 ? p->stride[1] : 1, sw = p->stride[2] > 0 ? p->stride[2] : 1;
-    const int64_t past = (p->kernel[1] - 1) * p->dilation[1] / sh * p->plane[1] + (p->kernel[2] - 1) * p->dilation[2] / sw;
+    const int64_t past = (p->kernel[1] - 1) * p->dilation[1] / sh * p->plane[1] +
+                         (p->col_taps ? 0 : (p->kernel[2] - 1) * p->dilation[2] / sw);
     return (ipb * p->plane[0] * p->plane[1] + past + 16 + 15) / 16 * 16;
+}
+static inline int64_t rt_conv_direct_planes(const RtConvParams *p)
+{
+    return (p->groups > 0 ? p->c_in / p->groups : 0) * p->stride[1] * (p->col_taps ? p->kernel[2] : p->stride[2]);
 }
 static inline int64_t rt_conv_direct_split_floats(const RtConvParams *p)
 {
@@ -92,13 +104,16 @@ static inline int64_t rt_conv_direct_workspace_floats(const RtConvParams *p, int
 {
     const int64_t cin_g = p->groups > 0 ? p->c_in / p->groups : 0, chunk = p->c_split > 1 ? p->c_chunk : p->c_out / (p->groups > 0 ? p->groups : 1);
     const int64_t k = cin_g * p->kernel[1] * p->kernel[2];
-    return cin_g * p->stride[1] * p->stride[2] * rt_conv_direct_plane_floats(p) + rt_conv_direct_split_floats(p) +
+    return rt_conv_direct_planes(p) * rt_conv_direct_plane_floats(p) + rt_conv_direct_split_floats(p) +
            (k + 15) / 16 * 16 +
            (chunk * p->rows_per_block * p->plane[1] + 15) / 16 * 16 + gemm_floats;
 }
 
 RT_KERNEL_DECL(rt_conv_gemm_f32)
 RT_KERNEL_DECL(rt_conv_direct_f32)
+/* x = w, y = the weights flipped in space, input and output channels swapped (groups 1, 2-D):
+ * with them, rt_conv_direct_f32 computes the input gradient of a stride-1 convolution from dy */
+RT_KERNEL_DECL(rt_conv_flip_weights_f32)
 RT_KERNEL_DECL(rt_conv_pointwise_f32)
 RT_KERNEL_DECL(rt_conv_depthwise_f32)
 /* The same work split over threads: items are (image, group, row block, channel chunk) for gemm,

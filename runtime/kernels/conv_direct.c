@@ -32,23 +32,53 @@ typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
 typedef float v8f __attribute__((vector_size(32)));
 typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
 
-/* dst[j] = src[j] + add for j < n. Rows of 14 or 7 pixels made scalar loops of this; whole vectors
- * instead, the last one overlapping the one before (storing a value twice is harmless). */
-static inline void copy_add(float *restrict dst, const float *restrict src, int64_t n, float add)
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+/* The folded activation on every lane of vector v (of type vt, it the integers of its width):
+ * comparisons and masks, so that NaN stays NaN (a loop over lanes stayed one: the kernels are built
+ * without unrolling; max/min would turn NaN into a bound). A macro: vectors passed to functions
+ * change the ABI with the target. */
+#define CLIP_LANES(v, vt, it, lo, hi)                                   \
+    do {                                                               \
+        const vt lo_ = (vt){0} + (lo), hi_ = (vt){0} + (hi);           \
+        it m_ = (v) < lo_;                                             \
+        (v) = (vt)(((it)(v) & ~m_) | ((it)lo_ & m_));                  \
+        m_ = (v) > hi_;                                                \
+        (v) = (vt)(((it)(v) & ~m_) | ((it)hi_ & m_));                  \
+    } while (0)
+
+/* dst[j] = src[j] + add for j < n, clamped when clip. Rows of 14 or 7 pixels made scalar loops of
+ * this; whole vectors instead, the last one overlapping the one before (storing a value twice is
+ * harmless). */
+static inline void copy_add(float *restrict dst, const float *restrict src, int64_t n, float add, bool clip,
+                            float lo, float hi)
 {
     if (n >= 16) {
         const v16f a = {add, add, add, add, add, add, add, add, add, add, add, add, add, add, add, add};
-        for (int64_t j = 0; j + 16 <= n; j += 16)
-            *(v16f_u *)(dst + j) = *(const v16f_u *)(src + j) + a;
-        *(v16f_u *)(dst + n - 16) = *(const v16f_u *)(src + n - 16) + a;
+        for (int64_t j = 0; j + 16 <= n; j += 16) {
+            v16f v = *(const v16f_u *)(src + j) + a;
+            if (clip)
+                CLIP_LANES(v, v16f, v16i, lo, hi);
+            *(v16f_u *)(dst + j) = v;
+        }
+        v16f v = *(const v16f_u *)(src + n - 16) + a;
+        if (clip)
+            CLIP_LANES(v, v16f, v16i, lo, hi);
+        *(v16f_u *)(dst + n - 16) = v;
     } else if (n >= 8) {
         const v8f a = {add, add, add, add, add, add, add, add};
-        *(v8f_u *)dst = *(const v8f_u *)src + a;
-        *(v8f_u *)(dst + n - 8) = *(const v8f_u *)(src + n - 8) + a;
+        v8f v0 = *(const v8f_u *)src + a, v1 = *(const v8f_u *)(src + n - 8) + a;
+        if (clip) {
+            CLIP_LANES(v0, v8f, v8i, lo, hi);
+            CLIP_LANES(v1, v8f, v8i, lo, hi);
+        }
+        *(v8f_u *)dst = v0;
+        *(v8f_u *)(dst + n - 8) = v1;
     } else {
         RT_NOVEC_LOOP
         for (int64_t j = 0; j < n; j++)
-            dst[j] = src[j] + add;
+            dst[j] = clip ? clip_value(src[j] + add, lo, hi) : src[j] + add;
     }
 }
 
@@ -72,13 +102,52 @@ static void deinterleave(const float *restrict x, int64_t n, float *restrict eve
     }
 }
 
+/* Rows of one plane for image i and row phase py: plane column j holds input column
+ * j * SW + shift (zero outside the input); xc is the image's channel, split its even and odd
+ * columns when halves. */
+static void fill_plane_rows(const RtConvParams *p, const float *restrict xc, const float *restrict split, bool halves,
+                            float *restrict pl, int64_t i, int64_t py, int64_t shift)
+{
+    const int64_t IH = p->in[1], IW = p->in[2], SH = p->stride[1], SW = p->stride[2];
+    const int64_t PH = p->pad[1], HQ = p->plane[0], WQ = p->plane[1];
+    /* columns [lo, hi) hold input columns: lo * SW + shift >= 0, (hi - 1) * SW + shift < IW */
+    int64_t lo = shift < 0 ? (-shift + SW - 1) / SW : 0;
+    int64_t hi = IW - 1 - shift >= 0 ? (IW - 1 - shift) / SW + 1 : 0;
+    hi = hi > WQ ? WQ : hi;
+    lo = lo > hi ? hi : lo;
+    for (int64_t qy = 0; qy < HQ; qy++) {
+        float *row = pl + (i * HQ + qy) * WQ;
+        const int64_t iy = qy * SH + py - PH;
+        if (iy < 0 || iy >= IH || lo == hi) {
+            memset(row, 0, (size_t)WQ * sizeof(float));
+            continue;
+        }
+        RT_NOVEC_LOOP
+        for (int64_t q = 0; q < lo; q++)
+            row[q] = 0.0f;
+        const int64_t ix = lo * SW + shift; /* the first input column copied */
+        if (SW == 1)
+            memcpy(row + lo, xc + iy * IW + ix, (size_t)(hi - lo) * sizeof(float));
+        else if (halves)
+            memcpy(row + lo, split + (ix % 2) * (IH * IW / 2) + (iy * IW + ix) / 2, (size_t)(hi - lo) * sizeof(float));
+        else
+            RT_NOVEC_LOOP
+            for (int64_t q = lo; q < hi; q++)
+                row[q] = xc[iy * IW + q * SW + shift];
+        RT_NOVEC_LOOP
+        for (int64_t q = hi; q < WQ; q++)
+            row[q] = 0.0f;
+    }
+}
+
 /* The planes of images [n0, n0 + ni) of one group (x: the group's first channel in image n0);
- * split: IH * IW floats of workspace for a stride-2 input plane of even width. */
+ * split: IH * IW floats of workspace for a stride-2 input plane of even width. Plane (ci, py, c)
+ * is column phase c, or with col_taps the columns kernel column c reads. */
 static void fill_planes(const RtConvParams *p, int64_t cin_g, const float *restrict x, int64_t ni,
                         float *restrict planes, int64_t ps, float *restrict split)
 {
-    const int64_t IH = p->in[1], IW = p->in[2], SH = p->stride[1], SW = p->stride[2];
-    const int64_t PH = p->pad[1], PW = p->pad[2], HQ = p->plane[0], WQ = p->plane[1];
+    const int64_t IH = p->in[1], IW = p->in[2], SH = p->stride[1], SW = p->stride[2], PW = p->pad[2];
+    const int64_t HQ = p->plane[0], WQ = p->plane[1], NC = p->col_taps ? p->kernel[2] : SW;
     const int64_t image = p->c_in * IH * IW;
     const bool halves = SW == 2 && IW % 2 == 0; /* rows read from the deinterleaved plane */
     for (int64_t i = 0; i < ni; i++)
@@ -87,40 +156,12 @@ static void fill_planes(const RtConvParams *p, int64_t cin_g, const float *restr
             if (halves)
                 deinterleave(xc, IH * IW / 2, split, split + IH * IW / 2);
             for (int64_t py = 0; py < SH; py++)
-                for (int64_t px = 0; px < SW; px++) {
+                for (int64_t c = 0; c < NC; c++) {
                     if (!phase_read(p->kernel[1], p->dilation[1], SH, py) ||
-                        !phase_read(p->kernel[2], p->dilation[2], SW, px))
+                        (!p->col_taps && !phase_read(p->kernel[2], p->dilation[2], SW, c)))
                         continue; /* never read: left as it is */
-                    /* columns [lo, hi) hold input columns: lo * SW + px - PW >= 0, (hi - 1) * SW + px - PW < IW */
-                    int64_t lo = PW - px > 0 ? (PW - px + SW - 1) / SW : 0;
-                    int64_t hi = IW - 1 + PW - px >= 0 ? (IW - 1 + PW - px) / SW + 1 : 0;
-                    hi = hi > WQ ? WQ : hi;
-                    lo = lo > hi ? hi : lo;
-                    float *pl = planes + ((ci * SH + py) * SW + px) * ps;
-                    for (int64_t qy = 0; qy < HQ; qy++) {
-                        float *row = pl + (i * HQ + qy) * WQ;
-                        const int64_t iy = qy * SH + py - PH;
-                        if (iy < 0 || iy >= IH || lo == hi) {
-                            memset(row, 0, (size_t)WQ * sizeof(float));
-                            continue;
-                        }
-                        RT_NOVEC_LOOP
-                        for (int64_t q = 0; q < lo; q++)
-                            row[q] = 0.0f;
-                        const int64_t ix = lo * SW + px - PW; /* the first input column copied */
-                        if (SW == 1)
-                            memcpy(row + lo, xc + iy * IW + ix, (size_t)(hi - lo) * sizeof(float));
-                        else if (halves)
-                            memcpy(row + lo, split + (ix % 2) * (IH * IW / 2) + (iy * IW + ix) / 2,
-                                   (size_t)(hi - lo) * sizeof(float));
-                        else
-                            RT_NOVEC_LOOP
-                            for (int64_t q = lo; q < hi; q++)
-                                row[q] = xc[iy * IW + q * SW + px - PW];
-                        RT_NOVEC_LOOP
-                        for (int64_t q = hi; q < WQ; q++)
-                            row[q] = 0.0f;
-                    }
+                    float *pl = planes + ((ci * SH + py) * NC + c) * ps;
+                    fill_plane_rows(p, xc, split, halves, pl, i, py, p->col_taps ? c * p->dilation[2] - PW : c - PW);
                     if (i == ni - 1)
                         memset(pl + ni * HQ * WQ, 0, (size_t)(ps - ni * HQ * WQ) * sizeof(float));
                 }
@@ -132,12 +173,13 @@ static void fill_planes(const RtConvParams *p, int64_t cin_g, const float *restr
 static void tap_offsets(const RtConvParams *p, int64_t cin_g, int64_t ps, int32_t *rows)
 {
     const int64_t KH = p->kernel[1], KW = p->kernel[2], SH = p->stride[1], SW = p->stride[2];
-    const int64_t DH = p->dilation[1], DW = p->dilation[2];
+    const int64_t DH = p->dilation[1], DW = p->dilation[2], NC = p->col_taps ? KW : SW;
     for (int64_t ci = 0, k = 0; ci < cin_g; ci++)
         for (int64_t ky = 0; ky < KH; ky++)
             for (int64_t kx = 0; kx < KW; kx++, k++) {
-                const int64_t plane = (ci * SH + ky * DH % SH) * SW + kx * DW % SW;
-                rows[k] = (int32_t)(plane * ps + ky * DH / SH * p->plane[1] + kx * DW / SW);
+                const int64_t c = p->col_taps ? kx : kx * DW % SW, col = p->col_taps ? 0 : kx * DW / SW;
+                const int64_t plane = (ci * SH + ky * DH % SH) * NC + c;
+                rows[k] = (int32_t)(plane * ps + ky * DH / SH * p->plane[1] + col);
             }
 }
 
@@ -176,7 +218,7 @@ static void conv_direct_items(const RtConvParams *p, void *const *bufs, int64_t 
     const int64_t ps = rt_conv_direct_plane_floats(p), ldt = rpb * WQ;
     int64_t cs, cc, last_c;
     channel_chunks(p, cout_g, &cs, &cc, &last_c);
-    float *planes = work, *split = planes + cin_g * p->stride[1] * p->stride[2] * ps;
+    float *planes = work, *split = planes + rt_conv_direct_planes(p) * ps;
     int32_t *rows = (int32_t *)(split + rt_conv_direct_split_floats(p));
     float *t = (float *)rows + (K + 15) / 16 * 16;
     float *gemm_work = t + (cc * ldt + 15) / 16 * 16;
@@ -210,7 +252,8 @@ static void conv_direct_items(const RtConvParams *p, void *const *bufs, int64_t 
                 continue; /* a row between two images */
             for (int64_t r = 0; r < m; r++) {
                 const int64_t oc = g * cout_g + c * cc + r;
-                copy_add(y + ((n0 + i) * p->c_out + oc) * P + oy * OW, t + r * ldt + j * WQ, OW, bias ? bias[oc] : 0.0f);
+                copy_add(y + ((n0 + i) * p->c_out + oc) * P + oy * OW, t + r * ldt + j * WQ, OW, bias ? bias[oc] : 0.0f,
+                         p->has_clip, p->clip_min, p->clip_max);
             }
         }
     }
@@ -230,3 +273,20 @@ RT_KERNEL(rt_conv_direct_f32)
     conv_direct_items(p, bufs, 0, conv_direct_n_items(p));
 }
 RT_RANGE_KERNEL(rt_conv_direct_f32_range) { conv_direct_items(params_, bufs, begin, end); }
+
+/* params: the FORWARD convolution (groups 1). dst[ci][co][ky][kx] = w[co][ci][KH-1-ky][KW-1-kx]: the
+ * weights of the convolution of dy that is the input gradient of a stride-1 convolution. */
+RT_KERNEL(rt_conv_flip_weights_f32)
+{
+    const RtConvParams *p = params_;
+    const float *restrict w = bufs[0];
+    float *restrict dst = bufs[1];
+    const int64_t CI = p->c_in, CO = p->c_out, KH = p->kernel[1], KW = p->kernel[2], taps = KH * KW;
+    for (int64_t ci = 0; ci < CI; ci++)
+        for (int64_t co = 0; co < CO; co++) {
+            const float *src = w + (co * CI + ci) * taps;
+            float *d = dst + (ci * CO + co) * taps;
+            for (int64_t t = 0; t < taps; t++)
+                d[t] = src[taps - 1 - t];
+        }
+}

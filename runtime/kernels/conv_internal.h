@@ -18,6 +18,25 @@ static inline void fill_rows(float *restrict y, int64_t rows, int64_t cols, int6
     }
 }
 
+/* v clamped to [lo, hi] by comparisons, so that NaN stays NaN (as Relu and Clip keep it) */
+static inline float clip_value(float v, float lo, float hi)
+{
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
+/* The folded activation (RtConvParams.has_clip) over rows x cols of y (ld apart), while they are in
+ * cache after the GEMM wrote them. */
+static inline void clip_rows(const RtConvParams *p, float *restrict y, int64_t rows, int64_t cols, int64_t ld)
+{
+    if (!p->has_clip)
+        return;
+    const float lo = p->clip_min, hi = p->clip_max;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols; j++)
+            y[r * ld + j] = clip_value(y[r * ld + j], lo, hi);
+}
+
 /* im2col_block for 2-D, stride 1 and as many output as input columns (3x3 with padding 1): the
  * output rows of one tap that read input rows are one contiguous copy of the input, whose columns
  * that fall into the padding (a column or two at each row's ends) are then zeroed. Copies of a whole

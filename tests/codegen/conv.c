@@ -219,11 +219,13 @@ static const ConvCase cases[] = {
     {"images_groups2_stride2", 2, 11, 8, 12, 2, {9, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1},
      .auto_pad = IR_PAD_NOTSET},
     /* the direct kernel: stride 2 on an even width (input planes split into even and odd columns),
-     * images side by side with a last, smaller block, a plane with no extra columns at all */
+     * images side by side with a last, smaller block (planes by kernel column: narrow images), padding
+     * at the end only (planes by column phase), 1-D */
     {"direct_s2_even_images", 2, 7, 6, 20, 1, {20, 20}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"direct_images_last_block", 2, 7, 5, 9, 1, {12, 12}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
-    {"direct_3x3_s2_pad_end_only", 2, 3, 4, 8, 1, {27, 30}, {3, 3}, {2, 2}, {1, 1}, {0, 0, 1, 1},
+    {"direct_3x3_s2_pad_end_only", 2, 3, 4, 8, 1, {29, 44}, {3, 3}, {2, 2}, {1, 1}, {0, 0, 1, 1},
      .auto_pad = IR_PAD_NOTSET},
+    {"direct_conv1d", 1, 2, 3, 5, 1, {300}, {5}, {1}, {1}, {2, 2}, .bias = true},
     /* a 1x1 conv split into chunks */
     {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
 };

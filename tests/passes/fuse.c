@@ -126,3 +126,82 @@ Test(fuse, folds_batchnorm_into_the_convolution)
     sd_model_free(a);
     sd_model_free(b2);
 }
+
+/* Relu and Clip after convolutions (im2col or direct 3x3, 1x1, depthwise) fold into them; a
+ * convolution whose output is also read elsewhere keeps its Relu; the outputs are those of the
+ * unfolded model. */
+Test(fuse, folds_activations_into_the_convolution)
+{
+    const char *path = tb_path("convact.onnx");
+    static float wa[6 * 4 * 9], wb[6 * 6 * 9], wd[6 * 9], wp[5 * 6], bias[6];
+    for (int i = 0; i < 6 * 4 * 9; i++)
+        wa[i] = sinf((float)i * 1.3f) * 0.4f;
+    for (int i = 0; i < 6 * 6 * 9; i++)
+        wb[i] = cosf((float)i * 0.7f) * 0.3f;
+    for (int i = 0; i < 6 * 9; i++)
+        wd[i] = sinf((float)i * 0.9f) * 0.5f;
+    for (int i = 0; i < 5 * 6; i++)
+        wp[i] = cosf((float)i * 1.1f) * 0.5f;
+    for (int c = 0; c < 6; c++)
+        bias[c] = 0.1f * (float)c - 0.2f;
+    float lo = -0.5f, hi = 0.5f;
+    TbModel *m = tb_model_new(17);
+    tb_input(m, "x", SD_DT_F32, 4, (int64_t[]){2, 4, 12, 12});
+    tb_init_f32(m, "wa", 4, (int64_t[]){6, 4, 3, 3}, wa, 0);
+    tb_init_f32(m, "wb", 4, (int64_t[]){6, 6, 3, 3}, wb, 0);
+    tb_init_f32(m, "wd", 4, (int64_t[]){6, 1, 3, 3}, wd, 0);
+    tb_init_f32(m, "wp", 4, (int64_t[]){5, 6, 1, 1}, wp, 0);
+    tb_init_f32(m, "bias", 1, (int64_t[]){6}, bias, 0);
+    tb_init_f32(m, "lo", 0, NULL, &lo, 0);
+    tb_init_f32(m, "hi", 0, NULL, &hi, 0);
+    tb_node(m, "Conv", "ca", (const char *[]){"x", "wa", "bias", NULL}, (const char *[]){"a", NULL});
+    tb_attr_ints(m, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    tb_node(m, "Relu", "ra", (const char *[]){"a", NULL}, (const char *[]){"ar", NULL});
+    tb_node(m, "Conv", "cb", (const char *[]){"ar", "wb", NULL}, (const char *[]){"b", NULL});
+    tb_attr_ints(m, "strides", (int64_t[]){2, 2}, 2);
+    tb_node(m, "Clip", "kb", (const char *[]){"b", "lo", "hi", NULL}, (const char *[]){"bc", NULL});
+    tb_node(m, "Conv", "cd", (const char *[]){"bc", "wd", NULL}, (const char *[]){"d", NULL});
+    tb_attr_ints(m, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    tb_attr_int(m, "group", 6);
+    tb_node(m, "Relu", "rd", (const char *[]){"d", NULL}, (const char *[]){"dr", NULL});
+    tb_node(m, "Add", "twice", (const char *[]){"dr", "d", NULL}, (const char *[]){"s", NULL}); /* d read twice */
+    tb_node(m, "Conv", "cp", (const char *[]){"s", "wp", NULL}, (const char *[]){"p", NULL});
+    tb_node(m, "Relu", "rp", (const char *[]){"p", NULL}, (const char *[]){"y", NULL});
+    tb_output(m, "y", SD_DT_F32);
+    tb_save(m, path);
+    tb_model_free(m);
+
+    SdError err = {0};
+    IrGraph *g;
+    SdOptions opt = sd_options_default();
+    cr_assert_eq(sd_load_graph(path, &opt, &g, NULL, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(sd_optimize(g, &opt, "actfold", NULL, NULL, &err), SD_OK, "%s", err.msg);
+    int convs = 0, clipped = 0, relus = 0;
+    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
+        const IrNode *n = ir_graph_node(g, i);
+        convs += n->op == IR_OP_CONV;
+        clipped += n->op == IR_OP_CONV && n->attrs.conv.has_clip;
+        relus += n->op == IR_OP_RELU || n->op == IR_OP_CLIP;
+        if (n->op == IR_OP_CONV && n->attrs.conv.has_clip && !isinf(n->attrs.conv.clip_max))
+            cr_expect(n->attrs.conv.clip_min == -0.5f && n->attrs.conv.clip_max == 0.5f);
+    }
+    cr_expect_eq(convs, 4);
+    cr_expect_eq(clipped, 3, "the Relus after ca and cp and the Clip after cb fold");
+    cr_expect_eq(relus, 1, "the Relu of the convolution read twice stays");
+    ir_graph_free(g);
+
+    float x[2 * 4 * 144], folded[2 * 5 * 25], plain[2 * 5 * 25];
+    for (int i = 0; i < 2 * 4 * 144; i++)
+        x[i] = sinf((float)i * 0.37f) * 2.0f;
+    SdModel *a, *b;
+    cr_assert_eq(sd_model_load(path, &opt, &a, &err), SD_OK, "%s", err.msg);
+    opt.disable = "actfold";
+    cr_assert_eq(sd_model_load(path, &opt, &b, &err), SD_OK, "%s", err.msg);
+    sd_model_run_raw(a, (void *[]){x}, (void *[]){folded});
+    sd_model_run_raw(b, (void *[]){x}, (void *[]){plain});
+    for (int i = 0; i < 2 * 5 * 25; i++)
+        cr_assert(fabsf(folded[i] - plain[i]) <= 1e-6f * (fabsf(plain[i]) + 1e-3f), "element %d: %g vs %g", i,
+                  (double)folded[i], (double)plain[i]);
+    sd_model_free(a);
+    sd_model_free(b);
+}

@@ -182,6 +182,19 @@ Test(grad_conv, pointwise)
              (int64_t[]){1, 1}, true, false);
 }
 
+/* Stride 1, groups 1, images large enough that the input gradient is a convolution of dy with
+ * the flipped weights through the direct kernel (rt_conv_direct_f32); asymmetric pads and
+ * dilation change its padding. */
+Test(grad_conv, input_gradient_as_direct_conv)
+{
+    run_conv("3x3 pad 1, 12x12", (ConvSpec){.ns = 2, .groups = 1, .pads = {1, 1, 1, 1}}, 2, 3, 5, (int64_t[]){12, 12},
+             (int64_t[]){3, 3}, true, false);
+    run_conv("3x2 asymmetric pads, 13x16", (ConvSpec){.ns = 2, .groups = 1, .pads = {1, 0, 2, 1}}, 1, 4, 3,
+             (int64_t[]){13, 16}, (int64_t[]){3, 2}, false, false);
+    run_conv("dilation 2, 14x15", (ConvSpec){.ns = 2, .groups = 1, .dilations = {2, 2}, .pads = {2, 2, 2, 2}}, 2, 2, 3,
+             (int64_t[]){14, 15}, (int64_t[]){3, 3}, false, false);
+}
+
 /* The column matrix of this case exceeds one block (2 MiB), so im2col runs in several blocks. */
 Test(grad_conv, im2col_in_blocks)
 {
