@@ -292,6 +292,36 @@ static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgL
     return SD_OK;
 }
 
+/* The weight gradient through rt_conv_grad_weight_direct_f32 (d: the forward's params, planned by
+ * direct_plan). A layer with few output channels has few chunks for the threads: its images are
+ * then cut into slices, each summed into its own partial gradient, and the partials added up in
+ * order (a fixed count, so the result does not depend on the threads). */
+static SdStatus lower_grad_weight_direct(const IrNode *n, RtConvParams *d, int64_t k, int64_t cout_g, CgLowered *out,
+                                         SdError *err)
+{
+    split_channels(d, cout_g, d->groups);
+    const int64_t base = d->groups * d->c_split, chunk = d->c_split > 1 ? d->c_chunk : cout_g;
+    const int64_t ipb = d->images_per_block > 1 ? d->images_per_block : 1, nib = (d->batch + ipb - 1) / ipb;
+    const int64_t cols = ipb * d->plane[0] * d->plane[1];
+    d->slices = 1;
+    if (base < CONV_MIN_ITEMS) {
+        const int64_t want = (CONV_MIN_ITEMS + base - 1) / base;
+        d->slices = want < nib ? want : nib;
+    }
+    out->workspace_bytes =
+        (size_t)rt_conv_grad_weight_direct_workspace_floats(d, rt_gemm_core_floats(chunk, cols)) * sizeof(float);
+    if (d->slices > 1)
+        out->shared_bytes = (size_t)(d->slices * d->c_out * k) * sizeof(float);
+    int bufs[5] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE, CG_BUF_SHARED};
+    SD_TRY(cg_lowered_add(out, "rt_conv_grad_weight_direct_f32", d, sizeof *d, d->slices > 1 ? 5 : 4, bufs, err));
+    cg_lowered_split(out, "rt_conv_grad_weight_direct_f32_range", d->slices * base,
+                     2.0 * (double)ir_value_numel(n->inputs[1]) * (double)k);
+    cg_lowered_grain(out, d->c_split); /* a slice's chunks share its planes */
+    if (d->slices > 1)
+        SD_TRY(cg_lowered_add(out, "rt_conv_sum_slices_f32", d, sizeof *d, 2, (int[]){CG_BUF_SHARED, cg_out(n, 0)}, err));
+    return SD_OK;
+}
+
 /* dw (output) from x (input 0) and dy (input 1). */
 static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
@@ -305,6 +335,9 @@ static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, Cg
     }
     const int64_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
     const int64_t cout_g = p.c_out / p.groups;
+    RtConvParams d = p;
+    if (!is_pointwise(&p) && direct_plan(&d, opt, cout_g))
+        return lower_grad_weight_direct(n, &d, k, cout_g, out, err);
     p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);
     if (is_pointwise(&p)) { /* dw_g += dy_g x_g^T: the input is the column matrix */
         out->workspace_bytes = gemm_workspace_bytes(&p, 0, cout_g, k, p.out[0] * p.out[1] * p.out[2]);

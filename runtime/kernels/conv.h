@@ -53,6 +53,8 @@ typedef struct RtConvParams {
                                    the product, then the GEMM's. direct: images per plane */
     int64_t plane[2];           /* direct: rows and columns of one image in a plane (see below) */
     int32_t col_taps;           /* direct: planes by kernel column instead of column phase */
+    int64_t slices;             /* direct weight gradient: > 1 cuts the images into this many slices
+                                   summed apart (scratch shared by the threads), then in order */
     int32_t has_clip;           /* forward kernels: y clamped to [clip_min, clip_max] (a folded Relu or
                                    Clip), NaN kept */
     float clip_min, clip_max;
@@ -111,6 +113,25 @@ static inline int64_t rt_conv_direct_workspace_floats(const RtConvParams *p, int
 
 RT_KERNEL_DECL(rt_conv_gemm_f32)
 RT_KERNEL_DECL(rt_conv_direct_f32)
+/* rt_conv_grad_weight_direct_f32: x, dy -> dw (or, with slices, partial sums into the shared
+ * scratch), workspace: dw_g += dy_g X^T where X's rows are the direct convolution's shifted windows
+ * of x's planes (same params and planes as rt_conv_direct_f32) and dy is laid out on the plane's
+ * columns, zero where they are no output pixel. Items: (slice of the images, group, channel chunk).
+ * Workspace: the planes, [split], the row offsets, dy for a block of images (c_chunk x
+ * images_per_block * plane[0] * plane[1]), the GEMM's. rt_conv_sum_slices_f32: shared -> dw. */
+RT_KERNEL_DECL(rt_conv_grad_weight_direct_f32)
+RT_RANGE_KERNEL_DECL(rt_conv_grad_weight_direct_f32_range)
+RT_KERNEL_DECL(rt_conv_sum_slices_f32)
+static inline int64_t rt_conv_grad_weight_direct_workspace_floats(const RtConvParams *p, int64_t gemm_floats)
+{
+    const int64_t cin_g = p->groups > 0 ? p->c_in / p->groups : 0;
+    const int64_t chunk = p->c_split > 1 ? p->c_chunk : p->c_out / (p->groups > 0 ? p->groups : 1);
+    const int64_t k = cin_g * p->kernel[1] * p->kernel[2];
+    const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1;
+    return rt_conv_direct_planes(p) * rt_conv_direct_plane_floats(p) + rt_conv_direct_split_floats(p) +
+           (k + 15) / 16 * 16 + (chunk * ipb * p->plane[0] * p->plane[1] + 15) / 16 * 16 + gemm_floats;
+}
+
 /* x = w, y = the weights flipped in space, input and output channels swapped (groups 1, 2-D):
  * with them, rt_conv_direct_f32 computes the input gradient of a stride-1 convolution from dy */
 RT_KERNEL_DECL(rt_conv_flip_weights_f32)

@@ -290,3 +290,90 @@ RT_KERNEL(rt_conv_flip_weights_f32)
                 d[t] = src[taps - 1 - t];
         }
 }
+
+/* dw_g += dy_g X^T for channels [c0, c0 + m) of group g over images blocks [b0, b1): see conv.h. */
+static void grad_weight_direct_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const float *x = bufs[0], *dy = bufs[1];
+    float *dw = bufs[2], *work = bufs[3];
+    float *partial = p->slices > 1 ? bufs[4] : NULL;
+    if (p->groups <= 0 || p->stride[1] <= 0 || p->stride[2] <= 0 || p->plane[0] <= 0 || p->plane[1] <= 0)
+        return;
+    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+    const int64_t K = cin_g * p->kernel[1] * p->kernel[2];
+    const int64_t HQ = p->plane[0], WQ = p->plane[1], OH = p->out[1], OW = p->out[2], P = OH * OW;
+    const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1, ld = ipb * HQ * WQ;
+    const int64_t nib = (p->batch + ipb - 1) / ipb, last_i = p->batch - (nib - 1) * ipb;
+    const int64_t S = p->slices > 1 ? p->slices : 1;
+    const int64_t ps = rt_conv_direct_plane_floats(p);
+    int64_t cs, cc, last_c;
+    channel_chunks(p, cout_g, &cs, &cc, &last_c);
+    float *planes = work, *split = planes + rt_conv_direct_planes(p) * ps;
+    int32_t *rows = (int32_t *)(split + rt_conv_direct_split_floats(p));
+    float *dyp = (float *)rows + (K + 15) / 16 * 16;
+    float *gemm_work = dyp + (cc * ld + 15) / 16 * 16;
+    tap_offsets(p, cin_g, ps, rows);
+    for (int64_t it = begin; it < end; it++) {
+        const int64_t c = it % cs, g = it / cs % p->groups, s = it / cs / p->groups;
+        const int64_t b0 = s * nib / S, b1 = (s + 1) * nib / S, c0 = c * cc;
+        const bool full_c = c < cs - 1;
+        const int64_t m = full_c ? cc : last_c;
+        float *out = (partial ? partial + s * p->c_out * K : dw) + (g * cout_g + c0) * K;
+        if (b0 == b1)
+            memset(out, 0, (size_t)(m * K) * sizeof(float));
+        for (int64_t b = b0; b < b1; b++) {
+            const int64_t n0 = b * ipb, ni = b == nib - 1 ? last_i : ipb;
+            fill_planes(p, cin_g, x + (n0 * p->c_in + g * cin_g) * p->in[1] * p->in[2], ni, planes, ps, split);
+            for (int64_t r = 0; r < m; r++)
+                for (int64_t i = 0; i < ni; i++) {
+                    const float *src = dy + ((n0 + i) * p->c_out + g * cout_g + c0 + r) * P;
+                    for (int64_t qy = 0; qy < HQ; qy++) {
+                        float *row = dyp + r * ld + (i * HQ + qy) * WQ;
+                        if (qy >= OH) {
+                            memset(row, 0, (size_t)WQ * sizeof(float));
+                            continue;
+                        }
+                        memcpy(row, src + qy * OW, (size_t)OW * sizeof(float));
+                        RT_NOVEC_LOOP
+                        for (int64_t q = OW; q < WQ; q++)
+                            row[q] = 0.0f;
+                    }
+                }
+            const float beta = b == b0 ? 0.0f : 1.0f;
+            if (ni == ipb && full_c) /* constant sizes per call site */
+                rt_gemm_f32_bt_rows(cc, K, ipb * HQ * WQ, dyp, ld, planes, rows, beta, out, K, p->use_blas, gemm_work);
+            else if (ni == ipb)
+                rt_gemm_f32_bt_rows(last_c, K, ipb * HQ * WQ, dyp, ld, planes, rows, beta, out, K, p->use_blas,
+                                    gemm_work);
+            else if (full_c)
+                rt_gemm_f32_bt_rows(cc, K, last_i * HQ * WQ, dyp, ld, planes, rows, beta, out, K, p->use_blas,
+                                    gemm_work);
+            else
+                rt_gemm_f32_bt_rows(last_c, K, last_i * HQ * WQ, dyp, ld, planes, rows, beta, out, K, p->use_blas,
+                                    gemm_work);
+        }
+    }
+}
+
+RT_KERNEL(rt_conv_grad_weight_direct_f32)
+{
+    const RtConvParams *p = params_;
+    grad_weight_direct_items(p, bufs, 0, (p->slices > 1 ? p->slices : 1) * p->groups * (p->c_split > 1 ? p->c_split : 1));
+}
+RT_RANGE_KERNEL(rt_conv_grad_weight_direct_f32_range) { grad_weight_direct_items(params_, bufs, begin, end); }
+
+/* dw = the slices' partial sums, added in slice order (the same bits whatever the threads) */
+RT_KERNEL(rt_conv_sum_slices_f32)
+{
+    const RtConvParams *p = params_;
+    const float *restrict partial = bufs[0];
+    float *restrict dw = bufs[1];
+    if (p->groups <= 0)
+        return;
+    const int64_t n = p->c_out * (p->c_in / p->groups) * p->kernel[1] * p->kernel[2];
+    for (int64_t i = 0; i < n; i++)
+        dw[i] = partial[i];
+    for (int64_t s = 1; s < p->slices; s++)
+        for (int64_t i = 0; i < n; i++)
+            dw[i] += partial[s * n + i];
+}

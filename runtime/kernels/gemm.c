@@ -342,6 +342,47 @@ __attribute__((noinline)) void rt_gemm_pack_b_t(const float *restrict B, int64_t
             dst[k * width + jj] = 0.0f;
 }
 
+/* rt_gemm_pack_b_t with column j of op(B) (a row of B) at B + rows[j] instead of j * ldb apart */
+__attribute__((noinline)) void rt_gemm_pack_b_t_rows(const float *restrict B, const int32_t *restrict rows, int64_t k0,
+                                                     int64_t j0, int cols, int width, int64_t kc, float *restrict dst);
+__attribute__((noinline)) void rt_gemm_pack_b_t_rows(const float *restrict B, const int32_t *restrict rows, int64_t k0,
+                                                     int64_t j0, int cols, int width, int64_t kc, float *restrict dst)
+{
+    rows += j0;
+    B += k0;
+    int j = 0;
+#ifdef HAVE_SHUFFLE
+    for (; j + 16 <= cols; j += 16) {
+        int64_t k = 0;
+        for (; k + 16 <= kc; k += 16) {
+            v16f v[16];
+            RT_UNROLL
+            for (int r = 0; r < 16; r++)
+                v[r] = VLOAD(B + rows[j + r] + k);
+            transpose_rows(v, 16, 4);
+            RT_UNROLL
+            for (int r = 0; r < 16; r++)
+                VSTORE(dst + (k + r) * width + j, v[r]);
+        }
+        RT_NOVEC
+        for (; k < kc; k++)
+            RT_NOVEC
+            for (int r = 0; r < 16; r++)
+                dst[k * width + j + r] = B[rows[j + r] + k];
+    }
+#endif
+    RT_NOVEC
+    for (; j < cols; j++)
+        RT_NOVEC
+        for (int64_t k = 0; k < kc; k++)
+            dst[k * width + j] = B[rows[j] + k];
+    RT_NOVEC
+    for (int64_t k = 0; k < kc; k++)
+        RT_NOVEC
+        for (int jj = cols; jj < width; jj++)
+            dst[k * width + jj] = 0.0f;
+}
+
 typedef void (*PackAFn)(const float *restrict A, int64_t lda, int64_t i0, int64_t k0, int rows, int64_t kc,
                         float alpha, float *restrict dst);
 typedef void (*PackBFn)(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0, int cols, int width,
@@ -371,6 +412,7 @@ typedef struct GemmPlan {
     UkrFn full, n_edge, m_edge, corner;
     int direct_b; /* full slivers of B are read where they lie (B not transposed), not packed */
     const int32_t *b_rows; /* row k of B starts at B + b_rows[k] (rt_gemm_f32_rows; direct_b set) */
+    const int32_t *bt_rows; /* column j of op(B) starts at B + bt_rows[j] (rt_gemm_f32_bt_rows) */
     const float *packed_a; /* A packed ahead of time (rt_gemm_pack_a): its blocks of K are */
     int64_t pa_stride;     /* pa_stride floats apart, this call's rows from row pa_row0 */
     int64_t pa_row0;
@@ -431,6 +473,10 @@ static inline const float *b_sliver(const GemmPlan *plan, const float *B, int64_
                                     int n, int width, int64_t kc, int direct, float *pb, const int32_t **rows)
 {
     *rows = NULL;
+    if (plan->bt_rows) {
+        rt_gemm_pack_b_t_rows(B, plan->bt_rows, pc, jr, n, width, kc, pb);
+        return pb;
+    }
     if (plan->b_rows) {
         if (direct) {
             *rows = plan->b_rows + pc;
@@ -651,5 +697,19 @@ void rt_gemm_f32_rows(int64_t M, int64_t N, int64_t K, const float *A, int64_t l
         plan.pa_stride = (rows + MR - 1) / MR * MR;
         plan.pa_row0 = row0;
     }
+    rt_gemm_run(&plan, M, N, K, 1.0f, A, lda, B, 0, beta, C, ldc, work);
+}
+
+void rt_gemm_f32_bt_rows(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                         const int32_t *bt_rows, float beta, float *C, int64_t ldc, int provider, float *work)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    GemmPlan plan = plan_for(0, 1, M, N, provider == RT_GEMM_BUILTIN_NARROW, 0);
+    plan.bt_rows = bt_rows;
     rt_gemm_run(&plan, M, N, K, 1.0f, A, lda, B, 0, beta, C, ldc, work);
 }

@@ -123,4 +123,10 @@ void rt_gemm_f32_rows(int64_t M, int64_t N, int64_t K, const float *A, int64_t l
                       int64_t rows, const float *B, const int32_t *b_rows, float beta, float *C, int64_t ldc,
                       int provider, float *work);
 
+/* C[M,N] = A[M,K] * op(B) + beta * C where column j of op(B) (K floats) starts at B + bt_rows[j]:
+ * a convolution's weight gradient, dy against shifted windows of its input (conv_direct.c). Builtin
+ * providers only; work: rt_gemm_core_floats(M, K). */
+void rt_gemm_f32_bt_rows(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                         const int32_t *bt_rows, float beta, float *C, int64_t ldc, int provider, float *work);
+
 #endif

@@ -182,11 +182,15 @@ Test(grad_conv, pointwise)
              (int64_t[]){1, 1}, true, false);
 }
 
-/* Stride 1, groups 1, images large enough that the input gradient is a convolution of dy with
- * the flipped weights through the direct kernel (rt_conv_direct_f32); asymmetric pads and
- * dilation change its padding. */
-Test(grad_conv, input_gradient_as_direct_conv)
+/* Images large enough for the direct kernels: the input gradient (stride 1, groups 1) is a
+ * convolution of dy with the flipped weights (asymmetric pads and dilation change its padding),
+ * the weight gradient runs over shifted windows of x, several images in slices summed apart. */
+Test(grad_conv, direct_gradients)
 {
+    run_conv("3 images in slices, 16x16", (ConvSpec){.ns = 2, .groups = 1, .pads = {1, 1, 1, 1}}, 3, 3, 4,
+             (int64_t[]){16, 16}, (int64_t[]){3, 3}, true, false);
+    run_conv("groups 2, stride 2, 3 images", (ConvSpec){.ns = 2, .groups = 2, .strides = {2, 2}, .pads = {1, 1, 1, 1}},
+             3, 4, 6, (int64_t[]){30, 32}, (int64_t[]){3, 3}, false, false);
     run_conv("3x3 pad 1, 12x12", (ConvSpec){.ns = 2, .groups = 1, .pads = {1, 1, 1, 1}}, 2, 3, 5, (int64_t[]){12, 12},
              (int64_t[]){3, 3}, true, false);
     run_conv("3x2 asymmetric pads, 13x16", (ConvSpec){.ns = 2, .groups = 1, .pads = {1, 0, 2, 1}}, 1, 4, 3,
