@@ -8,8 +8,10 @@
 
 #include <cblas.h>
 #include <llvm-c/Core.h>
+#include <llvm-c/ExecutionEngine.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
+#include <llvm-c/OrcEE.h>
 
 #include "codegen/emit.h"
 #include "runtime/threadpool.h"
@@ -26,6 +28,18 @@ typedef struct {
     const char *name;
     void *addr;
 } ExternalSymbol;
+
+/* SEEDC_PERF=1: an object layer that tells perf where each compiled function lies (a jitdump file
+ * for `perf inject --jit`), so that a profile of JIT code names its nodes and kernels. */
+static LLVMOrcObjectLayerRef perf_object_layer(void *ctx, LLVMOrcExecutionSessionRef es, const char *triple)
+{
+    (void)ctx, (void)triple;
+    LLVMOrcObjectLayerRef layer = LLVMOrcCreateRTDyldObjectLinkingLayerWithSectionMemoryManager(es);
+    LLVMJITEventListenerRef perf = LLVMCreatePerfJITEventListener();
+    if (perf)
+        LLVMOrcRTDyldObjectLinkingLayerRegisterJITEventListener(layer, perf);
+    return layer;
+}
 
 /* Functions LLVM may call from kernel code: what the kernels call plus what its optimizer emits. */
 static const ExternalSymbol *external_symbols(size_t *n)
@@ -94,8 +108,11 @@ SdStatus cg_compile_jit(const IrGraph *g, const CgOptions *opt, CgModel **out, S
     if (!m)
         return sd_errorf(err, SD_ENOMEM, "out of memory compiling '%s'", ir_graph_name(g));
     CgTarget target;
+    const char *perf = getenv("SEEDC_PERF");
+    const bool perf_map = perf && *perf && strcmp(perf, "0") != 0;
+    /* position-independent under the perf layer: RTDyld places code anywhere in the address space */
     SdStatus st = cg_target_init(&target, NULL, opt->cpu, opt->features, opt->opt_level ? opt->opt_level : 3,
-                                 false, err);
+                                 perf_map, err);
     if (st != SD_OK) {
         free(m);
         return st;
@@ -111,6 +128,8 @@ SdStatus cg_compile_jit(const IrGraph *g, const CgOptions *opt, CgModel **out, S
         target.tm = NULL;
         LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
         LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+        if (perf_map)
+            LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(builder, perf_object_layer, NULL);
         LLVMErrorRef e = LLVMOrcCreateLLJIT(&m->jit, builder);
         if (e)
             st = llvm_error(e, "creating the JIT", err);
