@@ -259,6 +259,21 @@ Test(conv, matches_reference_builtin)
     }
 }
 
+/* SEEDC_PERF=1 links the JIT's code through another layer (RTDyld, position-independent code, a
+ * jitdump file for perf): the same results. */
+Test(conv, jit_under_perf_matches_reference)
+{
+    char dir[] = "/tmp/seedc-perf-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    setenv("JITDUMPDIR", dir, 1);
+    setenv("SEEDC_PERF", "1", 1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i += 4)
+        check_conv(&cases[i], "builtin");
+    char rm[64];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    cr_expect_eq(system(rm), 0);
+}
+
 Test(conv, transpose_matches_reference)
 {
     for (size_t i = 0; i < sizeof transpose_cases / sizeof transpose_cases[0]; i++) {
