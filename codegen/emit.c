@@ -39,6 +39,9 @@ typedef struct {
     int threads;
     int n_param_globals, n_tasks;
     const CgLowered *lowered; /* by node index */
+    struct Instance *inst;    /* kernel specializations made so far (kernel_instance) */
+    int n_inst, cap_inst;
+    int cur_node;
     size_t *packed_offset;    /* by node index: where its packed weights lie in the constants blob */
     size_t cur_packed;        /* the node being emitted's */
 } Emitter;
@@ -249,6 +252,94 @@ static LLVMValueRef new_function(Emitter *e, const char *name, bool internal)
     return fn;
 }
 
+/* A kernel specialized to one params value, shared by every call with the same kernel and the
+ * same params bytes: repeated layers (ResNet-50's blocks) make LLVM compile each shape once, not
+ * once per node. */
+typedef struct Instance {
+    const char *kernel;
+    const void *params;
+    size_t size;
+    uint64_t hash;
+    LLVMValueRef fn;
+    int uses;
+} Instance;
+
+static uint64_t instance_hash(const char *kernel, const void *params, size_t size)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const char *c = kernel; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ ((const uint8_t *)params)[i]) * 1099511628211ull;
+    return h;
+}
+
+/* fn(bufs) = kernel(params, bufs), or for a range kernel fn(bufs, begin, end); NULL when the
+ * kernel is not in the bitcode or memory runs out (err says which). */
+static LLVMValueRef kernel_instance(Emitter *e, const IrNode *n, const char *kernel, const CgCall *call, bool range,
+                                    SdError *err)
+{
+    const uint64_t h = instance_hash(kernel, call->params, call->params_size);
+    for (int i = 0; i < e->n_inst; i++) {
+        const Instance *in = &e->inst[i];
+        if (in->hash == h && in->size == call->params_size && strcmp(in->kernel, kernel) == 0 &&
+            memcmp(in->params, call->params, call->params_size) == 0) {
+            e->inst[i].uses++;
+            return in->fn;
+        }
+    }
+    char lb[200];
+    LLVMValueRef k = kernel_function(e, kernel);
+    if (!k) {
+        sd_errorf(err, SD_EINTERNAL, "%s: kernel %s is missing from the kernel bitcode", ir_node_label(n, lb, sizeof lb),
+                  kernel);
+        return NULL;
+    }
+    if (e->n_inst == e->cap_inst) {
+        int cap = e->cap_inst ? 2 * e->cap_inst : 64;
+        Instance *grown = realloc(e->inst, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(e->g));
+            return NULL;
+        }
+        e->inst = grown, e->cap_inst = cap;
+    }
+    LLVMTypeRef args[3] = {e->ptr, e->i64, e->i64};
+    LLVMTypeRef type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), args, range ? 3 : 1, 0);
+    char name[128];
+    snprintf(name, sizeof name, "%s.n%d", kernel, e->cur_node); /* named after the first node using it */
+    LLVMValueRef fn = LLVMAddFunction(e->m, name, type);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    const char *attrs[2] = {"noinline", "nounwind"};
+    for (int i = 0; i < 2; i++)
+        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                                LLVMCreateEnumAttribute(e->ctx, LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i])), 0));
+    cg_set_target_attrs(e->ctx, fn, e->t);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(e->ctx);
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
+    LLVMTypeRef kargs[4] = {e->ptr, e->ptr, e->i64, e->i64};
+    LLVMTypeRef ktype = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), kargs, range ? 4 : 2, 0);
+    LLVMValueRef vals[4] = {param_global(e, call), LLVMGetParam(fn, 0), range ? LLVMGetParam(fn, 1) : NULL,
+                            range ? LLVMGetParam(fn, 2) : NULL};
+    LLVMBuildCall2(b, ktype, k, vals, range ? 4 : 2, "");
+    LLVMBuildRetVoid(b);
+    LLVMDisposeBuilder(b);
+    e->inst[e->n_inst++] = (Instance){kernel, call->params, call->params_size, h, fn, 1};
+    return fn;
+}
+
+/* An instance only one call uses goes back inline into its node (no wrapper left in the code). */
+static void inline_single_instances(Emitter *e)
+{
+    unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+    unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
+    for (int i = 0; i < e->n_inst; i++)
+        if (e->inst[i].uses == 1) {
+            LLVMRemoveEnumAttributeAtIndex(e->inst[i].fn, LLVMAttributeFunctionIndex, noinline);
+            LLVMAddAttributeAtIndex(e->inst[i].fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(e->ctx, always, 0));
+        }
+}
+
 /* Fills a bufs array for one call; `thread` (may be NULL) offsets the workspace per thread. */
 static LLVMValueRef build_bufs(Emitter *e, LLVMBuilderRef b, const Bases *base, const IrNode *n, const CgCall *call,
                                LLVMValueRef thread)
@@ -299,8 +390,7 @@ static int tasks_for(const Emitter *e, const CgCall *call)
 }
 
 /* task(ctx, task, thread): slice `task` of n_tasks of the call, ctx = the node's four bases. */
-static LLVMValueRef emit_task(Emitter *e, const IrNode *n, const CgCall *call, LLVMValueRef params, int n_tasks,
-                              SdError *err)
+static LLVMValueRef emit_task(Emitter *e, const IrNode *n, const CgCall *call, int n_tasks, SdError *err)
 {
     LLVMTypeRef i32 = LLVMInt32TypeInContext(e->ctx);
     LLVMTypeRef task_type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->i64, i32}, 3, 0);
@@ -325,20 +415,15 @@ static LLVMValueRef emit_task(Emitter *e, const IrNode *n, const CgCall *call, L
     LLVMValueRef begin = LLVMBuildUDiv(b, LLVMBuildMul(b, task, extent, ""), nt, "begin");
     LLVMValueRef next = LLVMBuildAdd(b, task, LLVMConstInt(e->i64, 1, 0), "");
     LLVMValueRef end = LLVMBuildUDiv(b, LLVMBuildMul(b, next, extent, ""), nt, "end");
-    LLVMValueRef kernel = kernel_function(e, call->range_kernel);
-    SdStatus st = SD_OK;
-    if (!kernel) {
-        char lb[200];
-        st = sd_errorf(err, SD_EINTERNAL, "%s: kernel %s is missing from the kernel bitcode",
-                       ir_node_label(n, lb, sizeof lb), call->range_kernel);
-    } else {
+    LLVMValueRef inst = kernel_instance(e, n, call->range_kernel, call, true, err);
+    if (inst) {
         LLVMTypeRef range_type =
-            LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->ptr, e->i64, e->i64}, 4, 0);
-        LLVMBuildCall2(b, range_type, kernel, (LLVMValueRef[]){params, bufs, begin, end}, 4, "");
+            LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->i64, e->i64}, 3, 0);
+        LLVMBuildCall2(b, range_type, inst, (LLVMValueRef[]){bufs, begin, end}, 3, "");
     }
     LLVMBuildRetVoid(b);
     LLVMDisposeBuilder(b);
-    return st == SD_OK ? fn : NULL;
+    return inst ? fn : NULL;
 }
 
 static bool same_home(const Emitter *e, const IrValue *a, const IrValue *b)
@@ -353,14 +438,13 @@ static SdStatus emit_calls(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const 
     bool reshape = n->op == IR_OP_RESHAPE || n->op == IR_OP_FLATTEN || n->op == IR_OP_SQUEEZE || n->op == IR_OP_UNSQUEEZE;
     if (reshape && same_home(e, n->inputs[0], n->outputs[0]))
         return SD_OK; /* memory planning made the output the input's bytes */
-    LLVMTypeRef kernel_type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->ptr}, 2, 0);
+    LLVMTypeRef inst_type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr}, 1, 0);
     Bases base = fn_bases(fn);
     for (int c = 0; c < low->n_calls; c++) {
         const CgCall *call = &low->calls[c];
-        LLVMValueRef params = param_global(e, call);
         int n_tasks = tasks_for(e, call);
         if (n_tasks > 1) {
-            LLVMValueRef task = emit_task(e, n, call, params, n_tasks, err);
+            LLVMValueRef task = emit_task(e, n, call, n_tasks, err);
             if (!task)
                 return err->status;
             LLVMTypeRef ctx_type = LLVMArrayType2(e->ptr, 4);
@@ -381,14 +465,11 @@ static SdStatus emit_calls(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const 
             LLVMBuildCall2(b, pf_type, pf, args, 4, "");
             continue;
         }
-        LLVMValueRef kernel = kernel_function(e, call->kernel);
-        if (!kernel) {
-            char lb[200];
-            return sd_errorf(err, SD_EINTERNAL, "%s: kernel %s is missing from the kernel bitcode",
-                             ir_node_label(n, lb, sizeof lb), call->kernel);
-        }
+        LLVMValueRef inst = kernel_instance(e, n, call->kernel, call, false, err);
+        if (!inst)
+            return err->status;
         LLVMValueRef bufs = build_bufs(e, b, &base, n, call, NULL);
-        LLVMBuildCall2(b, kernel_type, kernel, (LLVMValueRef[]){params, bufs}, 2, "");
+        LLVMBuildCall2(b, inst_type, inst, (LLVMValueRef[]){bufs}, 1, "");
     }
     return SD_OK;
 }
@@ -473,6 +554,7 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
             LLVMValueRef fn = new_function(&e, fname, true);
             LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
             e.cur_packed = e.packed_offset[i];
+            e.cur_node = i;
             st = emit_calls(&e, b, fn, n, &lowered[i], err);
             LLVMBuildRetVoid(b);
             LLVMValueRef args[4] = {LLVMGetParam(entry, 0), LLVMGetParam(entry, 1), LLVMGetParam(entry, 2),
@@ -481,6 +563,7 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
         }
         if (st == SD_OK)
             st = emit_output_copies(&e, eb, entry, err);
+        inline_single_instances(&e);
         LLVMBuildRetVoid(eb);
         LLVMDisposeBuilder(b);
         LLVMDisposeBuilder(eb);
@@ -496,6 +579,7 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
     free(lowered);
     free(e.homes);
     free(e.packed_offset);
+    free(e.inst);
     if (st != SD_OK) {
         if (e.m)
             LLVMDisposeModule(e.m);
