@@ -183,6 +183,16 @@ static void tap_offsets(const RtConvParams *p, int64_t cin_g, int64_t ps, int32_
             }
 }
 
+/* The workspace's planes, [split] and tap offsets (filled in); returns the floats after them. */
+static float *direct_workspace(const RtConvParams *p, int64_t cin_g, int64_t K, int64_t ps, float *work, float **split,
+                               int32_t **rows)
+{
+    *split = work + rt_conv_direct_planes(p) * ps;
+    *rows = (int32_t *)(*split + rt_conv_direct_split_floats(p));
+    tap_offsets(p, cin_g, ps, *rows);
+    return (float *)*rows + (K + 15) / 16 * 16;
+}
+
 /* C = the weights of channels [c0, c0 + m) of group g times the GEMM rows at b (offsets rows):
  * from weights packed at compile time or as they are. Constant sizes at every call site. */
 static inline void direct_gemm(const RtConvParams *p, const float *w, int64_t g, int64_t cout_g, int64_t c0,
@@ -218,11 +228,10 @@ static void conv_direct_items(const RtConvParams *p, void *const *bufs, int64_t 
     const int64_t ps = rt_conv_direct_plane_floats(p), ldt = rpb * WQ;
     int64_t cs, cc, last_c;
     channel_chunks(p, cout_g, &cs, &cc, &last_c);
-    float *planes = work, *split = planes + rt_conv_direct_planes(p) * ps;
-    int32_t *rows = (int32_t *)(split + rt_conv_direct_split_floats(p));
-    float *t = (float *)rows + (K + 15) / 16 * 16;
+    float *planes = work, *split, *t;
+    int32_t *rows;
+    t = direct_workspace(p, cin_g, K, ps, work, &split, &rows);
     float *gemm_work = t + (cc * ldt + 15) / 16 * 16;
-    tap_offsets(p, cin_g, ps, rows);
     int64_t have = -1; /* the (block of images, group) in the planes */
     for (int64_t it = begin; it < end; it++) {
         const int64_t c = it % cs, blk = it / cs % nblk, ig = it / cs / nblk, g = ig % p->groups, b = ig / p->groups;
@@ -308,11 +317,10 @@ static void grad_weight_direct_items(const RtConvParams *p, void *const *bufs, i
     const int64_t ps = rt_conv_direct_plane_floats(p);
     int64_t cs, cc, last_c;
     channel_chunks(p, cout_g, &cs, &cc, &last_c);
-    float *planes = work, *split = planes + rt_conv_direct_planes(p) * ps;
-    int32_t *rows = (int32_t *)(split + rt_conv_direct_split_floats(p));
-    float *dyp = (float *)rows + (K + 15) / 16 * 16;
+    float *planes = work, *split, *dyp;
+    int32_t *rows;
+    dyp = direct_workspace(p, cin_g, K, ps, work, &split, &rows);
     float *gemm_work = dyp + (cc * ld + 15) / 16 * 16;
-    tap_offsets(p, cin_g, ps, rows);
     for (int64_t it = begin; it < end; it++) {
         const int64_t c = it % cs, g = it / cs % p->groups, s = it / cs / p->groups;
         const int64_t b0 = s * nib / S, b1 = (s + 1) * nib / S, c0 = c * cc;
