@@ -1,9 +1,14 @@
-/* passes/fold_activation.c — a Relu or Clip folded into the f32 convolution before it (actfold):
+/* passes/fold_activation.c — what follows an f32 convolution folded into it (actfold):
  *   Relu(conv(x)) = conv(x) clamped to [0, inf),  Clip(conv(x), lo, hi) = ... to [lo, hi]
- * The kernels clamp each output while it is still in cache (the direct convolution as it copies
- * the product out), so the activation costs no pass over memory of its own. Safe when nothing else
- * reads the convolution's output; computes exactly what the two ops did (NaN stays NaN). Runs in
- * the inference pipeline after quantization: int8 and bf16 convolutions are other ops. */
+ *   conv(x) + r = conv(x) with r as its residual input (a ResNet block's skip connection), and
+ *   Relu(conv(x) + r) = both.
+ * The kernels add and clamp each output while it is still in cache (the direct convolution as it
+ * copies the product out), so neither costs a pass over memory of its own. Safe when nothing else
+ * reads the convolution's output (nor the sum, when an activation follows); computes exactly what
+ * the ops did (NaN stays NaN). A residual must have the output's shape (no broadcast), and only
+ * convolutions with several input channels per group take one (the one-channel kernel writes y
+ * before it could read r). Runs in the inference pipeline after quantization: int8 and bf16
+ * convolutions are other ops. */
 #include <math.h>
 
 #include "passes/pass.h"
@@ -22,16 +27,32 @@ static bool clamp_of(const IrNode *act, float *lo, float *hi)
     return false;
 }
 
-static SdStatus fold_one(IrGraph *g, IrNode *act, IrNode *conv, float lo, float hi, const PassOptions *opt,
-                         SdError *err)
+/* Whether v is an f32 convolution's output that only `reader` reads and that can take more. */
+static IrNode *foldable_conv(const IrGraph *g, const IrValue *v)
 {
-    IrValue *inputs[3] = {conv->inputs[0], conv->inputs[1], conv->n_inputs > 2 ? conv->inputs[2] : NULL};
-    int n_inputs = conv->n_inputs;
-    IrValue *out = act->outputs[0];
+    IrNode *conv = v->producer;
+    if (!conv || conv->removed || conv->op != IR_OP_CONV || conv->attrs.conv.has_clip || v->n_uses != 1 ||
+        ir_value_is_graph_output(g, v) || v->dtype != SD_DT_F32)
+        return NULL;
+    return conv;
+}
+
+/* conv now writes `out`: clamped to [lo, hi] when clip, plus `residual` when given. */
+static SdStatus fold_one(IrGraph *g, IrNode *conv, IrNode *const *gone, int n_gone, IrValue *out, IrValue *residual,
+                         bool clip, float lo, float hi, const PassOptions *opt, SdError *err)
+{
+    IrValue *inputs[4] = {conv->inputs[0], conv->inputs[1], conv->n_inputs > 2 ? conv->inputs[2] : NULL,
+                          conv->n_inputs > 3 ? conv->inputs[3] : NULL};
+    if (residual)
+        inputs[3] = residual;
+    int n_inputs = inputs[3] ? 4 : conv->n_inputs;
     IrAttrs attrs = conv->attrs;
-    attrs.conv.has_clip = true;
-    attrs.conv.clip_min = lo, attrs.conv.clip_max = hi;
-    ir_node_remove(g, act);
+    if (clip) {
+        attrs.conv.has_clip = true;
+        attrs.conv.clip_min = lo, attrs.conv.clip_max = hi;
+    }
+    for (int i = 0; i < n_gone; i++)
+        ir_node_remove(g, gone[i]);
     ir_node_remove(g, conv);
     ir_graph_set_insert_point(g, NULL);
     IrNode *n = ir_node_new(g, IR_OP_CONV, conv->name, inputs, n_inputs, &out, 1);
@@ -41,21 +62,57 @@ static SdStatus fold_one(IrGraph *g, IrNode *act, IrNode *conv, float lo, float 
     return pass_shape_node(g, n, opt, err);
 }
 
+/* An Add of a convolution's output and a tensor of its shape: the convolution, *residual the other
+ * operand; NULL when it is no such Add. */
+static IrNode *residual_conv(const IrGraph *g, const IrNode *add, IrValue **residual)
+{
+    if (add->removed || add->op != IR_OP_ADD || add->n_inputs != 2 || add->n_outputs != 1 ||
+        add->outputs[0]->dtype != SD_DT_F32)
+        return NULL;
+    for (int i = 0; i < 2; i++) {
+        IrNode *conv = foldable_conv(g, add->inputs[i]);
+        IrValue *r = add->inputs[1 - i];
+        if (!conv || conv->n_inputs > 3 || r == add->inputs[i] || r->dtype != SD_DT_F32 ||
+            !ir_shape_equal(&r->shape, &add->outputs[0]->shape) ||
+            !ir_shape_equal(&add->inputs[i]->shape, &add->outputs[0]->shape) ||
+            conv->inputs[0]->shape.dims[1] / conv->attrs.conv.groups < 2)
+            continue;
+        *residual = r;
+        return conv;
+    }
+    return NULL;
+}
+
 SdStatus pass_fold_activation(IrGraph *g, const PassOptions *opt, SdError *err)
 {
     bool changed = false;
-    for (int k = 0; k < ir_graph_num_nodes(g); k++) {
-        IrNode *act = ir_graph_node(g, k);
+    for (int k = 0; k < ir_graph_num_nodes(g); k++) { /* Relu(conv + r): both at once */
+        IrNode *act = ir_graph_node(g, k), *add;
+        IrValue *residual;
         float lo, hi;
-        if (act->removed || act->n_outputs != 1 || act->n_inputs < 1 || !clamp_of(act, &lo, &hi))
+        if (act->removed || act->n_outputs != 1 || act->n_inputs < 1 || !clamp_of(act, &lo, &hi) ||
+            act->outputs[0]->dtype != SD_DT_F32 || act->inputs[0]->n_uses != 1 ||
+            ir_value_is_graph_output(g, act->inputs[0]) || !(add = act->inputs[0]->producer))
             continue;
-        IrValue *y = act->inputs[0];
-        IrNode *conv = y->producer;
-        if (!conv || conv->removed || conv->op != IR_OP_CONV || conv->attrs.conv.has_clip || y->n_uses != 1 ||
-            ir_value_is_graph_output(g, y) || y->dtype != SD_DT_F32 || act->outputs[0]->dtype != SD_DT_F32)
+        IrNode *conv = residual_conv(g, add, &residual);
+        if (!conv)
             continue;
-        SD_TRY(fold_one(g, act, conv, lo, hi, opt, err));
+        SD_TRY(fold_one(g, conv, (IrNode *[]){act, add}, 2, act->outputs[0], residual, true, lo, hi, opt, err));
         changed = true;
+    }
+    for (int k = 0; k < ir_graph_num_nodes(g); k++) {
+        IrNode *n = ir_graph_node(g, k), *conv;
+        IrValue *residual;
+        float lo, hi;
+        if (n->removed || n->n_outputs != 1 || n->outputs[0]->dtype != SD_DT_F32)
+            continue;
+        if ((conv = residual_conv(g, n, &residual))) { /* conv + r, nothing to clamp after it */
+            SD_TRY(fold_one(g, conv, (IrNode *[]){n}, 1, n->outputs[0], residual, false, 0, 0, opt, err));
+            changed = true;
+        } else if (n->n_inputs >= 1 && clamp_of(n, &lo, &hi) && (conv = foldable_conv(g, n->inputs[0]))) {
+            SD_TRY(fold_one(g, conv, (IrNode *[]){n}, 1, n->outputs[0], NULL, true, lo, hi, opt, err));
+            changed = true;
+        }
     }
     if (!changed)
         return SD_OK;

@@ -391,12 +391,15 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     int ns = a->nspatial;
     RtConvParams p = forward_params(a, &x->shape, &y->shape, opt);
     p.has_bias = n->n_inputs > 2 && n->inputs[2] != NULL;
+    p.has_residual = n->op == IR_OP_CONV && n->n_inputs > 3 && n->inputs[3] != NULL;
 
-    int bufs[5], nb = 0;
+    int bufs[6], nb = 0;
     bufs[nb++] = 0;
     bufs[nb++] = 1;
     if (p.has_bias)
         bufs[nb++] = 2;
+    if (p.has_residual)
+        bufs[nb++] = 3;
     bufs[nb++] = cg_out(n, 0);
     const int64_t kvol = p.kernel[0] * p.kernel[1] * p.kernel[2];
     const int64_t cin_g = p.c_in / p.groups, cout_g = p.c_out / p.groups;

@@ -190,12 +190,19 @@ SdStatus onnxw_export_node(Writer *w, const IrNode *n)
         return SD_OK;
     case IR_OP_CONV: case IR_OP_CONV_TRANSPOSE: {
         const IrConvAttrs *c = &a->conv;
-        const char *conv_out[1] = {c->has_clip ? onnxw_temp(w) : out[0]}; /* a folded activation after it */
-        o = onnxw_node(w, n->op == IR_OP_CONV ? "Conv" : "ConvTranspose", name, in, n->n_inputs, conv_out, 1);
+        const bool residual = n->n_inputs > 3 && n->inputs[3]; /* folded by actfold: an Add after it */
+        const char *conv_out[1] = {c->has_clip || residual ? onnxw_temp(w) : out[0]};
+        o = onnxw_node(w, n->op == IR_OP_CONV ? "Conv" : "ConvTranspose", name, in, n->n_inputs > 3 ? 3 : n->n_inputs,
+                       conv_out, 1);
         export_window(w, o, c->nspatial, c->kernel, c->strides, c->pads, c->dilations);
         onnxw_attr_i(w, o, "group", c->groups);
         if (n->op == IR_OP_CONV_TRANSPOSE)
             onnxw_attr_ints(w, o, "output_padding", c->output_padding, c->nspatial);
+        if (residual) {
+            const char *sum[1] = {c->has_clip ? onnxw_temp(w) : out[0]}, *args[2] = {conv_out[0], in[3]};
+            onnxw_node(w, "Add", name, args, 2, sum, 1);
+            conv_out[0] = sum[0];
+        }
         if (c->has_clip) {
             const char *args[3] = {conv_out[0], isinf(c->clip_min) ? "" : onnxw_const_scalar(w, c->clip_min),
                                    isinf(c->clip_max) ? "" : onnxw_const_scalar(w, c->clip_max)};

@@ -147,6 +147,15 @@ static SdStatus shape_conv_forward(ShapeCtx *c, IrNode *n)
     IrShape s = {.rank = x->shape.rank, .dims = {x->shape.dims[0], c_out}};
     for (int i = 0; i < ns; i++)
         s.dims[2 + i] = out[i];
+    if (shape_has_input(n, 3)) { /* a residual folded in by actfold: the output's shape */
+        SD_TRY(shape_same_dtype(c, n, 0, 3));
+        if (!ir_shape_equal(&n->inputs[3]->shape, &s)) {
+            char sr[128], so[128];
+            return shape_error(c, n, SD_ESHAPE, "residual '%s' has shape %s; the output's %s is expected",
+                               n->inputs[3]->name, ir_shape_str(&n->inputs[3]->shape, sr, sizeof sr),
+                               ir_shape_str(&s, so, sizeof so));
+        }
+    }
     shape_set(n, 0, x->dtype, &s);
     return SD_OK;
 }

@@ -45,9 +45,9 @@ static inline void conv_gemm(const RtConvParams *p, const float *w, int64_t g, i
 static void conv_gemm_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const float *x = bufs[0], *w = bufs[1];
-    const float *bias = p->has_bias ? bufs[2] : NULL;
-    float *y = bufs[2 + p->has_bias];
-    float *col = bufs[3 + p->has_bias];
+    const float *bias = p->has_bias ? bufs[2] : NULL, *res = conv_residual(p, bufs);
+    float *y = conv_y(p, bufs);
+    float *col = bufs[3 + p->has_bias + p->has_residual];
     if (p->groups <= 0)
         return;
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
@@ -72,9 +72,12 @@ static void conv_gemm_items(const RtConvParams *p, void *const *bufs, int64_t be
             have = ngb;
         }
         const bool full_c = c < cs - 1;
-        if (bias)
+        if (res)
+            fill_rows_residual(yg, res + (yg - y), full_c ? cc : last_c, nr * OW, out_vol,
+                               bias ? bias + g * cout_g + c * cc : NULL);
+        else if (bias)
             fill_rows(yg, full_c ? cc : last_c, nr * OW, out_vol, bias + g * cout_g + c * cc);
-        const float beta = bias ? 1.0f : 0.0f;
+        const float beta = bias || res ? 1.0f : 0.0f;
         if (nr == rpb && full_c)
             conv_gemm(p, w, g, cout_g, c * cc, cc, rpb * OW, K, col, rpb * OW, beta, yg, out_vol, gemm_work);
         else if (nr == rpb)
@@ -94,9 +97,9 @@ static void conv_gemm_items(const RtConvParams *p, void *const *bufs, int64_t be
 static void conv_gemm_images_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const float *x = bufs[0], *w = bufs[1];
-    const float *bias = p->has_bias ? bufs[2] : NULL;
-    float *y = bufs[2 + p->has_bias];
-    float *col = bufs[3 + p->has_bias];
+    const float *bias = p->has_bias ? bufs[2] : NULL, *res = conv_residual(p, bufs);
+    float *y = conv_y(p, bufs);
+    float *col = bufs[3 + p->has_bias + p->has_residual];
     if (p->groups <= 0 || p->images_per_block <= 0)
         return;
     const int64_t ipb = p->images_per_block;
@@ -134,7 +137,12 @@ static void conv_gemm_images_items(const RtConvParams *p, void *const *bufs, int
                 const int64_t oc = g * cout_g + c * cc + r;
                 const float add = bias ? bias[oc] : 0.0f, *src = t + r * N + i * P;
                 float *dst = y + ((n0 + i) * p->c_out + oc) * P;
-                if (p->has_clip)
+                if (res) {
+                    const float *rs = res + ((n0 + i) * p->c_out + oc) * P;
+                    for (int64_t j = 0; j < P; j++)
+                        dst[j] = p->has_clip ? clip_value(src[j] + add + rs[j], p->clip_min, p->clip_max)
+                                             : src[j] + add + rs[j];
+                } else if (p->has_clip)
                     for (int64_t j = 0; j < P; j++)
                         dst[j] = clip_value(src[j] + add, p->clip_min, p->clip_max);
                 else
@@ -173,9 +181,9 @@ RT_RANGE_KERNEL(rt_conv_gemm_f32_range)
 static void conv_pointwise_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const float *x = bufs[0], *w = bufs[1];
-    const float *bias = p->has_bias ? bufs[2] : NULL;
-    float *y = bufs[2 + p->has_bias];
-    float *gemm_work = bufs[3 + p->has_bias];
+    const float *bias = p->has_bias ? bufs[2] : NULL, *res = conv_residual(p, bufs);
+    float *y = conv_y(p, bufs);
+    float *gemm_work = bufs[3 + p->has_bias + p->has_residual];
     if (p->groups <= 0)
         return;
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
@@ -187,12 +195,16 @@ static void conv_pointwise_items(const RtConvParams *p, void *const *bufs, int64
         const float *xg = x + (n * p->c_in + g * cin_g) * vol;
         float *yg = y + (n * p->c_out + g * cout_g + c * cc) * vol;
         const bool full_c = c < cs - 1;
-        if (bias)
+        if (res)
+            fill_rows_residual(yg, res + (yg - y), full_c ? cc : last_c, vol, vol,
+                               bias ? bias + g * cout_g + c * cc : NULL);
+        else if (bias)
             fill_rows(yg, full_c ? cc : last_c, vol, vol, bias + g * cout_g + c * cc);
+        const float beta = bias || res ? 1.0f : 0.0f;
         if (full_c)
-            conv_gemm(p, w, g, cout_g, c * cc, cc, vol, cin_g, xg, vol, bias ? 1.0f : 0.0f, yg, vol, gemm_work);
+            conv_gemm(p, w, g, cout_g, c * cc, cc, vol, cin_g, xg, vol, beta, yg, vol, gemm_work);
         else
-            conv_gemm(p, w, g, cout_g, c * cc, last_c, vol, cin_g, xg, vol, bias ? 1.0f : 0.0f, yg, vol, gemm_work);
+            conv_gemm(p, w, g, cout_g, c * cc, last_c, vol, cin_g, xg, vol, beta, yg, vol, gemm_work);
         clip_rows(p, yg, full_c ? cc : last_c, vol, vol);
     }
 }
@@ -256,8 +268,8 @@ static void dw_plane(const RtConvParams *p, const float *restrict x, const float
 static void conv_depthwise_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const float *x = bufs[0], *w = bufs[1];
-    const float *bias = p->has_bias ? bufs[2] : NULL;
-    float *y = bufs[2 + p->has_bias];
+    const float *bias = p->has_bias ? bufs[2] : NULL, *res = conv_residual(p, bufs);
+    float *y = conv_y(p, bufs);
     if (p->groups <= 0 || p->c_out <= 0)
         return;
     const int64_t mult = p->c_out / p->groups;
@@ -265,9 +277,12 @@ static void conv_depthwise_items(const RtConvParams *p, void *const *bufs, int64
     const int64_t kvol = p->kernel[1] * p->kernel[2];
     for (int64_t it = begin; it < end; it++) {
         int64_t n = it / p->c_out, oc = it % p->c_out, ic = mult > 0 ? oc / mult : 0;
-        dw_plane(p, x + (n * p->c_in + ic) * in_vol, w + oc * kvol, bias ? bias[oc] : 0.0f,
-                 y + (n * p->c_out + oc) * out_vol);
-        clip_rows(p, y + (n * p->c_out + oc) * out_vol, 1, out_vol, out_vol);
+        float *yc = y + (n * p->c_out + oc) * out_vol;
+        dw_plane(p, x + (n * p->c_in + ic) * in_vol, w + oc * kvol, bias ? bias[oc] : 0.0f, yc);
+        if (res) /* y never shares memory with its inputs (the planner only reuses elementwise inputs) */
+            for (int64_t j = 0; j < out_vol; j++)
+                yc[j] += res[(n * p->c_out + oc) * out_vol + j];
+        clip_rows(p, yc, 1, out_vol, out_vol);
     }
 }
 

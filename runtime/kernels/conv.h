@@ -7,7 +7,8 @@
  *   rt_conv_depthwise_f32  one input channel per group, at most 2 spatial dims: direct loops over
  *                          output rows, the kernel window unrolled once its size is constant;
  *   rt_conv_transpose_f32  GEMM into column form (workspace), then scatter-add (col2im).
- * Operands: x, w, [bias when has_bias], y, [workspace for the gemm, pointwise and transpose kernels:
+ * Operands: x, w, [bias when has_bias], [residual when has_residual], y, [workspace for the gemm,
+ * pointwise, direct and transpose kernels:
  * the column block, if any, rounded up to 16 floats, then the GEMM's rt_gemm_workspace_floats].
  *
  * Gradients (params describe the FORWARD conv: in = x, out = dy, c_in = x's channels):
@@ -57,6 +58,8 @@ typedef struct RtConvParams {
                                    summed apart (scratch shared by the threads), then in order */
     int32_t has_clip;           /* forward kernels: y clamped to [clip_min, clip_max] (a folded Relu or
                                    Clip), NaN kept */
+    int32_t has_residual;       /* forward kernels: operand after the bias (before y) added to y before
+                                   the clamp (a folded skip connection; never with one channel per group) */
     float clip_min, clip_max;
 } RtConvParams;
 

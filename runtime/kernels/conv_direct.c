@@ -48,27 +48,35 @@ typedef int32_t v8i __attribute__((vector_size(32)));
         (v) = (vt)(((it)(v) & ~m_) | ((it)hi_ & m_));                  \
     } while (0)
 
-/* dst[j] = src[j] + add for j < n, clamped when clip. Rows of 14 or 7 pixels made scalar loops of
+/* dst[j] = src[j] + add (+ res[j] when res), clamped when clip. Rows of 14 or 7 pixels made scalar loops of
  * this; whole vectors instead, the last one overlapping the one before (storing a value twice is
  * harmless). */
-static inline void copy_add(float *restrict dst, const float *restrict src, int64_t n, float add, bool clip,
-                            float lo, float hi)
+static inline void copy_add(float *restrict dst, const float *restrict src, const float *restrict res, int64_t n,
+                            float add, bool clip, float lo, float hi)
 {
     if (n >= 16) {
         const v16f a = {add, add, add, add, add, add, add, add, add, add, add, add, add, add, add, add};
         for (int64_t j = 0; j + 16 <= n; j += 16) {
             v16f v = *(const v16f_u *)(src + j) + a;
+            if (res)
+                v += *(const v16f_u *)(res + j);
             if (clip)
                 CLIP_LANES(v, v16f, v16i, lo, hi);
             *(v16f_u *)(dst + j) = v;
         }
         v16f v = *(const v16f_u *)(src + n - 16) + a;
+        if (res)
+            v += *(const v16f_u *)(res + n - 16);
         if (clip)
             CLIP_LANES(v, v16f, v16i, lo, hi);
         *(v16f_u *)(dst + n - 16) = v;
     } else if (n >= 8) {
         const v8f a = {add, add, add, add, add, add, add, add};
         v8f v0 = *(const v8f_u *)src + a, v1 = *(const v8f_u *)(src + n - 8) + a;
+        if (res) {
+            v0 += *(const v8f_u *)res;
+            v1 += *(const v8f_u *)(res + n - 8);
+        }
         if (clip) {
             CLIP_LANES(v0, v8f, v8i, lo, hi);
             CLIP_LANES(v1, v8f, v8i, lo, hi);
@@ -77,8 +85,10 @@ static inline void copy_add(float *restrict dst, const float *restrict src, int6
         *(v8f_u *)(dst + n - 8) = v1;
     } else {
         RT_NOVEC_LOOP
-        for (int64_t j = 0; j < n; j++)
-            dst[j] = clip ? clip_value(src[j] + add, lo, hi) : src[j] + add;
+        for (int64_t j = 0; j < n; j++) {
+            const float v = src[j] + add + (res ? res[j] : 0.0f);
+            dst[j] = clip ? clip_value(v, lo, hi) : v;
+        }
     }
 }
 
@@ -211,9 +221,9 @@ static inline void direct_gemm(const RtConvParams *p, const float *w, int64_t g,
 static void conv_direct_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const float *x = bufs[0], *w = bufs[1];
-    const float *bias = p->has_bias ? bufs[2] : NULL;
-    float *y = bufs[2 + p->has_bias];
-    float *work = bufs[3 + p->has_bias];
+    const float *bias = p->has_bias ? bufs[2] : NULL, *res = conv_residual(p, bufs);
+    float *y = conv_y(p, bufs);
+    float *work = bufs[3 + p->has_bias + p->has_residual];
     if (p->groups <= 0 || p->stride[1] <= 0 || p->stride[2] <= 0 || p->plane[0] <= 0 || p->plane[1] <= 0)
         return;
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
@@ -261,8 +271,9 @@ static void conv_direct_items(const RtConvParams *p, void *const *bufs, int64_t 
                 continue; /* a row between two images */
             for (int64_t r = 0; r < m; r++) {
                 const int64_t oc = g * cout_g + c * cc + r;
-                copy_add(y + ((n0 + i) * p->c_out + oc) * P + oy * OW, t + r * ldt + j * WQ, OW, bias ? bias[oc] : 0.0f,
-                         p->has_clip, p->clip_min, p->clip_max);
+                const int64_t at = ((n0 + i) * p->c_out + oc) * P + oy * OW;
+                copy_add(y + at, t + r * ldt + j * WQ, res ? res + at : NULL, OW, bias ? bias[oc] : 0.0f, p->has_clip,
+                         p->clip_min, p->clip_max);
             }
         }
     }

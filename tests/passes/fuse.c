@@ -3,6 +3,7 @@
  * equal the unfused model's. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,4 +205,76 @@ Test(fuse, folds_activations_into_the_convolution)
                   (double)folded[i], (double)plain[i]);
     sd_model_free(a);
     sd_model_free(b);
+}
+
+/* Skip connections: Relu(conv + x) and b + conv fold into the convolutions as a residual operand
+ * (with the clamp for the first); the results equal the unfolded model's, through the direct, the
+ * im2col (by rows, and small images side by side) and the 1x1 kernels. */
+static void check_residual_fold(int64_t hw)
+{
+    char name[32];
+    snprintf(name, sizeof name, "convres%d.onnx", (int)hw);
+    const char *path = tb_path(name);
+    static float wa[4 * 4 * 9], wb[4 * 4 * 9], wc[4 * 4], bias[4];
+    for (int i = 0; i < 4 * 4 * 9; i++)
+        wa[i] = sinf((float)i * 1.7f) * 0.4f, wb[i] = cosf((float)i * 0.3f) * 0.3f;
+    for (int i = 0; i < 16; i++)
+        wc[i] = sinf((float)i) * 0.6f;
+    for (int c = 0; c < 4; c++)
+        bias[c] = 0.2f * (float)c - 0.3f;
+    TbModel *m = tb_model_new(17);
+    tb_input(m, "x", SD_DT_F32, 4, (int64_t[]){3, 4, hw, hw});
+    tb_init_f32(m, "wa", 4, (int64_t[]){4, 4, 3, 3}, wa, 0);
+    tb_init_f32(m, "wb", 4, (int64_t[]){4, 4, 3, 3}, wb, 0);
+    tb_init_f32(m, "wc", 4, (int64_t[]){4, 4, 1, 1}, wc, 0);
+    tb_init_f32(m, "bias", 1, (int64_t[]){4}, bias, 0);
+    tb_node(m, "Conv", "ca", (const char *[]){"x", "wa", "bias", NULL}, (const char *[]){"a0", NULL});
+    tb_attr_ints(m, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    tb_node(m, "Relu", "ra", (const char *[]){"a0", NULL}, (const char *[]){"a", NULL});
+    tb_node(m, "Conv", "cb", (const char *[]){"a", "wb", NULL}, (const char *[]){"b0", NULL});
+    tb_attr_ints(m, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    tb_node(m, "Add", "skip", (const char *[]){"b0", "x", NULL}, (const char *[]){"b1", NULL});
+    tb_node(m, "Relu", "rb", (const char *[]){"b1", NULL}, (const char *[]){"b", NULL});
+    tb_node(m, "Conv", "cc", (const char *[]){"b", "wc", "bias", NULL}, (const char *[]){"c0", NULL});
+    tb_node(m, "Add", "skip2", (const char *[]){"b", "c0", NULL}, (const char *[]){"y", NULL});
+    tb_output(m, "y", SD_DT_F32);
+    tb_save(m, path);
+    tb_model_free(m);
+
+    SdError err = {0};
+    IrGraph *g;
+    SdOptions opt = sd_options_default();
+    cr_assert_eq(sd_load_graph(path, &opt, &g, NULL, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(sd_optimize(g, &opt, "actfold", NULL, NULL, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(ir_graph_num_nodes(g), 3, "only the three convolutions are left");
+    int residuals = 0;
+    for (int i = 0; i < 3; i++) {
+        const IrNode *n = ir_graph_node(g, i);
+        cr_assert_eq(n->op, IR_OP_CONV);
+        residuals += n->n_inputs > 3 && n->inputs[3];
+    }
+    cr_expect_eq(residuals, 2);
+    ir_graph_free(g);
+
+    const int N = 3 * 4 * (int)(hw * hw);
+    static float x[3 * 4 * 256], want[3 * 4 * 256], got[3 * 4 * 256];
+    for (int i = 0; i < N; i++)
+        x[i] = sinf((float)i * 0.37f) * 2.0f;
+    const char *variants[3] = {"actfold", NULL, "direct-conv"};
+    for (int v = 0; v < 3; v++) {
+        SdModel *model;
+        opt.disable = variants[v];
+        cr_assert_eq(sd_model_load(path, &opt, &model, &err), SD_OK, "%s", err.msg);
+        sd_model_run_raw(model, (void *[]){x}, (void *[]){v ? got : want});
+        sd_model_free(model);
+        for (int i = 0; v && i < N; i++)
+            cr_assert(fabsf(got[i] - want[i]) <= 1e-5f * (fabsf(want[i]) + 1e-2f), "%s: element %d: %g vs %g",
+                      variants[v] ? variants[v] : "all on", i, (double)got[i], (double)want[i]);
+    }
+}
+
+Test(fuse, folds_residual_adds_into_the_convolution)
+{
+    check_residual_fold(16);
+    check_residual_fold(6);
 }
