@@ -37,9 +37,8 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "  --batch N        value of the symbolic batch dimension (default 1)\n"                         \
     "  --dim NAME=N     value of another symbolic input dimension (repeatable)\n"                    \
     "  --disable P,...  skip passes (canonicalize, fold, bnfold, dce, quantize, actfold, fuse,\n"      \
-    "                   memplan;\n"                                                              \
-    "                   prepack: constant conv weights not packed at compile time;\n"            \
-    "                   direct-conv: every convolution through im2col)\n"                         \
+    "                   memplan) or code generation choices (prepack: constant conv weights not\n" \
+    "                   packed at compile time; direct-conv: every convolution through im2col)\n"   \
     "  --gemm G         matrix products by builtin kernels (default) or openblas\n"                  \
     "  --threads N      threads to use (default: all cores)\n"                                       \
     "  --verify         check the IR after every pass\n"                                             \
