@@ -27,7 +27,7 @@ static bool clamp_of(const IrNode *act, float *lo, float *hi)
     return false;
 }
 
-/* Whether v is an f32 convolution's output that only `reader` reads and that can take more. */
+/* The f32 convolution that makes v when v has one reader and the convolution can take a fold; else NULL. */
 static IrNode *foldable_conv(const IrGraph *g, const IrValue *v)
 {
     IrNode *conv = v->producer;

@@ -227,45 +227,46 @@ static int64_t transpose_items(const RtConvParams *t)
     return (t->batch + ipb - 1) / ipb * t->groups;
 }
 
-/* The input gradient of a stride-1 2-D convolution p (groups 1) is the convolution of dy with
- * its weights flipped in space and channels swapped, padded by dilation * (kernel - 1) - pad:
- * through rt_conv_direct_f32 when that takes it, after rt_conv_flip_weights_f32 (scratch shared by
- * the threads). Whether it did; *st its status. */
-static bool lower_grad_input_direct(const IrNode *n, const RtConvParams *p, const CgLowerOptions *opt, CgLowered *out,
-                                    SdError *err, SdStatus *st)
+/* The input gradient of a stride-1 convolution p (groups 1) is the convolution of dy with its
+ * weights flipped in space and channels swapped, padded by dilation * (kernel - 1) - pad: its
+ * params in *d, or false when such padding would be negative. */
+static bool grad_input_as_conv(const RtConvParams *p, RtConvParams *d)
 {
-    RtConvParams d = *p;
-    d.c_in = p->c_out, d.c_out = p->c_in;
+    *d = *p;
+    d->c_in = p->c_out, d->c_out = p->c_in;
     for (int i = 0; i < 3; i++) {
-        d.in[i] = p->out[i], d.out[i] = p->in[i];
-        d.pad[i] = p->dilation[i] * (p->kernel[i] - 1) - p->pad[i];
-        if (d.pad[i] < 0)
+        d->in[i] = p->out[i], d->out[i] = p->in[i];
+        d->pad[i] = p->dilation[i] * (p->kernel[i] - 1) - p->pad[i];
+        if (d->pad[i] < 0)
             return false;
     }
-    if (!direct_plan(&d, opt, d.c_out))
-        return false;
-    const int64_t k = d.c_in * d.kernel[1] * d.kernel[2], base = direct_items(&d);
-    split_channels(&d, d.c_out, base);
-    const int64_t chunk = d.c_split > 1 ? d.c_chunk : d.c_out;
-    out->shared_bytes = (size_t)(d.c_in * d.c_out * d.kernel[1] * d.kernel[2]) * sizeof(float);
-    out->workspace_bytes = (size_t)rt_conv_direct_workspace_floats(&d, rt_gemm_core_floats(chunk, k)) * sizeof(float);
-    *st = cg_lowered_add(out, "rt_conv_flip_weights_f32", p, sizeof *p, 2, (int[]){1, CG_BUF_SHARED}, err);
-    if (*st == SD_OK)
-        *st = cg_lowered_add(out, "rt_conv_direct_f32", &d, sizeof d, 4, (int[]){0, CG_BUF_SHARED, cg_out(n, 0), CG_BUF_WORKSPACE}, err);
-    if (*st == SD_OK) {
-        cg_lowered_split(out, "rt_conv_direct_f32_range", base * d.c_split,
-                         2.0 * (double)ir_value_numel(n->outputs[0]) * (double)k);
-        cg_lowered_grain(out, d.c_split);
-    }
     return true;
+}
+
+/* ... through rt_conv_direct_f32 (d planned by direct_plan), after rt_conv_flip_weights_f32 writes
+ * the flipped weights into scratch the threads share. */
+static SdStatus lower_grad_input_direct(const IrNode *n, const RtConvParams *p, RtConvParams *d, CgLowered *out,
+                                        SdError *err)
+{
+    const int64_t k = d->c_in * d->kernel[1] * d->kernel[2], base = direct_items(d);
+    split_channels(d, d->c_out, base);
+    const int64_t chunk = d->c_split > 1 ? d->c_chunk : d->c_out;
+    out->shared_bytes = (size_t)(d->c_in * d->c_out * d->kernel[1] * d->kernel[2]) * sizeof(float);
+    out->workspace_bytes = (size_t)rt_conv_direct_workspace_floats(d, rt_gemm_core_floats(chunk, k)) * sizeof(float);
+    SD_TRY(cg_lowered_add(out, "rt_conv_flip_weights_f32", p, sizeof *p, 2, (int[]){1, CG_BUF_SHARED}, err));
+    SD_TRY(cg_lowered_add(out, "rt_conv_direct_f32", d, sizeof *d, 4,
+                          (int[]){0, CG_BUF_SHARED, cg_out(n, 0), CG_BUF_WORKSPACE}, err));
+    cg_lowered_split(out, "rt_conv_direct_f32_range", base * d->c_split,
+                     2.0 * (double)ir_value_numel(n->outputs[0]) * (double)k);
+    cg_lowered_grain(out, d->c_split);
+    return SD_OK;
 }
 
 /* dx (output) from dy (input 0) and w (input 1): direct loops for one input channel per group,
  * one GEMM per group for 1x1, else the transposed convolution of dy (GEMM and col2im). */
 static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
-    RtConvParams p = forward_params(&n->attrs.conv, &n->outputs[0]->shape, &n->inputs[0]->shape, opt);
-    SdStatus st;
+    RtConvParams p = forward_params(&n->attrs.conv, &n->outputs[0]->shape, &n->inputs[0]->shape, opt), d;
     int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
     const int64_t cin_g = p.groups > 0 ? p.c_in / p.groups : 0;
     if (cin_g == 1)
@@ -275,8 +276,9 @@ static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgL
             gemm_workspace_bytes(&p, 0, cin_g, p.in[0] * p.in[1] * p.in[2], p.groups > 0 ? p.c_out / p.groups : 0);
         return cg_lowered_add(out, "rt_conv_grad_input_pointwise_f32", &p, sizeof p, 4, bufs, err);
     }
-    if (p.groups == 1 && p.stride[1] == 1 && p.stride[2] == 1 && lower_grad_input_direct(n, &p, opt, out, err, &st))
-        return st;
+    if (p.groups == 1 && p.stride[1] == 1 && p.stride[2] == 1 && grad_input_as_conv(&p, &d) &&
+        direct_plan(&d, opt, d.c_out))
+        return lower_grad_input_direct(n, &p, &d, out, err);
     /* the transposed conv's view: its input is dy, its output dx, its weights read the same */
     RtConvParams t = p;
     t.c_in = p.c_out, t.c_out = p.c_in;

@@ -72,11 +72,9 @@ static void conv_gemm_items(const RtConvParams *p, void *const *bufs, int64_t be
             have = ngb;
         }
         const bool full_c = c < cs - 1;
-        if (res)
-            fill_rows_residual(yg, res + (yg - y), full_c ? cc : last_c, nr * OW, out_vol,
-                               bias ? bias + g * cout_g + c * cc : NULL);
-        else if (bias)
-            fill_rows(yg, full_c ? cc : last_c, nr * OW, out_vol, bias + g * cout_g + c * cc);
+        if (bias || res)
+            fill_rows(yg, full_c ? cc : last_c, nr * OW, out_vol, bias ? bias + g * cout_g + c * cc : NULL,
+                      res ? res + (yg - y) : NULL);
         const float beta = bias || res ? 1.0f : 0.0f;
         if (nr == rpb && full_c)
             conv_gemm(p, w, g, cout_g, c * cc, cc, rpb * OW, K, col, rpb * OW, beta, yg, out_vol, gemm_work);
@@ -195,11 +193,9 @@ static void conv_pointwise_items(const RtConvParams *p, void *const *bufs, int64
         const float *xg = x + (n * p->c_in + g * cin_g) * vol;
         float *yg = y + (n * p->c_out + g * cout_g + c * cc) * vol;
         const bool full_c = c < cs - 1;
-        if (res)
-            fill_rows_residual(yg, res + (yg - y), full_c ? cc : last_c, vol, vol,
-                               bias ? bias + g * cout_g + c * cc : NULL);
-        else if (bias)
-            fill_rows(yg, full_c ? cc : last_c, vol, vol, bias + g * cout_g + c * cc);
+        if (bias || res)
+            fill_rows(yg, full_c ? cc : last_c, vol, vol, bias ? bias + g * cout_g + c * cc : NULL,
+                      res ? res + (yg - y) : NULL);
         const float beta = bias || res ? 1.0f : 0.0f;
         if (full_c)
             conv_gemm(p, w, g, cout_g, c * cc, cc, vol, cin_g, xg, vol, beta, yg, vol, gemm_work);
@@ -364,7 +360,7 @@ static void conv_transpose_items(const RtConvParams *p, void *const *bufs, int64
         const int64_t n = it / p->groups, g = it % p->groups;
         const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
         float *yg = y + (n * p->c_out + g * cout_g) * out_vol;
-        fill_rows(yg, cout_g, out_vol, out_vol, bias ? bias + g * cout_g : NULL);
+        fill_rows(yg, cout_g, out_vol, out_vol, bias ? bias + g * cout_g : NULL, NULL);
         for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
             int64_t nr = rows - r0 < rpb ? rows - r0 : rpb;
             if (nr == rpb) /* a full block or the last one: each GEMM call gets constant sizes */
@@ -408,7 +404,7 @@ static void conv_transpose_images_items(const RtConvParams *p, void *const *bufs
                         gemm_work);
         for (int64_t i = 0; i < ni; i++) {
             float *yg = y + ((n0 + i) * p->c_out + g * cout_g) * out_vol;
-            fill_rows(yg, cout_g, out_vol, out_vol, bias ? bias + g * cout_g : NULL);
+            fill_rows(yg, cout_g, out_vol, out_vol, bias ? bias + g * cout_g : NULL, NULL);
             col2im_block(p, cout_g, col + i * P, yg, 0, rows, N);
         }
     }

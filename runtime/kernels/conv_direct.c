@@ -332,45 +332,56 @@ static void grad_weight_direct_items(const RtConvParams *p, void *const *bufs, i
     int32_t *rows;
     dyp = direct_workspace(p, cin_g, K, ps, work, &split, &rows);
     float *gemm_work = dyp + (cc * ld + 15) / 16 * 16;
-    for (int64_t it = begin; it < end; it++) {
-        const int64_t c = it % cs, g = it / cs % p->groups, s = it / cs / p->groups;
-        const int64_t b0 = s * nib / S, b1 = (s + 1) * nib / S, c0 = c * cc;
-        const bool full_c = c < cs - 1;
-        const int64_t m = full_c ? cc : last_c;
-        float *out = (partial ? partial + s * p->c_out * K : dw) + (g * cout_g + c0) * K;
-        if (b0 == b1)
-            memset(out, 0, (size_t)(m * K) * sizeof(float));
+    /* the task's items of one (slice, group) are a run of its chunks: each block of images fills the
+     * planes once for all of them */
+    for (int64_t run = begin; run < end;) {
+        const int64_t gs = run / cs, run_end = (gs + 1) * cs < end ? (gs + 1) * cs : end;
+        const int64_t g = gs % p->groups, s = gs / p->groups, b0 = s * nib / S, b1 = (s + 1) * nib / S;
         for (int64_t b = b0; b < b1; b++) {
             const int64_t n0 = b * ipb, ni = b == nib - 1 ? last_i : ipb;
             fill_planes(p, cin_g, x + (n0 * p->c_in + g * cin_g) * p->in[1] * p->in[2], ni, planes, ps, split);
-            for (int64_t r = 0; r < m; r++)
-                for (int64_t i = 0; i < ni; i++) {
-                    const float *src = dy + ((n0 + i) * p->c_out + g * cout_g + c0 + r) * P;
-                    for (int64_t qy = 0; qy < HQ; qy++) {
-                        float *row = dyp + r * ld + (i * HQ + qy) * WQ;
-                        if (qy >= OH) {
-                            memset(row, 0, (size_t)WQ * sizeof(float));
-                            continue;
+            for (int64_t it = run; it < run_end; it++) {
+                const int64_t c = it % cs, c0 = c * cc;
+                const bool full_c = c < cs - 1;
+                const int64_t m = full_c ? cc : last_c;
+                float *out = (partial ? partial + s * p->c_out * K : dw) + (g * cout_g + c0) * K;
+                for (int64_t r = 0; r < m; r++)
+                    for (int64_t i = 0; i < ni; i++) {
+                        const float *src = dy + ((n0 + i) * p->c_out + g * cout_g + c0 + r) * P;
+                        for (int64_t qy = 0; qy < HQ; qy++) {
+                            float *row = dyp + r * ld + (i * HQ + qy) * WQ;
+                            if (qy >= OH) {
+                                memset(row, 0, (size_t)WQ * sizeof(float));
+                                continue;
+                            }
+                            memcpy(row, src + qy * OW, (size_t)OW * sizeof(float));
+                            RT_NOVEC_LOOP
+                            for (int64_t q = OW; q < WQ; q++)
+                                row[q] = 0.0f;
                         }
-                        memcpy(row, src + qy * OW, (size_t)OW * sizeof(float));
-                        RT_NOVEC_LOOP
-                        for (int64_t q = OW; q < WQ; q++)
-                            row[q] = 0.0f;
                     }
-                }
-            const float beta = b == b0 ? 0.0f : 1.0f;
-            if (ni == ipb && full_c) /* constant sizes per call site */
-                rt_gemm_f32_bt_rows(cc, K, ipb * HQ * WQ, dyp, ld, planes, rows, beta, out, K, p->use_blas, gemm_work);
-            else if (ni == ipb)
-                rt_gemm_f32_bt_rows(last_c, K, ipb * HQ * WQ, dyp, ld, planes, rows, beta, out, K, p->use_blas,
-                                    gemm_work);
-            else if (full_c)
-                rt_gemm_f32_bt_rows(cc, K, last_i * HQ * WQ, dyp, ld, planes, rows, beta, out, K, p->use_blas,
-                                    gemm_work);
-            else
-                rt_gemm_f32_bt_rows(last_c, K, last_i * HQ * WQ, dyp, ld, planes, rows, beta, out, K, p->use_blas,
-                                    gemm_work);
+                const float beta = b == b0 ? 0.0f : 1.0f;
+                if (ni == ipb && full_c) /* constant sizes per call site */
+                    rt_gemm_f32_bt_rows(cc, K, ipb * HQ * WQ, dyp, ld, planes, rows, beta, out, K, p->use_blas,
+                                        gemm_work);
+                else if (ni == ipb)
+                    rt_gemm_f32_bt_rows(last_c, K, ipb * HQ * WQ, dyp, ld, planes, rows, beta, out, K, p->use_blas,
+                                        gemm_work);
+                else if (full_c)
+                    rt_gemm_f32_bt_rows(cc, K, last_i * HQ * WQ, dyp, ld, planes, rows, beta, out, K, p->use_blas,
+                                        gemm_work);
+                else
+                    rt_gemm_f32_bt_rows(last_c, K, last_i * HQ * WQ, dyp, ld, planes, rows, beta, out, K,
+                                        p->use_blas, gemm_work);
+            }
         }
+        if (b0 == b1) /* a slice without images (never planned: slices <= blocks): its partial is zero */
+            for (int64_t it = run; it < run_end; it++) {
+                const int64_t c = it % cs;
+                memset((partial ? partial + s * p->c_out * K : dw) + (g * cout_g + c * cc) * K, 0,
+                       (size_t)((c < cs - 1 ? cc : last_c) * K) * sizeof(float));
+            }
+        run = run_end;
     }
 }
 

@@ -16,23 +16,18 @@ static inline const float *conv_residual(const RtConvParams *p, void *const *buf
 }
 static inline float *conv_y(const RtConvParams *p, void *const *bufs) { return bufs[2 + p->has_bias + p->has_residual]; }
 
-/* y = bias (per row) + the residual (laid out as y), or 0: what the GEMM then adds to (beta 1) */
-static inline void fill_rows_residual(float *restrict y, const float *restrict res, int64_t rows, int64_t cols,
-                                      int64_t ld, const float *bias)
+/* y = bias (per row, 0 without one) [+ res, laid out as y]: what a GEMM then adds to (beta 1) */
+static inline void fill_rows(float *restrict y, int64_t rows, int64_t cols, int64_t ld, const float *bias,
+                             const float *restrict res)
 {
     for (int64_t r = 0; r < rows; r++) {
         const float v = bias ? bias[r] : 0.0f;
-        for (int64_t j = 0; j < cols; j++)
-            y[r * ld + j] = v + res[r * ld + j];
-    }
-}
-
-static inline void fill_rows(float *restrict y, int64_t rows, int64_t cols, int64_t ld, const float *bias)
-{
-    for (int64_t r = 0; r < rows; r++) {
-        float v = bias ? bias[r] : 0.0f;
-        for (int64_t j = 0; j < cols; j++)
-            y[r * ld + j] = v;
+        if (res)
+            for (int64_t j = 0; j < cols; j++)
+                y[r * ld + j] = v + res[r * ld + j];
+        else
+            for (int64_t j = 0; j < cols; j++)
+                y[r * ld + j] = v;
     }
 }
 
