@@ -211,7 +211,7 @@ static LLVMValueRef value_pointer(Emitter *e, LLVMBuilderRef b, const Bases *bas
 }
 
 /* A kernel by name; on targets with AVX512-VNNI/BF16 its build for them ("<name>_avx512",
- * runtime/kernels/qgemm.c) when there is one. */
+ * runtime/kernels/qgemm.c, qconv_direct.c) when there is one. */
 static LLVMValueRef kernel_function(Emitter *e, const char *name)
 {
     if (e->t->avx512_lowp) {

@@ -132,11 +132,12 @@ static bool is_pointwise(const RtConvParams *p)
     return pointwise;
 }
 
-/* The smallest size q >= out of one image's plane in a dimension (rt_conv_direct_f32) for which
+/* The smallest size q >= out of one image's plane in a dimension (rt_conv_direct_f32, and
+ * rt_qconv_direct_u8's by lower/quant.c) for which
  * every read of an output pixel that runs past the end of its plane row (or image) stands for
  * padding and lands on a zero at the start of the next one; past out + the kernel's reach nothing
  * runs past. */
-static int64_t direct_plane_dim(int64_t in, int64_t out, int64_t kernel, int64_t s, int64_t d, int64_t pad)
+int64_t cg_direct_plane_dim(int64_t in, int64_t out, int64_t kernel, int64_t s, int64_t d, int64_t pad)
 {
     const int64_t limit = out + (kernel - 1) * d / s;
     for (int64_t q = out; q < limit; q++) {
@@ -171,8 +172,8 @@ static bool direct_plan(RtConvParams *p, const CgLowerOptions *opt, int64_t cout
         p->in[0] != 1 || p->out[0] != 1 || p->stride[1] <= 0 || p->stride[2] <= 0)
         return false;
     const int64_t OH = p->out[1], OW = p->out[2];
-    const int64_t hq = direct_plane_dim(p->in[1], OH, p->kernel[1], p->stride[1], p->dilation[1], p->pad[1]);
-    int64_t wq = direct_plane_dim(p->in[2], OW, p->kernel[2], p->stride[2], p->dilation[2], p->pad[2]);
+    const int64_t hq = cg_direct_plane_dim(p->in[1], OH, p->kernel[1], p->stride[1], p->dilation[1], p->pad[1]);
+    int64_t wq = cg_direct_plane_dim(p->in[2], OW, p->kernel[2], p->stride[2], p->dilation[2], p->pad[2]);
     /* planes by kernel column where the column phases waste more than copying the input
      * kernel[2] / stride times costs (measured on 7x7 and 4x4 layers) */
     p->col_taps = (double)wq > (1.0 + DIRECT_COL_WASTE) * (double)OW;

@@ -114,4 +114,7 @@ bool cg_binary_arith_code(IrOp op, bool fmod, int *code);
 /* SD_EUNSUPPORTED naming the node and its dtype. */
 SdStatus cg_unsupported_dtype(const IrNode *n, const IrValue *v, SdError *err);
 
+/* A direct convolution's plane size in one dimension (codegen/lower/conv.c). */
+int64_t cg_direct_plane_dim(int64_t in, int64_t out, int64_t kernel, int64_t s, int64_t d, int64_t pad);
+
 #endif

@@ -205,6 +205,8 @@ static SdStatus lower_pack(const IrNode *n, CgLowered *out, SdError *err)
         p.groups = a->conv.groups;
         p.rows = w->shape.dims[0] / p.groups;
         p.k = ir_value_numel(w) / w->shape.dims[0];
+        const int64_t kvol = p.k / w->shape.dims[1];
+        p.taps_inner = rt_qconv_taps_inner(p.groups, w->shape.dims[1], kvol, p.bf16) ? kvol : 0;
     }
     int bufs[2] = {0, cg_out(n, 0)};
     return cg_lowered_add(out, "rt_pack_weights", &p, sizeof p, 2, bufs, err);
@@ -238,7 +240,33 @@ static SdStatus lower_depthwise(const IrNode *n, CgLowered *out, SdError *err)
     return SD_OK;
 }
 
-static SdStatus lower_qconv(const IrNode *n, CgLowered *out, SdError *err)
+/* Plane bytes of a block of images of the direct int8 convolution: about this many, so they stay in
+ * L2 while every channel panel sweeps them. */
+#define QG_PLANE_BYTES ((int64_t)1 << 18)
+
+/* Whether the int8 convolution goes through rt_qconv_direct_u8 (2-D or 1-D, groups 1, input
+ * channels in blocks of 4, not a plain 1x1), and then its planes and images per block. Unlike the
+ * float one it needs no limit on the columns that are no output pixel: the im2col kernel pads
+ * each image's pixels to whole tiles of RT_QG_NR, which wastes as much on small images. */
+static bool qconv_direct_plan(RtQConvParams *p, const CgLowerOptions *opt)
+{
+    if (opt->no_direct_conv || p->groups != 1 || p->c_in % 4 != 0 || p->kernel[0] != 1 ||
+        p->in[0] != 1 || p->out[0] != 1 || p->stride[1] <= 0 || p->stride[2] <= 0)
+        return false;
+    p->plane[0] = cg_direct_plane_dim(p->in[1], p->out[1], p->kernel[1], p->stride[1], p->dilation[1], p->pad[1]);
+    p->plane[1] = cg_direct_plane_dim(p->in[2], p->out[2], p->kernel[2], p->stride[2], p->dilation[2], p->pad[2]);
+    const int64_t image = p->c_in * p->stride[1] * p->stride[2] * p->plane[0] * p->plane[1];
+    p->images_per_block = image > 0 && QG_PLANE_BYTES / image > 1 ? QG_PLANE_BYTES / image : 1;
+    if (p->images_per_block > p->batch)
+        p->images_per_block = p->batch > 0 ? p->batch : 1;
+    if ((double)rt_qconv_direct_planes(p) * (double)rt_qconv_direct_plane_pixels(p) > (double)INT32_MAX) {
+        p->plane[0] = p->plane[1] = p->images_per_block = 0;
+        return false;
+    }
+    return true;
+}
+
+static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
     const IrQuantAttrs *a = &n->attrs.quant;
     const IrValue *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
@@ -260,18 +288,33 @@ static SdStatus lower_qconv(const IrNode *n, CgLowered *out, SdError *err)
     p.pointwise = kvol == 1;
     for (int i = 0; i < 3; i++)
         p.pointwise = p.pointwise && p.stride[i] == 1 && p.pad[i] == 0 && p.in[i] == p.out[i];
+    p.taps_inner = rt_qconv_taps_inner(p.groups, cin_g, kvol, bf16);
+    p.x_zp = a->x_zp, p.y_zp = a->y_zp, p.qmin = a->qmin, p.qmax = a->qmax, p.lo = a->lo, p.hi = a->hi;
+    p.out_kind = bf16 || a->out_dtype == SD_DT_F32 ? RT_QOUT_F32 : a->out_dtype == SD_DT_I8 ? RT_QOUT_I8 : RT_QOUT_U8;
+    const int64_t panels = p.cp / RT_QG_MR;
+    if (!bf16 && qconv_direct_plan(&p, opt)) {
+        const int64_t base = (p.batch + p.images_per_block - 1) / p.images_per_block;
+        p.c_split = base < QG_MIN_ITEMS ? (QG_MIN_ITEMS + base - 1) / base : 1;
+        if (p.c_split > panels / 2)
+            p.c_split = panels / 2 > 1 ? panels / 2 : 1;
+        out->workspace_bytes = rt_qconv_direct_workspace(&p);
+        SD_TRY(cg_lowered_add(out, "rt_qconv_direct_u8", &p, sizeof p, 6,
+                              (int[]){0, 1, 2, 3, cg_out(n, 0), CG_BUF_WORKSPACE}, err));
+        cg_lowered_split(out, "rt_qconv_direct_u8_range", base * p.c_split,
+                         2.0 * (double)ir_value_numel(y) * (double)p.k);
+        cg_lowered_grain(out, p.c_split);
+        return SD_OK;
+    }
     int64_t rows_total = p.out[0] * p.out[1], ow = p.out[2], es = bf16 ? 2 : 1;
     int64_t rpb = QG_BLOCK_BYTES / (p.kp * es * ow);
     p.rows_per_block = rpb < 1 ? 1 : rpb > rows_total ? rows_total : rpb;
     p.n_blocks = (rows_total + p.rows_per_block - 1) / p.rows_per_block;
-    int64_t base = p.batch * p.groups * p.n_blocks, panels = p.cp / RT_QG_MR;
+    int64_t base = p.batch * p.groups * p.n_blocks;
     p.c_split = 1;
     if (base < QG_MIN_ITEMS)
         p.c_split = (QG_MIN_ITEMS + base - 1) / base;
     if (p.c_split > panels / 2)
         p.c_split = panels / 2 > 1 ? panels / 2 : 1;
-    p.x_zp = a->x_zp, p.y_zp = a->y_zp, p.qmin = a->qmin, p.qmax = a->qmax, p.lo = a->lo, p.hi = a->hi;
-    p.out_kind = bf16 || a->out_dtype == SD_DT_F32 ? RT_QOUT_F32 : a->out_dtype == SD_DT_I8 ? RT_QOUT_I8 : RT_QOUT_U8;
     p.has_bias = bf16 && has(n, 2);
     out->workspace_bytes = rt_qconv_workspace(&p, bf16);
     int bufs[6], nb = 0;
@@ -323,7 +366,6 @@ static SdStatus lower_qmatmul(const IrNode *n, CgLowered *out, SdError *err)
 
 SdStatus cg_lower_quant(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
-    (void)opt;
     switch (n->op) {
     case IR_OP_QUANTIZE_LINEAR:
     case IR_OP_DEQUANTIZE_LINEAR: return lower_qdq(n, out, err);
@@ -339,7 +381,7 @@ SdStatus cg_lower_quant(const IrNode *n, const CgLowerOptions *opt, CgLowered *o
     case IR_OP_QADD: return lower_qadd(n, out, err);
     case IR_OP_QGLOBAL_AVG_POOL: return lower_qgap(n, out, err);
     case IR_OP_QCONV:
-    case IR_OP_CONV_BF16: return lower_qconv(n, out, err);
+    case IR_OP_CONV_BF16: return lower_qconv(n, opt, out, err);
     case IR_OP_QMATMUL:
     case IR_OP_MATMUL_BF16: return lower_qmatmul(n, out, err);
     case IR_OP_PACK_WEIGHTS: return lower_pack(n, out, err);

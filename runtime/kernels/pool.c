@@ -236,7 +236,49 @@ RT_KERNEL(rt_maxpool_indices_f32)
     }
 }
 
+/* The int8 max pools, laid out like the float pools: each output row starts at the lowest value
+ * and takes the input rows of its window one at a time, the outputs whose windows lie inside the
+ * input horizontally in a loop over the width that vectorizes (a 3-wide kernel written out), the
+ * border ones tap by tap. (One output at a time with a bounds check per tap was 15% of a quantized
+ * ResNet-18's time.) */
 #define MAXPOOL_INT(name, T, LOWEST)                                                                           \
+    static void name##_row(const T *restrict xr, T *restrict yr, const RtPoolParams *p, int64_t lo, int64_t hi)  \
+    {                                                                                                          \
+        const int64_t IW = p->in[2], OW = p->out[2], S = p->stride[2], D = p->dilation[2], KW = p->kernel[2];  \
+        const int64_t off = -p->pad[2];                                                                        \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                                  \
+            if (ow == lo && hi > lo)                                                                           \
+                ow = hi; /* the inside ones below */                                                           \
+            if (ow >= OW)                                                                                      \
+                break;                                                                                         \
+            T best = yr[ow];                                                                                   \
+            for (int64_t kw = 0; kw < KW; kw++) {                                                              \
+                const int64_t iw = ow * S + off + kw * D;                                                      \
+                if (iw >= 0 && iw < IW && xr[iw] > best)                                                       \
+                    best = xr[iw];                                                                             \
+            }                                                                                                  \
+            yr[ow] = best;                                                                                     \
+        }                                                                                                      \
+        if (lo >= hi)                                                                                          \
+            return;                                                                                            \
+        const T *xi = xr + lo * S + off; /* the first inside window */                                         \
+        T *yi = yr + lo;                                                                                       \
+        const int64_t n = hi - lo;                                                                             \
+        if (KW == 3) {                                                                                         \
+            for (int64_t j = 0; j < n; j++) {                                                                  \
+                T a = xi[j * S], b = xi[j * S + D], c = xi[j * S + 2 * D], m = yi[j];                          \
+                m = a > m ? a : m;                                                                             \
+                m = b > m ? b : m;                                                                             \
+                yi[j] = c > m ? c : m;                                                                         \
+            }                                                                                                  \
+            return;                                                                                            \
+        }                                                                                                      \
+        for (int64_t kw = 0; kw < KW; kw++)                                                                    \
+            for (int64_t j = 0; j < n; j++) {                                                                  \
+                T v = xi[j * S + kw * D];                                                                      \
+                yi[j] = v > yi[j] ? v : yi[j];                                                                 \
+            }                                                                                                  \
+    }                                                                                                          \
     RT_KERNEL(name)                                                                                            \
     {                                                                                                          \
         const RtPoolParams *p = params_;                                                                       \
@@ -244,32 +286,28 @@ RT_KERNEL(rt_maxpool_indices_f32)
         T *y = bufs[1];                                                                                        \
         const int64_t ID = p->in[0], IH = p->in[1], IW = p->in[2];                                             \
         const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];                                          \
+        int64_t lo, hi;                                                                                        \
+        rt_inside_range(IW, OW, p->kernel[2], p->stride[2], p->dilation[2], p->pad[2], &lo, &hi);              \
         for (int64_t c = 0; c < p->planes; c++) {                                                              \
             const T *xp = x + c * ID * IH * IW;                                                                \
             T *yp = y + c * OD * OH * OW;                                                                      \
             for (int64_t od = 0; od < OD; od++)                                                                \
-                for (int64_t oh = 0; oh < OH; oh++)                                                            \
-                    for (int64_t ow = 0; ow < OW; ow++) {                                                      \
-                        const int64_t d0 = od * p->stride[0] - p->pad[0], h0 = oh * p->stride[1] - p->pad[1];  \
-                        const int64_t w0 = ow * p->stride[2] - p->pad[2];                                      \
-                        T best = LOWEST;                                                                       \
-                        for (int64_t kd = 0; kd < p->kernel[0]; kd++) {                                        \
-                            int64_t id = d0 + kd * p->dilation[0];                                             \
-                            if (id < 0 || id >= ID)                                                            \
-                                continue;                                                                      \
-                            for (int64_t kh = 0; kh < p->kernel[1]; kh++) {                                    \
-                                int64_t ih = h0 + kh * p->dilation[1];                                         \
-                                if (ih < 0 || ih >= IH)                                                        \
-                                    continue;                                                                  \
-                                for (int64_t kw = 0; kw < p->kernel[2]; kw++) {                                \
-                                    int64_t iw = w0 + kw * p->dilation[2];                                     \
-                                    if (iw >= 0 && iw < IW && xp[(id * IH + ih) * IW + iw] > best)             \
-                                        best = xp[(id * IH + ih) * IW + iw];                                   \
-                                }                                                                              \
-                            }                                                                                  \
+                for (int64_t oh = 0; oh < OH; oh++) {                                                          \
+                    const int64_t d0 = od * p->stride[0] - p->pad[0], h0 = oh * p->stride[1] - p->pad[1];      \
+                    T *yr = yp + (od * OH + oh) * OW;                                                          \
+                    for (int64_t ow = 0; ow < OW; ow++)                                                        \
+                        yr[ow] = LOWEST;                                                                       \
+                    for (int64_t kd = 0; kd < p->kernel[0]; kd++) {                                            \
+                        const int64_t id = d0 + kd * p->dilation[0];                                           \
+                        if (id < 0 || id >= ID)                                                                \
+                            continue;                                                                          \
+                        for (int64_t kh = 0; kh < p->kernel[1]; kh++) {                                        \
+                            const int64_t ih = h0 + kh * p->dilation[1];                                       \
+                            if (ih >= 0 && ih < IH)                                                            \
+                                name##_row(xp + (id * IH + ih) * IW, yr, p, lo, hi);                           \
                         }                                                                                      \
-                        yp[(od * OH + oh) * OW + ow] = best;                                                   \
                     }                                                                                          \
+                }                                                                                              \
         }                                                                                                      \
     }
 

@@ -2,37 +2,9 @@
  * and with RT_QGEMM_AVX512 and the AVX512-VNNI/BF16 features on, where the inner tiles use
  * vpdpbusd and vdpbf16ps and every kernel's name ends in "_avx512". Both builds share everything
  * else: packing, tiling over output pixels and channels, and the requantizing epilogue. */
-#include "runtime/kernels/qgemm.h"
-
-#include <math.h>
-#include <stdbool.h>
+#include "runtime/kernels/qgemm_internal.h"
 
 #include "runtime/kernels/half.h"
-
-#if defined(RT_QGEMM_AVX512)
-#define QG(name) name##_avx512
-#else
-#define QG(name) name
-#endif
-
-#if defined(RT_QGEMM_AVX512) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512BF16__) && \
-    defined(__AVX512VBMI__)
-#include <immintrin.h>
-#define QG_SIMD 1
-#else
-#define QG_SIMD 0
-#endif
-
-#define QG_INLINE static inline __attribute__((always_inline))
-
-static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static inline int32_t load_i32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* f32 -> bf16, round to nearest even (NaN stays NaN). */
 static inline uint32_t bf16_bits(float f)
@@ -72,7 +44,7 @@ RT_KERNEL(rt_pack_weights)
                 int64_t panel = r / RT_QG_MR, lane = r % RT_QG_MR;
                 int64_t dst = g * cp * kp + panel * RT_QG_MR * kp + (kk / step) * RT_QG_MR * step + lane * step + kk % step;
                 bool in = r < p->rows && kk < p->k;
-                int64_t src = (g * p->rows + r) * p->k + kk;
+                int64_t src = (g * p->rows + r) * p->k + (p->taps_inner && in ? rt_qconv_k_of(kk, p->taps_inner) : kk);
                 if (p->bf16)
                     ((uint16_t *)bufs[1])[dst] = (uint16_t)(in ? bf16_bits(((const float *)bufs[0])[src]) : 0);
                 else
@@ -150,6 +122,8 @@ static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int6
         const uint8_t *rows[4];
         for (int j = 0; j < 4; j++) {
             int64_t k = 4 * k4 + j;
+            if (p->taps_inner)
+                k = rt_qconv_k_of(k, p->kernel[0] * p->kernel[1] * p->kernel[2]);
             uint8_t *r = stage + j * npad;
             if (k >= p->k) {
                 for (int64_t q = 0; q < npad; q++)
@@ -299,34 +273,6 @@ static void tile_bf16(const uint32_t *restrict a, int64_t a_stride, const uint32
 #endif
 
 /* ------------------------------------------------------------------------------------------ */
-/* epilogues                                                                                   */
-/* ------------------------------------------------------------------------------------------ */
-
-/* Requantizes n sums of one output channel into y (u8/i8/f32). */
-static inline void requant_row(const int32_t *restrict s, int64_t n, int32_t bias, float mult, int32_t out,
-                               int32_t y_zp, int32_t qmin, int32_t qmax, float lo, float hi, void *restrict y)
-{
-    if (out == RT_QOUT_F32) {
-        float *o = y;
-        for (int64_t q = 0; q < n; q++)
-            o[q] = fminf(fmaxf((float)(s[q] + bias) * mult, lo), hi);
-        return;
-    }
-    const float fmin = (float)qmin, fmax = (float)qmax, zp = (float)y_zp;
-    if (out == RT_QOUT_I8) {
-        int8_t *o = y;
-        for (int64_t q = 0; q < n; q++)
-            o[q] = (int8_t)fminf(fmaxf(rintf((float)(s[q] + bias) * mult) + zp, fmin), fmax);
-    } else {
-        uint8_t *o = y;
-        for (int64_t q = 0; q < n; q++)
-            o[q] = (uint8_t)fminf(fmaxf(rintf((float)(s[q] + bias) * mult) + zp, fmin), fmax);
-    }
-}
-
-static inline size_t out_size(int32_t out) { return out == RT_QOUT_F32 ? 4 : 1; }
-
-/* ------------------------------------------------------------------------------------------ */
 /* int8 convolution                                                                            */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -425,17 +371,8 @@ static void dw_row(const float *restrict xr, const float *restrict w, float *res
 /* 16 requantized lanes of int32 sums (bias included) into y, the first n of them. */
 QG_INLINE void requant16(__m512i v, int64_t n, float mult, const RtQDepthwiseParams *p, void *y)
 {
-    __mmask16 m = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
-    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult));
-    if (p->out_kind == RT_QOUT_F32) {
-        f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(p->lo)), _mm512_set1_ps(p->hi));
-        _mm512_mask_storeu_ps(y, m, f);
-        return;
-    }
-    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-1073741824.0f)), _mm512_set1_ps(1073741824.0f));
-    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(p->y_zp)); /* round half to even */
-    q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(p->qmin)), _mm512_set1_epi32(p->qmax));
-    _mm512_mask_cvtepi32_storeu_epi8(y, m, q);
+    requant16_masked(v, (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1), mult, p->out_kind, p->y_zp, p->qmin, p->qmax,
+                     p->lo, p->hi, y);
 }
 
 /* One plane from its u8 padded copy (64 bytes of slack after it): for 16 outputs of a row and

@@ -19,6 +19,8 @@
 #ifndef SD_RT_QGEMM_H
 #define SD_RT_QGEMM_H
 
+#include <stdbool.h>
+
 #include "runtime/kernels/kernel.h"
 
 #define RT_QG_MR 8  /* output channels of a conv tile */
@@ -31,7 +33,24 @@
 typedef struct RtPackParams {
     int64_t groups, rows, k, n;
     int32_t matmul, bf16;
+    int64_t taps_inner; /* conv: the kernel volume where k runs in the order rt_qconv_taps_inner says; 0: no */
 } RtPackParams;
+
+/* An int8 convolution's packed k order: (input channel, tap) by default; with 4 input channels a
+ * group (groups of 1 only) and a kernel volume above 1, (block of 4 channels, tap, channel of the
+ * 4) instead, so that a 4-byte lane holds one pixel's 4 channels at one tap, which is what the
+ * direct kernel reads from its planes (the im2col kernel follows either order). */
+static inline bool rt_qconv_taps_inner(int64_t groups, int64_t cin_g, int64_t kvol, bool bf16)
+{
+    return !bf16 && groups == 1 && cin_g % 4 == 0 && kvol > 1;
+}
+
+/* Index of packed position kk in the (input channel, tap) order, for the order above. */
+static inline int64_t rt_qconv_k_of(int64_t kk, int64_t kvol)
+{
+    const int64_t k4 = kk / 4;
+    return ((k4 / kvol) * 4 + kk % 4) * kvol + k4 % kvol;
+}
 
 typedef enum RtQOut { RT_QOUT_U8, RT_QOUT_I8, RT_QOUT_F32 } RtQOut;
 
@@ -51,6 +70,9 @@ typedef struct RtQConvParams {
     float lo, hi;
     int32_t out_kind;         /* RtQOut (bf16: F32) */
     int32_t has_bias;         /* bf16 */
+    int32_t taps_inner;       /* the weights' k order (rt_qconv_taps_inner) */
+    int64_t plane[2];         /* direct: rows and columns of one image in a plane (as conv.h's) */
+    int64_t images_per_block; /* direct: images in the planes at once */
 } RtQConvParams;
 
 /* One input channel per group (depthwise), 2-D, int8: x, w [C, 1, kh, kw] (i8), bias, mult, y,
@@ -84,9 +106,39 @@ static inline size_t rt_qconv_workspace(const RtQConvParams *p, int bf16)
     return (size_t)(npad * p->kp * (bf16 ? 2 : 1) + 4 * npad * (bf16 ? 4 : 1) + 4 * RT_QG_MR * RT_QG_NR + 256);
 }
 
+/* rt_qconv_direct_u8: the int8 convolution of 2-D (or 1-D) inputs, groups 1, input channels a
+ * multiple of 4, weights in the taps_inner order, without im2col (runtime/kernels/qconv_direct.c).
+ * The input of a block of images_per_block images is copied once into planes of 4 channels
+ * interleaved (a pixel is 4 bytes), one per block of 4 input channels and stride phase (py, px),
+ * images stacked plane[0] rows apart, plane[1] pixels a row, padded with x_zp: plane pixel (qy, qx)
+ * holds input pixel (qy * SH + py - PH, qx * SW + px - PW). Output pixel (oy, ox) of image i is
+ * then column (i * plane[0] + oy) * plane[1] + ox of a GEMM whose row for packed k4 (c4, ky, kx) is
+ * a plane shifted by the tap; plane sizes as conv.h's direct convolution (codegen picks them), the
+ * columns that are no output pixel computed and dropped. Operands as rt_qconv_u8's; items: (block
+ * of images, chunk of channel panels). Workspace: the planes, the tap offsets, one tile of sums. */
+static inline int64_t rt_qconv_direct_plane_pixels(const RtQConvParams *p)
+{
+    const int64_t sh = p->stride[1] > 0 ? p->stride[1] : 1, sw = p->stride[2] > 0 ? p->stride[2] : 1;
+    const int64_t reach = (p->kernel[1] - 1) * p->dilation[1] / sh * p->plane[1] + (p->kernel[2] - 1) * p->dilation[2] / sw;
+    return (p->images_per_block * p->plane[0] * p->plane[1] + reach + RT_QG_NR + 16 + 15) / 16 * 16;
+}
+static inline int64_t rt_qconv_direct_planes(const RtQConvParams *p) { return p->c_in / 4 * p->stride[1] * p->stride[2]; }
+static inline int64_t rt_qconv_direct_items(const RtQConvParams *p)
+{
+    const int64_t ipb = p->images_per_block > 0 ? p->images_per_block : 1;
+    return (p->batch + ipb - 1) / ipb * p->c_split;
+}
+static inline size_t rt_qconv_direct_workspace(const RtQConvParams *p)
+{
+    return (size_t)(rt_qconv_direct_planes(p) * rt_qconv_direct_plane_pixels(p) * 4 + p->kp + 64 +
+                    4 * RT_QG_MR * RT_QG_NR + 64);
+}
+
 RT_KERNEL_DECL(rt_pack_weights)
 RT_KERNEL_DECL(rt_qconv_u8)
 RT_RANGE_KERNEL_DECL(rt_qconv_u8_range)
+RT_KERNEL_DECL(rt_qconv_direct_u8)
+RT_RANGE_KERNEL_DECL(rt_qconv_direct_u8_range)
 RT_KERNEL_DECL(rt_qconv_depthwise_u8)
 RT_RANGE_KERNEL_DECL(rt_qconv_depthwise_u8_range)
 RT_KERNEL_DECL(rt_qmatmul_u8)

@@ -294,39 +294,51 @@ Test(pool, global_pools_match_reference)
         }
 }
 
+/* the 8-bit max pools: a 3-wide kernel (written out in the kernel), wide rows (vectorized), a
+ * 2x2 dilated kernel, uneven padding, windows that reach past the input on both sides */
 Test(pool, max_u8_and_i8)
 {
-    const PoolCase c = {"max_u8", MAX, 2, 1, 2, {9, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .p = 0};
-    Win3 t = win3(&c);
-    for (int s = 0; s < 2; s++) {
-        SdDType dt = s ? SD_DT_I8 : SD_DT_U8;
-        int64_t xd[4] = {1, 2, 9, 10}, yn = 2 * t.out[1] * t.out[2];
-        RtTensor x = {0}, y = {0};
-        SdError err = {0};
-        cr_assert_eq(rt_tensor_alloc(&x, dt, 4, xd, &err), SD_OK);
-        float *f = malloc(180 * sizeof *f);
-        double *want = malloc((size_t)yn * sizeof *want);
-        harness_fill(f, 180, 5);
-        for (int i = 0; i < 180; i++) {
-            if (s)
-                ((int8_t *)x.data)[i] = (int8_t)(f[i] * 127.0f);
-            else
-                ((uint8_t *)x.data)[i] = (uint8_t)((f[i] + 1.0f) * 127.0f);
-            f[i] = s ? (float)((int8_t *)x.data)[i] : (float)((uint8_t *)x.data)[i];
+    const PoolCase cases[] = {
+        {"max_u8", MAX, 2, 1, 2, {9, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .p = 0},
+        {"wide", MAX, 2, 2, 3, {6, 70}, {3, 3}, {1, 2}, {1, 1}, {1, 0, 0, 1}, .p = 0},
+        {"dilated", MAX, 2, 1, 2, {11, 37}, {2, 2}, {1, 1}, {2, 3}, {0, 2, 1, 1}, .p = 0},
+        {"tall_kernel", MAX, 2, 1, 1, {8, 5}, {4, 5}, {3, 1}, {1, 1}, {2, 3, 1, 2}, .p = 0},
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int s = 0; s < 2; s++) {
+            const PoolCase c = cases[ci];
+            Win3 t = win3(&c);
+            SdDType dt = s ? SD_DT_I8 : SD_DT_U8;
+            const int64_t xn = c.batch * c.ch * c.in[0] * c.in[1];
+            int64_t xd[4] = {c.batch, c.ch, c.in[0], c.in[1]}, yn = c.batch * c.ch * t.out[1] * t.out[2];
+            RtTensor x = {0}, y = {0};
+            SdError err = {0};
+            cr_assert_eq(rt_tensor_alloc(&x, dt, 4, xd, &err), SD_OK);
+            float *f = malloc((size_t)xn * sizeof *f);
+            double *want = malloc((size_t)yn * sizeof *want);
+            harness_fill(f, xn, 5 + (int)ci);
+            for (int64_t i = 0; i < xn; i++) {
+                if (s)
+                    ((int8_t *)x.data)[i] = (int8_t)(f[i] * 127.0f);
+                else
+                    ((uint8_t *)x.data)[i] = (uint8_t)((f[i] + 1.0f) * 127.0f);
+                f[i] = s ? (float)((int8_t *)x.data)[i] : (float)((uint8_t *)x.data)[i];
+            }
+            ref_pool(&c, &t, f, want, NULL);
+            IrValue *yv[2];
+            cr_assert_eq(harness_run(pool_graph(&c, dt, yv, 1, NULL), "openblas", &x, 1, &y, 1, &err), SD_OK, "%s",
+                         err.msg);
+            cr_assert_eq(y.dtype, dt);
+            cr_assert_eq(y.nbytes, (size_t)yn);
+            for (int64_t i = 0; i < yn; i++) {
+                double got = s ? ((int8_t *)y.data)[i] : ((uint8_t *)y.data)[i];
+                cr_expect(got == want[i], "%s %s: element %lld is %g, expected %g", c.name, sd_dtype_name(dt),
+                          (long long)i, got, want[i]);
+            }
+            rt_tensor_free(&x);
+            rt_tensor_free(&y);
+            free(f), free(want);
         }
-        ref_pool(&c, &t, f, want, NULL);
-        IrValue *yv[2];
-        cr_assert_eq(harness_run(pool_graph(&c, dt, yv, 1, NULL), "openblas", &x, 1, &y, 1, &err), SD_OK, "%s", err.msg);
-        cr_assert_eq(y.dtype, dt);
-        for (int64_t i = 0; i < yn; i++) {
-            double got = s ? ((int8_t *)y.data)[i] : ((uint8_t *)y.data)[i];
-            cr_expect(got == want[i], "%s: element %lld is %g, expected %g", sd_dtype_name(dt), (long long)i, got,
-                      want[i]);
-        }
-        rt_tensor_free(&x);
-        rt_tensor_free(&y);
-        free(f), free(want);
-    }
 }
 
 static void expect_pool_error(const PoolCase *c, int x_rank, const char *what)

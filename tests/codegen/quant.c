@@ -37,12 +37,15 @@ static IrValue *cst(IrGraph *g, const char *name, SdDType dt, int rank, const in
     return v;
 }
 
-/* Compiles g (whose single output is the op's) and runs it on `x` when x is a graph input. */
-static void compile_run(IrGraph *g, const RtTensor *x, RtTensor *out)
+/* Compiles g (whose single output is the op's) and runs it on `x` when x is a graph input; disable:
+ * as --disable's list (NULL: nothing). */
+static void compile_run_disabled(IrGraph *g, const RtTensor *x, RtTensor *out, const char *disable)
 {
     SdError err = {0};
     SdOptions opt = sd_options_default();
     opt.verify = true;
+    if (disable)
+        opt.disable = disable;
     cr_assert_eq(sd_optimize(g, &opt, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
     SdModel *m = NULL;
     cr_assert_eq(sd_model_compile(g, &opt, &m, &err), SD_OK, "%s", err.msg);
@@ -162,7 +165,8 @@ static void check_conv(const ConvCase *k, bool depthwise_raw)
         mult[c] = (float)(lcg(&s) % 1000 + 1) * 1e-6f;
     }
     conv_reference(k, x, w, bias, mult, want);
-    for (int jit = 0; jit < 2; jit++) {
+    /* folded natively; JIT; JIT with every convolution through im2col (the direct kernel's twin) */
+    for (int jit = 0; jit < 3; jit++) {
         IrGraph *g = ir_graph_new("qconv");
         ir_graph_set_source(g, "test");
         RtTensor xt;
@@ -182,15 +186,16 @@ static void check_conv(const ConvCase *k, bool depthwise_raw)
         a->lo = k->lo, a->hi = k->hi, a->out_dtype = k->out;
         ir_graph_add_output(g, n->outputs[0]);
         RtTensor y;
-        compile_run(g, jit ? &xt : NULL, &y);
+        compile_run_disabled(g, jit ? &xt : NULL, &y, jit == 2 ? "direct-conv" : NULL);
         cr_assert_eq(y.nbytes, (size_t)yn * es);
+        static const char *const what[3] = {"folded", "jit", "jit im2col"};
         for (int64_t i = 0; i < yn; i++) {
             if (k->out == SD_DT_F32)
                 cr_assert_eq(((float *)y.data)[i], ((float *)want)[i], "%s: element %lld is %g, expected %g",
-                             jit ? "jit" : "folded", (long long)i, ((float *)y.data)[i], ((float *)want)[i]);
+                             what[jit], (long long)i, ((float *)y.data)[i], ((float *)want)[i]);
             else
                 cr_assert_eq(((uint8_t *)y.data)[i], ((uint8_t *)want)[i], "%s: element %lld is %d, expected %d",
-                             jit ? "jit" : "folded", (long long)i, ((uint8_t *)y.data)[i], ((uint8_t *)want)[i]);
+                             what[jit], (long long)i, ((uint8_t *)y.data)[i], ((uint8_t *)want)[i]);
         }
         rt_tensor_free(&y);
     }
@@ -229,6 +234,34 @@ Test(quant_kernels, qconv_deep_input_over_several_pixel_blocks)
                   .stride = {1, 1}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 3, .y_zp = 10, .qmin = 0,
                   .qmax = 255, .out = SD_DT_U8};
     check_conv(&k, false);
+}
+
+Test(quant_kernels, qconv_direct_strides_dilations_and_image_blocks)
+{
+    /* input channels in blocks of 4: rt_qconv_direct_u8 (planes of 4 channels interleaved) */
+    ConvCase small = {.ns = 2, .batch = 5, .c_in = 8, .c_out = 20, .groups = 1, .in = {7, 7}, .kernel = {3, 3},
+                      .stride = {1, 1}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 200, .y_zp = 3, .qmin = 0,
+                      .qmax = 255, .out = SD_DT_U8};
+    check_conv(&small, false);
+    /* stride 2 over rows wide enough for 16 pixels at a time, odd width, i8 out */
+    ConvCase s2 = {.ns = 2, .batch = 2, .c_in = 12, .c_out = 16, .groups = 1, .in = {21, 41}, .kernel = {3, 3},
+                   .stride = {2, 2}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 17, .y_zp = 0, .qmin = -128,
+                   .qmax = 127, .out = SD_DT_I8};
+    check_conv(&s2, false);
+    /* a ResNet downsampling 1x1 stride 2 into f32 with a clip */
+    ConvCase ds = {.ns = 2, .batch = 3, .c_in = 16, .c_out = 9, .groups = 1, .in = {14, 14}, .kernel = {1, 1},
+                   .stride = {2, 2}, .dilation = {1, 1}, .x_zp = 64, .out = SD_DT_F32, .lo = -1.0f, .hi = 6.0f};
+    check_conv(&ds, false);
+    /* dilation, a 3x2 kernel, mixed strides and uneven padding */
+    ConvCase dl = {.ns = 2, .batch = 2, .c_in = 4, .c_out = 11, .groups = 1, .in = {19, 37}, .kernel = {3, 2},
+                   .stride = {1, 2}, .dilation = {2, 3}, .pads = {2, 0, 1, 3}, .x_zp = 1, .y_zp = 128, .qmin = 0,
+                   .qmax = 255, .out = SD_DT_U8};
+    check_conv(&dl, false);
+    /* 64 channels of 30x30: planes of a few images at a time, the last block partial */
+    ConvCase blocks = {.ns = 2, .batch = 5, .c_in = 64, .c_out = 16, .groups = 1, .in = {30, 30}, .kernel = {3, 3},
+                       .stride = {1, 1}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 9, .y_zp = 1, .qmin = 0,
+                       .qmax = 255, .out = SD_DT_U8};
+    check_conv(&blocks, false);
 }
 
 Test(quant_kernels, qconv_depthwise)
@@ -290,7 +323,7 @@ static void check_matmul(int rank, const int64_t *adims, int64_t n, SdDType out)
         qa->out_dtype = out;
         ir_graph_add_output(g, node->outputs[0]);
         RtTensor y;
-        compile_run(g, jit ? &xt : NULL, &y);
+        compile_run_disabled(g, jit ? &xt : NULL, &y, jit == 2 ? "direct-conv" : NULL);
         cr_assert_eq(y.rank, rank);
         cr_assert_eq(y.dims[rank - 1], n);
         cr_assert(memcmp(y.data, want, (size_t)(m * n) * es) == 0, "%s: QMATMUL [%lld, %lld] x [%lld, %lld] differs",
@@ -331,7 +364,7 @@ Test(quant_kernels, qadd_rescales_broadcasts_and_clamps)
                                         .y_zp = 60, .qmin = 60, .qmax = 255};
         ir_graph_add_output(g, n->outputs[0]);
         RtTensor y;
-        compile_run(g, jit ? &xt : NULL, &y);
+        compile_run_disabled(g, jit ? &xt : NULL, &y, jit == 2 ? "direct-conv" : NULL);
         for (int i = 0; i < 120; i++) {
             int c = (i / 20) % 3;
             float v = rintf((float)(a[i] - 100) * (0.05f / 0.1f) + (float)(b[c] - 10) * (0.2f / 0.1f)) + 60.0f;
@@ -359,7 +392,7 @@ Test(quant_kernels, qglobal_avg_pool_rescales_the_mean)
         n->attrs.quant = (IrQuantAttrs){.a_scale = 0.02f, .a_zp = 30, .y_scale = 0.01f, .y_zp = 5, .qmin = 0, .qmax = 255};
         ir_graph_add_output(g, n->outputs[0]);
         RtTensor y;
-        compile_run(g, jit ? &xt : NULL, &y);
+        compile_run_disabled(g, jit ? &xt : NULL, &y, jit == 2 ? "direct-conv" : NULL);
         cr_assert_eq(y.dims[2], 1);
         for (int c = 0; c < 6; c++) {
             int32_t sum = 0;
@@ -422,7 +455,7 @@ Test(quant_kernels, conv_bf16_sums_rounded_operands_in_f32)
         a->channels = c_out, a->lo = 0.0f, a->hi = 6.0f, a->out_dtype = SD_DT_F32;
         ir_graph_add_output(g, n->outputs[0]);
         RtTensor y;
-        compile_run(g, jit ? &xt : NULL, &y);
+        compile_run_disabled(g, jit ? &xt : NULL, &y, jit == 2 ? "direct-conv" : NULL);
         for (int i = 0; i < 275; i++)
             cr_assert(fabs(((float *)y.data)[i] - want[i]) <= bound[i], "%s: element %d is %.7g, expected %.7g",
                       jit ? "jit" : "folded", i, ((float *)y.data)[i], want[i]);
@@ -451,7 +484,7 @@ Test(quant_kernels, matmul_bf16_odd_sizes)
         node->attrs.quant = (IrQuantAttrs){.channels = 83, .depth = 71, .lo = -INFINITY, .hi = INFINITY, .out_dtype = SD_DT_F32};
         ir_graph_add_output(g, node->outputs[0]);
         RtTensor y;
-        compile_run(g, jit ? &xt : NULL, &y);
+        compile_run_disabled(g, jit ? &xt : NULL, &y, jit == 2 ? "direct-conv" : NULL);
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 83; j++) {
                 double acc = 0, mag = 0;
@@ -489,7 +522,7 @@ Test(quant_kernels, quantize_rounds_half_to_even_and_saturates)
         n->attrs.quant.axis = 1;
         ir_graph_add_output(g, n->outputs[0]);
         RtTensor y;
-        compile_run(g, jit ? &xt : NULL, &y);
+        compile_run_disabled(g, jit ? &xt : NULL, &y, jit == 2 ? "direct-conv" : NULL);
         for (int i = 0; i < 10; i++)
             cr_assert_eq(((uint8_t *)y.data)[i], want[i], "%s: element %d (%g) is %d, expected %d", jit ? "jit" : "folded",
                          i, xs[i], ((uint8_t *)y.data)[i], want[i]);
