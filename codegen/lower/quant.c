@@ -240,27 +240,30 @@ static SdStatus lower_depthwise(const IrNode *n, CgLowered *out, SdError *err)
     return SD_OK;
 }
 
-/* Plane bytes of a block of images of the direct int8 convolution: about this many, so they stay in
- * L2 while every channel panel sweeps them. */
+/* Plane bytes of a block of images of the direct int8 or bf16 convolution: about this many, so they
+ * stay in L2 while every channel panel sweeps them. */
 #define QG_PLANE_BYTES ((int64_t)1 << 18)
 
-/* Whether the int8 convolution goes through rt_qconv_direct_u8 (2-D or 1-D, groups 1, input
- * channels in blocks of 4, not a plain 1x1), and then its planes and images per block. Unlike the
- * float one it needs no limit on the columns that are no output pixel: the im2col kernel pads
+/* Whether the int8 or bf16 convolution goes through its direct kernel (2-D or 1-D, groups 1,
+ * input channels in blocks of lane_channels), and then its planes and images per block. Unlike
+ * the float one it needs no limit on the columns that are no output pixel: the im2col kernel pads
  * each image's pixels to whole tiles of RT_QG_NR, which wastes as much on small images. */
-static bool qconv_direct_plan(RtQConvParams *p, const CgLowerOptions *opt)
+static bool qconv_direct_plan(RtQConvParams *p, const CgLowerOptions *opt, bool bf16)
 {
-    if (opt->no_direct_conv || p->groups != 1 || p->c_in % 4 != 0 || p->kernel[0] != 1 ||
-        p->in[0] != 1 || p->out[0] != 1 || p->stride[1] <= 0 || p->stride[2] <= 0)
+    p->lane_channels = bf16 ? 2 : 4;
+    if (opt->no_direct_conv || p->groups != 1 || p->c_in % p->lane_channels != 0 || p->kernel[0] != 1 ||
+        p->in[0] != 1 || p->out[0] != 1 || p->stride[1] <= 0 || p->stride[2] <= 0) {
+        p->lane_channels = 0;
         return false;
+    }
     p->plane[0] = cg_direct_plane_dim(p->in[1], p->out[1], p->kernel[1], p->stride[1], p->dilation[1], p->pad[1]);
     p->plane[1] = cg_direct_plane_dim(p->in[2], p->out[2], p->kernel[2], p->stride[2], p->dilation[2], p->pad[2]);
-    const int64_t image = p->c_in * p->stride[1] * p->stride[2] * p->plane[0] * p->plane[1];
+    const int64_t image = p->c_in / p->lane_channels * 4 * p->stride[1] * p->stride[2] * p->plane[0] * p->plane[1];
     p->images_per_block = image > 0 && QG_PLANE_BYTES / image > 1 ? QG_PLANE_BYTES / image : 1;
     if (p->images_per_block > p->batch)
         p->images_per_block = p->batch > 0 ? p->batch : 1;
     if ((double)rt_qconv_direct_planes(p) * (double)rt_qconv_direct_plane_pixels(p) > (double)INT32_MAX) {
-        p->plane[0] = p->plane[1] = p->images_per_block = 0;
+        p->plane[0] = p->plane[1] = p->images_per_block = p->lane_channels = 0;
         return false;
     }
     return true;
@@ -291,16 +294,24 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     p.taps_inner = rt_qconv_taps_inner(p.groups, cin_g, kvol, bf16);
     p.x_zp = a->x_zp, p.y_zp = a->y_zp, p.qmin = a->qmin, p.qmax = a->qmax, p.lo = a->lo, p.hi = a->hi;
     p.out_kind = bf16 || a->out_dtype == SD_DT_F32 ? RT_QOUT_F32 : a->out_dtype == SD_DT_I8 ? RT_QOUT_I8 : RT_QOUT_U8;
+    p.has_bias = bf16 && has(n, 2);
     const int64_t panels = p.cp / RT_QG_MR;
-    if (!bf16 && qconv_direct_plan(&p, opt)) {
+    if (qconv_direct_plan(&p, opt, bf16)) {
         const int64_t base = (p.batch + p.images_per_block - 1) / p.images_per_block;
         p.c_split = base < QG_MIN_ITEMS ? (QG_MIN_ITEMS + base - 1) / base : 1;
         if (p.c_split > panels / 2)
             p.c_split = panels / 2 > 1 ? panels / 2 : 1;
         out->workspace_bytes = rt_qconv_direct_workspace(&p);
-        SD_TRY(cg_lowered_add(out, "rt_qconv_direct_u8", &p, sizeof p, 6,
-                              (int[]){0, 1, 2, 3, cg_out(n, 0), CG_BUF_WORKSPACE}, err));
-        cg_lowered_split(out, "rt_qconv_direct_u8_range", base * p.c_split,
+        int bufs[6], nb = 0;
+        bufs[nb++] = 0, bufs[nb++] = 1;
+        if (!bf16 || p.has_bias)
+            bufs[nb++] = 2;
+        if (!bf16)
+            bufs[nb++] = 3;
+        bufs[nb++] = cg_out(n, 0);
+        bufs[nb++] = CG_BUF_WORKSPACE;
+        SD_TRY(cg_lowered_add(out, bf16 ? "rt_conv_bf16_direct" : "rt_qconv_direct_u8", &p, sizeof p, nb, bufs, err));
+        cg_lowered_split(out, bf16 ? "rt_conv_bf16_direct_range" : "rt_qconv_direct_u8_range", base * p.c_split,
                          2.0 * (double)ir_value_numel(y) * (double)p.k);
         cg_lowered_grain(out, p.c_split);
         return SD_OK;
@@ -315,7 +326,6 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
         p.c_split = (QG_MIN_ITEMS + base - 1) / base;
     if (p.c_split > panels / 2)
         p.c_split = panels / 2 > 1 ? panels / 2 : 1;
-    p.has_bias = bf16 && has(n, 2);
     out->workspace_bytes = rt_qconv_workspace(&p, bf16);
     int bufs[6], nb = 0;
     bufs[nb++] = 0, bufs[nb++] = 1;

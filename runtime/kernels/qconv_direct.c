@@ -1,10 +1,11 @@
-/* runtime/kernels/qconv_direct.c — the int8 convolution without im2col (rt_qconv_direct_u8, see
- * qgemm.h), the integer twin of conv_direct.c. im2col copied every input byte once per tap, in
- * rows of 7 to 56 bytes (a fifth of a quantized ResNet-18's time went to memcpy and memset calls);
- * here the input of a block of images is copied once into planes of 4 channels interleaved, one
- * per block of 4 input channels and stride phase, padded with x's zero point. A pixel's 4 bytes at
- * one tap are then one 32-bit lane of vpdpbusd, and the GEMM row of tap (block, ky, kx) is the
- * plane shifted by the tap's offset. Built twice, like qgemm.c. */
+/* runtime/kernels/qconv_direct.c — the int8 and bf16 convolutions without im2col
+ * (rt_qconv_direct_u8, rt_conv_bf16_direct, see qgemm.h), the twins of conv_direct.c. im2col copied
+ * every input value once per tap, in rows of 7 to 56 (a fifth of a quantized ResNet-18's time went
+ * to memcpy and memset calls); here the input of a block of images is copied once into planes of
+ * 4 u8 (or 2 bf16) channels interleaved, one per block of channels and stride phase, padded with
+ * x's zero point (or 0). A pixel's 4 bytes at one tap are then one 32-bit lane of vpdpbusd (2
+ * bf16s, of vdpbf16ps), and the GEMM row of tap (block, ky, kx) is the plane shifted by the tap's
+ * offset. Built twice, like qgemm.c. */
 #include "runtime/kernels/qgemm_internal.h"
 
 /* Whether some tap of a kernel (size k, dilation d, stride s) reads stride phase `phase`. */
@@ -60,51 +61,74 @@ static void interleave4(const uint8_t *restrict c, int64_t cs, int64_t start, in
     }
 }
 
-/* The planes of images [n0, n0 + ni) (x: image n0): plane (c4, py, px) at planes + its index *
- * ps pixels, plane pixel (i * HQ + qy, qx) holding input pixel (qy * SH + py - PH, qx * SW + px - PW)
- * of channels 4 c4 .. 4 c4 + 3, x's zero point outside the input and after the images. */
-static void fill_planes(const RtQConvParams *p, const uint8_t *x, int64_t ni, uint32_t *planes, int64_t ps)
+/* f32 -> bf16, round to nearest even (NaN stays NaN): as qgemm.c's, so both kernels agree. */
+static inline uint32_t bf16_bits(float f)
 {
-    const int64_t IH = p->in[1], IW = p->in[2], SH = p->stride[1], SW = p->stride[2];
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (u >> 16) | 0x40u;
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+/* dst[q] = bf16 pair (c[start + q * s], c[cs + start + q * s]) for q < n. */
+static void interleave2_bf16(const float *restrict c, int64_t cs, int64_t start, int64_t s, int64_t n,
+                             uint32_t *restrict dst)
+{
+    for (int64_t q = 0; q < n; q++) {
+        const int64_t at = start + q * s;
+        dst[q] = bf16_bits(c[at]) | bf16_bits(c[cs + at]) << 16;
+    }
+}
+
+/* The planes of images [n0, n0 + ni) (x: image n0): plane (cb, py, px) at planes + its index *
+ * ps pixels, plane pixel (i * HQ + qy, qx) holding input pixel (qy * SH + py - PH, qx * SW + px - PW)
+ * of the channels of block cb, the padding value outside the input and after the images. */
+QG_INLINE void fill_planes(const RtQConvParams *p, const void *x, int64_t ni, uint32_t *planes, int64_t ps, bool bf16)
+{
+    const int64_t IH = p->in[1], IW = p->in[2], SH = p->stride[1], SW = p->stride[2], L = bf16 ? 2 : 4;
     const int64_t PH = p->pad[1], PW = p->pad[2], HQ = p->plane[0], WQ = p->plane[1], plane = IH * IW;
-    const uint8_t zp = (uint8_t)p->x_zp;
-    for (int64_t c4 = 0; c4 < p->c_in / 4; c4++)
+    const uint8_t pad = bf16 ? 0 : (uint8_t)p->x_zp;
+    for (int64_t cb = 0; cb < p->c_in / L; cb++)
         for (int64_t py = 0; py < SH; py++)
             for (int64_t px = 0; px < SW; px++) {
                 if (!phase_read(p->kernel[1], p->dilation[1], SH, py) ||
                     !phase_read(p->kernel[2], p->dilation[2], SW, px))
                     continue; /* never read */
-                uint32_t *pl = planes + ((c4 * SH + py) * SW + px) * ps;
-                memset(pl, zp, (size_t)ps * 4); /* one call: the padding, then the inside over it */
+                uint32_t *pl = planes + ((cb * SH + py) * SW + px) * ps;
+                memset(pl, pad, (size_t)ps * 4); /* one call: the padding, then the inside over it */
                 const int64_t shift = px - PW;
                 int64_t lo = shift < 0 ? (-shift + SW - 1) / SW : 0;
                 int64_t hi = IW - 1 - shift >= 0 ? (IW - 1 - shift) / SW + 1 : 0;
                 hi = min64(hi, WQ);
                 if (lo >= hi)
                     continue;
-                for (int64_t i = 0; i < ni; i++) {
-                    const uint8_t *xc = x + (i * p->c_in + 4 * c4) * plane;
+                for (int64_t i = 0; i < ni; i++)
                     for (int64_t qy = 0; qy < HQ; qy++) {
                         const int64_t iy = qy * SH + py - PH;
                         if (iy < 0 || iy >= IH)
                             continue;
-                        interleave4(xc + iy * IW, plane, lo * SW + shift, SW, hi - lo, IW,
-                                    pl + (i * HQ + qy) * WQ + lo);
+                        const int64_t at = (i * p->c_in + L * cb) * plane + iy * IW;
+                        uint32_t *dst = pl + (i * HQ + qy) * WQ + lo;
+                        if (bf16)
+                            interleave2_bf16((const float *)x + at, plane, lo * SW + shift, SW, hi - lo, dst);
+                        else
+                            interleave4((const uint8_t *)x + at, plane, lo * SW + shift, SW, hi - lo, IW, dst);
                     }
-                }
             }
 }
 
-/* Where the GEMM row of each packed k4 (c4, ky, kx) starts, in pixels from the first plane. */
+/* Where the GEMM row of each packed lane of k (block cb, ky, kx) starts, in pixels from the first
+ * plane. */
 static void tap_offsets(const RtQConvParams *p, int64_t ps, int32_t *offs)
 {
     const int64_t KH = p->kernel[1], KW = p->kernel[2], SH = p->stride[1], SW = p->stride[2];
     const int64_t DH = p->dilation[1], DW = p->dilation[2];
-    for (int64_t c4 = 0, k4 = 0; c4 < p->c_in / 4; c4++)
+    for (int64_t cb = 0, k = 0; cb < p->c_in / p->lane_channels; cb++)
         for (int64_t ky = 0; ky < KH; ky++)
-            for (int64_t kx = 0; kx < KW; kx++, k4++) {
-                const int64_t plane = (c4 * SH + ky * DH % SH) * SW + kx * DW % SW;
-                offs[k4] = (int32_t)(plane * ps + ky * DH / SH * p->plane[1] + kx * DW / SW);
+            for (int64_t kx = 0; kx < KW; kx++, k++) {
+                const int64_t plane = (cb * SH + ky * DH % SH) * SW + kx * DW % SW;
+                offs[k] = (int32_t)(plane * ps + ky * DH / SH * p->plane[1] + kx * DW / SW);
             }
 }
 
@@ -155,13 +179,70 @@ static void tile_rows(const uint32_t *restrict base, const int32_t *restrict off
 }
 #endif
 
+/* The same in bf16 pairs: vdpbf16ps, sums in f32. */
+#if QG_SIMD
+QG_INLINE void tile_rows_bf16(const uint32_t *restrict base, const int32_t *restrict offs, int64_t k2n,
+                              const uint32_t *restrict b, float *restrict acc)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    for (int64_t k = 0; k < k2n; k++) {
+        const uint32_t *ak = base + offs[k], *bk = b + k * RT_QG_MR;
+        __m512bh a0 = (__m512bh)_mm512_loadu_si512(ak), a1 = (__m512bh)_mm512_loadu_si512(ak + 16), w;
+#define QG_ROW(r, x0, x1)                        \
+    w = (__m512bh)_mm512_set1_epi32((int)bk[r]); \
+    x0 = _mm512_dpbf16_ps(x0, a0, w);            \
+    x1 = _mm512_dpbf16_ps(x1, a1, w);
+        QG_ROW(0, c00, c01) QG_ROW(1, c10, c11) QG_ROW(2, c20, c21) QG_ROW(3, c30, c31)
+        QG_ROW(4, c40, c41) QG_ROW(5, c50, c51) QG_ROW(6, c60, c61) QG_ROW(7, c70, c71)
+#undef QG_ROW
+    }
+    _mm512_storeu_ps(acc + 0, c00), _mm512_storeu_ps(acc + 16, c01), _mm512_storeu_ps(acc + 32, c10);
+    _mm512_storeu_ps(acc + 48, c11), _mm512_storeu_ps(acc + 64, c20), _mm512_storeu_ps(acc + 80, c21);
+    _mm512_storeu_ps(acc + 96, c30), _mm512_storeu_ps(acc + 112, c31), _mm512_storeu_ps(acc + 128, c40);
+    _mm512_storeu_ps(acc + 144, c41), _mm512_storeu_ps(acc + 160, c50), _mm512_storeu_ps(acc + 176, c51);
+    _mm512_storeu_ps(acc + 192, c60), _mm512_storeu_ps(acc + 208, c61), _mm512_storeu_ps(acc + 224, c70);
+    _mm512_storeu_ps(acc + 240, c71);
+}
+#else
+static inline float bf16_lo(uint32_t v)
+{
+    uint32_t u = v << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static inline float bf16_hi(uint32_t v)
+{
+    uint32_t u = v & 0xffff0000u;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static void tile_rows_bf16(const uint32_t *restrict base, const int32_t *restrict offs, int64_t k2n,
+                           const uint32_t *restrict b, float *restrict acc)
+{
+    for (int i = 0; i < RT_QG_MR * RT_QG_NR; i++)
+        acc[i] = 0.0f;
+    for (int64_t k = 0; k < k2n; k++) {
+        const uint32_t *ak = base + offs[k], *bk = b + k * RT_QG_MR;
+        for (int r = 0; r < RT_QG_MR; r++) {
+            float *c = acc + r * RT_QG_NR;
+            for (int q = 0; q < RT_QG_NR; q++)
+                c[q] += bf16_lo(ak[q]) * bf16_lo(bk[r]) + bf16_hi(ak[q]) * bf16_hi(bk[r]);
+        }
+    }
+}
+#endif
+
 /* The tile's sums of channels [oc0, oc0 + rows) for GEMM columns [t, t + RT_QG_NR) (column n:
- * plane row n / WQ, column n % WQ) into y, the columns that are output pixels of images n0.. */
-static void store_tile(const RtQConvParams *p, const int32_t *acc, int64_t t, int64_t cols, int64_t oc0, int64_t rows,
-                       const int32_t *bias, const float *mult, uint8_t *y)
+ * plane row n / WQ, column n % WQ) into y, the columns that are output pixels of images n0..:
+ * requantized (int8), or plus the bias and clamped (bf16). */
+QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, int64_t cols, int64_t oc0, int64_t rows,
+                          const int32_t *bias, const float *fbias, const float *mult, uint8_t *y, bool bf16)
 {
     const int64_t HQ = p->plane[0], WQ = p->plane[1], OH = p->out[1], OW = p->out[2], P = OH * OW;
-    const size_t es = out_size(p->out_kind);
+    const int64_t es = (int64_t)out_size(p->out_kind);
     const int64_t end = min64(t + RT_QG_NR, cols);
     for (int64_t R = t / WQ; R * WQ < end; R++) {
         const int64_t i = R / HQ, oy = R % HQ;
@@ -169,46 +250,63 @@ static void store_tile(const RtQConvParams *p, const int32_t *acc, int64_t t, in
         if (oy >= OH || a >= b)
             continue; /* a row between two images, or the columns past a row's pixels */
         for (int64_t r = 0; r < rows; r++) {
-            uint8_t *row = y + ((i * p->c_out + oc0 + r) * P + oy * OW) * (int64_t)es;
+            uint8_t *row = y + ((i * p->c_out + oc0 + r) * P + oy * OW) * es;
 #if QG_SIMD
             /* lane l of the tile is pixel (t + l - R * WQ) of the row: masked stores at the lanes
              * [a - t, b - t), the address of lane 0 computed as an integer (it may lie before row) */
             const uint32_t m = (uint32_t)(((uint64_t)1 << (b - t)) - ((uint64_t)1 << (a - t)));
-            const uintptr_t lane0 = (uintptr_t)row + (uintptr_t)((t - R * WQ) * (int64_t)es);
+            const uintptr_t lane0 = (uintptr_t)row + (uintptr_t)((t - R * WQ) * es);
             for (int h = 0; h < 2; h++) {
                 const __mmask16 mh = (__mmask16)(m >> (16 * h));
+                void *dst = (void *)(lane0 + (uintptr_t)(16 * h * es));
                 if (!mh)
                     continue;
-                __m512i v = _mm512_add_epi32(_mm512_loadu_si512(acc + r * RT_QG_NR + 16 * h),
+                if (bf16) {
+                    __m512 v = _mm512_add_ps(_mm512_loadu_ps((const float *)acc + r * RT_QG_NR + 16 * h),
+                                             _mm512_set1_ps(fbias ? fbias[oc0 + r] : 0.0f));
+                    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(p->lo)), _mm512_set1_ps(p->hi));
+                    _mm512_mask_storeu_ps(dst, mh, v);
+                    continue;
+                }
+                __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const int32_t *)acc + r * RT_QG_NR + 16 * h),
                                              _mm512_set1_epi32(bias[oc0 + r]));
-                requant16_masked(v, mh, mult[oc0 + r], p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi,
-                                 (void *)(lane0 + (uintptr_t)(16 * h * (int64_t)es)));
+                requant16_masked(v, mh, mult[oc0 + r], p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, dst);
             }
 #else
-            requant_row(acc + r * RT_QG_NR + (a - t), b - a, bias[oc0 + r], mult[oc0 + r], p->out_kind, p->y_zp,
-                        p->qmin, p->qmax, p->lo, p->hi, row + (a - R * WQ) * (int64_t)es);
+            if (bf16) {
+                const float *sr = (const float *)acc + r * RT_QG_NR + (a - t), fb = fbias ? fbias[oc0 + r] : 0.0f;
+                float *o = (float *)row + (a - R * WQ);
+                for (int64_t q = 0; q < b - a; q++)
+                    o[q] = fminf(fmaxf(sr[q] + fb, p->lo), p->hi);
+                continue;
+            }
+            requant_row((const int32_t *)acc + r * RT_QG_NR + (a - t), b - a, bias[oc0 + r], mult[oc0 + r],
+                        p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, row + (a - R * WQ) * es);
 #endif
         }
     }
 }
 
 /* Items [begin, end) of (block of images, chunk of channel panels), chunk fastest: a task's items
- * of one block share its planes. */
-static void qconv_direct_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+ * of one block share its planes. Operands int8: x, w, bias, mult, y, workspace; bf16: x, w,
+ * [bias], y, workspace. */
+QG_INLINE void direct_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end, bool bf16)
 {
-    const uint8_t *x = bufs[0];
+    const void *x = bufs[0];
     const int8_t *w = bufs[1];
-    const int32_t *bias = bufs[2];
-    const float *mult = bufs[3];
-    uint8_t *y = bufs[4];
-    uint32_t *planes = bufs[5];
-    if (p->stride[1] <= 0 || p->stride[2] <= 0 || p->plane[0] <= 0 || p->plane[1] <= 0 || p->c_split <= 0)
+    const int32_t *bias = bf16 ? NULL : bufs[2];
+    const float *fbias = bf16 && p->has_bias ? bufs[2] : NULL, *mult = bf16 ? NULL : bufs[3];
+    const int nb = bf16 ? 2 + p->has_bias : 4;
+    uint8_t *y = bufs[nb];
+    uint32_t *planes = bufs[nb + 1];
+    if (p->stride[1] <= 0 || p->stride[2] <= 0 || p->plane[0] <= 0 || p->plane[1] <= 0 || p->c_split <= 0 ||
+        p->lane_channels != (bf16 ? 2 : 4))
         return;
     const int64_t ipb = p->images_per_block, nib = ceil_div(p->batch, ipb), ps = rt_qconv_direct_plane_pixels(p);
-    const int64_t panels = p->cp / RT_QG_MR, k4n = p->kp / 4, OH = p->out[1];
-    const size_t es = out_size(p->out_kind);
+    const int64_t panels = p->cp / RT_QG_MR, kl = p->kp / p->lane_channels, OH = p->out[1];
+    const int64_t es = (int64_t)out_size(p->out_kind), xs = bf16 ? 4 : 1;
     int32_t *offs = (int32_t *)(planes + rt_qconv_direct_planes(p) * ps);
-    int32_t *acc = (int32_t *)(((uintptr_t)(offs + k4n) + 63) & ~(uintptr_t)63);
+    void *acc = (void *)(((uintptr_t)(offs + kl) + 63) & ~(uintptr_t)63);
     tap_offsets(p, ps, offs);
     int64_t have = -1;
     for (int64_t item = begin; item < end; item++) {
@@ -217,30 +315,41 @@ static void qconv_direct_items(const RtQConvParams *p, void *const *bufs, int64_
             break;
         const int64_t n0 = b * ipb, ni = min64(ipb, p->batch - n0);
         if (b != have) {
-            fill_planes(p, x + n0 * p->c_in * p->in[1] * p->in[2], ni, planes, ps);
+            fill_planes(p, (const uint8_t *)x + n0 * p->c_in * p->in[1] * p->in[2] * xs, ni, planes, ps, bf16);
             have = b;
         }
         /* the columns up to the last image's last output row */
         const int64_t cols = ((ni - 1) * p->plane[0] + OH) * p->plane[1];
-        uint8_t *yb = y + n0 * p->c_out * OH * p->out[2] * (int64_t)es;
+        uint8_t *yb = y + n0 * p->c_out * OH * p->out[2] * es;
         for (int64_t pan = cs * panels / p->c_split; pan < (cs + 1) * panels / p->c_split; pan++) {
             const int64_t oc0 = pan * RT_QG_MR;
             if (oc0 >= p->c_out)
                 break;
             const int64_t rows = min64(RT_QG_MR, p->c_out - oc0);
-            const int8_t *wp = w + pan * RT_QG_MR * p->kp;
+            const int8_t *wp = w + pan * RT_QG_MR * p->kp * (bf16 ? 2 : 1);
             for (int64_t t = 0; t < cols; t += RT_QG_NR) {
-                tile_rows(planes + t, offs, k4n, wp, acc);
-                store_tile(p, acc, t, cols, oc0, rows, bias, mult, yb);
+                if (bf16)
+                    tile_rows_bf16(planes + t, offs, kl, (const uint32_t *)wp, acc);
+                else
+                    tile_rows(planes + t, offs, kl, wp, acc);
+                store_tile(p, acc, t, cols, oc0, rows, bias, fbias, mult, yb, bf16);
             }
         }
     }
 }
 
-RT_RANGE_KERNEL(QG(rt_qconv_direct_u8_range)) { qconv_direct_items(params_, bufs, begin, end); }
+RT_RANGE_KERNEL(QG(rt_qconv_direct_u8_range)) { direct_items(params_, bufs, begin, end, false); }
 
 RT_KERNEL(QG(rt_qconv_direct_u8))
 {
     const RtQConvParams *p = params_;
-    qconv_direct_items(p, bufs, 0, rt_qconv_direct_items(p));
+    direct_items(p, bufs, 0, rt_qconv_direct_items(p), false);
+}
+
+RT_RANGE_KERNEL(QG(rt_conv_bf16_direct_range)) { direct_items(params_, bufs, begin, end, true); }
+
+RT_KERNEL(QG(rt_conv_bf16_direct))
+{
+    const RtQConvParams *p = params_;
+    direct_items(p, bufs, 0, rt_qconv_direct_items(p), true);
 }

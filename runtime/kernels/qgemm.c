@@ -44,7 +44,7 @@ RT_KERNEL(rt_pack_weights)
                 int64_t panel = r / RT_QG_MR, lane = r % RT_QG_MR;
                 int64_t dst = g * cp * kp + panel * RT_QG_MR * kp + (kk / step) * RT_QG_MR * step + lane * step + kk % step;
                 bool in = r < p->rows && kk < p->k;
-                int64_t src = (g * p->rows + r) * p->k + (p->taps_inner && in ? rt_qconv_k_of(kk, p->taps_inner) : kk);
+                int64_t src = (g * p->rows + r) * p->k + (p->taps_inner && in ? rt_qconv_k_of(kk, p->taps_inner, step) : kk);
                 if (p->bf16)
                     ((uint16_t *)bufs[1])[dst] = (uint16_t)(in ? bf16_bits(((const float *)bufs[0])[src]) : 0);
                 else
@@ -123,7 +123,7 @@ static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int6
         for (int j = 0; j < 4; j++) {
             int64_t k = 4 * k4 + j;
             if (p->taps_inner)
-                k = rt_qconv_k_of(k, p->kernel[0] * p->kernel[1] * p->kernel[2]);
+                k = rt_qconv_k_of(k, p->kernel[0] * p->kernel[1] * p->kernel[2], 4);
             uint8_t *r = stage + j * npad;
             if (k >= p->k) {
                 for (int64_t q = 0; q < npad; q++)
@@ -159,6 +159,8 @@ static void pack_cols_bf16(const RtQConvParams *p, const float *restrict x, int6
         const float *rows[2];
         for (int j = 0; j < 2; j++) {
             int64_t k = 2 * k2 + j;
+            if (p->taps_inner)
+                k = rt_qconv_k_of(k, p->kernel[0] * p->kernel[1] * p->kernel[2], 2);
             float *r = stage + j * npad;
             if (k >= p->k) {
                 for (int64_t q = 0; q < npad; q++)

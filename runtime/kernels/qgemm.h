@@ -42,14 +42,15 @@ typedef struct RtPackParams {
  * direct kernel reads from its planes (the im2col kernel follows either order). */
 static inline bool rt_qconv_taps_inner(int64_t groups, int64_t cin_g, int64_t kvol, bool bf16)
 {
-    return !bf16 && groups == 1 && cin_g % 4 == 0 && kvol > 1;
+    return groups == 1 && cin_g % (bf16 ? 2 : 4) == 0 && kvol > 1;
 }
 
-/* Index of packed position kk in the (input channel, tap) order, for the order above. */
-static inline int64_t rt_qconv_k_of(int64_t kk, int64_t kvol)
+/* Index of packed position kk in the (input channel, tap) order, for the order above with L (4 int8,
+ * 2 bf16) channels a lane. */
+static inline int64_t rt_qconv_k_of(int64_t kk, int64_t kvol, int64_t L)
 {
-    const int64_t k4 = kk / 4;
-    return ((k4 / kvol) * 4 + kk % 4) * kvol + k4 % kvol;
+    const int64_t kl = kk / L;
+    return ((kl / kvol) * L + kk % L) * kvol + kl % kvol;
 }
 
 typedef enum RtQOut { RT_QOUT_U8, RT_QOUT_I8, RT_QOUT_F32 } RtQOut;
@@ -73,6 +74,7 @@ typedef struct RtQConvParams {
     int32_t taps_inner;       /* the weights' k order (rt_qconv_taps_inner) */
     int64_t plane[2];         /* direct: rows and columns of one image in a plane (as conv.h's) */
     int64_t images_per_block; /* direct: images in the planes at once */
+    int64_t lane_channels;    /* direct: input channels a plane interleaves (4 int8, 2 bf16) */
 } RtQConvParams;
 
 /* One input channel per group (depthwise), 2-D, int8: x, w [C, 1, kh, kw] (i8), bias, mult, y,
@@ -122,7 +124,10 @@ static inline int64_t rt_qconv_direct_plane_pixels(const RtQConvParams *p)
     const int64_t reach = (p->kernel[1] - 1) * p->dilation[1] / sh * p->plane[1] + (p->kernel[2] - 1) * p->dilation[2] / sw;
     return (p->images_per_block * p->plane[0] * p->plane[1] + reach + RT_QG_NR + 16 + 15) / 16 * 16;
 }
-static inline int64_t rt_qconv_direct_planes(const RtQConvParams *p) { return p->c_in / 4 * p->stride[1] * p->stride[2]; }
+static inline int64_t rt_qconv_direct_planes(const RtQConvParams *p)
+{
+    return p->lane_channels > 0 ? p->c_in / p->lane_channels * p->stride[1] * p->stride[2] : 0;
+}
 static inline int64_t rt_qconv_direct_items(const RtQConvParams *p)
 {
     const int64_t ipb = p->images_per_block > 0 ? p->images_per_block : 1;
@@ -130,7 +135,8 @@ static inline int64_t rt_qconv_direct_items(const RtQConvParams *p)
 }
 static inline size_t rt_qconv_direct_workspace(const RtQConvParams *p)
 {
-    return (size_t)(rt_qconv_direct_planes(p) * rt_qconv_direct_plane_pixels(p) * 4 + p->kp + 64 +
+    const int64_t lanes = p->lane_channels > 0 ? p->kp / p->lane_channels : p->kp; /* tap offsets */
+    return (size_t)(rt_qconv_direct_planes(p) * rt_qconv_direct_plane_pixels(p) * 4 + lanes * 4 + 64 +
                     4 * RT_QG_MR * RT_QG_NR + 64);
 }
 
@@ -139,6 +145,8 @@ RT_KERNEL_DECL(rt_qconv_u8)
 RT_RANGE_KERNEL_DECL(rt_qconv_u8_range)
 RT_KERNEL_DECL(rt_qconv_direct_u8)
 RT_RANGE_KERNEL_DECL(rt_qconv_direct_u8_range)
+RT_KERNEL_DECL(rt_conv_bf16_direct)
+RT_RANGE_KERNEL_DECL(rt_conv_bf16_direct_range)
 RT_KERNEL_DECL(rt_qconv_depthwise_u8)
 RT_RANGE_KERNEL_DECL(rt_qconv_depthwise_u8_range)
 RT_KERNEL_DECL(rt_qmatmul_u8)
