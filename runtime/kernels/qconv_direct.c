@@ -71,11 +71,45 @@ static inline uint32_t bf16_bits(float f)
     return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
 
-/* dst[q] = bf16 pair (c[start + q * s], c[cs + start + q * s]) for q < n. */
-static void interleave2_bf16(const float *restrict c, int64_t cs, int64_t start, int64_t s, int64_t n,
+#if QG_SIMD
+/* bf16_bits of 16 lanes, in the low halves */
+QG_INLINE __m512i bf16_bits16(__m512 f)
+{
+    const __m512i u = _mm512_castps_si512(f), one = _mm512_set1_epi32(1);
+    __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)),
+                                 _mm512_and_si512(_mm512_srli_epi32(u, 16), one));
+    r = _mm512_srli_epi32(r, 16);
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                                  _mm512_set1_epi32(0x7f800000));
+    return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+}
+#endif
+
+/* dst[q] = bf16 pair (c[start + q * s], c[cs + start + q * s]) for q < n; loads stay below limit. */
+static void interleave2_bf16(const float *restrict c, int64_t cs, int64_t start, int64_t s, int64_t n, int64_t limit,
                              uint32_t *restrict dst)
 {
-    for (int64_t q = 0; q < n; q++) {
+    int64_t q = 0;
+#if QG_SIMD
+    if (s == 1)
+        for (; q + 16 <= n && start + q + 16 <= limit; q += 16) {
+            const float *r = c + start + q;
+            const __m512i a = bf16_bits16(_mm512_loadu_ps(r)), b = bf16_bits16(_mm512_loadu_ps(r + cs));
+            _mm512_storeu_si512(dst + q, _mm512_or_si512(a, _mm512_slli_epi32(b, 16)));
+        }
+    else if (s == 2) {
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        for (; q + 16 <= n && start + 2 * q + 32 <= limit; q += 16) {
+            const float *r = c + start + 2 * q;
+            const __m512 a = _mm512_permutex2var_ps(_mm512_loadu_ps(r), even, _mm512_loadu_ps(r + 16));
+            const __m512 b = _mm512_permutex2var_ps(_mm512_loadu_ps(r + cs), even, _mm512_loadu_ps(r + cs + 16));
+            _mm512_storeu_si512(dst + q, _mm512_or_si512(bf16_bits16(a), _mm512_slli_epi32(bf16_bits16(b), 16)));
+        }
+    }
+#else
+    (void)limit;
+#endif
+    for (; q < n; q++) {
         const int64_t at = start + q * s;
         dst[q] = bf16_bits(c[at]) | bf16_bits(c[cs + at]) << 16;
     }
@@ -96,11 +130,15 @@ QG_INLINE void fill_planes(const RtQConvParams *p, const void *x, int64_t ni, ui
                     !phase_read(p->kernel[2], p->dilation[2], SW, px))
                     continue; /* never read */
                 uint32_t *pl = planes + ((cb * SH + py) * SW + px) * ps;
-                memset(pl, pad, (size_t)ps * 4); /* one call: the padding, then the inside over it */
                 const int64_t shift = px - PW;
                 int64_t lo = shift < 0 ? (-shift + SW - 1) / SW : 0;
                 int64_t hi = IW - 1 - shift >= 0 ? (IW - 1 - shift) / SW + 1 : 0;
                 hi = min64(hi, WQ);
+                /* one call: the padding, then the inside over it; only the slack after the images
+                 * where the inside is all (a 1x1 convolution's planes) */
+                const bool inside = lo == 0 && hi == WQ && py - PH >= 0 && (HQ - 1) * SH + py - PH < IH;
+                const int64_t from = inside ? ni * HQ * WQ : 0;
+                memset(pl + from, pad, (size_t)(ps - from) * 4);
                 if (lo >= hi)
                     continue;
                 for (int64_t i = 0; i < ni; i++)
@@ -111,7 +149,7 @@ QG_INLINE void fill_planes(const RtQConvParams *p, const void *x, int64_t ni, ui
                         const int64_t at = (i * p->c_in + L * cb) * plane + iy * IW;
                         uint32_t *dst = pl + (i * HQ + qy) * WQ + lo;
                         if (bf16)
-                            interleave2_bf16((const float *)x + at, plane, lo * SW + shift, SW, hi - lo, dst);
+                            interleave2_bf16((const float *)x + at, plane, lo * SW + shift, SW, hi - lo, IW, dst);
                         else
                             interleave4((const uint8_t *)x + at, plane, lo * SW + shift, SW, hi - lo, IW, dst);
                     }
@@ -244,18 +282,22 @@ QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, in
     const int64_t HQ = p->plane[0], WQ = p->plane[1], OH = p->out[1], OW = p->out[2], P = OH * OW;
     const int64_t es = (int64_t)out_size(p->out_kind);
     const int64_t end = min64(t + RT_QG_NR, cols);
-    for (int64_t R = t / WQ; R * WQ < end; R++) {
-        const int64_t i = R / HQ, oy = R % HQ;
-        const int64_t a = R * WQ > t ? R * WQ : t, b = min64(R * WQ + OW, end);
+    /* the columns go to y in runs of V from every U: a plane row's pixels, or where no column is
+     * dropped in a row, an image's */
+    const bool whole = WQ == OW;
+    const int64_t U = whole ? HQ * WQ : WQ, V = whole ? OH * OW : OW;
+    for (int64_t R = t / U; R * U < end; R++) {
+        const int64_t i = whole ? R : R / HQ, oy = whole ? 0 : R % HQ;
+        const int64_t a = R * U > t ? R * U : t, b = min64(R * U + V, end);
         if (oy >= OH || a >= b)
             continue; /* a row between two images, or the columns past a row's pixels */
         for (int64_t r = 0; r < rows; r++) {
             uint8_t *row = y + ((i * p->c_out + oc0 + r) * P + oy * OW) * es;
 #if QG_SIMD
-            /* lane l of the tile is pixel (t + l - R * WQ) of the row: masked stores at the lanes
+            /* lane l of the tile is pixel (t + l - R * U) of the run: masked stores at the lanes
              * [a - t, b - t), the address of lane 0 computed as an integer (it may lie before row) */
             const uint32_t m = (uint32_t)(((uint64_t)1 << (b - t)) - ((uint64_t)1 << (a - t)));
-            const uintptr_t lane0 = (uintptr_t)row + (uintptr_t)((t - R * WQ) * es);
+            const uintptr_t lane0 = (uintptr_t)row + (uintptr_t)((t - R * U) * es);
             for (int h = 0; h < 2; h++) {
                 const __mmask16 mh = (__mmask16)(m >> (16 * h));
                 void *dst = (void *)(lane0 + (uintptr_t)(16 * h * es));
@@ -275,13 +317,13 @@ QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, in
 #else
             if (bf16) {
                 const float *sr = (const float *)acc + r * RT_QG_NR + (a - t), fb = fbias ? fbias[oc0 + r] : 0.0f;
-                float *o = (float *)row + (a - R * WQ);
+                float *o = (float *)row + (a - R * U);
                 for (int64_t q = 0; q < b - a; q++)
                     o[q] = fminf(fmaxf(sr[q] + fb, p->lo), p->hi);
                 continue;
             }
             requant_row((const int32_t *)acc + r * RT_QG_NR + (a - t), b - a, bias[oc0 + r], mult[oc0 + r],
-                        p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, row + (a - R * WQ) * es);
+                        p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, row + (a - R * U) * es);
 #endif
         }
     }
@@ -321,20 +363,23 @@ QG_INLINE void direct_items(const RtQConvParams *p, void *const *bufs, int64_t b
         /* the columns up to the last image's last output row */
         const int64_t cols = ((ni - 1) * p->plane[0] + OH) * p->plane[1];
         uint8_t *yb = y + n0 * p->c_out * OH * p->out[2] * es;
-        for (int64_t pan = cs * panels / p->c_split; pan < (cs + 1) * panels / p->c_split; pan++) {
-            const int64_t oc0 = pan * RT_QG_MR;
-            if (oc0 >= p->c_out)
-                break;
-            const int64_t rows = min64(RT_QG_MR, p->c_out - oc0);
-            const int8_t *wp = w + pan * RT_QG_MR * p->kp * (bf16 ? 2 : 1);
-            for (int64_t t = 0; t < cols; t += RT_QG_NR) {
-                if (bf16)
-                    tile_rows_bf16(planes + t, offs, kl, (const uint32_t *)wp, acc);
-                else
-                    tile_rows(planes + t, offs, kl, wp, acc);
-                store_tile(p, acc, t, cols, oc0, rows, bias, fbias, mult, yb, bf16);
+        /* planes larger than L2 (one big image) in blocks of columns that every panel sweeps */
+        const int64_t cb = p->cols_per_block > 0 ? p->cols_per_block : cols;
+        for (int64_t c0 = 0; c0 < cols; c0 += cb)
+            for (int64_t pan = cs * panels / p->c_split; pan < (cs + 1) * panels / p->c_split; pan++) {
+                const int64_t oc0 = pan * RT_QG_MR;
+                if (oc0 >= p->c_out)
+                    break;
+                const int64_t rows = min64(RT_QG_MR, p->c_out - oc0);
+                const int8_t *wp = w + pan * RT_QG_MR * p->kp * (bf16 ? 2 : 1);
+                for (int64_t t = c0; t < c0 + cb && t < cols; t += RT_QG_NR) {
+                    if (bf16)
+                        tile_rows_bf16(planes + t, offs, kl, (const uint32_t *)wp, acc);
+                    else
+                        tile_rows(planes + t, offs, kl, wp, acc);
+                    store_tile(p, acc, t, cols, oc0, rows, bias, fbias, mult, yb, bf16);
+                }
             }
-        }
     }
 }
 

@@ -75,6 +75,8 @@ typedef struct RtQConvParams {
     int64_t plane[2];         /* direct: rows and columns of one image in a plane (as conv.h's) */
     int64_t images_per_block; /* direct: images in the planes at once */
     int64_t lane_channels;    /* direct: input channels a plane interleaves (4 int8, 2 bf16) */
+    int64_t cols_per_block;   /* direct: GEMM columns every channel panel takes before the next
+                                 block of them (a multiple of RT_QG_NR; 0: all of the images') */
 } RtQConvParams;
 
 /* One input channel per group (depthwise), 2-D, int8: x, w [C, 1, kh, kw] (i8), bias, mult, y,
@@ -121,7 +123,8 @@ static inline size_t rt_qconv_workspace(const RtQConvParams *p, int bf16)
 static inline int64_t rt_qconv_direct_plane_pixels(const RtQConvParams *p)
 {
     const int64_t sh = p->stride[1] > 0 ? p->stride[1] : 1, sw = p->stride[2] > 0 ? p->stride[2] : 1;
-    const int64_t reach = (p->kernel[1] - 1) * p->dilation[1] / sh * p->plane[1] + (p->kernel[2] - 1) * p->dilation[2] / sw;
+    const int64_t reach =
+        (p->kernel[1] - 1) * p->dilation[1] / sh * p->plane[1] + (p->kernel[2] - 1) * p->dilation[2] / sw;
     return (p->images_per_block * p->plane[0] * p->plane[1] + reach + RT_QG_NR + 16 + 15) / 16 * 16;
 }
 static inline int64_t rt_qconv_direct_planes(const RtQConvParams *p)
