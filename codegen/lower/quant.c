@@ -189,8 +189,10 @@ static SdStatus lower_qgap(const IrNode *n, CgLowered *out, SdError *err)
 
 /* Packed activation columns per block: about this many bytes, so a block stays in L2. */
 #define QG_BLOCK_BYTES ((int64_t)1 << 19)
-/* Fewer parallel items than this in a convolution: split the output channels too. */
+/* Fewer parallel items than this in a convolution: split the output rows, then the channels too. */
 #define QG_MIN_ITEMS 8
+/* Output pixels a block of rows keeps when rows are split for the threads: 4 tiles. */
+#define QG_MIN_COLS (4 * RT_QG_NR)
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -327,6 +329,16 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     int64_t rows_total = p.out[0] * p.out[1], ow = p.out[2], es = bf16 ? 2 : 1;
     int64_t rpb = QG_BLOCK_BYTES / (p.kp * es * ow);
     p.rows_per_block = rpb < 1 ? 1 : rpb > rows_total ? rows_total : rpb;
+    /* too few items for the threads (a batch-1 layer): smaller blocks of rows first, while they keep
+     * QG_MIN_COLS pixels (each block packs only its own columns; a chunk of channels packs its
+     * block's again) */
+    const int64_t per = p.batch * p.groups, want = (QG_MIN_ITEMS + per - 1) / per;
+    if (per * ((rows_total + p.rows_per_block - 1) / p.rows_per_block) < QG_MIN_ITEMS) {
+        int64_t r = (rows_total + want - 1) / want, least = (QG_MIN_COLS + ow - 1) / ow;
+        r = r < least ? least : r;
+        if (r < p.rows_per_block)
+            p.rows_per_block = r;
+    }
     p.n_blocks = (rows_total + p.rows_per_block - 1) / p.rows_per_block;
     int64_t base = p.batch * p.groups * p.n_blocks;
     p.c_split = 1;

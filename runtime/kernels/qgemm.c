@@ -6,14 +6,6 @@
 
 #include "runtime/kernels/half.h"
 
-/* f32 -> bf16, round to nearest even (NaN stays NaN). */
-static inline uint32_t bf16_bits(float f)
-{
-    uint32_t u = rt_float_to_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (u >> 16) | 0x40u;
-    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* weight packing (the portable build only: one definition)                                    */
@@ -119,6 +111,13 @@ static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int6
     const int64_t np = nrows * p->out[2], plane = p->in[0] * p->in[1] * p->in[2];
     const uint8_t zp = (uint8_t)p->x_zp;
     for (int64_t k4 = 0; k4 < p->kp / 4; k4++) {
+        if (p->pointwise && 4 * k4 + 3 < p->k) { /* 4 rows of x as they are: interleaved straight */
+            uint32_t *dst = (uint32_t *)(col + k4 * npad * 4);
+            interleave4(x + 4 * k4 * plane + row0 * p->out[2], plane, 0, 1, np, np, dst);
+            for (int64_t q = np; q < npad; q++)
+                dst[q] = (uint32_t)zp * 0x01010101u;
+            continue;
+        }
         const uint8_t *rows[4];
         for (int j = 0; j < 4; j++) {
             int64_t k = 4 * k4 + j;
@@ -156,6 +155,13 @@ static void pack_cols_bf16(const RtQConvParams *p, const float *restrict x, int6
 {
     const int64_t np = nrows * p->out[2], plane = p->in[0] * p->in[1] * p->in[2];
     for (int64_t k2 = 0; k2 < p->kp / 2; k2++) {
+        if (p->pointwise && 2 * k2 + 1 < p->k) { /* 2 rows of x as they are: interleaved straight */
+            uint32_t *dst = col + k2 * npad;
+            interleave2_bf16(x + 2 * k2 * plane + row0 * p->out[2], plane, 0, 1, np, np, dst);
+            for (int64_t q = np; q < npad; q++)
+                dst[q] = 0;
+            continue;
+        }
         const float *rows[2];
         for (int j = 0; j < 2; j++) {
             int64_t k = 2 * k2 + j;

@@ -80,4 +80,102 @@ QG_INLINE void requant16_masked(__m512i v, __mmask16 m, float mult, int32_t out,
 }
 #endif
 
+/* dst[q] = the 4 bytes c[j][start + q * s] (j = 0..3, channels cs apart) for q < n. */
+static inline void interleave4(const uint8_t *restrict c, int64_t cs, int64_t start, int64_t s, int64_t n,
+                               int64_t limit, uint32_t *restrict dst)
+{
+    int64_t q = 0;
+#if QG_SIMD
+    /* 16 pixels at a time while the loads stay inside the row (start + 16 s <= limit) */
+    if (s == 1)
+        for (; q + 16 <= n && start + q + 16 <= limit; q += 16) {
+            const uint8_t *r = c + start + q;
+            __m128i a = _mm_loadu_si128((const void *)r), b = _mm_loadu_si128((const void *)(r + cs));
+            __m128i e = _mm_loadu_si128((const void *)(r + 2 * cs)), f = _mm_loadu_si128((const void *)(r + 3 * cs));
+            __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+            __m128i ef0 = _mm_unpacklo_epi8(e, f), ef1 = _mm_unpackhi_epi8(e, f);
+            _mm_storeu_si128((void *)(dst + q), _mm_unpacklo_epi16(ab0, ef0));
+            _mm_storeu_si128((void *)(dst + q + 4), _mm_unpackhi_epi16(ab0, ef0));
+            _mm_storeu_si128((void *)(dst + q + 8), _mm_unpacklo_epi16(ab1, ef1));
+            _mm_storeu_si128((void *)(dst + q + 12), _mm_unpackhi_epi16(ab1, ef1));
+        }
+    else if (s == 2)
+        for (; q + 16 <= n && start + 2 * q + 32 <= limit; q += 16) {
+            const uint8_t *r = c + start + 2 * q;
+            const __m256i lo = _mm256_set1_epi16(0xff);
+            __m128i a = _mm256_cvtepi16_epi8(_mm256_and_si256(_mm256_loadu_si256((const void *)r), lo));
+            __m128i b = _mm256_cvtepi16_epi8(_mm256_and_si256(_mm256_loadu_si256((const void *)(r + cs)), lo));
+            __m128i e = _mm256_cvtepi16_epi8(_mm256_and_si256(_mm256_loadu_si256((const void *)(r + 2 * cs)), lo));
+            __m128i f = _mm256_cvtepi16_epi8(_mm256_and_si256(_mm256_loadu_si256((const void *)(r + 3 * cs)), lo));
+            __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+            __m128i ef0 = _mm_unpacklo_epi8(e, f), ef1 = _mm_unpackhi_epi8(e, f);
+            _mm_storeu_si128((void *)(dst + q), _mm_unpacklo_epi16(ab0, ef0));
+            _mm_storeu_si128((void *)(dst + q + 4), _mm_unpackhi_epi16(ab0, ef0));
+            _mm_storeu_si128((void *)(dst + q + 8), _mm_unpacklo_epi16(ab1, ef1));
+            _mm_storeu_si128((void *)(dst + q + 12), _mm_unpackhi_epi16(ab1, ef1));
+        }
+#else
+    (void)limit;
+#endif
+    for (; q < n; q++) {
+        const int64_t at = start + q * s;
+        dst[q] = (uint32_t)c[at] | (uint32_t)c[cs + at] << 8 | (uint32_t)c[2 * cs + at] << 16 |
+                 (uint32_t)c[3 * cs + at] << 24;
+    }
+}
+
+/* f32 -> bf16, round to nearest even (NaN stays NaN). */
+static inline uint32_t bf16_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (u >> 16) | 0x40u;
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+#if QG_SIMD
+/* bf16_bits of 16 lanes, in the low halves */
+QG_INLINE __m512i bf16_bits16(__m512 f)
+{
+    const __m512i u = _mm512_castps_si512(f), one = _mm512_set1_epi32(1);
+    __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)),
+                                 _mm512_and_si512(_mm512_srli_epi32(u, 16), one));
+    r = _mm512_srli_epi32(r, 16);
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                                  _mm512_set1_epi32(0x7f800000));
+    return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+}
+#endif
+
+/* dst[q] = bf16 pair (c[start + q * s], c[cs + start + q * s]) for q < n; loads stay below limit. */
+static inline void interleave2_bf16(const float *restrict c, int64_t cs, int64_t start, int64_t s, int64_t n, int64_t limit,
+                             uint32_t *restrict dst)
+{
+    int64_t q = 0;
+#if QG_SIMD
+    if (s == 1)
+        for (; q + 16 <= n && start + q + 16 <= limit; q += 16) {
+            const float *r = c + start + q;
+            const __m512i a = bf16_bits16(_mm512_loadu_ps(r)), b = bf16_bits16(_mm512_loadu_ps(r + cs));
+            _mm512_storeu_si512(dst + q, _mm512_or_si512(a, _mm512_slli_epi32(b, 16)));
+        }
+    else if (s == 2) {
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        for (; q + 16 <= n && start + 2 * q + 32 <= limit; q += 16) {
+            const float *r = c + start + 2 * q;
+            const __m512 a = _mm512_permutex2var_ps(_mm512_loadu_ps(r), even, _mm512_loadu_ps(r + 16));
+            const __m512 b = _mm512_permutex2var_ps(_mm512_loadu_ps(r + cs), even, _mm512_loadu_ps(r + cs + 16));
+            _mm512_storeu_si512(dst + q, _mm512_or_si512(bf16_bits16(a), _mm512_slli_epi32(bf16_bits16(b), 16)));
+        }
+    }
+#else
+    (void)limit;
+#endif
+    for (; q < n; q++) {
+        const int64_t at = start + q * s;
+        dst[q] = bf16_bits(c[at]) | bf16_bits(c[cs + at]) << 16;
+    }
+}
+
 #endif

@@ -218,6 +218,10 @@ Test(quant_kernels, qconv_pointwise_strided_dilated_grouped_1d)
     ConvCase pw = {.ns = 2, .batch = 1, .c_in = 37, .c_out = 20, .groups = 1, .in = {7, 7}, .kernel = {1, 1},
                    .stride = {1, 1}, .dilation = {1, 1}, .x_zp = 128, .y_zp = 128, .qmin = 0, .qmax = 255, .out = SD_DT_U8};
     check_conv(&pw, false);
+    /* batch 1, 40x40: blocks of rows split for the threads */
+    ConvCase rows = {.ns = 2, .batch = 1, .c_in = 12, .c_out = 40, .groups = 1, .in = {40, 40}, .kernel = {1, 1},
+                     .stride = {1, 1}, .dilation = {1, 1}, .x_zp = 7, .y_zp = 3, .qmin = 0, .qmax = 255, .out = SD_DT_U8};
+    check_conv(&rows, false);
     ConvCase st = {.ns = 2, .batch = 1, .c_in = 6, .c_out = 10, .groups = 2, .in = {13, 12}, .kernel = {3, 2},
                    .stride = {2, 3}, .dilation = {2, 1}, .pads = {2, 0, 1, 1}, .x_zp = 5, .y_zp = 0, .qmin = -128,
                    .qmax = 127, .out = SD_DT_I8};
@@ -496,6 +500,9 @@ Test(quant_kernels, conv_bf16_sums_rounded_operands_in_f32)
     check_conv_bf16(&st);
     Bf16Case ds = {2, 8, 9, {14, 14}, {1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}, true, -INFINITY, INFINITY};
     check_conv_bf16(&ds);
+    /* plain 1x1: pairs of rows of x interleaved straight, an odd last channel the staged way */
+    Bf16Case pw = {1, 7, 12, {23, 21}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, true, 0.0f, INFINITY};
+    check_conv_bf16(&pw);
 }
 
 Test(quant_kernels, matmul_bf16_odd_sizes)
