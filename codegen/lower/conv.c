@@ -47,11 +47,21 @@ static void to3(const int64_t *v, int ns, int64_t fill, int64_t *out)
         out[i] = i < 3 - ns ? fill : v[i - (3 - ns)];
 }
 
+/* At most r rows per block, as even as the same number of blocks allows: blocks are what the
+ * threads share out (56 rows by 17 gave one thread 34 rows and the other 22). */
+static int64_t even_rows(int64_t rows, int64_t r)
+{
+    if (r < 1 || rows < 1)
+        return 1;
+    const int64_t blocks = (rows + r - 1) / r;
+    return (rows + blocks - 1) / blocks;
+}
+
 /* Rows per block when one row of the column matrix block is row_floats long; at least 1. */
 static int64_t block_rows(int64_t rows, int64_t row_floats)
 {
     int64_t r = row_floats > 0 ? CONV_BLOCK_FLOATS / row_floats : rows;
-    return r < 1 ? 1 : (r > rows ? rows : r);
+    return even_rows(rows, r < 1 ? 1 : (r > rows ? rows : r));
 }
 
 /* Whole images per im2col block (RtConvParams.images_per_block). Below 4 slivers of output pixels
@@ -190,7 +200,7 @@ static bool direct_plan(RtConvParams *p, const CgLowerOptions *opt, int64_t cout
         p->rows_per_block = (p->images_per_block - 1) * hq + OH;
     } else {
         int64_t r = DIRECT_BLOCK_FLOATS / (cout_g * wq > 0 ? cout_g * wq : 1);
-        p->rows_per_block = r < 1 ? 1 : r > OH ? OH : r;
+        p->rows_per_block = even_rows(OH, r < 1 ? 1 : r > OH ? OH : r);
     }
     /* a GEMM this narrow (a 7x7 image at batch 1) leaves vector lanes idle; im2col computes C^T */
     const bool narrow = p->rows_per_block * wq < 4 * RT_GEMM_NR;
