@@ -7,8 +7,9 @@
  * reads the convolution's output (nor the sum, when an activation follows); computes exactly what
  * the ops did (NaN stays NaN). A residual must have the output's shape (no broadcast), and only
  * convolutions with several input channels per group take one (the one-channel kernel writes y
- * before it could read r). Runs in the inference pipeline after quantization: int8 and bf16
- * convolutions are other ops. */
+ * before it could read r). Runs in the inference pipeline after quantization, so bf16 convolutions
+ * (CONV_BF16, whose clamp is attrs.quant's lo/hi) take the same folds; int8 ones requantize in
+ * their own kernels and are left alone. */
 #include <math.h>
 
 #include "passes/pass.h"
@@ -27,14 +28,25 @@ static bool clamp_of(const IrNode *act, float *lo, float *hi)
     return false;
 }
 
-/* The f32 convolution that makes v when v has one reader and the convolution can take a fold; else NULL. */
+static bool is_bf16(const IrNode *conv) { return conv->op == IR_OP_CONV_BF16; }
+
+/* The f32 or bf16 convolution that makes v when v has one reader and the convolution can take a
+ * fold (it clamps nothing yet); else NULL. */
 static IrNode *foldable_conv(const IrGraph *g, const IrValue *v)
 {
     IrNode *conv = v->producer;
-    if (!conv || conv->removed || conv->op != IR_OP_CONV || conv->attrs.conv.has_clip || v->n_uses != 1 ||
-        ir_value_is_graph_output(g, v) || v->dtype != SD_DT_F32)
+    if (!conv || conv->removed || v->n_uses != 1 || ir_value_is_graph_output(g, v) || v->dtype != SD_DT_F32)
         return NULL;
-    return conv;
+    if (conv->op == IR_OP_CONV && !conv->attrs.conv.has_clip)
+        return conv;
+    if (is_bf16(conv) && conv->attrs.quant.lo == -INFINITY && conv->attrs.quant.hi == INFINITY)
+        return conv;
+    return NULL;
+}
+
+static int64_t groups_of(const IrNode *conv)
+{
+    return is_bf16(conv) ? conv->attrs.quant.conv.groups : conv->attrs.conv.groups;
 }
 
 /* conv now writes `out`: clamped to [lo, hi] when clip, plus `residual` when given. */
@@ -47,7 +59,9 @@ static SdStatus fold_one(IrGraph *g, IrNode *conv, IrNode *const *gone, int n_go
         inputs[3] = residual;
     int n_inputs = inputs[3] ? 4 : conv->n_inputs;
     IrAttrs attrs = conv->attrs;
-    if (clip) {
+    if (clip && is_bf16(conv)) {
+        attrs.quant.lo = lo, attrs.quant.hi = hi;
+    } else if (clip) {
         attrs.conv.has_clip = true;
         attrs.conv.clip_min = lo, attrs.conv.clip_max = hi;
     }
@@ -55,7 +69,7 @@ static SdStatus fold_one(IrGraph *g, IrNode *conv, IrNode *const *gone, int n_go
         ir_node_remove(g, gone[i]);
     ir_node_remove(g, conv);
     ir_graph_set_insert_point(g, NULL);
-    IrNode *n = ir_node_new(g, IR_OP_CONV, conv->name, inputs, n_inputs, &out, 1);
+    IrNode *n = ir_node_new(g, conv->op, conv->name, inputs, n_inputs, &out, 1);
     if (!n)
         return sd_errorf(err, SD_ENOMEM, "out of memory folding an activation into '%s'", conv->name);
     n->attrs = attrs;
@@ -75,7 +89,7 @@ static IrNode *residual_conv(const IrGraph *g, const IrNode *add, IrValue **resi
         if (!conv || conv->n_inputs > 3 || r == add->inputs[i] || r->dtype != SD_DT_F32 ||
             !ir_shape_equal(&r->shape, &add->outputs[0]->shape) ||
             !ir_shape_equal(&add->inputs[i]->shape, &add->outputs[0]->shape) ||
-            conv->inputs[0]->shape.dims[1] / conv->attrs.conv.groups < 2)
+            conv->inputs[0]->shape.dims[1] / groups_of(conv) < 2)
             continue;
         *residual = r;
         return conv;

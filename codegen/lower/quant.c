@@ -305,6 +305,7 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     p.x_zp = a->x_zp, p.y_zp = a->y_zp, p.qmin = a->qmin, p.qmax = a->qmax, p.lo = a->lo, p.hi = a->hi;
     p.out_kind = bf16 || a->out_dtype == SD_DT_F32 ? RT_QOUT_F32 : a->out_dtype == SD_DT_I8 ? RT_QOUT_I8 : RT_QOUT_U8;
     p.has_bias = bf16 && has(n, 2);
+    p.has_residual = bf16 && has(n, 3);
     const int64_t panels = p.cp / RT_QG_MR;
     if (qconv_direct_plan(&p, opt, bf16)) {
         const int64_t base = (p.batch + p.images_per_block - 1) / p.images_per_block;
@@ -316,7 +317,7 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
         bufs[nb++] = 0, bufs[nb++] = 1;
         if (!bf16 || p.has_bias)
             bufs[nb++] = 2;
-        if (!bf16)
+        if (!bf16 || p.has_residual)
             bufs[nb++] = 3;
         bufs[nb++] = cg_out(n, 0);
         bufs[nb++] = CG_BUF_WORKSPACE;
@@ -351,7 +352,7 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     bufs[nb++] = 0, bufs[nb++] = 1;
     if (!bf16 || p.has_bias)
         bufs[nb++] = 2;
-    if (!bf16)
+    if (!bf16 || p.has_residual)
         bufs[nb++] = 3;
     bufs[nb++] = cg_out(n, 0);
     bufs[nb++] = CG_BUF_WORKSPACE;

@@ -179,7 +179,8 @@ static void tile_rows_bf16(const uint32_t *restrict base, const int32_t *restric
  * plane row n / WQ, column n % WQ) into y, the columns that are output pixels of images n0..:
  * requantized (int8), or plus the bias and clamped (bf16). */
 QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, int64_t cols, int64_t oc0, int64_t rows,
-                          const int32_t *bias, const float *fbias, const float *mult, uint8_t *y, bool bf16)
+                          const int32_t *bias, const float *fbias, const float *mult, const float *res, uint8_t *y,
+                          bool bf16)
 {
     const int64_t HQ = p->plane[0], WQ = p->plane[1], OH = p->out[1], OW = p->out[2], P = OH * OW;
     const int64_t es = (int64_t)out_size(p->out_kind);
@@ -194,12 +195,14 @@ QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, in
         if (oy >= OH || a >= b)
             continue; /* a row between two images, or the columns past a row's pixels */
         for (int64_t r = 0; r < rows; r++) {
-            uint8_t *row = y + ((i * p->c_out + oc0 + r) * P + oy * OW) * es;
+            const int64_t at = (i * p->c_out + oc0 + r) * P + oy * OW;
+            uint8_t *row = y + at * es;
 #if QG_SIMD
             /* lane l of the tile is pixel (t + l - R * U) of the run: masked stores at the lanes
              * [a - t, b - t), the address of lane 0 computed as an integer (it may lie before row) */
             const uint32_t m = (uint32_t)(((uint64_t)1 << (b - t)) - ((uint64_t)1 << (a - t)));
             const uintptr_t lane0 = (uintptr_t)row + (uintptr_t)((t - R * U) * es);
+            const uintptr_t res0 = res ? (uintptr_t)(res + at) + (uintptr_t)((t - R * U) * 4) : 0;
             for (int h = 0; h < 2; h++) {
                 const __mmask16 mh = (__mmask16)(m >> (16 * h));
                 void *dst = (void *)(lane0 + (uintptr_t)(16 * h * es));
@@ -208,6 +211,8 @@ QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, in
                 if (bf16) {
                     __m512 v = _mm512_add_ps(_mm512_loadu_ps((const float *)acc + r * RT_QG_NR + 16 * h),
                                              _mm512_set1_ps(fbias ? fbias[oc0 + r] : 0.0f));
+                    if (res) /* the residual's lanes where y's are */
+                        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mh, (const void *)(res0 + (uintptr_t)(64 * h))));
                     v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(p->lo)), _mm512_set1_ps(p->hi));
                     _mm512_mask_storeu_ps(dst, mh, v);
                     continue;
@@ -220,8 +225,9 @@ QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, in
             if (bf16) {
                 const float *sr = (const float *)acc + r * RT_QG_NR + (a - t), fb = fbias ? fbias[oc0 + r] : 0.0f;
                 float *o = (float *)row + (a - R * U);
+                const float *rr = res ? res + at + (a - R * U) : NULL;
                 for (int64_t q = 0; q < b - a; q++)
-                    o[q] = fminf(fmaxf(sr[q] + fb, p->lo), p->hi);
+                    o[q] = fminf(fmaxf(sr[q] + fb + (rr ? rr[q] : 0.0f), p->lo), p->hi);
                 continue;
             }
             requant_row((const int32_t *)acc + r * RT_QG_NR + (a - t), b - a, bias[oc0 + r], mult[oc0 + r],
@@ -240,7 +246,8 @@ QG_INLINE void direct_items(const RtQConvParams *p, void *const *bufs, int64_t b
     const int8_t *w = bufs[1];
     const int32_t *bias = bf16 ? NULL : bufs[2];
     const float *fbias = bf16 && p->has_bias ? bufs[2] : NULL, *mult = bf16 ? NULL : bufs[3];
-    const int nb = bf16 ? 2 + p->has_bias : 4;
+    const float *res = bf16 && p->has_residual ? bufs[2 + p->has_bias] : NULL;
+    const int nb = bf16 ? 2 + p->has_bias + p->has_residual : 4;
     uint8_t *y = bufs[nb];
     uint32_t *planes = bufs[nb + 1];
     if (p->stride[1] <= 0 || p->stride[2] <= 0 || p->plane[0] <= 0 || p->plane[1] <= 0 || p->c_split <= 0 ||
@@ -265,6 +272,7 @@ QG_INLINE void direct_items(const RtQConvParams *p, void *const *bufs, int64_t b
         /* the columns up to the last image's last output row */
         const int64_t cols = ((ni - 1) * p->plane[0] + OH) * p->plane[1];
         uint8_t *yb = y + n0 * p->c_out * OH * p->out[2] * es;
+        const float *rb = res ? res + n0 * p->c_out * OH * p->out[2] : NULL;
         /* planes larger than L2 (one big image) in blocks of columns that every panel sweeps */
         const int64_t cb = p->cols_per_block > 0 ? p->cols_per_block : cols;
         for (int64_t c0 = 0; c0 < cols; c0 += cb)
@@ -279,7 +287,7 @@ QG_INLINE void direct_items(const RtQConvParams *p, void *const *bufs, int64_t b
                         tile_rows_bf16(planes + t, offs, kl, (const uint32_t *)wp, acc);
                     else
                         tile_rows(planes + t, offs, kl, wp, acc);
-                    store_tile(p, acc, t, cols, oc0, rows, bias, fbias, mult, yb, bf16);
+                    store_tile(p, acc, t, cols, oc0, rows, bias, fbias, mult, rb, yb, bf16);
                 }
             }
     }

@@ -663,8 +663,9 @@ static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t b
     const float *x = bufs[0];
     const uint32_t *w = bufs[1]; /* bf16 pairs */
     const float *bias = p->has_bias ? bufs[2] : NULL;
-    float *y = bufs[p->has_bias ? 3 : 2];
-    uint8_t *ws = bufs[p->has_bias ? 4 : 3];
+    const float *res = p->has_residual ? bufs[2 + p->has_bias] : NULL;
+    float *y = bufs[2 + p->has_bias + p->has_residual];
+    uint8_t *ws = bufs[3 + p->has_bias + p->has_residual];
     const int64_t OW = p->out[2], rows_total = p->out[0] * p->out[1];
     const int64_t plane_in = p->in[0] * p->in[1] * p->in[2], plane_out = rows_total * OW;
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
@@ -690,10 +691,15 @@ static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t b
                 tile_bf16(col + t, npad, wp, p->kp / 2, acc);
                 int64_t cnt = min64(RT_QG_NR, np - t);
                 for (int64_t r = 0; r < rows; r++) {
-                    float *dst = y + (n * p->c_out + oc0 + r) * plane_out + row0 * OW + t;
+                    const int64_t at = (n * p->c_out + oc0 + r) * plane_out + row0 * OW + t;
+                    float *dst = y + at;
                     const float *s = acc + r * RT_QG_NR, b = bias ? bias[oc0 + r] : 0.0f;
-                    for (int64_t q = 0; q < cnt; q++)
-                        dst[q] = fminf(fmaxf(s[q] + b, p->lo), p->hi);
+                    if (res)
+                        for (int64_t q = 0; q < cnt; q++)
+                            dst[q] = fminf(fmaxf(s[q] + b + res[at + q], p->lo), p->hi);
+                    else
+                        for (int64_t q = 0; q < cnt; q++)
+                            dst[q] = fminf(fmaxf(s[q] + b, p->lo), p->hi);
                 }
             }
         }
