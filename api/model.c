@@ -197,7 +197,7 @@ SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdErr
         rt_set_num_threads(opt->threads);
     CgOptions co = {.name = "model", .lower = lower_options(opt), .opt_level = opt ? opt->opt_level : 0,
                     .print_llvm = opt && opt->print_llvm, .threads = rt_num_threads(), .release_constants = true,
-                    .no_pack_weights = opt && sd_name_listed(opt->disable, "prepack")};
+                    .no_pack_weights = opt && sd_name_listed(opt->disable, "prepack"), .profile = opt && opt->profile};
     SdStatus st = cg_compile_jit(g, &co, &m->code, err);
     if (st == SD_OK) {
         m->scratch = sd_aligned_alloc(cg_model_scratch_bytes(m->code));
@@ -208,6 +208,8 @@ SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdErr
                            cg_model_scratch_bytes(m->code));
         else if (cg_model_state_bytes(m->code))
             memcpy(m->state, cg_model_state_init(m->code), cg_model_state_bytes(m->code));
+        if (st == SD_OK)
+            sd_model_profile_reset(m);
     }
     if (st != SD_OK) {
         m->graph = NULL; /* the caller still owns the graph on failure */
@@ -306,6 +308,28 @@ int sd_model_find_state(const SdModel *m, const char *name)
         if (strcmp(cg_model_state_entry(m->code, i)->name, name) == 0)
             return i;
     return -1;
+}
+
+int sd_model_profile(const SdModel *m, SdNodeTime *out, int cap)
+{
+    const size_t at = cg_model_profile_offset(m->code);
+    if (at == SIZE_MAX)
+        return 0;
+    const int64_t *slots = (const int64_t *)((const char *)m->scratch + at);
+    const int n = ir_graph_num_nodes(m->graph);
+    for (int i = 0; i < n && i < cap; i++) {
+        const IrNode *node = ir_graph_node(m->graph, i);
+        out[i] = (SdNodeTime){.name = node->name, .op = ir_op_name(node->op), .ms = (double)slots[2 * i] * 1e-6,
+                              .runs = slots[2 * i + 1]};
+    }
+    return n;
+}
+
+void sd_model_profile_reset(SdModel *m)
+{
+    const size_t at = cg_model_profile_offset(m->code);
+    if (at != SIZE_MAX)
+        memset((char *)m->scratch + at, 0, (size_t)ir_graph_num_nodes(m->graph) * 2 * sizeof(int64_t));
 }
 
 size_t sd_model_constants_bytes(const SdModel *m) { return cg_model_consts_bytes(m->code); }

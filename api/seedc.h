@@ -38,6 +38,7 @@ typedef struct SdOptions {
     bool symmetric;           /* int8 activations: symmetric around 0 (default: asymmetric) */
     const char *keep_fp32;    /* nodes that stay f32, comma-separated; "first"/"last": the first/last conv or matmul */
     const char *precision;    /* "fp32" (default) or "bf16": convolutions and matrix products in bf16 */
+    bool profile;             /* time every node of the compiled graph (sd_model_profile) */
 } SdOptions;
 
 SdOptions sd_options_default(void);
@@ -91,5 +92,21 @@ SdStatus sd_model_run(SdModel *m, const RtTensor *inputs, int n_inputs, RtTensor
                       SdError *err);
 /* Runs on caller buffers, in graph order, without checks: for benchmarks and bindings. */
 void sd_model_run_raw(SdModel *m, void *const *inputs, void *const *outputs);
+
+/* The time a model compiled with SdOptions.profile spent in each node of its compiled graph (after
+ * the passes: a fused node covers what it fused) over the runs since it was compiled or the last
+ * sd_model_profile_reset. The clock is read around each node's call on the calling thread, so a
+ * node split over threads counts its wall time. */
+typedef struct SdNodeTime {
+    const char *name;  /* the node's name (for a node from ONNX, the ONNX node's) */
+    const char *op;    /* seedc's op name, e.g. "conv", "qconv", "fused_eltwise" */
+    double ms;         /* total milliseconds */
+    int64_t runs;
+} SdNodeTime;
+
+/* Fills up to cap entries in graph order and returns the number of nodes; 0 when the model was
+ * compiled without profiling. */
+int sd_model_profile(const SdModel *m, SdNodeTime *out, int cap);
+void sd_model_profile_reset(SdModel *m);
 
 #endif

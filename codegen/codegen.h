@@ -23,6 +23,7 @@ typedef struct CgOptions {
     int threads;            /* split calls over this many threads; 0 or 1: one thread */
     bool release_constants; /* free each constant's data in the graph once copied (lower peak memory) */
     bool no_pack_weights;   /* keep constant weights as they are (else convolutions pack them once) */
+    bool profile;           /* time every node (runtime/kernels/profile.h): cg_model_profile_slots */
 } CgOptions;
 
 typedef void (*CgEntryFn)(const void *consts, void *state, void *scratch, void *const *io);
@@ -45,6 +46,9 @@ CgEntryFn cg_model_entry(const CgModel *m);
 const void *cg_model_consts(const CgModel *m);
 size_t cg_model_consts_bytes(const CgModel *m);
 size_t cg_model_scratch_bytes(const CgModel *m);  /* planned arena + the largest workspace */
+/* Compiled with CgOptions.profile: where in the scratch arena the nodes' profile slots lie (node i:
+ * int64 [2 i] nanoseconds, [2 i + 1] runs), else SIZE_MAX. */
+size_t cg_model_profile_offset(const CgModel *m);
 size_t cg_model_state_bytes(const CgModel *m);
 /* The initial contents of the state arena (parameters' and states' data), state_bytes long. */
 const void *cg_model_state_init(const CgModel *m);

@@ -155,6 +155,11 @@ static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, size_
     e->workspace_bytes = sd_align_up(workspace);
     e->shared_offset = e->workspace_offset + e->workspace_bytes * (size_t)(e->threads > 1 ? e->threads : 1);
     out->scratch_bytes = e->shared_offset + sd_align_up(shared);
+    out->profile_offset = SIZE_MAX;
+    if (e->opt->profile) { /* two int64 per node: time and runs */
+        out->profile_offset = out->scratch_bytes;
+        out->scratch_bytes += sd_align_up((size_t)ir_graph_num_nodes(g) * 2 * sizeof(int64_t));
+    }
     out->consts_bytes = consts;
     out->state_bytes = state;
     out->consts = sd_aligned_calloc(consts);
@@ -475,6 +480,20 @@ static SdStatus emit_calls(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const 
 }
 
 /* Graph outputs that do not live in their io slot (inputs, constants, repeated outputs) are copied. */
+/* rt_profile_mark(scratch + offset, end) in the entry, around a node's call. */
+static SdStatus emit_profile_mark(Emitter *e, LLVMBuilderRef b, LLVMValueRef entry, size_t offset, int end,
+                                  SdError *err)
+{
+    LLVMValueRef mark = LLVMGetNamedFunction(e->m, "rt_profile_mark");
+    if (!mark)
+        return sd_errorf(err, SD_EINTERNAL, "the kernel bitcode has no rt_profile_mark");
+    LLVMTypeRef type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->i64}, 2, 0);
+    LLVMValueRef off = LLVMConstInt(e->i64, offset, 0);
+    LLVMValueRef slot = LLVMBuildInBoundsGEP2(b, e->i8, fn_bases(entry).scratch, &off, 1, "profile");
+    LLVMBuildCall2(b, type, mark, (LLVMValueRef[]){slot, LLVMConstInt(e->i64, (unsigned)end, 0)}, 2, "");
+    return SD_OK;
+}
+
 static SdStatus emit_output_copies(Emitter *e, LLVMBuilderRef b, LLVMValueRef entry, SdError *err)
 {
     const IrGraph *g = e->g;
@@ -559,7 +578,11 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
             LLVMBuildRetVoid(b);
             LLVMValueRef args[4] = {LLVMGetParam(entry, 0), LLVMGetParam(entry, 1), LLVMGetParam(entry, 2),
                                     LLVMGetParam(entry, 3)};
+            if (opt->profile)
+                st = emit_profile_mark(&e, eb, entry, out->profile_offset + (size_t)i * 16, 0, err);
             LLVMBuildCall2(eb, e.fn_type, fn, args, 4, "");
+            if (opt->profile && st == SD_OK)
+                st = emit_profile_mark(&e, eb, entry, out->profile_offset + (size_t)i * 16, 1, err);
         }
         if (st == SD_OK)
             st = emit_output_copies(&e, eb, entry, err);

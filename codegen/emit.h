@@ -19,7 +19,8 @@ typedef struct CgEmitted {
     size_t state_bytes;
     CgStateEntry *state_entries; /* where each parameter and state value lives in the state arena */
     int n_state_entries;
-    size_t scratch_bytes;     /* planned arena plus the largest node workspace */
+    size_t scratch_bytes;     /* planned arena plus the largest node workspace (and profile slots) */
+    size_t profile_offset;    /* CgOptions.profile: the nodes' slots in the scratch arena; else SIZE_MAX */
     char entry[160];          /* NAME_entry(consts, state, scratch, io) */
     double optimize_seconds;
 } CgEmitted;

@@ -179,6 +179,7 @@ CgEntryFn cg_model_entry(const CgModel *m) { return m->entry; }
 const void *cg_model_consts(const CgModel *m) { return m->emitted.consts; }
 size_t cg_model_consts_bytes(const CgModel *m) { return m->emitted.consts_bytes; }
 size_t cg_model_scratch_bytes(const CgModel *m) { return m->emitted.scratch_bytes; }
+size_t cg_model_profile_offset(const CgModel *m) { return m->emitted.profile_offset; }
 size_t cg_model_state_bytes(const CgModel *m) { return m->emitted.state_bytes; }
 const void *cg_model_state_init(const CgModel *m) { return m->emitted.state_init; }
 int cg_model_num_state_entries(const CgModel *m) { return m->emitted.n_state_entries; }

@@ -90,6 +90,12 @@ Test(cli, runs_a_model_and_writes_outputs)
     snprintf(args, sizeof args, "ir %s --after import", model);
     cr_assert_eq(seedc(args), 0, "%s", out);
     cr_assert(strstr(out, "relu(%x)"), "%s", out);
+    snprintf(args, sizeof args, "bench %s --runs 3 --warmup 1 --profile=1", model);
+    cr_assert_eq(seedc(args), 0, "%s", out);
+    cr_assert(strstr(out, "latency") && strstr(out, "by op:") && strstr(out, "relu") && strstr(out, "slowest 1 node:"),
+              "%s", out);
+    snprintf(args, sizeof args, "bench %s --profile=many", model);
+    cr_assert_eq(seedc(args), 2, "%s", out);
 }
 
 Test(cli, reports_bad_models_and_data_with_status_1)

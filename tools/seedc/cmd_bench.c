@@ -1,5 +1,6 @@
 /* tools/seedc/cmd_bench.c — `seedc bench MODEL`: compile time, latency (median, min, max over many
- * runs after a warm-up), throughput and peak memory, on random inputs of the model's shapes. */
+ * runs after a warm-up), throughput and peak memory, on random inputs of the model's shapes; with
+ * --profile, where the time goes, by op and by node. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,59 @@ static void help(FILE *out)
             "options:\n"
             "  --runs N         timed runs (default 100)\n"
             "  --warmup N       untimed runs first (default 10)\n"
+            "  --profile[=N]    time every node of the compiled graph too (the clock read around each\n"
+            "                   node costs a little): per-op totals and the N slowest nodes (default 15,\n"
+            "                   0: all), in ms per run\n"
             "  --serve          for bench/compare.py: after warm-up, read a count N per line from stdin,\n"
             "                   run N times and print the N latencies in ms on one line; 'quit' ends\n" CLI_COMMON_HELP);
+}
+
+static int by_ms(const void *a, const void *b)
+{
+    const SdNodeTime *x = a, *y = b;
+    return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : 0;
+}
+
+/* The profile of `runs` runs: per op (in order of time), then the `top` slowest nodes. */
+static int print_profile(const SdModel *m, long long runs, long long top, double median)
+{
+    const int n = sd_model_profile(m, NULL, 0);
+    SdNodeTime *t = calloc((size_t)n + 1, sizeof *t), *ops = calloc((size_t)n + 1, sizeof *ops);
+    int *count = calloc((size_t)n + 1, sizeof *count);
+    if (!t || !ops || !count) {
+        free(t), free(ops), free(count);
+        fprintf(stderr, "error: out of memory for the profile\n");
+        return EXIT_USER;
+    }
+    sd_model_profile(m, t, n);
+    double total = 0;
+    int n_ops = 0;
+    for (int i = 0; i < n; i++) {
+        t[i].ms /= (double)runs;
+        total += t[i].ms;
+        int k = 0;
+        while (k < n_ops && strcmp(ops[k].op, t[i].op) != 0)
+            k++;
+        if (k == n_ops)
+            ops[n_ops++] = (SdNodeTime){.op = t[i].op};
+        ops[k].ms += t[i].ms;
+        count[k]++; /* count follows ops[k] through the sort below: kept in runs */
+        ops[k].runs = count[k];
+    }
+    qsort(ops, (size_t)n_ops, sizeof *ops, by_ms);
+    qsort(t, (size_t)n, sizeof *t, by_ms);
+    printf("profile     %d nodes, %.3f ms per run in them (mean; median latency %.3f ms), %lld runs\n", n, total, median,
+           runs);
+    printf("  by op:\n");
+    for (int k = 0; k < n_ops; k++)
+        printf("    %-22s %9.3f ms %6.1f%%  %lld node%s\n", ops[k].op, ops[k].ms, total > 0 ? 100 * ops[k].ms / total : 0,
+               (long long)ops[k].runs, ops[k].runs == 1 ? "" : "s");
+    const int shown = top == 0 || top > n ? n : (int)top;
+    printf("  slowest %d node%s:\n", shown, shown == 1 ? "" : "s");
+    for (int i = 0; i < shown; i++)
+        printf("    %9.3f ms %6.1f%%  %-16s %s\n", t[i].ms, total > 0 ? 100 * t[i].ms / total : 0, t[i].op, t[i].name);
+    free(t), free(ops), free(count);
+    return EXIT_OK;
 }
 
 static double now_ms(void)
@@ -57,11 +109,12 @@ static int by_value(const void *a, const void *b)
 int cmd_bench(int argc, char **argv)
 {
     static const struct option longs[] = {{"runs", required_argument, NULL, 'r'}, {"warmup", required_argument, NULL, 'w'},
-                                          {"serve", no_argument, NULL, 's'}, CLI_COMMON_LONG_OPTIONS,
+                                          {"serve", no_argument, NULL, 's'}, {"profile", optional_argument, NULL, 'P'},
+                                          CLI_COMMON_LONG_OPTIONS,
                                           {NULL, 0, NULL, 0}};
     bool serve = false;
     CliCommon common = {.opt = sd_options_default()};
-    long long runs = 100, warmup = 10;
+    long long runs = 100, warmup = 10, top = 15;
     int c, rc;
     optind = 1;
     opterr = 0;
@@ -76,6 +129,11 @@ int cmd_bench(int argc, char **argv)
                 return cli_usage_error("bench", "--warmup takes a number, not '%s'", optarg);
             break;
         case 's': serve = true; break;
+        case 'P':
+            common.opt.profile = true;
+            if (optarg && !cli_parse_int(optarg, 0, 1000000, &top))
+                return cli_usage_error("bench", "--profile=N takes a number of nodes (0: all), not '%s'", optarg);
+            break;
         case 'h': help(stdout); return EXIT_OK;
         case '?': return cli_usage_error("bench", "unknown option or missing value: '%s'", argv[optind - 1]);
         default:
@@ -134,6 +192,7 @@ int cmd_bench(int argc, char **argv)
     } else if (status == EXIT_OK) {
         for (long long r = 0; r < warmup; r++)
             sd_model_run_raw(m, in_ptr, out_ptr);
+        sd_model_profile_reset(m);
         for (long long r = 0; r < runs; r++) {
             double a = now_ms();
             sd_model_run_raw(m, in_ptr, out_ptr);
@@ -150,6 +209,8 @@ int cmd_bench(int argc, char **argv)
         printf("throughput  %.1f inferences/s (%.1f batches/s)\n", 1e3 * (double)batch / median, 1e3 / median);
         printf("memory      peak RSS %.1f MB (constants %.1f MB, scratch %.1f MB)\n", peak_rss_mb(),
                (double)sd_model_constants_bytes(m) / 1e6, (double)sd_model_scratch_bytes(m) / 1e6);
+        if (common.opt.profile)
+            status = print_profile(m, runs, top, median);
     }
     for (int i = 0; i < ni; i++)
         rt_tensor_free(&in[i]);
