@@ -279,6 +279,21 @@ static bool qconv_direct_plan(RtQConvParams *p, const CgLowerOptions *opt, bool 
     return true;
 }
 
+/* A packed convolution's operands: int8 x, w, bias, mult, y, workspace; bf16 x, w, [bias],
+ * [residual], y, workspace. Returns how many. */
+static int qconv_bufs(const IrNode *n, const RtQConvParams *p, bool bf16, int *bufs)
+{
+    int nb = 0;
+    bufs[nb++] = 0, bufs[nb++] = 1;
+    if (!bf16 || p->has_bias)
+        bufs[nb++] = 2;
+    if (!bf16 || p->has_residual)
+        bufs[nb++] = 3;
+    bufs[nb++] = cg_out(n, 0);
+    bufs[nb++] = CG_BUF_WORKSPACE;
+    return nb;
+}
+
 static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
     const IrQuantAttrs *a = &n->attrs.quant;
@@ -313,14 +328,7 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
         if (p.c_split > panels / 2)
             p.c_split = panels / 2 > 1 ? panels / 2 : 1;
         out->workspace_bytes = rt_qconv_direct_workspace(&p);
-        int bufs[6], nb = 0;
-        bufs[nb++] = 0, bufs[nb++] = 1;
-        if (!bf16 || p.has_bias)
-            bufs[nb++] = 2;
-        if (!bf16 || p.has_residual)
-            bufs[nb++] = 3;
-        bufs[nb++] = cg_out(n, 0);
-        bufs[nb++] = CG_BUF_WORKSPACE;
+        int bufs[6], nb = qconv_bufs(n, &p, bf16, bufs);
         SD_TRY(cg_lowered_add(out, bf16 ? "rt_conv_bf16_direct" : "rt_qconv_direct_u8", &p, sizeof p, nb, bufs, err));
         cg_lowered_split(out, bf16 ? "rt_conv_bf16_direct_range" : "rt_qconv_direct_u8_range", base * p.c_split,
                          2.0 * (double)ir_value_numel(y) * (double)p.k);
@@ -348,14 +356,7 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     if (p.c_split > panels / 2)
         p.c_split = panels / 2 > 1 ? panels / 2 : 1;
     out->workspace_bytes = rt_qconv_workspace(&p, bf16);
-    int bufs[6], nb = 0;
-    bufs[nb++] = 0, bufs[nb++] = 1;
-    if (!bf16 || p.has_bias)
-        bufs[nb++] = 2;
-    if (!bf16 || p.has_residual)
-        bufs[nb++] = 3;
-    bufs[nb++] = cg_out(n, 0);
-    bufs[nb++] = CG_BUF_WORKSPACE;
+    int bufs[6], nb = qconv_bufs(n, &p, bf16, bufs);
     const char *k = bf16 ? "rt_conv_bf16" : "rt_qconv_u8", *kr = bf16 ? "rt_conv_bf16_range" : "rt_qconv_u8_range";
     SD_TRY(cg_lowered_add(out, k, &p, sizeof p, nb, bufs, err));
     cg_lowered_split(out, kr, base * p.c_split, 2.0 * (double)ir_value_numel(y) * (double)p.k);

@@ -72,109 +72,6 @@ static void tap_offsets(const RtQConvParams *p, int64_t ps, int32_t *offs)
             }
 }
 
-/* acc[r][q] = sum over k4 of dot4(plane pixel q at row k4's offset, w[k4][r]): RT_QG_MR channels x
- * RT_QG_NR pixels, base the tile's first pixel. */
-#if QG_SIMD
-QG_INLINE void tile_rows(const uint32_t *restrict base, const int32_t *restrict offs, int64_t k4n,
-                         const int8_t *restrict b, int32_t *restrict acc)
-{
-    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-            c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-    for (int64_t k = 0; k < k4n; k++) {
-        const uint32_t *ak = base + offs[k];
-        const int8_t *bk = b + k * RT_QG_MR * 4;
-        __m512i a0 = _mm512_loadu_si512(ak), a1 = _mm512_loadu_si512(ak + 16), w;
-#define QG_ROW(r, x0, x1)                          \
-    w = _mm512_set1_epi32(load_i32(bk + 4 * (r))); \
-    x0 = _mm512_dpbusd_epi32(x0, a0, w);           \
-    x1 = _mm512_dpbusd_epi32(x1, a1, w);
-        QG_ROW(0, c00, c01) QG_ROW(1, c10, c11) QG_ROW(2, c20, c21) QG_ROW(3, c30, c31)
-        QG_ROW(4, c40, c41) QG_ROW(5, c50, c51) QG_ROW(6, c60, c61) QG_ROW(7, c70, c71)
-#undef QG_ROW
-    }
-    __m512i *o = (__m512i *)acc;
-    _mm512_storeu_si512(o + 0, c00), _mm512_storeu_si512(o + 1, c01), _mm512_storeu_si512(o + 2, c10);
-    _mm512_storeu_si512(o + 3, c11), _mm512_storeu_si512(o + 4, c20), _mm512_storeu_si512(o + 5, c21);
-    _mm512_storeu_si512(o + 6, c30), _mm512_storeu_si512(o + 7, c31), _mm512_storeu_si512(o + 8, c40);
-    _mm512_storeu_si512(o + 9, c41), _mm512_storeu_si512(o + 10, c50), _mm512_storeu_si512(o + 11, c51);
-    _mm512_storeu_si512(o + 12, c60), _mm512_storeu_si512(o + 13, c61), _mm512_storeu_si512(o + 14, c70);
-    _mm512_storeu_si512(o + 15, c71);
-}
-#else
-static void tile_rows(const uint32_t *restrict base, const int32_t *restrict offs, int64_t k4n,
-                      const int8_t *restrict b, int32_t *restrict acc)
-{
-    for (int i = 0; i < RT_QG_MR * RT_QG_NR; i++)
-        acc[i] = 0;
-    for (int64_t k = 0; k < k4n; k++) {
-        const uint8_t *ak = (const uint8_t *)(base + offs[k]);
-        const int8_t *bk = b + k * RT_QG_MR * 4;
-        for (int r = 0; r < RT_QG_MR; r++) {
-            int32_t *c = acc + r * RT_QG_NR;
-            for (int q = 0; q < RT_QG_NR; q++)
-                for (int j = 0; j < 4; j++)
-                    c[q] += ak[4 * q + j] * bk[4 * r + j];
-        }
-    }
-}
-#endif
-
-/* The same in bf16 pairs: vdpbf16ps, sums in f32. */
-#if QG_SIMD
-QG_INLINE void tile_rows_bf16(const uint32_t *restrict base, const int32_t *restrict offs, int64_t k2n,
-                              const uint32_t *restrict b, float *restrict acc)
-{
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-    for (int64_t k = 0; k < k2n; k++) {
-        const uint32_t *ak = base + offs[k], *bk = b + k * RT_QG_MR;
-        __m512bh a0 = (__m512bh)_mm512_loadu_si512(ak), a1 = (__m512bh)_mm512_loadu_si512(ak + 16), w;
-#define QG_ROW(r, x0, x1)                        \
-    w = (__m512bh)_mm512_set1_epi32((int)bk[r]); \
-    x0 = _mm512_dpbf16_ps(x0, a0, w);            \
-    x1 = _mm512_dpbf16_ps(x1, a1, w);
-        QG_ROW(0, c00, c01) QG_ROW(1, c10, c11) QG_ROW(2, c20, c21) QG_ROW(3, c30, c31)
-        QG_ROW(4, c40, c41) QG_ROW(5, c50, c51) QG_ROW(6, c60, c61) QG_ROW(7, c70, c71)
-#undef QG_ROW
-    }
-    _mm512_storeu_ps(acc + 0, c00), _mm512_storeu_ps(acc + 16, c01), _mm512_storeu_ps(acc + 32, c10);
-    _mm512_storeu_ps(acc + 48, c11), _mm512_storeu_ps(acc + 64, c20), _mm512_storeu_ps(acc + 80, c21);
-    _mm512_storeu_ps(acc + 96, c30), _mm512_storeu_ps(acc + 112, c31), _mm512_storeu_ps(acc + 128, c40);
-    _mm512_storeu_ps(acc + 144, c41), _mm512_storeu_ps(acc + 160, c50), _mm512_storeu_ps(acc + 176, c51);
-    _mm512_storeu_ps(acc + 192, c60), _mm512_storeu_ps(acc + 208, c61), _mm512_storeu_ps(acc + 224, c70);
-    _mm512_storeu_ps(acc + 240, c71);
-}
-#else
-static inline float bf16_lo(uint32_t v)
-{
-    uint32_t u = v << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-static inline float bf16_hi(uint32_t v)
-{
-    uint32_t u = v & 0xffff0000u;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-static void tile_rows_bf16(const uint32_t *restrict base, const int32_t *restrict offs, int64_t k2n,
-                           const uint32_t *restrict b, float *restrict acc)
-{
-    for (int i = 0; i < RT_QG_MR * RT_QG_NR; i++)
-        acc[i] = 0.0f;
-    for (int64_t k = 0; k < k2n; k++) {
-        const uint32_t *ak = base + offs[k], *bk = b + k * RT_QG_MR;
-        for (int r = 0; r < RT_QG_MR; r++) {
-            float *c = acc + r * RT_QG_NR;
-            for (int q = 0; q < RT_QG_NR; q++)
-                c[q] += bf16_lo(ak[q]) * bf16_lo(bk[r]) + bf16_hi(ak[q]) * bf16_hi(bk[r]);
-        }
-    }
-}
-#endif
-
 /* The tile's sums of channels [oc0, oc0 + rows) for GEMM columns [t, t + RT_QG_NR) (column n:
  * plane row n / WQ, column n % WQ) into y, the columns that are output pixels of images n0..:
  * requantized (int8), or plus the bias and clamped (bf16). */
@@ -284,9 +181,9 @@ QG_INLINE void direct_items(const RtQConvParams *p, void *const *bufs, int64_t b
                 const int8_t *wp = w + pan * RT_QG_MR * p->kp * (bf16 ? 2 : 1);
                 for (int64_t t = c0; t < c0 + cb && t < cols; t += RT_QG_NR) {
                     if (bf16)
-                        tile_rows_bf16(planes + t, offs, kl, (const uint32_t *)wp, acc);
+                        tile_bf16(planes + t, 0, offs, (const uint32_t *)wp, kl, acc);
                     else
-                        tile_rows(planes + t, offs, kl, wp, acc);
+                        tile_u8((const uint8_t *)(planes + t), 0, offs, wp, kl, acc);
                     store_tile(p, acc, t, cols, oc0, rows, bias, fbias, mult, rb, yb, bf16);
                 }
             }

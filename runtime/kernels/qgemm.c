@@ -190,97 +190,6 @@ static void pack_cols_bf16(const RtQConvParams *p, const float *restrict x, int6
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* tiles: sums of MR channels x NR pixels                                                       */
-/* ------------------------------------------------------------------------------------------ */
-
-#if QG_SIMD
-/* acc[r][q] = sum over k4 of dot4(a[k4][q], b[k4][r]): vpdpbusd, 8 channels x 2 vectors of 16 pixels. */
-QG_INLINE void tile_u8(const uint8_t *restrict a, int64_t a_stride, const int8_t *restrict b, int64_t k4n,
-                       int32_t *restrict acc)
-{
-    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-            c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-    for (int64_t k = 0; k < k4n; k++) {
-        const uint8_t *ak = a + k * a_stride;
-        const int8_t *bk = b + k * RT_QG_MR * 4;
-        __m512i a0 = _mm512_loadu_si512(ak), a1 = _mm512_loadu_si512(ak + 64), w;
-#define QG_ROW(r, x0, x1)                          \
-    w = _mm512_set1_epi32(load_i32(bk + 4 * (r))); \
-    x0 = _mm512_dpbusd_epi32(x0, a0, w);           \
-    x1 = _mm512_dpbusd_epi32(x1, a1, w);
-        QG_ROW(0, c00, c01) QG_ROW(1, c10, c11) QG_ROW(2, c20, c21) QG_ROW(3, c30, c31)
-        QG_ROW(4, c40, c41) QG_ROW(5, c50, c51) QG_ROW(6, c60, c61) QG_ROW(7, c70, c71)
-#undef QG_ROW
-    }
-    __m512i *o = (__m512i *)acc;
-    _mm512_storeu_si512(o + 0, c00), _mm512_storeu_si512(o + 1, c01), _mm512_storeu_si512(o + 2, c10);
-    _mm512_storeu_si512(o + 3, c11), _mm512_storeu_si512(o + 4, c20), _mm512_storeu_si512(o + 5, c21);
-    _mm512_storeu_si512(o + 6, c30), _mm512_storeu_si512(o + 7, c31), _mm512_storeu_si512(o + 8, c40);
-    _mm512_storeu_si512(o + 9, c41), _mm512_storeu_si512(o + 10, c50), _mm512_storeu_si512(o + 11, c51);
-    _mm512_storeu_si512(o + 12, c60), _mm512_storeu_si512(o + 13, c61), _mm512_storeu_si512(o + 14, c70);
-    _mm512_storeu_si512(o + 15, c71);
-}
-
-/* The same in bf16 pairs: vdpbf16ps. */
-QG_INLINE void tile_bf16(const uint32_t *restrict a, int64_t a_stride, const uint32_t *restrict b, int64_t k2n,
-                         float *restrict acc)
-{
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-    for (int64_t k = 0; k < k2n; k++) {
-        const uint32_t *ak = a + k * a_stride, *bk = b + k * RT_QG_MR;
-        __m512bh a0 = (__m512bh)_mm512_loadu_si512(ak), a1 = (__m512bh)_mm512_loadu_si512(ak + 16), w;
-#define QG_ROW(r, x0, x1)                                   \
-    w = (__m512bh)_mm512_set1_epi32((int)bk[r]);            \
-    x0 = _mm512_dpbf16_ps(x0, a0, w);                       \
-    x1 = _mm512_dpbf16_ps(x1, a1, w);
-        QG_ROW(0, c00, c01) QG_ROW(1, c10, c11) QG_ROW(2, c20, c21) QG_ROW(3, c30, c31)
-        QG_ROW(4, c40, c41) QG_ROW(5, c50, c51) QG_ROW(6, c60, c61) QG_ROW(7, c70, c71)
-#undef QG_ROW
-    }
-    _mm512_storeu_ps(acc + 0, c00), _mm512_storeu_ps(acc + 16, c01), _mm512_storeu_ps(acc + 32, c10);
-    _mm512_storeu_ps(acc + 48, c11), _mm512_storeu_ps(acc + 64, c20), _mm512_storeu_ps(acc + 80, c21);
-    _mm512_storeu_ps(acc + 96, c30), _mm512_storeu_ps(acc + 112, c31), _mm512_storeu_ps(acc + 128, c40);
-    _mm512_storeu_ps(acc + 144, c41), _mm512_storeu_ps(acc + 160, c50), _mm512_storeu_ps(acc + 176, c51);
-    _mm512_storeu_ps(acc + 192, c60), _mm512_storeu_ps(acc + 208, c61), _mm512_storeu_ps(acc + 224, c70);
-    _mm512_storeu_ps(acc + 240, c71);
-}
-#else
-static void tile_u8(const uint8_t *restrict a, int64_t a_stride, const int8_t *restrict b, int64_t k4n,
-                    int32_t *restrict acc)
-{
-    for (int i = 0; i < RT_QG_MR * RT_QG_NR; i++)
-        acc[i] = 0;
-    for (int64_t k = 0; k < k4n; k++) {
-        const uint8_t *ak = a + k * a_stride;
-        const int8_t *bk = b + k * RT_QG_MR * 4;
-        for (int r = 0; r < RT_QG_MR; r++) {
-            int32_t b0 = bk[4 * r], b1 = bk[4 * r + 1], b2 = bk[4 * r + 2], b3 = bk[4 * r + 3];
-            int32_t *c = acc + r * RT_QG_NR;
-            for (int q = 0; q < RT_QG_NR; q++)
-                c[q] += ak[4 * q] * b0 + ak[4 * q + 1] * b1 + ak[4 * q + 2] * b2 + ak[4 * q + 3] * b3;
-        }
-    }
-}
-
-static void tile_bf16(const uint32_t *restrict a, int64_t a_stride, const uint32_t *restrict b, int64_t k2n,
-                      float *restrict acc)
-{
-    for (int i = 0; i < RT_QG_MR * RT_QG_NR; i++)
-        acc[i] = 0.0f;
-    for (int64_t k = 0; k < k2n; k++) {
-        const uint32_t *ak = a + k * a_stride, *bk = b + k * RT_QG_MR;
-        for (int r = 0; r < RT_QG_MR; r++) {
-            float b0 = rt_bits_to_float(bk[r] << 16), b1 = rt_bits_to_float(bk[r] & 0xffff0000u);
-            float *c = acc + r * RT_QG_NR;
-            for (int q = 0; q < RT_QG_NR; q++)
-                c[q] += rt_bits_to_float(ak[q] << 16) * b0 + rt_bits_to_float(ak[q] & 0xffff0000u) * b1;
-        }
-    }
-}
-#endif
-
-/* ------------------------------------------------------------------------------------------ */
 /* int8 convolution                                                                            */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -322,7 +231,7 @@ static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin
             int64_t rows = min64(RT_QG_MR, cout_g - c0), oc0 = g * cout_g + c0;
             const int8_t *wp = w + g * p->cp * p->kp + pan * RT_QG_MR * p->kp;
             for (int64_t t = 0; t < npad; t += RT_QG_NR) {
-                tile_u8(col + t * 4, npad * 4, wp, p->kp / 4, acc);
+                tile_u8(col + t * 4, npad * 4, NULL, wp, p->kp / 4, acc);
                 int64_t cnt = min64(RT_QG_NR, np - t);
                 for (int64_t r = 0; r < rows; r++) {
                     uint8_t *dst = y + ((n * p->c_out + oc0 + r) * plane_out + row0 * OW + t) * es;
@@ -688,7 +597,7 @@ static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t b
             int64_t rows = min64(RT_QG_MR, cout_g - c0), oc0 = g * cout_g + c0;
             const uint32_t *wp = w + (g * p->cp * p->kp + pan * RT_QG_MR * p->kp) / 2;
             for (int64_t t = 0; t < npad; t += RT_QG_NR) {
-                tile_bf16(col + t, npad, wp, p->kp / 2, acc);
+                tile_bf16(col + t, npad, NULL, wp, p->kp / 2, acc);
                 int64_t cnt = min64(RT_QG_NR, np - t);
                 for (int64_t r = 0; r < rows; r++) {
                     const int64_t at = (n * p->c_out + oc0 + r) * plane_out + row0 * OW + t;

@@ -80,6 +80,19 @@ QG_INLINE void requant16_masked(__m512i v, __mmask16 m, float mult, int32_t out,
 }
 #endif
 
+#if QG_SIMD
+/* dst[q] = the bytes q of a, b, e, f, for 16 q */
+QG_INLINE void store_interleaved4(__m128i a, __m128i b, __m128i e, __m128i f, uint32_t *dst)
+{
+    const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+    const __m128i ef0 = _mm_unpacklo_epi8(e, f), ef1 = _mm_unpackhi_epi8(e, f);
+    _mm_storeu_si128((void *)dst, _mm_unpacklo_epi16(ab0, ef0));
+    _mm_storeu_si128((void *)(dst + 4), _mm_unpackhi_epi16(ab0, ef0));
+    _mm_storeu_si128((void *)(dst + 8), _mm_unpacklo_epi16(ab1, ef1));
+    _mm_storeu_si128((void *)(dst + 12), _mm_unpackhi_epi16(ab1, ef1));
+}
+#endif
+
 /* dst[q] = the 4 bytes c[j][start + q * s] (j = 0..3, channels cs apart) for q < n. */
 static inline void interleave4(const uint8_t *restrict c, int64_t cs, int64_t start, int64_t s, int64_t n,
                                int64_t limit, uint32_t *restrict dst)
@@ -92,12 +105,7 @@ static inline void interleave4(const uint8_t *restrict c, int64_t cs, int64_t st
             const uint8_t *r = c + start + q;
             __m128i a = _mm_loadu_si128((const void *)r), b = _mm_loadu_si128((const void *)(r + cs));
             __m128i e = _mm_loadu_si128((const void *)(r + 2 * cs)), f = _mm_loadu_si128((const void *)(r + 3 * cs));
-            __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
-            __m128i ef0 = _mm_unpacklo_epi8(e, f), ef1 = _mm_unpackhi_epi8(e, f);
-            _mm_storeu_si128((void *)(dst + q), _mm_unpacklo_epi16(ab0, ef0));
-            _mm_storeu_si128((void *)(dst + q + 4), _mm_unpackhi_epi16(ab0, ef0));
-            _mm_storeu_si128((void *)(dst + q + 8), _mm_unpacklo_epi16(ab1, ef1));
-            _mm_storeu_si128((void *)(dst + q + 12), _mm_unpackhi_epi16(ab1, ef1));
+            store_interleaved4(a, b, e, f, dst + q);
         }
     else if (s == 2)
         for (; q + 16 <= n && start + 2 * q + 32 <= limit; q += 16) {
@@ -107,12 +115,7 @@ static inline void interleave4(const uint8_t *restrict c, int64_t cs, int64_t st
             __m128i b = _mm256_cvtepi16_epi8(_mm256_and_si256(_mm256_loadu_si256((const void *)(r + cs)), lo));
             __m128i e = _mm256_cvtepi16_epi8(_mm256_and_si256(_mm256_loadu_si256((const void *)(r + 2 * cs)), lo));
             __m128i f = _mm256_cvtepi16_epi8(_mm256_and_si256(_mm256_loadu_si256((const void *)(r + 3 * cs)), lo));
-            __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
-            __m128i ef0 = _mm_unpacklo_epi8(e, f), ef1 = _mm_unpackhi_epi8(e, f);
-            _mm_storeu_si128((void *)(dst + q), _mm_unpacklo_epi16(ab0, ef0));
-            _mm_storeu_si128((void *)(dst + q + 4), _mm_unpackhi_epi16(ab0, ef0));
-            _mm_storeu_si128((void *)(dst + q + 8), _mm_unpacklo_epi16(ab1, ef1));
-            _mm_storeu_si128((void *)(dst + q + 12), _mm_unpackhi_epi16(ab1, ef1));
+            store_interleaved4(a, b, e, f, dst + q);
         }
 #else
     (void)limit;
@@ -177,5 +180,113 @@ static inline void interleave2_bf16(const float *restrict c, int64_t cs, int64_t
         dst[q] = bf16_bits(c[at]) | bf16_bits(c[cs + at]) << 16;
     }
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* tiles: sums of RT_QG_MR channels x RT_QG_NR pixels                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/* acc[r][q] = sum over k4 of dot4(a's row k4 at pixel q, b[k4][r]); a's row k4 starts k4 * a_stride
+ * bytes in (im2col's packed columns), or with offs, 4 * offs[k4] bytes in (the direct kernel's
+ * shifted windows). vpdpbusd: 8 channels x 2 vectors of 16 pixels. */
+#if QG_SIMD
+QG_INLINE void tile_u8(const uint8_t *restrict a, int64_t a_stride, const int32_t *restrict offs,
+                       const int8_t *restrict b, int64_t k4n, int32_t *restrict acc)
+{
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+            c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    for (int64_t k = 0; k < k4n; k++) {
+        const uint8_t *ak = offs ? a + 4 * (int64_t)offs[k] : a + k * a_stride;
+        const int8_t *bk = b + k * RT_QG_MR * 4;
+        __m512i a0 = _mm512_loadu_si512(ak), a1 = _mm512_loadu_si512(ak + 64), w;
+#define QG_ROW(r, x0, x1)                          \
+    w = _mm512_set1_epi32(load_i32(bk + 4 * (r))); \
+    x0 = _mm512_dpbusd_epi32(x0, a0, w);           \
+    x1 = _mm512_dpbusd_epi32(x1, a1, w);
+        QG_ROW(0, c00, c01) QG_ROW(1, c10, c11) QG_ROW(2, c20, c21) QG_ROW(3, c30, c31)
+        QG_ROW(4, c40, c41) QG_ROW(5, c50, c51) QG_ROW(6, c60, c61) QG_ROW(7, c70, c71)
+#undef QG_ROW
+    }
+    __m512i *o = (__m512i *)acc;
+    _mm512_storeu_si512(o + 0, c00), _mm512_storeu_si512(o + 1, c01), _mm512_storeu_si512(o + 2, c10);
+    _mm512_storeu_si512(o + 3, c11), _mm512_storeu_si512(o + 4, c20), _mm512_storeu_si512(o + 5, c21);
+    _mm512_storeu_si512(o + 6, c30), _mm512_storeu_si512(o + 7, c31), _mm512_storeu_si512(o + 8, c40);
+    _mm512_storeu_si512(o + 9, c41), _mm512_storeu_si512(o + 10, c50), _mm512_storeu_si512(o + 11, c51);
+    _mm512_storeu_si512(o + 12, c60), _mm512_storeu_si512(o + 13, c61), _mm512_storeu_si512(o + 14, c70);
+    _mm512_storeu_si512(o + 15, c71);
+}
+
+/* The same in bf16 pairs (a's rows a_stride or offs[k2] 32-bit lanes in): vdpbf16ps, sums in f32. */
+QG_INLINE void tile_bf16(const uint32_t *restrict a, int64_t a_stride, const int32_t *restrict offs,
+                         const uint32_t *restrict b, int64_t k2n, float *restrict acc)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    for (int64_t k = 0; k < k2n; k++) {
+        const uint32_t *ak = offs ? a + offs[k] : a + k * a_stride, *bk = b + k * RT_QG_MR;
+        __m512bh a0 = (__m512bh)_mm512_loadu_si512(ak), a1 = (__m512bh)_mm512_loadu_si512(ak + 16), w;
+#define QG_ROW(r, x0, x1)                        \
+    w = (__m512bh)_mm512_set1_epi32((int)bk[r]); \
+    x0 = _mm512_dpbf16_ps(x0, a0, w);            \
+    x1 = _mm512_dpbf16_ps(x1, a1, w);
+        QG_ROW(0, c00, c01) QG_ROW(1, c10, c11) QG_ROW(2, c20, c21) QG_ROW(3, c30, c31)
+        QG_ROW(4, c40, c41) QG_ROW(5, c50, c51) QG_ROW(6, c60, c61) QG_ROW(7, c70, c71)
+#undef QG_ROW
+    }
+    _mm512_storeu_ps(acc + 0, c00), _mm512_storeu_ps(acc + 16, c01), _mm512_storeu_ps(acc + 32, c10);
+    _mm512_storeu_ps(acc + 48, c11), _mm512_storeu_ps(acc + 64, c20), _mm512_storeu_ps(acc + 80, c21);
+    _mm512_storeu_ps(acc + 96, c30), _mm512_storeu_ps(acc + 112, c31), _mm512_storeu_ps(acc + 128, c40);
+    _mm512_storeu_ps(acc + 144, c41), _mm512_storeu_ps(acc + 160, c50), _mm512_storeu_ps(acc + 176, c51);
+    _mm512_storeu_ps(acc + 192, c60), _mm512_storeu_ps(acc + 208, c61), _mm512_storeu_ps(acc + 224, c70);
+    _mm512_storeu_ps(acc + 240, c71);
+}
+#else
+static inline void tile_u8(const uint8_t *restrict a, int64_t a_stride, const int32_t *restrict offs,
+                           const int8_t *restrict b, int64_t k4n, int32_t *restrict acc)
+{
+    for (int i = 0; i < RT_QG_MR * RT_QG_NR; i++)
+        acc[i] = 0;
+    for (int64_t k = 0; k < k4n; k++) {
+        const uint8_t *ak = offs ? a + 4 * (int64_t)offs[k] : a + k * a_stride;
+        const int8_t *bk = b + k * RT_QG_MR * 4;
+        for (int r = 0; r < RT_QG_MR; r++) {
+            int32_t b0 = bk[4 * r], b1 = bk[4 * r + 1], b2 = bk[4 * r + 2], b3 = bk[4 * r + 3];
+            int32_t *c = acc + r * RT_QG_NR;
+            for (int q = 0; q < RT_QG_NR; q++)
+                c[q] += ak[4 * q] * b0 + ak[4 * q + 1] * b1 + ak[4 * q + 2] * b2 + ak[4 * q + 3] * b3;
+        }
+    }
+}
+
+static inline float bf16_lo(uint32_t v)
+{
+    uint32_t u = v << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static inline float bf16_hi(uint32_t v)
+{
+    uint32_t u = v & 0xffff0000u;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline void tile_bf16(const uint32_t *restrict a, int64_t a_stride, const int32_t *restrict offs,
+                             const uint32_t *restrict b, int64_t k2n, float *restrict acc)
+{
+    for (int i = 0; i < RT_QG_MR * RT_QG_NR; i++)
+        acc[i] = 0.0f;
+    for (int64_t k = 0; k < k2n; k++) {
+        const uint32_t *ak = offs ? a + offs[k] : a + k * a_stride, *bk = b + k * RT_QG_MR;
+        for (int r = 0; r < RT_QG_MR; r++) {
+            const float b0 = bf16_lo(bk[r]), b1 = bf16_hi(bk[r]);
+            float *c = acc + r * RT_QG_NR;
+            for (int q = 0; q < RT_QG_NR; q++)
+                c[q] += bf16_lo(ak[q]) * b0 + bf16_hi(ak[q]) * b1;
+        }
+    }
+}
+#endif
 
 #endif
