@@ -332,6 +332,55 @@ void sd_model_profile_reset(SdModel *m)
         memset((char *)m->scratch + at, 0, (size_t)ir_graph_num_nodes(m->graph) * 2 * sizeof(int64_t));
 }
 
+static int by_ms(const void *a, const void *b)
+{
+    const SdNodeTime *x = a, *y = b;
+    return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : 0;
+}
+
+SdStatus sd_model_profile_print(const SdModel *m, FILE *out, int top)
+{
+    const int n = sd_model_profile(m, NULL, 0);
+    if (n == 0)
+        return SD_OK;
+    SdNodeTime *t = calloc((size_t)n, sizeof *t), *ops = calloc((size_t)n, sizeof *ops);
+    if (!t || !ops) {
+        free(t), free(ops);
+        return SD_ENOMEM;
+    }
+    sd_model_profile(m, t, n);
+    int64_t runs = 0;
+    for (int i = 0; i < n; i++)
+        runs = t[i].runs > runs ? t[i].runs : runs;
+    double total = 0;
+    int n_ops = 0;
+    for (int i = 0; i < n; i++) { /* per op: ms, and the node count in runs */
+        t[i].ms /= (double)(runs > 0 ? runs : 1);
+        total += t[i].ms;
+        int k = 0;
+        while (k < n_ops && strcmp(ops[k].op, t[i].op) != 0)
+            k++;
+        if (k == n_ops)
+            ops[n_ops++] = (SdNodeTime){.op = t[i].op};
+        ops[k].ms += t[i].ms;
+        ops[k].runs++;
+    }
+    qsort(ops, (size_t)n_ops, sizeof *ops, by_ms);
+    qsort(t, (size_t)n, sizeof *t, by_ms);
+    fprintf(out, "profile     %d nodes, %.3f ms per run in them (mean of %lld runs)\n", n, total, (long long)runs);
+    fprintf(out, "  by op:\n");
+    for (int k = 0; k < n_ops; k++)
+        fprintf(out, "    %-22s %9.3f ms %6.1f%%  %lld node%s\n", ops[k].op, ops[k].ms,
+                total > 0 ? 100 * ops[k].ms / total : 0, (long long)ops[k].runs, ops[k].runs == 1 ? "" : "s");
+    const int shown = top <= 0 || top > n ? n : top;
+    fprintf(out, "  slowest %d node%s:\n", shown, shown == 1 ? "" : "s");
+    for (int i = 0; i < shown; i++)
+        fprintf(out, "    %9.3f ms %6.1f%%  %-20s %s\n", t[i].ms, total > 0 ? 100 * t[i].ms / total : 0, t[i].op,
+                t[i].name);
+    free(t), free(ops);
+    return SD_OK;
+}
+
 size_t sd_model_constants_bytes(const SdModel *m) { return cg_model_consts_bytes(m->code); }
 size_t sd_model_scratch_bytes(const SdModel *m) { return cg_model_scratch_bytes(m->code); }
 double sd_model_compile_seconds(const SdModel *m) { return cg_model_compile_seconds(m->code); }

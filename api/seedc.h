@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "runtime/tensor_io.h"
 #include "support/status.h"
@@ -108,5 +109,8 @@ typedef struct SdNodeTime {
  * compiled without profiling. */
 int sd_model_profile(const SdModel *m, SdNodeTime *out, int cap);
 void sd_model_profile_reset(SdModel *m);
+/* Prints the profile as ms per run: the total, per op (slowest first), then the `top` slowest
+ * nodes (0: all). SD_ENOMEM when it cannot sort; nothing printed without a profile. */
+SdStatus sd_model_profile_print(const SdModel *m, FILE *out, int top);
 
 #endif

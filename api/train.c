@@ -443,8 +443,10 @@ SdStatus sd_train(const char *recipe_path, const SdTrainOptions *opt, SdTrainRes
     if (st == SD_OK && opt->train_images > 0)
         rt_dataset_truncate(&t.train, opt->train_images);
     double t_compile = now_s();
+    t.sopt.profile = opt->profile; /* the step's, not the evaluation's */
     if (st == SD_OK)
         st = compile_step(&t, err);
+    t.sopt.profile = false;
     if (st == SD_OK && !opt->no_eval)
         st = compile_eval(&t, err);
     if (st == SD_OK) {
@@ -458,6 +460,8 @@ SdStatus sd_train(const char *recipe_path, const SdTrainOptions *opt, SdTrainRes
     }
     if (st == SD_OK)
         st = trainer_run(&t, recipe_path, result, err);
+    if (st == SD_OK && opt->profile && sd_model_profile_print(t.model, out, opt->profile_top) != SD_OK)
+        st = sd_errorf(err, SD_ENOMEM, "out of memory printing the profile");
     snprintf(result->out_dir, sizeof result->out_dir, "%s", t.out_dir);
     trainer_free(&t);
     return st;

@@ -26,6 +26,10 @@ typedef struct SdTrainOptions {
     bool no_eval;             /* skip evaluations (tests) */
     bool no_export;
     FILE *out;                /* progress and summary (stdout when NULL) */
+    bool profile;             /* time every node of the step; after training, print the per-op times
+                                 and the profile_top slowest nodes (0: all) per step, the first
+                                 step of the run left out (sd_model_profile_print) */
+    int profile_top;
     bool tty;                 /* redraw one progress line instead of printing lines */
 } SdTrainOptions;
 

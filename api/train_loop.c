@@ -208,6 +208,8 @@ SdStatus trainer_run(Trainer *t, const char *recipe_path, SdTrainResult *result,
             lr_value = (float)rt_schedule_lr(&sched, t->global_step);
             (void)ni;
             sd_model_run_raw(t->model, in_ptr, out_ptr);
+            if (images == 0) /* the first step of the run (page faults, cold caches): not profiled */
+                sd_model_profile_reset(t->model);
             t->global_step++, n_steps++;
             images += batch;
             if (!isfinite(outs[0])) {

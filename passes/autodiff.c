@@ -3,6 +3,7 @@
  * and not through STOP_GRADIENT); then the nodes are visited in reverse order, each family's rule
  * (passes/grad/<family>.c) turns output gradients into input gradients, and gradients reaching a
  * value along several paths are summed. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,7 +48,9 @@ IrNode *grad_node(GradCtx *c, IrOp op, IrValue *const *inputs, int n_inputs, int
             sd_errorf(c->err, SD_ENOMEM, "out of memory in autodiff");
             return NULL;
         }
-    IrNode *n = ir_node_new(c->g, op, "grad", inputs, n_inputs, outs, n_outputs);
+    char name[256]; /* grad/<forward node>: profiles and errors say whose gradient a node is */
+    snprintf(name, sizeof name, "grad/%s", c->of && c->of->name ? c->of->name : "");
+    IrNode *n = ir_node_new(c->g, op, c->of ? name : "grad", inputs, n_inputs, outs, n_outputs);
     if (!n) {
         sd_errorf(c->err, SD_ENOMEM, "out of memory in autodiff");
         return NULL;
@@ -310,7 +313,9 @@ SdStatus pass_autodiff(IrGraph *g, IrValue *loss, const PassOptions *opt, SdErro
         if (!wanted || !flowing)
             continue;
         GradFn fn = family_grad[ir_op_info(n->op)->family];
+        c.of = n;
         st = fn ? fn(&c, n, dy, dx) : grad_unsupported(&c, n);
+        c.of = NULL;
         for (int i = 0; i < n->n_inputs && st == SD_OK; i++)
             if (grad_needed(&c, n->inputs[i]))
                 st = accumulate(&c, grads, n->inputs[i], dx[i]);

@@ -362,11 +362,27 @@ static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, Cg
         out->workspace_bytes =
             gemm_workspace_bytes(&p, k * p.rows_per_block * p.out[2], cout_g, k, p.rows_per_block * p.out[2]);
     }
-    split_channels(&p, cout_g, p.groups);
-    int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
-    SD_TRY(cg_lowered_add(out, "rt_conv_grad_weight_f32", &p, sizeof p, 4, bufs, err));
-    cg_lowered_split(out, "rt_conv_grad_weight_f32_range", p.groups * p.c_split,
+    /* the threads: by output channels where one item per group is too few, but with im2col each
+     * chunk would build all the columns again (8 chunks made ResNet-18's 4x4 layers' weight
+     * gradient 2.6x its forward), so there by slices of the images summed apart, like the direct one */
+    p.slices = 1;
+    if (is_pointwise(&p) || p.groups >= CONV_MIN_ITEMS) {
+        split_channels(&p, cout_g, p.groups);
+    } else {
+        const int64_t ipb = p.images_per_block > 1 ? p.images_per_block : 1, nib = (p.batch + ipb - 1) / ipb;
+        const int64_t want = (CONV_MIN_ITEMS + p.groups - 1) / p.groups;
+        p.c_split = 1, p.c_chunk = cout_g;
+        p.slices = want < nib ? want : nib;
+    }
+    if (p.slices > 1)
+        out->shared_bytes = (size_t)(p.slices * p.c_out * k) * sizeof(float);
+    int bufs[5] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE, CG_BUF_SHARED};
+    SD_TRY(cg_lowered_add(out, "rt_conv_grad_weight_f32", &p, sizeof p, p.slices > 1 ? 5 : 4, bufs, err));
+    cg_lowered_split(out, "rt_conv_grad_weight_f32_range", p.slices * p.groups * p.c_split,
                      2.0 * (double)ir_value_numel(n->inputs[1]) * (double)k);
+    if (p.slices > 1)
+        SD_TRY(cg_lowered_add(out, "rt_conv_sum_slices_f32", &p, sizeof p, 2, (int[]){CG_BUF_SHARED, cg_out(n, 0)},
+                              err));
     return SD_OK;
 }
 

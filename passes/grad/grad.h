@@ -13,6 +13,7 @@ typedef struct GradCtx {
     SdError *err;
     unsigned char *needs; /* by value id: a gradient must reach this value */
     int max_id;
+    const IrNode *of;     /* the forward node whose gradient is being built: names the new nodes */
 } GradCtx;
 
 #define GRAD_FAMILY(f) SdStatus grad_##f(GradCtx *c, IrNode *n, IrValue *const *dy, IrValue **dx);

@@ -54,8 +54,8 @@ typedef struct RtConvParams {
                                    the product, then the GEMM's. direct: images per plane */
     int64_t plane[2];           /* direct: rows and columns of one image in a plane (see below) */
     int32_t col_taps;           /* direct: planes by kernel column instead of column phase */
-    int64_t slices;             /* direct weight gradient: > 1 cuts the images into this many slices
-                                   summed apart (scratch shared by the threads), then in order */
+    int64_t slices;             /* weight gradients: > 1 cuts the images into this many slices summed
+                                   apart (scratch shared by the threads), then in order */
     int32_t has_clip;           /* forward kernels: y clamped to [clip_min, clip_max] (a folded Relu or
                                    Clip), NaN kept */
     int32_t has_residual;       /* forward kernels: operand after the bias (before y) added to y before
@@ -148,8 +148,10 @@ RT_RANGE_KERNEL_DECL(rt_conv_direct_f32_range)
 RT_RANGE_KERNEL_DECL(rt_conv_pointwise_f32_range)
 RT_RANGE_KERNEL_DECL(rt_conv_depthwise_f32_range)
 /* (image, group) for transpose (and so the input gradient), or (block of images, group) when
- * images_per_block is above 1; (group, output-channel chunk) for the weight gradient, each chunk
- * summing over every image (a block of images at a time when images_per_block is above 1). */
+ * images_per_block is above 1; (slice of images, group, output-channel chunk) for the weight
+ * gradient, each summing over its slice's images (a block of images at a time when
+ * images_per_block is above 1) into dw, or with slices into the shared scratch's slice (operand 4),
+ * which rt_conv_sum_slices_f32 then adds up. */
 RT_RANGE_KERNEL_DECL(rt_conv_transpose_f32_range)
 RT_RANGE_KERNEL_DECL(rt_conv_grad_weight_f32_range)
 RT_KERNEL_DECL(rt_conv_transpose_f32)

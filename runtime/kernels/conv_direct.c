@@ -400,7 +400,7 @@ RT_KERNEL(rt_conv_sum_slices_f32)
     float *restrict dw = bufs[1];
     if (p->groups <= 0)
         return;
-    const int64_t n = p->c_out * (p->c_in / p->groups) * p->kernel[1] * p->kernel[2];
+    const int64_t n = p->c_out * (p->c_in / p->groups) * p->kernel[0] * p->kernel[1] * p->kernel[2];
     for (int64_t i = 0; i < n; i++)
         dw[i] = partial[i];
     for (int64_t s = 1; s < p->slices; s++)

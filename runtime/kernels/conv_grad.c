@@ -232,7 +232,7 @@ RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
  * every pixel of the block. Small images (7x7, 4x4) otherwise make a GEMM per image with an inner
  * dimension of 49 or 16 that reads and writes all of dw each time. */
 static void grad_weight_images(const RtConvParams *p, const float *x, const float *dy, float *dwg, float *col,
-                               int64_t g, int64_t c0, int64_t m, bool full_c)
+                               int64_t g, int64_t c0, int64_t m, bool full_c, int64_t n_begin, int64_t n_end)
 {
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
     const int64_t K = cin_g * p->kernel[0] * p->kernel[1] * p->kernel[2];
@@ -242,7 +242,7 @@ static void grad_weight_images(const RtConvParams *p, const float *x, const floa
     int64_t cs, cc, last_c;
     channel_chunks(p, cout_g, &cs, &cc, &last_c);
     float *dyt = col + (K * N + 15) / 16 * 16, *gemm_work = dyt + (cout_g * N + 15) / 16 * 16;
-    for (int64_t n0 = 0; n0 < p->batch; n0 += ipb) {
+    for (int64_t n0 = n_begin; n0 < n_end; n0 += ipb) { /* n_begin: a whole block's first image */
         const int64_t ni = p->batch - n0 < ipb ? p->batch - n0 : ipb;
         for (int64_t i = 0; i < ni; i++) {
             im2col_block(p, cin_g, x + ((n0 + i) * p->c_in + g * cin_g) * in_vol, col + i * P, 0, rows, N);
@@ -261,11 +261,15 @@ static void grad_weight_images(const RtConvParams *p, const float *x, const floa
     }
 }
 
-/* Items [begin, end) of (group, output-channel chunk): each sums its rows of dw over every image. */
+/* Items [begin, end) of (slice of images, group, output-channel chunk): each sums its rows of dw over
+ * its slice's images (whole blocks of images_per_block), into dw or the slice's partial sums. */
 static void conv_grad_weight_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const float *x = bufs[0], *dy = bufs[1];
     float *dw = bufs[2], *col = bufs[3];
+    float *partial = p->slices > 1 ? bufs[4] : NULL;
+    const int64_t S = p->slices > 1 ? p->slices : 1, ipb = p->images_per_block > 1 ? p->images_per_block : 1;
+    const int64_t nib = (p->batch + ipb - 1) / ipb;
     if (p->groups <= 0)
         return;
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
@@ -284,15 +288,17 @@ static void conv_grad_weight_items(const RtConvParams *p, void *const *bufs, int
     int64_t cs, cc, last_c;
     channel_chunks(p, cout_g, &cs, &cc, &last_c);
     for (int64_t it = begin; it < end; it++) {
-        const int64_t g = it / cs, c = it % cs, m = c < cs - 1 ? cc : last_c;
-        float *dwg = dw + (g * cout_g + c * cc) * K;
+        const int64_t c = it % cs, g = it / cs % p->groups, s = it / cs / p->groups, m = c < cs - 1 ? cc : last_c;
+        const int64_t n_begin = s * nib / S * ipb, n_end = (s + 1) * nib / S * ipb;
+        float *dwg = (partial ? partial + s * p->c_out * K : dw) + (g * cout_g + c * cc) * K;
         for (int64_t i = 0; i < m * K; i++)
             dwg[i] = 0.0f;
         if (!pointwise && p->images_per_block > 1) {
-            grad_weight_images(p, x, dy, dwg, col, g, c * cc, m, c < cs - 1);
+            grad_weight_images(p, x, dy, dwg, col, g, c * cc, m, c < cs - 1, n_begin,
+                               n_end < p->batch ? n_end : p->batch);
             continue;
         }
-        for (int64_t n = 0; n < p->batch; n++) {
+        for (int64_t n = n_begin; n < n_end && n < p->batch; n++) {
             const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
             const float *dyg = dy + (n * p->c_out + g * cout_g + c * cc) * out_vol;
             if (pointwise) { /* the input already is the column matrix */
@@ -328,6 +334,7 @@ static void conv_grad_weight_items(const RtConvParams *p, void *const *bufs, int
 RT_KERNEL(rt_conv_grad_weight_f32)
 {
     const RtConvParams *p = params_;
-    conv_grad_weight_items(p, bufs, 0, p->groups * (p->c_split > 1 ? p->c_split : 1));
+    const int64_t slices = p->slices > 1 ? p->slices : 1;
+    conv_grad_weight_items(p, bufs, 0, slices * p->groups * (p->c_split > 1 ? p->c_split : 1));
 }
 RT_RANGE_KERNEL(rt_conv_grad_weight_f32_range) { conv_grad_weight_items(params_, bufs, begin, end); }

@@ -25,54 +25,6 @@ static void help(FILE *out)
             "                   run N times and print the N latencies in ms on one line; 'quit' ends\n" CLI_COMMON_HELP);
 }
 
-static int by_ms(const void *a, const void *b)
-{
-    const SdNodeTime *x = a, *y = b;
-    return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : 0;
-}
-
-/* The profile of `runs` runs: per op (in order of time), then the `top` slowest nodes. */
-static int print_profile(const SdModel *m, long long runs, long long top, double median)
-{
-    const int n = sd_model_profile(m, NULL, 0);
-    SdNodeTime *t = calloc((size_t)n + 1, sizeof *t), *ops = calloc((size_t)n + 1, sizeof *ops);
-    int *count = calloc((size_t)n + 1, sizeof *count);
-    if (!t || !ops || !count) {
-        free(t), free(ops), free(count);
-        fprintf(stderr, "error: out of memory for the profile\n");
-        return EXIT_USER;
-    }
-    sd_model_profile(m, t, n);
-    double total = 0;
-    int n_ops = 0;
-    for (int i = 0; i < n; i++) {
-        t[i].ms /= (double)runs;
-        total += t[i].ms;
-        int k = 0;
-        while (k < n_ops && strcmp(ops[k].op, t[i].op) != 0)
-            k++;
-        if (k == n_ops)
-            ops[n_ops++] = (SdNodeTime){.op = t[i].op};
-        ops[k].ms += t[i].ms;
-        count[k]++; /* count follows ops[k] through the sort below: kept in runs */
-        ops[k].runs = count[k];
-    }
-    qsort(ops, (size_t)n_ops, sizeof *ops, by_ms);
-    qsort(t, (size_t)n, sizeof *t, by_ms);
-    printf("profile     %d nodes, %.3f ms per run in them (mean; median latency %.3f ms), %lld runs\n", n, total, median,
-           runs);
-    printf("  by op:\n");
-    for (int k = 0; k < n_ops; k++)
-        printf("    %-22s %9.3f ms %6.1f%%  %lld node%s\n", ops[k].op, ops[k].ms, total > 0 ? 100 * ops[k].ms / total : 0,
-               (long long)ops[k].runs, ops[k].runs == 1 ? "" : "s");
-    const int shown = top == 0 || top > n ? n : (int)top;
-    printf("  slowest %d node%s:\n", shown, shown == 1 ? "" : "s");
-    for (int i = 0; i < shown; i++)
-        printf("    %9.3f ms %6.1f%%  %-16s %s\n", t[i].ms, total > 0 ? 100 * t[i].ms / total : 0, t[i].op, t[i].name);
-    free(t), free(ops), free(count);
-    return EXIT_OK;
-}
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -209,8 +161,8 @@ int cmd_bench(int argc, char **argv)
         printf("throughput  %.1f inferences/s (%.1f batches/s)\n", 1e3 * (double)batch / median, 1e3 / median);
         printf("memory      peak RSS %.1f MB (constants %.1f MB, scratch %.1f MB)\n", peak_rss_mb(),
                (double)sd_model_constants_bytes(m) / 1e6, (double)sd_model_scratch_bytes(m) / 1e6);
-        if (common.opt.profile)
-            status = print_profile(m, runs, top, median);
+        if (common.opt.profile && sd_model_profile_print(m, stdout, (int)top) != SD_OK)
+            status = EXIT_USER;
     }
     for (int i = 0; i < ni; i++)
         rt_tensor_free(&in[i]);

@@ -29,6 +29,8 @@ static void help(FILE *out)
             "  --gemm G           builtin (default: seedc's packed GEMM) or openblas\n"
             "  --disable P,...    passes or code generation choices to turn off, as for compile\n"
             "                     (e.g. fuse, memplan, direct-conv)\n"
+            "  --profile[=N]      time every node of the step; at the end print ms per step by op\n"
+            "                     and for the N slowest nodes (default 25, 0: all)\n"
             "  -h, --help         this help\n");
 }
 
@@ -40,7 +42,8 @@ int cmd_train(int argc, char **argv)
         {"images", required_argument, NULL, 'i'}, {"resume", no_argument, NULL, 'r'},
         {"no-eval", no_argument, NULL, 'n'}, {"threads", required_argument, NULL, 't'},
         {"gemm", required_argument, NULL, 'g'}, {"let", required_argument, NULL, 'l'},
-        {"disable", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"disable", required_argument, NULL, 'd'}, {"profile", optional_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *lets[DSL_MAX_ARGS];
     SdTrainOptions opt = {.tty = isatty(1)};
     long long v;
@@ -70,6 +73,13 @@ int cmd_train(int argc, char **argv)
             opt.lets = lets;
             break;
         case 'r': opt.resume = true; break;
+        case 'P':
+            opt.profile = true, opt.profile_top = 25;
+            if (optarg && !cli_parse_int(optarg, 0, 1000000, &v))
+                return cli_usage_error("train", "--profile=N takes a number of nodes (0: all), not '%s'", optarg);
+            if (optarg)
+                opt.profile_top = (int)v;
+            break;
         case 'n': opt.no_eval = true; break;
         case 'g':
             if (strcmp(optarg, "openblas") != 0 && strcmp(optarg, "builtin") != 0)
