@@ -12,39 +12,9 @@
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
+#include "codegen/emit_internal.h"
 #include "support/mem.h"
 
-typedef enum { HOME_NONE, HOME_CONSTS, HOME_STATE, HOME_SCRATCH, HOME_IO } HomeKind;
-typedef struct {
-    HomeKind kind;
-    int64_t offset; /* bytes into its blob, or the io index */
-} Home;
-
-/* The four base pointers every node function and task reads: (consts, state, scratch, io). */
-typedef struct {
-    LLVMValueRef consts, state, scratch, io;
-} Bases;
-
-typedef struct {
-    const IrGraph *g;
-    const CgOptions *opt;
-    const CgTarget *t;
-    LLVMContextRef ctx;
-    LLVMModuleRef m;
-    LLVMTypeRef ptr, i8, i64, fn_type;
-    Home *homes;          /* by value id */
-    size_t workspace_offset;
-    size_t workspace_bytes;   /* per thread */
-    size_t shared_offset;     /* CG_BUF_SHARED: after every thread's workspace */
-    int threads;
-    int n_param_globals, n_tasks;
-    const CgLowered *lowered; /* by node index */
-    struct Instance *inst;    /* kernel specializations made so far (kernel_instance) */
-    int n_inst, cap_inst;
-    int cur_node;
-    size_t *packed_offset;    /* by node index: where its packed weights lie in the constants blob */
-    size_t cur_packed;        /* the node being emitted's */
-} Emitter;
 
 static double now_seconds(void)
 {
@@ -64,7 +34,7 @@ static int max_value_id(const IrGraph *g)
 
 /* Marks, by value id, every input some call reads itself: a constant read only through packed
  * weights made from it (CG_BUF_PACKED) needs no place of its own. */
-static void mark_read_inputs(const Emitter *e, bool *read)
+static void mark_read_inputs(const CgEmitter *e, bool *read)
 {
     for (int i = 0; i < ir_graph_num_nodes(e->g); i++) {
         const IrNode *n = ir_graph_node(e->g, i);
@@ -79,7 +49,7 @@ static void mark_read_inputs(const Emitter *e, bool *read)
 
 /* Packed weights (CgLowered.packed_*) after the constants: laid out, then packed from the
  * constants' data. */
-static size_t place_packed(Emitter *e, size_t consts)
+static size_t place_packed(CgEmitter *e, size_t consts)
 {
     for (int i = 0; i < ir_graph_num_nodes(e->g); i++)
         if (e->lowered[i].packed_bytes) {
@@ -89,7 +59,7 @@ static size_t place_packed(Emitter *e, size_t consts)
     return consts;
 }
 
-static void fill_packed(Emitter *e, CgEmitted *out)
+static void fill_packed(CgEmitter *e, CgEmitted *out)
 {
     for (int i = 0; i < ir_graph_num_nodes(e->g); i++) {
         const CgLowered *l = &e->lowered[i];
@@ -100,7 +70,7 @@ static void fill_packed(Emitter *e, CgEmitted *out)
 }
 
 /* Decides every value's home and fills the constants and state blobs. */
-static SdStatus assign_homes(Emitter *e, CgEmitted *out, size_t workspace, size_t shared, SdError *err)
+static SdStatus assign_homes(CgEmitter *e, CgEmitted *out, size_t workspace, size_t shared, SdError *err)
 {
     const IrGraph *g = e->g;
     int n_in = ir_graph_num_inputs(g);
@@ -201,7 +171,7 @@ static Bases fn_bases(LLVMValueRef fn)
 }
 
 /* Pointer to a value, from the base pointers. */
-static LLVMValueRef value_pointer(Emitter *e, LLVMBuilderRef b, const Bases *base, const IrValue *v)
+static LLVMValueRef value_pointer(CgEmitter *e, LLVMBuilderRef b, const Bases *base, const IrValue *v)
 {
     const Home *h = &e->homes[v->id];
     if (h->kind == HOME_IO) {
@@ -215,35 +185,7 @@ static LLVMValueRef value_pointer(Emitter *e, LLVMBuilderRef b, const Bases *bas
     return LLVMBuildInBoundsGEP2(b, e->i8, root, &off, 1, v->name);
 }
 
-/* A kernel by name; on targets with AVX512-VNNI/BF16 its build for them ("<name>_avx512",
- * runtime/kernels/qgemm.c, qconv_direct.c) when there is one. */
-static LLVMValueRef kernel_function(Emitter *e, const char *name)
-{
-    if (e->t->avx512_lowp) {
-        char special[128];
-        snprintf(special, sizeof special, "%s_avx512", name);
-        LLVMValueRef fn = LLVMGetNamedFunction(e->m, special);
-        if (fn)
-            return fn;
-    }
-    return LLVMGetNamedFunction(e->m, name);
-}
-
-static LLVMValueRef param_global(Emitter *e, const CgCall *call)
-{
-    char name[64];
-    snprintf(name, sizeof name, "params.%d", e->n_param_globals++);
-    LLVMValueRef init = LLVMConstStringInContext2(e->ctx, call->params, call->params_size, 1);
-    LLVMValueRef gv = LLVMAddGlobal(e->m, LLVMTypeOf(init), name);
-    LLVMSetInitializer(gv, init);
-    LLVMSetGlobalConstant(gv, 1);
-    LLVMSetLinkage(gv, LLVMPrivateLinkage);
-    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
-    LLVMSetAlignment(gv, 16);
-    return gv;
-}
-
-static LLVMValueRef new_function(Emitter *e, const char *name, bool internal)
+static LLVMValueRef new_function(CgEmitter *e, const char *name, bool internal)
 {
     LLVMValueRef fn = LLVMAddFunction(e->m, name, e->fn_type);
     if (internal) {
@@ -257,96 +199,8 @@ static LLVMValueRef new_function(Emitter *e, const char *name, bool internal)
     return fn;
 }
 
-/* A kernel specialized to one params value, shared by every call with the same kernel and the
- * same params bytes: repeated layers (ResNet-50's blocks) make LLVM compile each shape once, not
- * once per node. */
-typedef struct Instance {
-    const char *kernel;
-    const void *params;
-    size_t size;
-    uint64_t hash;
-    LLVMValueRef fn;
-    int uses;
-} Instance;
-
-static uint64_t instance_hash(const char *kernel, const void *params, size_t size)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const char *c = kernel; *c; c++)
-        h = (h ^ (uint8_t)*c) * 1099511628211ull;
-    for (size_t i = 0; i < size; i++)
-        h = (h ^ ((const uint8_t *)params)[i]) * 1099511628211ull;
-    return h;
-}
-
-/* fn(bufs) = kernel(params, bufs), or for a range kernel fn(bufs, begin, end); NULL when the
- * kernel is not in the bitcode or memory runs out (err says which). */
-static LLVMValueRef kernel_instance(Emitter *e, const IrNode *n, const char *kernel, const CgCall *call, bool range,
-                                    SdError *err)
-{
-    const uint64_t h = instance_hash(kernel, call->params, call->params_size);
-    for (int i = 0; i < e->n_inst; i++) {
-        const Instance *in = &e->inst[i];
-        if (in->hash == h && in->size == call->params_size && strcmp(in->kernel, kernel) == 0 &&
-            memcmp(in->params, call->params, call->params_size) == 0) {
-            e->inst[i].uses++;
-            return in->fn;
-        }
-    }
-    char lb[200];
-    LLVMValueRef k = kernel_function(e, kernel);
-    if (!k) {
-        sd_errorf(err, SD_EINTERNAL, "%s: kernel %s is missing from the kernel bitcode", ir_node_label(n, lb, sizeof lb),
-                  kernel);
-        return NULL;
-    }
-    if (e->n_inst == e->cap_inst) {
-        int cap = e->cap_inst ? 2 * e->cap_inst : 64;
-        Instance *grown = realloc(e->inst, (size_t)cap * sizeof *grown);
-        if (!grown) {
-            sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(e->g));
-            return NULL;
-        }
-        e->inst = grown, e->cap_inst = cap;
-    }
-    LLVMTypeRef args[3] = {e->ptr, e->i64, e->i64};
-    LLVMTypeRef type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), args, range ? 3 : 1, 0);
-    char name[128];
-    snprintf(name, sizeof name, "%s.n%d", kernel, e->cur_node); /* named after the first node using it */
-    LLVMValueRef fn = LLVMAddFunction(e->m, name, type);
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    const char *attrs[2] = {"noinline", "nounwind"};
-    for (int i = 0; i < 2; i++)
-        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                                LLVMCreateEnumAttribute(e->ctx, LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i])), 0));
-    cg_set_target_attrs(e->ctx, fn, e->t);
-    LLVMBuilderRef b = LLVMCreateBuilderInContext(e->ctx);
-    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
-    LLVMTypeRef kargs[4] = {e->ptr, e->ptr, e->i64, e->i64};
-    LLVMTypeRef ktype = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), kargs, range ? 4 : 2, 0);
-    LLVMValueRef vals[4] = {param_global(e, call), LLVMGetParam(fn, 0), range ? LLVMGetParam(fn, 1) : NULL,
-                            range ? LLVMGetParam(fn, 2) : NULL};
-    LLVMBuildCall2(b, ktype, k, vals, range ? 4 : 2, "");
-    LLVMBuildRetVoid(b);
-    LLVMDisposeBuilder(b);
-    e->inst[e->n_inst++] = (Instance){kernel, call->params, call->params_size, h, fn, 1};
-    return fn;
-}
-
-/* An instance only one call uses goes back inline into its node (no wrapper left in the code). */
-static void inline_single_instances(Emitter *e)
-{
-    unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
-    unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
-    for (int i = 0; i < e->n_inst; i++)
-        if (e->inst[i].uses == 1) {
-            LLVMRemoveEnumAttributeAtIndex(e->inst[i].fn, LLVMAttributeFunctionIndex, noinline);
-            LLVMAddAttributeAtIndex(e->inst[i].fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(e->ctx, always, 0));
-        }
-}
-
 /* Fills a bufs array for one call; `thread` (may be NULL) offsets the workspace per thread. */
-static LLVMValueRef build_bufs(Emitter *e, LLVMBuilderRef b, const Bases *base, const IrNode *n, const CgCall *call,
+static LLVMValueRef build_bufs(CgEmitter *e, LLVMBuilderRef b, const Bases *base, const IrNode *n, const CgCall *call,
                                LLVMValueRef thread)
 {
     LLVMTypeRef bufs_type = LLVMArrayType2(e->ptr, CG_MAX_CALL_BUFS);
@@ -381,7 +235,7 @@ static LLVMValueRef build_bufs(Emitter *e, LLVMBuilderRef b, const Bases *base, 
 /* Work below this (about elements or flops) is not worth waking another thread for. */
 #define CG_PARALLEL_MIN_COST 32768.0
 
-static int tasks_for(const Emitter *e, const CgCall *call)
+static int tasks_for(const CgEmitter *e, const CgCall *call)
 {
     if (e->threads < 2 || !call->range_kernel || call->extent < 2 || call->cost < CG_PARALLEL_MIN_COST)
         return 1;
@@ -395,7 +249,7 @@ static int tasks_for(const Emitter *e, const CgCall *call)
 }
 
 /* task(ctx, task, thread): slice `task` of n_tasks of the call, ctx = the node's four bases. */
-static LLVMValueRef emit_task(Emitter *e, const IrNode *n, const CgCall *call, int n_tasks, SdError *err)
+static LLVMValueRef emit_task(CgEmitter *e, const IrNode *n, const CgCall *call, int n_tasks, SdError *err)
 {
     LLVMTypeRef i32 = LLVMInt32TypeInContext(e->ctx);
     LLVMTypeRef task_type = LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->i64, i32}, 3, 0);
@@ -420,7 +274,7 @@ static LLVMValueRef emit_task(Emitter *e, const IrNode *n, const CgCall *call, i
     LLVMValueRef begin = LLVMBuildUDiv(b, LLVMBuildMul(b, task, extent, ""), nt, "begin");
     LLVMValueRef next = LLVMBuildAdd(b, task, LLVMConstInt(e->i64, 1, 0), "");
     LLVMValueRef end = LLVMBuildUDiv(b, LLVMBuildMul(b, next, extent, ""), nt, "end");
-    LLVMValueRef inst = kernel_instance(e, n, call->range_kernel, call, true, err);
+    LLVMValueRef inst = cg_kernel_instance(e, n, call->range_kernel, call, true, err);
     if (inst) {
         LLVMTypeRef range_type =
             LLVMFunctionType(LLVMVoidTypeInContext(e->ctx), (LLVMTypeRef[]){e->ptr, e->i64, e->i64}, 3, 0);
@@ -431,13 +285,13 @@ static LLVMValueRef emit_task(Emitter *e, const IrNode *n, const CgCall *call, i
     return inst ? fn : NULL;
 }
 
-static bool same_home(const Emitter *e, const IrValue *a, const IrValue *b)
+static bool same_home(const CgEmitter *e, const IrValue *a, const IrValue *b)
 {
     const Home *x = &e->homes[a->id], *y = &e->homes[b->id];
     return x->kind == y->kind && x->offset == y->offset && x->kind != HOME_NONE;
 }
 
-static SdStatus emit_calls(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const IrNode *n, const CgLowered *low,
+static SdStatus emit_calls(CgEmitter *e, LLVMBuilderRef b, LLVMValueRef fn, const IrNode *n, const CgLowered *low,
                            SdError *err)
 {
     bool reshape = n->op == IR_OP_RESHAPE || n->op == IR_OP_FLATTEN || n->op == IR_OP_SQUEEZE || n->op == IR_OP_UNSQUEEZE;
@@ -470,7 +324,7 @@ static SdStatus emit_calls(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const 
             LLVMBuildCall2(b, pf_type, pf, args, 4, "");
             continue;
         }
-        LLVMValueRef inst = kernel_instance(e, n, call->kernel, call, false, err);
+        LLVMValueRef inst = cg_kernel_instance(e, n, call->kernel, call, false, err);
         if (!inst)
             return err->status;
         LLVMValueRef bufs = build_bufs(e, b, &base, n, call, NULL);
@@ -481,7 +335,7 @@ static SdStatus emit_calls(Emitter *e, LLVMBuilderRef b, LLVMValueRef fn, const 
 
 /* Graph outputs that do not live in their io slot (inputs, constants, repeated outputs) are copied. */
 /* rt_profile_mark(scratch + offset, end) in the entry, around a node's call. */
-static SdStatus emit_profile_mark(Emitter *e, LLVMBuilderRef b, LLVMValueRef entry, size_t offset, int end,
+static SdStatus emit_profile_mark(CgEmitter *e, LLVMBuilderRef b, LLVMValueRef entry, size_t offset, int end,
                                   SdError *err)
 {
     LLVMValueRef mark = LLVMGetNamedFunction(e->m, "rt_profile_mark");
@@ -494,7 +348,7 @@ static SdStatus emit_profile_mark(Emitter *e, LLVMBuilderRef b, LLVMValueRef ent
     return SD_OK;
 }
 
-static SdStatus emit_output_copies(Emitter *e, LLVMBuilderRef b, LLVMValueRef entry, SdError *err)
+static SdStatus emit_output_copies(CgEmitter *e, LLVMBuilderRef b, LLVMValueRef entry, SdError *err)
 {
     const IrGraph *g = e->g;
     int n_in = ir_graph_num_inputs(g);
@@ -516,7 +370,7 @@ static SdStatus emit_output_copies(Emitter *e, LLVMBuilderRef b, LLVMValueRef en
         LLVMValueRef i1[2] = {LLVMConstInt(e->i64, 0, 0), LLVMConstInt(e->i64, 1, 0)};
         LLVMBuildStore(b, src, LLVMBuildInBoundsGEP2(b, bufs_type, bufs, i0, 2, ""));
         LLVMBuildStore(b, dst, LLVMBuildInBoundsGEP2(b, bufs_type, bufs, i1, 2, ""));
-        LLVMValueRef args[2] = {param_global(e, &low.calls[0]), bufs};
+        LLVMValueRef args[2] = {cg_param_global(e, &low.calls[0]), bufs};
         LLVMBuildCall2(b, kernel_type, LLVMGetNamedFunction(e->m, "rt_copy_strided"), args, 2, "");
         cg_lowered_free(&low);
     }
@@ -529,7 +383,7 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
     memset(out, 0, sizeof *out);
     int n_nodes = ir_graph_num_nodes(g);
     CgLowered *lowered = calloc((size_t)(n_nodes ? n_nodes : 1), sizeof *lowered);
-    Emitter e = {.g = g, .opt = opt, .t = t, .ctx = ctx, .threads = opt->threads > 1 ? opt->threads : 1};
+    CgEmitter e = {.g = g, .opt = opt, .t = t, .ctx = ctx, .threads = opt->threads > 1 ? opt->threads : 1};
     e.homes = calloc((size_t)max_value_id(g) + 1, sizeof *e.homes);
     if (!lowered || !e.homes) {
         free(lowered), free(e.homes);
@@ -586,7 +440,7 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
         }
         if (st == SD_OK)
             st = emit_output_copies(&e, eb, entry, err);
-        inline_single_instances(&e);
+        cg_inline_single_instances(&e);
         LLVMBuildRetVoid(eb);
         LLVMDisposeBuilder(b);
         LLVMDisposeBuilder(eb);
