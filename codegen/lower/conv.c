@@ -486,10 +486,18 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     const int64_t base = p.images_per_block > 1 ? (p.batch + p.images_per_block - 1) / p.images_per_block * p.groups
                                                 : p.batch * p.groups * n_blocks;
     split_channels(&p, cout_g, base);
-    const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
     /* the columns of one GEMM: a block of rows of one image, or several whole images */
     const int64_t cols = p.images_per_block > 1 ? p.images_per_block * p.out[0] * p.out[1] * p.out[2]
                                                 : p.rows_per_block * p.out[2];
+    if (p.c_split > 1 && p.c_chunk % RT_GEMM_NR && rt_gemm_transposed(p.c_chunk, cols, k)) {
+        /* the channels are the columns of C^T there: chunks of whole slivers (64 = 48 + 16 channels
+         * spent a quarter of a 7x7 layer's work in the narrow edge micro-kernel) */
+        p.c_chunk = (p.c_chunk + RT_GEMM_NR - 1) / RT_GEMM_NR * RT_GEMM_NR;
+        p.c_split = (cout_g + p.c_chunk - 1) / p.c_chunk;
+        if (p.c_split < 2)
+            p.c_split = 1, p.c_chunk = cout_g;
+    }
+    const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
     if (packable(n, opt, &p, chunk, cols, k)) {
         bufs[1] = CG_BUF_PACKED;
         pack_with(out, &p);
