@@ -26,9 +26,9 @@ void cg_set_target_attrs(LLVMContextRef ctx, LLVMValueRef fn, const CgTarget *t)
         set_fn_attr(ctx, fn, "prefer-vector-width", "512");
 }
 
-/* The kernels built with AVX512-VNNI/BF16 (names ending in "_avx512", runtime/kernels/qgemm.c
- * and qconv_direct.c) and the static helpers only they called: code for a target that lacks those features must not
- * contain them, even unoptimized. */
+/* The kernels built with AVX512-VNNI/BF16 (names ending in "_avx512": the files that include
+ * runtime/kernels/qgemm_internal.h) and the static helpers only they called: code for a target that
+ * lacks those features must not contain them, even unoptimized. */
 static void drop_avx512_kernels(LLVMModuleRef m)
 {
     bool dropped = false;

@@ -15,7 +15,6 @@
 #include "codegen/emit_internal.h"
 #include "support/mem.h"
 
-
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -333,7 +332,6 @@ static SdStatus emit_calls(CgEmitter *e, LLVMBuilderRef b, LLVMValueRef fn, cons
     return SD_OK;
 }
 
-/* Graph outputs that do not live in their io slot (inputs, constants, repeated outputs) are copied. */
 /* rt_profile_mark(scratch + offset, end) in the entry, around a node's call. */
 static SdStatus emit_profile_mark(CgEmitter *e, LLVMBuilderRef b, LLVMValueRef entry, size_t offset, int end,
                                   SdError *err)
@@ -348,6 +346,7 @@ static SdStatus emit_profile_mark(CgEmitter *e, LLVMBuilderRef b, LLVMValueRef e
     return SD_OK;
 }
 
+/* Graph outputs that do not live in their io slot (inputs, constants, repeated outputs) are copied. */
 static SdStatus emit_output_copies(CgEmitter *e, LLVMBuilderRef b, LLVMValueRef entry, SdError *err)
 {
     const IrGraph *g = e->g;
@@ -432,11 +431,12 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
             LLVMBuildRetVoid(b);
             LLVMValueRef args[4] = {LLVMGetParam(entry, 0), LLVMGetParam(entry, 1), LLVMGetParam(entry, 2),
                                     LLVMGetParam(entry, 3)};
-            if (opt->profile)
-                st = emit_profile_mark(&e, eb, entry, out->profile_offset + (size_t)i * 16, 0, err);
+            const size_t slot = out->profile_offset + (size_t)i * 2 * sizeof(int64_t); /* when profiling */
+            if (opt->profile && st == SD_OK)
+                st = emit_profile_mark(&e, eb, entry, slot, 0, err);
             LLVMBuildCall2(eb, e.fn_type, fn, args, 4, "");
             if (opt->profile && st == SD_OK)
-                st = emit_profile_mark(&e, eb, entry, out->profile_offset + (size_t)i * 16, 1, err);
+                st = emit_profile_mark(&e, eb, entry, slot, 1, err);
         }
         if (st == SD_OK)
             st = emit_output_copies(&e, eb, entry, err);

@@ -42,7 +42,8 @@ typedef struct CgEmitter {
 } CgEmitter;
 
 /* A kernel by name; on targets with AVX512-VNNI/BF16 its build for them ("<name>_avx512",
- * runtime/kernels/qgemm.c, qconv_direct.c) when there is one. NULL when the bitcode has neither. */
+ * the files that include runtime/kernels/qgemm_internal.h) when there is one. NULL when the bitcode
+ * has neither. */
 LLVMValueRef cg_kernel_function(CgEmitter *e, const char *name);
 /* The call's params as a private constant global. */
 LLVMValueRef cg_param_global(CgEmitter *e, const CgCall *call);

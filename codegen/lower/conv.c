@@ -305,6 +305,35 @@ static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgL
     return SD_OK;
 }
 
+/* Slices of the images (RtConvParams.slices) for a weight gradient whose `base` items would leave
+ * threads idle: one per missing item, at most one per block of images (nib of them). */
+static void plan_slices(RtConvParams *p, int64_t base, int64_t nib)
+{
+    const int64_t want = (CONV_MIN_ITEMS + base - 1) / base;
+    p->slices = base >= CONV_MIN_ITEMS ? 1 : want < nib ? want : nib;
+}
+
+/* The weight-gradient kernel (and its range form: names the calls keep) over slices x `base`
+ * items, its partial sums in scratch the threads share when sliced. */
+static SdStatus add_weight_gradient(const IrNode *n, const RtConvParams *p, int64_t k, const char *kernel,
+                                    const char *range, int64_t base, CgLowered *out, SdError *err)
+{
+    if (p->slices > 1)
+        out->shared_bytes = (size_t)(p->slices * p->c_out * k) * sizeof(float);
+    int bufs[5] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE, CG_BUF_SHARED};
+    SD_TRY(cg_lowered_add(out, kernel, p, sizeof *p, p->slices > 1 ? 5 : 4, bufs, err));
+    cg_lowered_split(out, range, p->slices * base, 2.0 * (double)ir_value_numel(n->inputs[1]) * (double)k);
+    return SD_OK;
+}
+
+/* ... then the slices' partial sums added into dw, in order. */
+static SdStatus add_slice_sum(const IrNode *n, const RtConvParams *p, CgLowered *out, SdError *err)
+{
+    if (p->slices <= 1)
+        return SD_OK;
+    return cg_lowered_add(out, "rt_conv_sum_slices_f32", p, sizeof *p, 2, (int[]){CG_BUF_SHARED, cg_out(n, 0)}, err);
+}
+
 /* The weight gradient through rt_conv_grad_weight_direct_f32 (d: the forward's params, planned by
  * direct_plan). A layer with few output channels has few chunks for the threads: its images are
  * then cut into slices, each summed into its own partial gradient, and the partials added up in
@@ -316,23 +345,13 @@ static SdStatus lower_grad_weight_direct(const IrNode *n, RtConvParams *d, int64
     const int64_t base = d->groups * d->c_split, chunk = d->c_split > 1 ? d->c_chunk : cout_g;
     const int64_t ipb = d->images_per_block > 1 ? d->images_per_block : 1, nib = (d->batch + ipb - 1) / ipb;
     const int64_t cols = ipb * d->plane[0] * d->plane[1];
-    d->slices = 1;
-    if (base < CONV_MIN_ITEMS) {
-        const int64_t want = (CONV_MIN_ITEMS + base - 1) / base;
-        d->slices = want < nib ? want : nib;
-    }
+    plan_slices(d, base, nib);
     out->workspace_bytes =
         (size_t)rt_conv_grad_weight_direct_workspace_floats(d, rt_gemm_core_floats(chunk, cols)) * sizeof(float);
-    if (d->slices > 1)
-        out->shared_bytes = (size_t)(d->slices * d->c_out * k) * sizeof(float);
-    int bufs[5] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE, CG_BUF_SHARED};
-    SD_TRY(cg_lowered_add(out, "rt_conv_grad_weight_direct_f32", d, sizeof *d, d->slices > 1 ? 5 : 4, bufs, err));
-    cg_lowered_split(out, "rt_conv_grad_weight_direct_f32_range", d->slices * base,
-                     2.0 * (double)ir_value_numel(n->inputs[1]) * (double)k);
+    SD_TRY(add_weight_gradient(n, d, k, "rt_conv_grad_weight_direct_f32", "rt_conv_grad_weight_direct_f32_range",
+                               base, out, err));
     cg_lowered_grain(out, d->c_split); /* a slice's chunks share its planes */
-    if (d->slices > 1)
-        SD_TRY(cg_lowered_add(out, "rt_conv_sum_slices_f32", d, sizeof *d, 2, (int[]){CG_BUF_SHARED, cg_out(n, 0)}, err));
-    return SD_OK;
+    return add_slice_sum(n, d, out, err);
 }
 
 /* dw (output) from x (input 0) and dy (input 1). */
@@ -365,25 +384,17 @@ static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, Cg
     /* the threads: by output channels where one item per group is too few, but with im2col each
      * chunk would build all the columns again (8 chunks made ResNet-18's 4x4 layers' weight
      * gradient 2.6x its forward), so there by slices of the images summed apart, like the direct one */
-    p.slices = 1;
-    if (is_pointwise(&p) || p.groups >= CONV_MIN_ITEMS) {
+    if (is_pointwise(&p)) {
         split_channels(&p, cout_g, p.groups);
+        p.slices = 1;
     } else {
-        const int64_t ipb = p.images_per_block > 1 ? p.images_per_block : 1, nib = (p.batch + ipb - 1) / ipb;
-        const int64_t want = (CONV_MIN_ITEMS + p.groups - 1) / p.groups;
+        const int64_t ipb = p.images_per_block > 1 ? p.images_per_block : 1;
         p.c_split = 1, p.c_chunk = cout_g;
-        p.slices = want < nib ? want : nib;
+        plan_slices(&p, p.groups, (p.batch + ipb - 1) / ipb);
     }
-    if (p.slices > 1)
-        out->shared_bytes = (size_t)(p.slices * p.c_out * k) * sizeof(float);
-    int bufs[5] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE, CG_BUF_SHARED};
-    SD_TRY(cg_lowered_add(out, "rt_conv_grad_weight_f32", &p, sizeof p, p.slices > 1 ? 5 : 4, bufs, err));
-    cg_lowered_split(out, "rt_conv_grad_weight_f32_range", p.slices * p.groups * p.c_split,
-                     2.0 * (double)ir_value_numel(n->inputs[1]) * (double)k);
-    if (p.slices > 1)
-        SD_TRY(cg_lowered_add(out, "rt_conv_sum_slices_f32", &p, sizeof p, 2, (int[]){CG_BUF_SHARED, cg_out(n, 0)},
-                              err));
-    return SD_OK;
+    SD_TRY(add_weight_gradient(n, &p, k, "rt_conv_grad_weight_f32", "rt_conv_grad_weight_f32_range",
+                               p.groups * p.c_split, out, err));
+    return add_slice_sum(n, &p, out, err);
 }
 
 /* Constant weights and the builtin GEMM with 512-bit tiles (its tile height is what the packing

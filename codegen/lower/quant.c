@@ -262,12 +262,13 @@ static bool qconv_direct_plan(RtQConvParams *p, const CgLowerOptions *opt, bool 
     }
     p->plane[0] = cg_direct_plane_dim(p->in[1], p->out[1], p->kernel[1], p->stride[1], p->dilation[1], p->pad[1]);
     p->plane[1] = cg_direct_plane_dim(p->in[2], p->out[2], p->kernel[2], p->stride[2], p->dilation[2], p->pad[2]);
-    const int64_t image = p->c_in / p->lane_channels * 4 * p->stride[1] * p->stride[2] * p->plane[0] * p->plane[1];
+    /* bytes of planes one column (plane pixel) reads, and one image's */
+    const int64_t per_col = p->c_in / p->lane_channels * 4 * p->stride[1] * p->stride[2];
+    const int64_t image = per_col * p->plane[0] * p->plane[1];
     p->images_per_block = image > 0 && QG_PLANE_BYTES / image > 1 ? QG_PLANE_BYTES / image : 1;
     if (p->images_per_block > p->batch)
         p->images_per_block = p->batch > 0 ? p->batch : 1;
-    if (image > QG_PLANE_BYTES) { /* bytes of planes one output pixel reads */
-        const int64_t per_col = p->c_in / p->lane_channels * 4 * p->stride[1] * p->stride[2];
+    if (image > QG_PLANE_BYTES) {
         p->cols_per_block = QG_PLANE_BYTES / per_col / RT_QG_NR * RT_QG_NR;
         if (p->cols_per_block < RT_QG_NR)
             p->cols_per_block = RT_QG_NR;
@@ -277,6 +278,15 @@ static bool qconv_direct_plan(RtQConvParams *p, const CgLowerOptions *opt, bool 
         return false;
     }
     return true;
+}
+
+/* Chunks of channel panels that bring `base` items up to QG_MIN_ITEMS, at least 2 panels a chunk. */
+static int64_t panel_chunks(int64_t base, int64_t panels)
+{
+    int64_t c = base < QG_MIN_ITEMS ? (QG_MIN_ITEMS + base - 1) / base : 1;
+    if (c > panels / 2)
+        c = panels / 2 > 1 ? panels / 2 : 1;
+    return c;
 }
 
 /* A packed convolution's operands: int8 x, w, bias, mult, y, workspace; bf16 x, w, [bias],
@@ -324,9 +334,7 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     const int64_t panels = p.cp / RT_QG_MR;
     if (qconv_direct_plan(&p, opt, bf16)) {
         const int64_t base = (p.batch + p.images_per_block - 1) / p.images_per_block;
-        p.c_split = base < QG_MIN_ITEMS ? (QG_MIN_ITEMS + base - 1) / base : 1;
-        if (p.c_split > panels / 2)
-            p.c_split = panels / 2 > 1 ? panels / 2 : 1;
+        p.c_split = panel_chunks(base, panels);
         out->workspace_bytes = rt_qconv_direct_workspace(&p);
         int bufs[6], nb = qconv_bufs(n, &p, bf16, bufs);
         SD_TRY(cg_lowered_add(out, bf16 ? "rt_conv_bf16_direct" : "rt_qconv_direct_u8", &p, sizeof p, nb, bufs, err));
@@ -350,11 +358,7 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     }
     p.n_blocks = (rows_total + p.rows_per_block - 1) / p.rows_per_block;
     int64_t base = p.batch * p.groups * p.n_blocks;
-    p.c_split = 1;
-    if (base < QG_MIN_ITEMS)
-        p.c_split = (QG_MIN_ITEMS + base - 1) / base;
-    if (p.c_split > panels / 2)
-        p.c_split = panels / 2 > 1 ? panels / 2 : 1;
+    p.c_split = panel_chunks(base, panels);
     out->workspace_bytes = rt_qconv_workspace(&p, bf16);
     int bufs[6], nb = qconv_bufs(n, &p, bf16, bufs);
     const char *k = bf16 ? "rt_conv_bf16" : "rt_qconv_u8", *kr = bf16 ? "rt_conv_bf16_range" : "rt_qconv_u8_range";

@@ -11,16 +11,6 @@
 
 #include "runtime/kernels/gemm.h"
 
-/* Whether some tap of the kernel reads stride phase `phase` of a dimension (kernel k, dilation d,
- * stride s): 1x1 stride-2 convolutions read one phase of four. */
-static inline bool phase_read(int64_t k, int64_t d, int64_t s, int64_t phase)
-{
-    for (int64_t t = 0; t < k; t++)
-        if (t * d % s == phase)
-            return true;
-    return false;
-}
-
 #ifdef __clang__
 #define RT_NOVEC_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
 #else
@@ -120,11 +110,8 @@ static void fill_plane_rows(const RtConvParams *p, const float *restrict xc, con
 {
     const int64_t IH = p->in[1], IW = p->in[2], SH = p->stride[1], SW = p->stride[2];
     const int64_t PH = p->pad[1], HQ = p->plane[0], WQ = p->plane[1];
-    /* columns [lo, hi) hold input columns: lo * SW + shift >= 0, (hi - 1) * SW + shift < IW */
-    int64_t lo = shift < 0 ? (-shift + SW - 1) / SW : 0;
-    int64_t hi = IW - 1 - shift >= 0 ? (IW - 1 - shift) / SW + 1 : 0;
-    hi = hi > WQ ? WQ : hi;
-    lo = lo > hi ? hi : lo;
+    int64_t lo, hi; /* the columns that hold input columns */
+    rt_tap_range(WQ, IW, SW, 0, shift, &lo, &hi);
     for (int64_t qy = 0; qy < HQ; qy++) {
         float *row = pl + (i * HQ + qy) * WQ;
         const int64_t iy = qy * SH + py - PH;
@@ -167,8 +154,8 @@ static void fill_planes(const RtConvParams *p, int64_t cin_g, const float *restr
                 deinterleave(xc, IH * IW / 2, split, split + IH * IW / 2);
             for (int64_t py = 0; py < SH; py++)
                 for (int64_t c = 0; c < NC; c++) {
-                    if (!phase_read(p->kernel[1], p->dilation[1], SH, py) ||
-                        (!p->col_taps && !phase_read(p->kernel[2], p->dilation[2], SW, c)))
+                    if (!rt_phase_read(p->kernel[1], p->dilation[1], SH, py) ||
+                        (!p->col_taps && !rt_phase_read(p->kernel[2], p->dilation[2], SW, c)))
                         continue; /* never read: left as it is */
                     float *pl = planes + ((ci * SH + py) * NC + c) * ps;
                     fill_plane_rows(p, xc, split, halves, pl, i, py, p->col_taps ? c * p->dilation[2] - PW : c - PW);

@@ -289,16 +289,16 @@ static void conv_grad_weight_items(const RtConvParams *p, void *const *bufs, int
     channel_chunks(p, cout_g, &cs, &cc, &last_c);
     for (int64_t it = begin; it < end; it++) {
         const int64_t c = it % cs, g = it / cs % p->groups, s = it / cs / p->groups, m = c < cs - 1 ? cc : last_c;
-        const int64_t n_begin = s * nib / S * ipb, n_end = (s + 1) * nib / S * ipb;
+        const int64_t n_begin = s * nib / S * ipb, n_stop = (s + 1) * nib / S * ipb;
+        const int64_t n_end = n_stop < p->batch ? n_stop : p->batch;
         float *dwg = (partial ? partial + s * p->c_out * K : dw) + (g * cout_g + c * cc) * K;
         for (int64_t i = 0; i < m * K; i++)
             dwg[i] = 0.0f;
         if (!pointwise && p->images_per_block > 1) {
-            grad_weight_images(p, x, dy, dwg, col, g, c * cc, m, c < cs - 1, n_begin,
-                               n_end < p->batch ? n_end : p->batch);
+            grad_weight_images(p, x, dy, dwg, col, g, c * cc, m, c < cs - 1, n_begin, n_end);
             continue;
         }
-        for (int64_t n = n_begin; n < n_end && n < p->batch; n++) {
+        for (int64_t n = n_begin; n < n_end; n++) {
             const float *xg = x + (n * p->c_in + g * cin_g) * in_vol;
             const float *dyg = dy + (n * p->c_out + g * cout_g + c * cc) * out_vol;
             if (pointwise) { /* the input already is the column matrix */

@@ -7,15 +7,7 @@
  * bf16s, of vdpbf16ps), and the GEMM row of tap (block, ky, kx) is the plane shifted by the tap's
  * offset. Built twice, like qgemm.c. */
 #include "runtime/kernels/qgemm_internal.h"
-
-/* Whether some tap of a kernel (size k, dilation d, stride s) reads stride phase `phase`. */
-static inline bool phase_read(int64_t k, int64_t d, int64_t s, int64_t phase)
-{
-    for (int64_t t = 0; t < k; t++)
-        if (t * d % s == phase)
-            return true;
-    return false;
-}
+#include "runtime/kernels/window.h"
 
 /* The planes of images [n0, n0 + ni) (x: image n0): plane (cb, py, px) at planes + its index *
  * ps pixels, plane pixel (i * HQ + qy, qx) holding input pixel (qy * SH + py - PH, qx * SW + px - PW)
@@ -28,14 +20,13 @@ QG_INLINE void fill_planes(const RtQConvParams *p, const void *x, int64_t ni, ui
     for (int64_t cb = 0; cb < p->c_in / L; cb++)
         for (int64_t py = 0; py < SH; py++)
             for (int64_t px = 0; px < SW; px++) {
-                if (!phase_read(p->kernel[1], p->dilation[1], SH, py) ||
-                    !phase_read(p->kernel[2], p->dilation[2], SW, px))
+                if (!rt_phase_read(p->kernel[1], p->dilation[1], SH, py) ||
+                    !rt_phase_read(p->kernel[2], p->dilation[2], SW, px))
                     continue; /* never read */
                 uint32_t *pl = planes + ((cb * SH + py) * SW + px) * ps;
                 const int64_t shift = px - PW;
-                int64_t lo = shift < 0 ? (-shift + SW - 1) / SW : 0;
-                int64_t hi = IW - 1 - shift >= 0 ? (IW - 1 - shift) / SW + 1 : 0;
-                hi = min64(hi, WQ);
+                int64_t lo, hi; /* the columns that hold input columns */
+                rt_tap_range(WQ, IW, SW, 0, shift, &lo, &hi);
                 /* one call: the padding, then the inside over it; only the slack after the images
                  * where the inside is all (a 1x1 convolution's planes) */
                 const bool inside = lo == 0 && hi == WQ && py - PH >= 0 && (HQ - 1) * SH + py - PH < IH;

@@ -36,10 +36,10 @@ typedef struct RtPackParams {
     int64_t taps_inner; /* conv: the kernel volume where k runs in the order rt_qconv_taps_inner says; 0: no */
 } RtPackParams;
 
-/* An int8 convolution's packed k order: (input channel, tap) by default; with 4 input channels a
- * group (groups of 1 only) and a kernel volume above 1, (block of 4 channels, tap, channel of the
- * 4) instead, so that a 4-byte lane holds one pixel's 4 channels at one tap, which is what the
- * direct kernel reads from its planes (the im2col kernel follows either order). */
+/* A packed convolution's k order: (input channel, tap) by default; with one group, input channels
+ * in blocks of L (4 for int8, 2 for bf16) and a kernel volume above 1, (block of L channels, tap,
+ * channel of the L) instead, so that a 32-bit lane holds one pixel's L channels at one tap, which
+ * is what the direct kernels read from their planes (the im2col kernels follow either order). */
 static inline bool rt_qconv_taps_inner(int64_t groups, int64_t cin_g, int64_t kvol, bool bf16)
 {
     return groups == 1 && cin_g % (bf16 ? 2 : 4) == 0 && kvol > 1;
@@ -56,8 +56,8 @@ static inline int64_t rt_qconv_k_of(int64_t kk, int64_t kvol, int64_t L)
 typedef enum RtQOut { RT_QOUT_U8, RT_QOUT_I8, RT_QOUT_F32 } RtQOut;
 
 /* Operands int8: x, packed w, bias (i32), mult (f32), y, workspace; bf16: x, packed w, [bias f32],
- * [residual f32], y, workspace. Spatial sizes padded at the front to 3 as in conv.h. The work splits into items
- * (image, group, block of output rows, chunk of channel panels). */
+ * [residual f32], y, workspace. Spatial sizes padded at the front to 3 as in conv.h. The work
+ * splits into items (image, group, block of output rows, chunk of channel panels). */
 typedef struct RtQConvParams {
     int64_t batch, groups, c_in, c_out;
     int64_t in[3], out[3], kernel[3], stride[3], dilation[3], pad[3];
@@ -111,16 +111,18 @@ static inline size_t rt_qconv_workspace(const RtQConvParams *p, int bf16)
     return (size_t)(npad * p->kp * (bf16 ? 2 : 1) + 4 * npad * (bf16 ? 4 : 1) + 4 * RT_QG_MR * RT_QG_NR + 256);
 }
 
-/* rt_qconv_direct_u8: the int8 convolution of 2-D (or 1-D) inputs, groups 1, input channels a
- * multiple of 4, weights in the taps_inner order, without im2col (runtime/kernels/qconv_direct.c).
- * The input of a block of images_per_block images is copied once into planes of 4 channels
- * interleaved (a pixel is 4 bytes), one per block of 4 input channels and stride phase (py, px),
- * images stacked plane[0] rows apart, plane[1] pixels a row, padded with x_zp: plane pixel (qy, qx)
+/* rt_qconv_direct_u8 and rt_conv_bf16_direct: the int8 and bf16 convolutions of 2-D (or 1-D)
+ * inputs, groups 1, input channels a multiple of lane_channels (4 int8, 2 bf16), weights in the
+ * taps_inner order, without im2col (runtime/kernels/qconv_direct.c). The input of a block of
+ * images_per_block images is copied once into planes of lane_channels channels interleaved (a pixel
+ * is 32 bits), one per block of input channels and stride phase (py, px), images stacked plane[0]
+ * rows apart, plane[1] pixels a row, padded with x_zp (bf16: 0): plane pixel (qy, qx)
  * holds input pixel (qy * SH + py - PH, qx * SW + px - PW). Output pixel (oy, ox) of image i is
- * then column (i * plane[0] + oy) * plane[1] + ox of a GEMM whose row for packed k4 (c4, ky, kx) is
- * a plane shifted by the tap; plane sizes as conv.h's direct convolution (codegen picks them), the
- * columns that are no output pixel computed and dropped. Operands as rt_qconv_u8's; items: (block
- * of images, chunk of channel panels). Workspace: the planes, the tap offsets, one tile of sums. */
+ * then column (i * plane[0] + oy) * plane[1] + ox of a GEMM whose row for packed lane (block, ky,
+ * kx) is a plane shifted by the tap; plane sizes as conv.h's direct convolution (codegen picks
+ * them), the columns that are no output pixel computed and dropped. Operands as rt_qconv_u8's and
+ * rt_conv_bf16's; items: (block of images, chunk of channel panels). Workspace: the planes, the tap
+ * offsets, one tile of sums. */
 static inline int64_t rt_qconv_direct_plane_pixels(const RtQConvParams *p)
 {
     const int64_t sh = p->stride[1] > 0 ? p->stride[1] : 1, sw = p->stride[2] > 0 ? p->stride[2] : 1;

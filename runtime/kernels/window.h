@@ -4,6 +4,7 @@
 #ifndef SD_RT_WINDOW_H
 #define SD_RT_WINDOW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* 0 for a non-positive divisor: kernels must never trap, whatever their params say. */
@@ -26,6 +27,16 @@ static inline void rt_inside_range(int64_t n_in, int64_t n_out, int64_t kernel, 
     int64_t l = rt_clamp64(rt_ceil_div(pad, s), 0, n_out);
     *lo = l;
     *hi = rt_clamp64(rt_floor_div(n_in - 1 + pad - (kernel - 1) * d, s) + 1, l, n_out);
+}
+
+/* Whether some tap of a kernel (size k, dilation d) reads stride phase `phase` of a stride-s
+ * dimension (a 1x1 stride-2 convolution reads one phase of four): the direct convolutions' planes. */
+static inline bool rt_phase_read(int64_t k, int64_t d, int64_t s, int64_t phase)
+{
+    for (int64_t t = 0; t < k; t++)
+        if (t * d % s == phase)
+            return true;
+    return false;
 }
 
 /* [*lo, *hi): the positions i in [0, n_src) with i*s - pad + off in [0, n_dst): one kernel tap's

@@ -10,6 +10,16 @@
 #include "api/driver.h"
 #include "tests/common/onnx_builder.h"
 
+/* The graph of the model at `path` after the inference passes up to and with `pass`. */
+static IrGraph *optimized_until(const char *path, const SdOptions *opt, const char *pass)
+{
+    SdError err = {0};
+    IrGraph *g;
+    cr_assert_eq(sd_load_graph(path, opt, &g, NULL, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(sd_optimize(g, opt, pass, NULL, NULL, &err), SD_OK, "%s", err.msg);
+    return g;
+}
+
 /* y = gelu(x) (as exported by PyTorch) + relu(x * w + b) + x*x (x read many times) */
 static const char *model(void)
 {
@@ -59,11 +69,8 @@ static void run(const char *path, const char *disable, float *y)
 Test(fuse, fuses_chains_and_keeps_the_outputs)
 {
     const char *path = model();
-    SdError err = {0};
-    IrGraph *g;
     SdOptions opt = sd_options_default();
-    cr_assert_eq(sd_load_graph(path, &opt, &g, NULL, &err), SD_OK, "%s", err.msg);
-    cr_assert_eq(sd_optimize(g, &opt, "fuse", NULL, NULL, &err), SD_OK, "%s", err.msg);
+    IrGraph *g = optimized_until(path, &opt, "fuse");
     cr_assert_eq(ir_graph_num_nodes(g), 1, "the whole tree is single-use elementwise math");
     IrNode *f = ir_graph_node(g, 0);
     cr_assert_eq(f->op, IR_OP_FUSED_ELTWISE);
@@ -104,10 +111,8 @@ Test(fuse, folds_batchnorm_into_the_convolution)
     tb_save(m, path);
     tb_model_free(m);
     SdError err = {0};
-    IrGraph *g;
     SdOptions opt = sd_options_default();
-    cr_assert_eq(sd_load_graph(path, &opt, &g, NULL, &err), SD_OK, "%s", err.msg);
-    cr_assert_eq(sd_optimize(g, &opt, "bnfold", NULL, NULL, &err), SD_OK, "%s", err.msg);
+    IrGraph *g = optimized_until(path, &opt, "bnfold");
     cr_assert_eq(ir_graph_num_nodes(g), 1);
     cr_assert_eq(ir_graph_node(g, 0)->op, IR_OP_CONV);
     ir_graph_free(g);
@@ -173,10 +178,8 @@ Test(fuse, folds_activations_into_the_convolution)
     tb_model_free(m);
 
     SdError err = {0};
-    IrGraph *g;
     SdOptions opt = sd_options_default();
-    cr_assert_eq(sd_load_graph(path, &opt, &g, NULL, &err), SD_OK, "%s", err.msg);
-    cr_assert_eq(sd_optimize(g, &opt, "actfold", NULL, NULL, &err), SD_OK, "%s", err.msg);
+    IrGraph *g = optimized_until(path, &opt, "actfold");
     int convs = 0, clipped = 0, relus = 0;
     for (int i = 0; i < ir_graph_num_nodes(g); i++) {
         const IrNode *n = ir_graph_node(g, i);
@@ -243,11 +246,9 @@ static void check_residual_fold(int64_t hw, const char *precision)
     tb_model_free(m);
 
     SdError err = {0};
-    IrGraph *g;
     SdOptions opt = sd_options_default();
     opt.precision = precision;
-    cr_assert_eq(sd_load_graph(path, &opt, &g, NULL, &err), SD_OK, "%s", err.msg);
-    cr_assert_eq(sd_optimize(g, &opt, "actfold", NULL, NULL, &err), SD_OK, "%s", err.msg);
+    IrGraph *g = optimized_until(path, &opt, "actfold");
     int convs = 0, residuals = 0;
     for (int i = 0; i < ir_graph_num_nodes(g); i++) {
         const IrNode *n = ir_graph_node(g, i);
