@@ -5,6 +5,7 @@
 #define SD_API_DRIVER_H
 
 #include "api/seedc.h"
+#include "codegen/lower/lower.h"
 #include "frontend/onnx/onnx.h"
 #include "ir/graph.h"
 #include "passes/pass.h"
@@ -29,6 +30,11 @@ bool sd_is_checkpoint_file(const char *path);
  * network's final output (classifiers always give their logits). info may be NULL. */
 SdStatus sd_checkpoint_graph(const char *path, const SdOptions *opt, IrGraph **out, SdCheckpointInfo *info,
                              SdError *err);
+/* Code generation's lowering options from opt: the GEMM (--gemm), im2col only (--disable
+ * direct-conv), and bf16 products in every f32 GEMM left when opt->precision is "bf16" (all of
+ * them in a training step; in inference, what the bf16 rewrite left in f32, such as products of
+ * two activations). */
+CgLowerOptions sd_lower_options(const SdOptions *opt);
 /* Runs the inference pipeline; `after` (may be NULL) sees the graph after each pass. */
 SdStatus sd_optimize(IrGraph *g, const SdOptions *opt, const char *stop_after,
                      void (*after)(void *ctx, const char *pass, const IrGraph *g), void *after_ctx, SdError *err);

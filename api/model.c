@@ -123,7 +123,7 @@ SdStatus sd_load_graph(const char *path, const SdOptions *opt, IrGraph **out, On
     return onnx_import_file(path, &io, out, info, err);
 }
 
-static CgLowerOptions lower_options(const SdOptions *opt)
+CgLowerOptions sd_lower_options(const SdOptions *opt)
 {
     /* the builtin GEMM by default: 2.2x OpenBLAS on ResNet-18 at batch 1 on 2 threads (OpenBLAS's own
      * threads fight the conv's), see bench/RESULTS.md */
@@ -131,6 +131,15 @@ static CgLowerOptions lower_options(const SdOptions *opt)
     if (opt && opt->gemm && strcmp(opt->gemm, "openblas") == 0)
         lo.gemm = CG_GEMM_OPENBLAS;
     lo.no_direct_conv = opt && sd_name_listed(opt->disable, "direct-conv");
+    lo.bf16_products = opt && opt->precision && strcmp(opt->precision, "bf16") == 0;
+    return lo;
+}
+
+/* Constant folding computes in f32 whatever the precision: folded values are the model's. */
+static CgLowerOptions lower_options(const SdOptions *opt)
+{
+    CgLowerOptions lo = sd_lower_options(opt);
+    lo.bf16_products = false;
     return lo;
 }
 
@@ -195,7 +204,7 @@ SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdErr
     m->n_original_inputs = ir_graph_num_inputs(g);
     if (opt && opt->threads > 0)
         rt_set_num_threads(opt->threads);
-    CgOptions co = {.name = "model", .lower = lower_options(opt), .opt_level = opt ? opt->opt_level : 0,
+    CgOptions co = {.name = "model", .lower = sd_lower_options(opt), .opt_level = opt ? opt->opt_level : 0,
                     .print_llvm = opt && opt->print_llvm, .threads = rt_num_threads(), .release_constants = true,
                     .no_pack_weights = opt && sd_name_listed(opt->disable, "prepack"), .profile = opt && opt->profile};
     SdStatus st = cg_compile_jit(g, &co, &m->code, err);

@@ -443,15 +443,22 @@ SdStatus sd_train(const char *recipe_path, const SdTrainOptions *opt, SdTrainRes
     if (st == SD_OK && opt->train_images > 0)
         rt_dataset_truncate(&t.train, opt->train_images);
     double t_compile = now_s();
-    t.sopt.profile = opt->profile; /* the step's, not the evaluation's */
+    /* the step's, not the evaluation's nor the exports' */
+    t.sopt.profile = opt->profile;
+    t.sopt.precision = opt->precision ? opt->precision : e->precision == 1 ? "bf16" : NULL;
+    if (st == SD_OK && t.sopt.precision && strcmp(t.sopt.precision, "bf16") != 0 &&
+        strcmp(t.sopt.precision, "fp32") != 0)
+        st = sd_errorf(err, SD_EUSAGE, "--precision '%s': fp32 or bf16 is expected", t.sopt.precision);
     if (st == SD_OK)
         st = compile_step(&t, err);
+    const bool bf16 = t.sopt.precision && strcmp(t.sopt.precision, "bf16") == 0;
     t.sopt.profile = false;
+    t.sopt.precision = NULL;
     if (st == SD_OK && !opt->no_eval)
         st = compile_eval(&t, err);
     if (st == SD_OK) {
-        fprintf(out, "seedc train: %s (%s), step compiled in %.1f s, output in %s\n", e->name,
-                dsl_method_name(e->method.kind), now_s() - t_compile, t.out_dir);
+        fprintf(out, "seedc train: %s (%s%s), step compiled in %.1f s, output in %s\n", e->name,
+                dsl_method_name(e->method.kind), bf16 ? ", bf16 products" : "", now_s() - t_compile, t.out_dir);
         for (int i = 0; i < t.n_lets; i++) {
             char one[DSL_PATH_MAX + 64];
             dsl_arg_format(&t.lets[i], one, sizeof one);

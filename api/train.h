@@ -19,6 +19,8 @@ typedef struct SdTrainOptions {
     int64_t train_images;     /* 0: all; else the first N training images (quick runs) */
     int threads;              /* 0: the recipe's, else all cores */
     const char *gemm;         /* NULL: builtin */
+    const char *precision;    /* NULL: the recipe's; "fp32", or "bf16": the step's convolutions and
+                                 matrix products multiply bf16-rounded operands, sums in f32 */
     const char *disable;      /* passes (and code generation choices) to turn off, as SdOptions.disable */
     const char *const *lets;  /* "NAME=VALUE" each: values for the recipe's `let`s (seedc train --let) */
     int n_lets;

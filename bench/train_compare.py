@@ -239,15 +239,15 @@ def csv_rows(path):
     return rows
 
 
-def run_seedc(seedc, model, threads, steps, warmup, work):
+def run_seedc(seedc, model, threads, steps, warmup, work, extra=()):
     """One `seedc train` run: per-step times in ms (after the warm-up), the start time (launch to the
-    first step), the peak RSS of the steps and of the whole process, in MB."""
+    first step), the peak RSS of the steps and of the whole process, in MB. extra: more options."""
     out = tempfile.mkdtemp(prefix="run-", dir=work)
     recipe = os.path.join(work, f"{model}.sd")
     log = os.path.join(out, "log.csv")
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS=str(threads))
     cmd = [seedc, "train", recipe, "--epochs", "1", "--steps", str(steps), "--images", str(BATCH * steps),
-           "--no-eval", "--threads", str(threads), "--out", out]
+           "--no-eval", "--threads", str(threads), "--out", out, *extra]
     with open(os.path.join(out, "stdout.txt"), "w") as so, open(os.path.join(out, "stderr.txt"), "w") as se:
         t_launch = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=so, stderr=se, env=env)
@@ -318,20 +318,24 @@ def seedc_params(seedc, model, work):
     return int(m.group(1).replace(",", "")) if m else None
 
 
-def measure(seedc, model, threads, rounds, steps, warmup, work):
-    s_times, t_times, s_peak, t_peak, s_whole, t_whole, starts = [], [], [], [], [], [], []
+def measure(seedc, model, threads, rounds, steps, warmup, work, bf16=False):
+    s_times, t_times, s_peak, t_peak, s_whole, t_whole, starts, b_times = [], [], [], [], [], [], [], []
     info = {}
     for _ in range(rounds):
         s = run_seedc(seedc, model, threads, steps, warmup, work)
         s_times += s["times"]
         s_peak.append(s["peak_mb"]), s_whole.append(s["process_mb"]), starts.append(s["start_s"])
         time.sleep(0.2)
+        if bf16:
+            b_times += run_seedc(seedc, model, threads, steps, warmup, work, ("--precision", "bf16"))["times"]
+            time.sleep(0.2)
         t = run_torch(model, threads, steps, warmup)
         t_times += t["times"]
         t_peak.append(t["peak_mb"]), t_whole.append(t["process_mb"])
         info = t
         time.sleep(0.2)
     return {"seedc_ms": statistics.median(s_times), "torch_ms": statistics.median(t_times),
+            "bf16_ms": statistics.median(b_times) if b_times else None,
             "seedc_mb": max(s_peak), "torch_mb": max(t_peak), "seedc_proc_mb": max(s_whole),
             "torch_proc_mb": max(t_whole), "start_s": statistics.median(starts), "n_seedc": len(s_times),
             "n_torch": len(t_times), "torch_params": info.get("params"), "torch_version": info.get("torch"),
@@ -362,6 +366,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="seedc and PyTorch runs, alternating (default 3 each)")
     ap.add_argument("--steps", type=int, default=10, help="steps per run, warm-up included (default 10)")
     ap.add_argument("--warmup", type=int, default=2, help="first steps of each run not timed (default 2)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="also time seedc with --precision bf16 in every round (two more columns)")
     ap.add_argument("--results", action="store_true", help="append the table to bench/RESULTS.md")
     ap.add_argument("--results-file", default=os.path.join(HERE, "RESULTS.md"), help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -376,17 +382,20 @@ def main():
     work = tempfile.mkdtemp(prefix="seedc-train-compare-")
     header = ("| model | threads | seedc ms/step | PyTorch ms/step | seedc/PyTorch | seedc MB | PyTorch MB "
               "| seedc process MB | PyTorch process MB | seedc start s |")
+    if a.bf16:
+        header += " seedc bf16 ms/step | bf16/fp32 | bf16/PyTorch |"
+    n_cols = 13 if a.bf16 else 10
     rows, torch_version = [], "?"
     try:
         for m in models:
             with open(os.path.join(work, f"{m}.sd"), "w") as f:
                 f.write(recipe_text(m, work))
         print(header)
-        print("|" + "---|" * 10, flush=True)
+        print("|" + "---|" * n_cols, flush=True)
         for m in models:
             sp = seedc_params(a.seedc, m, work)
             for threads in map(int, a.threads.split(",")):
-                r = measure(a.seedc, m, threads, a.rounds, a.steps, a.warmup, work)
+                r = measure(a.seedc, m, threads, a.rounds, a.steps, a.warmup, work, a.bf16)
                 torch_version = r["torch_version"] or torch_version
                 if sp is not None and r["torch_params"] is not None and sp != r["torch_params"]:
                     print(f"  warning: {m}: seedc has {sp} parameters, the PyTorch network {r['torch_params']}")
@@ -395,6 +404,9 @@ def main():
                 row = (f"| {m} | {threads} | {r['seedc_ms']:.1f} | {r['torch_ms']:.1f} | "
                        f"{r['seedc_ms'] / r['torch_ms']:.2f} | {r['seedc_mb']:.0f} | {r['torch_mb']:.0f} | "
                        f"{r['seedc_proc_mb']:.0f} | {r['torch_proc_mb']:.0f} | {r['start_s']:.1f} |")
+                if a.bf16:
+                    row += (f" {r['bf16_ms']:.1f} | {r['bf16_ms'] / r['seedc_ms']:.2f} | "
+                            f"{r['bf16_ms'] / r['torch_ms']:.2f} |")
                 print(row, flush=True)
                 rows.append(row)
     finally:
@@ -414,8 +426,10 @@ def main():
                     f"{a.steps - a.warmup} steps per side after {a.warmup} warm-up steps per run, seedc "
                     f"(`seedc train`, from log.csv) and PyTorch (eager) runs alternating. MB: peak RSS during the "
                     f"steps; process MB: the whole process's (seedc's compilation, PyTorch's import included); "
-                    f"start s: seedc's launch to its first step (compilation, data loading).\n\n"
-                    f"{header}\n|" + "---|" * 10 + "\n" + "\n".join(rows) + "\n")
+                    f"start s: seedc's launch to its first step (compilation, data loading). "
+                    + (f"bf16: `seedc train --precision bf16` (convolutions and matrix products on bf16-rounded "
+                       f"operands, sums and weights f32), in every round after the fp32 run. " if a.bf16 else "")
+                    + f"\n\n{header}\n|" + "---|" * n_cols + "\n" + "\n".join(rows) + "\n")
     return 0
 
 

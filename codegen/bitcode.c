@@ -54,6 +54,24 @@ static void drop_avx512_kernels(LLVMModuleRef m)
     }
 }
 
+/* On targets with those features, every call of a kernel function that has an "_avx512" twin goes
+ * to the twin: kernels built once (rt_gemm_f32 in gemm.c) reach the bf16 GEMM's fast build too. */
+static void prefer_avx512_kernels(LLVMModuleRef m)
+{
+    for (LLVMValueRef fn = LLVMGetFirstFunction(m); fn; fn = LLVMGetNextFunction(fn)) {
+        size_t len;
+        const char *name = LLVMGetValueName2(fn, &len);
+        if (LLVMIsDeclaration(fn) || len <= 7 || len >= 128 || strcmp(name + len - 7, "_avx512") != 0)
+            continue;
+        char plain[128];
+        memcpy(plain, name, len - 7);
+        plain[len - 7] = '\0';
+        LLVMValueRef twin = LLVMGetNamedFunction(m, plain);
+        if (twin && !LLVMIsDeclaration(twin) && LLVMGlobalGetValueType(twin) == LLVMGlobalGetValueType(fn))
+            LLVMReplaceAllUsesWith(twin, fn);
+    }
+}
+
 SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *out, SdError *err)
 {
     size_t n = (size_t)(seedc_kernels_bc_end - seedc_kernels_bc);
@@ -68,6 +86,8 @@ SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *o
     unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
     if (!t->avx512_lowp)
         drop_avx512_kernels(m);
+    else
+        prefer_avx512_kernels(m);
     for (LLVMValueRef fn = LLVMGetFirstFunction(m); fn; fn = LLVMGetNextFunction(fn)) {
         if (LLVMIsDeclaration(fn))
             continue;

@@ -22,14 +22,6 @@
  * the block is still in cache when the GEMM reads it. */
 #define CONV_BLOCK_FLOATS ((int64_t)1 << 19)
 
-/* RT_GEMM_* for rt_gemm_f32: OpenBLAS, or the builtin GEMM with tiles for the target's vectors */
-static int32_t gemm_provider(const CgLowerOptions *opt)
-{
-    if (opt->gemm == CG_GEMM_OPENBLAS)
-        return RT_GEMM_OPENBLAS;
-    return opt->gemm == CG_GEMM_BUILTIN_NARROW ? RT_GEMM_BUILTIN_NARROW : RT_GEMM_BUILTIN;
-}
-
 /* Workspace bytes of a column block of col_floats (rounded up to 16 floats as the kernels do)
  * followed by the workspace of an M x N x K GEMM (none for OpenBLAS). */
 static size_t gemm_workspace_bytes(const RtConvParams *p, int64_t col_floats, int64_t M, int64_t N, int64_t K)
@@ -128,7 +120,7 @@ static RtConvParams forward_params(const IrConvAttrs *a, const IrShape *x, const
     to3(a->strides, ns, 1, p.stride);
     to3(a->dilations, ns, 1, p.dilation);
     to3(a->pads, ns, 0, p.pad);
-    p.use_blas = gemm_provider(opt);
+    p.use_blas = cg_gemm_provider(opt);
     p.has_clip = a->has_clip;
     p.clip_min = a->clip_min, p.clip_max = a->clip_max;
     return p;

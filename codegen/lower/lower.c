@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/kernels/gemm.h"
+
 typedef SdStatus (*LowerFn)(const IrNode *, const CgLowerOptions *, CgLowered *, SdError *);
 
 static const LowerFn family_lowering[IR_FAM_COUNT] = {
@@ -23,6 +25,15 @@ static const LowerFn family_lowering[IR_FAM_COUNT] = {
     [IR_FAM_update] = cg_lower_update,
     [IR_FAM_quant] = cg_lower_quant,
 };
+
+int32_t cg_gemm_provider(const CgLowerOptions *opt)
+{
+    if (opt->gemm == CG_GEMM_OPENBLAS)
+        return RT_GEMM_OPENBLAS;
+    if (opt->bf16_products)
+        return RT_GEMM_BF16;
+    return opt->gemm == CG_GEMM_BUILTIN_NARROW ? RT_GEMM_BUILTIN_NARROW : RT_GEMM_BUILTIN;
+}
 
 SdStatus cg_lower_node(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {

@@ -30,6 +30,9 @@ typedef struct CgLowerOptions {
      * which lays out the constants, sets it; the interpreter (constant folding) does not */
     bool pack_weights;
     bool no_direct_conv; /* im2col for every convolution (`--disable direct-conv`) */
+    /* every f32 convolution and matrix product through the builtin GEMM computes its products in
+     * bf16 (RT_GEMM_BF16): training with --precision bf16, where the weights change every step */
+    bool bf16_products;
 } CgLowerOptions;
 
 typedef struct CgCall {
@@ -61,6 +64,10 @@ typedef struct CgLowered {
     size_t packed_bytes;
     void (*pack)(const void *params, const void *src, void *dst);
 } CgLowered;
+
+/* RT_GEMM_* for the GEMM-shaped kernels' use_blas: OpenBLAS, the builtin GEMM with tiles for the
+ * target's vectors, or its bf16 products */
+int32_t cg_gemm_provider(const CgLowerOptions *opt);
 
 SdStatus cg_lower_node(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err);
 void cg_lowered_free(CgLowered *l);

@@ -8,14 +8,6 @@
 #include "runtime/kernels/gemm.h"
 #include "runtime/kernels/matmul.h"
 
-/* RT_GEMM_* for rt_gemm_f32: OpenBLAS, or the builtin GEMM with tiles for the target's vectors */
-static int32_t gemm_provider(const CgLowerOptions *opt)
-{
-    if (opt->gemm == CG_GEMM_OPENBLAS)
-        return RT_GEMM_OPENBLAS;
-    return opt->gemm == CG_GEMM_BUILTIN_NARROW ? RT_GEMM_BUILTIN_NARROW : RT_GEMM_BUILTIN;
-}
-
 static IrShape batch_of(const IrShape *s, int matrix_rank)
 {
     IrShape b = {.rank = s->rank > matrix_rank ? s->rank - matrix_rank : 0};
@@ -54,7 +46,7 @@ static SdStatus lower_gemm(const IrNode *n, const CgLowerOptions *opt, CgLowered
     p.trans_a = at->trans_a;
     p.trans_b = at->trans_b;
     p.alpha = at->alpha;
-    p.use_blas = gemm_provider(opt);
+    p.use_blas = cg_gemm_provider(opt);
     if (n->n_inputs > 2 && n->inputs[2]) {
         int64_t cs[IR_MAX_RANK], ys[IR_MAX_RANK];
         cg_broadcast_strides(&n->inputs[2]->shape, &y->shape, cs);
@@ -92,7 +84,7 @@ SdStatus cg_lower_matmul(const IrNode *n, const CgLowerOptions *opt, CgLowered *
     if ((at->trans_a || at->trans_b) && a->dtype != SD_DT_F32)
         return cg_unsupported_dtype(n, a, err);
     p.alpha = 1.0f;
-    p.use_blas = gemm_provider(opt);
+    p.use_blas = cg_gemm_provider(opt);
 
     /* batch strides in matrices, then in elements */
     IrShape ba = batch_of(sa, 2), bb = batch_of(sb, 2);

@@ -305,6 +305,7 @@ typedef struct DslExperiment {
     const DslProgram *program;   /* the models referenced; must outlive the experiment */
     int64_t epochs, batch_size, seed, threads;
     int64_t steps_per_epoch;     /* 0: the whole training set each epoch */
+    int precision;               /* 0: fp32; 1: bf16 products in the step's convolutions and GEMMs */
     char out_dir[DSL_PATH_MAX];  /* checkpoints, CSV log, plot ("" : runs/<name>) */
     DslData data;
     DslMethod method;

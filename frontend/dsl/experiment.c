@@ -13,11 +13,13 @@
 
 /* -- the experiment -- */
 
+static const char *const precision_names[] = {"fp32", "bf16", NULL};
 #define T DslExperiment
 static const Key experiment_keys[] = {
     NUM("epochs", K_INT, T, epochs, 1, 1e6), NUM("batch_size", K_INT, T, batch_size, 1, 1 << 20),
     NUM("seed", K_INT, T, seed, 0, 9e18), NUM("threads", K_INT, T, threads, 0, 1024),
-    NUM("steps_per_epoch", K_INT, T, steps_per_epoch, 0, 1e12), STR("out_dir", K_STR, T, out_dir), {0},
+    NUM("steps_per_epoch", K_INT, T, steps_per_epoch, 0, 1e12), STR("out_dir", K_STR, T, out_dir),
+    ENUM("precision", T, precision, precision_names), {0},
 };
 #undef T
 

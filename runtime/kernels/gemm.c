@@ -38,8 +38,6 @@
 /* C[0:m, 0:n] = t + beta * C (t alone when beta == 0), t with rows of NR floats: the store of an
  * edge tile, shared by every micro-kernel. */
 __attribute__((noinline)) void rt_gemm_store_edge(const float *restrict t, int m, int n, float beta,
-                                                  float *restrict c, int64_t ldc);
-__attribute__((noinline)) void rt_gemm_store_edge(const float *restrict t, int m, int n, float beta,
                                                   float *restrict c, int64_t ldc)
 {
     RT_NOVEC
@@ -311,8 +309,6 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
 
 /* C[i][j] = ct[j][i] + beta * C[i][j] (C alone when beta == 0), for rows x cols of C */
 __attribute__((noinline)) void rt_gemm_store_t(const float *restrict ct, int64_t ldct, int64_t rows, int64_t cols,
-                                               float beta, float *restrict C, int64_t ldc);
-__attribute__((noinline)) void rt_gemm_store_t(const float *restrict ct, int64_t ldct, int64_t rows, int64_t cols,
                                                float beta, float *restrict C, int64_t ldc)
 {
     int64_t i = 0;
@@ -371,6 +367,10 @@ void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
     }
     if (K <= 0 || alpha == 0.0f) {
         scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    if (provider == RT_GEMM_BF16) {
+        rt_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
         return;
     }
     const int narrow = provider == RT_GEMM_BUILTIN_NARROW;
@@ -436,6 +436,10 @@ void rt_gemm_f32_rows(int64_t M, int64_t N, int64_t K, const float *A, int64_t l
         scale_c(M, N, beta, C, ldc);
         return;
     }
+    if (provider == RT_GEMM_BF16 && !Ap) {
+        rt_gemm_bf16_rows(M, N, K, A, lda, B, b_rows, beta, C, ldc, work);
+        return;
+    }
     GemmPlan plan = plan_for(0, 0, M, N, provider == RT_GEMM_BUILTIN_NARROW, 1);
     plan.direct_b = 1;
     plan.b_rows = b_rows;
@@ -454,6 +458,10 @@ void rt_gemm_f32_bt_rows(int64_t M, int64_t N, int64_t K, const float *A, int64_
         return;
     if (K <= 0) {
         scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    if (provider == RT_GEMM_BF16) {
+        rt_gemm_bf16_bt_rows(M, N, K, A, lda, B, bt_rows, beta, C, ldc, work);
         return;
     }
     GemmPlan plan = plan_for(0, 1, M, N, provider == RT_GEMM_BUILTIN_NARROW, 0);

@@ -8,9 +8,12 @@
 #include <stdint.h>
 
 /* Which GEMM a call site uses (callers keep it in their params' use_blas field): the builtin one
- * with tiles for 32 registers of 512 bits (AVX-512), OpenBLAS's sgemm, or the builtin one with
- * tiles for 16 registers of 256 bits or 32 of 128 (AVX2, NEON). */
-enum { RT_GEMM_BUILTIN = 0, RT_GEMM_OPENBLAS = 1, RT_GEMM_BUILTIN_NARROW = 2 };
+ * with tiles for 32 registers of 512 bits (AVX-512), OpenBLAS's sgemm, the builtin one with tiles
+ * for 16 registers of 256 bits or 32 of 128 (AVX2, NEON), or the builtin one with its products in
+ * bf16: operands rounded to bf16 (nearest even) as they are packed, sums in f32 (gemm_bf16.c;
+ * AVX512-BF16's vdpbf16ps where the target has it; training with --precision bf16). A packed
+ * ahead of time (rt_gemm_f32_packed_a, Ap of rt_gemm_f32_rows) stays f32. */
+enum { RT_GEMM_BUILTIN = 0, RT_GEMM_OPENBLAS = 1, RT_GEMM_BUILTIN_NARROW = 2, RT_GEMM_BF16 = 3 };
 
 /* Blocking of the builtin GEMM (floats). A micro-tile of C is RT_GEMM_MR rows by RT_GEMM_NR
  * columns (RT_GEMM_MR_N by RT_GEMM_NR_N for the narrow one); K is cut into blocks of at most

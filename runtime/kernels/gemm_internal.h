@@ -38,6 +38,46 @@ typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
 #define HAVE_SHUFFLE 1 /* __builtin_shufflevector: transposes in registers */
 #endif
 
+#ifdef HAVE_SHUFFLE
+/* the first (last) 8 lanes of a and b, interleaved */
+#define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define ZIP_HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+
+/* Transposes r vectors (r = 2^rounds, 8 or 16) of 16 floats: afterwards v[0..r) read as one array
+ * hold element k of input vector i at [k * r + i]. Each round interleaves vector j with j + r/2. */
+static inline __attribute__((always_inline)) void transpose_rows(v16f *v, const int r, const int rounds)
+{
+    RT_UNROLL
+    for (int round = 0; round < rounds; round++) {
+        v16f t[16];
+        RT_UNROLL
+        for (int j = 0; j < r / 2; j++) {
+            t[2 * j] = ZIP_LO(v[j], v[j + r / 2]);
+            t[2 * j + 1] = ZIP_HI(v[j], v[j + r / 2]);
+        }
+        RT_UNROLL
+        for (int j = 0; j < r; j++)
+            v[j] = t[j];
+    }
+}
+#endif
+
+/* The stores every product shares (gemm.c): an edge tile from a buffer with rows of NR floats, and
+ * a block of C^T transposed into C (beta as rt_gemm_f32's). */
+__attribute__((noinline)) void rt_gemm_store_edge(const float *restrict t, int m, int n, float beta,
+                                                  float *restrict c, int64_t ldc);
+__attribute__((noinline)) void rt_gemm_store_t(const float *restrict ct, int64_t ldct, int64_t rows, int64_t cols,
+                                               float beta, float *restrict C, int64_t ldc);
+
+/* The product with bf16 operands (gemm_bf16.c), what rt_gemm_f32 and its row variants call for
+ * RT_GEMM_BF16; arguments as theirs (K > 0, alpha != 0 already checked). */
+void rt_gemm_bf16(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *work);
+void rt_gemm_bf16_rows(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                       const int32_t *b_rows, float beta, float *C, int64_t ldc, float *work);
+void rt_gemm_bf16_bt_rows(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                          const int32_t *bt_rows, float beta, float *C, int64_t ldc, float *work);
+
 typedef void (*PackAFn)(const float *restrict A, int64_t lda, int64_t i0, int64_t k0, int rows, int64_t kc,
                         float alpha, float *restrict dst);
 typedef void (*PackBFn)(const float *restrict B, int64_t ldb, int64_t k0, int64_t j0, int cols, int width,

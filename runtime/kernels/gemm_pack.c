@@ -4,30 +4,6 @@
  * convolution's shifted windows). gemm.c decides what to pack and drives the micro-kernels. */
 #include "runtime/kernels/gemm_internal.h"
 
-#ifdef HAVE_SHUFFLE
-/* the first (last) 8 lanes of a and b, interleaved */
-#define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
-#define ZIP_HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
-
-/* Transposes r vectors (r = 2^rounds, 8 or 16) of 16 floats: afterwards v[0..r) read as one array
- * hold element k of input vector i at [k * r + i]. Each round interleaves vector j with j + r/2. */
-static inline __attribute__((always_inline)) void transpose_rows(v16f *v, const int r, const int rounds)
-{
-    RT_UNROLL
-    for (int round = 0; round < rounds; round++) {
-        v16f t[16];
-        RT_UNROLL
-        for (int j = 0; j < r / 2; j++) {
-            t[2 * j] = ZIP_LO(v[j], v[j + r / 2]);
-            t[2 * j + 1] = ZIP_HI(v[j], v[j + r / 2]);
-        }
-        RT_UNROLL
-        for (int j = 0; j < r; j++)
-            v[j] = t[j];
-    }
-}
-#endif
-
 /* rows x kc of alpha * A (row-major, not transposed) from row i0, column k0, as [kc][rows] */
 __attribute__((noinline)) void rt_gemm_pack_a_n(const float *restrict A, int64_t lda, int64_t i0, int64_t k0,
                                                 int rows, int64_t kc, float alpha, float *restrict dst)

@@ -32,7 +32,7 @@ static void store(float *c, float v, float alpha, float beta)
 
 static void slice_f32(const RtMatmulParams *p, const float *A, const float *B, float *C, float *work)
 {
-    if (p->N == 1 && (p->M == 1 || (p->use_blas != RT_GEMM_OPENBLAS && !p->trans_a))) {
+    if (p->N == 1 && p->use_blas != RT_GEMM_BF16 && (p->M == 1 || (p->use_blas != RT_GEMM_OPENBLAS && !p->trans_a))) {
         /* rows of op(A) are contiguous unless transposed; op(B)'s column steps by ldb unless transposed */
         int64_t b_step = p->trans_b ? 1 : p->ldb;
         for (int64_t i = 0; i < p->M; i++) {

@@ -35,6 +35,9 @@
 #include "runtime/tensor_io.h"
 
 #define TOL 1e-4
+/* With bf16 products (--precision bf16) every convolution and GEMM operand is rounded to 8
+ * significant bits (relative 2^-9 = 2e-3): the same comparisons at ten times that. */
+#define TOL_BF16 2e-2
 #define MAX_TENSORS 256
 #define MAX_STEPS 8
 
@@ -231,7 +234,9 @@ static void compile_step(const Golden *gd, const char *gemm, bool grad_outputs, 
     PassTrainOptions train = recipe_train_options(e, exclude, sizeof exclude);
     train.grad_outputs = grad_outputs;
     SdOptions opt = sd_options_default();
-    opt.gemm = gemm;
+    const bool bf16 = strcmp(gemm, "bf16") == 0;
+    opt.gemm = bf16 ? "builtin" : gemm;
+    opt.precision = bf16 ? "bf16" : NULL;
     cr_assert_eq(sd_optimize_training(rs.g, &opt, &train, &err), SD_OK, "%s", err.msg);
     int n_out = ir_graph_num_outputs(rs.g);
     s->first_grad = 1 + rs.n_metrics;
@@ -329,6 +334,8 @@ typedef struct {
     int count, failed;
 } Class;
 
+static double tolerance = TOL;
+
 static void record(Class *c, const char *model, const char *name, double e)
 {
     const char *verbose = getenv("SEEDC_GOLDEN_VERBOSE");
@@ -339,16 +346,16 @@ static void record(Class *c, const char *model, const char *name, double e)
         c->max = e;
         snprintf(c->worst, sizeof c->worst, "%s", name);
     }
-    if (!(e <= TOL)) {
+    if (!(e <= tolerance)) {
         c->failed++;
-        cr_expect(false, "%s: %s %s: relative error %.3g > %g", model, c->what, name, e, TOL);
+        cr_expect(false, "%s: %s %s: relative error %.3g > %g", model, c->what, name, e, tolerance);
     }
 }
 
 static void report(const char *model, const char *gemm, double margin, const Class *c, int n)
 {
     fprintf(stderr, "train_golden %s, gemm %s (tolerance %g, ||seedc - torch|| / ||torch|| per tensor; "
-            "ReLU margin %.2g):\n", model, gemm, TOL, margin);
+            "ReLU margin %.2g):\n", model, gemm, tolerance, margin);
     for (int i = 0; i < n; i++) {
         if (!c[i].count)
             continue;
@@ -366,7 +373,9 @@ static void report(const char *model, const char *gemm, double margin, const Cla
 static void golden_model(const char *model, const char *gemm)
 {
     static Golden gd;
+    const bool bf16 = strcmp(gemm, "bf16") == 0;
     load_golden(model, &gd);
+    tolerance = bf16 ? TOL_BF16 : TOL;
 
     /* inputs: the batch and its labels from the generator */
     int64_t img = gd.batch * 28 * 28;
@@ -459,6 +468,9 @@ static void golden_model(const char *model, const char *gemm)
     sd_model_free(b.m);
 
     report(model, gemm, gd.relu_margin, cls, N_CLASSES);
+    if (strcmp(gemm, "bf16") == 0) /* the rounding took place: bf16 errors, not f32 ones */
+        cr_expect_gt(cls[GRAD].max, TOL, "%s: bf16 products gave gradients within f32's tolerance (%.3g)", model,
+                     cls[GRAD].max);
     free(x), free(y);
     free_golden(&gd);
 }
@@ -471,3 +483,13 @@ Test(train_golden, vit, .timeout = 600) { golden_model("vit", "openblas"); }
 Test(train_golden, resnet18_builtin_gemm, .timeout = 600) { golden_model("resnet18", "builtin"); }
 
 Test(train_golden, vit_builtin_gemm, .timeout = 600) { golden_model("vit", "builtin"); }
+
+/* Training with bf16 products (seedc train --precision bf16) against the same float64 reference.
+ * Not the ResNet: its 4-channel layers with batch statistics over 8 images make the gradients so
+ * sensitive that any rounding of 2^-9 moves them wholesale. PyTorch itself, in float64 with its
+ * convolution and linear operands rounded to bf16 (tests/golden/train_steps.py's bf16_products),
+ * lands 1.7 (relative) from its exact step-1 gradients and 0.12 from its exact losses, and seedc's
+ * bf16 step as far from both; the ViT's land within 1.2e-2 and 3e-3 of the exact answer. The
+ * ResNet's bf16 convolutions and their gradients are checked op by op (tests/codegen/gemm_bf16.c)
+ * and by training (tests/tools). */
+Test(train_golden, vit_bf16, .timeout = 600) { golden_model("vit", "bf16"); }

@@ -189,6 +189,78 @@ def init_rule(name, shape, vit):
     return 0.0, math.sqrt(3.0 * gain / fan_in)
 
 
+# ---- bf16 products (seedc train --precision bf16) ----
+def round_bf16(t):
+    """Nearest bf16 (ties to even) of every element, kept in t's dtype."""
+    return t.to(torch.float32).to(torch.bfloat16).to(t.dtype)
+
+
+class _Bf16Conv(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, dilation, groups):
+        xr, wr = round_bf16(x), round_bf16(w)
+        ctx.save_for_backward(xr, wr)
+        ctx.args = (stride, padding, dilation, groups)
+        return _F_CONV2D(xr, wr, b, stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, g):
+        xr, wr = ctx.saved_tensors
+        gr = round_bf16(g)
+        s, p, d, gs = ctx.args
+        dx = torch.nn.grad.conv2d_input(xr.shape, wr, gr, s, p, d, gs)
+        dw = torch.nn.grad.conv2d_weight(xr, wr.shape, gr, s, p, d, gs)
+        return dx, dw, g.sum((0, 2, 3)), None, None, None, None
+
+
+class _Bf16Matmul(torch.autograd.Function):
+    """a @ b over the last two axes (batched alike)"""
+    @staticmethod
+    def forward(ctx, a, b):
+        ar, br = round_bf16(a), round_bf16(b)
+        ctx.save_for_backward(ar, br)
+        return torch.matmul(ar, br)
+
+    @staticmethod
+    def backward(ctx, g):
+        ar, br = ctx.saved_tensors
+        gr = round_bf16(g)
+        da, db = torch.matmul(gr, br.transpose(-1, -2)), torch.matmul(ar.transpose(-1, -2), gr)
+        if db.dim() > br.dim():  # a weight shared by a batch of rows
+            db = db.reshape(-1, *br.shape).sum(0)
+        return da, db
+
+
+_F_CONV2D, _F_LINEAR, _BMM, _BADDBMM = F.conv2d, F.linear, torch.bmm, torch.baddbmm
+
+
+def _conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    if b is None:
+        b = torch.zeros(w.shape[0], dtype=w.dtype)
+    return _Bf16Conv.apply(x, w, b, stride, padding, dilation, groups)
+
+
+def _linear(x, w, b=None):
+    y = _Bf16Matmul.apply(x, w.t())
+    return y if b is None else y + b
+
+
+def _baddbmm(c, a, b, beta=1, alpha=1):
+    return beta * c + alpha * _Bf16Matmul.apply(a, b)
+
+
+class bf16_products:
+    """Within it, every convolution and matrix product that the networks here use multiplies
+    operands rounded to bf16 (forward: input and weight; backward: the incoming gradient and the
+    saved rounded operands), sums in the tensors' own precision: what seedc's --precision bf16 does,
+    everything else (normalization, softmax, the optimizer) unchanged."""
+    def __enter__(self):
+        F.conv2d, F.linear, torch.bmm, torch.baddbmm = _conv2d, _linear, _Bf16Matmul.apply, _baddbmm
+
+    def __exit__(self, *exc):
+        F.conv2d, F.linear, torch.bmm, torch.baddbmm = _F_CONV2D, _F_LINEAR, _BMM, _BADDBMM
+
+
 def run_torch(net, dtype, init, x, y, margins=None):
     """3 steps; returns losses, step-1 gradients, final state_dict (numpy f64). With `margins` (a
     list), appends min |input| / rms(input) of every ReLU call."""
@@ -296,6 +368,9 @@ def main():
         np.save(os.path.join(a.out, f"train_{model}_loss.npy"), losses.astype(np.float32))
         np.save(os.path.join(a.out, f"train_{model}_grad.npy"), np.concatenate(gflat).astype(np.float32))
         np.save(os.path.join(a.out, f"train_{model}_final.npy"), np.concatenate(fflat).astype(np.float32))
+        # the same steps with bf16 products (seedc --precision bf16), for the scale of their effect
+        with bf16_products():
+            lb, gb, fb = run_torch(copy.deepcopy(net), torch.float64, init, x, y)
         size = sum(os.path.getsize(os.path.join(a.out, f"train_{model}{suf}"))
                    for suf in (".sd", ".txt", "_loss.npy", "_grad.npy", "_final.npy"))
         total += size
@@ -309,6 +384,9 @@ def main():
         print(f"{model}: batch 'images{suffix}', ReLU margin {margin:.2g}")
         print(f"{model}: {n_params} parameters, losses {', '.join(f'{v:.6f}' for v in losses)}; {size} bytes; "
               f"torch f32 vs f64: loss {le:.2g}, grads {ge:.2g}, params {pe:.2g}, updates {ue:.2g}, stats {se:.2g}")
+        print(f"{model}: bf16 products vs none (both f64): loss {np.max(np.abs(lb - losses) / np.abs(losses)):.2g}, "
+              f"grads {max(rel(gb[k], grads[k]) for k in grads):.2g}, "
+              f"params {max(rel(fb[k], final[k]) for k, _ in names if k in params):.2g}")
     print(f"{total} bytes in {a.out}")
     return 0
 

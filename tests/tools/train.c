@@ -176,6 +176,46 @@ Test(train, let_overrides_follow_the_checkpoint, .timeout = 300)
     cr_assert(strstr(out, "no `let widht` to override; did you mean 'width'?"), "%s", out);
 }
 
+/* "final loss X" of a `seedc train` output, or NAN */
+static double final_loss(const char *text)
+{
+    const char *at = strstr(text, "final loss ");
+    return at ? atof(at + strlen("final loss ")) : NAN;
+}
+
+/* `precision = bf16` in a recipe (or --precision bf16) trains with bf16 products: close to f32's
+ * training, not the same; --precision fp32 overrides the recipe and is f32's training exactly. */
+Test(train, bf16_products_train_like_f32, .timeout = 300)
+{
+    if (!have_data()) {
+        cr_log_warn("dataset-fashion-mnist is not installed: training not checked");
+        return;
+    }
+    FILE *f = fopen(tb_path("bf16.sd"), "w");
+    const char *at = strstr(recipe, "    seed = 3\n");
+    cr_assert_not_null(at);
+    fprintf(f, "%.*s    precision = bf16\n%s", (int)(at - recipe), recipe, at);
+    fclose(f);
+    char cmd[4096];
+    double loss[3];
+    static const char *const runs[3][2] = {{"tiny.sd", ""}, {"bf16.sd", ""}, {"bf16.sd", "--precision fp32"}};
+    write_recipe();
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "%s train %s --out %s/prec%d --images 960 --epochs 1 --no-eval %s", tb_seedc(),
+                 tb_path(runs[i][0]), tb_tmpdir(), i, runs[i][1]);
+        cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "%s\n%s", cmd, out);
+        cr_assert_eq(strstr(out, "bf16 products") != NULL, i == 1, "%s", out);
+        loss[i] = final_loss(out);
+        cr_assert(isfinite(loss[i]) && loss[i] > 0, "%s", out);
+    }
+    cr_assert(fabs(loss[1] - loss[0]) <= 0.05 * loss[0], "bf16 final loss %.4f, f32 %.4f", loss[1], loss[0]);
+    cr_assert(loss[1] != loss[0], "bf16 products trained exactly as f32 (loss %.4f)", loss[0]);
+    cr_assert(loss[2] == loss[0], "--precision fp32 over a bf16 recipe: loss %.4f, f32 %.4f", loss[2], loss[0]);
+    snprintf(cmd, sizeof cmd, "%s train %s --precision fp16", tb_seedc(), tb_path("bf16.sd"));
+    cr_assert_eq(tb_run(cmd, out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "--precision takes fp32 or bf16, not 'fp16'"), "%s", out);
+}
+
 Test(train, resumes_a_killed_run_bit_for_bit, .timeout = 900)
 {
     if (!have_data()) {

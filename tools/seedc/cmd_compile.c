@@ -102,12 +102,11 @@ int cmd_compile(int argc, char **argv)
         return cli_fail(&err);
     }
     aot.cg.name = name;
-    aot.cg.lower.gemm = common.opt.gemm && !strcmp(common.opt.gemm, "openblas") ? CG_GEMM_OPENBLAS : CG_GEMM_BUILTIN;
+    aot.cg.lower = sd_lower_options(&common.opt);
     aot.cg.opt_level = common.opt.opt_level;
     aot.cg.print_llvm = common.opt.print_llvm;
     aot.cg.threads = common.opt.threads; /* AOT code is single-threaded unless asked */
     aot.cg.no_pack_weights = sd_name_listed(common.opt.disable, "prepack");
-    aot.cg.lower.no_direct_conv = sd_name_listed(common.opt.disable, "direct-conv");
     aot.source = model;
     CgAotReport rep;
     SdStatus st = cg_compile_aot(g, &aot, &rep, &err);

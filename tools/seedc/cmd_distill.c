@@ -48,6 +48,8 @@ static void help(FILE *out)
             "  --images N         train on the first N training images only (quick runs)\n"
             "  --resume           continue from the newest checkpoint in OUT\n"
             "  --threads N        threads (default: all cores)\n"
+            "  --precision P      fp32 (default) or bf16: the step's convolutions and matrix products\n"
+            "                     multiply bf16-rounded operands (sums and weights stay f32)\n"
             "  --print-recipe     print the default recipe (with the options applied) and stop\n"
             "  -h, --help         this help\n",
             BUNDLED_TEACHER_DIR);
@@ -61,7 +63,7 @@ static double now_s(void)
 }
 
 typedef struct DistillArgs {
-    const char *teacher, *teacher_output, *teacher_eval, *recipe, *experiment, *out;
+    const char *teacher, *teacher_output, *teacher_eval, *recipe, *experiment, *out, *precision;
     char widths[96];          /* the student's stage widths as a DSL list, "[16, 32, 64, 128]" */
     long long epochs, seed, steps, images, threads;
     bool no_teacher_eval, resume, print_recipe;
@@ -271,7 +273,7 @@ static SdStatus distill(DistillArgs *a, SdError *err)
 
     SdTrainOptions to = {.experiment = a->experiment, .out_dir = a->out, .epochs = a->recipe ? a->epochs : 0,
                          .steps_per_epoch = a->steps, .train_images = a->images, .threads = (int)a->threads,
-                         .gemm = NULL, .resume = a->resume, .tty = isatty(1)};
+                         .gemm = NULL, .precision = a->precision, .resume = a->resume, .tty = isatty(1)};
     if (a->recipe && !a->out)
         to.out_dir = NULL;
     SdTrainResult r;
@@ -308,8 +310,8 @@ int cmd_distill(int argc, char **argv)
         {"seed", required_argument, NULL, 'S'},          {"steps", required_argument, NULL, 's'},
         {"images", required_argument, NULL, 'i'},        {"threads", required_argument, NULL, 't'},
         {"resume", no_argument, NULL, 'r'},              {"print-recipe", no_argument, NULL, 'P'},
-        {"widths", required_argument, NULL, 'W'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"widths", required_argument, NULL, 'W'},        {"precision", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0}};
     DistillArgs a = {.out = "runs/distill", .epochs = 3, .widths = "[16, 32, 64, 128]"};
     bool have_out = false, have_epochs = false, have_widths = false;
     long long *ints[] = {&a.epochs, &a.seed, &a.steps, &a.images, &a.threads};
@@ -336,6 +338,11 @@ int cmd_distill(int argc, char **argv)
         case 'o': a.out = optarg, have_out = true; break;
         case 'r': a.resume = true; break;
         case 'P': a.print_recipe = true; break;
+        case 'p':
+            if (strcmp(optarg, "fp32") != 0 && strcmp(optarg, "bf16") != 0)
+                return cli_usage_error("distill", "--precision takes fp32 or bf16, not '%s'", optarg);
+            a.precision = optarg;
+            break;
         case 'W':
             if (!parse_widths(optarg, a.widths, sizeof a.widths))
                 return cli_usage_error("distill", "--widths takes four positive integers A,B,C,D, not '%s'", optarg);

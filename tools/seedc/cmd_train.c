@@ -27,6 +27,8 @@ static void help(FILE *out)
             "  --no-eval          skip evaluations\n"
             "  --threads N        threads (default: the recipe's, else all cores)\n"
             "  --gemm G           builtin (default: seedc's packed GEMM) or openblas\n"
+            "  --precision P      fp32 or bf16: the step's convolutions and matrix products multiply\n"
+            "                     bf16-rounded operands, sums and weights in f32 (default: the recipe's)\n"
             "  --disable P,...    passes or code generation choices to turn off, as for compile\n"
             "                     (e.g. fuse, memplan, direct-conv)\n"
             "  --profile[=N]      time every node of the step; at the end print ms per step by op\n"
@@ -43,6 +45,7 @@ int cmd_train(int argc, char **argv)
         {"no-eval", no_argument, NULL, 'n'}, {"threads", required_argument, NULL, 't'},
         {"gemm", required_argument, NULL, 'g'}, {"let", required_argument, NULL, 'l'},
         {"disable", required_argument, NULL, 'd'}, {"profile", optional_argument, NULL, 'P'},
+        {"precision", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *lets[DSL_MAX_ARGS];
     SdTrainOptions opt = {.tty = isatty(1)};
@@ -85,6 +88,11 @@ int cmd_train(int argc, char **argv)
             if (strcmp(optarg, "openblas") != 0 && strcmp(optarg, "builtin") != 0)
                 return cli_usage_error("train", "--gemm takes openblas or builtin, not '%s'", optarg);
             opt.gemm = optarg;
+            break;
+        case 'p':
+            if (strcmp(optarg, "fp32") != 0 && strcmp(optarg, "bf16") != 0)
+                return cli_usage_error("train", "--precision takes fp32 or bf16, not '%s'", optarg);
+            opt.precision = optarg;
             break;
         case 'd': {
             char bad[64];
