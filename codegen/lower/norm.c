@@ -109,7 +109,10 @@ SdStatus cg_lower_norm(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
             int bufs[8] = {0, 1, 2, cg_out(n, 0), p.has_mean ? cg_out(n, 1) : CG_BUF_WORKSPACE,
                            p.has_inv_std ? cg_out(n, 2) : CG_BUF_WORKSPACE, p.has_var ? cg_out(n, 3) : CG_BUF_WORKSPACE,
                            CG_BUF_WORKSPACE};
-            return cg_lowered_add(out, "rt_batch_norm_train_f32", &p, sizeof p, 8, bufs, err);
+            SD_TRY(cg_lowered_add(out, "rt_batch_norm_train_f32", &p, sizeof p, 8, bufs, err));
+            /* by channels: a channel's statistics are its own whatever the split */
+            cg_lowered_split(out, "rt_batch_norm_train_f32_range", p.channels, 4.0 * (double)ir_value_numel(xv));
+            return SD_OK;
         }
         out->workspace_bytes = 2 * (size_t)p.channels * sizeof(float);
         int bufs[7] = {0, 1, 2, 3, 4, cg_out(n, 0), CG_BUF_WORKSPACE};
@@ -122,7 +125,9 @@ SdStatus cg_lower_norm(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         }
         p.training = n->attrs.norm.training;
         int bufs[8] = {0, 1, 2, 3, 4, cg_out(n, 0), cg_out(n, 1), cg_out(n, 2)};
-        return cg_lowered_add(out, "rt_batch_norm_grad_f32", &p, sizeof p, 8, bufs, err);
+        SD_TRY(cg_lowered_add(out, "rt_batch_norm_grad_f32", &p, sizeof p, 8, bufs, err));
+        cg_lowered_split(out, "rt_batch_norm_grad_f32_range", p.channels, 5.0 * (double)ir_value_numel(xv));
+        return SD_OK;
     }
     case IR_OP_LAYER_NORM_GRAD: return lower_layer_norm_grad(n, out, err);
     case IR_OP_LAYER_NORM: return lower_layer_norm(n, out, err);

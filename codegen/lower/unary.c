@@ -81,7 +81,9 @@ static SdStatus lower_unary_grad(const IrNode *n, CgLowered *out, SdError *err)
     RtUnaryGradParams p = {.n = ir_value_numel(n->outputs[0]), .op = code, .has_y = has_y,
                            .alpha = a->alpha, .beta = a->beta, .gamma = a->gamma};
     int bufs[4] = {0, 1, has_y ? 2 : 1, cg_out(n, 0)};
-    return cg_lowered_add(out, "rt_unary_grad_f32", &p, sizeof p, 4, bufs, err);
+    SD_TRY(cg_lowered_add(out, "rt_unary_grad_f32", &p, sizeof p, 4, bufs, err));
+    cg_lowered_split(out, "rt_unary_grad_f32_range", p.n, 4.0 * (double)p.n);
+    return SD_OK;
 }
 
 static SdStatus lower_dropout(const IrNode *n, CgLowered *out, SdError *err)

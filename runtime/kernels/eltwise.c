@@ -490,23 +490,27 @@ static inline float unary_derivative(int op, float x, float y, float a, float b,
     return 0.0f;
 }
 
-static void unary_grad_loop(const RtUnaryGradParams *p, const float *restrict dy, const float *restrict x,
-                            const float *restrict y, float *restrict dx)
+/* elements [begin, end) */
+static void unary_grad_loop(const RtUnaryGradParams *p, int64_t begin, int64_t end, const float *restrict dy,
+                            const float *restrict x, const float *restrict y, float *restrict dx)
 {
     const int op = p->op;
     const float a = p->alpha, b = p->beta, g = p->gamma;
     if (p->has_y)
-        for (int64_t i = 0; i < p->n; i++)
+        for (int64_t i = begin; i < end; i++)
             dx[i] = dy[i] * unary_derivative(op, x[i], y[i], a, b, g);
     else
-        for (int64_t i = 0; i < p->n; i++)
+        for (int64_t i = begin; i < end; i++)
             dx[i] = dy[i] * unary_derivative(op, x[i], 0.0f, a, b, g);
 }
 
 RT_KERNEL(rt_unary_grad_f32)
 {
-    unary_grad_loop(params_, bufs[0], bufs[1], bufs[2], bufs[3]);
+    const RtUnaryGradParams *p = params_;
+    unary_grad_loop(p, 0, p->n, bufs[0], bufs[1], bufs[2], bufs[3]);
 }
+
+RT_RANGE_KERNEL(rt_unary_grad_f32_range) { unary_grad_loop(params_, begin, end, bufs[0], bufs[1], bufs[2], bufs[3]); }
 
 static void dropout_loop(const RtDropoutParams *p, uint64_t key, const float *restrict x, float *restrict y,
                          bool *restrict mask)

@@ -106,6 +106,7 @@ RT_KERNEL_DECL(rt_logic)          /* a, b bool -> y bool */
 RT_KERNEL_DECL(rt_where)          /* cond bool, a, b of params->dtype -> y */
 RT_KERNEL_DECL(rt_cast)           /* x -> y */
 RT_KERNEL_DECL(rt_unary_grad_f32) /* dy, x, y, dx */
+RT_RANGE_KERNEL_DECL(rt_unary_grad_f32_range) /* elements [begin, end) */
 RT_KERNEL_DECL(rt_dropout_f32)    /* x, counter, y, mask */
 
 /* The keep decision of Dropout for element i (shared with tests that check masks). */

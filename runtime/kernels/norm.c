@@ -154,18 +154,19 @@ RT_KERNEL(rt_lrn_f32)
 /* Channels per block where the statistics run along the channels ([N, C] inputs). */
 #define CBLOCK 64
 
-/* Per channel c of (outer, channels, inner) blocks: mean, 1/sqrt(var + eps) and the variance
- * (unbiased unless p->var_biased) of its outer * inner values, into mean[], inv_std[] and var[].
- * Row sums in float lanes, the sum of rows in double. */
-static void batch_stats(const RtNormParams *p, const float *restrict x, float *restrict mean, float *restrict inv_std,
-                        float *restrict var)
+/* Per channel c in [c_begin, c_end) of (outer, channels, inner) blocks: mean, 1/sqrt(var + eps)
+ * and the variance (unbiased unless p->var_biased) of its outer * inner values, into mean[],
+ * inv_std[] and var[]. Row sums in float lanes, the sum of rows in double. A channel's numbers do
+ * not depend on the range it is computed in (threads split by channels give the same bits). */
+static void batch_stats(const RtNormParams *p, const float *restrict x, int64_t c_begin, int64_t c_end,
+                        float *restrict mean, float *restrict inv_std, float *restrict var)
 {
     const int64_t C = p->channels, inner = p->inner, M = p->outer * inner;
     const double inv_m = M > 0 ? 1.0 / (double)M : 0.0;
     const double unbias = M > 1 && !p->var_biased ? (double)M / (double)(M - 1) : 1.0;
     if (inner == 1) { /* [N, C] or per activation: blocks of channels, vectorized along them */
-        for (int64_t c0 = 0; c0 < C; c0 += CBLOCK) {
-            const int64_t nc = C - c0 < CBLOCK ? C - c0 : CBLOCK;
+        for (int64_t c0 = c_begin; c0 < c_end; c0 += CBLOCK) {
+            const int64_t nc = c_end - c0 < CBLOCK ? c_end - c0 : CBLOCK;
             double s[CBLOCK] = {0}, q[CBLOCK] = {0};
             for (int64_t n = 0; n < p->outer; n++)
                 for (int64_t c = 0; c < nc; c++)
@@ -185,7 +186,7 @@ static void batch_stats(const RtNormParams *p, const float *restrict x, float *r
         }
         return;
     }
-    for (int64_t c = 0; c < C; c++) {
+    for (int64_t c = c_begin; c < c_end; c++) {
         double s = 0.0, q = 0.0;
         for (int64_t n = 0; n < p->outer; n++)
             s += sum_f32(x + (n * C + c) * inner, inner);
@@ -199,41 +200,49 @@ static void batch_stats(const RtNormParams *p, const float *restrict x, float *r
     }
 }
 
-RT_KERNEL(rt_batch_norm_train_f32)
+/* Channels [c0, c1): the workspace's slots of those channels only (a thread's own workspace). */
+static void batch_norm_train(const RtNormParams *p, void *const *bufs, int64_t c0, int64_t c1)
 {
-    const RtNormParams *p = params_;
     const float *x = bufs[0], *scale = bufs[1], *bias = bufs[2];
     float *y = bufs[3], *ws = bufs[7];
     const int64_t C = p->channels;
     float *mean = ws, *inv_std = ws + C, *var = ws + 2 * C;
-    batch_stats(p, x, mean, inv_std, var);
+    batch_stats(p, x, c0, c1, mean, inv_std, var);
     if (p->has_mean)
-        for (int64_t c = 0; c < C; c++)
+        for (int64_t c = c0; c < c1; c++)
             ((float *)bufs[4])[c] = mean[c];
     if (p->has_inv_std)
-        for (int64_t c = 0; c < C; c++)
+        for (int64_t c = c0; c < c1; c++)
             ((float *)bufs[5])[c] = inv_std[c];
     if (p->has_var)
-        for (int64_t c = 0; c < C; c++)
+        for (int64_t c = c0; c < c1; c++)
             ((float *)bufs[6])[c] = var[c];
     /* y = x * s + t, with s and t over the statistics' storage (no longer needed) */
     float *s = inv_std, *t = var;
-    for (int64_t c = 0; c < C; c++) {
+    for (int64_t c = c0; c < c1; c++) {
         s[c] = scale[c] * inv_std[c];
         t[c] = bias[c] - mean[c] * s[c];
     }
     if (p->inner == 1) {
         for (int64_t n = 0; n < p->outer; n++)
-            for (int64_t c = 0; c < C; c++)
+            for (int64_t c = c0; c < c1; c++)
                 y[n * C + c] = x[n * C + c] * s[c] + t[c];
         return;
     }
     for (int64_t n = 0; n < p->outer; n++)
-        for (int64_t c = 0; c < C; c++) {
+        for (int64_t c = c0; c < c1; c++) {
             int64_t o = (n * C + c) * p->inner;
             affine_f32(x + o, y + o, p->inner, s[c], t[c]);
         }
 }
+
+RT_KERNEL(rt_batch_norm_train_f32)
+{
+    const RtNormParams *p = params_;
+    batch_norm_train(p, bufs, 0, p->channels);
+}
+
+RT_RANGE_KERNEL(rt_batch_norm_train_f32_range) { batch_norm_train(params_, bufs, begin, end); }
 
 /* sum(dy) and sum(dy * (x - mean)) over n elements, in lanes. */
 static void grad_sums(const float *restrict dy, const float *restrict x, int64_t n, float mean, float *sum_dy,
@@ -269,16 +278,15 @@ static void grad_affine(const float *restrict dy, const float *restrict x, float
  *   dbias = sum(dy), dscale = sum(dy * xhat);
  *   training:  dx = scale * inv_std * (dy - dbias / M - xhat * dscale / M)
  *   inference: dx = scale * inv_std * dy (mean and inv_std are constants of the map) */
-RT_KERNEL(rt_batch_norm_grad_f32)
+static void batch_norm_grad(const RtNormParams *p, void *const *bufs, int64_t c_begin, int64_t c_end)
 {
-    const RtNormParams *p = params_;
     const float *dy = bufs[0], *x = bufs[1], *scale = bufs[2], *mean = bufs[3], *inv_std = bufs[4];
     float *dx = bufs[5], *dscale = bufs[6], *dbias = bufs[7];
     const int64_t C = p->channels, inner = p->inner, M = p->outer * inner;
     const float inv_m = M > 0 ? 1.0f / (float)M : 0.0f;
     if (inner == 1) { /* blocks of channels, vectorized along them, sums in double */
-        for (int64_t c0 = 0; c0 < C; c0 += CBLOCK) {
-            const int64_t nc = C - c0 < CBLOCK ? C - c0 : CBLOCK;
+        for (int64_t c0 = c_begin; c0 < c_end; c0 += CBLOCK) {
+            const int64_t nc = c_end - c0 < CBLOCK ? c_end - c0 : CBLOCK;
             double sd[CBLOCK] = {0}, sdd[CBLOCK] = {0};
             for (int64_t n = 0; n < p->outer; n++)
                 for (int64_t c = 0; c < nc; c++) {
@@ -301,7 +309,7 @@ RT_KERNEL(rt_batch_norm_grad_f32)
         }
         return;
     }
-    for (int64_t c = 0; c < C; c++) {
+    for (int64_t c = c_begin; c < c_end; c++) {
         double sd = 0.0, sdd = 0.0;
         for (int64_t n = 0; n < p->outer; n++) {
             float a, b;
@@ -319,6 +327,14 @@ RT_KERNEL(rt_batch_norm_grad_f32)
         }
     }
 }
+
+RT_KERNEL(rt_batch_norm_grad_f32)
+{
+    const RtNormParams *p = params_;
+    batch_norm_grad(p, bufs, 0, p->channels);
+}
+
+RT_RANGE_KERNEL(rt_batch_norm_grad_f32_range) { batch_norm_grad(params_, bufs, begin, end); }
 
 static void layer_norm_grad_row(const float *restrict dy, const float *restrict x, const float *restrict scale,
                                 float *restrict dx, float *restrict dscale, float *restrict dbias, int64_t n, float mu,

@@ -38,6 +38,9 @@ RT_KERNEL_DECL(rt_lrn_f32)
 RT_KERNEL_DECL(rt_batch_norm_train_f32)
 /* dy, x, scale, mean, inv_std -> dx, dscale, dbias (per channel) */
 RT_KERNEL_DECL(rt_batch_norm_grad_f32)
+/* the two above restricted to channels [begin, end): items are channels */
+RT_RANGE_KERNEL_DECL(rt_batch_norm_train_f32_range)
+RT_RANGE_KERNEL_DECL(rt_batch_norm_grad_f32_range)
 /* dy, x, scale[inner] (at scale_offset), mean[outer], inv_std[outer] -> dx, dscale[inner], dbias[inner] */
 RT_KERNEL_DECL(rt_layer_norm_grad_f32)
 

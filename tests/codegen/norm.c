@@ -1,6 +1,7 @@
 /* tests/codegen/norm.c — BatchNorm (inference, also per activation), LayerNorm (any axis,
  * broadcast scale/bias, optional bias, Mean/InvStdDev outputs), InstanceNorm and LRN (odd and
  * even windows) on odd shapes, against double-precision references written here. */
+#include "runtime/threadpool.h"
 #include "tests/codegen/matnorm_harness.h"
 
 static const TConfig base = {"openblas", NULL};
@@ -270,4 +271,64 @@ Test(norm, layer_norm_statistics_outputs_that_nothing_reads)
         sd_model_free(m);
     }
     free(x), free(scale);
+}
+
+/* Training BatchNorm, its gradient and a ReLU gradient split over threads (by channels, by
+ * elements) give the bits of one thread: a channel's sums never depend on the split. [N, C, H, W]
+ * and the per-activation [N, C] form (channels in blocks). */
+static void train_bn_outputs(const int64_t *dims, int rank, int threads, float **outs)
+{
+    IrGraph *g = tgraph();
+    const int64_t C = dims[1];
+    TRng rng = {7};
+    float *scale = trand(&rng, C), *bias = trand(&rng, C);
+    IrValue *x = tinput(g, "x", SD_DT_F32, rank, dims), *dy = tinput(g, "dy", SD_DT_F32, rank, dims);
+    IrValue *ins[5] = {x, tconst(g, "scale", 1, &C, scale), tconst(g, "bias", 1, &C, bias), NULL, NULL};
+    ins[3] = tconst(g, "rm", 1, &C, bias), ins[4] = tconst(g, "rv", 1, &C, scale);
+    IrNode *bn = tnode(g, IR_OP_BATCH_NORM, "bn", ins, 5, 4);
+    bn->attrs.norm = (IrNormAttrs){.epsilon = 1e-5f, .momentum = 0.9f, .training = true};
+    IrNode *relu = tnode(g, IR_OP_RELU, "relu", (IrValue *[]){bn->outputs[0]}, 1, 1);
+    IrNode *rg = tnode(g, IR_OP_UNARY_GRAD, "relu_grad", (IrValue *[]){dy, bn->outputs[0]}, 2, 1);
+    rg->attrs.unary.grad_of = IR_OP_RELU;
+    IrNode *bg = tnode(g, IR_OP_BATCH_NORM_GRAD, "bn_grad",
+                       (IrValue *[]){rg->outputs[0], x, ins[1], bn->outputs[1], bn->outputs[2]}, 5, 3);
+    bg->attrs.norm = (IrNormAttrs){.epsilon = 1e-5f, .training = true};
+    IrValue *outputs[7] = {relu->outputs[0], bn->outputs[1], bn->outputs[2], bn->outputs[3], bg->outputs[0],
+                           bg->outputs[1], bg->outputs[2]};
+    for (int i = 0; i < 7; i++)
+        ir_graph_add_output(g, outputs[i]);
+    const int64_t n = tnumel(rank, dims);
+    float *xv = trand(&rng, n), *dyv = trand(&rng, n);
+    SdOptions o = sd_options_default();
+    o.threads = threads;
+    o.gemm = "builtin";
+    SdError err = {0};
+    SdModel *m = NULL;
+    cr_assert_eq(sd_optimize(g, &o, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(sd_model_compile(g, &o, &m, &err), SD_OK, "%s", err.msg);
+    const int64_t sizes[7] = {n, C, C, C, n, C, C};
+    for (int i = 0; i < 7; i++)
+        outs[i] = calloc((size_t)sizes[i], sizeof(float));
+    sd_model_run_raw(m, (void *[]){xv, dyv}, (void *const *)outs);
+    sd_model_free(m);
+    free(scale), free(bias), free(xv), free(dyv);
+}
+
+Test(norm, training_batch_norm_split_over_threads_gives_the_same_bits)
+{
+    static const int64_t shapes[2][4] = {{16, 24, 12, 12}, {4096, 80, 0, 0}};
+    for (int s = 0; s < 2; s++) {
+        const int rank = shapes[s][2] ? 4 : 2;
+        const int64_t n = tnumel(rank, shapes[s]), C = shapes[s][1];
+        float *one[7], *two[7];
+        train_bn_outputs(shapes[s], rank, 1, one);
+        train_bn_outputs(shapes[s], rank, 2, two);
+        const int64_t sizes[7] = {n, C, C, C, n, C, C};
+        for (int i = 0; i < 7; i++) {
+            cr_assert(memcmp(one[i], two[i], (size_t)sizes[i] * sizeof(float)) == 0,
+                      "rank %d: output %d differs between 1 and 2 threads", rank, i);
+            free(one[i]), free(two[i]);
+        }
+    }
+    rt_set_num_threads(0);
 }
