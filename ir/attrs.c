@@ -201,6 +201,7 @@ void ir_attrs_format(const IrNode *n, SdStrbuf *o)
             if (n->op == IR_OP_LAYER_NORM || n->op == IR_OP_LAYER_NORM_GRAD) num(o, "axis", (double)a->norm.axis);
             if (a->norm.training) flag(o, "training"), num(o, "momentum", a->norm.momentum);
             if (a->norm.var_biased) flag(o, "var_biased");
+            if (a->norm.relu) flag(o, "relu");
         }
         break;
     case IR_FAM_softmax:

@@ -31,6 +31,7 @@ static const PassEntry passes[] = {
     {"fold", pass_fold},
     {"bnfold", pass_fold_batchnorm},
     {"actfold", pass_fold_activation},
+    {"bnrelu", pass_fold_norm_relu},
     {"autodiff", autodiff_output0},
     {"optimizer", pass_optimizer},
     {"dce", pass_dce},
@@ -41,7 +42,7 @@ static const PassEntry passes[] = {
 
 static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "bnfold", "dce", "quantize", "actfold", "fuse", "memplan", NULL};
 static const char *const training_pipeline[] = {"shape", "canonicalize", "fold", "autodiff", "optimizer",
-                                                "canonicalize", "fold", "dce", "fuse", "memplan", NULL};
+                                                "canonicalize", "fold", "dce", "bnrelu", "fuse", "memplan", NULL};
 
 const char *const *pass_pipeline_names(const char *pipeline)
 {

@@ -95,6 +95,9 @@ SdStatus pass_fold(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_dce(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fold_batchnorm(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fold_activation(IrGraph *g, const PassOptions *opt, SdError *err);
+/* training: a ReLU after a training BatchNorm, and its gradient, folded into the BatchNorm and its
+ * gradient (passes/fold_norm_relu.c) */
+SdStatus pass_fold_norm_relu(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fuse_eltwise(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_memplan(IrGraph *g, const PassOptions *opt, SdError *err);
 /* int8: convolutions and matrix products with constant weights become QCONV/QMATMUL (weights

@@ -11,7 +11,7 @@
 #include "ir/graph.h"
 #include "runtime/kernels/kernel.h"
 
-#define CG_MAX_CALL_BUFS 8
+#define CG_MAX_CALL_BUFS 9
 /* Operand index of the node's scratch workspace (size: CgLowered.workspace_bytes). */
 #define CG_BUF_WORKSPACE (-1)
 /* Operand index of the node's packed weights (CgLowered.packed_*), in the constants blob. */

@@ -68,6 +68,10 @@ static SdStatus shape_batch_norm_grad(ShapeCtx *c, IrNode *n)
         SD_TRY(shape_same_dtype(c, n, 1, i));
         SD_TRY(expect_shape(c, n, i, names[i], &want));
     }
+    if (n->n_inputs > 5 && n->inputs[5])
+        SD_TRY(expect_like(c, n, 5, 1)); /* the forward's clamped output (attrs.norm.relu) */
+    if ((n->n_inputs > 5 && n->inputs[5]) != n->attrs.norm.relu)
+        return shape_error(c, n, SD_EBADMODEL, "a folded ReLU needs its forward's output as input 5, and only it");
     shape_set(n, 0, SD_DT_F32, x);
     for (int i = 1; i < n->n_outputs; i++)
         shape_set(n, i, SD_DT_F32, &want);

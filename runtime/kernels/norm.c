@@ -49,6 +49,15 @@ static void affine_f32(const float *restrict x, float *restrict y, int64_t n, fl
         y[i] = x[i] * s + t;
 }
 
+/* the same clamped at 0 as the ReLU kernel clamps (NaN -> 0) */
+static void affine_relu_f32(const float *restrict x, float *restrict y, int64_t n, float s, float t)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float v = x[i] * s + t;
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
 RT_KERNEL(rt_batch_norm_f32)
 {
     const RtNormParams *p = params_;
@@ -225,14 +234,19 @@ static void batch_norm_train(const RtNormParams *p, void *const *bufs, int64_t c
     }
     if (p->inner == 1) {
         for (int64_t n = 0; n < p->outer; n++)
-            for (int64_t c = c0; c < c1; c++)
-                y[n * C + c] = x[n * C + c] * s[c] + t[c];
+            for (int64_t c = c0; c < c1; c++) {
+                const float v = x[n * C + c] * s[c] + t[c];
+                y[n * C + c] = p->relu && !(v > 0.0f) ? 0.0f : v; /* as the ReLU kernel: NaN -> 0 */
+            }
         return;
     }
     for (int64_t n = 0; n < p->outer; n++)
         for (int64_t c = c0; c < c1; c++) {
             int64_t o = (n * C + c) * p->inner;
-            affine_f32(x + o, y + o, p->inner, s[c], t[c]);
+            if (p->relu)
+                affine_relu_f32(x + o, y + o, p->inner, s[c], t[c]);
+            else
+                affine_f32(x + o, y + o, p->inner, s[c], t[c]);
         }
 }
 
@@ -244,21 +258,30 @@ RT_KERNEL(rt_batch_norm_train_f32)
 
 RT_RANGE_KERNEL(rt_batch_norm_train_f32_range) { batch_norm_train(params_, bufs, begin, end); }
 
-/* sum(dy) and sum(dy * (x - mean)) over n elements, in lanes. */
-static void grad_sums(const float *restrict dy, const float *restrict x, int64_t n, float mean, float *sum_dy,
-                      float *sum_dy_dev)
+/* dy, or with a folded ReLU (y given) dy times its derivative [y > 0], as the ReLU gradient kernel
+ * computes it */
+static inline float masked(const float *restrict dy, const float *restrict y, int64_t i)
+{
+    return y ? dy[i] * (y[i] > 0.0f ? 1.0f : 0.0f) : dy[i];
+}
+
+/* sum(dy) and sum(dy * (x - mean)) over n elements, in lanes (dy masked by y when given). */
+static void grad_sums(const float *restrict dy, const float *restrict y, const float *restrict x, int64_t n,
+                      float mean, float *sum_dy, float *sum_dy_dev)
 {
     float a[LANES] = {0}, b[LANES] = {0};
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
         for (int j = 0; j < LANES; j++) {
-            a[j] += dy[i + j];
-            b[j] += dy[i + j] * (x[i + j] - mean);
+            const float g = masked(dy, y, i + j);
+            a[j] += g;
+            b[j] += g * (x[i + j] - mean);
         }
     float sa = 0.0f, sb = 0.0f;
     for (; i < n; i++) {
-        sa += dy[i];
-        sb += dy[i] * (x[i] - mean);
+        const float g = masked(dy, y, i);
+        sa += g;
+        sb += g * (x[i] - mean);
     }
     for (int j = 0; j < LANES; j++)
         sa += a[j], sb += b[j];
@@ -266,12 +289,12 @@ static void grad_sums(const float *restrict dy, const float *restrict x, int64_t
     *sum_dy_dev = sb;
 }
 
-/* dx = k_dy * dy + k_dev * (x - mean) + k0 */
-static void grad_affine(const float *restrict dy, const float *restrict x, float *restrict dx, int64_t n, float k_dy,
-                        float k_dev, float mean, float k0)
+/* dx = k_dy * dy + k_dev * (x - mean) + k0 (dy masked by y when given) */
+static void grad_affine(const float *restrict dy, const float *restrict y, const float *restrict x, float *restrict dx,
+                        int64_t n, float k_dy, float k_dev, float mean, float k0)
 {
     for (int64_t i = 0; i < n; i++)
-        dx[i] = k_dy * dy[i] + k_dev * (x[i] - mean) + k0;
+        dx[i] = k_dy * masked(dy, y, i) + k_dev * (x[i] - mean) + k0;
 }
 
 /* Per channel, with M = outer * inner values, xhat = (x - mean) * inv_std:
@@ -281,6 +304,7 @@ static void grad_affine(const float *restrict dy, const float *restrict x, float
 static void batch_norm_grad(const RtNormParams *p, void *const *bufs, int64_t c_begin, int64_t c_end)
 {
     const float *dy = bufs[0], *x = bufs[1], *scale = bufs[2], *mean = bufs[3], *inv_std = bufs[4];
+    const float *y = p->relu ? bufs[8] : NULL;
     float *dx = bufs[5], *dscale = bufs[6], *dbias = bufs[7];
     const int64_t C = p->channels, inner = p->inner, M = p->outer * inner;
     const float inv_m = M > 0 ? 1.0f / (float)M : 0.0f;
@@ -290,7 +314,7 @@ static void batch_norm_grad(const RtNormParams *p, void *const *bufs, int64_t c_
             double sd[CBLOCK] = {0}, sdd[CBLOCK] = {0};
             for (int64_t n = 0; n < p->outer; n++)
                 for (int64_t c = 0; c < nc; c++) {
-                    float g = dy[n * C + c0 + c];
+                    float g = masked(dy, y, n * C + c0 + c);
                     sd[c] += g;
                     sdd[c] += g * (x[n * C + c0 + c] - mean[c0 + c]);
                 }
@@ -305,7 +329,8 @@ static void batch_norm_grad(const RtNormParams *p, void *const *bufs, int64_t c_
             }
             for (int64_t n = 0; n < p->outer; n++)
                 for (int64_t c = 0; c < nc; c++)
-                    dx[n * C + c0 + c] = k[c] * dy[n * C + c0 + c] + k_dev[c] * (x[n * C + c0 + c] - mean[c0 + c]) + k0[c];
+                    dx[n * C + c0 + c] =
+                        k[c] * masked(dy, y, n * C + c0 + c) + k_dev[c] * (x[n * C + c0 + c] - mean[c0 + c]) + k0[c];
         }
         return;
     }
@@ -313,7 +338,8 @@ static void batch_norm_grad(const RtNormParams *p, void *const *bufs, int64_t c_
         double sd = 0.0, sdd = 0.0;
         for (int64_t n = 0; n < p->outer; n++) {
             float a, b;
-            grad_sums(dy + (n * C + c) * inner, x + (n * C + c) * inner, inner, mean[c], &a, &b);
+            const int64_t o = (n * C + c) * inner;
+            grad_sums(dy + o, y ? y + o : NULL, x + o, inner, mean[c], &a, &b);
             sd += a, sdd += b;
         }
         const float r = inv_std[c], k = scale[c] * r;
@@ -323,7 +349,7 @@ static void batch_norm_grad(const RtNormParams *p, void *const *bufs, int64_t c_
         float k0 = p->training ? (float)(-k * sd) * inv_m : 0.0f;
         for (int64_t n = 0; n < p->outer; n++) {
             int64_t o = (n * C + c) * inner;
-            grad_affine(dy + o, x + o, dx + o, inner, k, k_dev, mean[c], k0);
+            grad_affine(dy + o, y ? y + o : NULL, x + o, dx + o, inner, k, k_dev, mean[c], k0);
         }
     }
 }

@@ -17,6 +17,7 @@ typedef struct RtNormParams {
     int32_t has_var;               /* training BatchNorm: the variance is written, unbiased unless var_biased */
     int32_t var_biased;
     int32_t training;              /* BatchNorm gradient: of batch statistics (else of the affine map) */
+    int32_t relu;                  /* training BatchNorm: y clamped at 0; its gradient: dy where y > 0 */
     int64_t scale_offset, bias_offset; /* LayerNorm: elements into their operands (both may be the workspace) */
     /* LRN: y = x / (bias + alpha / size * sum of x^2 over channels [c - lo, c + hi]) ^ beta */
     int64_t size_lo, size_hi, size;
@@ -36,7 +37,8 @@ RT_KERNEL_DECL(rt_lrn_f32)
  * else the operand is not touched); statistics over (outer, inner) per channel; workspace
  * 3 * channels floats */
 RT_KERNEL_DECL(rt_batch_norm_train_f32)
-/* dy, x, scale, mean, inv_std -> dx, dscale, dbias (per channel) */
+/* dy, x, scale, mean, inv_std -> dx, dscale, dbias (per channel); with relu, bufs[8] is the
+ * forward's clamped y and dy counts where y > 0 */
 RT_KERNEL_DECL(rt_batch_norm_grad_f32)
 /* the two above restricted to channels [begin, end): items are channels */
 RT_RANGE_KERNEL_DECL(rt_batch_norm_train_f32_range)

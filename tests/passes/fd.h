@@ -46,7 +46,7 @@ typedef IrValue *(*FdBuildFn)(IrGraph *g, IrValue *const *in, void *ctx);
 typedef struct FdOptions {
     double rtol, atol;   /* defaults 3e-3 and 3e-4 (atol scaled by the largest gradient) */
     double step;         /* h = step * (|x| + 1); default 1e-2 */
-    const char *disable; /* passes to skip (canonicalize, fold, dce, memplan) */
+    const char *disable; /* passes to skip (canonicalize, fold, dce, bnrelu, memplan) */
     const char *gemm;    /* "openblas" (default) or "builtin" */
     bool unweighted;     /* the loss is y itself (a scalar) */
 } FdOptions;
@@ -163,6 +163,7 @@ static inline SdStatus fd_train_pipeline(IrGraph *g, IrValue *loss, const char *
     SD_TRY(fd_run_pass(g, "canonicalize", pass_canonicalize, &po, err));
     SD_TRY(fd_run_pass(g, "fold", pass_fold, &po, err));
     SD_TRY(fd_run_pass(g, "dce", pass_dce, &po, err));
+    SD_TRY(fd_run_pass(g, "bnrelu", pass_fold_norm_relu, &po, err));
     return fd_run_pass(g, "memplan", pass_memplan, &po, err);
 }
 
