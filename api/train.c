@@ -16,6 +16,7 @@
 #include "api/recipe.h"
 #include "api/report.h"
 #include "api/train_internal.h"
+#include "codegen/target.h"
 #include "runtime/checkpoint.h"
 #include "runtime/data/loader.h"
 #include "runtime/schedule.h"
@@ -452,6 +453,9 @@ SdStatus sd_train(const char *recipe_path, const SdTrainOptions *opt, SdTrainRes
     if (st == SD_OK)
         st = compile_step(&t, err);
     const bool bf16 = t.sopt.precision && strcmp(t.sopt.precision, "bf16") == 0;
+    if (st == SD_OK && bf16 && !cg_host_has_lowp())
+        fprintf(out, "seedc train: note: this CPU has no AVX512-BF16: the bf16 products run as plain C loops, "
+                     "slower than fp32\n");
     t.sopt.profile = false;
     t.sopt.precision = NULL;
     if (st == SD_OK && !opt->no_eval)

@@ -21,6 +21,12 @@ static void init_llvm(void)
     done = 1;
 }
 
+static bool lowp_features(const char *f)
+{
+    return strstr(f, "+avx512f") && strstr(f, "+avx512bw") && strstr(f, "+avx512vnni") && strstr(f, "+avx512bf16") &&
+           strstr(f, "+avx512vbmi");
+}
+
 SdStatus cg_target_init(CgTarget *t, const char *triple, const char *cpu, const char *features, int opt_level,
                         bool pic, SdError *err)
 {
@@ -58,9 +64,16 @@ SdStatus cg_target_init(CgTarget *t, const char *triple, const char *cpu, const 
         return sd_errorf(err, SD_ELLVM, "LLVM could not create a target machine for %s", triple ? triple : "the host");
     }
     t->avx512 = strstr(t->features, "+avx512f") != NULL;
-    t->avx512_lowp = t->avx512 && strstr(t->features, "+avx512bw") && strstr(t->features, "+avx512vnni") &&
-                     strstr(t->features, "+avx512bf16") && strstr(t->features, "+avx512vbmi");
+    t->avx512_lowp = lowp_features(t->features);
     return SD_OK;
+}
+
+bool cg_host_has_lowp(void)
+{
+    char *f = LLVMGetHostCPUFeatures();
+    const bool lowp = f && lowp_features(f);
+    LLVMDisposeMessage(f);
+    return lowp;
 }
 
 void cg_target_dispose(CgTarget *t)

@@ -19,5 +19,8 @@ typedef struct CgTarget {
 SdStatus cg_target_init(CgTarget *t, const char *triple, const char *cpu, const char *features, int opt_level,
                         bool pic, SdError *err);
 void cg_target_dispose(CgTarget *t);
+/* Whether the host has what avx512_lowp needs: without it int8 and bf16 kernels run as plain C
+ * loops, slower than f32 (commands say so). */
+bool cg_host_has_lowp(void);
 
 #endif
