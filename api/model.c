@@ -157,6 +157,11 @@ SdStatus sd_optimize_training(IrGraph *g, const SdOptions *opt, const PassTrainO
     EvalCtx ec = {lower_options(opt)};
     PassOptions po = {.eval = eval_node, .eval_ctx = &ec, .disabled = opt ? opt->disable : NULL,
                       .verify = opt ? opt->verify : false, .train = train};
+    /* bf16: the convolutions and matrix products with constant weights (a frozen teacher's) become
+     * the packed bf16 ops of inference; the trained ones get bf16 products in code generation */
+    PassQuantOptions q = {.precision = PASS_PRECISION_BF16};
+    if (opt && opt->precision && strcmp(opt->precision, "bf16") == 0)
+        po.quant = &q;
     return pass_run_pipeline(g, "training", &po, err);
 }
 

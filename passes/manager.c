@@ -42,7 +42,8 @@ static const PassEntry passes[] = {
 
 static const char *const inference_pipeline[] = {"shape", "canonicalize", "fold", "bnfold", "dce", "quantize", "actfold", "fuse", "memplan", NULL};
 static const char *const training_pipeline[] = {"shape", "canonicalize", "fold", "autodiff", "optimizer",
-                                                "canonicalize", "fold", "dce", "bnrelu", "fuse", "memplan", NULL};
+                                                "canonicalize", "fold", "dce", "bnrelu", "quantize", "fuse",
+                                                "memplan", NULL};
 
 const char *const *pass_pipeline_names(const char *pipeline)
 {

@@ -52,7 +52,7 @@ SdStatus pass_quantize(IrGraph *g, const PassOptions *opt, SdError *err)
     PassQuantOptions none = {.precision = PASS_PRECISION_INT8};
     PassQuantOptions *q = opt ? opt->quant : NULL;
     if (!q || q->precision == PASS_PRECISION_FP32) {
-        if (!has_qdq(g))
+        if (!has_qdq(g) || (opt && opt->train)) /* a training step runs QDQ pairs as float ops */
             return SD_OK;
         q = &none; /* a QDQ model: its own scales, no calibration */
     }

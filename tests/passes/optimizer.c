@@ -408,7 +408,7 @@ Test(optimizer, training_pipeline_lists_its_passes)
     const char *const *names = pass_pipeline_names("training");
     cr_assert_not_null(names);
     const char *want[] = {"shape", "canonicalize", "fold", "autodiff", "optimizer", "canonicalize", "fold", "dce",
-                          "bnrelu", "fuse", "memplan"};
+                          "bnrelu", "quantize", "fuse", "memplan"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         cr_assert_str_eq(names[i], want[i]);
     cr_assert_null(names[sizeof want / sizeof want[0]]);
