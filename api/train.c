@@ -453,6 +453,7 @@ SdStatus sd_train(const char *recipe_path, const SdTrainOptions *opt, SdTrainRes
     if (st == SD_OK)
         st = compile_step(&t, err);
     const bool bf16 = t.sopt.precision && strcmp(t.sopt.precision, "bf16") == 0;
+    t.bf16 = bf16;
     if (st == SD_OK && bf16 && !cg_host_has_lowp())
         fprintf(out, "seedc train: note: this CPU has no AVX512-BF16: the bf16 products run as plain C loops, "
                      "slower than fp32\n");
@@ -490,8 +491,9 @@ void trainer_configure_data(Trainer *t, RtAugment *aug, RtSchedule *sched, int64
     schedule_config(t->e, t->epochs, steps_per_epoch, sched);
 }
 
-uint64_t trainer_recipe_hash(const char *path, const char *experiment, const char *lets_text)
+uint64_t trainer_recipe_hash(const char *path, const char *experiment, const char *lets_text, bool bf16)
 {
     uint64_t h = rt_hash64(experiment, strlen(experiment), file_hash(path));
-    return lets_text[0] ? rt_hash64(lets_text, strlen(lets_text), h) : h;
+    h = lets_text[0] ? rt_hash64(lets_text, strlen(lets_text), h) : h;
+    return bf16 ? rt_hash64("precision bf16", 14, h) : h; /* fp32 runs keep the hash they always had */
 }

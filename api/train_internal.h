@@ -35,14 +35,16 @@ typedef struct Trainer {
     DslArgValue lets[DSL_MAX_ARGS]; /* the recipe's lets given on the command line */
     int n_lets;
     char lets_text[RT_CKPT_VALUE_MAX + 1]; /* the same, one NAME=VALUE a line: checkpoints keep it */
+    bool bf16;                      /* the step computes bf16 products (--precision or the recipe's) */
     Report rep;
 } Trainer;
 
 SdStatus trainer_run(Trainer *t, const char *recipe_path, SdTrainResult *result, SdError *err);
 SdStatus trainer_evaluate(Trainer *t, bool final, double *test_acc, double *knn, double *linear, SdError *err);
 void trainer_configure_data(Trainer *t, RtAugment *aug, RtSchedule *sched, int64_t steps_per_epoch);
-/* The recipe file, the experiment and the overridden lets: a checkpoint resumes only under the same. */
-uint64_t trainer_recipe_hash(const char *path, const char *experiment, const char *lets_text);
+/* The recipe file, the experiment, the overridden lets and bf16 products: a checkpoint resumes
+ * only under the same. */
+uint64_t trainer_recipe_hash(const char *path, const char *experiment, const char *lets_text, bool bf16);
 void trainer_free(Trainer *t);
 
 #endif

@@ -66,8 +66,8 @@ static SdStatus resume(Trainer *t, uint64_t recipe_hash, RtTrainPosition *pos, b
     SD_TRY(rt_ckpt_read(path, &ck, err));
     SdStatus st = rt_ckpt_get_position(ck, pos, err);
     if (st == SD_OK && pos->recipe_hash != recipe_hash)
-        st = sd_errorf(err, SD_EUSAGE, "%s was written by another version of the recipe; resuming would not continue "
-                       "the same run (start over in another --out folder)", path);
+        st = sd_errorf(err, SD_EUSAGE, "%s was written by another version of the recipe (or another --precision); "
+                       "resuming would not continue the same run (start over in another --out folder)", path);
     for (int i = 0; i < sd_model_num_state(t->model) && st == SD_OK; i++) {
         SdStateInfo s = sd_model_state(t->model, i);
         st = rt_ckpt_copy_out(ck, s.name, s.data, s.nbytes, err);
@@ -144,7 +144,7 @@ SdStatus trainer_run(Trainer *t, const char *recipe_path, SdTrainResult *result,
 {
     const DslExperiment *e = t->e;
     FILE *out = t->opt.out ? t->opt.out : stdout;
-    uint64_t recipe_hash = trainer_recipe_hash(recipe_path, e->name, t->lets_text);
+    uint64_t recipe_hash = trainer_recipe_hash(recipe_path, e->name, t->lets_text, t->bf16);
     char recipe_abs[PATH_MAX];
     if (!realpath(recipe_path, recipe_abs))
         snprintf(recipe_abs, sizeof recipe_abs, "%s", recipe_path);

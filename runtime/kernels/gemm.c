@@ -136,17 +136,7 @@ static inline UkrFn ukr_for(int rows, int nv, int offsets)
         if (offsets)                                                                  \
             return nv == 1 ? rt_gemm_ukro_##R##x1 : nv == 2 ? rt_gemm_ukro_##R##x2 : rt_gemm_ukro_##R##x3; \
         return nv == 1 ? rt_gemm_ukr_##R##x1 : nv == 2 ? rt_gemm_ukr_##R##x2 : rt_gemm_ukr_##R##x3;
-    switch (rows) {
-        CASE(1)
-        CASE(2)
-        CASE(3)
-        CASE(4)
-        CASE(5)
-        CASE(6)
-        CASE(7)
-    default:
-        CASE(8)
-    }
+    RT_GEMM_ROWS_SWITCH(rows, CASE)
 #undef CASE
 }
 

@@ -266,17 +266,7 @@ static inline UkrFn ukr_for(int rows, int nv)
 {
 #define CASE(R) \
     case R: return nv == 1 ? ukr_##R##x1 : nv == 2 ? ukr_##R##x2 : ukr_##R##x3;
-    switch (rows) {
-        CASE(1)
-        CASE(2)
-        CASE(3)
-        CASE(4)
-        CASE(5)
-        CASE(6)
-        CASE(7)
-    default:
-        CASE(8)
-    }
+    RT_GEMM_ROWS_SWITCH(rows, CASE)
 #undef CASE
 }
 

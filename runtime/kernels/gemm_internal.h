@@ -62,6 +62,21 @@ static inline __attribute__((always_inline)) void transpose_rows(v16f *v, const 
 }
 #endif
 
+/* `switch (rows)` over the tile heights 1..MR, CASE(R) each (the last one the default): how the
+ * f32 and bf16 products pick the micro-kernel of a tile from its rows */
+#define RT_GEMM_ROWS_SWITCH(rows, CASE) \
+    switch (rows) {                     \
+        CASE(1)                         \
+        CASE(2)                         \
+        CASE(3)                         \
+        CASE(4)                         \
+        CASE(5)                         \
+        CASE(6)                         \
+        CASE(7)                         \
+    default:                            \
+        CASE(8)                         \
+    }
+
 /* The stores every product shares (gemm.c): an edge tile from a buffer with rows of NR floats, and
  * a block of C^T transposed into C (beta as rt_gemm_f32's). */
 __attribute__((noinline)) void rt_gemm_store_edge(const float *restrict t, int m, int n, float beta,

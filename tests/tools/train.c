@@ -211,6 +211,11 @@ Test(train, bf16_products_train_like_f32, .timeout = 300)
     cr_assert(fabs(loss[1] - loss[0]) <= 0.05 * loss[0], "bf16 final loss %.4f, f32 %.4f", loss[1], loss[0]);
     cr_assert(loss[1] != loss[0], "bf16 products trained exactly as f32 (loss %.4f)", loss[0]);
     cr_assert(loss[2] == loss[0], "--precision fp32 over a bf16 recipe: loss %.4f, f32 %.4f", loss[2], loss[0]);
+    /* a run resumes only under the precision it was trained with */
+    snprintf(cmd, sizeof cmd, "%s train %s --out %s/prec0 --images 960 --epochs 2 --no-eval --resume --precision bf16",
+             tb_seedc(), tb_path("tiny.sd"), tb_tmpdir());
+    cr_assert_neq(tb_run(cmd, out, sizeof out), 0, "%s\n%s", cmd, out);
+    cr_assert(strstr(out, "another --precision"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s train %s --precision fp16", tb_seedc(), tb_path("bf16.sd"));
     cr_assert_eq(tb_run(cmd, out, sizeof out), 2, "%s", out);
     cr_assert(strstr(out, "--precision takes fp32 or bf16, not 'fp16'"), "%s", out);
