@@ -38,7 +38,8 @@ typedef struct SdOptions {
     bool per_tensor;          /* int8 weights: one scale per tensor (default: per output channel) */
     bool symmetric;           /* int8 activations: symmetric around 0 (default: asymmetric) */
     const char *keep_fp32;    /* nodes that stay f32, comma-separated; "first"/"last": the first/last conv or matmul */
-    const char *precision;    /* "fp32" (default) or "bf16": convolutions and matrix products in bf16 */
+    const char *precision;    /* "fp32" (default) or "bf16": convolutions and matrix products in bf16
+                                 (products of bf16-rounded operands, sums in f32; docs/capi.md) */
     bool profile;             /* time every node of the compiled graph (sd_model_profile) */
 } SdOptions;
 

@@ -80,8 +80,9 @@ typedef struct IrNormAttrs {
     float alpha, beta, bias; /* LRN */
     int64_t size;            /* LRN */
     bool per_activation;     /* BATCH_NORM of opset < 9 with spatial = 0: statistics per (C, D1, ...) */
-    bool relu;               /* training BATCH_NORM: y clamped at 0; BATCH_NORM_GRAD: a 6th input, that
-                                forward's y, passes dy only where y > 0 (passes/fold_norm_relu.c) */
+    bool relu;               /* training BATCH_NORM: y (plus the residual, a 6th input, when given)
+                                clamped at 0; BATCH_NORM_GRAD: a 6th input, that forward's y, passes dy
+                                only where y > 0 (passes/fold_norm_relu.c) */
 } IrNormAttrs;
 
 typedef enum IrLossReduction { IR_REDUCTION_MEAN, IR_REDUCTION_SUM, IR_REDUCTION_NONE } IrLossReduction;

@@ -107,10 +107,11 @@ SdStatus cg_lower_norm(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
             p.has_var = n->n_outputs > 3;
             p.var_biased = n->attrs.norm.var_biased;
             p.relu = n->attrs.norm.relu;
-            int bufs[8] = {0, 1, 2, cg_out(n, 0), p.has_mean ? cg_out(n, 1) : CG_BUF_WORKSPACE,
+            p.has_residual = n->n_inputs > 5 && n->inputs[5];
+            int bufs[9] = {0, 1, 2, cg_out(n, 0), p.has_mean ? cg_out(n, 1) : CG_BUF_WORKSPACE,
                            p.has_inv_std ? cg_out(n, 2) : CG_BUF_WORKSPACE, p.has_var ? cg_out(n, 3) : CG_BUF_WORKSPACE,
-                           CG_BUF_WORKSPACE};
-            SD_TRY(cg_lowered_add(out, "rt_batch_norm_train_f32", &p, sizeof p, 8, bufs, err));
+                           CG_BUF_WORKSPACE, p.has_residual ? 5 : 0};
+            SD_TRY(cg_lowered_add(out, "rt_batch_norm_train_f32", &p, sizeof p, 9, bufs, err));
             /* by channels: a channel's statistics are its own whatever the split */
             cg_lowered_split(out, "rt_batch_norm_train_f32_range", p.channels, 4.0 * (double)ir_value_numel(xv));
             return SD_OK;

@@ -75,8 +75,8 @@ static SdStatus grad_batch_norm(GradCtx *c, IrNode *n, IrValue *const *dy, IrVal
     for (int i = 1; i < n->n_outputs; i++)
         if (dy[i])
             return unsupported(c, n, "a gradient through BatchNorm's batch statistics outputs");
-    if (n->attrs.norm.relu) /* bnrelu runs after autodiff */
-        return unsupported(c, n, "a gradient of a BatchNorm with a folded ReLU");
+    if (n->attrs.norm.relu || n->n_inputs > 5) /* bnrelu runs after autodiff */
+        return unsupported(c, n, "a gradient of a BatchNorm with a folded ReLU or residual");
     bool want_stats = grad_needed(c, n->inputs[3]) || grad_needed(c, n->inputs[4]);
     if (!grad_needed(c, n->inputs[0]) && !grad_needed(c, n->inputs[1]) && !grad_needed(c, n->inputs[2]) &&
         (n->attrs.norm.training || !want_stats))

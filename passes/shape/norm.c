@@ -40,6 +40,12 @@ static SdStatus shape_batch_norm(ShapeCtx *c, IrNode *n)
         return shape_error(c, n, SD_EBADMODEL, "%d outputs; in inference mode BatchNorm has only y", n->n_outputs);
     if (n->n_outputs > 1)
         SD_TRY(shape_expect_dtype(c, n, 0, SD_DT_F32));
+    if (n->n_inputs > 5 && n->inputs[5]) { /* a residual folded in (passes/fold_norm_relu.c) */
+        if (!n->attrs.norm.training)
+            return shape_error(c, n, SD_EBADMODEL, "a residual input needs training mode");
+        SD_TRY(shape_same_dtype(c, n, 0, 5));
+        SD_TRY(expect_shape(c, n, 5, "the residual", x));
+    }
     shape_set(n, 0, n->inputs[0]->dtype, x);
     for (int i = 1; i < n->n_outputs; i++)
         shape_set(n, i, SD_DT_F32, &want);

@@ -5,6 +5,7 @@
 #include "runtime/kernels/norm.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 #define LANES 16
 
@@ -49,12 +50,13 @@ static void affine_f32(const float *restrict x, float *restrict y, int64_t n, fl
         y[i] = x[i] * s + t;
 }
 
-/* the same clamped at 0 as the ReLU kernel clamps (NaN -> 0) */
-static void affine_relu_f32(const float *restrict x, float *restrict y, int64_t n, float s, float t)
+/* the same plus r[i] when r is given, clamped at 0 as the ReLU kernel clamps (NaN -> 0) when clamp */
+static void affine_add_clamp_f32(const float *restrict x, const float *restrict r, float *restrict y, int64_t n,
+                                 float s, float t, bool clamp)
 {
     for (int64_t i = 0; i < n; i++) {
-        const float v = x[i] * s + t;
-        y[i] = v > 0.0f ? v : 0.0f;
+        const float v = r ? x[i] * s + t + r[i] : x[i] * s + t;
+        y[i] = clamp && !(v > 0.0f) ? 0.0f : v;
     }
 }
 
@@ -232,10 +234,11 @@ static void batch_norm_train(const RtNormParams *p, void *const *bufs, int64_t c
         s[c] = scale[c] * inv_std[c];
         t[c] = bias[c] - mean[c] * s[c];
     }
+    const float *r = p->has_residual ? bufs[8] : NULL;
     if (p->inner == 1) {
         for (int64_t n = 0; n < p->outer; n++)
             for (int64_t c = c0; c < c1; c++) {
-                const float v = x[n * C + c] * s[c] + t[c];
+                const float v = r ? x[n * C + c] * s[c] + t[c] + r[n * C + c] : x[n * C + c] * s[c] + t[c];
                 y[n * C + c] = p->relu && !(v > 0.0f) ? 0.0f : v; /* as the ReLU kernel: NaN -> 0 */
             }
         return;
@@ -243,8 +246,8 @@ static void batch_norm_train(const RtNormParams *p, void *const *bufs, int64_t c
     for (int64_t n = 0; n < p->outer; n++)
         for (int64_t c = c0; c < c1; c++) {
             int64_t o = (n * C + c) * p->inner;
-            if (p->relu)
-                affine_relu_f32(x + o, y + o, p->inner, s[c], t[c]);
+            if (p->relu || r)
+                affine_add_clamp_f32(x + o, r ? r + o : NULL, y + o, p->inner, s[c], t[c], p->relu);
             else
                 affine_f32(x + o, y + o, p->inner, s[c], t[c]);
         }

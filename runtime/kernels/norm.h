@@ -18,6 +18,7 @@ typedef struct RtNormParams {
     int32_t var_biased;
     int32_t training;              /* BatchNorm gradient: of batch statistics (else of the affine map) */
     int32_t relu;                  /* training BatchNorm: y clamped at 0; its gradient: dy where y > 0 */
+    int32_t has_residual;          /* training BatchNorm: bufs[8] added to y before the clamp */
     int64_t scale_offset, bias_offset; /* LayerNorm: elements into their operands (both may be the workspace) */
     /* LRN: y = x / (bias + alpha / size * sum of x^2 over channels [c - lo, c + hi]) ^ beta */
     int64_t size_lo, size_hi, size;
@@ -35,7 +36,7 @@ RT_KERNEL_DECL(rt_lrn_f32)
 
 /* Training BatchNorm: x, scale, B -> y, mean, inv_std, unbiased var (each statistic as flagged,
  * else the operand is not touched); statistics over (outer, inner) per channel; workspace
- * 3 * channels floats */
+ * 3 * channels floats; with has_residual, bufs[8] (y's shape) is added before the clamp */
 RT_KERNEL_DECL(rt_batch_norm_train_f32)
 /* dy, x, scale, mean, inv_std -> dx, dscale, dbias (per channel); with relu, bufs[8] is the
  * forward's clamped y and dy counts where y > 0 */

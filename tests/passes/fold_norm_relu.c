@@ -1,7 +1,7 @@
 /* tests/passes/fold_norm_relu.c — bnrelu: a ReLU after a training BatchNorm and its gradient fold
- * into the BatchNorm and its gradient; the step computes the same bits as without the fold, for
- * [N, C, H, W] after a convolution and for [N, C]; a BatchNorm output something else reads too is
- * left alone. (The gradients themselves are checked against finite differences unfolded, in
+ * into the BatchNorm and its gradient, and a residual Add before the ReLU into the BatchNorm; the
+ * step computes the same bits as without the fold, for [N, C, H, W] after a convolution, with a
+ * residual, and for [N, C]; a BatchNorm output something else reads too is left alone. (The gradients themselves are checked against finite differences unfolded, in
  * grad_norm.c and grad_unary.c, and with the fold in the ResNet training golden test.) */
 #include "tests/passes/fd.h"
 
@@ -17,6 +17,7 @@ static IrValue *bn_relu(IrGraph *g, IrValue *x, IrValue *scale, IrValue *bias)
 typedef struct {
     bool conv;       /* in[0] is an image batch convolved with in[3] first; else [N, C] */
     bool extra_read; /* something else reads the BatchNorm's output too */
+    bool residual;   /* relu(bn(conv(x)) + conv1x1(x, in[4])) */
 } Spec;
 
 static IrValue *build(IrGraph *g, IrValue *const *in, void *ctx)
@@ -27,7 +28,16 @@ static IrValue *build(IrGraph *g, IrValue *const *in, void *ctx)
         IrAttrs ca = {.conv = {.nspatial = 2, .groups = 1, .strides = {1, 1}, .dilations = {1, 1}, .pads = {1, 1, 1, 1}}};
         x = fd_op(g, IR_OP_CONV, (IrValue *[]){x, in[3]}, 2, &ca);
     }
-    IrValue *y = bn_relu(g, x, in[1], in[2]);
+    IrValue *y;
+    if (s->residual) {
+        IrAttrs pa = {.conv = {.nspatial = 2, .groups = 1, .strides = {1, 1}, .dilations = {1, 1}}};
+        IrValue *skip = fd_op(g, IR_OP_CONV, (IrValue *[]){in[0], in[4]}, 2, &pa);
+        IrAttrs bn = {.norm = {.epsilon = 1e-5f, .momentum = 0.9f, .training = true}};
+        IrValue *z = fd_op(g, IR_OP_BATCH_NORM, (IrValue *[]){x, in[1], in[2], in[1], in[2]}, 5, &bn);
+        y = fd_op(g, IR_OP_RELU, (IrValue *[]){op2(g, IR_OP_ADD, z, skip)}, 1, NULL);
+    } else {
+        y = bn_relu(g, x, in[1], in[2]);
+    }
     if (s->extra_read) /* y + the unclamped output: z has two readers */
         y = op2(g, IR_OP_ADD, y, y->producer->inputs[0]);
     return op2(g, IR_OP_MUL, y, y); /* a loss that is not linear in y */
@@ -41,7 +51,8 @@ static void step(const Spec *s, FdInput *in, int n_in, const char *disable, floa
     fd_gradients(disable ? "unfolded" : "folded", in, n_in, build, (void *)s, &o, grads, loss);
 }
 
-static int count_relus(const Spec *s, FdInput *in, int n_in, const char *disable, bool *folded)
+/* ReLUs, their gradients and Adds left after the training pipeline; *folded: a BatchNorm took one */
+static int count_relus(const Spec *s, FdInput *in, int n_in, const char *disable, bool *folded, int *grads, int *adds)
 {
     SdError err = {0};
     IrGraph *g = ir_graph_new("count");
@@ -57,10 +68,12 @@ static int count_relus(const Spec *s, FdInput *in, int n_in, const char *disable
     ir_graph_add_output(g, sum->outputs[0]);
     cr_assert_eq(fd_train_pipeline(g, sum->outputs[0], disable, &err), SD_OK, "%s", err.msg);
     int relus = 0;
-    *folded = false;
+    *folded = false, *grads = 0, *adds = 0;
     for (int k = 0; k < ir_graph_num_nodes(g); k++) {
         const IrNode *n = ir_graph_node(g, k);
-        relus += n->op == IR_OP_RELU || (n->op == IR_OP_UNARY_GRAD && n->attrs.unary.grad_of == IR_OP_RELU);
+        relus += n->op == IR_OP_RELU;
+        *grads += n->op == IR_OP_UNARY_GRAD && n->attrs.unary.grad_of == IR_OP_RELU;
+        *adds += n->op == IR_OP_ADD;
         *folded |= (n->op == IR_OP_BATCH_NORM || n->op == IR_OP_BATCH_NORM_GRAD) && n->attrs.norm.relu;
     }
     ir_graph_free(g);
@@ -80,12 +93,20 @@ static void check(const char *what, const Spec *s, FdInput *in, int n_in)
         free(g0[i - 1]), free(g1[i - 1]);
     }
     bool folded, unfolded_flag;
-    const int kept = count_relus(s, in, n_in, NULL, &folded), all = count_relus(s, in, n_in, "bnrelu", &unfolded_flag);
-    cr_assert(!unfolded_flag && all == 2, "%s: without the fold: %d ReLU nodes", what, all);
-    if (s->extra_read)
-        cr_assert(!folded && kept == 2, "%s: folded although the BatchNorm output has another reader", what);
-    else
-        cr_assert(folded && kept == 0, "%s: %d ReLU nodes left after bnrelu", what, kept);
+    int grads, adds, all_grads, all_adds;
+    const int kept = count_relus(s, in, n_in, NULL, &folded, &grads, &adds);
+    const int all = count_relus(s, in, n_in, "bnrelu", &unfolded_flag, &all_grads, &all_adds);
+    cr_assert(!unfolded_flag && all == 1 && all_grads == 1, "%s: without the fold: %d ReLUs, %d gradients", what, all,
+              all_grads);
+    if (s->extra_read) {
+        cr_assert(!folded && kept == 1 && grads == 1, "%s: folded although the BatchNorm output has another reader",
+                  what);
+    } else if (s->residual) { /* the Add and the ReLU gone; the ReLU's gradient reads the clamped output */
+        cr_assert(folded && kept == 0 && grads == 1 && adds == all_adds - 1,
+                  "%s: %d ReLUs, %d gradients, %d of %d Adds left after bnrelu", what, kept, grads, adds, all_adds);
+    } else {
+        cr_assert(folded && kept == 0 && grads == 0, "%s: %d ReLUs, %d gradients left after bnrelu", what, kept, grads);
+    }
 }
 
 Test(fold_norm_relu, same_bits_with_and_without_the_fold)
@@ -96,6 +117,11 @@ Test(fold_norm_relu, same_bits_with_and_without_the_fold)
     FdInput in[4] = {fd_fixed(SD_DT_F32, 4, dx, x), fd_f32(1, dc, sc), fd_f32(1, dc, b), fd_f32(4, dw, w)};
     check("conv, bn, relu", &(Spec){.conv = true}, in, 4);
     check("z read twice", &(Spec){.conv = true, .extra_read = true}, in, 4);
+    const int64_t dp[4] = {5, 3, 1, 1};
+    float *wp = fd_rand(8, 15, -0.5f, 0.5f);
+    FdInput in5[5] = {in[0], in[1], in[2], in[3], fd_f32(4, dp, wp)};
+    check("conv, bn, + residual, relu", &(Spec){.conv = true, .residual = true}, in5, 5);
+    free(wp);
     float *x2 = fd_rand(5, 64 * 24, -1, 1), *sc2 = fd_rand(6, 24, 0.5f, 1.5f), *b2 = fd_rand(7, 24, -0.3f, 0.3f);
     FdInput in2[3] = {fd_fixed(SD_DT_F32, 2, d2, x2), fd_f32(1, dc2, sc2), fd_f32(1, dc2, b2)};
     check("[N, C]", &(Spec){0}, in2, 3);
