@@ -50,20 +50,37 @@ static IrNode *folded_gradient(const IrGraph *g, const IrNode *bn, const IrNode 
     return bg;
 }
 
-static SdStatus fold(IrGraph *g, IrNode *bn, IrNode *relu, IrNode **rg, IrNode **bg, int n_grads,
-                     const PassOptions *opt, SdError *err)
+/* bn made again (and removed) with inputs ins, writing y clamped at 0 (attrs.norm.relu) and its
+ * statistics as before; then it and the gradient nodes rewritten for it are shaped. */
+static SdStatus remake_norm(IrGraph *g, IrNode *bn, IrValue *const *ins, int n_in, IrValue *y, IrNode *const *grads,
+                            int n_grads, const PassOptions *opt, SdError *err)
 {
-    IrValue *y = relu->outputs[0];
-    IrValue *ins[5], *outs[IR_MAX_OUTPUTS];
-    for (int i = 0; i < bn->n_inputs; i++)
-        ins[i] = bn->inputs[i];
+    IrValue *outs[IR_MAX_OUTPUTS];
     outs[0] = y;
     for (int i = 1; i < bn->n_outputs; i++)
         outs[i] = bn->outputs[i];
     IrAttrs at = bn->attrs;
     at.norm.relu = true;
-    const int n_in = bn->n_inputs, n_out = bn->n_outputs;
-    IrNode *grads[MAX_READERS]; /* removed nodes keep their names until the graph is compacted */
+    ir_node_remove(g, bn); /* removed nodes keep their names until the graph is compacted */
+    ir_graph_set_insert_point(g, NULL);
+    IrNode *n = ir_node_new(g, IR_OP_BATCH_NORM, bn->name, ins, n_in, outs, bn->n_outputs);
+    if (!n)
+        return sd_errorf(err, SD_ENOMEM, "out of memory folding a ReLU into '%s'", bn->name);
+    n->attrs = at;
+    SD_TRY(pass_shape_node(g, n, opt, err));
+    for (int j = 0; j < n_grads; j++)
+        SD_TRY(pass_shape_node(g, grads[j], opt, err));
+    return SD_OK;
+}
+
+static SdStatus fold(IrGraph *g, IrNode *bn, IrNode *relu, IrNode **rg, IrNode **bg, int n_grads,
+                     const PassOptions *opt, SdError *err)
+{
+    IrValue *y = relu->outputs[0];
+    IrValue *ins[5];
+    for (int i = 0; i < bn->n_inputs; i++)
+        ins[i] = bn->inputs[i];
+    IrNode *grads[MAX_READERS];
     for (int j = 0; j < n_grads; j++) {
         IrValue *gi[6] = {rg[j]->inputs[0], bg[j]->inputs[1], bg[j]->inputs[2], bg[j]->inputs[3], bg[j]->inputs[4], y};
         IrValue *go[3] = {bg[j]->outputs[0], bg[j]->outputs[1], bg[j]->outputs[2]};
@@ -77,16 +94,7 @@ static SdStatus fold(IrGraph *g, IrNode *bn, IrNode *relu, IrNode **rg, IrNode *
         grads[j]->attrs = ga;
     }
     ir_node_remove(g, relu);
-    ir_node_remove(g, bn);
-    ir_graph_set_insert_point(g, NULL);
-    IrNode *n = ir_node_new(g, IR_OP_BATCH_NORM, bn->name, ins, n_in, outs, n_out);
-    if (!n)
-        return sd_errorf(err, SD_ENOMEM, "out of memory folding a ReLU into '%s'", bn->name);
-    n->attrs = at;
-    SD_TRY(pass_shape_node(g, n, opt, err));
-    for (int j = 0; j < n_grads; j++)
-        SD_TRY(pass_shape_node(g, grads[j], opt, err));
-    return SD_OK;
+    return remake_norm(g, bn, ins, bn->n_inputs, y, grads, n_grads, opt, err);
 }
 
 /* A training BatchNorm bn whose output z only an Add with a residual of its shape reads, and that
@@ -128,12 +136,6 @@ static SdStatus fold_residual(IrGraph *g, IrNode *bn, IrNode *add, IrNode *relu,
 {
     IrValue *y = relu->outputs[0];
     IrValue *ins[6] = {bn->inputs[0], bn->inputs[1], bn->inputs[2], bn->inputs[3], bn->inputs[4], residual};
-    IrValue *outs[IR_MAX_OUTPUTS];
-    outs[0] = y;
-    for (int i = 1; i < bn->n_outputs; i++)
-        outs[i] = bn->outputs[i];
-    IrAttrs at = bn->attrs;
-    at.norm.relu = true;
     IrNode *grads[MAX_READERS];
     for (int j = 0; j < n_rg; j++) {
         IrValue *gi[2] = {rg[j]->inputs[0], y};
@@ -146,16 +148,7 @@ static SdStatus fold_residual(IrGraph *g, IrNode *bn, IrNode *add, IrNode *relu,
     }
     ir_node_remove(g, relu);
     ir_node_remove(g, add);
-    ir_node_remove(g, bn);
-    ir_graph_set_insert_point(g, NULL);
-    IrNode *n = ir_node_new(g, IR_OP_BATCH_NORM, bn->name, ins, 6, outs, bn->n_outputs);
-    if (!n)
-        return sd_errorf(err, SD_ENOMEM, "out of memory folding a residual into '%s'", bn->name);
-    n->attrs = at;
-    SD_TRY(pass_shape_node(g, n, opt, err));
-    for (int j = 0; j < n_rg; j++)
-        SD_TRY(pass_shape_node(g, grads[j], opt, err));
-    return SD_OK;
+    return remake_norm(g, bn, ins, 6, y, grads, n_rg, opt, err);
 }
 
 SdStatus pass_fold_norm_relu(IrGraph *g, const PassOptions *opt, SdError *err)
