@@ -1,11 +1,11 @@
-/* tests/codegen/quant.c — the int8 and bf16 kernels against naive references: QCONV (packed and
+/* tests/codegen/quant.c — the int8 kernels against naive references: QCONV (packed and
  * depthwise, odd channel counts and input depths, pixel tails, strides, dilations, groups, 1-D),
- * QMATMUL (one row, odd K and N, several column blocks), QADD, QGLOBAL_AVG_POOL, CONV_BF16 and
- * MATMUL_BF16, each run twice: folded at compile time through the natively built portable kernels,
- * and through the JIT (on a host with AVX512-VNNI/BF16, the "_avx512" builds). int8 references sum
- * in int64 and requantize with the same f32 arithmetic the kernels specify, so results must be
- * identical; bf16 references sum the bf16-rounded operands in double. Then QuantizeLinear's
- * rounding and saturation, and the messages for malformed quantized nodes. */
+ * QMATMUL (one row, odd K and N, several column blocks), QADD, QGLOBAL_AVG_POOL, each run twice:
+ * folded at compile time through the natively built portable kernels, and through the JIT (on a
+ * host with AVX512-VNNI/BF16, the "_avx512" builds). The references sum in int64 and requantize
+ * with the same f32 arithmetic the kernels specify, so results must be identical. Then
+ * QuantizeLinear's rounding and saturation, and the messages for malformed quantized nodes.
+ * (CONV_BF16 and MATMUL_BF16: quant_bf16.c.) */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -15,69 +15,8 @@
 
 #include "api/driver.h"
 #include "ir/graph.h"
-#include "runtime/kernels/half.h"
 #include "support/mem.h"
-
-/* ------------------------------------------------------------------------------------------ */
-/* a graph around one quantized op                                                             */
-/* ------------------------------------------------------------------------------------------ */
-
-static uint32_t lcg(uint32_t *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return *s >> 8;
-}
-
-static IrValue *cst(IrGraph *g, const char *name, SdDType dt, int rank, const int64_t *dims, const void *data)
-{
-    SdError err = {0};
-    IrShape s = ir_shape_make(rank, dims);
-    IrValue *v = ir_constant_new(g, name, dt, &s, data, &err);
-    cr_assert_not_null(v, "%s", err.msg);
-    return v;
-}
-
-/* Compiles g (whose single output is the op's) and runs it on `x` when x is a graph input; disable:
- * as --disable's list (NULL: nothing). */
-static void compile_run_disabled(IrGraph *g, const RtTensor *x, RtTensor *out, const char *disable)
-{
-    SdError err = {0};
-    SdOptions opt = sd_options_default();
-    opt.verify = true;
-    if (disable)
-        opt.disable = disable;
-    cr_assert_eq(sd_optimize(g, &opt, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
-    SdModel *m = NULL;
-    cr_assert_eq(sd_model_compile(g, &opt, &m, &err), SD_OK, "%s", err.msg);
-    cr_assert_eq(sd_model_run(m, x, x ? 1 : 0, out, 1, &err), SD_OK, "%s", err.msg);
-    sd_model_free(m);
-}
-
-/* The activation operand: a graph input (JIT) or a constant (everything folds natively). */
-static IrValue *activation(IrGraph *g, bool jit, SdDType dt, int rank, const int64_t *dims, const void *data,
-                           RtTensor *t)
-{
-    IrShape s = ir_shape_make(rank, dims);
-    if (!jit)
-        return cst(g, "x", dt, rank, dims, data);
-    IrValue *v = ir_value_new(g, "x", dt, &s);
-    ir_graph_add_input(g, v);
-    memset(t, 0, sizeof *t);
-    t->dtype = dt, t->rank = rank;
-    memcpy(t->dims, dims, sizeof(int64_t) * (size_t)rank);
-    t->nbytes = (size_t)ir_shape_numel(&s) * sd_dtype_size(dt);
-    t->data = (void *)data;
-    return v;
-}
-
-static IrValue *pack(IrGraph *g, IrValue *w, SdDType to, int64_t groups, int64_t depth)
-{
-    IrNode *n = ir_node_new1(g, IR_OP_PACK_WEIGHTS, "pack", &w, 1, to);
-    n->attrs.quant.out_dtype = to;
-    n->attrs.quant.conv.groups = groups;
-    n->attrs.quant.depth = depth;
-    return n->outputs[0];
-}
+#include "tests/codegen/quant_harness.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* QCONV                                                                                       */
@@ -406,138 +345,6 @@ Test(quant_kernels, qglobal_avg_pool_rescales_the_mean)
             uint8_t want = (uint8_t)fminf(fmaxf(v, 0.0f), 255.0f);
             cr_assert_eq(((uint8_t *)y.data)[c], want, "plane %d is %d, expected %d", c, ((uint8_t *)y.data)[c], want);
         }
-        rt_tensor_free(&y);
-    }
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* bf16                                                                                        */
-/* ------------------------------------------------------------------------------------------ */
-
-static double bf(float v) { return rt_bf16_to_float(rt_float_to_bf16(v)); }
-
-typedef struct {
-    int64_t batch, c_in, c_out, in[2], kernel[2], stride[2], dilation[2], pads[4];
-    bool bias;
-    float lo, hi;
-} Bf16Case;
-
-/* CONV_BF16 against sums in double of the operands rounded to bf16, within 1e-5 of their magnitude:
- * folded natively, JIT, and JIT with im2col for every convolution. */
-static void check_conv_bf16(const Bf16Case *c)
-{
-    const int64_t KH = c->kernel[0], KW = c->kernel[1], IH = c->in[0], IW = c->in[1];
-    const int64_t OH = (IH + c->pads[0] + c->pads[2] - (KH - 1) * c->dilation[0] - 1) / c->stride[0] + 1;
-    const int64_t OW = (IW + c->pads[1] + c->pads[3] - (KW - 1) * c->dilation[1] - 1) / c->stride[1] + 1;
-    const int64_t xn = c->batch * c->c_in * IH * IW, wn = c->c_out * c->c_in * KH * KW, yn = c->batch * c->c_out * OH * OW;
-    const int64_t xd[4] = {c->batch, c->c_in, IH, IW}, wd[4] = {c->c_out, c->c_in, KH, KW};
-    float *x = malloc((size_t)xn * 4), *w = malloc((size_t)wn * 4), *b = malloc((size_t)c->c_out * 4);
-    double *want = malloc((size_t)yn * 8), *bound = malloc((size_t)yn * 8);
-    uint32_t s = 3;
-    for (int64_t i = 0; i < xn; i++)
-        x[i] = (float)(lcg(&s) % 2001) / 1000.0f - 1.0f;
-    for (int64_t i = 0; i < wn; i++)
-        w[i] = (float)(lcg(&s) % 2001) / 1000.0f - 1.0f;
-    for (int64_t i = 0; i < c->c_out; i++)
-        b[i] = c->bias ? (float)(lcg(&s) % 201) / 100.0f - 1.0f : 0.0f;
-    for (int64_t n = 0, i = 0; n < c->batch; n++)
-        for (int64_t oc = 0; oc < c->c_out; oc++)
-            for (int64_t oh = 0; oh < OH; oh++)
-                for (int64_t ow = 0; ow < OW; ow++, i++) {
-                    double acc = 0, mag = 0;
-                    for (int64_t ic = 0; ic < c->c_in; ic++)
-                        for (int64_t kh = 0; kh < KH; kh++)
-                            for (int64_t kw = 0; kw < KW; kw++) {
-                                int64_t ih = oh * c->stride[0] + kh * c->dilation[0] - c->pads[0];
-                                int64_t iw = ow * c->stride[1] + kw * c->dilation[1] - c->pads[1];
-                                if (ih < 0 || ih >= IH || iw < 0 || iw >= IW)
-                                    continue;
-                                double t = bf(x[((n * c->c_in + ic) * IH + ih) * IW + iw]) *
-                                           bf(w[((oc * c->c_in + ic) * KH + kh) * KW + kw]);
-                                acc += t, mag += fabs(t);
-                            }
-                    want[i] = fmin(fmax(acc + b[oc], c->lo), c->hi);
-                    bound[i] = 1e-5 * (mag + 1.0);
-                }
-    static const char *const what[3] = {"folded", "jit", "jit im2col"};
-    for (int jit = 0; jit < 3; jit++) {
-        IrGraph *g = ir_graph_new("conv_bf16");
-        ir_graph_set_source(g, "test");
-        RtTensor xt;
-        IrValue *in[3] = {activation(g, jit, SD_DT_F32, 4, xd, x, &xt),
-                          pack(g, cst(g, "w", SD_DT_F32, 4, wd, w), SD_DT_BF16, 1, 0),
-                          cst(g, "b", SD_DT_F32, 1, &c->c_out, b)};
-        IrNode *n = ir_node_new1(g, IR_OP_CONV_BF16, "conv", in, c->bias ? 3 : 2, SD_DT_F32);
-        IrQuantAttrs *a = &n->attrs.quant;
-        a->conv = (IrConvAttrs){.nspatial = 2, .groups = 1};
-        memcpy(a->conv.kernel, c->kernel, sizeof c->kernel);
-        memcpy(a->conv.strides, c->stride, sizeof c->stride);
-        memcpy(a->conv.dilations, c->dilation, sizeof c->dilation);
-        memcpy(a->conv.pads, c->pads, sizeof c->pads);
-        a->channels = c->c_out, a->lo = c->lo, a->hi = c->hi, a->out_dtype = SD_DT_F32;
-        ir_graph_add_output(g, n->outputs[0]);
-        RtTensor y;
-        compile_run_disabled(g, jit ? &xt : NULL, &y, jit == 2 ? "direct-conv" : NULL);
-        cr_assert_eq(y.nbytes, (size_t)yn * 4);
-        for (int64_t i = 0; i < yn; i++)
-            cr_assert(fabs(((float *)y.data)[i] - want[i]) <= bound[i], "%s: element %lld is %.7g, expected %.7g",
-                      what[jit], (long long)i, ((float *)y.data)[i], want[i]);
-        rt_tensor_free(&y);
-    }
-    free(x), free(w), free(b), free(want), free(bound);
-}
-
-Test(quant_kernels, conv_bf16_sums_rounded_operands_in_f32)
-{
-    /* odd input channels (im2col): stride 2, pad 1, ReLU6 folded */
-    Bf16Case odd = {1, 7, 11, {10, 9}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, 0.0f, 6.0f};
-    check_conv_bf16(&odd);
-    /* even ones (the direct kernel): several images, a partial channel panel, no bias */
-    Bf16Case even = {3, 6, 13, {9, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, false, -INFINITY, INFINITY};
-    check_conv_bf16(&even);
-    /* strides, dilation, uneven padding; a 1x1 stride 2 */
-    Bf16Case st = {2, 10, 16, {17, 23}, {3, 2}, {2, 3}, {2, 1}, {2, 0, 1, 2}, true, -1.0f, INFINITY};
-    check_conv_bf16(&st);
-    Bf16Case ds = {2, 8, 9, {14, 14}, {1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}, true, -INFINITY, INFINITY};
-    check_conv_bf16(&ds);
-    /* plain 1x1: pairs of rows of x interleaved straight, an odd last channel the staged way */
-    Bf16Case pw = {1, 7, 12, {23, 21}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, true, 0.0f, INFINITY};
-    check_conv_bf16(&pw);
-}
-
-Test(quant_kernels, matmul_bf16_odd_sizes)
-{
-    const int64_t ad[2] = {3, 71}, bd[2] = {71, 83}, n = 83;
-    float a[213], b[71 * 83], bias[83];
-    uint32_t s = 11;
-    for (int i = 0; i < 213; i++)
-        a[i] = (float)(lcg(&s) % 2001) / 500.0f - 2.0f;
-    for (int i = 0; i < 71 * 83; i++)
-        b[i] = (float)(lcg(&s) % 2001) / 1000.0f - 1.0f;
-    for (int i = 0; i < 83; i++)
-        bias[i] = (float)i * 0.01f;
-    for (int jit = 0; jit < 2; jit++) {
-        IrGraph *g = ir_graph_new("matmul_bf16");
-        ir_graph_set_source(g, "test");
-        RtTensor xt;
-        IrValue *in[3] = {activation(g, jit, SD_DT_F32, 2, ad, a, &xt), pack(g, cst(g, "b", SD_DT_F32, 2, bd, b), SD_DT_BF16, 1, 71),
-                          cst(g, "bias", SD_DT_F32, 1, &n, bias)};
-        IrNode *node = ir_node_new1(g, IR_OP_MATMUL_BF16, "mm", in, 3, SD_DT_F32);
-        node->attrs.quant = (IrQuantAttrs){.channels = 83, .depth = 71, .lo = -INFINITY, .hi = INFINITY, .out_dtype = SD_DT_F32};
-        ir_graph_add_output(g, node->outputs[0]);
-        RtTensor y;
-        compile_run_disabled(g, jit ? &xt : NULL, &y, jit == 2 ? "direct-conv" : NULL);
-        for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 83; j++) {
-                double acc = 0, mag = 0;
-                for (int k = 0; k < 71; k++) {
-                    double t = bf(a[i * 71 + k]) * bf(b[k * 83 + j]);
-                    acc += t, mag += fabs(t);
-                }
-                double got = ((float *)y.data)[i * 83 + j];
-                cr_assert(fabs(got - (acc + bias[j])) <= 1e-5 * (mag + 1), "%s: [%d, %d] is %.7g, expected %.7g",
-                          jit ? "jit" : "folded", i, j, got, acc + bias[j]);
-            }
         rt_tensor_free(&y);
     }
 }
