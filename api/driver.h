@@ -40,6 +40,10 @@ SdStatus sd_optimize(IrGraph *g, const SdOptions *opt, const char *stop_after,
                      void (*after)(void *ctx, const char *pass, const IrGraph *g), void *after_ctx, SdError *err);
 /* Runs the training pipeline (output 0 is the loss) with the optimizer `train`. */
 SdStatus sd_optimize_training(IrGraph *g, const SdOptions *opt, const PassTrainOptions *train, SdError *err);
+/* opt->precision as given: whether it asks for bf16 ("bf16"), and whether it is one of NULL, "",
+ * "fp32", "f32" and "bf16" (else an SD_EUSAGE error naming it). */
+bool sd_wants_bf16(const SdOptions *opt);
+SdStatus sd_check_precision(const char *precision, SdError *err);
 /* Low precision (api/quantize.c). The calibration: the float model (inference pipeline up to dce)
  * run on the samples opt->calib names, with the range of every f32 value by opt->calib_method. */
 typedef struct SdCalibration {

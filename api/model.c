@@ -131,7 +131,7 @@ CgLowerOptions sd_lower_options(const SdOptions *opt)
     if (opt && opt->gemm && strcmp(opt->gemm, "openblas") == 0)
         lo.gemm = CG_GEMM_OPENBLAS;
     lo.no_direct_conv = opt && sd_name_listed(opt->disable, "direct-conv");
-    lo.bf16_products = opt && opt->precision && strcmp(opt->precision, "bf16") == 0;
+    lo.bf16_products = sd_wants_bf16(opt);
     return lo;
 }
 
@@ -160,7 +160,7 @@ SdStatus sd_optimize_training(IrGraph *g, const SdOptions *opt, const PassTrainO
     /* bf16: the convolutions and matrix products with constant weights (a frozen teacher's) become
      * the packed bf16 ops of inference; the trained ones get bf16 products in code generation */
     PassQuantOptions q = {.precision = PASS_PRECISION_BF16};
-    if (opt && opt->precision && strcmp(opt->precision, "bf16") == 0)
+    if (sd_wants_bf16(opt))
         po.quant = &q;
     return pass_run_pipeline(g, "training", &po, err);
 }

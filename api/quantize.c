@@ -429,6 +429,15 @@ SdStatus sd_calibrate(const char *path, const SdOptions *opt, SdCalibration *out
     return st;
 }
 
+bool sd_wants_bf16(const SdOptions *opt) { return opt && opt->precision && strcmp(opt->precision, "bf16") == 0; }
+
+SdStatus sd_check_precision(const char *p, SdError *err)
+{
+    if (p && p[0] && strcmp(p, "bf16") != 0 && strcmp(p, "fp32") != 0 && strcmp(p, "f32") != 0)
+        return sd_errorf(err, SD_EUSAGE, "--precision '%s': fp32 or bf16 is expected", p);
+    return SD_OK;
+}
+
 SdStatus sd_quant_options(const char *path, const SdOptions *opt, PassQuantOptions *q, SdCalibration *cal,
                           SdError *err)
 {
@@ -439,10 +448,8 @@ SdStatus sd_quant_options(const char *path, const SdOptions *opt, PassQuantOptio
     bool int8 = opt->quantize && opt->quantize[0];
     if (int8 && strcmp(opt->quantize, "int8") != 0)
         return sd_errorf(err, SD_EUSAGE, "--quantize '%s': int8 is the supported quantization", opt->quantize);
-    const char *p = opt->precision;
-    bool bf16 = p && strcmp(p, "bf16") == 0;
-    if (p && p[0] && !bf16 && strcmp(p, "fp32") != 0 && strcmp(p, "f32") != 0)
-        return sd_errorf(err, SD_EUSAGE, "--precision '%s': fp32 or bf16 is expected", p);
+    SD_TRY(sd_check_precision(opt->precision, err));
+    const bool bf16 = sd_wants_bf16(opt);
     if (int8 && bf16)
         return sd_errorf(err, SD_EUSAGE, "--quantize=int8 and --precision=bf16 exclude each other");
     q->per_tensor = opt->per_tensor;

@@ -447,12 +447,11 @@ SdStatus sd_train(const char *recipe_path, const SdTrainOptions *opt, SdTrainRes
     /* the step's, not the evaluation's nor the exports' */
     t.sopt.profile = opt->profile;
     t.sopt.precision = opt->precision ? opt->precision : e->precision == 1 ? "bf16" : NULL;
-    if (st == SD_OK && t.sopt.precision && strcmp(t.sopt.precision, "bf16") != 0 &&
-        strcmp(t.sopt.precision, "fp32") != 0)
-        st = sd_errorf(err, SD_EUSAGE, "--precision '%s': fp32 or bf16 is expected", t.sopt.precision);
+    if (st == SD_OK)
+        st = sd_check_precision(t.sopt.precision, err);
     if (st == SD_OK)
         st = compile_step(&t, err);
-    const bool bf16 = t.sopt.precision && strcmp(t.sopt.precision, "bf16") == 0;
+    const bool bf16 = sd_wants_bf16(&t.sopt);
     t.bf16 = bf16;
     if (st == SD_OK && bf16 && !cg_host_has_lowp())
         fprintf(out, "seedc train: note: this CPU has no AVX512-BF16: the bf16 products run as plain C loops, "

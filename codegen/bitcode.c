@@ -54,9 +54,11 @@ static void drop_avx512_kernels(LLVMModuleRef m)
     }
 }
 
-/* On targets with those features, every call of a kernel function that has an "_avx512" twin goes
- * to the twin: kernels built once (rt_gemm_f32 in gemm.c) reach the bf16 GEMM's fast build too. */
-static void prefer_avx512_kernels(LLVMModuleRef m)
+/* On targets with those features, each kernel function built with them ("X_avx512") takes the
+ * place of its portable twin X: every call of X goes to it and it takes the name X, so callers,
+ * code generation's included, name kernels one way (a kernel built once, rt_gemm_f32 in gemm.c,
+ * reaches the bf16 GEMM's fast build too). */
+static void adopt_avx512_kernels(LLVMModuleRef m)
 {
     for (LLVMValueRef fn = LLVMGetFirstFunction(m); fn; fn = LLVMGetNextFunction(fn)) {
         size_t len;
@@ -67,8 +69,13 @@ static void prefer_avx512_kernels(LLVMModuleRef m)
         memcpy(plain, name, len - 7);
         plain[len - 7] = '\0';
         LLVMValueRef twin = LLVMGetNamedFunction(m, plain);
-        if (twin && !LLVMIsDeclaration(twin) && LLVMGlobalGetValueType(twin) == LLVMGlobalGetValueType(fn))
+        if (twin && LLVMGlobalGetValueType(twin) != LLVMGlobalGetValueType(fn))
+            continue;
+        if (twin) {
             LLVMReplaceAllUsesWith(twin, fn);
+            LLVMDeleteFunction(twin);
+        }
+        LLVMSetValueName2(fn, plain, len - 7);
     }
 }
 
@@ -87,7 +94,7 @@ SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *o
     if (!t->avx512_lowp)
         drop_avx512_kernels(m);
     else
-        prefer_avx512_kernels(m);
+        adopt_avx512_kernels(m);
     for (LLVMValueRef fn = LLVMGetFirstFunction(m); fn; fn = LLVMGetNextFunction(fn)) {
         if (LLVMIsDeclaration(fn))
             continue;

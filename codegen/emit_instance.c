@@ -6,17 +6,7 @@
 
 #include "codegen/emit_internal.h"
 
-LLVMValueRef cg_kernel_function(CgEmitter *e, const char *name)
-{
-    if (e->t->avx512_lowp) {
-        char special[128];
-        snprintf(special, sizeof special, "%s_avx512", name);
-        LLVMValueRef fn = LLVMGetNamedFunction(e->m, special);
-        if (fn)
-            return fn;
-    }
-    return LLVMGetNamedFunction(e->m, name);
-}
+LLVMValueRef cg_kernel_function(CgEmitter *e, const char *name) { return LLVMGetNamedFunction(e->m, name); }
 
 LLVMValueRef cg_param_global(CgEmitter *e, const CgCall *call)
 {

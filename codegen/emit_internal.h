@@ -41,9 +41,8 @@ typedef struct CgEmitter {
     size_t cur_packed;        /* the node being emitted's */
 } CgEmitter;
 
-/* A kernel by name; on targets with AVX512-VNNI/BF16 its build for them ("<name>_avx512",
- * the files that include runtime/kernels/qgemm_internal.h) when there is one. NULL when the bitcode
- * has neither. */
+/* A kernel by name (on targets with AVX512-VNNI/BF16 its build for them where there is one: it has
+ * taken the portable one's name, codegen/bitcode.c). NULL when the bitcode has none. */
 LLVMValueRef cg_kernel_function(CgEmitter *e, const char *name);
 /* The call's params as a private constant global. */
 LLVMValueRef cg_param_global(CgEmitter *e, const CgCall *call);

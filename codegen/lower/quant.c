@@ -1,8 +1,9 @@
 /* codegen/lower/quant.c — quantization ops onto runtime/kernels/quant.h (ONNX's ops with run-time
  * scales, int8 elementwise) and runtime/kernels/qgemm.h (the packed int8 and bf16 convolutions and
  * matrix products passes/quantize.c makes). The packed kernels exist twice in the bitcode, portable
- * C and with AVX512-VNNI/BF16 instructions under the suffix "_avx512": codegen calls the latter
- * where the target has those features (emit.c), so lowering names the portable ones. */
+ * C and with AVX512-VNNI/BF16 instructions under the suffix "_avx512", which takes the portable
+ * one's name where the target has those features (codegen/bitcode.c), so lowering names kernels
+ * one way. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

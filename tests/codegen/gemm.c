@@ -9,50 +9,8 @@
 
 #include "runtime/kernels/gemm.h"
 #include "support/mem.h"
+#include "tests/codegen/gemm_ref.h"
 #include "tests/codegen/matnorm_harness.h"
-
-typedef struct {
-    int64_t M, N, K;
-    int ta, tb;
-    float alpha, beta;
-} GCase;
-
-/* C = alpha op(A) op(B) + beta C0 in double, and the scale sum |alpha a b| + |beta c| for tolerances */
-static void ref_gemm(const GCase *c, const float *a, int64_t lda, const float *b, int64_t ldb, const float *c0,
-                     int64_t ldc, double *want, double *scale)
-{
-    for (int64_t i = 0; i < c->M; i++)
-        for (int64_t j = 0; j < c->N; j++) {
-            double s = 0, s_abs = 0;
-            for (int64_t k = 0; k < c->K; k++) {
-                double x = c->ta ? a[k * lda + i] : a[i * lda + k];
-                double w = c->tb ? b[j * ldb + k] : b[k * ldb + j];
-                s += x * w;
-                s_abs += fabs(x * w);
-            }
-            double old = c->beta != 0.0f && c0 ? (double)c0[i * ldc + j] : 0.0;
-            want[i * c->N + j] = c->alpha * s + c->beta * old;
-            scale[i * c->N + j] = fabs(c->alpha) * s_abs + fabs(c->beta * old);
-        }
-}
-
-/* rounding of a K-long float sum, blocked or not, stays well inside this */
-static double tol_rel(int64_t K) { return 4.0 * FLT_EPSILON * sqrt((double)K + 1.0) + 1e-7 * (double)K / 64.0; }
-
-/* The rows of the checked C: got has ldc-strided rows, want is dense. */
-static void expect_close(const float *got, int64_t ldc, const double *want, const double *scale, const GCase *c,
-                         const char *what)
-{
-    double rt = tol_rel(c->K);
-    for (int64_t i = 0; i < c->M; i++)
-        for (int64_t j = 0; j < c->N; j++) {
-            double g = got[i * ldc + j], w = want[i * c->N + j], tol = 1e-6 + rt * scale[i * c->N + j];
-            cr_assert(fabs(g - w) <= tol,
-                      "%s: %lldx%lldx%lld ta=%d tb=%d alpha=%g beta=%g: C[%lld][%lld] is %.9g, expected %.9g (tol %.3g)",
-                      what, (long long)c->M, (long long)c->N, (long long)c->K, c->ta, c->tb, c->alpha, c->beta,
-                      (long long)i, (long long)j, g, w, tol);
-        }
-}
 
 /* --- through the JIT: many Gemm nodes in one graph --- */
 
@@ -104,8 +62,8 @@ static void check_jit(int ta, int tb)
     for (int i = 0; i < n_cases; i++) {
         const GCase *c = &cs[i];
         double *want = malloc((size_t)(c->M * c->N) * sizeof *want), *scale = malloc((size_t)(c->M * c->N) * sizeof *scale);
-        ref_gemm(c, a[i], ta ? c->M : c->K, b[i], tb ? c->K : c->N, c0[i], c->N, want, scale);
-        expect_close(y[i], c->N, want, scale, c, "jit");
+        gemm_reference(c, a[i], ta ? c->M : c->K, b[i], tb ? c->K : c->N, c0[i], c->N, false, want, scale);
+        gemm_expect_close(y[i], c->N, want, scale, c, c->K, "jit");
         free(want), free(scale);
         free(a[i]), free(b[i]), free(c0[i]), free(y[i]);
     }
@@ -149,8 +107,8 @@ Test(gemm_builtin, jit_blocking_boundaries)
         void *ins[2] = {a, b}, *outs[1] = {y};
         sd_model_run_raw(m, ins, outs);
         double *want = malloc((size_t)(c->M * c->N) * sizeof *want), *scale = malloc((size_t)(c->M * c->N) * sizeof *scale);
-        ref_gemm(c, a, c->ta ? c->M : c->K, b, c->tb ? c->K : c->N, NULL, c->N, want, scale);
-        expect_close(y, c->N, want, scale, c, "jit blocking");
+        gemm_reference(c, a, c->ta ? c->M : c->K, b, c->tb ? c->K : c->N, NULL, c->N, false, want, scale);
+        gemm_expect_close(y, c->N, want, scale, c, c->K, "jit blocking");
         sd_model_free(m);
         free(a), free(b), free(y), free(want), free(scale);
     }
@@ -191,7 +149,7 @@ Test(gemm_builtin, jit_conv_blocks_write_strided_rows)
                             double p = (double)x[(ic * hw + ih) * hw + iw] * w[((oc * cin + ic) * 3 + kh) * 3 + kw];
                             s += p, s_abs += fabs(p);
                         }
-                double e = fabs(y[(oc * hw + oh) * hw + ow] - s) / (1e-6 + tol_rel(cin * 9) * s_abs);
+                double e = fabs(y[(oc * hw + oh) * hw + ow] - s) / (1e-6 + gemm_tol_rel(cin * 9) * s_abs);
                 worst = e > worst ? e : worst;
             }
     cr_expect(worst <= 1.0, "conv through the builtin GEMM: worst error %.3g of the tolerance", worst);
@@ -226,9 +184,10 @@ static void check_native_with(int provider, GCase c, int64_t pad_a, int64_t pad_
     for (int64_t i = wn; i < wn + 64; i++)
         work[i] = CANARY;
     rt_gemm_f32(c.ta, c.tb, c.M, c.N, c.K, c.alpha, a, lda, b, ldb, c.beta, cm, ldc, provider, work);
-    double *want = malloc((size_t)(c.M * c.N + 1) * sizeof *want), *scale = malloc((size_t)(c.M * c.N + 1) * sizeof *scale);
-    ref_gemm(&c, a, lda, b, ldb, c0, ldc, want, scale);
-    expect_close(cm, ldc, want, scale, &c, provider == RT_GEMM_BUILTIN_NARROW ? "native, narrow tiles" : "native");
+    double *want = calloc((size_t)(c.M * c.N + 1), sizeof *want), *scale = calloc((size_t)(c.M * c.N + 1), sizeof *scale);
+    gemm_reference(&c, a, lda, b, ldb, c0, ldc, false, want, scale);
+    gemm_expect_close(cm, ldc, want, scale, &c, c.K,
+                      provider == RT_GEMM_BUILTIN_NARROW ? "native, narrow tiles" : "native");
     for (int64_t i = 0; i < c.M; i++)
         for (int64_t j = c.N; j < ldc; j++)
             cr_assert(cm[i * ldc + j] == CANARY, "native %lldx%lldx%lld: C[%lld][%lld] beyond N was written",

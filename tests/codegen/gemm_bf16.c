@@ -9,17 +9,8 @@
 
 #include "runtime/kernels/gemm.h"
 #include "support/mem.h"
+#include "tests/codegen/gemm_ref.h"
 #include "tests/codegen/matnorm_harness.h"
-
-/* f32 -> bf16 -> f32, nearest even (no NaNs here) */
-static float round_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 static float *rounded_copy(const float *x, int64_t n)
 {
@@ -29,52 +20,12 @@ static float *rounded_copy(const float *x, int64_t n)
     return r;
 }
 
-typedef struct {
-    int64_t M, N, K;
-    int ta, tb;
-    float alpha, beta; /* alpha a power of two: exact wherever it is folded in */
-} BCase;
-
-/* want = alpha op(A~) op(B~) + beta C0 in double (~: rounded to bf16), scale = sum of |terms| */
-static void ref_bf16(const BCase *c, const float *a, int64_t lda, const float *b, int64_t ldb, const float *c0,
-                     int64_t ldc, double *want, double *scale)
-{
-    for (int64_t i = 0; i < c->M; i++)
-        for (int64_t j = 0; j < c->N; j++) {
-            double s = 0, s_abs = 0;
-            for (int64_t k = 0; k < c->K; k++) {
-                double x = round_bf16(c->ta ? a[k * lda + i] : a[i * lda + k]);
-                double w = round_bf16(c->tb ? b[j * ldb + k] : b[k * ldb + j]);
-                s += x * w;
-                s_abs += fabs(x * w);
-            }
-            double old = c->beta != 0.0f && c0 ? (double)c0[i * ldc + j] : 0.0;
-            want[i * c->N + j] = c->alpha * s + c->beta * old;
-            scale[i * c->N + j] = fabs(c->alpha) * s_abs + fabs(c->beta * old);
-        }
-}
-
-/* the products of bf16 values are exact in f32; only the f32 sums (two products a step) round */
-static void expect_close(const float *got, int64_t ldc, const double *want, const double *scale, const BCase *c,
-                         const char *what)
-{
-    const double rt = 4.0 * FLT_EPSILON * sqrt(2.0 * (double)c->K + 1.0) + 1e-7 * (double)c->K / 32.0;
-    for (int64_t i = 0; i < c->M; i++)
-        for (int64_t j = 0; j < c->N; j++) {
-            double g = got[i * ldc + j], w = want[i * c->N + j], tol = 1e-6 + rt * scale[i * c->N + j];
-            cr_assert(fabs(g - w) <= tol,
-                      "%s: %lldx%lldx%lld ta=%d tb=%d alpha=%g beta=%g: C[%lld][%lld] is %.9g, expected %.9g (tol %.3g)",
-                      what, (long long)c->M, (long long)c->N, (long long)c->K, c->ta, c->tb, c->alpha, c->beta,
-                      (long long)i, (long long)j, g, w, tol);
-        }
-}
-
 #define LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define CANARY 12345.0f
 
 /* --- native (the portable build) --- */
 
-static void check_native(BCase c, int64_t pad_a, int64_t pad_b, int64_t pad_c, int nan_c)
+static void check_native(GCase c, int64_t pad_a, int64_t pad_b, int64_t pad_c, int nan_c)
 {
     const int64_t lda = (c.ta ? c.M : c.K) + pad_a, ldb = (c.tb ? c.K : c.N) + pad_b, ldc = c.N + pad_c;
     TRng rng = {(uint64_t)(c.M * 131 + c.N * 7 + c.K)};
@@ -92,9 +43,9 @@ static void check_native(BCase c, int64_t pad_a, int64_t pad_b, int64_t pad_c, i
     for (int64_t i = wn; i < wn + 64; i++)
         work[i] = CANARY;
     rt_gemm_f32(c.ta, c.tb, c.M, c.N, c.K, c.alpha, a, lda, b, ldb, c.beta, cm, ldc, RT_GEMM_BF16, work);
-    double *want = malloc((size_t)(c.M * c.N) * sizeof *want), *scale = malloc((size_t)(c.M * c.N) * sizeof *scale);
-    ref_bf16(&c, a, lda, b, ldb, c0, ldc, want, scale);
-    expect_close(cm, ldc, want, scale, &c, "native bf16");
+    double *want = calloc((size_t)(c.M * c.N + 1), sizeof *want), *scale = calloc((size_t)(c.M * c.N + 1), sizeof *scale);
+    gemm_reference(&c, a, lda, b, ldb, c0, ldc, true, want, scale);
+    gemm_expect_close(cm, ldc, want, scale, &c, 2 * c.K, "native bf16");
     for (int64_t i = 0; i < c.M; i++)
         for (int64_t j = c.N; j < ldc; j++)
             cr_assert(cm[i * ldc + j] == CANARY, "native bf16: C[%lld][%lld] beyond N was written", (long long)i,
@@ -115,14 +66,14 @@ Test(gemm_bf16, native_every_remainder_transpose_and_beta)
     for (int im = 0; im < LEN(ms); im++)
         for (int in = 0; in < LEN(ns); in++)
             for (int t = 0; t < 4; t++, n++) {
-                BCase c = {ms[im], ns[in], ks[(im + in + t) % LEN(ks)], t & 1, t >> 1, n % 3 ? 1.0f : 0.5f,
+                GCase c = {ms[im], ns[in], ks[(im + in + t) % LEN(ks)], t & 1, t >> 1, n % 3 ? 1.0f : 0.5f,
                            n % 4 == 0 ? 0.0f : n % 4 == 1 ? 1.0f : -0.5f};
                 check_native(c, n % 5, (n + 2) % 7, n % 3 ? 9 : 0, n % 4 == 0 && n % 3 == 0);
             }
     /* narrow N: computed as C^T in blocks of rows of C */
     for (int t = 0; t < 4; t++) {
-        check_native((BCase){rt_gemm_t_block(49) + 37, 49, 33, t & 1, t >> 1, 1.0f, t == 2 ? 0.5f : 0.0f}, 3, 1, 5, t == 1);
-        check_native((BCase){250, 9, 64, t & 1, t >> 1, -2.0f, t == 3 ? 1.0f : 0.0f}, 0, 2, 0, 0);
+        check_native((GCase){rt_gemm_t_block(49) + 37, 49, 33, t & 1, t >> 1, 1.0f, t == 2 ? 0.5f : 0.0f}, 3, 1, 5, t == 1);
+        check_native((GCase){250, 9, 64, t & 1, t >> 1, -2.0f, t == 3 ? 1.0f : 0.0f}, 0, 2, 0, 0);
     }
 }
 
@@ -145,10 +96,10 @@ Test(gemm_bf16, native_rows_at_offsets)
         for (int64_t k = 0; k < K; k++)
             memcpy(b + k * N, src + rows[k], (size_t)N * sizeof(float));
         rt_gemm_f32_rows(M, N, K, a, K, NULL, 0, 0, src, rows, 0.0f, y, N, RT_GEMM_BF16, work);
-        BCase c = {M, N, K, 0, 0, 1.0f, 0.0f};
+        GCase c = {M, N, K, 0, 0, 1.0f, 0.0f};
         double *want = malloc((size_t)(M * N) * sizeof *want), *scale = malloc((size_t)(M * N) * sizeof *scale);
-        ref_bf16(&c, a, K, b, N, NULL, N, want, scale);
-        expect_close(y, N, want, scale, &c, "bf16 rows");
+        gemm_reference(&c, a, K, b, N, NULL, N, true, want, scale);
+        gemm_expect_close(y, N, want, scale, &c, 2 * c.K, "bf16 rows");
         /* op(B)[k][j] = src[rows[j] + k], accumulated onto C (beta 1) */
         for (int64_t j = 0; j < N; j++)
             rows[j] = (int32_t)((j * 7 + 1) % (pool - K));
@@ -157,9 +108,9 @@ Test(gemm_bf16, native_rows_at_offsets)
             memcpy(bt + j * K, src + rows[j], (size_t)K * sizeof(float));
         memcpy(y, c0, (size_t)(M * N) * sizeof(float));
         rt_gemm_f32_bt_rows(M, N, K, a, K, src, rows, 1.0f, y, N, RT_GEMM_BF16, work);
-        c = (BCase){M, N, K, 0, 1, 1.0f, 1.0f};
-        ref_bf16(&c, a, K, bt, K, c0, N, want, scale);
-        expect_close(y, N, want, scale, &c, "bf16 bt_rows");
+        c = (GCase){M, N, K, 0, 1, 1.0f, 1.0f};
+        gemm_reference(&c, a, K, bt, K, c0, N, true, want, scale);
+        gemm_expect_close(y, N, want, scale, &c, 2 * c.K, "bf16 bt_rows");
         free(a), free(src), free(y), free(rows), free(b), free(bt), free(c0), free(want), free(scale);
         sd_aligned_free(work);
     }
@@ -185,7 +136,7 @@ static SdModel *compile_bf16(IrGraph *g, const char *disable)
 
 Test(gemm_bf16, jit_gemm_nodes_every_path)
 {
-    const BCase cases[] = {
+    const GCase cases[] = {
         {1, 1, 1, 0, 0, 1.0f, 0.0f},
         {7, 33, 17, 1, 0, 0.5f, 0.0f},
         {9, 113, 300, 0, 1, -2.0f, 1.0f},
@@ -200,7 +151,7 @@ Test(gemm_bf16, jit_gemm_nodes_every_path)
     float *a[LEN(cases)], *b[LEN(cases)], *c0[LEN(cases)], *y[LEN(cases)];
     void *ins[2 * LEN(cases)];
     for (int n = 0; n < LEN(cases); n++) {
-        const BCase *c = &cases[n];
+        const GCase *c = &cases[n];
         TRng rng = {(uint64_t)(300 + n)};
         int64_t da[2] = {c->ta ? c->K : c->M, c->ta ? c->M : c->K}, db[2] = {c->tb ? c->N : c->K, c->tb ? c->K : c->N};
         int64_t dc[2] = {c->M, c->N};
@@ -224,10 +175,10 @@ Test(gemm_bf16, jit_gemm_nodes_every_path)
     SdModel *m = compile_bf16(g, "canonicalize");
     sd_model_run_raw(m, ins, (void *const *)y);
     for (int n = 0; n < LEN(cases); n++) {
-        const BCase *c = &cases[n];
+        const GCase *c = &cases[n];
         double *want = malloc((size_t)(c->M * c->N) * sizeof *want), *scale = malloc((size_t)(c->M * c->N) * sizeof *scale);
-        ref_bf16(c, a[n], c->ta ? c->M : c->K, b[n], c->tb ? c->K : c->N, c0[n], c->N, want, scale);
-        expect_close(y[n], c->N, want, scale, c, "jit bf16");
+        gemm_reference(c, a[n], c->ta ? c->M : c->K, b[n], c->tb ? c->K : c->N, c0[n], c->N, true, want, scale);
+        gemm_expect_close(y[n], c->N, want, scale, c, 2 * c->K, "jit bf16");
         free(want), free(scale), free(a[n]), free(b[n]), free(c0[n]), free(y[n]);
     }
     sd_model_free(m);

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "api/driver.h"
 #include "codegen/target.h"
 #include "tools/seedc/cli.h"
 
@@ -162,8 +163,7 @@ int cmd_bench(int argc, char **argv)
         printf("throughput  %.1f inferences/s (%.1f batches/s)\n", 1e3 * (double)batch / median, 1e3 / median);
         printf("memory      peak RSS %.1f MB (constants %.1f MB, scratch %.1f MB)\n", peak_rss_mb(),
                (double)sd_model_constants_bytes(m) / 1e6, (double)sd_model_scratch_bytes(m) / 1e6);
-        const bool lowp = (common.opt.precision && strcmp(common.opt.precision, "bf16") == 0) ||
-                          (common.opt.quantize && common.opt.quantize[0]);
+        const bool lowp = sd_wants_bf16(&common.opt) || (common.opt.quantize && common.opt.quantize[0]);
         if (lowp && !cg_host_has_lowp())
             printf("note        this CPU has no AVX512-VNNI/BF16: the int8 and bf16 kernels ran as plain C loops\n");
         if (common.opt.profile && sd_model_profile_print(m, stdout, (int)top) != SD_OK)
