@@ -105,6 +105,19 @@ static void split_channels(RtConvParams *p, int64_t cout_g, int64_t base)
         p->c_split = 1, p->c_chunk = cout_g;
 }
 
+/* Where the GEMM of a chunk (cols columns, K = k) computes C^T, the channels are the columns of C^T:
+ * chunks of whole slivers (64 = 48 + 16 channels spent a quarter of a 7x7 layer's work in the narrow
+ * edge micro-kernel). */
+static void sliver_chunks(RtConvParams *p, int64_t cout_g, int64_t cols, int64_t k)
+{
+    if (p->c_split <= 1 || p->c_chunk % RT_GEMM_NR == 0 || !rt_gemm_transposed(p->c_chunk, cols, k))
+        return;
+    p->c_chunk = (p->c_chunk + RT_GEMM_NR - 1) / RT_GEMM_NR * RT_GEMM_NR;
+    p->c_split = (cout_g + p->c_chunk - 1) / p->c_chunk;
+    if (p->c_split < 2)
+        p->c_split = 1, p->c_chunk = cout_g;
+}
+
 /* Params of the forward conv between x and y (shapes), as the kernels take them. */
 static RtConvParams forward_params(const IrConvAttrs *a, const IrShape *x, const IrShape *y, const CgLowerOptions *opt)
 {
@@ -399,8 +412,25 @@ static bool packable(const IrNode *n, const CgLowerOptions *opt, RtConvParams *p
 {
     const IrValue *w = n->inputs[1];
     p->packed_w = opt->pack_weights && p->use_blas == RT_GEMM_BUILTIN && w && ir_value_is_constant(w) &&
-                  w->dtype == SD_DT_F32 && n->op == IR_OP_CONV && !rt_gemm_transposed(m, cols, k);
-    return p->packed_w;
+                          w->dtype == SD_DT_F32 && n->op == IR_OP_CONV && !rt_gemm_transposed(m, cols, k)
+                      ? RT_CONV_PACKED_A
+                      : RT_CONV_PACKED_NONE;
+    return p->packed_w != RT_CONV_PACKED_NONE;
+}
+
+/* ... and where the GEMM would compute C^T for one whole image at a time (a batch-1 layer of few
+ * output pixels, one block of rows, cols of them; chunks of whole slivers): RT_CONV_PACKED_T, the
+ * weights transposed. */
+static bool packable_t(const IrNode *n, const CgLowerOptions *opt, RtConvParams *p, int64_t m, int64_t cols,
+                       int64_t k, int64_t n_blocks)
+{
+    const IrValue *w = n->inputs[1];
+    if (!opt->pack_weights || p->use_blas != RT_GEMM_BUILTIN || !w || !ir_value_is_constant(w) ||
+        w->dtype != SD_DT_F32 || n->op != IR_OP_CONV || p->images_per_block > 1 || n_blocks != 1 ||
+        (p->c_split > 1 && p->c_chunk % RT_GEMM_NR) || !rt_gemm_transposed(m, cols, k))
+        return false;
+    p->packed_w = RT_CONV_PACKED_T;
+    return true;
 }
 
 static void pack_with(CgLowered *out, const RtConvParams *p)
@@ -457,11 +487,15 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
      * then the im2col path copies them together */
     if (is_pointwise(&p) && images_for(p.batch, rows, rows, pixels, cin_g) <= 1) {
         split_channels(&p, cout_g, p.batch * p.groups);
-        if (packable(n, opt, &p, p.c_split > 1 ? p.c_chunk : cout_g, pixels, cin_g)) {
+        sliver_chunks(&p, cout_g, pixels, cin_g);
+        const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
+        if (packable_t(n, opt, &p, chunk, pixels, cin_g, 1) || packable(n, opt, &p, chunk, pixels, cin_g)) {
             bufs[1] = CG_BUF_PACKED;
             pack_with(out, &p);
         }
-        out->workspace_bytes = gemm_workspace_bytes(&p, 0, cout_g, pixels, cin_g);
+        out->workspace_bytes = p.packed_w == RT_CONV_PACKED_T
+                                   ? (size_t)rt_conv_t_workspace_floats(&p, 1) * sizeof(float)
+                                   : gemm_workspace_bytes(&p, 0, cout_g, pixels, cin_g);
         bufs[nb++] = CG_BUF_WORKSPACE;
         SD_TRY(cg_lowered_add(out, "rt_conv_pointwise_f32", &p, sizeof p, nb, bufs, err));
         cg_lowered_split(out, "rt_conv_pointwise_f32_range", p.batch * p.groups * p.c_split, flops);
@@ -492,22 +526,17 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     /* the columns of one GEMM: a block of rows of one image, or several whole images */
     const int64_t cols = p.images_per_block > 1 ? p.images_per_block * p.out[0] * p.out[1] * p.out[2]
                                                 : p.rows_per_block * p.out[2];
-    if (p.c_split > 1 && p.c_chunk % RT_GEMM_NR && rt_gemm_transposed(p.c_chunk, cols, k)) {
-        /* the channels are the columns of C^T there: chunks of whole slivers (64 = 48 + 16 channels
-         * spent a quarter of a 7x7 layer's work in the narrow edge micro-kernel) */
-        p.c_chunk = (p.c_chunk + RT_GEMM_NR - 1) / RT_GEMM_NR * RT_GEMM_NR;
-        p.c_split = (cout_g + p.c_chunk - 1) / p.c_chunk;
-        if (p.c_split < 2)
-            p.c_split = 1, p.c_chunk = cout_g;
-    }
+    sliver_chunks(&p, cout_g, cols, k);
     const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
-    if (packable(n, opt, &p, chunk, cols, k)) {
+    if (packable_t(n, opt, &p, chunk, cols, k, n_blocks) || packable(n, opt, &p, chunk, cols, k)) {
         bufs[1] = CG_BUF_PACKED;
         pack_with(out, &p);
     }
     /* images side by side: the product goes to a buffer after the columns, then into y */
     const int64_t product = p.images_per_block > 1 ? (chunk * cols + 15) / 16 * 16 : 0;
-    out->workspace_bytes = gemm_workspace_bytes(&p, k * cols, chunk, cols, k) + (size_t)product * sizeof(float);
+    out->workspace_bytes = p.packed_w == RT_CONV_PACKED_T
+                               ? (size_t)rt_conv_t_workspace_floats(&p, 0) * sizeof(float)
+                               : gemm_workspace_bytes(&p, k * cols, chunk, cols, k) + (size_t)product * sizeof(float);
     bufs[nb++] = CG_BUF_WORKSPACE;
     SD_TRY(cg_lowered_add(out, "rt_conv_gemm_f32", &p, sizeof p, nb, bufs, err));
     cg_lowered_split(out, "rt_conv_gemm_f32_range", base * p.c_split, flops);

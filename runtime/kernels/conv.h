@@ -47,7 +47,7 @@ typedef struct RtConvParams {
     int32_t has_bias;
     int32_t use_blas;           /* the GEMM: RT_GEMM_* of gemm.h */
     int32_t packed_w;           /* gemm, pointwise with RT_GEMM_BUILTIN: w was packed at compile time by
-                                   rt_conv_pack_weights (constant weights) */
+                                   rt_conv_pack_weights (constant weights), RT_CONV_PACKED_* */
     int64_t images_per_block;   /* gemm: > 1 puts the columns of this many whole images side by side
                                    (items: block of images, group, channel chunk); workspace: the
                                    columns, then a buffer of c_chunk x images_per_block * pixels for
@@ -63,17 +63,38 @@ typedef struct RtConvParams {
     float clip_min, clip_max;
 } RtConvParams;
 
-/* Constant weights packed once for the builtin GEMM (rt_gemm_pack_a per group), which then skips
- * packing them on every call: rt_conv_packed_weight_floats(p) floats. Not a kernel: codegen runs it
- * natively while it lays out the constants, and sets packed_w. */
+/* Constant weights packed once for the builtin GEMM, which then skips packing them on every call:
+ * rt_conv_packed_weight_floats(p) floats. Not a kernel: codegen runs it natively while it lays out
+ * the constants, and sets packed_w to how:
+ *   RT_CONV_PACKED_A  rt_gemm_pack_a per group: the weights are the GEMM's A (C = W col);
+ *   RT_CONV_PACKED_T  W^T per group in slivers of RT_GEMM_NR channels (each K rows of
+ *                     its channels, contiguous, the last sliver narrower): a batch-1 layer with few output
+ *                     pixels (7x7, 4x4) and one block of rows computes C^T = col^T W^T, the columns
+ *                     packed once per image for all its channel chunks (whole slivers) and each
+ *                     sliver of W^T read where it lies, one sequential stream.
+ *                     Workspace (gemm, pointwise): the column block (not for pointwise), the
+ *                     columns packed (rt_gemm_packed_a_floats(pixels, K)), the product (c_chunk x
+ *                     pixels), the GEMM's (rt_gemm_core_floats(pixels, K)), each rounded up to 16
+ *                     floats (rt_conv_t_workspace_floats). */
+enum { RT_CONV_PACKED_NONE = 0, RT_CONV_PACKED_A = 1, RT_CONV_PACKED_T = 2 };
 static inline int64_t rt_conv_packed_weight_floats(const RtConvParams *p)
 {
     if (p->groups <= 0)
         return 0;
-    const int64_t k = p->c_in / p->groups * p->kernel[0] * p->kernel[1] * p->kernel[2];
-    return p->groups * rt_gemm_packed_a_floats(p->c_out / p->groups, k);
+    const int64_t k = p->c_in / p->groups * p->kernel[0] * p->kernel[1] * p->kernel[2], cout_g = p->c_out / p->groups;
+    return p->groups * (p->packed_w == RT_CONV_PACKED_T ? cout_g * k : rt_gemm_packed_a_floats(cout_g, k));
 }
 void rt_conv_pack_weights(const void *params, const void *w, void *dst);
+static inline int64_t rt_conv_t_workspace_floats(const RtConvParams *p, int pointwise)
+{
+    if (p->groups <= 0)
+        return 0;
+    const int64_t k = p->c_in / p->groups * p->kernel[0] * p->kernel[1] * p->kernel[2];
+    const int64_t P = p->out[0] * p->out[1] * p->out[2];
+    const int64_t chunk = p->c_split > 1 ? p->c_chunk : p->c_out / p->groups;
+    return (pointwise ? 0 : (k * P + 15) / 16 * 16) + (rt_gemm_packed_a_floats(P, k) + 15) / 16 * 16 +
+           (chunk * P + 15) / 16 * 16 + rt_gemm_core_floats(P, k);
+}
 
 /* rt_conv_direct_f32: 2-D convolutions without im2col. The input of a block of images_per_block
  * images is copied once into planes, one per input channel and stride phase (py, px): plane row qy,

@@ -386,7 +386,7 @@ void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
 
 /* K is cut into blocks exactly as rt_gemm_run cuts it, so that a packed block is what it would
  * have packed. */
-void rt_gemm_pack_a(const float *A, int64_t M, int64_t K, float *dst)
+static void pack_a_whole(const float *A, int64_t lda, int trans, int64_t M, int64_t K, float *dst)
 {
     if (M <= 0 || K <= 0)
         return;
@@ -394,9 +394,21 @@ void rt_gemm_pack_a(const float *A, int64_t M, int64_t K, float *dst)
     const int64_t m_pad = (M + MR - 1) / MR * MR;
     for (int64_t pc = 0; pc < K; pc += kcb) {
         const int64_t kc = K - pc < kcb ? K - pc : kcb;
-        for (int64_t i = 0; i < M; i += MR)
-            rt_gemm_pack_a_n(A, K, i, pc, M - i < MR ? (int)(M - i) : MR, kc, 1.0f, dst + pc * m_pad + i * kc);
+        for (int64_t i = 0; i < M; i += MR) {
+            const int rows = M - i < MR ? (int)(M - i) : MR;
+            if (trans)
+                rt_gemm_pack_a_t(A, lda, i, pc, rows, kc, 1.0f, dst + pc * m_pad + i * kc);
+            else
+                rt_gemm_pack_a_n(A, lda, i, pc, rows, kc, 1.0f, dst + pc * m_pad + i * kc);
+        }
     }
+}
+
+void rt_gemm_pack_a(const float *A, int64_t M, int64_t K, float *dst) { pack_a_whole(A, K, 0, M, K, dst); }
+
+void rt_gemm_pack_a_trans(const float *A, int64_t lda, int64_t M, int64_t K, float *dst)
+{
+    pack_a_whole(A, lda, 1, M, K, dst);
 }
 
 void rt_gemm_f32_packed_a(int64_t M, int64_t N, int64_t K, const float *Ap, int64_t row0, int64_t rows,

@@ -114,6 +114,9 @@ static inline int64_t rt_gemm_packed_a_floats(int64_t M, int64_t K)
     return (M + RT_GEMM_MR - 1) / RT_GEMM_MR * RT_GEMM_MR * K;
 }
 void rt_gemm_pack_a(const float *A, int64_t M, int64_t K, float *dst);
+/* The same packing of op(A) = A^T, A stored K x M with rows lda apart: the columns of a batch-1
+ * convolution with few output pixels, packed once and multiplied by every chunk of its channels. */
+void rt_gemm_pack_a_trans(const float *A, int64_t lda, int64_t M, int64_t K, float *dst);
 void rt_gemm_f32_packed_a(int64_t M, int64_t N, int64_t K, const float *Ap, int64_t row0, int64_t rows,
                           const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *work);
 

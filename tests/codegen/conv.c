@@ -228,6 +228,12 @@ static const ConvCase cases[] = {
     {"direct_conv1d", 1, 2, 3, 5, 1, {300}, {5}, {1}, {1}, {2, 2}, .bias = true},
     /* a 1x1 conv split into chunks */
     {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
+    /* batch 1, 7x7 outputs: C^T against weights packed transposed, in chunks of whole slivers, the
+     * last one narrower than a vector; groups; stride 2; 1x1 */
+    {"packed_t_7x7_chunks", 2, 1, 40, 200, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"packed_t_groups2", 2, 1, 32, 192, 2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
+    {"packed_t_stride2", 2, 1, 24, 64, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"packed_t_pointwise", 2, 1, 64, 100, 1, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
 };
 
 static const ConvCase transpose_cases[] = {
