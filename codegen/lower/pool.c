@@ -1,5 +1,5 @@
 /* codegen/lower/pool.c — pooling onto runtime/kernels/pool.h: one call over all (batch, channel)
- * planes. MaxPool with its Indices output and MaxPool over 8-bit integers take their own kernels;
+ * planes (f32 pooling shared out over the threads by planes). MaxPool with its Indices output and MaxPool over 8-bit integers take their own kernels;
  * global pools reduce each plane to one value. The gradients of MaxPool and AveragePool take the
  * forward's params (x and y sizes) with operands dy, x, dx. */
 #include "codegen/lower/lower.h"
@@ -64,7 +64,12 @@ SdStatus cg_lower_pool(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         return cg_lowered_add(out, "rt_maxpool_indices_f32", &p, sizeof p, 3, bufs, err);
     }
     switch (x->dtype) {
-    case SD_DT_F32: return cg_lowered_add(out, "rt_pool_f32", &p, sizeof p, 2, bufs, err);
+    case SD_DT_F32: {
+        SD_TRY(cg_lowered_add(out, "rt_pool_f32", &p, sizeof p, 2, bufs, err));
+        const double taps = (double)(p.kernel[0] * p.kernel[1] * p.kernel[2]);
+        cg_lowered_split(out, "rt_pool_f32_range", planes, (double)ir_value_numel(y) * taps);
+        return SD_OK;
+    }
     case SD_DT_U8:
         if (n->op == IR_OP_MAX_POOL)
             return cg_lowered_add(out, "rt_maxpool_u8", &p, sizeof p, 2, bufs, err);

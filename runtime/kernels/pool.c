@@ -176,15 +176,17 @@ static void pool_plane(const RtPoolParams *p, const float *restrict x, float *re
         }
 }
 
-RT_KERNEL(rt_pool_f32)
+/* Planes [begin, end) */
+static void pool_planes(const RtPoolParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
-    const RtPoolParams *p = params_;
     const float *x = bufs[0];
     float *y = bufs[1];
     const int64_t in_vol = p->in[0] * p->in[1] * p->in[2], out_vol = p->out[0] * p->out[1] * p->out[2];
-    for (int64_t c = 0; c < p->planes; c++)
+    for (int64_t c = begin; c < end; c++)
         pool_plane(p, x + c * in_vol, y + c * out_vol);
 }
+RT_KERNEL(rt_pool_f32) { pool_planes(params_, bufs, 0, ((const RtPoolParams *)params_)->planes); }
+RT_RANGE_KERNEL(rt_pool_f32_range) { pool_planes(params_, bufs, begin, end); }
 
 /* Max pooling with indices into the flattened input (batch and channel included, padding not),
  * row-major or, with storage_order 1, column-major over the spatial dims. The first maximum in

@@ -36,6 +36,7 @@ typedef struct RtGlobalPoolParams {
 } RtGlobalPoolParams;
 
 RT_KERNEL_DECL(rt_pool_f32)
+RT_RANGE_KERNEL_DECL(rt_pool_f32_range) /* over planes (batch x channels) */
 RT_KERNEL_DECL(rt_maxpool_indices_f32)
 RT_KERNEL_DECL(rt_maxpool_u8)
 RT_KERNEL_DECL(rt_maxpool_i8)
