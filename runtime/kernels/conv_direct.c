@@ -106,13 +106,13 @@ static void deinterleave(const float *restrict x, int64_t n, float *restrict eve
  * j * SW + shift (zero outside the input); xc is the image's channel, split its even and odd
  * columns when halves. */
 static void fill_plane_rows(const RtConvParams *p, const float *restrict xc, const float *restrict split, bool halves,
-                            float *restrict pl, int64_t i, int64_t py, int64_t shift)
+                            float *restrict pl, int64_t i, int64_t py, int64_t shift, int64_t q0, int64_t q1)
 {
     const int64_t IH = p->in[1], IW = p->in[2], SH = p->stride[1], SW = p->stride[2];
     const int64_t PH = p->pad[1], HQ = p->plane[0], WQ = p->plane[1];
     int64_t lo, hi; /* the columns that hold input columns */
     rt_tap_range(WQ, IW, SW, 0, shift, &lo, &hi);
-    for (int64_t qy = 0; qy < HQ; qy++) {
+    for (int64_t qy = q0; qy < q1; qy++) {
         float *row = pl + (i * HQ + qy) * WQ;
         const int64_t iy = qy * SH + py - PH;
         if (iy < 0 || iy >= IH || lo == hi) {
@@ -137,28 +137,34 @@ static void fill_plane_rows(const RtConvParams *p, const float *restrict xc, con
     }
 }
 
-/* The planes of images [n0, n0 + ni) of one group (x: the group's first channel in image n0);
- * split: IH * IW floats of workspace for a stride-2 input plane of even width. Plane (ci, py, c)
- * is column phase c, or with col_taps the columns kernel column c reads. */
+/* The planes of images [n0, n0 + ni) of one group (x: the group's first channel in image n0), their
+ * rows [q0, q1) (all of them, 0 and plane[0], for several images); split: IH * IW floats of
+ * workspace for a stride-2 input plane of even width. Plane (ci, py, c) is column phase c, or with
+ * col_taps the columns kernel column c reads. */
 static void fill_planes(const RtConvParams *p, int64_t cin_g, const float *restrict x, int64_t ni,
-                        float *restrict planes, int64_t ps, float *restrict split)
+                        float *restrict planes, int64_t ps, float *restrict split, int64_t q0, int64_t q1)
 {
     const int64_t IH = p->in[1], IW = p->in[2], SH = p->stride[1], SW = p->stride[2], PW = p->pad[2];
-    const int64_t HQ = p->plane[0], WQ = p->plane[1], NC = p->col_taps ? p->kernel[2] : SW;
+    const int64_t PH = p->pad[1], HQ = p->plane[0], WQ = p->plane[1], NC = p->col_taps ? p->kernel[2] : SW;
     const int64_t image = p->c_in * IH * IW;
     const bool halves = SW == 2 && IW % 2 == 0; /* rows read from the deinterleaved plane */
+    /* the input rows those plane rows hold */
+    int64_t iy0 = q0 * SH - PH, iy1 = (q1 - 1) * SH + SH - PH;
+    iy0 = iy0 < 0 ? 0 : iy0 > IH ? IH : iy0;
+    iy1 = iy1 < iy0 ? iy0 : iy1 > IH ? IH : iy1;
     for (int64_t i = 0; i < ni; i++)
         for (int64_t ci = 0; ci < cin_g; ci++) {
             const float *xc = x + i * image + ci * IH * IW;
             if (halves)
-                deinterleave(xc, IH * IW / 2, split, split + IH * IW / 2);
+                deinterleave(xc + iy0 * IW, (iy1 - iy0) * IW / 2, split + iy0 * IW / 2, split + (IH + iy0) * IW / 2);
             for (int64_t py = 0; py < SH; py++)
                 for (int64_t c = 0; c < NC; c++) {
                     if (!rt_phase_read(p->kernel[1], p->dilation[1], SH, py) ||
                         (!p->col_taps && !rt_phase_read(p->kernel[2], p->dilation[2], SW, c)))
                         continue; /* never read: left as it is */
                     float *pl = planes + ((ci * SH + py) * NC + c) * ps;
-                    fill_plane_rows(p, xc, split, halves, pl, i, py, p->col_taps ? c * p->dilation[2] - PW : c - PW);
+                    fill_plane_rows(p, xc, split, halves, pl, i, py, p->col_taps ? c * p->dilation[2] - PW : c - PW,
+                                    q0, q1);
                     if (i == ni - 1)
                         memset(pl + ni * HQ * WQ, 0, (size_t)(ps - ni * HQ * WQ) * sizeof(float));
                 }
@@ -229,7 +235,7 @@ static void conv_direct_items(const RtConvParams *p, void *const *bufs, int64_t 
     int32_t *rows;
     t = direct_workspace(p, cin_g, K, ps, work, &split, &rows);
     float *gemm_work = t + (cc * ldt + 15) / 16 * 16;
-    int64_t have = -1; /* the (block of images, group) in the planes */
+    int64_t have = -1; /* the (block of images, group[, block of rows]) in the planes */
     for (int64_t it = begin; it < end; it++) {
         const int64_t c = it % cs, blk = it / cs % nblk, ig = it / cs / nblk, g = ig % p->groups, b = ig / p->groups;
         const int64_t n0 = b * ipb, ni = b == nib - 1 ? last_i : ipb;
@@ -237,9 +243,15 @@ static void conv_direct_items(const RtConvParams *p, void *const *bufs, int64_t 
         if (avail <= 0)
             continue;
         const int64_t nr = avail < rpb ? avail : rpb;
-        if (ig != have) {
-            fill_planes(p, cin_g, x + (n0 * p->c_in + g * cin_g) * p->in[1] * p->in[2], ni, planes, ps, split);
-            have = ig;
+        /* one image: the rows of its planes this block reads (with the next row, where reads that run
+         * past a row's end land), so that the tasks sharing out a large batch-1 layer by blocks of
+         * rows do not each copy its whole input (ResNet-18's stem, 2 threads: 8 copies of it) */
+        const int64_t q0 = ipb > 1 ? 0 : r0;
+        int64_t q1 = ipb > 1 ? HQ : r0 + nr + (p->kernel[1] - 1) * p->dilation[1] / p->stride[1] + 1;
+        q1 = q1 > HQ ? HQ : q1;
+        if (ig * nblk + (ipb > 1 ? 0 : blk) != have) {
+            fill_planes(p, cin_g, x + (n0 * p->c_in + g * cin_g) * p->in[1] * p->in[2], ni, planes, ps, split, q0, q1);
+            have = ig * nblk + (ipb > 1 ? 0 : blk);
         }
         const bool full_c = c < cs - 1;
         const int64_t m = full_c ? cc : last_c;
@@ -326,7 +338,8 @@ static void grad_weight_direct_items(const RtConvParams *p, void *const *bufs, i
         const int64_t g = gs % p->groups, s = gs / p->groups, b0 = s * nib / S, b1 = (s + 1) * nib / S;
         for (int64_t b = b0; b < b1; b++) {
             const int64_t n0 = b * ipb, ni = b == nib - 1 ? last_i : ipb;
-            fill_planes(p, cin_g, x + (n0 * p->c_in + g * cin_g) * p->in[1] * p->in[2], ni, planes, ps, split);
+            fill_planes(p, cin_g, x + (n0 * p->c_in + g * cin_g) * p->in[1] * p->in[2], ni, planes, ps, split, 0,
+                        p->plane[0]);
             for (int64_t it = run; it < run_end; it++) {
                 const int64_t c = it % cs, c0 = c * cc;
                 const bool full_c = c < cs - 1;

@@ -226,6 +226,11 @@ static const ConvCase cases[] = {
     {"direct_3x3_s2_pad_end_only", 2, 3, 4, 8, 1, {29, 44}, {3, 3}, {2, 2}, {1, 1}, {0, 0, 1, 1},
      .auto_pad = IR_PAD_NOTSET},
     {"direct_conv1d", 1, 2, 3, 5, 1, {300}, {5}, {1}, {1}, {2, 2}, .bias = true},
+    /* batch 1 in several blocks of rows, each filling only the rows of the planes it reads: stride 2
+     * on an even width (split columns), dilation 2 */
+    {"direct_s2_row_blocks", 2, 1, 3, 64, 1, {96, 96}, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}, .bias = true},
+    {"direct_dilated_row_blocks", 2, 1, 8, 64, 1, {60, 40}, {3, 3}, {1, 1}, {2, 2}, {2, 2, 2, 2},
+     .auto_pad = IR_PAD_NOTSET},
     /* a 1x1 conv split into chunks */
     {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     /* batch 1, 7x7 outputs: C^T against weights packed transposed, in chunks of whole slivers, the
