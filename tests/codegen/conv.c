@@ -218,6 +218,10 @@ static const ConvCase cases[] = {
     {"images_side_by_side", 2, 30, 24, 40, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"images_groups2_stride2", 2, 11, 8, 12, 2, {9, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1},
      .auto_pad = IR_PAD_NOTSET},
+    /* images of at most 16 output pixels: im2col through a table of input positions (stride 2 from
+     * 7x7; 4x4 with dilation 2, its taps mostly padding) */
+    {"small_images_s2", 2, 5, 16, 24, 1, {7, 7}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"small_images_dilated", 2, 9, 8, 16, 1, {4, 4}, {3, 3}, {1, 1}, {2, 2}, {2, 2, 2, 2}, .auto_pad = IR_PAD_NOTSET},
     /* the direct kernel: stride 2 on an even width (input planes split into even and odd columns),
      * images side by side with a last, smaller block (planes by kernel column: narrow images), padding
      * at the end only (planes by column phase), 1-D */
