@@ -135,6 +135,13 @@ static inline int64_t rt_conv_direct_workspace_floats(const RtConvParams *p, int
            (chunk * p->rows_per_block * p->plane[1] + 15) / 16 * 16 + gemm_floats;
 }
 
+/* Small images (2-D, at most RT_CONV_SMALL_OUT output pixels from at most RT_CONV_SMALL_IN input
+ * pixels, at most RT_CONV_SMALL_TAPS taps): rt_conv_gemm_f32's im2col gathers a whole image through
+ * a table of input positions. */
+#define RT_CONV_SMALL_OUT 16
+#define RT_CONV_SMALL_IN 64
+#define RT_CONV_SMALL_TAPS 49
+
 RT_KERNEL_DECL(rt_conv_gemm_f32)
 RT_KERNEL_DECL(rt_conv_direct_f32)
 /* rt_conv_grad_weight_direct_f32: x, dy -> dw (or, with slices, partial sums into the shared

@@ -99,28 +99,25 @@ static inline void im2col_block_rows(const RtConvParams *p, int64_t cin_g, const
  * (4x4 layers): each row of the column matrix gathers its pixels from a copy of the input plane
  * through a table of positions made once per call, position in[1] * in[2] holding the zero of the
  * padding. The general loops spent a 4x4 layer's time on control for rows of 4 pixels. */
-#define IM2COL_SMALL_OUT 16
-#define IM2COL_SMALL_IN 64
-#define IM2COL_SMALL_TAPS 49
 static inline bool im2col_small(const RtConvParams *p, int64_t r0, int64_t nr)
 {
     return p->in[0] == 1 && p->out[0] == 1 && p->kernel[0] == 1 && r0 == 0 && nr == p->out[1] &&
-           p->out[1] * p->out[2] <= IM2COL_SMALL_OUT && p->in[1] * p->in[2] <= IM2COL_SMALL_IN &&
-           p->kernel[1] * p->kernel[2] <= IM2COL_SMALL_TAPS;
+           p->out[1] * p->out[2] <= RT_CONV_SMALL_OUT && p->in[1] * p->in[2] <= RT_CONV_SMALL_IN &&
+           p->kernel[1] * p->kernel[2] <= RT_CONV_SMALL_TAPS;
 }
 static inline void im2col_block_small(const RtConvParams *p, int64_t cin_g, const float *restrict x,
                                       float *restrict col, int64_t ld)
 {
     const int64_t IH = p->in[1], IW = p->in[2], OW = p->out[2], KW = p->kernel[2];
     const int64_t plane = IH * IW, P = p->out[1] * OW, taps = p->kernel[1] * KW;
-    int32_t at[IM2COL_SMALL_TAPS][IM2COL_SMALL_OUT];
+    int32_t at[RT_CONV_SMALL_TAPS][RT_CONV_SMALL_OUT];
     for (int64_t t = 0; t < taps; t++)
         for (int64_t j = 0; j < P; j++) {
             const int64_t ih = j / OW * p->stride[1] - p->pad[1] + t / KW * p->dilation[1];
             const int64_t iw = j % OW * p->stride[2] - p->pad[2] + t % KW * p->dilation[2];
             at[t][j] = (int32_t)(ih >= 0 && ih < IH && iw >= 0 && iw < IW ? ih * IW + iw : plane);
         }
-    float tbl[IM2COL_SMALL_IN + 1];
+    float tbl[RT_CONV_SMALL_IN + 1];
     tbl[plane] = 0.0f;
     float *row = col;
     for (int64_t ic = 0; ic < cin_g; ic++) {

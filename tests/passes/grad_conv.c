@@ -199,6 +199,17 @@ Test(grad_conv, direct_gradients)
              (int64_t[]){14, 15}, (int64_t[]){3, 3}, false, false);
 }
 
+/* Images of at most 16 pixels (4x4 layers): the first input gradient (stride 1, groups 1) is the
+ * convolution of dy with the flipped weights through im2col, which gathers a whole image through a
+ * table of positions; the weight gradients' im2col too. */
+Test(grad_conv, small_image_gradients)
+{
+    run_conv("4x4, 3x3 pad 1", (ConvSpec){.ns = 2, .groups = 1, .pads = {1, 1, 1, 1}}, 3, 3, 4, (int64_t[]){4, 4},
+             (int64_t[]){3, 3}, true, false);
+    run_conv("4x3, dilation 2, asymmetric pads", (ConvSpec){.ns = 2, .groups = 1, .dilations = {2, 2}, .pads = {2, 1, 1, 2}},
+             2, 2, 3, (int64_t[]){4, 3}, (int64_t[]){3, 3}, false, false);
+}
+
 /* The column matrix of this case exceeds one block (2 MiB), so im2col runs in several blocks. */
 Test(grad_conv, im2col_in_blocks)
 {
