@@ -25,7 +25,11 @@ static SdStatus add_matmul_f32(const IrNode *n, CgLowered *out, const RtMatmulPa
             out->workspace_bytes = ws;
     }
     int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
-    return cg_lowered_add(out, "rt_matmul_f32", p, sizeof *p, 4, bufs, err);
+    SD_TRY(cg_lowered_add(out, "rt_matmul_f32", p, sizeof *p, 4, bufs, err));
+    if (rt_matmul_by_columns(p))
+        cg_lowered_split(out, "rt_matmul_f32_range", (p->N + RT_MATMUL_COLS - 1) / RT_MATMUL_COLS,
+                         2.0 * (double)(p->M * p->N) * (double)p->K);
+    return SD_OK;
 }
 
 static SdStatus lower_gemm(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)

@@ -5,6 +5,7 @@
 #ifndef SD_RT_MATMUL_H
 #define SD_RT_MATMUL_H
 
+#include "runtime/kernels/gemm.h"
 #include "runtime/kernels/kernel.h"
 
 typedef struct RtMatmulParams {
@@ -21,6 +22,23 @@ typedef struct RtMatmulParams {
 
 RT_KERNEL_DECL(rt_matmul_f32)             /* A, B -> C (C read first when beta != 0), workspace of
                                              rt_gemm_workspace_floats(M, N, K) floats */
+/* Whether the product is a few rows of A (not transposed) against B stored transposed, which
+ * rt_matmul_f32 computes as dot products along K on the builtin path. */
+static inline int rt_matmul_rows_dot(const RtMatmulParams *p)
+{
+    return p->M <= 4 && p->trans_b && !p->trans_a && (p->use_blas == RT_GEMM_BUILTIN || p->use_blas == RT_GEMM_BUILTIN_NARROW);
+}
+/* A product of a few rows (a classifier at batch 1: B, the weights, streams through once) and no
+ * batch is shared out by rt_matmul_f32_range in blocks of RT_MATMUL_COLS columns of C. */
+#define RT_MATMUL_COLS 96
+static inline int rt_matmul_by_columns(const RtMatmulParams *p)
+{
+    int one = 1;
+    for (int i = 0; i < RT_LOOP_RANK; i++)
+        one = one && p->batch[i] == 1;
+    return one && p->M <= 4 && p->N > RT_MATMUL_COLS && !p->trans_a && p->use_blas != RT_GEMM_OPENBLAS;
+}
+RT_RANGE_KERNEL_DECL(rt_matmul_f32_range)
 RT_KERNEL_DECL(rt_matmul_i64)             /* A, B -> C, no transposes, alpha = 1, beta = 0 */
 RT_KERNEL_DECL(rt_matmul_i32)
 

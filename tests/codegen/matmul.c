@@ -91,6 +91,7 @@ Test(matmul, odd_and_degenerate_sizes)
     check_2d(7, 13, 5);
     check_2d(33, 64, 40);
     check_2d(1, 1000, 512);
+    check_2d(3, 50, 250); /* a few rows: shared out over the threads by blocks of columns */
 }
 
 Test(matmul, one_dimensional_operands)
@@ -243,6 +244,9 @@ Test(gemm, attributes_and_bias_shapes_with_and_without_canonicalization)
     check_gemm(3, 4, 5, (GemmCase){.alpha = 1, .beta = 1, .c_rank = 0});
     check_gemm(3, 4, 5, (GemmCase){.alpha = 0.5f, .beta = 1, .c_rank = 1, .c_dims = {1}});
     check_gemm(1, 1, 1, (GemmCase){.alpha = 1, .beta = 1, .trans_a = 1, .trans_b = 1, .c_rank = 1, .c_dims = {1}});
+    /* a classifier at batch 1 and 2: weights stored transposed, dot products along K by blocks of columns */
+    check_gemm(1, 70, 300, (GemmCase){.alpha = 1, .beta = 1, .trans_b = 1, .c_rank = 1, .c_dims = {300}, .b_const = 1});
+    check_gemm(2, 33, 197, (GemmCase){.alpha = 0.5f, .beta = 2, .trans_b = 1, .c_rank = 2, .c_dims = {2, 197}});
     check_gemm(1, 1000, 512, (GemmCase){.alpha = 1, .beta = 1, .trans_b = 1, .c_rank = 1, .c_dims = {512}, .b_const = 1});
     check_gemm(7, 13, 1, (GemmCase){.alpha = 1, .beta = 1, .trans_a = 1, .c_rank = 2, .c_dims = {7, 1}});
 }
