@@ -193,6 +193,8 @@ static const ConvCase cases[] = {
     {"depthwise3x3_s1", 2, 2, 16, 16, 16, {14, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
     {"depthwise_multiplier2", 2, 1, 8, 16, 8, {9, 12}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"depthwise_dilated_big_pad", 2, 1, 4, 4, 4, {6, 7}, {3, 3}, {1, 2}, {2, 2}, {3, 3, 3, 4}, .auto_pad = IR_PAD_NOTSET},
+    /* planes too large for the padded copy: the row loops with their checked borders */
+    {"depthwise_large_plane_s2", 2, 1, 4, 4, 4, {40, 36}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"single_input_channel", 2, 1, 1, 8, 1, {13, 11}, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}, .bias = true},
     {"pointwise", 2, 2, 16, 24, 1, {9, 11}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     {"pointwise_groups2", 2, 1, 16, 8, 2, {7, 5}, {1, 1}, {1, 1}, {1, 1}, {0}, .auto_pad = IR_PAD_NOTSET},
