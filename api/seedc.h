@@ -70,6 +70,12 @@ SdTensorInfo sd_model_output(const SdModel *m, int i);
 size_t sd_model_constants_bytes(const SdModel *m);
 size_t sd_model_scratch_bytes(const SdModel *m);
 double sd_model_compile_seconds(const SdModel *m);
+/* Slices the batch runs as (1: whole). A batch of 16 or more of a model that computes each sample
+ * on its own (convolutions, pooling, elementwise ops, a classifier) is compiled at a few samples and
+ * run on slices of the inputs, one slice per thread at a time; SdOptions.disable "slices" turns it
+ * off. The outputs are those of the whole batch up to rounding (kernels may block a slice
+ * differently). */
+int64_t sd_model_slices(const SdModel *m);
 
 /* Persistent values (parameters, BatchNorm statistics, optimizer moments, queues) live in the
  * model's state arena; they are listed here by name, with a pointer to their bytes. */

@@ -112,6 +112,11 @@ SdStatus pass_quantize(IrGraph *g, const PassOptions *opt, SdError *err);
  * "training" = shape, canonicalize, fold, autodiff, optimizer, canonicalize, fold, dce, fuse,
  * memplan, where graph output 0 is the loss (an f32 scalar) that autodiff differentiates. */
 SdStatus pass_run_pipeline(IrGraph *g, const char *pipeline, const PassOptions *opt, SdError *err);
+
+/* An analysis (passes/per_sample.c): whether inference graph g computes each of its n samples
+ * (the leading dimension of every input, output and temporary) on its own, by ops known to, so
+ * that running it at a smaller batch on slices of the inputs gives the same outputs. */
+bool pass_per_sample(const IrGraph *g, int64_t n);
 /* The passes of a pipeline in order, NULL-terminated; NULL for an unknown pipeline. */
 const char *const *pass_pipeline_names(const char *pipeline);
 bool pass_is_known(const char *name);

@@ -156,7 +156,11 @@ int cmd_bench(int argc, char **argv)
         int64_t batch = ni ? sd_model_input(m, 0).dims[0] : 1;
         double median = ms[runs / 2];
         printf("model       %s\n", argv[optind]);
-        printf("batch       %lld, threads %d\n", (long long)batch, common.opt.threads ? common.opt.threads : 0);
+        printf("batch       %lld, threads %d", (long long)batch, common.opt.threads ? common.opt.threads : 0);
+        if (sd_model_slices(m) > 1)
+            printf(" (in %lld slices of %lld, one per thread at a time)", (long long)sd_model_slices(m),
+                   (long long)(batch / sd_model_slices(m)));
+        printf("\n");
         printf("compile     %.1f ms (JIT %.1f ms)\n", load_ms, 1e3 * sd_model_compile_seconds(m));
         printf("latency     median %.3f ms, min %.3f ms, max %.3f ms (%lld runs, %lld warm-up)\n", median, ms[0],
                ms[runs - 1], runs, warmup);
