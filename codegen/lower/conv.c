@@ -259,6 +259,21 @@ static bool grad_input_as_conv(const RtConvParams *p, RtConvParams *d)
     return true;
 }
 
+/* The input gradient of forward convolution p as convolution d of dy (grad_input_as_conv, its
+ * kernel planned, `items` items before the channel chunks, K = k): rt_conv_flip_weights_f32 writes
+ * the flipped weights into scratch the threads share, then `kernel` reads them. */
+static SdStatus add_flipped(const IrNode *n, const RtConvParams *p, const RtConvParams *d, const char *kernel,
+                            const char *range, int64_t items, int64_t k, CgLowered *out, SdError *err)
+{
+    out->shared_bytes = (size_t)(d->c_out * k) * sizeof(float);
+    SD_TRY(cg_lowered_add(out, "rt_conv_flip_weights_f32", p, sizeof *p, 2, (int[]){1, CG_BUF_SHARED}, err));
+    SD_TRY(cg_lowered_add(out, kernel, d, sizeof *d, 4, (int[]){0, CG_BUF_SHARED, cg_out(n, 0), CG_BUF_WORKSPACE},
+                          err));
+    cg_lowered_split(out, range, items * d->c_split, 2.0 * (double)ir_value_numel(n->outputs[0]) * (double)k);
+    cg_lowered_grain(out, d->c_split);
+    return SD_OK;
+}
+
 /* rt_conv_gemm_f32's plan (p's forward sizes, cout_g channels per group, K = k): blocks of rows or
  * whole images side by side, channel chunks. Returns its items (before the chunks), the blocks of
  * rows of an image and the columns of one GEMM. */
@@ -285,9 +300,10 @@ static size_t im2col_workspace_bytes(const RtConvParams *p, int64_t chunk, int64
     return gemm_workspace_bytes(p, k * cols, chunk, cols, k) + (size_t)product * sizeof(float);
 }
 
-/* ... through rt_conv_gemm_f32 where the images are small (at most 16 pixels: 4x4 layers), whose
- * im2col gathers them through a table where the transposed convolution's col2im scattered them by
- * loops over rows of 4 pixels (a 4x4 layer of 256 channels at batch 256, 2 threads: 15.1 -> 13.7 ms). */
+/* The input gradient as a convolution of dy through rt_conv_gemm_f32 where the images are small
+ * (at most 16 pixels: 4x4 layers), whose im2col gathers them through a table where the transposed
+ * convolution's col2im scattered them by loops over rows of 4 pixels (a 4x4 layer of 256 channels
+ * at batch 256, 2 threads: 15.1 -> 13.7 ms). */
 static SdStatus lower_grad_input_im2col(const IrNode *n, const RtConvParams *p, RtConvParams *d, CgLowered *out,
                                         SdError *err)
 {
@@ -295,34 +311,19 @@ static SdStatus lower_grad_input_im2col(const IrNode *n, const RtConvParams *p, 
     int64_t n_blocks, cols;
     const int64_t base = im2col_plan(d, d->c_out, k, &n_blocks, &cols);
     const int64_t chunk = d->c_split > 1 ? d->c_chunk : d->c_out;
-    out->shared_bytes = (size_t)(d->c_out * k) * sizeof(float);
     out->workspace_bytes = im2col_workspace_bytes(d, chunk, cols, k);
-    SD_TRY(cg_lowered_add(out, "rt_conv_flip_weights_f32", p, sizeof *p, 2, (int[]){1, CG_BUF_SHARED}, err));
-    SD_TRY(cg_lowered_add(out, "rt_conv_gemm_f32", d, sizeof *d, 4,
-                          (int[]){0, CG_BUF_SHARED, cg_out(n, 0), CG_BUF_WORKSPACE}, err));
-    cg_lowered_split(out, "rt_conv_gemm_f32_range", base * d->c_split,
-                     2.0 * (double)ir_value_numel(n->outputs[0]) * (double)k);
-    cg_lowered_grain(out, d->c_split);
-    return SD_OK;
+    return add_flipped(n, p, d, "rt_conv_gemm_f32", "rt_conv_gemm_f32_range", base, k, out, err);
 }
 
-/* ... through rt_conv_direct_f32 (d planned by direct_plan), after rt_conv_flip_weights_f32 writes
- * the flipped weights into scratch the threads share. */
+/* The input gradient as a convolution of dy through rt_conv_direct_f32 (d planned by direct_plan). */
 static SdStatus lower_grad_input_direct(const IrNode *n, const RtConvParams *p, RtConvParams *d, CgLowered *out,
                                         SdError *err)
 {
     const int64_t k = d->c_in * d->kernel[1] * d->kernel[2], base = direct_items(d);
     split_channels(d, d->c_out, base);
     const int64_t chunk = d->c_split > 1 ? d->c_chunk : d->c_out;
-    out->shared_bytes = (size_t)(d->c_in * d->c_out * d->kernel[1] * d->kernel[2]) * sizeof(float);
     out->workspace_bytes = (size_t)rt_conv_direct_workspace_floats(d, rt_gemm_core_floats(chunk, k)) * sizeof(float);
-    SD_TRY(cg_lowered_add(out, "rt_conv_flip_weights_f32", p, sizeof *p, 2, (int[]){1, CG_BUF_SHARED}, err));
-    SD_TRY(cg_lowered_add(out, "rt_conv_direct_f32", d, sizeof *d, 4,
-                          (int[]){0, CG_BUF_SHARED, cg_out(n, 0), CG_BUF_WORKSPACE}, err));
-    cg_lowered_split(out, "rt_conv_direct_f32_range", base * d->c_split,
-                     2.0 * (double)ir_value_numel(n->outputs[0]) * (double)k);
-    cg_lowered_grain(out, d->c_split);
-    return SD_OK;
+    return add_flipped(n, p, d, "rt_conv_direct_f32", "rt_conv_direct_f32_range", base, k, out, err);
 }
 
 /* dx (output) from dy (input 0) and w (input 1): direct loops for one input channel per group,

@@ -26,7 +26,8 @@ RT_KERNEL_DECL(rt_matmul_f32)             /* A, B -> C (C read first when beta !
  * rt_matmul_f32 computes as dot products along K on the builtin path. */
 static inline int rt_matmul_rows_dot(const RtMatmulParams *p)
 {
-    return p->M <= 4 && p->trans_b && !p->trans_a && (p->use_blas == RT_GEMM_BUILTIN || p->use_blas == RT_GEMM_BUILTIN_NARROW);
+    return p->M <= 4 && p->trans_b && !p->trans_a &&
+           (p->use_blas == RT_GEMM_BUILTIN || p->use_blas == RT_GEMM_BUILTIN_NARROW);
 }
 /* A product of a few rows (a classifier at batch 1: B, the weights, streams through once) and no
  * batch is shared out by rt_matmul_f32_range in blocks of RT_MATMUL_COLS columns of C. */

@@ -81,9 +81,11 @@ Test(model_slices, per_sample_model_runs_in_slices_with_the_whole_batch_outputs)
     const int64_t batches[] = {16, 24, 40};
     for (size_t k = 0; k < sizeof batches / sizeof batches[0]; k++) {
         const int64_t n = batches[k];
-        float *x = inputs(n, C * HW * HW), *y = calloc((size_t)(n * 10), sizeof *y), *want = calloc((size_t)(n * 10), sizeof *want);
+        float *x = inputs(n, C * HW * HW), *y = calloc((size_t)(n * 10), sizeof *y);
+        float *want = calloc((size_t)(n * 10), sizeof *want);
         SdModel *sliced = load(path, n, NULL), *whole = load(path, n, "slices");
-        cr_expect_gt(sd_model_slices(sliced), 1, "batch %lld: %lld slices", (long long)n, (long long)sd_model_slices(sliced));
+        cr_expect_gt(sd_model_slices(sliced), 1, "batch %lld: %lld slices", (long long)n,
+                     (long long)sd_model_slices(sliced));
         cr_expect_eq(n % sd_model_slices(sliced), 0);
         cr_expect_eq(sd_model_slices(whole), 1);
         cr_expect_eq(sd_model_input(sliced, 0).dims[0], n, "the model still takes the whole batch");
@@ -92,8 +94,8 @@ Test(model_slices, per_sample_model_runs_in_slices_with_the_whole_batch_outputs)
             sd_model_run_raw(sliced, (void *[]){x}, (void *[]){y});
         sd_model_run_raw(whole, (void *[]){x}, (void *[]){want});
         for (int64_t i = 0; i < n * 10; i++)
-            cr_assert(fabsf(y[i] - want[i]) <= 1e-5f * (1.0f + fabsf(want[i])), "batch %lld, element %lld: %g, whole %g",
-                      (long long)n, (long long)i, y[i], want[i]);
+            cr_assert(fabsf(y[i] - want[i]) <= 1e-5f * (1.0f + fabsf(want[i])),
+                      "batch %lld, element %lld: %g, whole %g", (long long)n, (long long)i, y[i], want[i]);
         /* every sample alone gives its row too */
         SdModel *one = load(path, 1, NULL);
         float y1[10];
