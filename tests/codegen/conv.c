@@ -239,6 +239,8 @@ static const ConvCase cases[] = {
      .auto_pad = IR_PAD_NOTSET},
     /* a 1x1 conv split into chunks */
     {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
+    /* a 1x1 conv over more columns than one block before its epilogue (and a last, shorter block) */
+    {"pointwise_column_blocks", 2, 2, 8, 96, 1, {24, 25}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     /* batch 1, 7x7 outputs: C^T against weights packed transposed, in chunks of whole slivers, the
      * last one narrower than a vector; groups; stride 2; 1x1 */
     {"packed_t_7x7_chunks", 2, 1, 40, 200, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
