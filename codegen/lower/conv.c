@@ -538,7 +538,10 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     /* a 1x1 conv reads its input as the GEMM operand, unless small images are better side by side:
      * then the im2col path copies them together */
     if (is_pointwise(&p) && images_for(p.batch, rows, rows, pixels, cin_g) <= 1) {
-        split_channels(&p, cout_g, p.batch * p.groups);
+        /* blocks of columns share the layer out first; channel chunks where they do not suffice */
+        p.c_split = 1, p.c_chunk = cout_g;
+        const int64_t blocks = rt_conv_pw_blocks(&p);
+        split_channels(&p, cout_g, p.batch * p.groups * blocks);
         sliver_chunks(&p, cout_g, pixels, cin_g);
         const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
         if (packable_t(n, opt, &p, chunk, pixels, cin_g, 1) || packable(n, opt, &p, chunk, pixels, cin_g)) {
@@ -550,7 +553,8 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
                                    : gemm_workspace_bytes(&p, 0, cout_g, pixels, cin_g);
         bufs[nb++] = CG_BUF_WORKSPACE;
         SD_TRY(cg_lowered_add(out, "rt_conv_pointwise_f32", &p, sizeof p, nb, bufs, err));
-        cg_lowered_split(out, "rt_conv_pointwise_f32_range", p.batch * p.groups * p.c_split, flops);
+        cg_lowered_split(out, "rt_conv_pointwise_f32_range", p.batch * p.groups * p.c_split * rt_conv_pw_blocks(&p),
+                         flops);
         return SD_OK;
     }
     int64_t k = cin_g * kvol;

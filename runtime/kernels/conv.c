@@ -255,17 +255,6 @@ RT_RANGE_KERNEL(rt_conv_gemm_f32_range)
         conv_gemm_items(p, bufs, begin, end);
 }
 
-/* Columns of y a 1x1 product computes before its bias, residual and clamp: about PW_BLOCK_FLOATS of
- * y, whole slivers, so that those passes find the block in cache. Over all of y at once they were
- * three more trips through memory for the large outputs (MobileNetV2's 112x112 expansions: 4.8 MB). */
-#define PW_BLOCK_FLOATS 32768
-static inline int64_t pw_block_cols(int64_t m, int64_t vol)
-{
-    int64_t b = PW_BLOCK_FLOATS / (m > 0 ? m : 1) / RT_GEMM_NR * RT_GEMM_NR;
-    b = b < RT_GEMM_NR ? RT_GEMM_NR : b;
-    return b > vol ? vol : b;
-}
-
 /* m rows of y (ldy apart, n columns) += bias (per row) and res (laid out as y), clamped */
 static inline void pw_epilogue(const RtConvParams *p, float *restrict y, int64_t m, int64_t n, int64_t ldy,
                                const float *bias, const float *restrict res)
@@ -283,24 +272,8 @@ static inline void pw_epilogue(const RtConvParams *p, float *restrict y, int64_t
     }
 }
 
-/* Channels [c0, c0 + m) of group g of one image: block by block of columns, each product followed by
- * its epilogue. Constant sizes at each call site (full and last block). */
-static inline void pw_product(const RtConvParams *p, const float *w, int64_t g, int64_t cout_g, int64_t c0, int64_t m,
-                              int64_t vol, int64_t k, const float *xg, float *yg, const float *bias, const float *res,
-                              float *work)
-{
-    const int64_t blk = pw_block_cols(m, vol), nb = (vol + blk - 1) / blk, last = vol - (nb - 1) * blk;
-    for (int64_t b = 0; b < nb; b++) {
-        const int64_t j0 = b * blk, n = b < nb - 1 ? blk : last;
-        if (b < nb - 1)
-            conv_gemm(p, w, g, cout_g, c0, m, blk, k, xg + j0, vol, 0.0f, yg + j0, vol, work);
-        else
-            conv_gemm(p, w, g, cout_g, c0, m, last, k, xg + j0, vol, 0.0f, yg + j0, vol, work);
-        pw_epilogue(p, yg + j0, m, n, vol, bias, res ? res + j0 : NULL);
-    }
-}
-
-/* Items [begin, end) of (image, group, channel chunk). */
+/* Items [begin, end) of (image, group, channel chunk, block of columns), block fastest: each
+ * product followed by its epilogue while its block is in cache (rt_conv_pw_block_cols). */
 static void conv_pointwise_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const float *x = bufs[0], *w = bufs[1];
@@ -315,24 +288,31 @@ static void conv_pointwise_items(const RtConvParams *p, void *const *bufs, int64
     }
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
     const int64_t vol = p->out[0] * p->out[1] * p->out[2];
+    const int64_t blk = rt_conv_pw_block_cols(p), nb = rt_conv_pw_blocks(p), last = vol - (nb - 1) * blk;
     int64_t cs, cc, last_c;
     channel_chunks(p, cout_g, &cs, &cc, &last_c);
     for (int64_t it = begin; it < end; it++) {
-        int64_t c = it % cs, g = it / cs % p->groups, n = it / cs / p->groups;
-        const float *xg = x + (n * p->c_in + g * cin_g) * vol;
-        const int64_t at = (n * p->c_out + g * cout_g + c * cc) * vol;
-        const float *bg = bias ? bias + g * cout_g + c * cc : NULL, *rg = res ? res + at : NULL;
-        if (c < cs - 1)
-            pw_product(p, w, g, cout_g, c * cc, cc, vol, cin_g, xg, y + at, bg, rg, gemm_work);
+        const int64_t b = it % nb, c = it / nb % cs, g = it / nb / cs % p->groups, n = it / nb / cs / p->groups;
+        const int64_t j0 = b * blk, at = (n * p->c_out + g * cout_g + c * cc) * vol + j0;
+        const float *xg = x + (n * p->c_in + g * cin_g) * vol + j0;
+        const bool full_c = c < cs - 1, full_b = b < nb - 1;
+        if (full_c && full_b) /* constant sizes per call site */
+            conv_gemm(p, w, g, cout_g, c * cc, cc, blk, cin_g, xg, vol, 0.0f, y + at, vol, gemm_work);
+        else if (full_c)
+            conv_gemm(p, w, g, cout_g, c * cc, cc, last, cin_g, xg, vol, 0.0f, y + at, vol, gemm_work);
+        else if (full_b)
+            conv_gemm(p, w, g, cout_g, c * cc, last_c, blk, cin_g, xg, vol, 0.0f, y + at, vol, gemm_work);
         else
-            pw_product(p, w, g, cout_g, c * cc, last_c, vol, cin_g, xg, y + at, bg, rg, gemm_work);
+            conv_gemm(p, w, g, cout_g, c * cc, last_c, last, cin_g, xg, vol, 0.0f, y + at, vol, gemm_work);
+        pw_epilogue(p, y + at, full_c ? cc : last_c, full_b ? blk : last, vol,
+                    bias ? bias + g * cout_g + c * cc : NULL, res ? res + at : NULL);
     }
 }
 
 RT_KERNEL(rt_conv_pointwise_f32)
 {
     const RtConvParams *p = params_;
-    conv_pointwise_items(p, bufs, 0, p->batch * p->groups * (p->c_split > 1 ? p->c_split : 1));
+    conv_pointwise_items(p, bufs, 0, p->batch * p->groups * (p->c_split > 1 ? p->c_split : 1) * rt_conv_pw_blocks(p));
 }
 RT_RANGE_KERNEL(rt_conv_pointwise_f32_range) { conv_pointwise_items(params_, bufs, begin, end); }
 

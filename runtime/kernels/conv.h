@@ -143,6 +143,26 @@ static inline int64_t rt_conv_direct_workspace_floats(const RtConvParams *p, int
 #define RT_CONV_SMALL_IN 64
 #define RT_CONV_SMALL_TAPS 49
 
+/* rt_conv_pointwise_f32 computes y in blocks of columns of about RT_CONV_PW_BLOCK_FLOATS floats of
+ * a channel chunk (whole slivers), the bias, residual and clamp following each block while it is in
+ * cache (over all of y at once they were three more trips through memory for large outputs:
+ * MobileNetV2's 112x112 expansions, 4.8 MB); items: (image, group, channel chunk, block), so the
+ * blocks also share a batch-1 layer out over the threads. */
+#define RT_CONV_PW_BLOCK_FLOATS 32768
+static inline int64_t rt_conv_pw_block_cols(const RtConvParams *p)
+{
+    const int64_t m = p->c_split > 1 ? p->c_chunk : p->c_out / (p->groups > 0 ? p->groups : 1);
+    const int64_t vol = p->out[0] * p->out[1] * p->out[2];
+    int64_t b = RT_CONV_PW_BLOCK_FLOATS / (m > 0 ? m : 1) / RT_GEMM_NR * RT_GEMM_NR;
+    b = b < RT_GEMM_NR ? RT_GEMM_NR : b;
+    return b > vol ? (vol > 0 ? vol : 1) : b;
+}
+static inline int64_t rt_conv_pw_blocks(const RtConvParams *p)
+{
+    const int64_t vol = p->out[0] * p->out[1] * p->out[2], b = rt_conv_pw_block_cols(p);
+    return vol > 0 && p->packed_w != RT_CONV_PACKED_T ? (vol + b - 1) / b : 1; /* C^T: whole images */
+}
+
 RT_KERNEL_DECL(rt_conv_gemm_f32)
 RT_KERNEL_DECL(rt_conv_direct_f32)
 /* rt_conv_grad_weight_direct_f32: x, dy -> dw (or, with slices, partial sums into the shared
