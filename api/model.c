@@ -7,12 +7,10 @@
 #include "api/driver.h"
 #include "api/model_internal.h"
 #include "codegen/codegen.h"
-#include "passes/pass.h"
 #include "runtime/threadpool.h"
 #include "frontend/dsl/dsl.h"
 #include "support/mem.h"
 #include "support/names.h"
-
 
 SdOptions sd_options_default(void) { return (SdOptions){.batch = 1}; }
 
@@ -213,7 +211,7 @@ SdStatus sd_model_compile_code(SdModel *m, IrGraph *code, const SdOptions *opt, 
                     .no_pack_weights = opt && sd_name_listed(opt->disable, "prepack"), .profile = opt && opt->profile};
     SD_TRY(cg_compile_jit(code, &co, &m->code, err));
     m->scratch_bytes = sd_align_up(cg_model_scratch_bytes(m->code));
-    m->scratch = sd_aligned_alloc(m->scratch_bytes * (size_t)copies + 64);
+    m->scratch = sd_aligned_alloc(m->scratch_bytes * (size_t)copies);
     m->state = sd_aligned_alloc(cg_model_state_bytes(m->code));
     m->io = calloc((size_t)(ir_graph_num_inputs(code) + ir_graph_num_outputs(code) + 1), sizeof *m->io);
     if (!m->scratch || !m->state || !m->io)

@@ -95,12 +95,8 @@ SdStatus sd_model_load_sliced(const char *path, const SdOptions *opt, IrGraph *g
     m->threads = rt_num_threads();
     const int nio = ir_graph_num_inputs(g) + ir_graph_num_outputs(g);
     SdStatus st = sd_model_compile_code(m, code, opt, 1, m->threads, err);
-    if (st == SD_OK && cg_model_state_bytes(m->code)) { /* a slice would carry state: run whole */
-        m->graph = NULL;
-        sd_model_free(m);
-        return SD_OK;
-    }
     if (st == SD_OK) {
+        SD_ASSERT(cg_model_state_bytes(m->code) == 0); /* pass_per_sample turns down graphs with state */
         m->slice_bytes = calloc((size_t)nio + 1, sizeof *m->slice_bytes);
         m->slice_io = calloc((size_t)(nio + 1) * (size_t)m->threads, sizeof *m->slice_io);
         if (!m->slice_bytes || !m->slice_io)

@@ -343,8 +343,7 @@ static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgL
     if (p.groups == 1 && p.stride[1] == 1 && p.stride[2] == 1 && grad_input_as_conv(&p, &d)) {
         if (direct_plan(&d, opt, d.c_out))
             return lower_grad_input_direct(n, &p, &d, out, err);
-        if (d.in[0] == 1 && d.in[1] * d.in[2] <= RT_CONV_SMALL_IN && d.out[1] * d.out[2] <= RT_CONV_SMALL_OUT &&
-            d.kernel[1] * d.kernel[2] <= RT_CONV_SMALL_TAPS)
+        if (rt_conv_small_images(&d))
             return lower_grad_input_im2col(n, &p, &d, out, err);
     }
     /* the transposed conv's view: its input is dy, its output dx, its weights read the same */
@@ -539,7 +538,6 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
      * then the im2col path copies them together */
     if (is_pointwise(&p) && images_for(p.batch, rows, rows, pixels, cin_g) <= 1) {
         /* blocks of columns share the layer out first; channel chunks where they do not suffice */
-        p.c_split = 1, p.c_chunk = cout_g;
         const int64_t blocks = rt_conv_pw_blocks(&p);
         split_channels(&p, cout_g, p.batch * p.groups * blocks);
         sliver_chunks(&p, cout_g, pixels, cin_g);

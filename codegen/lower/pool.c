@@ -1,6 +1,6 @@
 /* codegen/lower/pool.c — pooling onto runtime/kernels/pool.h: one call over all (batch, channel)
- * planes (f32 pooling shared out over the threads by planes). MaxPool with its Indices output and MaxPool over 8-bit integers take their own kernels;
- * global pools reduce each plane to one value. The gradients of MaxPool and AveragePool take the
+ * planes (f32 pooling shared out over the threads by planes). MaxPool with its Indices output and
+ * MaxPool over 8-bit integers take their own kernels; global pools reduce each plane to one value. The gradients of MaxPool and AveragePool take the
  * forward's params (x and y sizes) with operands dy, x, dx. */
 #include "codegen/lower/lower.h"
 #include "runtime/kernels/pool.h"

@@ -255,23 +255,6 @@ RT_RANGE_KERNEL(rt_conv_gemm_f32_range)
         conv_gemm_items(p, bufs, begin, end);
 }
 
-/* m rows of y (ldy apart, n columns) += bias (per row) and res (laid out as y), clamped */
-static inline void pw_epilogue(const RtConvParams *p, float *restrict y, int64_t m, int64_t n, int64_t ldy,
-                               const float *bias, const float *restrict res)
-{
-    if (!bias && !res && !p->has_clip)
-        return;
-    for (int64_t r = 0; r < m; r++) {
-        const float add = bias ? bias[r] : 0.0f;
-        float *yr = y + r * ldy;
-        const float *rr = res ? res + r * ldy : NULL;
-        for (int64_t j = 0; j < n; j++) {
-            const float v = yr[j] + add + (rr ? rr[j] : 0.0f);
-            yr[j] = p->has_clip ? clip_value(v, p->clip_min, p->clip_max) : v;
-        }
-    }
-}
-
 /* Items [begin, end) of (image, group, channel chunk, block of columns), block fastest: each
  * product followed by its epilogue while its block is in cache (rt_conv_pw_block_cols). */
 static void conv_pointwise_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
@@ -304,7 +287,7 @@ static void conv_pointwise_items(const RtConvParams *p, void *const *bufs, int64
             conv_gemm(p, w, g, cout_g, c * cc, last_c, blk, cin_g, xg, vol, 0.0f, y + at, vol, gemm_work);
         else
             conv_gemm(p, w, g, cout_g, c * cc, last_c, last, cin_g, xg, vol, 0.0f, y + at, vol, gemm_work);
-        pw_epilogue(p, y + at, full_c ? cc : last_c, full_b ? blk : last, vol,
+        finish_rows(p, y + at, full_c ? cc : last_c, full_b ? blk : last, vol,
                     bias ? bias + g * cout_g + c * cc : NULL, res ? res + at : NULL);
     }
 }

@@ -142,6 +142,11 @@ static inline int64_t rt_conv_direct_workspace_floats(const RtConvParams *p, int
 #define RT_CONV_SMALL_OUT 16
 #define RT_CONV_SMALL_IN 64
 #define RT_CONV_SMALL_TAPS 49
+static inline int rt_conv_small_images(const RtConvParams *p)
+{
+    return p->in[0] == 1 && p->out[0] == 1 && p->kernel[0] == 1 && p->out[1] * p->out[2] <= RT_CONV_SMALL_OUT &&
+           p->in[1] * p->in[2] <= RT_CONV_SMALL_IN && p->kernel[1] * p->kernel[2] <= RT_CONV_SMALL_TAPS;
+}
 
 /* rt_conv_pointwise_f32 computes y in blocks of columns of about RT_CONV_PW_BLOCK_FLOATS floats of
  * a channel chunk (whole slivers), the bias, residual and clamp following each block while it is in

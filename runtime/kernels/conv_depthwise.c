@@ -153,10 +153,8 @@ static void conv_depthwise_items(const RtConvParams *p, void *const *bufs, int64
             continue;
         }
         dw_plane(p, x + (n * p->c_in + ic) * in_vol, w + oc * kvol, bias ? bias[oc] : 0.0f, yc);
-        if (res) /* y never shares memory with its inputs (the planner only reuses elementwise inputs) */
-            for (int64_t j = 0; j < out_vol; j++)
-                yc[j] += res[(n * p->c_out + oc) * out_vol + j];
-        clip_rows(p, yc, 1, out_vol, out_vol);
+        /* y never shares memory with its inputs (the planner only reuses elementwise inputs) */
+        finish_rows(p, yc, 1, out_vol, out_vol, NULL, res ? res + (n * p->c_out + oc) * out_vol : NULL);
     }
 }
 

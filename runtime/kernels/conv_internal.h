@@ -50,6 +50,24 @@ static inline void clip_rows(const RtConvParams *p, float *restrict y, int64_t r
             y[r * ld + j] = clip_value(y[r * ld + j], lo, hi);
 }
 
+/* m rows of y (ldy apart, n columns) += bias (per row, none: NULL) and res (laid out as y, none:
+ * NULL), then the folded activation: one pass, while y is in cache after its product */
+static inline void finish_rows(const RtConvParams *p, float *restrict y, int64_t m, int64_t n, int64_t ldy,
+                               const float *bias, const float *restrict res)
+{
+    if (!bias && !res && !p->has_clip)
+        return;
+    for (int64_t r = 0; r < m; r++) {
+        const float add = bias ? bias[r] : 0.0f;
+        float *yr = y + r * ldy;
+        const float *rr = res ? res + r * ldy : NULL;
+        for (int64_t j = 0; j < n; j++) {
+            const float v = yr[j] + add + (rr ? rr[j] : 0.0f);
+            yr[j] = p->has_clip ? clip_value(v, p->clip_min, p->clip_max) : v;
+        }
+    }
+}
+
 /* im2col_block for 2-D, stride 1 and as many output as input columns (3x3 with padding 1): the
  * output rows of one tap that read input rows are one contiguous copy of the input, whose columns
  * that fall into the padding (a column or two at each row's ends) are then zeroed. Copies of a whole
@@ -101,9 +119,7 @@ static inline void im2col_block_rows(const RtConvParams *p, int64_t cin_g, const
  * padding. The general loops spent a 4x4 layer's time on control for rows of 4 pixels. */
 static inline bool im2col_small(const RtConvParams *p, int64_t r0, int64_t nr)
 {
-    return p->in[0] == 1 && p->out[0] == 1 && p->kernel[0] == 1 && r0 == 0 && nr == p->out[1] &&
-           p->out[1] * p->out[2] <= RT_CONV_SMALL_OUT && p->in[1] * p->in[2] <= RT_CONV_SMALL_IN &&
-           p->kernel[1] * p->kernel[2] <= RT_CONV_SMALL_TAPS;
+    return rt_conv_small_images(p) && r0 == 0 && nr == p->out[1];
 }
 static inline void im2col_block_small(const RtConvParams *p, int64_t cin_g, const float *restrict x,
                                       float *restrict col, int64_t ld)

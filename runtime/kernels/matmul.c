@@ -30,23 +30,26 @@ static void store(float *c, float v, float alpha, float beta)
     *c = beta == 0.0f ? alpha * v : alpha * v + beta * *c;
 }
 
-/* Columns [j0, j1) of C for a few rows of A against B stored transposed (N x K: a classifier's
+/* C for a few rows of A against B stored transposed (N x K: a classifier's
  * weights at batch 1): dot products along K, B read once, in place. The GEMM transposed every
  * sliver of B into its packed layout first (MobileNetV2's classifier at batch 1: 5% of the run). */
-static void rows_dot_bt(const RtMatmulParams *p, const float *A, const float *B, float *C, int64_t j0, int64_t j1)
+static void rows_dot_bt(const RtMatmulParams *p, int64_t N, const float *A, const float *B, float *C)
 {
     for (int64_t i = 0; i < p->M; i++)
-        for (int64_t j = j0; j < j1; j++)
+        for (int64_t j = 0; j < N; j++)
             store(&C[i * p->ldc + j], dot_f32(A + i * p->lda, B + j * p->ldb, p->K, 1), p->alpha, p->beta);
 }
 
-static void slice_f32(const RtMatmulParams *p, const float *A, const float *B, float *C, float *work)
+/* The product of one batch slice, or of its first N columns (N: p->N, or a block's; inlined at
+ * each call site so that the GEMM sees constant sizes) */
+static inline __attribute__((always_inline)) void slice_f32(const RtMatmulParams *p, int64_t N, const float *A,
+                                                           const float *B, float *C, float *work)
 {
     if (rt_matmul_rows_dot(p)) {
-        rows_dot_bt(p, A, B, C, 0, p->N);
+        rows_dot_bt(p, N, A, B, C);
         return;
     }
-    if (p->N == 1 && p->use_blas != RT_GEMM_BF16 && (p->M == 1 || (p->use_blas != RT_GEMM_OPENBLAS && !p->trans_a))) {
+    if (N == 1 && p->use_blas != RT_GEMM_BF16 && (p->M == 1 || (p->use_blas != RT_GEMM_OPENBLAS && !p->trans_a))) {
         /* rows of op(A) are contiguous unless transposed; op(B)'s column steps by ldb unless transposed */
         int64_t b_step = p->trans_b ? 1 : p->ldb;
         for (int64_t i = 0; i < p->M; i++) {
@@ -62,7 +65,7 @@ static void slice_f32(const RtMatmulParams *p, const float *A, const float *B, f
         }
         return;
     }
-    rt_gemm_f32(p->trans_a, p->trans_b, p->M, p->N, p->K, p->alpha, A, p->lda, B, p->ldb, p->beta, C, p->ldc,
+    rt_gemm_f32(p->trans_a, p->trans_b, p->M, N, p->K, p->alpha, A, p->lda, B, p->ldb, p->beta, C, p->ldc,
                 p->use_blas, work);
 }
 
@@ -74,7 +77,7 @@ RT_KERNEL(rt_matmul_f32)
     const int64_t *d = p->batch;
     RT_NEST6(d)
     {
-        slice_f32(p, A + RT_OFF6(p->a_stride), B + RT_OFF6(p->b_stride), C + RT_OFF6(p->c_stride), work);
+        slice_f32(p, p->N, A + RT_OFF6(p->a_stride), B + RT_OFF6(p->b_stride), C + RT_OFF6(p->c_stride), work);
     }
 }
 
@@ -84,17 +87,14 @@ RT_RANGE_KERNEL(rt_matmul_f32_range)
     const RtMatmulParams *p = params_;
     const float *A = bufs[0], *B = bufs[1];
     float *C = bufs[2], *work = bufs[3];
+    const int64_t nb = (p->N + RT_MATMUL_COLS - 1) / RT_MATMUL_COLS;
     for (int64_t blk = begin; blk < end; blk++) {
-        const int64_t j0 = blk * RT_MATMUL_COLS, n = p->N - j0 < RT_MATMUL_COLS ? p->N - j0 : RT_MATMUL_COLS;
+        const int64_t j0 = blk * RT_MATMUL_COLS;
         const float *Bj = p->trans_b ? B + j0 * p->ldb : B + j0;
-        if (rt_matmul_rows_dot(p))
-            rows_dot_bt(p, A, B, C, j0, j0 + n);
-        else if (n == RT_MATMUL_COLS) /* constant sizes per call site */
-            rt_gemm_f32(0, p->trans_b, p->M, RT_MATMUL_COLS, p->K, p->alpha, A, p->lda, Bj, p->ldb, p->beta, C + j0,
-                        p->ldc, p->use_blas, work);
+        if (blk < nb - 1) /* constant sizes per call site */
+            slice_f32(p, RT_MATMUL_COLS, A, Bj, C + j0, work);
         else
-            rt_gemm_f32(0, p->trans_b, p->M, n, p->K, p->alpha, A, p->lda, Bj, p->ldb, p->beta, C + j0, p->ldc,
-                        p->use_blas, work);
+            slice_f32(p, p->N - (nb - 1) * RT_MATMUL_COLS, A, Bj, C + j0, work);
     }
 }
 
