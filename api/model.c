@@ -208,7 +208,8 @@ SdStatus sd_model_compile_code(SdModel *m, IrGraph *code, const SdOptions *opt, 
 {
     CgOptions co = {.name = "model", .lower = sd_lower_options(opt), .opt_level = opt ? opt->opt_level : 0,
                     .print_llvm = opt && opt->print_llvm, .threads = threads, .release_constants = true,
-                    .no_pack_weights = opt && sd_name_listed(opt->disable, "prepack"), .profile = opt && opt->profile};
+                    .no_pack_weights = opt && sd_name_listed(opt->disable, "prepack"), .profile = opt && opt->profile,
+                    .compile_threads = opt ? opt->compile_threads : 0};
     SD_TRY(cg_compile_jit(code, &co, &m->code, err));
     m->scratch_bytes = sd_align_up(cg_model_scratch_bytes(m->code));
     m->scratch = sd_aligned_alloc(m->scratch_bytes * (size_t)copies);

@@ -171,7 +171,7 @@ SdStatus cg_compile_aot(const IrGraph *g, const CgAotOptions *opt, CgAotReport *
         add_wrapper(e.module, ctx, &e, g, &t, name);
         if (!opt->weights_file)
             add_weights(e.module, ctx, &e, name);
-        st = cg_optimize(&e, &t, &opt->cg, err);
+        st = cg_optimize(e.module, &t, &opt->cg, err);
     }
     char path[1100], obj[1100], tmpdir[] = "/tmp/seedc-aot-XXXXXX";
     bool keep_object = opt->kind == CG_EMIT_BUNDLE;

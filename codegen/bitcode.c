@@ -26,6 +26,21 @@ void cg_set_target_attrs(LLVMContextRef ctx, LLVMValueRef fn, const CgTarget *t)
         set_fn_attr(ctx, fn, "prefer-vector-width", "512");
 }
 
+void cg_drop_unused(LLVMModuleRef m)
+{
+    for (bool dropped = true; dropped;) {
+        dropped = false;
+        for (LLVMValueRef fn = LLVMGetFirstFunction(m), next; fn; fn = next) {
+            next = LLVMGetNextFunction(fn);
+            LLVMLinkage l = LLVMGetLinkage(fn);
+            if (!LLVMIsDeclaration(fn) && (l == LLVMInternalLinkage || l == LLVMPrivateLinkage) && !LLVMGetFirstUse(fn)) {
+                LLVMDeleteFunction(fn);
+                dropped = true;
+            }
+        }
+    }
+}
+
 /* The kernels built with AVX512-VNNI/BF16 (names ending in "_avx512": the files that include
  * runtime/kernels/qgemm_internal.h) and the static helpers only they called: code for a target that
  * lacks those features must not contain them, even unoptimized. */
@@ -41,17 +56,8 @@ static void drop_avx512_kernels(LLVMModuleRef m)
             dropped = true;
         }
     }
-    while (dropped) {
-        dropped = false;
-        for (LLVMValueRef fn = LLVMGetFirstFunction(m), next; fn; fn = next) {
-            next = LLVMGetNextFunction(fn);
-            LLVMLinkage l = LLVMGetLinkage(fn);
-            if (!LLVMIsDeclaration(fn) && (l == LLVMInternalLinkage || l == LLVMPrivateLinkage) && !LLVMGetFirstUse(fn)) {
-                LLVMDeleteFunction(fn);
-                dropped = true;
-            }
-        }
-    }
+    if (dropped)
+        cg_drop_unused(m);
 }
 
 /* On targets with those features, each kernel function built with them ("X_avx512") takes the

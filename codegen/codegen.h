@@ -1,6 +1,6 @@
 /* codegen/codegen.h — from a shape-inferred, planned graph to native code.
- * cg_compile_jit builds one LLVM module (kernels linked from embedded bitcode and specialized to
- * the graph's constant shapes), optimizes it for the host and JIT-compiles it with ORC LLJIT. The
+ * cg_compile_jit builds LLVM modules (kernels linked from embedded bitcode and specialized to the
+ * graph's constant shapes), optimizes them for the host on threads and links them with ORC LLJIT. The
  * result runs as entry(consts, state, scratch, io): constants and scratch are caller memory, io
  * holds the input pointers then the output pointers, in graph order. cg_eval_node runs one node
  * natively with the same kernels (constant folding). */
@@ -24,6 +24,7 @@ typedef struct CgOptions {
     bool release_constants; /* free each constant's data in the graph once copied (lower peak memory) */
     bool no_pack_weights;   /* keep constant weights as they are (else convolutions pack them once) */
     bool profile;           /* time every node (runtime/kernels/profile.h): cg_model_profile_slots */
+    int compile_threads;    /* the JIT compiles the module in parts on this many threads; 0: one per core */
 } CgOptions;
 
 typedef void (*CgEntryFn)(const void *consts, void *state, void *scratch, void *const *io);

@@ -1,168 +1,18 @@
-/* codegen/emit.c — the module for one graph. Values get their homes first (io pointer, constants
- * blob, state, scratch arena at the planned offset); then every node becomes an internal function
- * that computes its operand pointers and calls its kernels with constant parameter globals, so
- * after inlining each kernel is specialized to that node's shapes. */
+/* codegen/emit.c — a part of a graph's module. With the plan's homes (io pointer, constants blob,
+ * state, scratch arena at the planned offset), each of the part's nodes becomes a function that
+ * computes its operand pointers and calls its kernels with constant parameter globals, so after
+ * inlining each kernel is specialized to that node's shapes. */
 #include "codegen/emit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include "codegen/emit_internal.h"
 #include "support/mem.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int max_value_id(const IrGraph *g)
-{
-    int m = 0;
-    for (int i = 0; i < ir_graph_num_values(g); i++)
-        if (ir_graph_value(g, i)->id > m)
-            m = ir_graph_value(g, i)->id;
-    return m;
-}
-
-/* Marks, by value id, every input some call reads itself: a constant read only through packed
- * weights made from it (CG_BUF_PACKED) needs no place of its own. */
-static void mark_read_inputs(const CgEmitter *e, bool *read)
-{
-    for (int i = 0; i < ir_graph_num_nodes(e->g); i++) {
-        const IrNode *n = ir_graph_node(e->g, i);
-        for (int c = 0; c < e->lowered[i].n_calls; c++) {
-            const CgCall *call = &e->lowered[i].calls[c];
-            for (int k = 0; k < call->n_bufs; k++)
-                if (call->bufs[k] >= 0 && call->bufs[k] < n->n_inputs && n->inputs[call->bufs[k]])
-                    read[n->inputs[call->bufs[k]]->id] = true;
-        }
-    }
-}
-
-/* Packed weights (CgLowered.packed_*) after the constants: laid out, then packed from the
- * constants' data. */
-static size_t place_packed(CgEmitter *e, size_t consts)
-{
-    for (int i = 0; i < ir_graph_num_nodes(e->g); i++)
-        if (e->lowered[i].packed_bytes) {
-            e->packed_offset[i] = consts;
-            consts += sd_align_up(e->lowered[i].packed_bytes);
-        }
-    return consts;
-}
-
-static void fill_packed(CgEmitter *e, CgEmitted *out)
-{
-    for (int i = 0; i < ir_graph_num_nodes(e->g); i++) {
-        const CgLowered *l = &e->lowered[i];
-        if (l->packed_bytes)
-            l->pack(l->calls[0].params, ir_graph_node(e->g, i)->inputs[l->packed_operand]->data,
-                    out->consts + e->packed_offset[i]);
-    }
-}
-
-/* Decides every value's home and fills the constants and state blobs. */
-static SdStatus assign_homes(CgEmitter *e, CgEmitted *out, size_t workspace, size_t shared, SdError *err)
-{
-    const IrGraph *g = e->g;
-    int n_in = ir_graph_num_inputs(g);
-    for (int i = 0; i < n_in; i++)
-        e->homes[ir_graph_input(g, i)->id] = (Home){HOME_IO, i};
-    for (int j = 0; j < ir_graph_num_outputs(g); j++) {
-        IrValue *v = ir_graph_output(g, j);
-        if (v->producer && e->homes[v->id].kind == HOME_NONE)
-            e->homes[v->id] = (Home){HOME_IO, n_in + j};
-    }
-    size_t consts = 0, state = 0, scratch = ir_graph_arena_bytes(g);
-    bool planned = true;
-    bool *read = calloc((size_t)max_value_id(g) + 1, sizeof *read);
-    if (!read)
-        return sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(g));
-    mark_read_inputs(e, read);
-    for (int i = 0; i < ir_graph_num_values(g); i++) {
-        IrValue *v = ir_graph_value(g, i);
-        Home *h = &e->homes[v->id];
-        if (h->kind != HOME_NONE)
-            continue;
-        if (v->role == IR_ROLE_CONSTANT && (read[v->id] || ir_value_is_graph_output(g, v))) {
-            h->kind = HOME_CONSTS, h->offset = (int64_t)consts;
-            consts += sd_align_up(v->nbytes);
-        } else if (v->role == IR_ROLE_PARAM || v->role == IR_ROLE_STATE) {
-            h->kind = HOME_STATE, h->offset = (int64_t)state;
-            state += sd_align_up(ir_value_nbytes(v));
-        } else if (v->role == IR_ROLE_TEMP && v->producer) {
-            h->kind = HOME_SCRATCH;
-            if (v->arena_offset >= 0) {
-                h->offset = v->arena_offset;
-            } else { /* no memory plan: every temporary gets its own place */
-                planned = false;
-                h->offset = -1;
-            }
-        }
-    }
-    free(read);
-    if (!planned) {
-        scratch = 0;
-        for (int i = 0; i < ir_graph_num_values(g); i++) {
-            IrValue *v = ir_graph_value(g, i);
-            Home *h = &e->homes[v->id];
-            if (h->kind == HOME_SCRATCH) {
-                h->offset = (int64_t)scratch;
-                scratch += sd_align_up(ir_value_nbytes(v));
-            }
-        }
-    }
-    consts = place_packed(e, consts);
-    e->workspace_offset = sd_align_up(scratch);
-    e->workspace_bytes = sd_align_up(workspace);
-    e->shared_offset = e->workspace_offset + e->workspace_bytes * (size_t)(e->threads > 1 ? e->threads : 1);
-    out->scratch_bytes = e->shared_offset + sd_align_up(shared);
-    out->profile_offset = SIZE_MAX;
-    if (e->opt->profile) { /* two int64 per node: time and runs */
-        out->profile_offset = out->scratch_bytes;
-        out->scratch_bytes += sd_align_up((size_t)ir_graph_num_nodes(g) * 2 * sizeof(int64_t));
-    }
-    out->consts_bytes = consts;
-    out->state_bytes = state;
-    out->consts = sd_aligned_calloc(consts);
-    out->state_init = sd_aligned_calloc(state);
-    if (!out->consts || !out->state_init)
-        return sd_errorf(err, SD_ENOMEM, "out of memory for %zu bytes of constants", consts);
-    fill_packed(e, out); /* before the constants' data may be released below */
-    int n_state = 0;
-    for (int i = 0; i < ir_graph_num_values(g); i++)
-        n_state += e->homes[ir_graph_value(g, i)->id].kind == HOME_STATE;
-    out->state_entries = calloc((size_t)(n_state ? n_state : 1), sizeof *out->state_entries);
-    if (!out->state_entries)
-        return sd_errorf(err, SD_ENOMEM, "out of memory");
-    for (int i = 0; i < ir_graph_num_values(g); i++) {
-        IrValue *v = ir_graph_value(g, i);
-        Home *h = &e->homes[v->id];
-        if (h->kind == HOME_STATE) {
-            CgStateEntry *se = &out->state_entries[out->n_state_entries++];
-            *se = (CgStateEntry){sd_strdup(v->name), v->role, v->dtype, v->shape, (size_t)h->offset, ir_value_nbytes(v)};
-            if (!se->name)
-                return sd_errorf(err, SD_ENOMEM, "out of memory");
-        }
-        if (h->kind == HOME_CONSTS && v->nbytes)
-            memcpy(out->consts + h->offset, v->data, v->nbytes);
-        if (v->role == IR_ROLE_CONSTANT && v->data && e->opt->release_constants &&
-            (h->kind == HOME_CONSTS || v->n_uses > 0)) {
-            sd_aligned_free(v->data);
-            v->data = NULL; /* the graph keeps the shape; the data lives on in the blob (perhaps packed) */
-        }
-        else if (h->kind == HOME_STATE && v->data)
-            memcpy(out->state_init + h->offset, v->data, v->nbytes);
-    }
-    return SD_OK;
-}
 
 static Bases fn_bases(LLVMValueRef fn)
 {
@@ -172,7 +22,7 @@ static Bases fn_bases(LLVMValueRef fn)
 /* Pointer to a value, from the base pointers. */
 static LLVMValueRef value_pointer(CgEmitter *e, LLVMBuilderRef b, const Bases *base, const IrValue *v)
 {
-    const Home *h = &e->homes[v->id];
+    const Home *h = &e->p->homes[v->id];
     if (h->kind == HOME_IO) {
         LLVMValueRef idx = LLVMConstInt(e->i64, (unsigned long long)h->offset, 0);
         LLVMValueRef slot = LLVMBuildGEP2(b, e->ptr, base->io, &idx, 1, "io.slot");
@@ -211,13 +61,13 @@ static LLVMValueRef build_bufs(CgEmitter *e, LLVMBuilderRef b, const Bases *base
             LLVMValueRef off = LLVMConstInt(e->i64, e->cur_packed, 0);
             p = LLVMBuildInBoundsGEP2(b, e->i8, base->consts, &off, 1, "packed");
         } else if (op == CG_BUF_SHARED) {
-            LLVMValueRef off = LLVMConstInt(e->i64, e->shared_offset, 0);
+            LLVMValueRef off = LLVMConstInt(e->i64, e->p->shared_offset, 0);
             p = LLVMBuildInBoundsGEP2(b, e->i8, base->scratch, &off, 1, "shared");
         } else if (op == CG_BUF_WORKSPACE) {
-            LLVMValueRef off = LLVMConstInt(e->i64, e->workspace_offset, 0);
+            LLVMValueRef off = LLVMConstInt(e->i64, e->p->workspace_offset, 0);
             if (thread) {
                 LLVMValueRef t = LLVMBuildZExt(b, thread, e->i64, "");
-                LLVMValueRef per = LLVMBuildMul(b, t, LLVMConstInt(e->i64, e->workspace_bytes, 0), "");
+                LLVMValueRef per = LLVMBuildMul(b, t, LLVMConstInt(e->i64, e->p->workspace_bytes, 0), "");
                 off = LLVMBuildAdd(b, off, per, "");
             }
             p = LLVMBuildInBoundsGEP2(b, e->i8, base->scratch, &off, 1, "workspace");
@@ -236,13 +86,13 @@ static LLVMValueRef build_bufs(CgEmitter *e, LLVMBuilderRef b, const Bases *base
 
 static int tasks_for(const CgEmitter *e, const CgCall *call)
 {
-    if (e->threads < 2 || !call->range_kernel || call->extent < 2 || call->cost < CG_PARALLEL_MIN_COST)
+    if (e->p->threads < 2 || !call->range_kernel || call->extent < 2 || call->cost < CG_PARALLEL_MIN_COST)
         return 1;
-    int64_t t = (int64_t)e->threads * 4;
+    int64_t t = (int64_t)e->p->threads * 4;
     if (call->grain > 1) { /* whole runs of items that share setup, but every thread busy */
         int64_t runs = call->extent / call->grain;
         t = runs < t ? runs : t;
-        t = t < e->threads ? e->threads : t;
+        t = t < e->p->threads ? e->p->threads : t;
     }
     return (int)(call->extent < t ? call->extent : t);
 }
@@ -286,7 +136,7 @@ static LLVMValueRef emit_task(CgEmitter *e, const IrNode *n, const CgCall *call,
 
 static bool same_home(const CgEmitter *e, const IrValue *a, const IrValue *b)
 {
-    const Home *x = &e->homes[a->id], *y = &e->homes[b->id];
+    const Home *x = &e->p->homes[a->id], *y = &e->p->homes[b->id];
     return x->kind == y->kind && x->offset == y->offset && x->kind != HOME_NONE;
 }
 
@@ -319,7 +169,7 @@ static SdStatus emit_calls(CgEmitter *e, LLVMBuilderRef b, LLVMValueRef fn, cons
             if (!pf)
                 pf = LLVMAddFunction(e->m, "rt_parallel_for", pf_type);
             LLVMValueRef args[4] = {LLVMConstInt(e->i64, (unsigned)n_tasks, 0),
-                                    LLVMConstInt(i32, (unsigned)e->threads, 0), task, ctx};
+                                    LLVMConstInt(i32, (unsigned)e->p->threads, 0), task, ctx};
             LLVMBuildCall2(b, pf_type, pf, args, 4, "");
             continue;
         }
@@ -353,7 +203,7 @@ static SdStatus emit_output_copies(CgEmitter *e, LLVMBuilderRef b, LLVMValueRef 
     int n_in = ir_graph_num_inputs(g);
     for (int j = 0; j < ir_graph_num_outputs(g); j++) {
         IrValue *v = ir_graph_output(g, j);
-        const Home *h = &e->homes[v->id];
+        const Home *h = &e->p->homes[v->id];
         if (h->kind == HOME_IO && h->offset == n_in + j)
             continue;
         CgLowered low = {0};
@@ -376,105 +226,110 @@ static SdStatus emit_output_copies(CgEmitter *e, LLVMBuilderRef b, LLVMValueRef 
     return SD_OK;
 }
 
-SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVMContextRef ctx, CgEmitted *out,
-                 SdError *err)
+/* Node i's function: defined in its part, declared (external) in part 0 when it lies elsewhere. */
+static LLVMValueRef node_function(CgEmitter *e, int i, bool define)
 {
-    memset(out, 0, sizeof *out);
-    int n_nodes = ir_graph_num_nodes(g);
-    CgLowered *lowered = calloc((size_t)(n_nodes ? n_nodes : 1), sizeof *lowered);
-    CgEmitter e = {.g = g, .opt = opt, .t = t, .ctx = ctx, .threads = opt->threads > 1 ? opt->threads : 1};
-    e.homes = calloc((size_t)max_value_id(g) + 1, sizeof *e.homes);
-    if (!lowered || !e.homes) {
-        free(lowered), free(e.homes);
-        return sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(g));
-    }
+    char fname[64];
+    snprintf(fname, sizeof fname, "node%d.%s", i, ir_op_name(ir_graph_node(e->g, i)->op));
+    if (!define)
+        return LLVMAddFunction(e->m, fname, e->fn_type);
+    /* called from another part's entry: it needs a name the linker sees */
+    return new_function(e, fname, e->p->part_of[i] == 0);
+}
+
+/* The entry: every node in order (with profile marks), then the output copies. */
+static SdStatus emit_entry(CgEmitter *e, LLVMValueRef *fns, SdError *err)
+{
+    LLVMValueRef entry = new_function(e, e->p->entry, false);
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(e->ctx);
+    LLVMPositionBuilderAtEnd(eb, LLVMAppendBasicBlockInContext(e->ctx, entry, "entry"));
     SdStatus st = SD_OK;
-    size_t workspace = 0, shared = 0;
-    CgLowerOptions lower = opt->lower;
-    if (lower.gemm == CG_GEMM_BUILTIN && !t->avx512)
-        lower.gemm = CG_GEMM_BUILTIN_NARROW;
-    lower.pack_weights = !opt->no_pack_weights;
-    e.lowered = lowered;
-    e.packed_offset = calloc((size_t)(n_nodes ? n_nodes : 1), sizeof *e.packed_offset);
-    if (!e.packed_offset)
-        st = sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(g));
-    for (int i = 0; i < n_nodes && st == SD_OK; i++) {
-        st = cg_lower_node(ir_graph_node(g, i), &lower, &lowered[i], err);
-        if (st == SD_OK && lowered[i].workspace_bytes > workspace)
-            workspace = lowered[i].workspace_bytes;
-        if (st == SD_OK && lowered[i].shared_bytes > shared)
-            shared = lowered[i].shared_bytes;
+    LLVMValueRef args[4] = {LLVMGetParam(entry, 0), LLVMGetParam(entry, 1), LLVMGetParam(entry, 2),
+                            LLVMGetParam(entry, 3)};
+    for (int i = 0; i < ir_graph_num_nodes(e->g) && st == SD_OK; i++) {
+        LLVMValueRef fn = fns[i] ? fns[i] : node_function(e, i, false);
+        const size_t slot = e->p->profile_offset + (size_t)i * 2 * sizeof(int64_t); /* when profiling */
+        if (e->opt->profile)
+            st = emit_profile_mark(e, eb, entry, slot, 0, err);
+        LLVMBuildCall2(eb, e->fn_type, fn, args, 4, "");
+        if (e->opt->profile && st == SD_OK)
+            st = emit_profile_mark(e, eb, entry, slot, 1, err);
     }
     if (st == SD_OK)
-        st = assign_homes(&e, out, workspace, shared, err);
-    if (st == SD_OK)
-        st = cg_load_kernels(ctx, t, &e.m, err);
+        st = emit_output_copies(e, eb, entry, err);
+    LLVMBuildRetVoid(eb);
+    LLVMDisposeBuilder(eb);
+    return st;
+}
+
+SdStatus cg_emit_part(const CgPlan *p, int part, const CgTarget *t, LLVMContextRef ctx, LLVMModuleRef *out,
+                      SdError *err)
+{
+    *out = NULL;
+    const int n_nodes = ir_graph_num_nodes(p->g);
+    CgEmitter e = {.p = p, .g = p->g, .opt = p->opt, .t = t, .ctx = ctx};
+    LLVMValueRef *fns = calloc((size_t)(n_nodes ? n_nodes : 1), sizeof *fns);
+    if (!fns)
+        return sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(p->g));
+    SdStatus st = cg_load_kernels(ctx, t, &e.m, err);
     if (st == SD_OK) {
         e.ptr = LLVMPointerTypeInContext(ctx, 0);
         e.i8 = LLVMInt8TypeInContext(ctx);
         e.i64 = LLVMInt64TypeInContext(ctx);
         e.fn_type = LLVMFunctionType(LLVMVoidTypeInContext(ctx), (LLVMTypeRef[]){e.ptr, e.ptr, e.ptr, e.ptr}, 4, 0);
-        snprintf(out->entry, sizeof out->entry, "%s_entry", opt->name ? opt->name : "model");
-        LLVMValueRef entry = new_function(&e, out->entry, false);
-        LLVMBuilderRef eb = LLVMCreateBuilderInContext(ctx);
-        LLVMPositionBuilderAtEnd(eb, LLVMAppendBasicBlockInContext(ctx, entry, "entry"));
         LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
         for (int i = 0; i < n_nodes && st == SD_OK; i++) {
-            const IrNode *n = ir_graph_node(g, i);
-            char fname[64];
-            snprintf(fname, sizeof fname, "node%d.%s", i, ir_op_name(n->op));
-            LLVMValueRef fn = new_function(&e, fname, true);
-            LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
-            e.cur_packed = e.packed_offset[i];
+            if (p->part_of[i] != part)
+                continue;
+            fns[i] = node_function(&e, i, true);
+            LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fns[i], "entry"));
+            e.cur_packed = p->packed_offset[i];
             e.cur_node = i;
-            st = emit_calls(&e, b, fn, n, &lowered[i], err);
+            st = emit_calls(&e, b, fns[i], ir_graph_node(p->g, i), &p->lowered[i], err);
             LLVMBuildRetVoid(b);
-            LLVMValueRef args[4] = {LLVMGetParam(entry, 0), LLVMGetParam(entry, 1), LLVMGetParam(entry, 2),
-                                    LLVMGetParam(entry, 3)};
-            const size_t slot = out->profile_offset + (size_t)i * 2 * sizeof(int64_t); /* when profiling */
-            if (opt->profile && st == SD_OK)
-                st = emit_profile_mark(&e, eb, entry, slot, 0, err);
-            LLVMBuildCall2(eb, e.fn_type, fn, args, 4, "");
-            if (opt->profile && st == SD_OK)
-                st = emit_profile_mark(&e, eb, entry, slot, 1, err);
         }
-        if (st == SD_OK)
-            st = emit_output_copies(&e, eb, entry, err);
-        cg_inline_single_instances(&e);
-        LLVMBuildRetVoid(eb);
         LLVMDisposeBuilder(b);
-        LLVMDisposeBuilder(eb);
+        if (st == SD_OK && part == 0)
+            st = emit_entry(&e, fns, err);
+        cg_inline_single_instances(&e);
+        cg_drop_unused(e.m);
     }
     char *msg = NULL;
     if (st == SD_OK && LLVMVerifyModule(e.m, LLVMReturnStatusAction, &msg)) {
-        st = sd_errorf(err, SD_EINTERNAL, "generated LLVM module for '%s' is invalid: %.600s", ir_graph_name(g),
-                       msg ? msg : "");
+        st = sd_errorf(err, SD_EINTERNAL, "generated LLVM module for '%s' (part %d) is invalid: %.600s",
+                       ir_graph_name(p->g), part, msg ? msg : "");
     }
     LLVMDisposeMessage(msg);
-    for (int i = 0; i < n_nodes; i++)
-        cg_lowered_free(&lowered[i]);
-    free(lowered);
-    free(e.homes);
-    free(e.packed_offset);
+    free(fns);
     free(e.inst);
     if (st != SD_OK) {
         if (e.m)
             LLVMDisposeModule(e.m);
-        cg_emitted_free(out);
         return st;
     }
-    out->module = e.m;
+    *out = e.m;
     return SD_OK;
 }
 
-SdStatus cg_optimize(CgEmitted *e, const CgTarget *t, const CgOptions *opt, SdError *err)
+SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVMContextRef ctx, CgEmitted *out,
+                 SdError *err)
 {
-    double t0 = now_seconds();
+    CgPlan *plan;
+    SD_TRY(cg_plan(g, opt, t, out, &plan, err));
+    SdStatus st = cg_emit_part(plan, 0, t, ctx, &out->module, err);
+    cg_plan_free(plan);
+    if (st != SD_OK)
+        cg_emitted_free(out);
+    return st;
+}
+
+SdStatus cg_optimize(LLVMModuleRef m, const CgTarget *t, const CgOptions *opt, SdError *err)
+{
     LLVMPassBuilderOptionsRef pbo = LLVMCreatePassBuilderOptions();
     char pipeline[32];
     int level = opt->opt_level ? opt->opt_level : 3;
     snprintf(pipeline, sizeof pipeline, "default<O%d>", level < 0 ? 0 : level > 3 ? 3 : level);
-    LLVMErrorRef lerr = LLVMRunPasses(e->module, pipeline, t->tm, pbo);
+    LLVMErrorRef lerr = LLVMRunPasses(m, pipeline, t->tm, pbo);
     LLVMDisposePassBuilderOptions(pbo);
     SdStatus st = SD_OK;
     if (lerr) {
@@ -482,9 +337,8 @@ SdStatus cg_optimize(CgEmitted *e, const CgTarget *t, const CgOptions *opt, SdEr
         st = sd_errorf(err, SD_ELLVM, "LLVM optimization failed: %s", em);
         LLVMDisposeErrorMessage(em);
     }
-    e->optimize_seconds = now_seconds() - t0;
     if (st == SD_OK && opt->print_llvm) {
-        char *s = LLVMPrintModuleToString(e->module);
+        char *s = LLVMPrintModuleToString(m);
         fputs(s, stderr);
         LLVMDisposeMessage(s);
     }

@@ -1,7 +1,7 @@
-/* codegen/emit.h — one graph to one LLVM module (DESIGN §5): where every value lives (constants
- * blob, state, scratch arena, caller io), one internal function per node calling its kernels with
- * constant parameters, and the entry NAME_run(consts, state, scratch, io) calling them in order.
- * The JIT and the AOT driver both finish the module this builds. */
+/* codegen/emit.h — one graph to LLVM modules (DESIGN §5): where every value lives (constants
+ * blob, state, scratch arena, caller io), one function per node calling its kernels with constant
+ * parameters, and the entry NAME_entry(consts, state, scratch, io) calling them in order. The AOT
+ * driver finishes one module; the JIT compiles the graph in parts, on threads. */
 #ifndef SD_CG_EMIT_H
 #define SD_CG_EMIT_H
 
@@ -22,20 +22,39 @@ typedef struct CgEmitted {
     size_t scratch_bytes;     /* planned arena plus the largest node workspace (and profile slots) */
     size_t profile_offset;    /* CgOptions.profile: the nodes' slots in the scratch arena; else SIZE_MAX */
     char entry[160];          /* NAME_entry(consts, state, scratch, io) */
-    double optimize_seconds;
 } CgEmitted;
 
-/* Builds the module in ctx for target t (not yet optimized: callers may add to it first). */
+/* The decisions every part of a graph's module shares (codegen/emit_plan.c): nodes lowered to
+ * kernel calls, homes of values, and out's blobs filled (out->module stays NULL). */
+typedef struct CgPlan CgPlan;
+SdStatus cg_plan(const IrGraph *g, const CgOptions *opt, const CgTarget *t, CgEmitted *out, CgPlan **plan,
+                 SdError *err);
+/* Shares the nodes out into at most max_parts modules that LLVM can optimize and compile on
+ * threads of their own: nodes calling the same kernels with the same parameters go to one part
+ * (their code made once), parts carry about equal work. Returns the number of parts; 1 for graphs
+ * too small to be worth it. */
+int cg_plan_split(CgPlan *p, int max_parts);
+/* Part `part`'s module in ctx for target t: its nodes' functions, and in part 0 the entry, which
+ * calls the other parts' node functions by name (not yet optimized). Threads may build different
+ * parts of one plan at once, each in its own context. */
+SdStatus cg_emit_part(const CgPlan *p, int part, const CgTarget *t, LLVMContextRef ctx, LLVMModuleRef *out,
+                      SdError *err);
+void cg_plan_free(CgPlan *p);
+/* The whole graph as one module in ctx (cg_plan, then its only part). */
 SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVMContextRef ctx, CgEmitted *out,
                  SdError *err);
 /* Runs LLVM's optimization pipeline at opt->opt_level (and prints the module with print_llvm). */
-SdStatus cg_optimize(CgEmitted *e, const CgTarget *t, const CgOptions *opt, SdError *err);
+SdStatus cg_optimize(LLVMModuleRef m, const CgTarget *t, const CgOptions *opt, SdError *err);
 /* Frees the blobs; the module belongs to whoever took it (set module to NULL after handing it over). */
 void cg_emitted_free(CgEmitted *e);
 
 /* The kernel bitcode embedded at build time, parsed into ctx, with kernels made internal and
  * always-inline and their CPU attributes replaced by the target's. */
 SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *out, SdError *err);
+
+/* Deletes the internal functions nothing calls (most of the kernel library, for one graph) before
+ * LLVM's pipeline spends time on each. */
+void cg_drop_unused(LLVMModuleRef m);
 
 /* Stamps the target's CPU, features and vector width on a function. */
 void cg_set_target_attrs(LLVMContextRef ctx, LLVMValueRef fn, const CgTarget *t);

@@ -1,6 +1,6 @@
-/* codegen/emit_internal.h — what emit.c (the module's values, nodes and calls) and emit_instance.c
- * (the kernels: found by name, specialized to a params value once, shared by the calls that pass
- * the same one) share: the emitter's state. */
+/* codegen/emit_internal.h — what emit_plan.c (lowering, homes, parts), emit.c (a part's module:
+ * values, nodes and calls) and emit_instance.c (the kernels: found by name, specialized to a params
+ * value once, shared by the calls that pass the same one) share: the plan and the emitter's state. */
 #ifndef SD_CG_EMIT_INTERNAL_H
 #define SD_CG_EMIT_INTERNAL_H
 
@@ -20,25 +20,40 @@ typedef struct {
     LLVMValueRef consts, state, scratch, io;
 } Bases;
 
+/* Most parts one graph's code is compiled in (cg_plan_split). */
+#define CG_MAX_PARTS 8
+
+/* Everything the parts of a graph's module share, read-only once made (emit_plan.c). */
+struct CgPlan {
+    const IrGraph *g;
+    const CgOptions *opt;
+    CgLowered *lowered;       /* by node index */
+    Home *homes;              /* by value id */
+    size_t *packed_offset;    /* by node index: where its packed weights lie in the constants blob */
+    size_t workspace_offset;
+    size_t workspace_bytes;   /* per thread */
+    size_t shared_offset;     /* CG_BUF_SHARED: after every thread's workspace */
+    size_t profile_offset;    /* CgEmitted.profile_offset */
+    const char *entry;        /* CgEmitted.entry */
+    int threads;
+    int n_parts;
+    int *part_of;             /* by node index: the part whose module defines its function */
+};
+
+/* One part's module being built. */
 typedef struct CgEmitter {
+    const CgPlan *p;
     const IrGraph *g;
     const CgOptions *opt;
     const CgTarget *t;
     LLVMContextRef ctx;
     LLVMModuleRef m;
     LLVMTypeRef ptr, i8, i64, fn_type;
-    Home *homes;          /* by value id */
-    size_t workspace_offset;
-    size_t workspace_bytes;   /* per thread */
-    size_t shared_offset;     /* CG_BUF_SHARED: after every thread's workspace */
-    int threads;
     int n_param_globals, n_tasks;
-    const CgLowered *lowered; /* by node index */
     struct Instance *inst;    /* kernel specializations made so far (cg_kernel_instance) */
     int n_inst, cap_inst;
     int cur_node;
-    size_t *packed_offset;    /* by node index: where its packed weights lie in the constants blob */
-    size_t cur_packed;        /* the node being emitted's */
+    size_t cur_packed;        /* the node being emitted's packed weights */
 } CgEmitter;
 
 /* A kernel by name (on targets with AVX512-VNNI/BF16 its build for them where there is one: it has

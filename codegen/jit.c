@@ -1,10 +1,14 @@
 /* codegen/jit.c — ORC LLJIT for the host. Every symbol the kernels call outside the module (libm,
  * libc, OpenBLAS, the runtime) is defined absolutely from seedc's own addresses: relying on the
- * process's symbol table breaks when the linker dropped a library it thought unused. */
+ * process's symbol table breaks when the linker dropped a library it thought unused. The module is
+ * compiled in parts (codegen/emit_plan.c), each optimized and turned into an object on a thread of
+ * its own, and the JIT links the objects. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include <cblas.h>
 #include <llvm-c/Core.h>
@@ -14,6 +18,7 @@
 #include <llvm-c/OrcEE.h>
 
 #include "codegen/emit.h"
+#include "codegen/emit_internal.h"
 #include "runtime/threadpool.h"
 #include "support/mem.h"
 
@@ -100,6 +105,95 @@ static SdStatus define_externals(LLVMOrcLLJITRef jit, SdError *err)
     return e ? llvm_error(e, "defining runtime symbols for the JIT", err) : SD_OK;
 }
 
+/* One part of the module, from IR to an object in memory, on a thread of its own: its own context
+ * and target machine, since LLVM shares neither between threads. */
+typedef struct {
+    const CgPlan *plan;
+    const CgOptions *opt;
+    int part;
+    bool pic;
+    LLVMMemoryBufferRef object;
+    SdStatus status;
+    SdError err;
+} PartJob;
+
+static void *compile_part(void *arg)
+{
+    PartJob *job = arg;
+    const CgOptions *opt = job->opt;
+    CgTarget t;
+    job->status = cg_target_init(&t, NULL, opt->cpu, opt->features, opt->opt_level ? opt->opt_level : 3, job->pic,
+                                 &job->err);
+    if (job->status != SD_OK)
+        return NULL;
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef m = NULL;
+    job->status = cg_emit_part(job->plan, job->part, &t, ctx, &m, &job->err);
+    if (job->status == SD_OK)
+        job->status = cg_optimize(m, &t, opt, &job->err);
+    if (job->status == SD_OK) {
+        char *msg = NULL;
+        if (LLVMTargetMachineEmitToMemoryBuffer(t.tm, m, LLVMObjectFile, &msg, &job->object))
+            job->status = sd_errorf(&job->err, SD_ELLVM, "LLVM could not compile part %d of '%s': %s", job->part,
+                                    ir_graph_name(job->plan->g), msg ? msg : "");
+        LLVMDisposeMessage(msg);
+    }
+    if (m)
+        LLVMDisposeModule(m);
+    LLVMContextDispose(ctx);
+    cg_target_dispose(&t);
+    return NULL;
+}
+
+static int compile_threads(const CgOptions *opt)
+{
+    if (opt->print_llvm) /* one module printed whole, not parts interleaved */
+        return 1;
+    if (opt->compile_threads > 0)
+        return opt->compile_threads;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores < 1 ? 1 : (int)cores;
+}
+
+/* Compiles the plan's parts, part 1 on up on threads of their own and part 0 on the caller's; then
+ * hands every object to the JIT. */
+static SdStatus compile_parts(const CgPlan *plan, const CgOptions *opt, int n_parts, bool pic, LLVMOrcLLJITRef jit,
+                              SdError *err)
+{
+    PartJob jobs[CG_MAX_PARTS];
+    pthread_t threads[CG_MAX_PARTS];
+    bool started[CG_MAX_PARTS] = {false};
+    for (int p = 0; p < n_parts; p++)
+        jobs[p] = (PartJob){plan, opt, p, pic, NULL, SD_OK, {0}};
+    for (int p = 1; p < n_parts; p++)
+        started[p] = pthread_create(&threads[p], NULL, compile_part, &jobs[p]) == 0;
+    compile_part(&jobs[0]);
+    for (int p = 1; p < n_parts; p++) {
+        if (started[p])
+            pthread_join(threads[p], NULL);
+        else /* no thread to be had: compile it here */
+            compile_part(&jobs[p]);
+    }
+    SdStatus st = SD_OK;
+    LLVMOrcJITDylibRef dylib = LLVMOrcLLJITGetMainJITDylib(jit);
+    for (int p = 0; p < n_parts; p++) {
+        if (st == SD_OK && jobs[p].status != SD_OK) {
+            *err = jobs[p].err;
+            st = jobs[p].status;
+        }
+        if (!jobs[p].object)
+            continue;
+        if (st != SD_OK) {
+            LLVMDisposeMemoryBuffer(jobs[p].object);
+            continue;
+        }
+        LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(jit, dylib, jobs[p].object); /* takes the buffer */
+        if (e)
+            st = llvm_error(e, "adding compiled code to the JIT", err);
+    }
+    return st;
+}
+
 SdStatus cg_compile_jit(const IrGraph *g, const CgOptions *opt, CgModel **out, SdError *err)
 {
     double t0 = now_seconds();
@@ -110,18 +204,15 @@ SdStatus cg_compile_jit(const IrGraph *g, const CgOptions *opt, CgModel **out, S
     CgTarget target;
     const char *perf = getenv("SEEDC_PERF");
     const bool perf_map = perf && *perf && strcmp(perf, "0") != 0;
-    /* position-independent under the perf layer: RTDyld places code anywhere in the address space */
-    SdStatus st = cg_target_init(&target, NULL, opt->cpu, opt->features, opt->opt_level ? opt->opt_level : 3,
-                                 perf_map, err);
+    /* position-independent: JITLink and RTDyld place code anywhere in the address space */
+    SdStatus st = cg_target_init(&target, NULL, opt->cpu, opt->features, opt->opt_level ? opt->opt_level : 3, true,
+                                 err);
     if (st != SD_OK) {
         free(m);
         return st;
     }
-    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    LLVMContextRef ctx = LLVMOrcThreadSafeContextGetContext(tsc);
-    st = cg_emit(g, opt, &target, ctx, &m->emitted, err);
-    if (st == SD_OK)
-        st = cg_optimize(&m->emitted, &target, opt, err);
+    CgPlan *plan = NULL;
+    st = cg_plan(g, opt, &target, &m->emitted, &plan, err);
     if (st == SD_OK) {
         /* the JIT takes its own target machine built from ours */
         LLVMOrcJITTargetMachineBuilderRef jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(target.tm);
@@ -137,24 +228,18 @@ SdStatus cg_compile_jit(const IrGraph *g, const CgOptions *opt, CgModel **out, S
     if (st == SD_OK)
         st = define_externals(m->jit, err);
     if (st == SD_OK) {
-        LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m->emitted.module, tsc);
-        m->emitted.module = NULL;
-        LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModule(m->jit, LLVMOrcLLJITGetMainJITDylib(m->jit), tsm);
-        if (e)
-            st = llvm_error(e, "adding the module to the JIT", err);
+        int n_parts = cg_plan_split(plan, compile_threads(opt));
+        st = compile_parts(plan, opt, n_parts, true, m->jit, err);
     }
     if (st == SD_OK) {
         LLVMOrcExecutorAddress addr = 0;
         LLVMErrorRef e = LLVMOrcLLJITLookup(m->jit, &addr, m->emitted.entry);
         if (e)
-            st = llvm_error(e, "compiling the module", err);
+            st = llvm_error(e, "linking the compiled code", err);
         else
             m->entry = (CgEntryFn)(uintptr_t)addr;
     }
-    if (m->emitted.module)
-        LLVMDisposeModule(m->emitted.module);
-    m->emitted.module = NULL;
-    LLVMOrcDisposeThreadSafeContext(tsc);
+    cg_plan_free(plan);
     cg_target_dispose(&target);
     if (st != SD_OK) {
         cg_model_free(m);

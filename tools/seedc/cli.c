@@ -133,6 +133,11 @@ int cli_common_option(CliCommon *c, int id, const char *arg, const char *cmd)
     case 1017:
         c->opt.symmetric = true;
         return EXIT_OK;
+    case 1019:
+        if (!cli_parse_int(arg, 0, 64, &v))
+            return cli_usage_error(cmd, "--compile-threads takes a number from 0 (all cores) to 64, not '%s'", arg);
+        c->opt.compile_threads = (int)v;
+        return EXIT_OK;
     case 1007:
         if (!cli_parse_int(arg, 0, 3, &v))
             return cli_usage_error(cmd, "--opt takes 0, 1, 2 or 3, not '%s'", arg);

@@ -31,6 +31,7 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     {"calib-samples", required_argument, NULL, 1016},           \
     {"symmetric-activations", no_argument, NULL, 1017},         \
     {"head", no_argument, NULL, 1018},                          \
+    {"compile-threads", required_argument, NULL, 1019},         \
     {"help", no_argument, NULL, 'h'}
 
 #define CLI_COMMON_HELP                                                                             \
@@ -44,6 +45,7 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "  --threads N      threads to use (default: all cores)\n"                                       \
     "  --verify         check the IR after every pass\n"                                             \
     "  --opt N          LLVM optimization level 0-3 (default 3)\n"                                   \
+    "  --compile-threads N  LLVM compiles the model in parts on N threads (default: all cores)\n"  \
     "  --print-llvm     print the optimized LLVM module to stderr\n"                                 \
     "  --model NAME     which model of a .sd file (default: its only one), or network of a checkpoint\n" \
     "  --head           checkpoints: the network's final output, not its backbone features\n"       \

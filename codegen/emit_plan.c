@@ -1,0 +1,319 @@
+/* codegen/emit_plan.c — what a graph's code needs decided before any LLVM module exists: every
+ * node lowered to kernel calls, every value's home (io slot, constants blob, state, scratch arena),
+ * the packed weights, and which module part compiles which node. Parts compile on threads of
+ * their own (codegen/jit.c), so this stage holds everything they share, read-only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/emit_internal.h"
+#include "support/mem.h"
+
+static int max_value_id(const IrGraph *g)
+{
+    int m = 0;
+    for (int i = 0; i < ir_graph_num_values(g); i++)
+        if (ir_graph_value(g, i)->id > m)
+            m = ir_graph_value(g, i)->id;
+    return m;
+}
+
+/* Marks, by value id, every input some call reads itself: a constant read only through packed
+ * weights made from it (CG_BUF_PACKED) needs no place of its own. */
+static void mark_read_inputs(const CgPlan *p, bool *read)
+{
+    for (int i = 0; i < ir_graph_num_nodes(p->g); i++) {
+        const IrNode *n = ir_graph_node(p->g, i);
+        for (int c = 0; c < p->lowered[i].n_calls; c++) {
+            const CgCall *call = &p->lowered[i].calls[c];
+            for (int k = 0; k < call->n_bufs; k++)
+                if (call->bufs[k] >= 0 && call->bufs[k] < n->n_inputs && n->inputs[call->bufs[k]])
+                    read[n->inputs[call->bufs[k]]->id] = true;
+        }
+    }
+}
+
+/* Packed weights (CgLowered.packed_*) after the constants: laid out, then packed from the
+ * constants' data. */
+static size_t place_packed(CgPlan *p, size_t consts)
+{
+    for (int i = 0; i < ir_graph_num_nodes(p->g); i++)
+        if (p->lowered[i].packed_bytes) {
+            p->packed_offset[i] = consts;
+            consts += sd_align_up(p->lowered[i].packed_bytes);
+        }
+    return consts;
+}
+
+static void fill_packed(CgPlan *p, CgEmitted *out)
+{
+    for (int i = 0; i < ir_graph_num_nodes(p->g); i++) {
+        const CgLowered *l = &p->lowered[i];
+        if (l->packed_bytes)
+            l->pack(l->calls[0].params, ir_graph_node(p->g, i)->inputs[l->packed_operand]->data,
+                    out->consts + p->packed_offset[i]);
+    }
+}
+
+/* Decides every value's home and fills the constants and state blobs. */
+static SdStatus assign_homes(CgPlan *p, CgEmitted *out, size_t workspace, size_t shared, SdError *err)
+{
+    const IrGraph *g = p->g;
+    int n_in = ir_graph_num_inputs(g);
+    for (int i = 0; i < n_in; i++)
+        p->homes[ir_graph_input(g, i)->id] = (Home){HOME_IO, i};
+    for (int j = 0; j < ir_graph_num_outputs(g); j++) {
+        IrValue *v = ir_graph_output(g, j);
+        if (v->producer && p->homes[v->id].kind == HOME_NONE)
+            p->homes[v->id] = (Home){HOME_IO, n_in + j};
+    }
+    size_t consts = 0, state = 0, scratch = ir_graph_arena_bytes(g);
+    bool planned = true;
+    bool *read = calloc((size_t)max_value_id(g) + 1, sizeof *read);
+    if (!read)
+        return sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(g));
+    mark_read_inputs(p, read);
+    for (int i = 0; i < ir_graph_num_values(g); i++) {
+        IrValue *v = ir_graph_value(g, i);
+        Home *h = &p->homes[v->id];
+        if (h->kind != HOME_NONE)
+            continue;
+        if (v->role == IR_ROLE_CONSTANT && (read[v->id] || ir_value_is_graph_output(g, v))) {
+            h->kind = HOME_CONSTS, h->offset = (int64_t)consts;
+            consts += sd_align_up(v->nbytes);
+        } else if (v->role == IR_ROLE_PARAM || v->role == IR_ROLE_STATE) {
+            h->kind = HOME_STATE, h->offset = (int64_t)state;
+            state += sd_align_up(ir_value_nbytes(v));
+        } else if (v->role == IR_ROLE_TEMP && v->producer) {
+            h->kind = HOME_SCRATCH;
+            if (v->arena_offset >= 0) {
+                h->offset = v->arena_offset;
+            } else { /* no memory plan: every temporary gets its own place */
+                planned = false;
+                h->offset = -1;
+            }
+        }
+    }
+    free(read);
+    if (!planned) {
+        scratch = 0;
+        for (int i = 0; i < ir_graph_num_values(g); i++) {
+            IrValue *v = ir_graph_value(g, i);
+            Home *h = &p->homes[v->id];
+            if (h->kind == HOME_SCRATCH) {
+                h->offset = (int64_t)scratch;
+                scratch += sd_align_up(ir_value_nbytes(v));
+            }
+        }
+    }
+    consts = place_packed(p, consts);
+    p->workspace_offset = sd_align_up(scratch);
+    p->workspace_bytes = sd_align_up(workspace);
+    p->shared_offset = p->workspace_offset + p->workspace_bytes * (size_t)(p->threads > 1 ? p->threads : 1);
+    out->scratch_bytes = p->shared_offset + sd_align_up(shared);
+    out->profile_offset = SIZE_MAX;
+    if (p->opt->profile) { /* two int64 per node: time and runs */
+        out->profile_offset = out->scratch_bytes;
+        out->scratch_bytes += sd_align_up((size_t)ir_graph_num_nodes(g) * 2 * sizeof(int64_t));
+    }
+    out->consts_bytes = consts;
+    out->state_bytes = state;
+    out->consts = sd_aligned_calloc(consts);
+    out->state_init = sd_aligned_calloc(state);
+    if (!out->consts || !out->state_init)
+        return sd_errorf(err, SD_ENOMEM, "out of memory for %zu bytes of constants", consts);
+    fill_packed(p, out); /* before the constants' data may be released below */
+    int n_state = 0;
+    for (int i = 0; i < ir_graph_num_values(g); i++)
+        n_state += p->homes[ir_graph_value(g, i)->id].kind == HOME_STATE;
+    out->state_entries = calloc((size_t)(n_state ? n_state : 1), sizeof *out->state_entries);
+    if (!out->state_entries)
+        return sd_errorf(err, SD_ENOMEM, "out of memory");
+    for (int i = 0; i < ir_graph_num_values(g); i++) {
+        IrValue *v = ir_graph_value(g, i);
+        Home *h = &p->homes[v->id];
+        if (h->kind == HOME_STATE) {
+            CgStateEntry *se = &out->state_entries[out->n_state_entries++];
+            *se = (CgStateEntry){sd_strdup(v->name), v->role, v->dtype, v->shape, (size_t)h->offset, ir_value_nbytes(v)};
+            if (!se->name)
+                return sd_errorf(err, SD_ENOMEM, "out of memory");
+        }
+        if (h->kind == HOME_CONSTS && v->nbytes)
+            memcpy(out->consts + h->offset, v->data, v->nbytes);
+        if (v->role == IR_ROLE_CONSTANT && v->data && p->opt->release_constants &&
+            (h->kind == HOME_CONSTS || v->n_uses > 0)) {
+            sd_aligned_free(v->data);
+            v->data = NULL; /* the graph keeps the shape; the data lives on in the blob (perhaps packed) */
+        }
+        else if (h->kind == HOME_STATE && v->data)
+            memcpy(out->state_init + h->offset, v->data, v->nbytes);
+    }
+    return SD_OK;
+}
+
+
+SdStatus cg_plan(const IrGraph *g, const CgOptions *opt, const CgTarget *t, CgEmitted *out, CgPlan **plan, SdError *err)
+{
+    memset(out, 0, sizeof *out);
+    *plan = NULL;
+    int n_nodes = ir_graph_num_nodes(g);
+    CgPlan *p = calloc(1, sizeof *p);
+    if (!p)
+        return sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(g));
+    *p = (CgPlan){.g = g, .opt = opt, .threads = opt->threads > 1 ? opt->threads : 1, .n_parts = 1};
+    p->lowered = calloc((size_t)(n_nodes ? n_nodes : 1), sizeof *p->lowered);
+    p->homes = calloc((size_t)max_value_id(g) + 1, sizeof *p->homes);
+    p->packed_offset = calloc((size_t)(n_nodes ? n_nodes : 1), sizeof *p->packed_offset);
+    p->part_of = calloc((size_t)(n_nodes ? n_nodes : 1), sizeof *p->part_of);
+    if (!p->lowered || !p->homes || !p->packed_offset || !p->part_of) {
+        cg_plan_free(p);
+        return sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(g));
+    }
+    SdStatus st = SD_OK;
+    size_t workspace = 0, shared = 0;
+    CgLowerOptions lower = opt->lower;
+    if (lower.gemm == CG_GEMM_BUILTIN && !t->avx512)
+        lower.gemm = CG_GEMM_BUILTIN_NARROW;
+    lower.pack_weights = !opt->no_pack_weights;
+    for (int i = 0; i < n_nodes && st == SD_OK; i++) {
+        st = cg_lower_node(ir_graph_node(g, i), &lower, &p->lowered[i], err);
+        if (st == SD_OK && p->lowered[i].workspace_bytes > workspace)
+            workspace = p->lowered[i].workspace_bytes;
+        if (st == SD_OK && p->lowered[i].shared_bytes > shared)
+            shared = p->lowered[i].shared_bytes;
+    }
+    if (st == SD_OK)
+        st = assign_homes(p, out, workspace, shared, err);
+    if (st != SD_OK) {
+        cg_plan_free(p);
+        cg_emitted_free(out);
+        return st;
+    }
+    snprintf(out->entry, sizeof out->entry, "%s_entry", opt->name ? opt->name : "model");
+    p->profile_offset = out->profile_offset;
+    p->entry = out->entry;
+    *plan = p;
+    return SD_OK;
+}
+
+/* What compiling a call costs, roughly: the GEMM-shaped kernels inline a packed product or an
+ * im2col and a product, many times the code of an elementwise loop. */
+static double call_weight(const CgCall *c)
+{
+    const char *k = c->kernel;
+    double w = strstr(k, "conv") || strstr(k, "gemm") || strstr(k, "matmul") ? 6.0 : 1.0;
+    return c->range_kernel ? 1.5 * w : w;
+}
+
+/* Nodes whose calls are the same kernels with the same parameter bytes share their instances
+ * (emit_instance.c) when they are in one part: one key for all of them. */
+static uint64_t node_key(const CgLowered *l)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (int c = 0; c < l->n_calls; c++) {
+        for (const char *s = l->calls[c].kernel; *s; s++)
+            h = (h ^ (uint8_t)*s) * 1099511628211ull;
+        const uint8_t *b = l->calls[c].params;
+        for (size_t i = 0; i < l->calls[c].params_size; i++)
+            h = (h ^ b[i]) * 1099511628211ull;
+        h = (h ^ 0xff) * 1099511628211ull;
+    }
+    return h;
+}
+
+typedef struct {
+    uint64_t key;
+    double weight;
+    int first; /* node index */
+    int part;
+} Group;
+
+static int heavier_first(const void *a, const void *b)
+{
+    const Group *x = a, *y = b;
+    return x->weight < y->weight ? 1 : x->weight > y->weight ? -1 : x->first - y->first;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const Group *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key ? 1 : x->first - y->first;
+}
+
+/* Below this much estimated work a second part costs more (another parse of the kernel bitcode)
+ * than it saves. */
+#define CG_PART_MIN_WEIGHT 60.0
+
+int cg_plan_split(CgPlan *p, int max_parts)
+{
+    const int n = ir_graph_num_nodes(p->g);
+    memset(p->part_of, 0, (size_t)(n ? n : 1) * sizeof *p->part_of);
+    p->n_parts = 1;
+    Group *groups = calloc((size_t)(n ? n : 1), sizeof *groups);
+    if (max_parts < 2 || n < 2 || !groups) { /* no memory: one part still compiles */
+        free(groups);
+        return 1;
+    }
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        groups[i] = (Group){node_key(&p->lowered[i]), 0, i, 0};
+        for (int c = 0; c < p->lowered[i].n_calls; c++)
+            groups[i].weight += call_weight(&p->lowered[i].calls[c]);
+    }
+    qsort(groups, (size_t)n, sizeof *groups, by_key);
+    int n_groups = 0;
+    for (int i = 0; i < n; i++)
+        if (i == 0 || groups[i].key != groups[n_groups - 1].key) {
+            groups[n_groups++] = groups[i];
+            total += groups[i].weight;
+        }
+    int parts = (int)(total / CG_PART_MIN_WEIGHT);
+    parts = parts < max_parts ? parts : max_parts;
+    parts = parts < n_groups ? parts : n_groups;
+    if (parts < 2) {
+        free(groups);
+        return 1;
+    }
+    /* the heaviest group first to the lightest part; part 0 also has the entry */
+    qsort(groups, (size_t)n_groups, sizeof *groups, heavier_first);
+    double load[CG_MAX_PARTS] = {1.0};
+    parts = parts < CG_MAX_PARTS ? parts : CG_MAX_PARTS;
+    for (int k = 0; k < n_groups; k++) {
+        int best = 0;
+        for (int q = 1; q < parts; q++)
+            if (load[q] < load[best])
+                best = q;
+        groups[k].part = best;
+        load[best] += groups[k].weight;
+    }
+    qsort(groups, (size_t)n_groups, sizeof *groups, by_key);
+    for (int i = 0; i < n; i++) {
+        uint64_t key = node_key(&p->lowered[i]);
+        int lo = 0, hi = n_groups - 1;
+        while (lo < hi) { /* the first group with a key >= key */
+            int mid = (lo + hi) / 2;
+            if (groups[mid].key < key)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        p->part_of[i] = groups[lo].part;
+    }
+    free(groups);
+    p->n_parts = parts;
+    return parts;
+}
+
+void cg_plan_free(CgPlan *p)
+{
+    if (!p)
+        return;
+    if (p->lowered)
+        for (int i = 0; i < ir_graph_num_nodes(p->g); i++)
+            cg_lowered_free(&p->lowered[i]);
+    free(p->lowered);
+    free(p->homes);
+    free(p->packed_offset);
+    free(p->part_of);
+    free(p);
+}
