@@ -412,6 +412,7 @@ size_t sd_model_scratch_bytes(const SdModel *m)
     return m->slices > 1 ? m->scratch_bytes * (size_t)m->threads : cg_model_scratch_bytes(m->code);
 }
 double sd_model_compile_seconds(const SdModel *m) { return cg_model_compile_seconds(m->code); }
+int sd_model_compile_parts(const SdModel *m) { return cg_model_parts(m->code); }
 int64_t sd_model_slices(const SdModel *m) { return m->slices > 1 ? m->slices : 1; }
 
 static void run_code(SdModel *m)

@@ -71,6 +71,9 @@ SdTensorInfo sd_model_output(const SdModel *m, int i);
 size_t sd_model_constants_bytes(const SdModel *m);
 size_t sd_model_scratch_bytes(const SdModel *m);
 double sd_model_compile_seconds(const SdModel *m);
+/* How many parts the JIT compiled the model as, each on a thread of its own (SdOptions.compile_threads
+ * caps it; a small model is one part). */
+int sd_model_compile_parts(const SdModel *m);
 /* Slices the batch runs as (1: whole). A batch of 16 or more of a model that computes each sample
  * on its own (convolutions, pooling, elementwise ops, a classifier) is compiled at a few samples and
  * run on slices of the inputs, one slice per thread at a time; SdOptions.disable "slices" turns it

@@ -56,6 +56,8 @@ const void *cg_model_state_init(const CgModel *m);
 int cg_model_num_state_entries(const CgModel *m);
 const CgStateEntry *cg_model_state_entry(const CgModel *m, int i);
 double cg_model_compile_seconds(const CgModel *m);
+/* How many modules (parts) LLVM compiled it as, on as many threads (CgOptions.compile_threads). */
+int cg_model_parts(const CgModel *m);
 
 /* Runs node n natively: inputs must be constants, outputs[i] must hold ir_value_nbytes(output i). */
 SdStatus cg_eval_node(const IrNode *n, const CgLowerOptions *opt, void *const *outputs, SdError *err);

@@ -316,7 +316,9 @@ SdStatus cg_emit(const IrGraph *g, const CgOptions *opt, const CgTarget *t, LLVM
 {
     CgPlan *plan;
     SD_TRY(cg_plan(g, opt, t, out, &plan, err));
-    SdStatus st = cg_emit_part(plan, 0, t, ctx, &out->module, err);
+    SdStatus st = cg_plan_fill(plan, out, err);
+    if (st == SD_OK)
+        st = cg_emit_part(plan, 0, t, ctx, &out->module, err);
     cg_plan_free(plan);
     if (st != SD_OK)
         cg_emitted_free(out);

@@ -25,10 +25,14 @@ typedef struct CgEmitted {
 } CgEmitted;
 
 /* The decisions every part of a graph's module shares (codegen/emit_plan.c): nodes lowered to
- * kernel calls, homes of values, and out's blobs filled (out->module stays NULL). */
+ * kernel calls, homes of values, out's blob sizes (its blobs stay NULL, and its module). */
 typedef struct CgPlan CgPlan;
 SdStatus cg_plan(const IrGraph *g, const CgOptions *opt, const CgTarget *t, CgEmitted *out, CgPlan **plan,
                  SdError *err);
+/* Fills out's constants (packed weights included) and state blobs from the graph and, with
+ * release_constants, frees the constants' data in the graph. Reads nothing the emission of parts
+ * reads, so it may run while they are built. */
+SdStatus cg_plan_fill(const CgPlan *p, CgEmitted *out, SdError *err);
 /* Shares the nodes out into at most max_parts modules that LLVM can optimize and compile on
  * threads of their own: nodes calling the same kernels with the same parameters go to one part
  * (their code made once), parts carry about equal work. Returns the number of parts; 1 for graphs

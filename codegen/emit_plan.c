@@ -45,7 +45,7 @@ static size_t place_packed(CgPlan *p, size_t consts)
     return consts;
 }
 
-static void fill_packed(CgPlan *p, CgEmitted *out)
+static void fill_packed(const CgPlan *p, CgEmitted *out)
 {
     for (int i = 0; i < ir_graph_num_nodes(p->g); i++) {
         const CgLowered *l = &p->lowered[i];
@@ -55,7 +55,7 @@ static void fill_packed(CgPlan *p, CgEmitted *out)
     }
 }
 
-/* Decides every value's home and fills the constants and state blobs. */
+/* Decides every value's home and the blobs' sizes. */
 static SdStatus assign_homes(CgPlan *p, CgEmitted *out, size_t workspace, size_t shared, SdError *err)
 {
     const IrGraph *g = p->g;
@@ -118,10 +118,16 @@ static SdStatus assign_homes(CgPlan *p, CgEmitted *out, size_t workspace, size_t
     }
     out->consts_bytes = consts;
     out->state_bytes = state;
-    out->consts = sd_aligned_calloc(consts);
-    out->state_init = sd_aligned_calloc(state);
+    return SD_OK;
+}
+
+SdStatus cg_plan_fill(const CgPlan *p, CgEmitted *out, SdError *err)
+{
+    const IrGraph *g = p->g;
+    out->consts = sd_aligned_calloc(out->consts_bytes);
+    out->state_init = sd_aligned_calloc(out->state_bytes);
     if (!out->consts || !out->state_init)
-        return sd_errorf(err, SD_ENOMEM, "out of memory for %zu bytes of constants", consts);
+        return sd_errorf(err, SD_ENOMEM, "out of memory for %zu bytes of constants", out->consts_bytes);
     fill_packed(p, out); /* before the constants' data may be released below */
     int n_state = 0;
     for (int i = 0; i < ir_graph_num_values(g); i++)
@@ -131,7 +137,7 @@ static SdStatus assign_homes(CgPlan *p, CgEmitted *out, size_t workspace, size_t
         return sd_errorf(err, SD_ENOMEM, "out of memory");
     for (int i = 0; i < ir_graph_num_values(g); i++) {
         IrValue *v = ir_graph_value(g, i);
-        Home *h = &p->homes[v->id];
+        const Home *h = &p->homes[v->id];
         if (h->kind == HOME_STATE) {
             CgStateEntry *se = &out->state_entries[out->n_state_entries++];
             *se = (CgStateEntry){sd_strdup(v->name), v->role, v->dtype, v->shape, (size_t)h->offset, ir_value_nbytes(v)};
@@ -150,7 +156,6 @@ static SdStatus assign_homes(CgPlan *p, CgEmitted *out, size_t workspace, size_t
     }
     return SD_OK;
 }
-
 
 SdStatus cg_plan(const IrGraph *g, const CgOptions *opt, const CgTarget *t, CgEmitted *out, CgPlan **plan, SdError *err)
 {

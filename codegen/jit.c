@@ -27,6 +27,7 @@ struct CgModel {
     CgEntryFn entry;
     CgEmitted emitted;
     double compile_seconds;
+    int parts;
 };
 
 typedef struct {
@@ -155,10 +156,10 @@ static int compile_threads(const CgOptions *opt)
     return cores < 1 ? 1 : (int)cores;
 }
 
-/* Compiles the plan's parts, part 1 on up on threads of their own and part 0 on the caller's; then
- * hands every object to the JIT. */
+/* Compiles the plan's parts, part 1 on up on threads of their own and part 0 on the caller's after
+ * it has filled the constants; then hands every object to the JIT. */
 static SdStatus compile_parts(const CgPlan *plan, const CgOptions *opt, int n_parts, bool pic, LLVMOrcLLJITRef jit,
-                              SdError *err)
+                              CgEmitted *blobs, SdError *err)
 {
     PartJob jobs[CG_MAX_PARTS];
     pthread_t threads[CG_MAX_PARTS];
@@ -167,14 +168,16 @@ static SdStatus compile_parts(const CgPlan *plan, const CgOptions *opt, int n_pa
         jobs[p] = (PartJob){plan, opt, p, pic, NULL, SD_OK, {0}};
     for (int p = 1; p < n_parts; p++)
         started[p] = pthread_create(&threads[p], NULL, compile_part, &jobs[p]) == 0;
-    compile_part(&jobs[0]);
+    SdStatus fill = cg_plan_fill(plan, blobs, err); /* while the other parts compile */
+    if (fill == SD_OK)
+        compile_part(&jobs[0]);
     for (int p = 1; p < n_parts; p++) {
         if (started[p])
             pthread_join(threads[p], NULL);
         else /* no thread to be had: compile it here */
             compile_part(&jobs[p]);
     }
-    SdStatus st = SD_OK;
+    SdStatus st = fill;
     LLVMOrcJITDylibRef dylib = LLVMOrcLLJITGetMainJITDylib(jit);
     for (int p = 0; p < n_parts; p++) {
         if (st == SD_OK && jobs[p].status != SD_OK) {
@@ -229,7 +232,8 @@ SdStatus cg_compile_jit(const IrGraph *g, const CgOptions *opt, CgModel **out, S
         st = define_externals(m->jit, err);
     if (st == SD_OK) {
         int n_parts = cg_plan_split(plan, compile_threads(opt));
-        st = compile_parts(plan, opt, n_parts, true, m->jit, err);
+        m->parts = n_parts;
+        st = compile_parts(plan, opt, n_parts, true, m->jit, &m->emitted, err);
     }
     if (st == SD_OK) {
         LLVMOrcExecutorAddress addr = 0;
@@ -270,3 +274,4 @@ const void *cg_model_state_init(const CgModel *m) { return m->emitted.state_init
 int cg_model_num_state_entries(const CgModel *m) { return m->emitted.n_state_entries; }
 const CgStateEntry *cg_model_state_entry(const CgModel *m, int i) { return &m->emitted.state_entries[i]; }
 double cg_model_compile_seconds(const CgModel *m) { return m->compile_seconds; }
+int cg_model_parts(const CgModel *m) { return m->parts; }

@@ -3,12 +3,28 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Blocks this large (weights, packed weights, scratch arenas, a model file) are asked to live on
+ * 2 MB pages where the kernel allows it (transparent huge pages in madvise mode, as Debian ships
+ * it): 512 times fewer page faults on first touch and TLB misses while kernels stream them. */
+#define SD_HUGE_MIN ((size_t)4 << 20)
+#define SD_HUGE_PAGE ((size_t)2 << 20)
 
 void *sd_aligned_alloc(size_t nbytes)
 {
     size_t n = sd_align_up(nbytes ? nbytes : 1);
     if (n < nbytes)
         return NULL;
+#ifdef MADV_HUGEPAGE
+    if (n >= SD_HUGE_MIN) {
+        size_t whole = (n + SD_HUGE_PAGE - 1) & ~(SD_HUGE_PAGE - 1);
+        void *p = aligned_alloc(SD_HUGE_PAGE, whole);
+        if (p)
+            madvise(p, whole, MADV_HUGEPAGE); /* advice: without huge pages it is still memory */
+        return p;
+    }
+#endif
     return aligned_alloc(SD_ALIGN, n);
 }
 

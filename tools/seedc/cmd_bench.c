@@ -161,7 +161,8 @@ int cmd_bench(int argc, char **argv)
             printf(" (in %lld slices of %lld, one per thread at a time)", (long long)sd_model_slices(m),
                    (long long)(batch / sd_model_slices(m)));
         printf("\n");
-        printf("compile     %.1f ms (JIT %.1f ms)\n", load_ms, 1e3 * sd_model_compile_seconds(m));
+        printf("compile     %.1f ms (JIT %.1f ms, %d part%s)\n", load_ms, 1e3 * sd_model_compile_seconds(m),
+               sd_model_compile_parts(m), sd_model_compile_parts(m) == 1 ? "" : "s");
         printf("latency     median %.3f ms, min %.3f ms, max %.3f ms (%lld runs, %lld warm-up)\n", median, ms[0],
                ms[runs - 1], runs, warmup);
         printf("throughput  %.1f inferences/s (%.1f batches/s)\n", 1e3 * (double)batch / median, 1e3 / median);
