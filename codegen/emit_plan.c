@@ -180,6 +180,7 @@ SdStatus cg_plan(const IrGraph *g, const CgOptions *opt, const CgTarget *t, CgEm
     if (lower.gemm == CG_GEMM_BUILTIN && !t->avx512)
         lower.gemm = CG_GEMM_BUILTIN_NARROW;
     lower.pack_weights = !opt->no_pack_weights;
+    lower.threads = p->threads;
     for (int i = 0; i < n_nodes && st == SD_OK; i++) {
         st = cg_lower_node(ir_graph_node(g, i), &lower, &p->lowered[i], err);
         if (st == SD_OK && p->lowered[i].workspace_bytes > workspace)

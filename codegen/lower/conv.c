@@ -205,7 +205,16 @@ static bool direct_plan(RtConvParams *p, const CgLowerOptions *opt, int64_t cout
         p->rows_per_block = (p->images_per_block - 1) * hq + OH;
     } else {
         int64_t r = DIRECT_BLOCK_FLOATS / (cout_g * wq > 0 ? cout_g * wq : 1);
-        p->rows_per_block = even_rows(OH, r < 1 ? 1 : r > OH ? OH : r);
+        r = r < 1 ? 1 : r > OH ? OH : r;
+        /* too few images to share out, and channels too few for chunks (split_channels): blocks
+         * of rows share the layer out instead (a 28x28 32->32 layer at batch 1 ran on one thread) */
+        const int64_t want = opt->threads > 1 && cout_g < 64 ? CONV_MIN_ITEMS / 2 / (p->batch * p->groups) : 0;
+        if (want > 1 && (OH + r - 1) / r < want) {
+            const int64_t fewer = (OH + want - 1) / want;
+            if (fewer >= 2 && fewer * wq >= 4 * RT_GEMM_NR)
+                r = fewer;
+        }
+        p->rows_per_block = even_rows(OH, r);
     }
     /* a GEMM this narrow (a 7x7 image at batch 1) leaves vector lanes idle; im2col computes C^T */
     const bool narrow = p->rows_per_block * wq < 4 * RT_GEMM_NR;

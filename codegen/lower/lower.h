@@ -33,6 +33,9 @@ typedef struct CgLowerOptions {
     /* every f32 convolution and matrix product through the builtin GEMM computes its products in
      * bf16 (RT_GEMM_BF16): training with --precision bf16, where the weights change every step */
     bool bf16_products;
+    /* threads the code will run on (code generation sets it): with more than one, a batch-1 layer
+     * too small to share out by its channels is cut into finer blocks of rows */
+    int threads;
 } CgLowerOptions;
 
 typedef struct CgCall {

@@ -237,6 +237,9 @@ static const ConvCase cases[] = {
     {"direct_s2_row_blocks", 2, 1, 3, 64, 1, {96, 96}, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}, .bias = true},
     {"direct_dilated_row_blocks", 2, 1, 8, 64, 1, {60, 40}, {3, 3}, {1, 1}, {2, 2}, {2, 2, 2, 2},
      .auto_pad = IR_PAD_NOTSET},
+    /* batch 1, channels too few for chunks: on more than one thread, blocks of rows share it out
+     * (7 rows of 28: a block's planes overlap the next one's) */
+    {"direct_few_channels_row_blocks", 2, 1, 12, 32, 1, {28, 28}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     /* a 1x1 conv split into chunks */
     {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     /* a 1x1 conv over more columns than one block before its epilogue (and a last, shorter block) */
