@@ -217,6 +217,16 @@ Test(quant_kernels, qconv_depthwise)
                   .stride = {1, 1}, .dilation = {1, 2}, .pads = {2, 4, 2, 4}, .x_zp = 0, .out = SD_DT_F32,
                   .lo = -INFINITY, .hi = 3.0f};
     check_conv(&f, true);
+    /* padded rows wider than one 64-byte vector (72: two chunks), padding on the right only */
+    ConvCase wide = {.ns = 2, .batch = 1, .c_in = 3, .c_out = 3, .groups = 3, .in = {5, 70}, .kernel = {3, 3},
+                     .stride = {1, 1}, .dilation = {1, 1}, .pads = {1, 0, 1, 2}, .x_zp = 17, .y_zp = 3, .qmin = 0,
+                     .qmax = 255, .out = SD_DT_U8};
+    check_conv(&wide, true);
+    /* the last input column read by no output: the padded row narrower than the input's */
+    ConvCase cut = {.ns = 2, .batch = 2, .c_in = 4, .c_out = 4, .groups = 4, .in = {9, 18}, .kernel = {3, 3},
+                    .stride = {2, 2}, .dilation = {1, 1}, .pads = {0, 0, 0, 0}, .x_zp = 200, .y_zp = 0, .qmin = 0,
+                    .qmax = 255, .out = SD_DT_U8};
+    check_conv(&cut, true);
 }
 
 /* ------------------------------------------------------------------------------------------ */
