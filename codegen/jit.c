@@ -112,7 +112,6 @@ typedef struct {
     const CgPlan *plan;
     const CgOptions *opt;
     int part;
-    bool pic;
     LLVMMemoryBufferRef object;
     SdStatus status;
     SdError err;
@@ -123,7 +122,7 @@ static void *compile_part(void *arg)
     PartJob *job = arg;
     const CgOptions *opt = job->opt;
     CgTarget t;
-    job->status = cg_target_init(&t, NULL, opt->cpu, opt->features, opt->opt_level ? opt->opt_level : 3, job->pic,
+    job->status = cg_target_init(&t, NULL, opt->cpu, opt->features, opt->opt_level ? opt->opt_level : 3, true,
                                  &job->err);
     if (job->status != SD_OK)
         return NULL;
@@ -156,29 +155,47 @@ static int compile_threads(const CgOptions *opt)
     return cores < 1 ? 1 : (int)cores;
 }
 
-/* Compiles the plan's parts, part 1 on up on threads of their own and part 0 on the caller's after
- * it has filled the constants; then hands every object to the JIT. */
-static SdStatus compile_parts(const CgPlan *plan, const CgOptions *opt, int n_parts, bool pic, LLVMOrcLLJITRef jit,
-                              CgEmitted *blobs, SdError *err)
+/* The JIT, with its own target machine built from t's (t->tm is taken), and the symbols it lets
+ * the code call. */
+static SdStatus create_jit(CgTarget *t, bool perf_map, LLVMOrcLLJITRef *jit, SdError *err)
+{
+    LLVMOrcJITTargetMachineBuilderRef jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(t->tm);
+    t->tm = NULL;
+    LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+    if (perf_map)
+        LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(builder, perf_object_layer, NULL);
+    LLVMErrorRef e = LLVMOrcCreateLLJIT(jit, builder);
+    if (e)
+        return llvm_error(e, "creating the JIT", err);
+    return define_externals(*jit, err);
+}
+
+/* Compiles the plan's parts, part 1 on up on threads of their own and part 0 on the caller's, which
+ * first creates the JIT and fills the constants while the others compile; then hands every object
+ * to the JIT. */
+static SdStatus compile_parts(const CgPlan *plan, const CgOptions *opt, int n_parts, CgTarget *t, bool perf_map,
+                              CgModel *m, SdError *err)
 {
     PartJob jobs[CG_MAX_PARTS];
     pthread_t threads[CG_MAX_PARTS];
     bool started[CG_MAX_PARTS] = {false};
     for (int p = 0; p < n_parts; p++)
-        jobs[p] = (PartJob){plan, opt, p, pic, NULL, SD_OK, {0}};
+        jobs[p] = (PartJob){plan, opt, p, NULL, SD_OK, {0}};
     for (int p = 1; p < n_parts; p++)
         started[p] = pthread_create(&threads[p], NULL, compile_part, &jobs[p]) == 0;
-    SdStatus fill = cg_plan_fill(plan, blobs, err); /* while the other parts compile */
-    if (fill == SD_OK)
+    SdStatus st = create_jit(t, perf_map, &m->jit, err);
+    if (st == SD_OK)
+        st = cg_plan_fill(plan, &m->emitted, err);
+    if (st == SD_OK)
         compile_part(&jobs[0]);
     for (int p = 1; p < n_parts; p++) {
         if (started[p])
             pthread_join(threads[p], NULL);
-        else /* no thread to be had: compile it here */
+        else if (st == SD_OK) /* no thread to be had: compile it here */
             compile_part(&jobs[p]);
     }
-    SdStatus st = fill;
-    LLVMOrcJITDylibRef dylib = LLVMOrcLLJITGetMainJITDylib(jit);
+    LLVMOrcJITDylibRef dylib = st == SD_OK ? LLVMOrcLLJITGetMainJITDylib(m->jit) : NULL;
     for (int p = 0; p < n_parts; p++) {
         if (st == SD_OK && jobs[p].status != SD_OK) {
             *err = jobs[p].err;
@@ -190,7 +207,7 @@ static SdStatus compile_parts(const CgPlan *plan, const CgOptions *opt, int n_pa
             LLVMDisposeMemoryBuffer(jobs[p].object);
             continue;
         }
-        LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(jit, dylib, jobs[p].object); /* takes the buffer */
+        LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(m->jit, dylib, jobs[p].object); /* takes the buffer */
         if (e)
             st = llvm_error(e, "adding compiled code to the JIT", err);
     }
@@ -217,23 +234,8 @@ SdStatus cg_compile_jit(const IrGraph *g, const CgOptions *opt, CgModel **out, S
     CgPlan *plan = NULL;
     st = cg_plan(g, opt, &target, &m->emitted, &plan, err);
     if (st == SD_OK) {
-        /* the JIT takes its own target machine built from ours */
-        LLVMOrcJITTargetMachineBuilderRef jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(target.tm);
-        target.tm = NULL;
-        LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
-        LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
-        if (perf_map)
-            LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(builder, perf_object_layer, NULL);
-        LLVMErrorRef e = LLVMOrcCreateLLJIT(&m->jit, builder);
-        if (e)
-            st = llvm_error(e, "creating the JIT", err);
-    }
-    if (st == SD_OK)
-        st = define_externals(m->jit, err);
-    if (st == SD_OK) {
-        int n_parts = cg_plan_split(plan, compile_threads(opt));
-        m->parts = n_parts;
-        st = compile_parts(plan, opt, n_parts, true, m->jit, &m->emitted, err);
+        m->parts = cg_plan_split(plan, compile_threads(opt));
+        st = compile_parts(plan, opt, m->parts, &target, perf_map, m, err);
     }
     if (st == SD_OK) {
         LLVMOrcExecutorAddress addr = 0;
