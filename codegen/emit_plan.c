@@ -248,7 +248,7 @@ static int by_key(const void *a, const void *b)
 
 /* Below this much estimated work a second part costs more (another parse of the kernel bitcode)
  * than it saves. */
-#define CG_PART_MIN_WEIGHT 60.0
+#define CG_PART_MIN_WEIGHT 30.0
 
 int cg_plan_split(CgPlan *p, int max_parts)
 {
