@@ -342,8 +342,12 @@ static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgL
     RtConvParams p = forward_params(&n->attrs.conv, &n->outputs[0]->shape, &n->inputs[0]->shape, opt), d;
     int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
     const int64_t cin_g = p.groups > 0 ? p.c_in / p.groups : 0;
-    if (cin_g == 1)
-        return cg_lowered_add(out, "rt_conv_grad_input_depthwise_f32", &p, sizeof p, 3, bufs, err);
+    if (cin_g == 1) {
+        SD_TRY(cg_lowered_add(out, "rt_conv_grad_input_depthwise_f32", &p, sizeof p, 3, bufs, err));
+        cg_lowered_split(out, "rt_conv_grad_input_depthwise_f32_range", p.batch * p.c_in,
+                         2.0 * (double)ir_value_numel(n->outputs[0]) * (double)(p.c_out / p.groups) * (double)(p.kernel[0] * p.kernel[1] * p.kernel[2]));
+        return SD_OK;
+    }
     if (is_pointwise(&p)) {
         out->workspace_bytes =
             gemm_workspace_bytes(&p, 0, cin_g, p.in[0] * p.in[1] * p.in[2], p.groups > 0 ? p.c_out / p.groups : 0);
@@ -428,7 +432,10 @@ static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, Cg
         int64_t S = p.stride[2], row = S * ((p.in[2] + S - 1) / S);
         out->workspace_bytes = S > 1 ? (size_t)(p.in[0] * p.in[1] * row) * sizeof(float) : 0;
         int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
-        return cg_lowered_add(out, "rt_conv_grad_weight_depthwise_f32", &p, sizeof p, S > 1 ? 4 : 3, bufs, err);
+        SD_TRY(cg_lowered_add(out, "rt_conv_grad_weight_depthwise_f32", &p, sizeof p, S > 1 ? 4 : 3, bufs, err));
+        cg_lowered_split(out, "rt_conv_grad_weight_depthwise_f32_range", p.c_out,
+                         2.0 * (double)ir_value_numel(n->inputs[1]) * (double)(p.kernel[0] * p.kernel[1] * p.kernel[2]));
+        return SD_OK;
     }
     const int64_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
     const int64_t cout_g = p.c_out / p.groups;

@@ -213,5 +213,9 @@ RT_KERNEL_DECL(rt_conv_grad_input_pointwise_f32)
 RT_KERNEL_DECL(rt_conv_grad_input_depthwise_f32)
 RT_KERNEL_DECL(rt_conv_grad_weight_f32)
 RT_KERNEL_DECL(rt_conv_grad_weight_depthwise_f32)
+/* Split over threads: (image, input channel) planes of dx; output channels of dw, each summed over
+ * every image (the same bits whatever the split). */
+RT_RANGE_KERNEL_DECL(rt_conv_grad_input_depthwise_f32_range)
+RT_RANGE_KERNEL_DECL(rt_conv_grad_weight_depthwise_f32_range)
 
 #endif

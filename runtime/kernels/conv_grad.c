@@ -101,23 +101,30 @@ static void dw_grad_input_plane(const RtConvParams *p, const float *restrict dy,
 /* Columns per phase when a row of n is split by stride S (phase f holds columns f, f+S, ...). */
 static int64_t phase_len(int64_t n, int64_t S) { return S > 0 ? (n + S - 1) / S : n; }
 
-RT_KERNEL(rt_conv_grad_input_depthwise_f32)
+/* Planes [begin, end) of dx, plane = image * c_in + input channel: each one written whole by its
+ * own item, so the threads share them out. */
+static void grad_input_dw_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
-    const RtConvParams *p = params_;
     const float *dy = bufs[0], *w = bufs[1];
     float *dx = bufs[2];
-    if (p->groups <= 0)
+    if (p->groups <= 0 || p->c_in <= 0)
         return;
     const int64_t mult = p->c_out / p->groups;
     const int64_t in_vol = p->in[0] * p->in[1] * p->in[2], out_vol = p->out[0] * p->out[1] * p->out[2];
     const int64_t kvol = p->kernel[0] * p->kernel[1] * p->kernel[2];
-    for (int64_t n = 0; n < p->batch; n++)
-        for (int64_t ic = 0; ic < p->c_in; ic++) {
-            const float *dyc = dy + (n * p->c_out + ic * mult) * out_vol, *wc = w + ic * mult * kvol;
-            float *dxc = dx + (n * p->c_in + ic) * in_vol;
-            dw_grad_input_plane(p, dyc, wc, mult, dxc);
-        }
+    for (int64_t plane = begin; plane < end; plane++) {
+        const int64_t n = plane / p->c_in, ic = plane % p->c_in;
+        const float *dyc = dy + (n * p->c_out + ic * mult) * out_vol, *wc = w + ic * mult * kvol;
+        dw_grad_input_plane(p, dyc, wc, mult, dx + plane * in_vol);
+    }
 }
+
+RT_KERNEL(rt_conv_grad_input_depthwise_f32)
+{
+    const RtConvParams *p = params_;
+    grad_input_dw_items(p, bufs, 0, p->batch * p->c_in);
+}
+RT_RANGE_KERNEL(rt_conv_grad_input_depthwise_f32_range) { grad_input_dw_items(params_, bufs, begin, end); }
 
 /* Taps whose lane accumulators fit on the stack; bigger kernels reduce every dot product. */
 #define DW_MAX_TAPS 64
@@ -157,11 +164,12 @@ static void split_phases(const float *restrict x, float *restrict xp, int64_t ro
                 xp[(r * S + f) * J + j] = j * S + f < IW ? x[r * IW + j * S + f] : 0.0f;
 }
 
-/* Operands x, dy, dw, and a workspace of in[0] * in[1] * S * phase_len(IW, S) floats when the
- * width stride S > 1. */
-RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
+/* Rows [begin, end) of dw (output channels), each summed over every image by its own item in a
+ * fixed order, so the threads share them out and the bits do not depend on them. Operands x, dy,
+ * dw, and a workspace (per thread) of in[0] * in[1] * S * phase_len(IW, S) floats when the width
+ * stride S > 1. */
+static void grad_weight_dw_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
-    const RtConvParams *p = params_;
     const float *x = bufs[0], *dy = bufs[1];
     float *dw = bufs[2];
     if (p->groups <= 0)
@@ -177,20 +185,20 @@ RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
     float *xp = phased ? bufs[3] : NULL;
     const bool lanes = kvol <= DW_MAX_TAPS;
     float acc[DW_MAX_TAPS][8];
-    for (int64_t i = 0; i < p->c_out * kvol; i++)
-        dw[i] = 0.0f;
-    for (int64_t n = 0; n < p->batch; n++)
-        for (int64_t oc = 0; oc < p->c_out; oc++) {
+    for (int64_t oc = begin; oc < end; oc++) {
+        float *dwc = dw + oc * kvol;
+        for (int64_t k = 0; k < kvol; k++)
+            dwc[k] = 0.0f;
+        if (lanes)
+            for (int64_t k = 0; k < kvol; k++)
+                for (int j = 0; j < 8; j++)
+                    acc[k][j] = 0.0f;
+        for (int64_t n = 0; n < p->batch; n++) {
             const float *xc = x + (n * p->c_in + (mult > 0 ? oc / mult : 0)) * in_vol;
-            if (phased && (mult <= 0 || oc % mult == 0))
+            if (phased)
                 split_phases(xc, xp, p->in[0] * IH, IW, S);
             const float *rows = phased ? xp : xc;
             const float *dyc = dy + (n * p->c_out + oc) * out_vol;
-            float *dwc = dw + oc * kvol;
-            if (lanes)
-                for (int64_t k = 0; k < kvol; k++)
-                    for (int j = 0; j < 8; j++)
-                        acc[k][j] = 0.0f;
             for (int64_t od = 0; od < p->out[0]; od++)
                 for (int64_t oh = 0; oh < OH; oh++)
                     for (int64_t kd = 0; kd < p->kernel[0]; kd++) {
@@ -217,15 +225,23 @@ RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
                             }
                         }
                     }
-            if (lanes)
-                for (int64_t k = 0; k < kvol; k++) {
-                    float sum = 0.0f;
-                    for (int j = 0; j < 8; j++)
-                        sum += acc[k][j];
-                    dwc[k] += sum;
-                }
         }
+        if (lanes)
+            for (int64_t k = 0; k < kvol; k++) {
+                float sum = 0.0f;
+                for (int j = 0; j < 8; j++)
+                    sum += acc[k][j];
+                dwc[k] += sum;
+            }
+    }
 }
+
+RT_KERNEL(rt_conv_grad_weight_depthwise_f32)
+{
+    const RtConvParams *p = params_;
+    grad_weight_dw_items(p, bufs, 0, p->c_out);
+}
+RT_RANGE_KERNEL(rt_conv_grad_weight_depthwise_f32_range) { grad_weight_dw_items(params_, bufs, begin, end); }
 
 /* dw rows [c0, c0 + m) of group g += over images in blocks of images_per_block: the columns of the
  * block's images side by side, dy's rows gathered the same way, one GEMM whose inner dimension is

@@ -159,6 +159,11 @@ Test(grad_conv, grouped_and_depthwise)
              1, 2, 2, (int64_t[]){2, 20}, (int64_t[]){1, 17}, false, false);
     run_conv("one input channel, many outputs", (ConvSpec){.ns = 2, .groups = 1, .pads = {0, 1, 0, 1}}, 2, 1, 4,
              (int64_t[]){4, 5}, (int64_t[]){2, 3}, false, false);
+    /* work enough to share out over the threads: planes of dx and channels of dw (each thread its
+     * own phase-split rows for the width stride) */
+    run_conv("depthwise x2, stride 2, split over threads",
+             (ConvSpec){.ns = 2, .groups = 8, .strides = {2, 2}, .pads = {1, 1, 1, 1}}, 2, 8, 16, (int64_t[]){20, 22},
+             (int64_t[]){3, 3}, true, false);
 }
 
 Test(grad_conv, one_and_three_spatial_dims)
