@@ -52,8 +52,8 @@ static SdStatus load(const char *path, const CliCommon *common, CliEvalArgs *a, 
             a->mean = ci.mean[0], a->std = ci.std[0];
             a->have_norm = true;
         }
-    } else {
-        SD_TRY(sd_load_graph(path, &common->opt, &g, NULL, err));
+    } else { /* the batch in slices, one per thread, where the model computes each image on its own */
+        return sd_model_load(path, &common->opt, m, err);
     }
     SdStatus st = sd_optimize(g, &common->opt, NULL, NULL, NULL, err);
     if (st == SD_OK)
@@ -85,6 +85,11 @@ SdStatus cli_evaluate(const char *path, const CliCommon *common, CliEvalArgs *a,
     RtDataset train = {0}, test = {0};
     SdFeatures ftr = {0}, fte = {0};
     SdStatus st = load(path, common, a, &m, err);
+    if (st == SD_OK && sd_model_slices(m) > 1) {
+        const int64_t batch = sd_model_input(m, 0).dims[0];
+        fprintf(stderr, "seedc eval: batches of %lld in %lld slices of %lld, one per thread at a time\n",
+                (long long)batch, (long long)sd_model_slices(m), (long long)(batch / sd_model_slices(m)));
+    }
     if (st == SD_OK && (a->output < 0 || a->output >= sd_model_num_outputs(m)))
         st = sd_errorf(err, SD_EUSAGE, "%s has %d output%s; --output %lld does not exist", path,
                        sd_model_num_outputs(m), sd_model_num_outputs(m) == 1 ? "" : "s", a->output);
