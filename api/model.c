@@ -263,13 +263,19 @@ SdStatus sd_model_load_for_inputs(const char *path, const SdOptions *opt, const 
         st = pass_bind_static_inputs(g, b, n, bound, err);
     }
     free(b);
+    /* int8: one calibration (ranges by tensor name) for the whole batch's graph and its slice's */
+    PassQuantOptions q;
+    SdCalibration cal = {0};
     if (st == SD_OK)
-        st = sd_optimize(g, opt, NULL, NULL, NULL, err);
+        st = sd_quant_options(ir_graph_source(g), opt, &q, &cal, err);
+    if (st == SD_OK)
+        st = sd_optimize_with(g, opt, &q, NULL, err);
     bool any_bound = false;
     for (int i = 0; bound && i < n_original; i++)
         any_bound |= bound[i];
     if (st == SD_OK && !any_bound) /* a bound input is one tensor of the whole batch */
-        st = sd_model_load_sliced(path, opt, g, out, err);
+        st = sd_model_load_sliced(path, opt, &q, g, out, err);
+    sd_calibration_free(&cal);
     if (st == SD_OK && !*out)
         st = sd_model_compile(g, opt, out, err);
     if (st != SD_OK) {

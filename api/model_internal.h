@@ -7,6 +7,7 @@
 
 #include "api/seedc.h"
 #include "codegen/codegen.h"
+#include "passes/pass.h"
 
 struct SdModel {
     IrGraph *graph;
@@ -33,9 +34,10 @@ SdStatus sd_model_compile_code(SdModel *m, IrGraph *code, const SdOptions *opt, 
 /* The compiled code has its own copy of every constant: the graph keeps only shapes and names. */
 void sd_graph_drop_constants(IrGraph *g);
 
-/* *out: g (loaded from path, optimized at opt->batch) compiled as batch slices, or NULL where it
- * does not qualify (the caller then compiles g whole). */
-SdStatus sd_model_load_sliced(const char *path, const SdOptions *opt, IrGraph *g, SdModel **out, SdError *err);
+/* *out: g (loaded from path, optimized at opt->batch with q: precision and int8 calibration)
+ * compiled as batch slices, or NULL where it does not qualify (the caller then compiles g whole). */
+SdStatus sd_model_load_sliced(const char *path, const SdOptions *opt, const PassQuantOptions *q, IrGraph *g,
+                              SdModel **out, SdError *err);
 /* Runs m->slices slices of the operands in m->io, on the thread pool. */
 void sd_model_run_slices(SdModel *m);
 

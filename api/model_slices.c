@@ -54,11 +54,12 @@ static bool same_io_but_batch(const IrValue *a, const IrValue *b, int64_t na, in
 
 /* *out: g (optimized at opt->batch) as slices, or NULL where it does not qualify or its graph at
  * the slices' batch does not load, optimize or compile as g did (then the caller compiles g). */
-SdStatus sd_model_load_sliced(const char *path, const SdOptions *opt, IrGraph *g, SdModel **out, SdError *err)
+SdStatus sd_model_load_sliced(const char *path, const SdOptions *opt, const PassQuantOptions *q, IrGraph *g,
+                              SdModel **out, SdError *err)
 {
     *out = NULL;
     const int64_t n = opt ? opt->batch : 1;
-    if (!opt || n < SLICE_MIN_BATCH || opt->profile || opt->quantize || opt->print_llvm ||
+    if (!opt || n < SLICE_MIN_BATCH || opt->profile || opt->print_llvm ||
         sd_name_listed(opt->disable, "slices") || !pass_per_sample(g, n))
         return SD_OK;
     const int64_t t = slice_size(g, n);
@@ -70,7 +71,9 @@ SdStatus sd_model_load_sliced(const char *path, const SdOptions *opt, IrGraph *g
     SdError quiet = {0};
     if (sd_load_graph(path, &o, &code, NULL, &quiet) != SD_OK)
         return SD_OK;
-    bool ok = sd_optimize(code, &o, NULL, NULL, NULL, &quiet) == SD_OK &&
+    PassQuantOptions qs = *q; /* the same calibration: its ranges are by tensor name, not batch */
+    qs.records = NULL, qs.max_records = 0, qs.n_records = 0;
+    bool ok = sd_optimize_with(code, &o, &qs, NULL, &quiet) == SD_OK &&
               ir_graph_num_inputs(code) == ir_graph_num_inputs(g) &&
               ir_graph_num_outputs(code) == ir_graph_num_outputs(g);
     for (int i = 0; ok && i < ir_graph_num_inputs(g); i++)

@@ -4,9 +4,9 @@
  *
  * An analysis, not a rewrite. It holds when every value that is not a constant has the batch n as
  * its leading dimension and every node is one of a few ops known to treat that dimension as
- * independent samples, given where its per-sample operands are. Anything else (a reduction, a
- * transpose, a batch-sized constant, state) answers no: slicing is an optimization, never a
- * guess. */
+ * independent samples, given where its per-sample operands are (int8 ones included: the
+ * quantize pass's activations have one scale per tensor). Anything else (a reduction, a transpose,
+ * a batch-sized constant, state) answers no: slicing is an optimization, never a guess. */
 #include "passes/pass.h"
 
 /* v is a non-constant value of n samples along its leading dimension */
@@ -77,6 +77,15 @@ static bool node_ok(const IrNode *node, int64_t n)
     case IR_OP_UNSQUEEZE:
         /* row-major with the leading dimension kept: each sample's elements stay its own */
         return first_per_sample(node, n, -1);
+    case IR_OP_QCONV:
+    case IR_OP_QGLOBAL_AVG_POOL: return first_per_sample(node, n, -1);
+    case IR_OP_QMATMUL: return first_per_sample(node, n, -1); /* a's rows are samples; b packed, constant */
+    case IR_OP_QADD: return elementwise_ok(node, n);
+    case IR_OP_QUANTIZE_LINEAR:
+    case IR_OP_DEQUANTIZE_LINEAR:
+        /* one scale and zero point for the tensor (per axis they might run along the batch) */
+        return first_per_sample(node, n, -1) && ir_value_numel(node->inputs[1]) == 1 &&
+               (node->n_inputs < 3 || !node->inputs[2] || ir_value_numel(node->inputs[2]) == 1);
     default: break;
     }
     const IrFamily f = ir_op_info(node->op)->family;

@@ -1,12 +1,14 @@
 /* tests/api/model_slices.c — batch slices (sd_model_slices): a model that computes each sample on
  * its own runs a batch of 16 or more as slices, with the outputs of the whole batch; a model that
- * mixes samples (a mean over the batch, a batch-sized constant) runs whole, as it must. */
+ * mixes samples (a mean over the batch, a batch-sized constant) runs whole, as it must; an int8 one
+ * slices with one calibration. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/seedc.h"
+#include "runtime/tensor_io.h"
 #include "tests/common/onnx_builder.h"
 
 #define C 3
@@ -159,4 +161,43 @@ Test(model_slices, models_that_mix_samples_run_whole)
         cr_assert(fabsf(y[i] - (x[i] + c[i])) < 1e-4f, "element %lld", (long long)i);
     sd_model_free(m);
     free(x), free(c);
+}
+
+/* int8: the slice's graph is quantized with the whole batch's calibration (one calibration, ranges
+ * by tensor name), and integer kernels sum exactly, so the slices give the whole batch's bytes. */
+Test(model_slices, int8_models_slice_with_one_calibration)
+{
+    const char *path = per_sample_model();
+    const int64_t n = 24;
+    float *x = inputs(n, C * HW * HW), *y = calloc((size_t)(n * 10), sizeof *y);
+    float *want = calloc((size_t)(n * 10), sizeof *want);
+    SdError err = {0};
+    RtTensor calib;
+    cr_assert_eq(rt_tensor_alloc(&calib, SD_DT_F32, 4, (int64_t[]){16, C, HW, HW}, &err), SD_OK, "%s", err.msg);
+    for (int64_t i = 0; i < 16 * C * HW * HW; i++)
+        ((float *)calib.data)[i] = cosf((float)i * 0.21f) + 0.2f * sinf((float)i * 0.003f);
+    const char *calib_path = tb_path("sliced_calib.npy");
+    cr_assert_eq(rt_tensor_write(calib_path, &calib, &err), SD_OK, "%s", err.msg);
+    rt_tensor_free(&calib);
+    SdModel *m[2];
+    for (int k = 0; k < 2; k++) {
+        SdOptions opt = sd_options_default();
+        opt.batch = n;
+        opt.quantize = "int8";
+        opt.calib = calib_path;
+        opt.disable = k ? "slices" : NULL;
+        cr_assert_eq(sd_model_load(path, &opt, &m[k], &err), SD_OK, "%s", err.msg);
+    }
+    cr_expect_gt(sd_model_slices(m[0]), 1, "an int8 model of per-sample ops slices");
+    cr_expect_eq(sd_model_slices(m[1]), 1);
+    sd_model_run_raw(m[0], (void *[]){x}, (void *[]){y});
+    sd_model_run_raw(m[1], (void *[]){x}, (void *[]){want});
+    float norm = 0;
+    for (int64_t i = 0; i < n * 10; i++)
+        norm += fabsf(want[i]);
+    cr_expect_gt(norm, 1e-3f, "the outputs should not all vanish");
+    cr_expect_eq(memcmp(y, want, (size_t)(n * 10) * sizeof *y), 0, "slices changed the int8 outputs");
+    sd_model_free(m[0]);
+    sd_model_free(m[1]);
+    free(x), free(y), free(want);
 }
