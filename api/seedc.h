@@ -26,7 +26,8 @@ typedef struct SdOptions {
     const char *gemm;      /* "builtin" (default: seedc's packed GEMM) or "openblas" */
     int threads;           /* 0: all cores */
     int opt_level;         /* LLVM optimization 0..3 (0 means 3) */
-    int compile_threads;   /* LLVM compiles the model in parts on this many threads; 0: all cores */
+    int compile_threads;   /* LLVM compiles the model in parts on this many threads; 0: one per core for
+                              models with 32 MB of weights or more (a part costs ~12 MB), else one */
     bool verify;           /* verify the IR after every pass */
     bool print_llvm;       /* dump the optimized LLVM module to stderr */
     const char *model;     /* .sd files: which model (NULL: the file's only one); checkpoints: which network */

@@ -24,7 +24,8 @@ typedef struct CgOptions {
     bool release_constants; /* free each constant's data in the graph once copied (lower peak memory) */
     bool no_pack_weights;   /* keep constant weights as they are (else convolutions pack them once) */
     bool profile;           /* time every node (runtime/kernels/profile.h): cg_model_profile_slots */
-    int compile_threads;    /* the JIT compiles the module in parts on this many threads; 0: one per core */
+    int compile_threads;    /* the JIT compiles the module in parts on this many threads; 0: one per core
+                               for models with 32 MB of weights or more, else one */
 } CgOptions;
 
 typedef void (*CgEntryFn)(const void *consts, void *state, void *scratch, void *const *io);

@@ -1,6 +1,6 @@
 /* tests/api/model_parts.c — the JIT compiles a large enough model in parts, each on a thread of its
  * own (SdOptions.compile_threads): the code is the same code, so the outputs are the same bits as
- * one part's; a small model stays one part. */
+ * one part's; a small model stays one part, and so by default does a model of small weights. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -68,6 +68,9 @@ Test(model_parts, parts_compute_the_same_bits_as_one_module)
     cr_expect_eq(sd_model_compile_parts(one), 1);
     cr_expect_gt(sd_model_compile_parts(four), 1, "%d parts", sd_model_compile_parts(four));
     cr_expect_leq(sd_model_compile_parts(four), 4);
+    SdModel *dflt = load(path, 0); /* by default parts only for 32 MB of weights or more */
+    cr_expect_eq(sd_model_compile_parts(dflt), 1, "%d parts for a model of small weights", sd_model_compile_parts(dflt));
+    sd_model_free(dflt);
     const int n_in = width(0) * HW * HW, n_out = width(LAYERS);
     float *x = malloc((size_t)n_in * sizeof *x), *y1 = calloc((size_t)n_out, sizeof *y1);
     float *y4 = calloc((size_t)n_out, sizeof *y4);

@@ -45,7 +45,8 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "  --threads N      threads to use (default: all cores)\n"                                       \
     "  --verify         check the IR after every pass\n"                                             \
     "  --opt N          LLVM optimization level 0-3 (default 3)\n"                                   \
-    "  --compile-threads N  LLVM compiles the model in parts on N threads (default: all cores)\n"  \
+    "  --compile-threads N  LLVM compiles the model in parts on N threads (default: all cores\n"  \
+    "                   for models with 32 MB of weights or more, else 1)\n"                         \
     "  --print-llvm     print the optimized LLVM module to stderr\n"                                 \
     "  --model NAME     which model of a .sd file (default: its only one), or network of a checkpoint\n" \
     "  --head           checkpoints: the network's final output, not its backbone features\n"       \
