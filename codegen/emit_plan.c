@@ -227,23 +227,29 @@ static uint64_t node_key(const CgLowered *l)
     return h;
 }
 
+/* A node's key and estimated work; then, sorted by key, runs of equal keys are the groups. */
 typedef struct {
     uint64_t key;
     double weight;
-    int first; /* node index */
-    int part;
+    int node;
+} Keyed;
+
+/* A run of nodes with one key (Keyed entries [first, first + count)), compiled in one part. */
+typedef struct {
+    double weight; /* one node's: the group's code is made once */
+    int first, count;
 } Group;
+
+static int by_key(const void *a, const void *b)
+{
+    const Keyed *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key ? 1 : x->node - y->node;
+}
 
 static int heavier_first(const void *a, const void *b)
 {
     const Group *x = a, *y = b;
     return x->weight < y->weight ? 1 : x->weight > y->weight ? -1 : x->first - y->first;
-}
-
-static int by_key(const void *a, const void *b)
-{
-    const Group *x = a, *y = b;
-    return x->key < y->key ? -1 : x->key > y->key ? 1 : x->first - y->first;
 }
 
 /* Below this much estimated work a second part is not worth its cost: another parse of the kernel
@@ -256,59 +262,49 @@ int cg_plan_split(CgPlan *p, int max_parts)
     const int n = ir_graph_num_nodes(p->g);
     memset(p->part_of, 0, (size_t)(n ? n : 1) * sizeof *p->part_of);
     p->n_parts = 1;
+    Keyed *nodes = calloc((size_t)(n ? n : 1), sizeof *nodes);
     Group *groups = calloc((size_t)(n ? n : 1), sizeof *groups);
-    if (max_parts < 2 || n < 2 || !groups) { /* no memory: one part still compiles */
-        free(groups);
+    if (max_parts < 2 || n < 2 || !nodes || !groups) { /* no memory: one part still compiles */
+        free(nodes), free(groups);
         return 1;
     }
+    for (int i = 0; i < n; i++) {
+        nodes[i] = (Keyed){node_key(&p->lowered[i]), 0, i};
+        for (int c = 0; c < p->lowered[i].n_calls; c++)
+            nodes[i].weight += call_weight(&p->lowered[i].calls[c]);
+    }
+    qsort(nodes, (size_t)n, sizeof *nodes, by_key);
+    int n_groups = 0;
     double total = 0;
     for (int i = 0; i < n; i++) {
-        groups[i] = (Group){node_key(&p->lowered[i]), 0, i, 0};
-        for (int c = 0; c < p->lowered[i].n_calls; c++)
-            groups[i].weight += call_weight(&p->lowered[i].calls[c]);
-    }
-    qsort(groups, (size_t)n, sizeof *groups, by_key);
-    int n_groups = 0;
-    for (int i = 0; i < n; i++)
-        if (i == 0 || groups[i].key != groups[n_groups - 1].key) {
-            groups[n_groups++] = groups[i];
-            total += groups[i].weight;
+        if (i > 0 && nodes[i].key == nodes[i - 1].key) {
+            groups[n_groups - 1].count++;
+            continue;
         }
+        groups[n_groups++] = (Group){nodes[i].weight, i, 1};
+        total += nodes[i].weight;
+    }
     int parts = (int)(total / CG_PART_MIN_WEIGHT);
     parts = parts < max_parts ? parts : max_parts;
     parts = parts < n_groups ? parts : n_groups;
-    if (parts < 2) {
-        free(groups);
-        return 1;
-    }
-    /* the heaviest group first to the lightest part; part 0 also has the entry */
-    qsort(groups, (size_t)n_groups, sizeof *groups, heavier_first);
-    double load[CG_MAX_PARTS] = {1.0};
     parts = parts < CG_MAX_PARTS ? parts : CG_MAX_PARTS;
-    for (int k = 0; k < n_groups; k++) {
-        int best = 0;
-        for (int q = 1; q < parts; q++)
-            if (load[q] < load[best])
-                best = q;
-        groups[k].part = best;
-        load[best] += groups[k].weight;
-    }
-    qsort(groups, (size_t)n_groups, sizeof *groups, by_key);
-    for (int i = 0; i < n; i++) {
-        uint64_t key = node_key(&p->lowered[i]);
-        int lo = 0, hi = n_groups - 1;
-        while (lo < hi) { /* the first group with a key >= key */
-            int mid = (lo + hi) / 2;
-            if (groups[mid].key < key)
-                lo = mid + 1;
-            else
-                hi = mid;
+    if (parts >= 2) {
+        /* the heaviest group first to the lightest part; part 0 also has the entry */
+        qsort(groups, (size_t)n_groups, sizeof *groups, heavier_first);
+        double load[CG_MAX_PARTS] = {1.0};
+        for (int k = 0; k < n_groups; k++) {
+            int best = 0;
+            for (int q = 1; q < parts; q++)
+                if (load[q] < load[best])
+                    best = q;
+            load[best] += groups[k].weight;
+            for (int j = groups[k].first; j < groups[k].first + groups[k].count; j++)
+                p->part_of[nodes[j].node] = best;
         }
-        p->part_of[i] = groups[lo].part;
+        p->n_parts = parts;
     }
-    free(groups);
-    p->n_parts = parts;
-    return parts;
+    free(nodes), free(groups);
+    return p->n_parts;
 }
 
 void cg_plan_free(CgPlan *p)

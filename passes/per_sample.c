@@ -78,8 +78,9 @@ static bool node_ok(const IrNode *node, int64_t n)
         /* row-major with the leading dimension kept: each sample's elements stay its own */
         return first_per_sample(node, n, -1);
     case IR_OP_QCONV:
-    case IR_OP_QGLOBAL_AVG_POOL: return first_per_sample(node, n, -1);
-    case IR_OP_QMATMUL: return first_per_sample(node, n, -1); /* a's rows are samples; b packed, constant */
+    case IR_OP_QGLOBAL_AVG_POOL:
+    case IR_OP_QMATMUL: /* a's rows are samples; b packed, constant */
+        return first_per_sample(node, n, -1);
     case IR_OP_QADD: return elementwise_ok(node, n);
     case IR_OP_QUANTIZE_LINEAR:
     case IR_OP_DEQUANTIZE_LINEAR:
