@@ -7,15 +7,10 @@
  *   a GEMM over shifted windows of a padded copy of the input (rt_conv_direct_f32);
  *   otherwise im2col of a block of output rows into the workspace and GEMM (rt_conv_gemm_f32);
  *   ConvTranspose: GEMM into column form and col2im (rt_conv_transpose_f32).
- * Gradients: CONV_GRAD_INPUT is a transposed convolution of dy (rt_conv_transpose_f32), with direct
- * loops for depthwise and one GEMM for 1x1; CONV_GRAD_WEIGHT is im2col of x and GEMM against dy, or
- * direct loops for depthwise.
+ * The gradients are lowered in conv_grad.c with the plans here (conv_internal.h).
  * Blocks are sized so the column matrix stays near the L2 cache; the GEMM is OpenBLAS or the
  * builtin loops as opt->gemm says. */
-#include <stdbool.h>
-
-#include "codegen/lower/lower.h"
-#include "runtime/kernels/conv.h"
+#include "codegen/lower/conv_internal.h"
 #include "runtime/kernels/gemm.h"
 
 /* Column-matrix floats per block (2 MiB): big enough for an efficient GEMM, small enough that
@@ -24,7 +19,7 @@
 
 /* Workspace bytes of a column block of col_floats (rounded up to 16 floats as the kernels do)
  * followed by the workspace of an M x N x K GEMM (none for OpenBLAS). */
-static size_t gemm_workspace_bytes(const RtConvParams *p, int64_t col_floats, int64_t M, int64_t N, int64_t K)
+size_t cg_conv_gemm_workspace_bytes(const RtConvParams *p, int64_t col_floats, int64_t M, int64_t N, int64_t K)
 {
     int64_t f = (col_floats + 15) / 16 * 16;
     if (p->use_blas != RT_GEMM_OPENBLAS)
@@ -50,7 +45,7 @@ static int64_t even_rows(int64_t rows, int64_t r)
 }
 
 /* Rows per block when one row of the column matrix block is row_floats long; at least 1. */
-static int64_t block_rows(int64_t rows, int64_t row_floats)
+int64_t cg_conv_block_rows(int64_t rows, int64_t row_floats)
 {
     int64_t r = row_floats > 0 ? CONV_BLOCK_FLOATS / row_floats : rows;
     return even_rows(rows, r < 1 ? 1 : (r > rows ? rows : r));
@@ -80,22 +75,19 @@ static int64_t images_for(int64_t batch, int64_t rows_per_block, int64_t rows, i
 }
 
 /* ... for a convolution's output pixels (forward, weight gradient) */
-static int64_t images_per_block(const RtConvParams *p, int64_t k)
+int64_t cg_conv_images_per_block(const RtConvParams *p, int64_t k)
 {
     return images_for(p->batch, p->rows_per_block, p->out[0] * p->out[1], p->out[0] * p->out[1] * p->out[2], k);
 }
 
-/* Work items below this leave a thread idle: a batch-1 layer is split by output channels too. */
-#define CONV_MIN_ITEMS 8
-
 /* Output-channel chunks (multiples of 16 channels, at least 32) that bring `base` items up to
- * CONV_MIN_ITEMS where the channels allow. */
-static void split_channels(RtConvParams *p, int64_t cout_g, int64_t base)
+ * CG_CONV_MIN_ITEMS where the channels allow. */
+void cg_conv_split_channels(RtConvParams *p, int64_t cout_g, int64_t base)
 {
     p->c_split = 1, p->c_chunk = cout_g;
-    if (base >= CONV_MIN_ITEMS || cout_g < 64)
+    if (base >= CG_CONV_MIN_ITEMS || cout_g < 64)
         return;
-    int64_t want = (CONV_MIN_ITEMS + base - 1) / base, chunk = (cout_g + want - 1) / want;
+    int64_t want = (CG_CONV_MIN_ITEMS + base - 1) / base, chunk = (cout_g + want - 1) / want;
     chunk = (chunk + 15) / 16 * 16;
     if (chunk < 32)
         chunk = 32;
@@ -108,7 +100,7 @@ static void split_channels(RtConvParams *p, int64_t cout_g, int64_t base)
 /* Where the GEMM of a chunk (cols columns, K = k) computes C^T, the channels are the columns of C^T:
  * chunks of whole slivers (64 = 48 + 16 channels spent a quarter of a 7x7 layer's work in the narrow
  * edge micro-kernel). */
-static void sliver_chunks(RtConvParams *p, int64_t cout_g, int64_t cols, int64_t k)
+void cg_conv_sliver_chunks(RtConvParams *p, int64_t cout_g, int64_t cols, int64_t k)
 {
     if (p->c_split <= 1 || p->c_chunk % RT_GEMM_NR == 0 || !rt_gemm_transposed(p->c_chunk, cols, k))
         return;
@@ -119,7 +111,8 @@ static void sliver_chunks(RtConvParams *p, int64_t cout_g, int64_t cols, int64_t
 }
 
 /* Params of the forward conv between x and y (shapes), as the kernels take them. */
-static RtConvParams forward_params(const IrConvAttrs *a, const IrShape *x, const IrShape *y, const CgLowerOptions *opt)
+RtConvParams cg_conv_forward_params(const IrConvAttrs *a, const IrShape *x, const IrShape *y,
+                                    const CgLowerOptions *opt)
 {
     int ns = a->nspatial;
     RtConvParams p = {0};
@@ -139,7 +132,7 @@ static RtConvParams forward_params(const IrConvAttrs *a, const IrShape *x, const
     return p;
 }
 
-static bool is_pointwise(const RtConvParams *p)
+bool cg_conv_is_pointwise(const RtConvParams *p)
 {
     bool pointwise = p->kernel[0] * p->kernel[1] * p->kernel[2] == 1;
     for (int i = 0; i < 3; i++)
@@ -181,7 +174,7 @@ int64_t cg_direct_plane_dim(int64_t in, int64_t out, int64_t kernel, int64_t s, 
 
 /* Whether the convolution goes through rt_conv_direct_f32 (2-D, the builtin GEMM), and then its
  * plane sizes, images per plane and plane rows per block. */
-static bool direct_plan(RtConvParams *p, const CgLowerOptions *opt, int64_t cout_g)
+bool cg_conv_direct_plan(RtConvParams *p, const CgLowerOptions *opt, int64_t cout_g)
 {
     if (opt->no_direct_conv || p->use_blas == RT_GEMM_OPENBLAS || p->groups <= 0 || p->kernel[0] != 1 ||
         p->in[0] != 1 || p->out[0] != 1 || p->stride[1] <= 0 || p->stride[2] <= 0)
@@ -208,7 +201,7 @@ static bool direct_plan(RtConvParams *p, const CgLowerOptions *opt, int64_t cout
         r = r < 1 ? 1 : r > OH ? OH : r;
         /* too few images to share out, and channels too few for chunks (split_channels): blocks
          * of rows share the layer out instead (a 28x28 32->32 layer at batch 1 ran on one thread) */
-        const int64_t want = opt->threads > 1 && cout_g < 64 ? CONV_MIN_ITEMS / 2 / (p->batch * p->groups) : 0;
+        const int64_t want = opt->threads > 1 && cout_g < 64 ? CG_CONV_MIN_ITEMS / 2 / (p->batch * p->groups) : 0;
         if (want > 1 && (OH + r - 1) / r < want) {
             const int64_t fewer = (OH + want - 1) / want;
             if (fewer >= 2 && fewer * wq >= 4 * RT_GEMM_NR)
@@ -226,7 +219,7 @@ static bool direct_plan(RtConvParams *p, const CgLowerOptions *opt, int64_t cout
     return true;
 }
 
-static int64_t direct_items(const RtConvParams *p)
+int64_t cg_conv_direct_items(const RtConvParams *p)
 {
     const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1;
     const int64_t nblk = ((ipb - 1) * p->plane[0] + p->out[1] + p->rows_per_block - 1) / p->rows_per_block;
@@ -236,237 +229,46 @@ static int64_t direct_items(const RtConvParams *p)
 /* A transposed convolution (params in its own orientation; m = rows of its column form, cin_g its
  * input channels per group): images side by side when its input images are small, and the
  * workspace: the column block, [the images' inputs gathered], the GEMM's. */
-static void transpose_images(RtConvParams *t, int64_t m, int64_t cin_g, CgLowered *out)
+void cg_conv_transpose_images(RtConvParams *t, int64_t m, int64_t cin_g, CgLowered *out)
 {
     const int64_t P = t->in[0] * t->in[1] * t->in[2];
     t->images_per_block = images_for(t->batch, t->rows_per_block, t->in[0] * t->in[1], P, m);
     const int64_t cols = t->images_per_block > 1 ? t->images_per_block * P : t->rows_per_block * t->in[2];
-    out->workspace_bytes = gemm_workspace_bytes(t, m * cols, m, cols, cin_g);
+    out->workspace_bytes = cg_conv_gemm_workspace_bytes(t, m * cols, m, cols, cin_g);
     if (t->images_per_block > 1)
         out->workspace_bytes += (size_t)((cin_g * cols + 15) / 16 * 16) * sizeof(float);
 }
 
-static int64_t transpose_items(const RtConvParams *t)
+int64_t cg_conv_transpose_items(const RtConvParams *t)
 {
     const int64_t ipb = t->images_per_block > 1 ? t->images_per_block : 1;
     return (t->batch + ipb - 1) / ipb * t->groups;
 }
 
-/* The input gradient of a stride-1 convolution p (groups 1) is the convolution of dy with its
- * weights flipped in space and channels swapped, padded by dilation * (kernel - 1) - pad: its
- * params in *d, or false when such padding would be negative. */
-static bool grad_input_as_conv(const RtConvParams *p, RtConvParams *d)
-{
-    *d = *p;
-    d->c_in = p->c_out, d->c_out = p->c_in;
-    for (int i = 0; i < 3; i++) {
-        d->in[i] = p->out[i], d->out[i] = p->in[i];
-        d->pad[i] = p->dilation[i] * (p->kernel[i] - 1) - p->pad[i];
-        if (d->pad[i] < 0)
-            return false;
-    }
-    return true;
-}
-
-/* The input gradient of forward convolution p as convolution d of dy (grad_input_as_conv, its
- * kernel planned, `items` items before the channel chunks, K = k): rt_conv_flip_weights_f32 writes
- * the flipped weights into scratch the threads share, then `kernel` reads them. */
-static SdStatus add_flipped(const IrNode *n, const RtConvParams *p, const RtConvParams *d, const char *kernel,
-                            const char *range, int64_t items, int64_t k, CgLowered *out, SdError *err)
-{
-    out->shared_bytes = (size_t)(d->c_out * k) * sizeof(float);
-    SD_TRY(cg_lowered_add(out, "rt_conv_flip_weights_f32", p, sizeof *p, 2, (int[]){1, CG_BUF_SHARED}, err));
-    SD_TRY(cg_lowered_add(out, kernel, d, sizeof *d, 4, (int[]){0, CG_BUF_SHARED, cg_out(n, 0), CG_BUF_WORKSPACE},
-                          err));
-    cg_lowered_split(out, range, items * d->c_split, 2.0 * (double)ir_value_numel(n->outputs[0]) * (double)k);
-    cg_lowered_grain(out, d->c_split);
-    return SD_OK;
-}
-
 /* rt_conv_gemm_f32's plan (p's forward sizes, cout_g channels per group, K = k): blocks of rows or
  * whole images side by side, channel chunks. Returns its items (before the chunks), the blocks of
  * rows of an image and the columns of one GEMM. */
-static int64_t im2col_plan(RtConvParams *p, int64_t cout_g, int64_t k, int64_t *n_blocks, int64_t *cols)
+int64_t cg_conv_im2col_plan(RtConvParams *p, int64_t cout_g, int64_t k, int64_t *n_blocks, int64_t *cols)
 {
-    p->rows_per_block = block_rows(p->out[0] * p->out[1], k * p->out[2]);
-    p->images_per_block = images_per_block(p, k);
+    p->rows_per_block = cg_conv_block_rows(p->out[0] * p->out[1], k * p->out[2]);
+    p->images_per_block = cg_conv_images_per_block(p, k);
     *n_blocks = (p->out[0] * p->out[1] + p->rows_per_block - 1) / p->rows_per_block;
     const int64_t base = p->images_per_block > 1
                              ? (p->batch + p->images_per_block - 1) / p->images_per_block * p->groups
                              : p->batch * p->groups * *n_blocks;
-    split_channels(p, cout_g, base);
+    cg_conv_split_channels(p, cout_g, base);
     /* the columns of one GEMM: a block of rows of one image, or several whole images */
     *cols = p->images_per_block > 1 ? p->images_per_block * p->out[0] * p->out[1] * p->out[2]
                                     : p->rows_per_block * p->out[2];
-    sliver_chunks(p, cout_g, *cols, k);
+    cg_conv_sliver_chunks(p, cout_g, *cols, k);
     return base;
 }
 
 /* ... its workspace: the column block, [the product of images side by side], the GEMM's */
-static size_t im2col_workspace_bytes(const RtConvParams *p, int64_t chunk, int64_t cols, int64_t k)
+size_t cg_conv_im2col_workspace_bytes(const RtConvParams *p, int64_t chunk, int64_t cols, int64_t k)
 {
     const int64_t product = p->images_per_block > 1 ? (chunk * cols + 15) / 16 * 16 : 0;
-    return gemm_workspace_bytes(p, k * cols, chunk, cols, k) + (size_t)product * sizeof(float);
-}
-
-/* The input gradient as a convolution of dy through rt_conv_gemm_f32 where the images are small
- * (at most 16 pixels: 4x4 layers), whose im2col gathers them through a table where the transposed
- * convolution's col2im scattered them by loops over rows of 4 pixels (a 4x4 layer of 256 channels
- * at batch 256, 2 threads: 15.1 -> 13.7 ms). */
-static SdStatus lower_grad_input_im2col(const IrNode *n, const RtConvParams *p, RtConvParams *d, CgLowered *out,
-                                        SdError *err)
-{
-    const int64_t k = d->c_in * d->kernel[0] * d->kernel[1] * d->kernel[2];
-    int64_t n_blocks, cols;
-    const int64_t base = im2col_plan(d, d->c_out, k, &n_blocks, &cols);
-    const int64_t chunk = d->c_split > 1 ? d->c_chunk : d->c_out;
-    out->workspace_bytes = im2col_workspace_bytes(d, chunk, cols, k);
-    return add_flipped(n, p, d, "rt_conv_gemm_f32", "rt_conv_gemm_f32_range", base, k, out, err);
-}
-
-/* The input gradient as a convolution of dy through rt_conv_direct_f32 (d planned by direct_plan). */
-static SdStatus lower_grad_input_direct(const IrNode *n, const RtConvParams *p, RtConvParams *d, CgLowered *out,
-                                        SdError *err)
-{
-    const int64_t k = d->c_in * d->kernel[1] * d->kernel[2], base = direct_items(d);
-    split_channels(d, d->c_out, base);
-    const int64_t chunk = d->c_split > 1 ? d->c_chunk : d->c_out;
-    out->workspace_bytes = (size_t)rt_conv_direct_workspace_floats(d, rt_gemm_core_floats(chunk, k)) * sizeof(float);
-    return add_flipped(n, p, d, "rt_conv_direct_f32", "rt_conv_direct_f32_range", base, k, out, err);
-}
-
-/* dx (output) from dy (input 0) and w (input 1): direct loops for one input channel per group,
- * one GEMM per group for 1x1, else the transposed convolution of dy (GEMM and col2im). */
-static SdStatus lower_grad_input(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
-{
-    RtConvParams p = forward_params(&n->attrs.conv, &n->outputs[0]->shape, &n->inputs[0]->shape, opt), d;
-    int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
-    const int64_t cin_g = p.groups > 0 ? p.c_in / p.groups : 0;
-    if (cin_g == 1) {
-        SD_TRY(cg_lowered_add(out, "rt_conv_grad_input_depthwise_f32", &p, sizeof p, 3, bufs, err));
-        cg_lowered_split(out, "rt_conv_grad_input_depthwise_f32_range", p.batch * p.c_in,
-                         2.0 * (double)ir_value_numel(n->outputs[0]) * (double)(p.c_out / p.groups) * (double)(p.kernel[0] * p.kernel[1] * p.kernel[2]));
-        return SD_OK;
-    }
-    if (is_pointwise(&p)) {
-        out->workspace_bytes =
-            gemm_workspace_bytes(&p, 0, cin_g, p.in[0] * p.in[1] * p.in[2], p.groups > 0 ? p.c_out / p.groups : 0);
-        return cg_lowered_add(out, "rt_conv_grad_input_pointwise_f32", &p, sizeof p, 4, bufs, err);
-    }
-    if (p.groups == 1 && p.stride[1] == 1 && p.stride[2] == 1 && grad_input_as_conv(&p, &d)) {
-        if (direct_plan(&d, opt, d.c_out))
-            return lower_grad_input_direct(n, &p, &d, out, err);
-        if (rt_conv_small_images(&d))
-            return lower_grad_input_im2col(n, &p, &d, out, err);
-    }
-    /* the transposed conv's view: its input is dy, its output dx, its weights read the same */
-    RtConvParams t = p;
-    t.c_in = p.c_out, t.c_out = p.c_in;
-    for (int i = 0; i < 3; i++)
-        t.in[i] = p.out[i], t.out[i] = p.in[i];
-    const int64_t kvol = p.kernel[0] * p.kernel[1] * p.kernel[2], m = cin_g * kvol;
-    t.rows_per_block = block_rows(t.in[0] * t.in[1], m * t.in[2]);
-    transpose_images(&t, m, p.groups > 0 ? p.c_out / p.groups : 0, out);
-    int tbufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
-    SD_TRY(cg_lowered_add(out, "rt_conv_transpose_f32", &t, sizeof t, 4, tbufs, err));
-    cg_lowered_split(out, "rt_conv_transpose_f32_range", transpose_items(&t),
-                     2.0 * (double)ir_value_numel(n->outputs[0]) * (double)(p.c_out / (p.groups > 0 ? p.groups : 1)) * kvol);
-    return SD_OK;
-}
-
-/* Slices of the images (RtConvParams.slices) for a weight gradient whose `base` items would leave
- * threads idle: one per missing item, at most one per block of images (nib of them). */
-static void plan_slices(RtConvParams *p, int64_t base, int64_t nib)
-{
-    const int64_t want = (CONV_MIN_ITEMS + base - 1) / base;
-    p->slices = base >= CONV_MIN_ITEMS ? 1 : want < nib ? want : nib;
-}
-
-/* The weight-gradient kernel (and its range form: names the calls keep) over slices x `base`
- * items, its partial sums in scratch the threads share when sliced. */
-static SdStatus add_weight_gradient(const IrNode *n, const RtConvParams *p, int64_t k, const char *kernel,
-                                    const char *range, int64_t base, CgLowered *out, SdError *err)
-{
-    if (p->slices > 1)
-        out->shared_bytes = (size_t)(p->slices * p->c_out * k) * sizeof(float);
-    int bufs[5] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE, CG_BUF_SHARED};
-    SD_TRY(cg_lowered_add(out, kernel, p, sizeof *p, p->slices > 1 ? 5 : 4, bufs, err));
-    cg_lowered_split(out, range, p->slices * base, 2.0 * (double)ir_value_numel(n->inputs[1]) * (double)k);
-    return SD_OK;
-}
-
-/* ... then the slices' partial sums added into dw, in order. */
-static SdStatus add_slice_sum(const IrNode *n, const RtConvParams *p, CgLowered *out, SdError *err)
-{
-    if (p->slices <= 1)
-        return SD_OK;
-    return cg_lowered_add(out, "rt_conv_sum_slices_f32", p, sizeof *p, 2, (int[]){CG_BUF_SHARED, cg_out(n, 0)}, err);
-}
-
-/* The weight gradient through rt_conv_grad_weight_direct_f32 (d: the forward's params, planned by
- * direct_plan). A layer with few output channels has few chunks for the threads: its images are
- * then cut into slices, each summed into its own partial gradient, and the partials added up in
- * order (a fixed count, so the result does not depend on the threads). */
-static SdStatus lower_grad_weight_direct(const IrNode *n, RtConvParams *d, int64_t k, int64_t cout_g, CgLowered *out,
-                                         SdError *err)
-{
-    split_channels(d, cout_g, d->groups);
-    const int64_t base = d->groups * d->c_split, chunk = d->c_split > 1 ? d->c_chunk : cout_g;
-    const int64_t ipb = d->images_per_block > 1 ? d->images_per_block : 1, nib = (d->batch + ipb - 1) / ipb;
-    const int64_t cols = ipb * d->plane[0] * d->plane[1];
-    plan_slices(d, base, nib);
-    out->workspace_bytes =
-        (size_t)rt_conv_grad_weight_direct_workspace_floats(d, rt_gemm_core_floats(chunk, cols)) * sizeof(float);
-    SD_TRY(add_weight_gradient(n, d, k, "rt_conv_grad_weight_direct_f32", "rt_conv_grad_weight_direct_f32_range",
-                               base, out, err));
-    cg_lowered_grain(out, d->c_split); /* a slice's chunks share its planes */
-    return add_slice_sum(n, d, out, err);
-}
-
-/* dw (output) from x (input 0) and dy (input 1). */
-static SdStatus lower_grad_weight(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
-{
-    RtConvParams p = forward_params(&n->attrs.conv, &n->inputs[0]->shape, &n->inputs[1]->shape, opt);
-    const int64_t cin_g = p.groups > 0 ? p.c_in / p.groups : 0;
-    if (cin_g == 1) { /* a width stride above 1 splits the rows of an x plane by phase in the workspace */
-        int64_t S = p.stride[2], row = S * ((p.in[2] + S - 1) / S);
-        out->workspace_bytes = S > 1 ? (size_t)(p.in[0] * p.in[1] * row) * sizeof(float) : 0;
-        int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
-        SD_TRY(cg_lowered_add(out, "rt_conv_grad_weight_depthwise_f32", &p, sizeof p, S > 1 ? 4 : 3, bufs, err));
-        cg_lowered_split(out, "rt_conv_grad_weight_depthwise_f32_range", p.c_out,
-                         2.0 * (double)ir_value_numel(n->inputs[1]) * (double)(p.kernel[0] * p.kernel[1] * p.kernel[2]));
-        return SD_OK;
-    }
-    const int64_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
-    const int64_t cout_g = p.c_out / p.groups;
-    RtConvParams d = p;
-    if (!is_pointwise(&p) && direct_plan(&d, opt, cout_g))
-        return lower_grad_weight_direct(n, &d, k, cout_g, out, err);
-    p.rows_per_block = block_rows(p.out[0] * p.out[1], k * p.out[2]);
-    if (is_pointwise(&p)) { /* dw_g += dy_g x_g^T: the input is the column matrix */
-        out->workspace_bytes = gemm_workspace_bytes(&p, 0, cout_g, k, p.out[0] * p.out[1] * p.out[2]);
-    } else if ((p.images_per_block = images_per_block(&p, k)) > 1) { /* the columns, then dy's rows, of several images */
-        const int64_t cols = p.images_per_block * p.out[0] * p.out[1] * p.out[2];
-        out->workspace_bytes = gemm_workspace_bytes(&p, k * cols, cout_g, k, cols) +
-                               (size_t)((cout_g * cols + 15) / 16 * 16) * sizeof(float);
-    } else {
-        out->workspace_bytes =
-            gemm_workspace_bytes(&p, k * p.rows_per_block * p.out[2], cout_g, k, p.rows_per_block * p.out[2]);
-    }
-    /* the threads: by output channels where one item per group is too few, but with im2col each
-     * chunk would build all the columns again (8 chunks made ResNet-18's 4x4 layers' weight
-     * gradient 2.6x its forward), so there by slices of the images summed apart, like the direct one */
-    if (is_pointwise(&p)) {
-        split_channels(&p, cout_g, p.groups);
-        p.slices = 1;
-    } else {
-        const int64_t ipb = p.images_per_block > 1 ? p.images_per_block : 1;
-        p.c_split = 1, p.c_chunk = cout_g;
-        plan_slices(&p, p.groups, (p.batch + ipb - 1) / ipb);
-    }
-    SD_TRY(add_weight_gradient(n, &p, k, "rt_conv_grad_weight_f32", "rt_conv_grad_weight_f32_range",
-                               p.groups * p.c_split, out, err));
-    return add_slice_sum(n, &p, out, err);
+    return cg_conv_gemm_workspace_bytes(p, k * cols, chunk, cols, k) + (size_t)product * sizeof(float);
 }
 
 /* Constant weights and the builtin GEMM with 512-bit tiles (its tile height is what the packing
@@ -514,11 +316,11 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     if (x->dtype != SD_DT_F32)
         return cg_unsupported_dtype(n, x, err);
     if (n->op == IR_OP_CONV_GRAD_INPUT)
-        return lower_grad_input(n, opt, out, err);
+        return cg_lower_conv_grad_input(n, opt, out, err);
     if (n->op == IR_OP_CONV_GRAD_WEIGHT)
-        return lower_grad_weight(n, opt, out, err);
+        return cg_lower_conv_grad_weight(n, opt, out, err);
     int ns = a->nspatial;
-    RtConvParams p = forward_params(a, &x->shape, &y->shape, opt);
+    RtConvParams p = cg_conv_forward_params(a, &x->shape, &y->shape, opt);
     p.has_bias = n->n_inputs > 2 && n->inputs[2] != NULL;
     p.has_residual = n->op == IR_OP_CONV && n->n_inputs > 3 && n->inputs[3] != NULL;
 
@@ -535,11 +337,11 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
 
     if (n->op == IR_OP_CONV_TRANSPOSE) {
         int64_t m = cout_g * kvol;
-        p.rows_per_block = block_rows(p.in[0] * p.in[1], m * p.in[2]);
-        transpose_images(&p, m, cin_g, out);
+        p.rows_per_block = cg_conv_block_rows(p.in[0] * p.in[1], m * p.in[2]);
+        cg_conv_transpose_images(&p, m, cin_g, out);
         bufs[nb++] = CG_BUF_WORKSPACE;
         SD_TRY(cg_lowered_add(out, "rt_conv_transpose_f32", &p, sizeof p, nb, bufs, err));
-        cg_lowered_split(out, "rt_conv_transpose_f32_range", transpose_items(&p),
+        cg_lowered_split(out, "rt_conv_transpose_f32_range", cg_conv_transpose_items(&p),
                          2.0 * (double)ir_value_numel(x) * (double)m);
         return SD_OK;
     }
@@ -552,11 +354,11 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     const int64_t rows = p.out[0] * p.out[1], pixels = rows * p.out[2];
     /* a 1x1 conv reads its input as the GEMM operand, unless small images are better side by side:
      * then the im2col path copies them together */
-    if (is_pointwise(&p) && images_for(p.batch, rows, rows, pixels, cin_g) <= 1) {
+    if (cg_conv_is_pointwise(&p) && images_for(p.batch, rows, rows, pixels, cin_g) <= 1) {
         /* blocks of columns share the layer out first; channel chunks where they do not suffice */
         const int64_t blocks = rt_conv_pw_blocks(&p);
-        split_channels(&p, cout_g, p.batch * p.groups * blocks);
-        sliver_chunks(&p, cout_g, pixels, cin_g);
+        cg_conv_split_channels(&p, cout_g, p.batch * p.groups * blocks);
+        cg_conv_sliver_chunks(&p, cout_g, pixels, cin_g);
         const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
         if (packable_t(n, opt, &p, chunk, pixels, cin_g, 1) || packable(n, opt, &p, chunk, pixels, cin_g)) {
             bufs[1] = CG_BUF_PACKED;
@@ -564,7 +366,7 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         }
         out->workspace_bytes = p.packed_w == RT_CONV_PACKED_T
                                    ? (size_t)rt_conv_t_workspace_floats(&p, 1) * sizeof(float)
-                                   : gemm_workspace_bytes(&p, 0, cout_g, pixels, cin_g);
+                                   : cg_conv_gemm_workspace_bytes(&p, 0, cout_g, pixels, cin_g);
         bufs[nb++] = CG_BUF_WORKSPACE;
         SD_TRY(cg_lowered_add(out, "rt_conv_pointwise_f32", &p, sizeof p, nb, bufs, err));
         cg_lowered_split(out, "rt_conv_pointwise_f32_range", p.batch * p.groups * p.c_split * rt_conv_pw_blocks(&p),
@@ -572,9 +374,9 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         return SD_OK;
     }
     int64_t k = cin_g * kvol;
-    if (direct_plan(&p, opt, cout_g)) {
-        const int64_t base = direct_items(&p);
-        split_channels(&p, cout_g, base);
+    if (cg_conv_direct_plan(&p, opt, cout_g)) {
+        const int64_t base = cg_conv_direct_items(&p);
+        cg_conv_split_channels(&p, cout_g, base);
         const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
         if (packable(n, opt, &p, chunk, p.rows_per_block * p.plane[1], k)) {
             bufs[1] = CG_BUF_PACKED;
@@ -588,14 +390,14 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         return SD_OK;
     }
     int64_t n_blocks, cols;
-    const int64_t base = im2col_plan(&p, cout_g, k, &n_blocks, &cols);
+    const int64_t base = cg_conv_im2col_plan(&p, cout_g, k, &n_blocks, &cols);
     const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
     if (packable_t(n, opt, &p, chunk, cols, k, n_blocks) || packable(n, opt, &p, chunk, cols, k)) {
         bufs[1] = CG_BUF_PACKED;
         pack_with(out, &p);
     }
     out->workspace_bytes = p.packed_w == RT_CONV_PACKED_T ? (size_t)rt_conv_t_workspace_floats(&p, 0) * sizeof(float)
-                                                          : im2col_workspace_bytes(&p, chunk, cols, k);
+                                                          : cg_conv_im2col_workspace_bytes(&p, chunk, cols, k);
     bufs[nb++] = CG_BUF_WORKSPACE;
     SD_TRY(cg_lowered_add(out, "rt_conv_gemm_f32", &p, sizeof p, nb, bufs, err));
     cg_lowered_split(out, "rt_conv_gemm_f32_range", base * p.c_split, flops);
