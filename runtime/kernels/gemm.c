@@ -185,21 +185,45 @@ __attribute__((noinline)) void rt_gemm_pack_block_a(const GemmPlan *plan, const 
         plan->pack_a(A, lda, ic + tiles * mr, pc, m_edge, kc, alpha, pa + tiles * mr * kc);
 }
 
+/* The next sliver of B read in place (rows ld floats apart, cols floats each) while the current one
+ * is multiplied, a part of its rows before each tile: the first tile of a sliver read its rows from
+ * memory, one short stream per row of B (a 1x1 layer's input: 256 of them), more than the hardware
+ * prefetchers follow. */
+typedef struct NextSliver {
+    const float *b; /* NULL: nothing to prefetch */
+    int64_t ld, rows;
+    int cols;
+} NextSliver;
+
+static inline void prefetch_part(const NextSliver *nx, int64_t part, int64_t parts)
+{
+    if (!nx->b)
+        return;
+    for (int64_t r = part * nx->rows / parts; r < (part + 1) * nx->rows / parts; r++)
+        for (int j = 0; j < nx->cols; j += 16)
+            __builtin_prefetch(nx->b + r * nx->ld + j);
+}
+
 /* One sliver of B (width floats a row, or at the offsets rows; n valid columns) times every packed
  * sliver of A */
 __attribute__((noinline)) void rt_gemm_sliver_times_block(UkrFn full, UkrFn edge, int mr, int64_t kc,
                                                           const float *pa, int64_t tiles, int m_edge, const float *pb,
                                                           int width, int n, float *c, int64_t ldc, float bk,
-                                                          const int32_t *rows);
+                                                          const int32_t *rows, const NextSliver *nx);
 __attribute__((noinline)) void rt_gemm_sliver_times_block(UkrFn full, UkrFn edge, int mr, int64_t kc,
                                                           const float *pa, int64_t tiles, int m_edge, const float *pb,
                                                           int width, int n, float *c, int64_t ldc, float bk,
-                                                          const int32_t *rows)
+                                                          const int32_t *rows, const NextSliver *nx)
 {
-    for (int64_t t = 0; t < tiles; t++)
+    const int64_t parts = tiles + (m_edge ? 1 : 0);
+    for (int64_t t = 0; t < tiles; t++) {
+        prefetch_part(nx, t, parts);
         full(kc, pa + t * mr * kc, pb, width, c + t * mr * ldc, ldc, bk, mr, n, rows);
-    if (m_edge)
+    }
+    if (m_edge) {
+        prefetch_part(nx, tiles, parts);
         edge(kc, pa + tiles * mr * kc, pb, width, c + tiles * mr * ldc, ldc, bk, m_edge, n, rows);
+    }
 }
 
 /* The sliver of B at column jr for the K block [pc, pc + kc): where it lies (*rows set when its
@@ -256,11 +280,16 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
                 const int direct = plan->direct_b && !edge;
                 const int32_t *rows;
                 const float *b = b_sliver(plan, B, ldb, pc, jr, n, width, kc, direct, pb, &rows);
+                /* the block after this one, when it is read in place too */
+                const int64_t npc = pc + kc < K ? pc + kc : 0, njr = pc + kc < K ? jr : jr + nr;
+                NextSliver nx = {NULL, ldb, K - npc < kcb ? K - npc : kcb, nr};
+                if (plan->direct_b && !plan->b_rows && njr + nr <= n_full)
+                    nx.b = B + npc * ldb + njr;
                 const float *pa_k = plan->packed_a ? plan->packed_a + pc * plan->pa_stride + plan->pa_row0 * kc
                                                    : pa + pc * m_pad;
                 rt_gemm_sliver_times_block(edge ? plan->n_edge : plan->full, edge ? plan->corner : plan->m_edge, mr,
                                            kc, pa_k, tiles, m_rem, b, direct ? ldb : width, n, C + jr, ldc,
-                                           pc == 0 ? beta : 1.0f, rows);
+                                           pc == 0 ? beta : 1.0f, rows, &nx);
             }
         }
         return;
@@ -284,14 +313,18 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
             for (int64_t jr = 0; jr < n_full; jr += nr) {
                 const int32_t *rows;
                 const float *b = b_sliver(plan, B, ldb, pc, jr, nr, nr, kc, plan->direct_b, pb, &rows);
+                NextSliver nx = {NULL, ldb, kc, nr};
+                if (plan->direct_b && !plan->b_rows && jr + 2 * nr <= n_full)
+                    nx.b = B + pc * ldb + jr + nr;
                 rt_gemm_sliver_times_block(plan->full, plan->m_edge, mr, kc, pa_blk, tiles, m_edge, b,
-                                           plan->direct_b ? ldb : nr, nr, cb + jr, ldc, bk, rows);
+                                           plan->direct_b ? ldb : nr, nr, cb + jr, ldc, bk, rows, &nx);
             }
             if (n_rem) {
                 const int32_t *rows;
                 const float *b = b_sliver(plan, B, ldb, pc, n_full, n_rem, w_rem, kc, 0, pb, &rows);
+                const NextSliver none = {NULL, 0, 0, 0};
                 rt_gemm_sliver_times_block(plan->n_edge, plan->corner, mr, kc, pa_blk, tiles, m_edge, b, w_rem,
-                                           n_rem, cb + n_full, ldc, bk, rows);
+                                           n_rem, cb + n_full, ldc, bk, rows, &none);
             }
         }
     }

@@ -104,15 +104,17 @@ static inline void inner_range(int64_t out, int64_t in, int64_t s, int64_t off, 
 IM2COL_ROW(im2col_row_u8, uint8_t)
 IM2COL_ROW(im2col_row_f32, float)
 
-/* The block's columns as [kp/4][npad][4] bytes: 4 rows staged contiguously, then interleaved. */
+/* The block's columns as [kp/4][npad][4] bytes, rows rt_qconv_col_stride(npad) lanes apart: 4 rows
+ * staged contiguously, then interleaved. */
 static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int64_t row0, int64_t nrows, int64_t npad,
                          uint8_t *restrict col, uint8_t *restrict stage)
 {
     const int64_t np = nrows * p->out[2], plane = p->in[0] * p->in[1] * p->in[2];
     const uint8_t zp = (uint8_t)p->x_zp;
+    const int64_t lds = rt_qconv_col_stride(npad);
     for (int64_t k4 = 0; k4 < p->kp / 4; k4++) {
         if (p->pointwise && 4 * k4 + 3 < p->k) { /* 4 rows of x as they are: interleaved straight */
-            uint32_t *dst = (uint32_t *)(col + k4 * npad * 4);
+            uint32_t *dst = (uint32_t *)(col + k4 * lds * 4);
             interleave4(x + 4 * k4 * plane + row0 * p->out[2], plane, 0, 1, np, np, dst);
             for (int64_t q = np; q < npad; q++)
                 dst[q] = (uint32_t)zp * 0x01010101u;
@@ -138,7 +140,7 @@ static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int6
                 r[q] = zp;
             rows[j] = r;
         }
-        uint8_t *dst = col + k4 * npad * 4;
+        uint8_t *dst = col + k4 * lds * 4;
         const uint8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
         for (int64_t q = 0; q < npad; q++) {
             dst[4 * q] = r0[q];
@@ -149,14 +151,16 @@ static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int6
     }
 }
 
-/* The block's columns as [kp/2][npad] pairs of bf16 (low half: the even k). */
+/* The block's columns as [kp/2][npad] pairs of bf16 (low half: the even k), rows
+ * rt_qconv_col_stride(npad) lanes apart. */
 static void pack_cols_bf16(const RtQConvParams *p, const float *restrict x, int64_t row0, int64_t nrows, int64_t npad,
                            uint32_t *restrict col, float *restrict stage)
 {
     const int64_t np = nrows * p->out[2], plane = p->in[0] * p->in[1] * p->in[2];
+    const int64_t lds = rt_qconv_col_stride(npad);
     for (int64_t k2 = 0; k2 < p->kp / 2; k2++) {
         if (p->pointwise && 2 * k2 + 1 < p->k) { /* 2 rows of x as they are: interleaved straight */
-            uint32_t *dst = col + k2 * npad;
+            uint32_t *dst = col + k2 * lds;
             interleave2_bf16(x + 2 * k2 * plane + row0 * p->out[2], plane, 0, 1, np, np, dst);
             for (int64_t q = np; q < npad; q++)
                 dst[q] = 0;
@@ -182,7 +186,7 @@ static void pack_cols_bf16(const RtQConvParams *p, const float *restrict x, int6
                 r[q] = 0.0f;
             rows[j] = r;
         }
-        uint32_t *dst = col + k2 * npad;
+        uint32_t *dst = col + k2 * lds;
         const float *r0 = rows[0], *r1 = rows[1];
         for (int64_t q = 0; q < npad; q++)
             dst[q] = bf16_bits(r0[q]) | (bf16_bits(r1[q]) << 16);
@@ -213,7 +217,7 @@ static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin
     const int64_t plane_in = p->in[0] * p->in[1] * p->in[2], plane_out = rows_total * OW;
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
     const int64_t npad_max = ceil_div(p->rows_per_block * OW, RT_QG_NR) * RT_QG_NR;
-    uint8_t *col = ws, *stage = ws + npad_max * p->kp;
+    uint8_t *col = ws, *stage = ws + rt_qconv_col_stride(npad_max) * p->kp;
     int32_t *acc = (int32_t *)(((uintptr_t)(stage + 4 * npad_max) + 63) & ~(uintptr_t)63);
     const int64_t panels = p->cp / RT_QG_MR;
     const size_t es = out_size(p->out_kind);
@@ -231,7 +235,7 @@ static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin
             int64_t rows = min64(RT_QG_MR, cout_g - c0), oc0 = g * cout_g + c0;
             const int8_t *wp = w + g * p->cp * p->kp + pan * RT_QG_MR * p->kp;
             for (int64_t t = 0; t < npad; t += RT_QG_NR) {
-                tile_u8(col + t * 4, npad * 4, NULL, wp, p->kp / 4, acc);
+                tile_u8(col + t * 4, rt_qconv_col_stride(npad) * 4, NULL, wp, p->kp / 4, acc);
                 int64_t cnt = min64(RT_QG_NR, np - t);
                 for (int64_t r = 0; r < rows; r++) {
                     uint8_t *dst = y + ((n * p->c_out + oc0 + r) * plane_out + row0 * OW + t) * es;
@@ -412,7 +416,7 @@ static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t b
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
     const int64_t npad_max = ceil_div(p->rows_per_block * OW, RT_QG_NR) * RT_QG_NR;
     uint32_t *col = (uint32_t *)ws;
-    float *stage = (float *)(ws + npad_max * p->kp * 2);
+    float *stage = (float *)(ws + rt_qconv_col_stride(npad_max) * p->kp * 2);
     float *acc = (float *)(((uintptr_t)(stage + 4 * npad_max) + 63) & ~(uintptr_t)63);
     const int64_t panels = p->cp / RT_QG_MR;
     for (int64_t item = begin; item < end; item++) {
@@ -429,7 +433,7 @@ static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t b
             int64_t rows = min64(RT_QG_MR, cout_g - c0), oc0 = g * cout_g + c0;
             const uint32_t *wp = w + (g * p->cp * p->kp + pan * RT_QG_MR * p->kp) / 2;
             for (int64_t t = 0; t < npad; t += RT_QG_NR) {
-                tile_bf16(col + t, npad, NULL, wp, p->kp / 2, acc);
+                tile_bf16(col + t, rt_qconv_col_stride(npad), NULL, wp, p->kp / 2, acc);
                 int64_t cnt = min64(RT_QG_NR, np - t);
                 for (int64_t r = 0; r < rows; r++) {
                     const int64_t at = (n * p->c_out + oc0 + r) * plane_out + row0 * OW + t;
