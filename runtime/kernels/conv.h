@@ -4,9 +4,9 @@
  *   rt_conv_gemm_f32       im2col of a block of output rows into the workspace, then one GEMM per
  *                          group and block (rt_gemm_f32);
  *   rt_conv_pointwise_f32  1x1, stride 1, unpadded: the input already is the GEMM operand;
- *   rt_conv_depthwise_f32  one input channel per group, at most 2 spatial dims: direct loops over
- *                          output rows, the kernel window unrolled once its size is constant, or
- *                          for small planes shifted windows of a padded copy (conv_depthwise.c);
+ *   rt_conv_depthwise_f32  one input channel per group, at most 2 spatial dims: bands of output
+ *                          rows as sums of shifted windows of zero-padded copies, or direct loops
+ *                          over output rows (conv_depthwise.c);
  *   rt_conv_transpose_f32  GEMM into column form (workspace), then scatter-add (col2im).
  * Operands: x, w, [bias when has_bias], [residual when has_residual], y, [workspace for the gemm,
  * pointwise, direct and transpose kernels:

@@ -1,8 +1,9 @@
 /* runtime/kernels/conv_depthwise.c — depthwise convolutions (one input channel per group, at most
- * 2 spatial dims; conv.h): direct loops over output rows with the kernel window unrolled once its
- * size is constant, or, for small planes, shifted windows of a zero-padded copy. */
+ * 2 spatial dims; conv.h): bands of output rows computed from zero-padded copies of their input
+ * rows, or, for strided large planes and rows too wide for a band, direct loops over output rows. */
 #include "runtime/kernels/conv.h"
 #include "runtime/kernels/conv_internal.h"
+#include "runtime/kernels/gemm_internal.h"
 
 #include <stdbool.h>
 
@@ -67,69 +68,163 @@ static void dw_plane(const RtConvParams *p, const float *restrict x, const float
     }
 }
 
-/* Small planes (14x14, 7x7; strided too) without borders: the input is copied, zero-padded and split
- * by stride phase, into planes whose rows are dw_small_cols apart, and each tap adds one shifted
- * window of one plane to every output at once, as a flat run over the rows (the columns past the
- * output's width computed and dropped). Rows of 7 or 14 pixels left the row loops above mostly in
- * their border and remainder code: MobileNetV2's 7x7 depthwise layers ran at 16 GFLOP/s, 25 now,
- * its 14x14 ones at 30-37, 59-62 now (2 threads, batch 1). */
-#define DW_SMALL_IN_FLOATS 1024 /* 56x56 at stride 2 ran faster by rows */
-#define DW_SMALL_PLANES_FLOATS 4096
-#define DW_SMALL_ACC_FLOATS 1024
-static inline int64_t dw_small_cols(const RtConvParams *p)
+/* Planes in bands of output rows, without borders: a band's input rows are copied, zero-padded and
+ * split by stride phase, into planes whose rows are dw_band_cols apart, and each vector of 16
+ * outputs sums its taps, one shifted window of one plane each, in a register, as a flat run over the
+ * band's rows (the columns past the output's width computed and dropped); then the rows are copied
+ * out with the residual and clamp. The row loops above spend most of their time in border and
+ * remainder code, and a pass per tap over the outputs (this path's first version, for small planes
+ * only) read and wrote them 9 times: at batch 4 on 1 thread, 960 channels at 7x7 0.26-0.30 -> 0.12
+ * ms, 144 at 56x56 0.80 -> 0.46-0.52, 32 at 112x112 0.71 -> 0.39-0.43. */
+#define DW_BAND_FLOATS 4096 /* the phase planes of a band */
+#define DW_ACC_FLOATS 4096  /* its outputs */
+#define DW_STRIDED_BAND_IN 1024
+static inline int64_t dw_band_cols(const RtConvParams *p)
 {
     return p->out[2] + (p->kernel[2] - 1) * p->dilation[2] / p->stride[2];
 }
-static inline int64_t dw_small_rows(const RtConvParams *p)
+/* plane rows a band of `rows` output rows needs, one of them slack for the last vector's reads */
+static inline int64_t dw_band_plane_rows(const RtConvParams *p, int64_t rows)
 {
-    return p->out[1] + (p->kernel[1] - 1) * p->dilation[1] / p->stride[1] + 1;
+    return rows + (p->kernel[1] - 1) * p->dilation[1] / p->stride[1] + 1;
 }
-static bool dw_small(const RtConvParams *p)
+static inline int64_t dw_band_plane_floats(const RtConvParams *p, int64_t rows)
 {
-    if (p->stride[1] <= 0 || p->stride[2] <= 0 || p->stride[1] > 2 || p->stride[2] > 2)
-        return false;
-    const int64_t q = dw_small_cols(p), r = dw_small_rows(p);
-    return p->in[1] * p->in[2] <= DW_SMALL_IN_FLOATS &&
-           p->stride[1] * p->stride[2] * r * q <= DW_SMALL_PLANES_FLOATS && p->out[1] * q <= DW_SMALL_ACC_FLOATS;
+    return dw_band_plane_rows(p, rows) * dw_band_cols(p) + 16;
+}
+/* Output rows a band takes (all of them when they fit), 0 when not even one fits the buffers. */
+static int64_t dw_band_rows(const RtConvParams *p)
+{
+    if (p->stride[1] <= 0 || p->stride[2] <= 0 || p->out[1] <= 0)
+        return 0;
+    /* strided, larger planes: the row loops were as fast or faster (MobileNetV2's 112x112 and 56x56
+     * planes at stride 2, in the model; the copy into phase planes reads every input twice) */
+    if ((p->stride[1] > 1 || p->stride[2] > 1) && p->in[1] * p->in[2] > DW_STRIDED_BAND_IN)
+        return 0;
+    const int64_t phases = p->stride[1] * p->stride[2], q = dw_band_cols(p);
+    int64_t rows = (DW_ACC_FLOATS - 16) / q;
+    rows = rows > p->out[1] ? p->out[1] : rows;
+    while (rows > 0 && phases * dw_band_plane_floats(p, rows) > DW_BAND_FLOATS)
+        rows--;
+    /* bands of equal height: the last one not much shorter than the others */
+    if (rows > 0)
+        rows = (p->out[1] + (p->out[1] + rows - 1) / rows - 1) / ((p->out[1] + rows - 1) / rows);
+    return rows;
 }
 
-static void dw_plane_small(const RtConvParams *p, const float *restrict x, const float *restrict w, float b,
-                           const float *restrict res, float *restrict y)
+/* dst[c] = src[c * s] for c in [lo, hi), where src has `avail` floats from its start (s = 2: even
+ * lanes of pairs of vectors while they stay inside). */
+static inline void dw_copy_cols(const float *restrict src, int64_t s, int64_t lo, int64_t hi, int64_t avail,
+                                float *restrict dst)
 {
-    const int64_t IH = p->in[1], IW = p->in[2], OH = p->out[1], OW = p->out[2];
+    int64_t c = lo;
+#ifdef HAVE_SHUFFLE
+    if (s == 2) {
+        for (; c + 16 <= hi && 2 * c + 32 <= avail; c += 16) {
+            const v16f a = VLOAD(src + 2 * c), b = VLOAD(src + 2 * c + 16);
+            VSTORE(dst + c, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+        }
+        /* the last 16 again, overlapping: from one float earlier (odd lanes) where the pairs would
+         * read past the row (a scalar tail took 40% of a 56x56 layer at stride 2) */
+        const int64_t t = hi - 16;
+        if (c < hi && t > lo) {
+            if (2 * t + 32 <= avail) {
+                const v16f a = VLOAD(src + 2 * t), b = VLOAD(src + 2 * t + 16);
+                VSTORE(dst + t, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+            } else {
+                const v16f a = VLOAD(src + 2 * t - 1), b = VLOAD(src + 2 * t + 15);
+                VSTORE(dst + t, __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+            }
+            c = hi;
+        }
+    }
+#else
+    (void)avail;
+#endif
+    if (s == 1) {
+        for (; c < hi; c++)
+            dst[c] = src[c];
+        return;
+    }
+    RT_NOVEC /* a short tail: LLVM's gathers for it cost more than the vectors above */
+    for (; c < hi; c++)
+        dst[c] = src[c * s];
+}
+
+/* acc[j] = b + the taps of a KH_ x KW_ window, 16 outputs at a time; UNROLL_: RT_UNROLL where the
+ * window's size is a constant here (the kernels' loops unroll only where they are told to) */
+#define DW_BAND_SUMS(KH_, KW_, UNROLL_)                                                                        \
+    for (int64_t j = 0; j < n; j += 16) {                                                                      \
+        v16f sum = VSPLAT(b);                                                                                  \
+        UNROLL_                                                                                                \
+        for (int64_t ky = 0; ky < (KH_); ky++)                                                                 \
+            UNROLL_                                                                                            \
+            for (int64_t kx = 0; kx < (KW_); kx++) {                                                           \
+                const float *src =                                                                             \
+                    planes + ((ky * DH % SH) * SW + kx * DW % SW) * ps + ky * DH / SH * Q + kx * DW / SW;      \
+                sum = VFMA(VSPLAT(w[ky * (KW_) + kx]), VLOAD(src + j), sum);                                   \
+            }                                                                                                  \
+        VSTORE(acc + j, sum);                                                                                  \
+    }
+
+static void dw_band(const RtConvParams *p, int64_t oh0, int64_t oh1, const float *restrict x, const float *restrict w,
+                    float b, const float *restrict res, float *restrict y, float *restrict planes, float *restrict acc)
+{
+    const int64_t IH = p->in[1], IW = p->in[2], OW = p->out[2];
     const int64_t KH = p->kernel[1], KW = p->kernel[2], SH = p->stride[1], SW = p->stride[2];
     const int64_t DH = p->dilation[1], DW = p->dilation[2], PH = p->pad[1], PW = p->pad[2];
-    const int64_t Q = dw_small_cols(p), R = dw_small_rows(p), ps = R * Q;
-    float planes[DW_SMALL_PLANES_FLOATS], acc[DW_SMALL_ACC_FLOATS];
-    memset(planes, 0, (size_t)(SH * SW * ps) * sizeof(float));
-    for (int64_t ih = 0; ih < IH; ih++) {
-        const int64_t py = (ih + PH) % SH, r = (ih + PH) / SH;
-        if (r >= R)
-            break;
+    const int64_t Q = dw_band_cols(p), rows = oh1 - oh0, ps = dw_band_plane_floats(p, rows);
+    const int64_t R = dw_band_plane_rows(p, rows);
+    /* plane row r of phase (py, px) holds input row (oh0 + r) * SH + py - PH: rows outside the input
+     * are zeros, the others are copied in the input's order (the hardware prefetchers follow that;
+     * a phase at a time, every other row, ran 2x slower at stride 2) */
+    int64_t ih_lo = oh0 * SH - PH, ih_hi = (oh0 + R) * SH - PH;
+    for (int64_t py = 0; py < SH; py++)
+        for (int64_t px = 0; px < SW; px++) {
+            float *plane = planes + (py * SW + px) * ps;
+            for (int64_t r = 0; r < R; r++) {
+                const int64_t ih = (oh0 + r) * SH + py - PH;
+                if (ih < 0 || ih >= IH)
+                    memset(plane + r * Q, 0, (size_t)Q * sizeof(float));
+            }
+            memset(plane + R * Q, 0, (size_t)(ps - R * Q) * sizeof(float));
+        }
+    ih_lo = ih_lo < 0 ? 0 : ih_lo;
+    ih_hi = ih_hi > IH ? IH : ih_hi;
+    for (int64_t ih = ih_lo; ih < ih_hi; ih++) {
+        const int64_t py = (ih + PH) % SH, r = (ih + PH) / SH - oh0;
+        for (int64_t c = 0; c < IW; c += 16) /* a few rows ahead: a plane's rows come from memory */
+            __builtin_prefetch(x + (ih + 4) * IW + c);
         for (int64_t px = 0; px < SW; px++) { /* plane columns c hold input columns c * SW + px - PW */
             int64_t lo = PW - px > 0 ? (PW - px + SW - 1) / SW : 0, hi = (IW - 1 + PW - px) / SW + 1;
             hi = IW - 1 + PW - px < 0 ? 0 : hi > Q ? Q : hi;
+            lo = lo > hi ? hi : lo;
             float *dst = planes + (py * SW + px) * ps + r * Q;
-            const float *src = x + ih * IW + px - PW;
-            for (int64_t c = lo; c < hi; c++)
-                dst[c] = src[c * SW];
+            for (int64_t c = 0; c < lo; c++)
+                dst[c] = 0.0f;
+            dw_copy_cols(x + ih * IW + px - PW, SW, lo, hi, IW - (px - PW), dst);
+            for (int64_t c = hi; c < Q; c++)
+                dst[c] = 0.0f;
         }
     }
-    const int64_t n = OH * Q;
-    for (int64_t j = 0; j < n; j++)
-        acc[j] = b;
-    for (int64_t ky = 0; ky < KH; ky++)
-        for (int64_t kx = 0; kx < KW; kx++) {
-            const float wk = w[ky * KW + kx];
-            const float *src = planes + ((ky * DH % SH) * SW + kx * DW % SW) * ps + ky * DH / SH * Q + kx * DW / SW;
-            for (int64_t j = 0; j < n; j++)
-                acc[j] += wk * src[j];
-        }
-    for (int64_t oh = 0; oh < OH; oh++)
+    /* the taps' loops unrolled (twice as fast) for the usual windows; the size is a constant at
+     * every call site, so the test folds */
+    const int64_t n = rows * Q;
+    if (KH == 3 && KW == 3) {
+        DW_BAND_SUMS(3, 3, RT_UNROLL)
+    } else if (KH == 5 && KW == 5) {
+        DW_BAND_SUMS(5, 5, RT_UNROLL)
+    } else {
+        DW_BAND_SUMS(KH, KW, )
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const float *a = acc + r * Q, *rr = res ? res + (oh0 + r) * OW : NULL;
+        float *yr = y + (oh0 + r) * OW;
         for (int64_t ow = 0; ow < OW; ow++) {
-            const float v = acc[oh * Q + ow] + (res ? res[oh * OW + ow] : 0.0f);
-            y[oh * OW + ow] = p->has_clip ? clip_value(v, p->clip_min, p->clip_max) : v;
+            const float v = a[ow] + (rr ? rr[ow] : 0.0f);
+            yr[ow] = p->has_clip ? clip_value(v, p->clip_min, p->clip_max) : v;
         }
+    }
 }
 
 /* Items [begin, end) of (image, output channel). */
@@ -143,13 +238,16 @@ static void conv_depthwise_items(const RtConvParams *p, void *const *bufs, int64
     const int64_t mult = p->c_out / p->groups;
     const int64_t in_vol = p->in[1] * p->in[2], out_vol = p->out[1] * p->out[2];
     const int64_t kvol = p->kernel[1] * p->kernel[2];
-    const bool small = dw_small(p);
+    const int64_t band = dw_band_rows(p);
+    float planes[DW_BAND_FLOATS], acc[DW_ACC_FLOATS];
     for (int64_t it = begin; it < end; it++) {
         int64_t n = it / p->c_out, oc = it % p->c_out, ic = mult > 0 ? oc / mult : 0;
         float *yc = y + (n * p->c_out + oc) * out_vol;
-        if (small) {
-            dw_plane_small(p, x + (n * p->c_in + ic) * in_vol, w + oc * kvol, bias ? bias[oc] : 0.0f,
-                           res ? res + (n * p->c_out + oc) * out_vol : NULL, yc);
+        if (band > 0) {
+            for (int64_t oh0 = 0; oh0 < p->out[1]; oh0 += band)
+                dw_band(p, oh0, oh0 + band < p->out[1] ? oh0 + band : p->out[1], x + (n * p->c_in + ic) * in_vol,
+                        w + oc * kvol, bias ? bias[oc] : 0.0f, res ? res + (n * p->c_out + oc) * out_vol : NULL, yc,
+                        planes, acc);
             continue;
         }
         dw_plane(p, x + (n * p->c_in + ic) * in_vol, w + oc * kvol, bias ? bias[oc] : 0.0f, yc);

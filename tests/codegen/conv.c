@@ -193,8 +193,14 @@ static const ConvCase cases[] = {
     {"depthwise3x3_s1", 2, 2, 16, 16, 16, {14, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
     {"depthwise_multiplier2", 2, 1, 8, 16, 8, {9, 12}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"depthwise_dilated_big_pad", 2, 1, 4, 4, 4, {6, 7}, {3, 3}, {1, 2}, {2, 2}, {3, 3, 3, 4}, .auto_pad = IR_PAD_NOTSET},
-    /* planes too large for the padded copy: the row loops with their checked borders */
+    /* strided planes too large for the banded copies: the row loops with their checked borders */
     {"depthwise_large_plane_s2", 2, 1, 4, 4, 4, {40, 36}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    /* planes in several bands of rows (the last one shorter), strided ones in one band (rows
+     * whose copies end in overlapping vectors), and rows too wide for any band */
+    {"depthwise_bands", 2, 1, 3, 3, 3, {151, 130}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"depthwise_band_s2_dilated", 2, 1, 2, 2, 2, {31, 33}, {3, 3}, {2, 2}, {2, 2}, {2, 2, 2, 2}, .bias = true},
+    {"depthwise_band_s2_wide_rows", 2, 1, 2, 2, 2, {8, 100}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"depthwise_row_too_wide_for_bands", 2, 1, 2, 2, 2, {3, 4200}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"single_input_channel", 2, 1, 1, 8, 1, {13, 11}, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}, .bias = true},
     {"pointwise", 2, 2, 16, 24, 1, {9, 11}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     {"pointwise_groups2", 2, 1, 16, 8, 2, {7, 5}, {1, 1}, {1, 1}, {1, 1}, {0}, .auto_pad = IR_PAD_NOTSET},
