@@ -113,9 +113,11 @@ static int64_t dw_band_rows(const RtConvParams *p)
 }
 
 /* dst[c] = src[c * s] for c in [lo, hi), where src has `avail` floats from its start (s = 2: even
- * lanes of pairs of vectors while they stay inside). */
+ * lanes of pairs of vectors while they stay inside). `spill`: src may be read 32 floats past
+ * avail and dst written up to 15 floats past hi (a staged input plane; the caller zeroes what
+ * lies past hi afterwards), so every copy is whole vectors. */
 static inline void dw_copy_cols(const float *restrict src, int64_t s, int64_t lo, int64_t hi, int64_t avail,
-                                float *restrict dst)
+                                bool spill, float *restrict dst)
 {
     int64_t c = lo;
 #ifdef HAVE_SHUFFLE
@@ -124,6 +126,11 @@ static inline void dw_copy_cols(const float *restrict src, int64_t s, int64_t lo
             const v16f a = VLOAD(src + 2 * c), b = VLOAD(src + 2 * c + 16);
             VSTORE(dst + c, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
         }
+        if (spill)
+            for (; c < hi; c += 16) {
+                const v16f a = VLOAD(src + 2 * c), b = VLOAD(src + 2 * c + 16);
+                VSTORE(dst + c, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+            }
         /* the last 16 again, overlapping: from one float earlier (odd lanes) where the pairs would
          * read past the row (a scalar tail took 40% of a 56x56 layer at stride 2) */
         const int64_t t = hi - 16;
@@ -140,6 +147,7 @@ static inline void dw_copy_cols(const float *restrict src, int64_t s, int64_t lo
     }
 #else
     (void)avail;
+    (void)spill;
 #endif
     if (s == 1) {
         for (; c < hi; c++)
@@ -167,18 +175,39 @@ static inline void dw_copy_cols(const float *restrict src, int64_t s, int64_t lo
         VSTORE(acc + j, sum);                                                                                  \
     }
 
-static void dw_band(const RtConvParams *p, int64_t oh0, int64_t oh1, const float *restrict x, const float *restrict w,
-                    float b, const float *restrict res, float *restrict y, float *restrict planes, float *restrict acc)
+static void dw_band(const RtConvParams *p, int64_t oh0, int64_t oh1, const float *restrict x, bool staged,
+                    const float *restrict w, float b, const float *restrict res, float *restrict y,
+                    float *restrict planes, float *restrict acc)
 {
     const int64_t IH = p->in[1], IW = p->in[2], OW = p->out[2];
     const int64_t KH = p->kernel[1], KW = p->kernel[2], SH = p->stride[1], SW = p->stride[2];
     const int64_t DH = p->dilation[1], DW = p->dilation[2], PH = p->pad[1], PW = p->pad[2];
     const int64_t Q = dw_band_cols(p), rows = oh1 - oh0, ps = dw_band_plane_floats(p, rows);
     const int64_t R = dw_band_plane_rows(p, rows);
-    /* plane row r of phase (py, px) holds input row (oh0 + r) * SH + py - PH: rows outside the input
-     * are zeros, the others are copied in the input's order (the hardware prefetchers follow that;
-     * a phase at a time, every other row, ran 2x slower at stride 2) */
+    /* plane row r of phase (py, px) holds input row (oh0 + r) * SH + py - PH: the rows inside the
+     * input are copied in its order (the hardware prefetchers follow that; a phase at a time, every
+     * other row, ran 2x slower at stride 2), then the others are zeroed (after: a staged input's
+     * copies spill into the next rows and the plane's 16 floats of slack) */
     int64_t ih_lo = oh0 * SH - PH, ih_hi = (oh0 + R) * SH - PH;
+    ih_lo = ih_lo < 0 ? 0 : ih_lo;
+    ih_hi = ih_hi > IH ? IH : ih_hi;
+    for (int64_t ih = ih_lo; ih < ih_hi; ih++) {
+        const int64_t py = (ih + PH) % SH, r = (ih + PH) / SH - oh0;
+        if (!staged)
+            for (int64_t c = 0; c < IW; c += 16) /* a few rows ahead: a plane's rows come from memory */
+                __builtin_prefetch(x + (ih + 4) * IW + c);
+        for (int64_t px = 0; px < SW; px++) { /* plane columns c hold input columns c * SW + px - PW */
+            int64_t lo = PW - px > 0 ? (PW - px + SW - 1) / SW : 0, hi = (IW - 1 + PW - px) / SW + 1;
+            hi = IW - 1 + PW - px < 0 ? 0 : hi > Q ? Q : hi;
+            lo = lo > hi ? hi : lo;
+            float *dst = planes + (py * SW + px) * ps + r * Q;
+            dw_copy_cols(x + ih * IW + px - PW, SW, lo, hi, IW - (px - PW), staged, dst);
+            for (int64_t c = 0; c < lo; c++)
+                dst[c] = 0.0f;
+            for (int64_t c = hi; c < Q; c++)
+                dst[c] = 0.0f;
+        }
+    }
     for (int64_t py = 0; py < SH; py++)
         for (int64_t px = 0; px < SW; px++) {
             float *plane = planes + (py * SW + px) * ps;
@@ -189,24 +218,6 @@ static void dw_band(const RtConvParams *p, int64_t oh0, int64_t oh1, const float
             }
             memset(plane + R * Q, 0, (size_t)(ps - R * Q) * sizeof(float));
         }
-    ih_lo = ih_lo < 0 ? 0 : ih_lo;
-    ih_hi = ih_hi > IH ? IH : ih_hi;
-    for (int64_t ih = ih_lo; ih < ih_hi; ih++) {
-        const int64_t py = (ih + PH) % SH, r = (ih + PH) / SH - oh0;
-        for (int64_t c = 0; c < IW; c += 16) /* a few rows ahead: a plane's rows come from memory */
-            __builtin_prefetch(x + (ih + 4) * IW + c);
-        for (int64_t px = 0; px < SW; px++) { /* plane columns c hold input columns c * SW + px - PW */
-            int64_t lo = PW - px > 0 ? (PW - px + SW - 1) / SW : 0, hi = (IW - 1 + PW - px) / SW + 1;
-            hi = IW - 1 + PW - px < 0 ? 0 : hi > Q ? Q : hi;
-            lo = lo > hi ? hi : lo;
-            float *dst = planes + (py * SW + px) * ps + r * Q;
-            for (int64_t c = 0; c < lo; c++)
-                dst[c] = 0.0f;
-            dw_copy_cols(x + ih * IW + px - PW, SW, lo, hi, IW - (px - PW), dst);
-            for (int64_t c = hi; c < Q; c++)
-                dst[c] = 0.0f;
-        }
-    }
     /* the taps' loops unrolled (twice as fast) for the usual windows; the size is a constant at
      * every call site, so the test folds */
     const int64_t n = rows * Q;
@@ -239,15 +250,23 @@ static void conv_depthwise_items(const RtConvParams *p, void *const *bufs, int64
     const int64_t in_vol = p->in[1] * p->in[2], out_vol = p->out[1] * p->out[2];
     const int64_t kvol = p->kernel[1] * p->kernel[2];
     const int64_t band = dw_band_rows(p);
-    float planes[DW_BAND_FLOATS], acc[DW_ACC_FLOATS];
+    /* strided planes (at most DW_STRIDED_BAND_IN floats) are staged with slack, so that their
+     * copies into phase planes are whole vectors (rows of 7 or 14: scalar tails otherwise) */
+    const bool staged = band > 0 && p->stride[2] == 2;
+    float planes[DW_BAND_FLOATS], acc[DW_ACC_FLOATS], xin[DW_STRIDED_BAND_IN + 64];
     for (int64_t it = begin; it < end; it++) {
         int64_t n = it / p->c_out, oc = it % p->c_out, ic = mult > 0 ? oc / mult : 0;
         float *yc = y + (n * p->c_out + oc) * out_vol;
         if (band > 0) {
+            const float *xc = x + (n * p->c_in + ic) * in_vol;
+            if (staged) {
+                memcpy(xin, xc, (size_t)in_vol * sizeof(float));
+                memset(xin + in_vol, 0, 64 * sizeof(float));
+                xc = xin;
+            }
             for (int64_t oh0 = 0; oh0 < p->out[1]; oh0 += band)
-                dw_band(p, oh0, oh0 + band < p->out[1] ? oh0 + band : p->out[1], x + (n * p->c_in + ic) * in_vol,
-                        w + oc * kvol, bias ? bias[oc] : 0.0f, res ? res + (n * p->c_out + oc) * out_vol : NULL, yc,
-                        planes, acc);
+                dw_band(p, oh0, oh0 + band < p->out[1] ? oh0 + band : p->out[1], xc, staged, w + oc * kvol,
+                        bias ? bias[oc] : 0.0f, res ? res + (n * p->c_out + oc) * out_vol : NULL, yc, planes, acc);
             continue;
         }
         dw_plane(p, x + (n * p->c_in + ic) * in_vol, w + oc * kvol, bias ? bias[oc] : 0.0f, yc);
