@@ -16,13 +16,16 @@
  * RNG counters), or any other named piece. The layout, all little-endian:
  *   header   64 bytes: "SEEDCKPT", u32 version (1), u32 section count, u64 file size,
  *            u32 CRC32 of the section table, zeros, u32 CRC32 of header bytes 0..59 at byte 60
- *   table    96 bytes per section: name (NUL-padded, 64 bytes), u32 kind (1 blob, 2 metadata),
- *            u32 CRC32 of the data, u64 offset, u64 size, u64 zero
+ *   table    per section: name (NUL-padded, 64 bytes in version 1, 256 in version 2), then
+ *            u32 kind (1 blob, 2 metadata), u32 CRC32 of the data, u64 offset, u64 size, u64 zero
+ *            (96 or 288 bytes a section)
  *   data     each section at a 64-byte aligned offset, zero padding between
  * The metadata section ("meta") holds lines "key=value\n". Writing goes to a temporary file in
  * the same folder (fwrite, fflush, fsync), which is renamed over the final name, and the folder
  * is fsynced. Reading checks the header, every offset and size against the file and every
- * checksum: a truncated or corrupted file gives an error that says which part is bad. */
+ * checksum: a truncated or corrupted file gives an error that says which part is bad. A file is
+ * written in version 1 when every name fits its 63 bytes (the files of earlier seedc), else in
+ * version 2 (a ViT's parameter names pass 63 bytes); both are read. */
 #ifndef SD_RUNTIME_CHECKPOINT_H
 #define SD_RUNTIME_CHECKPOINT_H
 
@@ -32,8 +35,9 @@
 
 #include "support/status.h"
 
-#define RT_CKPT_VERSION 1
-#define RT_CKPT_NAME_MAX 63       /* section name bytes, NUL excluded */
+#define RT_CKPT_VERSION 2          /* the newest this seedc writes and reads */
+#define RT_CKPT_NAME_MAX 255       /* section name bytes, NUL excluded */
+#define RT_CKPT_NAME_MAX_V1 63     /* ... in version 1 files */
 #define RT_CKPT_MAX_SECTIONS 65536
 #define RT_CKPT_KEY_MAX 63
 #define RT_CKPT_VALUE_MAX 1023
@@ -44,7 +48,7 @@ typedef struct RtCheckpoint RtCheckpoint;
 RtCheckpoint *rt_ckpt_new(void);
 void rt_ckpt_free(RtCheckpoint *ck);
 
-/* A blob; data is borrowed (not copied) and must stay valid until written. Names are 1 to 63
+/* A blob; data is borrowed (not copied) and must stay valid until written. Names are 1 to 255
  * bytes, unique, not "meta". */
 SdStatus rt_ckpt_add(RtCheckpoint *ck, const char *name, const void *data, size_t size,
                      SdError *err);

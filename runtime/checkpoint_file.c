@@ -14,12 +14,16 @@
 #include "support/strbuf.h"
 
 #define HEADER_BYTES 64
-#define ENTRY_BYTES 96
+#define ENTRY_TAIL_BYTES 32 /* kind, CRC32, offset, size, zero */
 #define KIND_BLOB 1
 #define KIND_META 2
 static const char ckpt_magic[8] = {'S', 'E', 'E', 'D', 'C', 'K', 'P', 'T'};
 
 /* ---- the file ---- */
+
+/* Bytes of a name field, and of a table entry, in a file of format `version` (1 or 2). */
+static size_t name_bytes(uint32_t version) { return version == 1 ? RT_CKPT_NAME_MAX_V1 + 1 : RT_CKPT_NAME_MAX + 1; }
+static size_t entry_bytes(uint32_t version) { return name_bytes(version) + ENTRY_TAIL_BYTES; }
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -70,7 +74,12 @@ SdStatus rt_ckpt_write(const RtCheckpoint *ck, const char *path, SdError *err)
         return sd_errorf(err, SD_ENOMEM, "%s: out of memory", path);
     }
     int n = ck->n_blobs + 1; /* the blobs, then the metadata */
-    size_t table_bytes = HEADER_BYTES + (size_t)n * ENTRY_BYTES;
+    uint32_t version = 1;
+    for (int i = 0; i < ck->n_blobs; i++)
+        if (strlen(ck->blobs[i].name) > RT_CKPT_NAME_MAX_V1)
+            version = 2;
+    const size_t nb = name_bytes(version), eb = entry_bytes(version);
+    size_t table_bytes = HEADER_BYTES + (size_t)n * eb;
     uint8_t *head = calloc(1, table_bytes);
     if (!head) {
         sd_strbuf_free(&meta);
@@ -82,20 +91,20 @@ SdStatus rt_ckpt_write(const RtCheckpoint *ck, const char *path, SdError *err)
         const char *name = is_meta ? "meta" : ck->blobs[i].name;
         const void *data = is_meta ? (const void *)sd_strbuf_str(&meta) : ck->blobs[i].data;
         size_t size = is_meta ? meta.len : ck->blobs[i].size;
-        uint8_t *e = head + HEADER_BYTES + (size_t)i * ENTRY_BYTES;
+        uint8_t *e = head + HEADER_BYTES + (size_t)i * eb;
         memcpy(e, name, strlen(name));
-        put_u32(e + 64, is_meta ? KIND_META : KIND_BLOB);
-        put_u32(e + 68, rt_crc32(0, data, size));
-        put_u64(e + 72, offset);
-        put_u64(e + 80, size);
+        put_u32(e + nb, is_meta ? KIND_META : KIND_BLOB);
+        put_u32(e + nb + 4, rt_crc32(0, data, size));
+        put_u64(e + nb + 8, offset);
+        put_u64(e + nb + 16, size);
         offset = align64(offset + size);
     }
     uint64_t file_size = offset;
     memcpy(head, ckpt_magic, 8);
-    put_u32(head + 8, RT_CKPT_VERSION);
+    put_u32(head + 8, version);
     put_u32(head + 12, (uint32_t)n);
     put_u64(head + 16, file_size);
-    put_u32(head + 24, rt_crc32(0, head + HEADER_BYTES, (size_t)n * ENTRY_BYTES));
+    put_u32(head + 24, rt_crc32(0, head + HEADER_BYTES, (size_t)n * eb));
     put_u32(head + 60, rt_crc32(0, head, 60));
 
     char dir[4096], tmp[4096 + 64];
@@ -116,8 +125,8 @@ SdStatus rt_ckpt_write(const RtCheckpoint *ck, const char *path, SdError *err)
     bool ok = write_all(f, head, table_bytes);
     uint64_t at = table_bytes;
     for (int i = 0; i < n && ok; i++) {
-        const uint8_t *e = head + HEADER_BYTES + (size_t)i * ENTRY_BYTES;
-        uint64_t off = get_u64(e + 72), size = get_u64(e + 80);
+        const uint8_t *e = head + HEADER_BYTES + (size_t)i * eb;
+        uint64_t off = get_u64(e + nb + 8), size = get_u64(e + nb + 16);
         bool is_meta = i == ck->n_blobs;
         ok = write_all(f, zeros, (size_t)(off - at)) &&
              write_all(f, is_meta ? (const void *)sd_strbuf_str(&meta) : ck->blobs[i].data,
@@ -194,9 +203,10 @@ static SdStatus parse_file(RtCheckpoint *ck, const char *path, const uint8_t *bu
         return sd_errorf(err, SD_EIO, "%s: the header is corrupted (CRC32 %08x, computed %08x)",
                          path, stored, computed);
     uint32_t version = get_u32(buf + 8);
-    if (version != RT_CKPT_VERSION)
+    if (version < 1 || version > RT_CKPT_VERSION)
         return sd_errorf(err, SD_EUNSUPPORTED, "%s: checkpoint format version %u; this seedc "
-                         "reads version %d", path, version, RT_CKPT_VERSION);
+                         "reads versions 1 to %d", path, version, RT_CKPT_VERSION);
+    const size_t nb = name_bytes(version), eb = entry_bytes(version);
     uint64_t file_size = get_u64(buf + 16);
     if (file_size > size)
         return sd_errorf(err, SD_EIO, "%s: truncated: %" PRIu64 " bytes, the header says %" PRIu64,
@@ -208,12 +218,12 @@ static SdStatus parse_file(RtCheckpoint *ck, const char *path, const uint8_t *bu
     if (n < 1 || n > RT_CKPT_MAX_SECTIONS)
         return sd_errorf(err, SD_EIO, "%s: %u sections; expected 1 to %d", path, n,
                          RT_CKPT_MAX_SECTIONS);
-    uint64_t table_end = HEADER_BYTES + (uint64_t)n * ENTRY_BYTES;
+    uint64_t table_end = HEADER_BYTES + (uint64_t)n * eb;
     if (table_end > size)
         return sd_errorf(err, SD_EIO, "%s: its table of %u sections does not fit in %" PRIu64
                          " bytes", path, n, size);
     stored = get_u32(buf + 24);
-    computed = rt_crc32(0, buf + HEADER_BYTES, (size_t)n * ENTRY_BYTES);
+    computed = rt_crc32(0, buf + HEADER_BYTES, (size_t)n * eb);
     if (stored != computed)
         return sd_errorf(err, SD_EIO, "%s: the section table is corrupted (CRC32 %08x, computed "
                          "%08x)", path, stored, computed);
@@ -223,14 +233,14 @@ static SdStatus parse_file(RtCheckpoint *ck, const char *path, const uint8_t *bu
     bool have_meta = false;
     uint64_t expected = align64(table_end), prev_end = table_end;
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *e = buf + HEADER_BYTES + (size_t)i * ENTRY_BYTES;
-        const uint8_t *nul = memchr(e, 0, 64);
+        const uint8_t *e = buf + HEADER_BYTES + (size_t)i * eb;
+        const uint8_t *nul = memchr(e, 0, nb);
         if (!nul || nul == e)
             return sd_errorf(err, SD_EIO, "%s: section %u has no name of 1 to %d bytes", path, i,
-                             RT_CKPT_NAME_MAX);
+                             (int)nb - 1);
         const char *name = (const char *)e;
-        uint32_t kind = get_u32(e + 64);
-        uint64_t off = get_u64(e + 72), len = get_u64(e + 80);
+        uint32_t kind = get_u32(e + nb);
+        uint64_t off = get_u64(e + nb + 8), len = get_u64(e + nb + 16);
         if (kind != KIND_BLOB && kind != KIND_META)
             return sd_errorf(err, SD_EIO, "%s: section '%s' has unknown kind %u", path, name, kind);
         if (off % 64 != 0 || off < table_end || off > size || len > size - off)
@@ -247,7 +257,7 @@ static SdStatus parse_file(RtCheckpoint *ck, const char *path, const uint8_t *bu
                                  path, name);
         prev_end = off + len;
         expected = align64(prev_end);
-        stored = get_u32(e + 68);
+        stored = get_u32(e + nb + 4);
         computed = rt_crc32(0, buf + off, (size_t)len);
         if (stored != computed)
             return sd_errorf(err, SD_EIO, "%s: section '%s' is corrupted (CRC32 %08x, computed "

@@ -153,16 +153,67 @@ Test(checkpoint, round_trip)
     remove_tree(tmpdir);
 }
 
+/* The format version a file was written in (header bytes 8..11). */
+static uint32_t file_version(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t h[12] = {0};
+    cr_assert_not_null(f);
+    cr_assert_eq(fread(h, 1, 12, f), 12);
+    fclose(f);
+    return (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
+}
+
+Test(checkpoint, names_past_63_bytes_use_version_2)
+{
+    make_tmpdir();
+    /* a ViT's parameter, 67 bytes, and the longest name there may be */
+    const char *vit = "student/encoder.layers.encoder_layer_0.self_attention.in_proj_weight";
+    char longest[256];
+    memset(longest, 'n', 255);
+    longest[255] = 0;
+    const float w[3] = {1, 2, 3}, b[2] = {4, 5};
+    char path[512], short_path[512];
+    snprintf(path, sizeof path, "%s/long.ckpt", tmpdir);
+    snprintf(short_path, sizeof short_path, "%s/short.ckpt", tmpdir);
+    SdError err = {0};
+    RtCheckpoint *ck = rt_ckpt_new();
+    cr_assert_eq(rt_ckpt_add(ck, vit, w, sizeof w, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(rt_ckpt_add(ck, longest, b, sizeof b, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(rt_ckpt_set(ck, "recipe", "vit.sd", &err), SD_OK);
+    cr_assert_eq(rt_ckpt_write(ck, path, &err), SD_OK, "%s", err.msg);
+    rt_ckpt_free(ck);
+    cr_assert_eq(file_version(path), 2);
+    RtCheckpoint *in;
+    cr_assert_eq(rt_ckpt_read(path, &in, &err), SD_OK, "%s", err.msg);
+    float got_w[3], got_b[2];
+    cr_assert_eq(rt_ckpt_copy_out(in, vit, got_w, sizeof got_w, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(rt_ckpt_copy_out(in, longest, got_b, sizeof got_b, &err), SD_OK, "%s", err.msg);
+    cr_assert(memcmp(got_w, w, sizeof w) == 0 && memcmp(got_b, b, sizeof b) == 0);
+    cr_assert_str_eq(rt_ckpt_get(in, "recipe"), "vit.sd");
+    rt_ckpt_free(in);
+    /* names of at most 63 bytes: version 1, as earlier seedc wrote and reads */
+    ck = rt_ckpt_new();
+    cr_assert_eq(rt_ckpt_add(ck, "student/fc.weight", w, sizeof w, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(rt_ckpt_write(ck, short_path, &err), SD_OK, "%s", err.msg);
+    rt_ckpt_free(ck);
+    cr_assert_eq(file_version(short_path), 1);
+    cr_assert_eq(rt_ckpt_read(short_path, &in, &err), SD_OK, "%s", err.msg);
+    rt_ckpt_free(in);
+    remove_tree(tmpdir);
+}
+
 Test(checkpoint, bad_names_and_values_are_refused)
 {
     RtCheckpoint *ck = rt_ckpt_new();
     SdError err = {0};
     cr_assert_neq(rt_ckpt_add(ck, "meta", "x", 1, &err), SD_OK);
     cr_assert_neq(rt_ckpt_add(ck, "", "x", 1, &err), SD_OK);
-    char longname[80];
-    memset(longname, 'a', 79);
-    longname[79] = 0;
+    char longname[300];
+    memset(longname, 'a', 256);
+    longname[256] = 0;
     cr_assert_neq(rt_ckpt_add(ck, longname, "x", 1, &err), SD_OK);
+    cr_assert(strstr(err.msg, "1 to 255 bytes"), "%s", err.msg);
     cr_assert_eq(rt_ckpt_add(ck, "w", "x", 1, &err), SD_OK);
     cr_assert_neq(rt_ckpt_add(ck, "w", "y", 1, &err), SD_OK);
     cr_assert(strstr(err.msg, "added twice"), "%s", err.msg);
@@ -308,10 +359,15 @@ Test(checkpoint, lying_sizes_with_valid_checksums_are_refused)
     write_all(bad, b, n);
     expect_read_error(bad, "appears twice");
     memcpy(b, good, n);
-    b[8] = 2; /* version */
+    b[8] = 3; /* a version this seedc does not know */
     reseal(b);
     write_all(bad, b, n);
-    expect_read_error(bad, "version 2");
+    expect_read_error(bad, "version 3");
+    memcpy(b, good, n);
+    b[8] = 2; /* version 1's table read as version 2's: refused, not misread */
+    reseal(b);
+    write_all(bad, b, n);
+    expect_read_error(bad, NULL);
     free(b);
     free(good);
     remove_tree(tmpdir);
