@@ -1,6 +1,7 @@
 /* codegen/lower/norm.c — normalizations onto rt_*_norm_f32 and rt_lrn_f32 as (outer, channels,
  * inner) blocks. LayerNorm's scale and bias that broadcast (fewer elements than the normalized
- * dims) are first expanded into the workspace by strided copies, so the kernel reads full rows.
+ * dims) are first expanded into the node's shared scratch by strided copies, so the kernel reads
+ * full rows (and threads can share LayerNorm's rows out).
  * BatchNorm in training mode and the BatchNorm and LayerNorm gradients use the same blocks. */
 #include "codegen/lower/lower.h"
 #include "runtime/kernels/norm.h"
@@ -14,7 +15,8 @@ static int64_t dims_product(const IrShape *s, int from, int to)
 }
 
 /* Operand `input` (broadcasting to the tail of x from `axis`) as a full row: itself, or a copy
- * expanded into the workspace at element offset `ws_offset`. */
+ * expanded into the node's shared scratch (which every thread of the next call reads) at element
+ * offset `ws_offset`. */
 static SdStatus full_row(const IrNode *n, int input, int axis, int64_t inner, int64_t ws_offset, CgLowered *out,
                          int *operand, int64_t *offset, SdError *err)
 {
@@ -28,10 +30,10 @@ static SdStatus full_row(const IrNode *n, int input, int axis, int64_t inner, in
     int64_t src[IR_MAX_RANK], dst[IR_MAX_RANK];
     cg_broadcast_strides(&v->shape, &tail, src);
     cg_contiguous_strides(&tail, dst);
-    *operand = CG_BUF_WORKSPACE;
+    *operand = CG_BUF_SHARED;
     *offset = ws_offset;
     return cg_lower_strided_copy(out, n, tail.rank, tail.dims, src, 0, dst, ws_offset, sizeof(float), input,
-                                 CG_BUF_WORKSPACE, err);
+                                 CG_BUF_SHARED, err);
 }
 
 static SdStatus lower_layer_norm(const IrNode *n, CgLowered *out, SdError *err)
@@ -51,17 +53,20 @@ static SdStatus lower_layer_norm(const IrNode *n, CgLowered *out, SdError *err)
     SD_TRY(full_row(n, 1, axis, p.inner, 0, out, &scale_op, &scale_off, err));
     if (p.has_bias)
         SD_TRY(full_row(n, 2, axis, p.inner, p.inner, out, &bias_op, &bias_off, err));
-    if (scale_op == CG_BUF_WORKSPACE || bias_op == CG_BUF_WORKSPACE)
-        out->workspace_bytes = 2 * (size_t)p.inner * sizeof(float);
+    if (scale_op == CG_BUF_SHARED || bias_op == CG_BUF_SHARED)
+        out->shared_bytes = 2 * (size_t)p.inner * sizeof(float);
     p.scale_offset = scale_off;
     p.bias_offset = bias_off;
     int bufs[6] = {0, scale_op, bias_op, cg_out(n, 0), cg_out(n, p.has_mean ? 1 : 0),
                    cg_out(n, p.has_inv_std ? 2 : 0)};
-    return cg_lowered_add(out, "rt_layer_norm_f32", &p, sizeof p, 6, bufs, err);
+    SD_TRY(cg_lowered_add(out, "rt_layer_norm_f32", &p, sizeof p, 6, bufs, err));
+    /* rows are independent (a transformer's tokens) */
+    cg_lowered_split(out, "rt_layer_norm_f32_range", p.outer, 5.0 * (double)(p.outer * p.inner));
+    return SD_OK;
 }
 
 /* (dy, x, scale, mean, invstd) -> (dx, dscale, dbias) over rows of the normalized dims; a scale
- * that broadcasts is expanded into the workspace first. */
+ * that broadcasts is expanded into the shared scratch first. */
 static SdStatus lower_layer_norm_grad(const IrNode *n, CgLowered *out, SdError *err)
 {
     const IrShape *x = &n->inputs[1]->shape;
@@ -74,8 +79,8 @@ static SdStatus lower_layer_norm_grad(const IrNode *n, CgLowered *out, SdError *
     int64_t scale_off;
     /* full_row reads the normalized dims from input 0, which has x's shape here too (dy) */
     SD_TRY(full_row(n, 2, axis, p.inner, 0, out, &scale_op, &scale_off, err));
-    if (scale_op == CG_BUF_WORKSPACE)
-        out->workspace_bytes = (size_t)p.inner * sizeof(float);
+    if (scale_op == CG_BUF_SHARED)
+        out->shared_bytes = (size_t)p.inner * sizeof(float);
     p.scale_offset = scale_off;
     int bufs[8] = {0, 1, scale_op, 3, 4, cg_out(n, 0), cg_out(n, 1), cg_out(n, 2)};
     return cg_lowered_add(out, "rt_layer_norm_grad_f32", &p, sizeof p, 8, bufs, err);

@@ -66,9 +66,14 @@ SdStatus cg_lower_softmax(const IrNode *n, const CgLowerOptions *opt, CgLowered 
     if (n->op == IR_OP_SOFTMAX_GRAD || n->op == IR_OP_LOG_SOFTMAX_GRAD) {
         out->workspace_bytes = (size_t)rt_softmax_grad_scratch_bytes(p.inner);
         int bufs[4] = {0, 1, cg_out(n, 0), CG_BUF_WORKSPACE};
-        return cg_lowered_add(out, "rt_softmax_grad_f32", &p, sizeof p, 4, bufs, err);
+        SD_TRY(cg_lowered_add(out, "rt_softmax_grad_f32", &p, sizeof p, 4, bufs, err));
+        cg_lowered_split(out, "rt_softmax_grad_f32_range", p.outer, 4.0 * (double)(p.outer * p.n * p.inner));
+        return SD_OK;
     }
     out->workspace_bytes = (size_t)rt_softmax_scratch_bytes(p.inner);
     int bufs[3] = {0, cg_out(n, 0), CG_BUF_WORKSPACE};
-    return cg_lowered_add(out, "rt_softmax_f32", &p, sizeof p, 3, bufs, err);
+    SD_TRY(cg_lowered_add(out, "rt_softmax_f32", &p, sizeof p, 3, bufs, err));
+    /* the slabs are independent (attention's rows: one per head and query) */
+    cg_lowered_split(out, "rt_softmax_f32_range", p.outer, 8.0 * (double)(p.outer * p.n * p.inner));
+    return SD_OK;
 }

@@ -97,15 +97,15 @@ static void layer_norm_row(const float *restrict x, const float *restrict scale,
             y[i] = (x[i] - mean) * inv_std * scale[i];
 }
 
-RT_KERNEL(rt_layer_norm_f32)
+/* Rows [r0, r1): each on its own, so threads can share them out. */
+static void layer_norm_rows(const RtNormParams *p, void *const *bufs, int64_t r0, int64_t r1)
 {
-    const RtNormParams *p = params_;
     const float *x = bufs[0], *scale = (const float *)bufs[1] + p->scale_offset;
     const float *bias = p->has_bias ? (const float *)bufs[2] + p->bias_offset : 0;
     float *y = bufs[3], *mean_out = bufs[4], *inv_out = bufs[5];
     int64_t n = p->inner;
     float inv_n = n > 0 ? 1.0f / (float)n : 0.0f;
-    for (int64_t r = 0; r < p->outer; r++) {
+    for (int64_t r = r0; r < r1; r++) {
         const float *xr = x + r * n;
         float mean = sum_f32(xr, n) * inv_n;
         float var = sum_sq_dev_f32(xr, n, mean) * inv_n;
@@ -117,6 +117,14 @@ RT_KERNEL(rt_layer_norm_f32)
             inv_out[r] = inv_std;
     }
 }
+
+RT_KERNEL(rt_layer_norm_f32)
+{
+    const RtNormParams *p = params_;
+    layer_norm_rows(p, bufs, 0, p->outer);
+}
+
+RT_RANGE_KERNEL(rt_layer_norm_f32_range) { layer_norm_rows(params_, bufs, begin, end); }
 
 RT_KERNEL(rt_instance_norm_f32)
 {

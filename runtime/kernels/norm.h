@@ -29,6 +29,9 @@ typedef struct RtNormParams {
 RT_KERNEL_DECL(rt_batch_norm_f32)
 /* x, scale[inner], B[inner] -> y, mean[outer], inv_std[outer] (B and the statistics as flagged) */
 RT_KERNEL_DECL(rt_layer_norm_f32)
+/* ... rows [begin, end) of outer: its scale and bias read only (an expanded copy in the node's
+ * shared scratch) */
+RT_RANGE_KERNEL_DECL(rt_layer_norm_f32_range)
 /* x, scale[channels], B[channels] -> y */
 RT_KERNEL_DECL(rt_instance_norm_f32)
 /* x -> y; workspace inner floats */

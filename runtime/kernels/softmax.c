@@ -158,13 +158,13 @@ static void softmax_cols(int op, const float *restrict x, float *restrict y, int
     }
 }
 
-RT_KERNEL(rt_softmax_f32)
+/* Slabs [o0, o1) of outer (the workspace: this thread's own) */
+static void softmax_slabs(const RtSoftmaxParams *p, void *const *bufs, int64_t o0, int64_t o1)
 {
-    const RtSoftmaxParams *p = params_;
     const float *x = bufs[0];
     float *y = bufs[1];
     const int64_t n = p->n, inner = p->inner, slab = n * inner;
-    for (int64_t o = 0; o < p->outer; o++) {
+    for (int64_t o = o0; o < o1; o++) {
         if (inner == 1) {
             softmax_row(p->op, x + o * slab, y + o * slab, n);
         } else {
@@ -176,6 +176,14 @@ RT_KERNEL(rt_softmax_f32)
         }
     }
 }
+
+RT_KERNEL(rt_softmax_f32)
+{
+    const RtSoftmaxParams *p = params_;
+    softmax_slabs(p, bufs, 0, p->outer);
+}
+
+RT_RANGE_KERNEL(rt_softmax_f32_range) { softmax_slabs(params_, bufs, begin, end); }
 
 /* --- gradients --- */
 
@@ -230,19 +238,26 @@ static void softmax_grad_cols(int op, const float *restrict dy, const float *res
         }
 }
 
-RT_KERNEL(rt_softmax_grad_f32)
+static void softmax_grad_slabs(const RtSoftmaxParams *p, void *const *bufs, int64_t o0, int64_t o1)
 {
-    const RtSoftmaxParams *p = params_;
     const float *dy = bufs[0], *y = bufs[1];
     float *dx = bufs[2];
     const int64_t n = p->n, inner = p->inner, slab = n * inner;
-    for (int64_t o = 0; o < p->outer; o++) {
+    for (int64_t o = o0; o < o1; o++) {
         if (inner == 1)
             softmax_grad_row(p->op, dy + o * slab, y + o * slab, dx + o * slab, n);
         else
             softmax_grad_cols(p->op, dy + o * slab, y + o * slab, dx + o * slab, n, inner, bufs[3]);
     }
 }
+
+RT_KERNEL(rt_softmax_grad_f32)
+{
+    const RtSoftmaxParams *p = params_;
+    softmax_grad_slabs(p, bufs, 0, p->outer);
+}
+
+RT_RANGE_KERNEL(rt_softmax_grad_f32_range) { softmax_grad_slabs(params_, bufs, begin, end); }
 
 /* --- losses --- */
 

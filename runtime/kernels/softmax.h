@@ -18,12 +18,15 @@ typedef struct RtSoftmaxParams {
 static inline int64_t rt_softmax_scratch_bytes(int64_t inner) { return inner > 1 ? inner * 16 : 0; }
 
 RT_KERNEL_DECL(rt_softmax_f32) /* x, y, workspace */
+/* ... slabs [begin, end) of outer, each thread with its own workspace */
+RT_RANGE_KERNEL_DECL(rt_softmax_f32_range)
 
 /* Gradients over the same [outer, n, inner] view, from the forward output y (op RT_SOFTMAX or
  * RT_LOG_SOFTMAX): softmax dx = y (dy - sum(dy y)), log-softmax dx = dy - exp(y) sum(dy), the
  * sums in double. With inner > 1 the workspace holds one double per column. */
 static inline int64_t rt_softmax_grad_scratch_bytes(int64_t inner) { return inner > 1 ? inner * 8 : 0; }
 RT_KERNEL_DECL(rt_softmax_grad_f32) /* dy, y, dx, workspace */
+RT_RANGE_KERNEL_DECL(rt_softmax_grad_f32_range)
 
 /* Classification losses over [outer = N, classes = C, inner = d1*...*dk] (the class axis is 1):
  * from_logits: softmax cross-entropy of logits (log-softmax taken inside, stable: max subtracted,

@@ -127,6 +127,8 @@ Test(norm, layer_norm_axes_broadcast_scale_and_statistics)
         check_layer_norm(3, (int64_t[]){3, 7, 13}, 1, 2, (int64_t[]){7, 1}, false, 2, cfg); /* broadcast, no B */
         check_layer_norm(3, (int64_t[]){3, 7, 13}, 0, 3, (int64_t[]){3, 7, 13}, false, 3, cfg);
         check_layer_norm(2, (int64_t[]){197, 77}, -1, 1, (int64_t[]){77}, true, 1, cfg);
+        /* rows shared out over threads, reading one expanded copy of a broadcast scale and bias */
+        check_layer_norm(3, (int64_t[]){301, 7, 13}, 1, 1, (int64_t[]){13}, true, 3, cfg);
         check_layer_norm(1, (int64_t[]){1}, 0, 1, (int64_t[]){1}, true, 3, cfg);
     }
 }

@@ -81,6 +81,9 @@ Test(softmax, odd_and_long_rows)
     for (int k = 0; k < 3; k++) {
         check(ops[k], x, 2, (int64_t[]){3, 100003}, 1, false, 1e-5, "rows of 100003");
         check(ops[k], x, 3, (int64_t[]){37, 1, 17}, -1, false, 1e-5, "rows of 17");
+        /* enough slabs to share out over threads: rows, and columns with each thread's workspace */
+        check(ops[k], x, 2, (int64_t[]){4001, 33}, 1, false, 1e-5, "4001 rows of 33");
+        check(ops[k], x, 3, (int64_t[]){97, 33, 9}, 1, false, 1e-5, "97 slabs of 33 x 9");
         check(ops[k], x, 1, (int64_t[]){1}, 0, false, 1e-6, "one element");
     }
 }
