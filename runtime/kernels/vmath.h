@@ -1,6 +1,6 @@
 /* runtime/kernels/vmath.h — scalar math written so that LLVM can vectorize the loops that call it
  * (libm's expf is an opaque call, which keeps a loop scalar). Branch-free: every special case is a
- * select. Used by the softmax and reduce kernels. */
+ * select. Used by the softmax, reduce and elementwise kernels. */
 #ifndef SD_RT_VMATH_H
 #define SD_RT_VMATH_H
 
@@ -36,6 +36,56 @@ static inline float rt_vexpf(float x)
     y = x > hi ? INFINITY : y;
     y = x < lo ? 0.0f : y;
     return x != x ? x : y;
+}
+
+/* erfc(t) for t >= 0.9 (clamped below), as exp(-t^2 + H(1/t)) / t: H is a degree-9 polynomial
+ * least-squares fitted for seedc to log(erfc(t) t) + t^2 on Chebyshev nodes of [0.9, 9.3]; past
+ * 9.3 the result is below FLT_MIN and flushes to 0. Relative error about 4e-6 at worst (where
+ * -t^2 + H rounds, deep in the tail), under 1e-6 for t < 2.8; NaN stays NaN. */
+static inline float rt_verfc_tail(float t)
+{
+    const float tc = t > 0.9f ? (t < 9.3f ? t : 9.3f) : 0.9f;
+    const float v = 1.0f / tc;
+    float h = -0.05112505331635475f;
+    h = h * v + 0.36556196212768555f;
+    h = h * v - 1.1488471031188965f;
+    h = h * v + 2.063710927963257f;
+    h = h * v - 2.2660186290740967f;
+    h = h * v + 1.4040776491165161f;
+    h = h * v - 0.1641528457403183f;
+    h = h * v - 0.47900572419166565f;
+    h = h * v - 0.0014858931535854936f;
+    h = h * v - 0.5723206400871277f;
+    const float y = rt_vexpf(h - tc * tc) * v;
+    return t != t ? t : (t >= 9.3f ? 0.0f : y);
+}
+
+/* erf(x) in float, within 3 ulp: x P(x^2) for |x| < 0.91, P of degree 6 least-squares fitted for
+ * seedc to erf(x)/x (relative weights, Chebyshev nodes of x^2 in [0, 0.83]); else
+ * +-(1 - erfc(|x|)). Branch-free (both sides computed, one selected) so that loops vectorize. */
+static inline float rt_verff(float x)
+{
+    const float s = x * x, ax = fabsf(x);
+    float p = 8.442955004284158e-05f;
+    p = p * s - 0.0008159580174833536f;
+    p = p * s + 0.005202487576752901f;
+    p = p * s - 0.02685997076332569f;
+    p = p * s + 0.112837053835392f;
+    p = p * s - 0.37612634897232056f;
+    p = p * s + 1.128379225730896f;
+    const float tail = 1.0f - rt_verfc_tail(ax);
+    const float big = x < 0.0f ? -tail : tail;
+    return ax < 0.91f ? x * p : big; /* NaN: the tail's NaN */
+}
+
+/* The standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2, with a small relative error also where
+ * it is tiny (x far below 0: 1 + erf(x / sqrt 2) would cancel to nothing). */
+static inline float rt_vphif(float x)
+{
+    const float u = x * 0.70710678118654752f;
+    const float e = 0.5f * rt_verfc_tail(fabsf(u));
+    const float big = u < 0.0f ? e : 1.0f - e;
+    return fabsf(u) < 0.91f ? 0.5f + 0.5f * rt_verff(u) : big;
 }
 
 #endif
