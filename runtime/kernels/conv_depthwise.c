@@ -121,23 +121,18 @@ static inline void dw_copy_cols(const float *restrict src, int64_t s, int64_t lo
 {
     int64_t c = lo;
 #ifdef HAVE_SHUFFLE
+#define DW_EVEN_LANES(at, from) /* dst[at..at+16) = src[from + 2 i] */                                  \
+    VSTORE(dst + (at), __builtin_shufflevector(VLOAD(src + (from)), VLOAD(src + (from) + 16), 0, 2, 4, 6, 8, \
+                                               10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30))
     if (s == 2) {
-        for (; c + 16 <= hi && 2 * c + 32 <= avail; c += 16) {
-            const v16f a = VLOAD(src + 2 * c), b = VLOAD(src + 2 * c + 16);
-            VSTORE(dst + c, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
-        }
-        if (spill)
-            for (; c < hi; c += 16) {
-                const v16f a = VLOAD(src + 2 * c), b = VLOAD(src + 2 * c + 16);
-                VSTORE(dst + c, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
-            }
+        for (; c < hi && (spill || (c + 16 <= hi && 2 * c + 32 <= avail)); c += 16)
+            DW_EVEN_LANES(c, 2 * c);
         /* the last 16 again, overlapping: from one float earlier (odd lanes) where the pairs would
          * read past the row (a scalar tail took 40% of a 56x56 layer at stride 2) */
         const int64_t t = hi - 16;
         if (c < hi && t > lo) {
             if (2 * t + 32 <= avail) {
-                const v16f a = VLOAD(src + 2 * t), b = VLOAD(src + 2 * t + 16);
-                VSTORE(dst + t, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+                DW_EVEN_LANES(t, 2 * t);
             } else {
                 const v16f a = VLOAD(src + 2 * t - 1), b = VLOAD(src + 2 * t + 15);
                 VSTORE(dst + t, __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
@@ -145,6 +140,7 @@ static inline void dw_copy_cols(const float *restrict src, int64_t s, int64_t lo
             c = hi;
         }
     }
+#undef DW_EVEN_LANES
 #else
     (void)avail;
     (void)spill;

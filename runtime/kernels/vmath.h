@@ -60,12 +60,11 @@ static inline float rt_verfc_tail(float t)
     return t != t ? t : (t >= 9.3f ? 0.0f : y);
 }
 
-/* erf(x) in float, within 3 ulp: x P(x^2) for |x| < 0.91, P of degree 6 least-squares fitted for
- * seedc to erf(x)/x (relative weights, Chebyshev nodes of x^2 in [0, 0.83]); else
- * +-(1 - erfc(|x|)). Branch-free (both sides computed, one selected) so that loops vectorize. */
-static inline float rt_verff(float x)
+/* erf(x) for |x| < 0.91: x P(x^2), P of degree 6 least-squares fitted for seedc to erf(x)/x
+ * (relative weights, Chebyshev nodes of x^2 in [0, 0.83]). */
+static inline float rt_verf_small(float x)
 {
-    const float s = x * x, ax = fabsf(x);
+    const float s = x * x;
     float p = 8.442955004284158e-05f;
     p = p * s - 0.0008159580174833536f;
     p = p * s + 0.005202487576752901f;
@@ -73,9 +72,16 @@ static inline float rt_verff(float x)
     p = p * s + 0.112837053835392f;
     p = p * s - 0.37612634897232056f;
     p = p * s + 1.128379225730896f;
-    const float tail = 1.0f - rt_verfc_tail(ax);
+    return x * p;
+}
+
+/* erf(x) in float, within 3 ulp: rt_verf_small below 0.91, else +-(1 - erfc(|x|)). Branch-free
+ * (both sides computed, one selected) so that loops vectorize. */
+static inline float rt_verff(float x)
+{
+    const float ax = fabsf(x), tail = 1.0f - rt_verfc_tail(ax);
     const float big = x < 0.0f ? -tail : tail;
-    return ax < 0.91f ? x * p : big; /* NaN: the tail's NaN */
+    return ax < 0.91f ? rt_verf_small(x) : big; /* NaN: the tail's NaN */
 }
 
 /* The standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2, with a small relative error also where
@@ -85,7 +91,7 @@ static inline float rt_vphif(float x)
     const float u = x * 0.70710678118654752f;
     const float e = 0.5f * rt_verfc_tail(fabsf(u));
     const float big = u < 0.0f ? e : 1.0f - e;
-    return fabsf(u) < 0.91f ? 0.5f + 0.5f * rt_verff(u) : big;
+    return fabsf(u) < 0.91f ? 0.5f + 0.5f * rt_verf_small(u) : big; /* one erfc tail, not two */
 }
 
 #endif
