@@ -122,6 +122,7 @@ CgLowerOptions sd_lower_options(const SdOptions *opt)
     if (opt && opt->gemm && strcmp(opt->gemm, "openblas") == 0)
         lo.gemm = CG_GEMM_OPENBLAS;
     lo.no_direct_conv = opt && sd_name_listed(opt->disable, "direct-conv");
+    lo.no_winograd = opt && sd_name_listed(opt->disable, "winograd");
     lo.bf16_products = sd_wants_bf16(opt);
     return lo;
 }

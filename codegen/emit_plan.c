@@ -45,14 +45,18 @@ static size_t place_packed(CgPlan *p, size_t consts)
     return consts;
 }
 
-static void fill_packed(const CgPlan *p, CgEmitted *out)
+static SdStatus fill_packed(const CgPlan *p, CgEmitted *out, SdError *err)
 {
     for (int i = 0; i < ir_graph_num_nodes(p->g); i++) {
         const CgLowered *l = &p->lowered[i];
-        if (l->packed_bytes)
-            l->pack(l->calls[0].params, ir_graph_node(p->g, i)->inputs[l->packed_operand]->data,
-                    out->consts + p->packed_offset[i]);
+        if (l->packed_bytes && !l->pack(l->calls[0].params, ir_graph_node(p->g, i)->inputs[l->packed_operand]->data,
+                                        out->consts + p->packed_offset[i])) {
+            char lb[160];
+            return sd_errorf(err, SD_ENOMEM, "%s: out of memory packing its weights",
+                             ir_node_label(ir_graph_node(p->g, i), lb, sizeof lb));
+        }
     }
+    return SD_OK;
 }
 
 /* Decides every value's home and the blobs' sizes. */
@@ -128,7 +132,7 @@ SdStatus cg_plan_fill(const CgPlan *p, CgEmitted *out, SdError *err)
     out->state_init = sd_aligned_calloc(out->state_bytes);
     if (!out->consts || !out->state_init)
         return sd_errorf(err, SD_ENOMEM, "out of memory for %zu bytes of constants", out->consts_bytes);
-    fill_packed(p, out); /* before the constants' data may be released below */
+    SD_TRY(fill_packed(p, out, err)); /* before the constants' data may be released below */
     int n_state = 0;
     for (int i = 0; i < ir_graph_num_values(g); i++)
         n_state += p->homes[ir_graph_value(g, i)->id].kind == HOME_STATE;

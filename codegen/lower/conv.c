@@ -302,6 +302,39 @@ static bool packable_t(const IrNode *n, const CgLowerOptions *opt, RtConvParams 
     return true;
 }
 
+/* Winograd's F(2x2, 3x3) (rt_conv_winograd_f32) for a 3x3, stride-1, ungrouped 2-D convolution
+ * with constant weights and the builtin GEMM with 512-bit tiles (the weights' transforms are packed
+ * for it), where the product of each of the 16 points is a GEMM of enough columns (tiles) and
+ * channels to run near the direct kernel's speed: WINOGRAD_MIN_TILES tiles in all, at least
+ * WINOGRAD_MIN_CHANNELS channels in and out. Sets rows_per_block: tile rows of about
+ * WINOGRAD_BLOCK_TILES tiles, so that a block's 16 transformed inputs and products stay in cache. */
+#define WINOGRAD_MIN_TILES 16
+#define WINOGRAD_MIN_CHANNELS 32
+#define WINOGRAD_BLOCK_TILES 112
+static bool winograd_plan(const IrNode *n, const CgLowerOptions *opt, RtConvParams *p)
+{
+    const IrValue *w = n->inputs[1];
+    if (opt->no_winograd || !opt->pack_weights || n->op != IR_OP_CONV || p->use_blas != RT_GEMM_BUILTIN || !w ||
+        !ir_value_is_constant(w) || w->dtype != SD_DT_F32 || p->groups != 1 || p->in[0] != 1 || p->kernel[0] != 1 ||
+        p->kernel[1] != 3 || p->kernel[2] != 3 || p->stride[1] != 1 || p->stride[2] != 1 || p->dilation[1] != 1 ||
+        p->dilation[2] != 1 || p->c_in < WINOGRAD_MIN_CHANNELS || p->c_out < WINOGRAD_MIN_CHANNELS)
+        return false;
+    const int64_t tw = (p->out[2] + 1) / 2, rows = p->batch * ((p->out[1] + 1) / 2);
+    if (rows * tw < WINOGRAD_MIN_TILES)
+        return false;
+    int64_t rpb = (WINOGRAD_BLOCK_TILES + tw / 2) / tw;
+    rpb = rpb < 1 ? 1 : rpb > rows ? rows : rpb;
+    p->rows_per_block = rpb;
+    p->packed_w = RT_CONV_PACKED_WINOGRAD;
+    return true;
+}
+
+static int64_t winograd_blocks(const RtConvParams *p)
+{
+    const int64_t rows = p->batch * ((p->out[1] + 1) / 2);
+    return (rows + p->rows_per_block - 1) / p->rows_per_block;
+}
+
 static void pack_with(CgLowered *out, const RtConvParams *p)
 {
     out->packed_operand = 1;
@@ -371,6 +404,19 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         SD_TRY(cg_lowered_add(out, "rt_conv_pointwise_f32", &p, sizeof p, nb, bufs, err));
         cg_lowered_split(out, "rt_conv_pointwise_f32_range", p.batch * p.groups * p.c_split * rt_conv_pw_blocks(&p),
                          flops);
+        return SD_OK;
+    }
+    if (winograd_plan(n, opt, &p)) {
+        cg_conv_split_channels(&p, cout_g, winograd_blocks(&p));
+        bufs[1] = CG_BUF_PACKED;
+        out->packed_operand = 1;
+        out->packed_bytes = (size_t)rt_conv_winograd_packed_floats(&p) * sizeof(float);
+        out->pack = rt_conv_winograd_pack_weights;
+        out->workspace_bytes = (size_t)rt_conv_winograd_layout(&p).total * sizeof(float);
+        bufs[nb++] = CG_BUF_WORKSPACE;
+        SD_TRY(cg_lowered_add(out, "rt_conv_winograd_f32", &p, sizeof p, nb, bufs, err));
+        cg_lowered_split(out, "rt_conv_winograd_f32_range", winograd_blocks(&p) * p.c_split, flops * 16.0 / 36.0);
+        cg_lowered_grain(out, p.c_split); /* a block's chunks share its transformed input */
         return SD_OK;
     }
     int64_t k = cin_g * kvol;

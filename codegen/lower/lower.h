@@ -30,6 +30,7 @@ typedef struct CgLowerOptions {
      * which lays out the constants, sets it; the interpreter (constant folding) does not */
     bool pack_weights;
     bool no_direct_conv; /* im2col for every convolution (`--disable direct-conv`) */
+    bool no_winograd;    /* no Winograd F(2x2, 3x3) for 3x3 convolutions (`--disable winograd`) */
     /* every f32 convolution and matrix product through the builtin GEMM computes its products in
      * bf16 (RT_GEMM_BF16): training with --precision bf16, where the weights change every step */
     bool bf16_products;
@@ -62,10 +63,11 @@ typedef struct CgLowered {
     size_t shared_bytes; /* CG_BUF_SHARED */
     /* Packed weights: operand packed_operand (a constant) becomes, at compile time,
      * pack(calls[0].params, its data, dst) of packed_bytes, which calls read as CG_BUF_PACKED. The
-     * constant itself is laid out only if some call still reads it. packed_bytes 0: none. */
+     * constant itself is laid out only if some call still reads it. packed_bytes 0: none. pack
+     * returns false when it runs out of memory. */
     int packed_operand;
     size_t packed_bytes;
-    void (*pack)(const void *params, const void *src, void *dst);
+    bool (*pack)(const void *params, const void *src, void *dst);
 } CgLowered;
 
 /* RT_GEMM_* for the GEMM-shaped kernels' use_blas: OpenBLAS, the builtin GEMM with tiles for the

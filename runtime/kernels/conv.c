@@ -15,11 +15,11 @@
 
 /* --- im2col + GEMM --- */
 
-void rt_conv_pack_weights(const void *params, const void *w, void *dst)
+bool rt_conv_pack_weights(const void *params, const void *w, void *dst)
 {
     const RtConvParams *p = params;
     if (p->groups <= 0)
-        return;
+        return true;
     const int64_t cout_g = p->c_out / p->groups, k = p->c_in / p->groups * p->kernel[0] * p->kernel[1] * p->kernel[2];
     for (int64_t g = 0; g < p->groups; g++) {
         const float *wg = (const float *)w + g * cout_g * k;
@@ -34,6 +34,7 @@ void rt_conv_pack_weights(const void *params, const void *w, void *dst)
         } else
             rt_gemm_pack_a(wg, cout_g, k, (float *)dst + g * rt_gemm_packed_a_floats(cout_g, k));
     }
+    return true;
 }
 
 /* C = the weights of channels [c0, c0 + m) of group g times B: from weights packed at compile time,

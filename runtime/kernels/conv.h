@@ -4,6 +4,8 @@
  *   rt_conv_gemm_f32       im2col of a block of output rows into the workspace, then one GEMM per
  *                          group and block (rt_gemm_f32);
  *   rt_conv_pointwise_f32  1x1, stride 1, unpadded: the input already is the GEMM operand;
+ *   rt_conv_winograd_f32   3x3, stride 1, groups 1, 2-D, constant weights: Winograd's F(2x2, 3x3),
+ *                          16 GEMMs of 2.25x fewer multiply-adds in all (conv_winograd.c);
  *   rt_conv_depthwise_f32  one input channel per group, at most 2 spatial dims: bands of output
  *                          rows as sums of shifted windows of zero-padded copies, or direct loops
  *                          over output rows (conv_depthwise.c);
@@ -29,6 +31,8 @@
  * rt_conv_transpose_f32 with params in ITS orientation (in = dy, out = dx, no bias). */
 #ifndef SD_RT_CONV_H
 #define SD_RT_CONV_H
+
+#include <stdbool.h>
 
 #include "runtime/kernels/gemm.h"
 #include "runtime/kernels/kernel.h"
@@ -77,7 +81,7 @@ typedef struct RtConvParams {
  *                     columns packed (rt_gemm_packed_a_floats(pixels, K)), the product (c_chunk x
  *                     pixels), the GEMM's (rt_gemm_core_floats(pixels, K)), each rounded up to 16
  *                     floats (rt_conv_t_workspace_floats). */
-enum { RT_CONV_PACKED_NONE = 0, RT_CONV_PACKED_A = 1, RT_CONV_PACKED_T = 2 };
+enum { RT_CONV_PACKED_NONE = 0, RT_CONV_PACKED_A = 1, RT_CONV_PACKED_T = 2, RT_CONV_PACKED_WINOGRAD = 3 };
 static inline int64_t rt_conv_packed_weight_floats(const RtConvParams *p)
 {
     if (p->groups <= 0)
@@ -85,7 +89,7 @@ static inline int64_t rt_conv_packed_weight_floats(const RtConvParams *p)
     const int64_t k = p->c_in / p->groups * p->kernel[0] * p->kernel[1] * p->kernel[2], cout_g = p->c_out / p->groups;
     return p->groups * (p->packed_w == RT_CONV_PACKED_T ? cout_g * k : rt_gemm_packed_a_floats(cout_g, k));
 }
-void rt_conv_pack_weights(const void *params, const void *w, void *dst);
+bool rt_conv_pack_weights(const void *params, const void *w, void *dst);
 static inline int64_t rt_conv_t_workspace_floats(const RtConvParams *p, int pointwise)
 {
     if (p->groups <= 0)
@@ -194,6 +198,48 @@ static inline int64_t rt_conv_grad_weight_direct_workspace_floats(const RtConvPa
 RT_KERNEL_DECL(rt_conv_flip_weights_f32)
 RT_KERNEL_DECL(rt_conv_pointwise_f32)
 RT_KERNEL_DECL(rt_conv_depthwise_f32)
+
+/* rt_conv_winograd_f32: x, U (packed), [bias], [residual], y, workspace. The output is cut into
+ * tiles of 2x2 pixels, tile rows counted over all images (batch * ceil(OH / 2) of them, each
+ * TW = ceil(OW / 2) tiles), in blocks of rows_per_block tile rows; items: (block, output-channel
+ * chunk), chunk fastest. U: the weights' 16 transforms G w G^T, each a c_out x c_in matrix packed
+ * for the builtin GEMM (rt_gemm_pack_a), packed at compile time by rt_conv_winograd_pack_weights
+ * (false: out of memory). Per block, the input's transforms V (16 matrices of c_in rows, a column
+ * per tile) and, per chunk, the 16 products M = U V are computed and turned into outputs. */
+bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst);
+static inline int64_t rt_conv_winograd_packed_floats(const RtConvParams *p)
+{
+    return 16 * rt_gemm_packed_a_floats(p->c_out, p->c_in);
+}
+/* The workspace, in floats, each part a multiple of 16: V (16 points vv apart, each c_in rows of
+ * ldb floats: a block's tiles and the slack that whole vectors of 16 tiles run into), M (16 points
+ * mv apart, a chunk's rows of ldb floats), the input rows a block reads (4 per tile row and channel, wp floats
+ * each), two output rows (2 wt floats each), the GEMM's. */
+typedef struct RtWinogradLayout {
+    int64_t ldb, vv, mv, wp, wt, v_floats, m_floats, plane_floats, total;
+} RtWinogradLayout;
+static inline RtWinogradLayout rt_conv_winograd_layout(const RtConvParams *p)
+{
+    RtWinogradLayout l;
+    const int64_t tw = (p->out[2] + 1) / 2, rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    const int64_t chunk = p->c_split > 1 ? p->c_chunk : p->c_out;
+    /* strides of an odd number of 64-byte lines, and points a line more than their rows apart: the
+     * transforms' 16 streams of points 32 KB apart (64 channels of 128 floats) fell into one set of
+     * the L1 cache, and the input's took 3 times as long as their arithmetic */
+    l.ldb = (rpb * tw + 31) / 16 * 16;
+    l.ldb += l.ldb / 16 % 2 ? 0 : 16;
+    l.vv = p->c_in * l.ldb + 16;
+    l.mv = chunk * l.ldb + 16;
+    l.wt = (tw + 15) / 16 * 16;
+    l.wp = 2 * l.wt + 16;
+    l.v_floats = 16 * l.vv;
+    l.m_floats = 16 * l.mv;
+    l.plane_floats = p->c_in * rpb * 4 * l.wp;
+    l.total = l.v_floats + l.m_floats + l.plane_floats + 4 * l.wt + rt_gemm_core_floats(chunk, p->c_in);
+    return l;
+}
+RT_KERNEL_DECL(rt_conv_winograd_f32)
+RT_RANGE_KERNEL_DECL(rt_conv_winograd_f32_range)
 /* The same work split over threads: items are (image, group, row block, channel chunk) for gemm,
  * or (block of images_per_block images, group, channel chunk) when that is above 1; (image, group,
  * channel chunk) for pointwise, (image, output channel) for depthwise. */

@@ -4,6 +4,8 @@
  * with the OpenBLAS and the builtin GEMM; and errors for bad operands that name the node. */
 #include "tests/codegen/window_harness.h"
 
+#include "codegen/lower/lower.h"
+
 typedef struct ConvCase {
     const char *name;
     int ns;                     /* spatial dims */
@@ -256,7 +258,21 @@ static const ConvCase cases[] = {
     {"packed_t_groups2", 2, 1, 32, 192, 2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
     {"packed_t_stride2", 2, 1, 24, 64, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"packed_t_pointwise", 2, 1, 64, 100, 1, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
+    /* Winograd F(2x2, 3x3) (weights packed at compile time, 3x3 stride 1, enough tiles and
+     * channels): odd sizes (a last tile half outside), blocks of tile rows across images with a
+     * shorter last block; unpadded, in channel chunks (the last one 8 channels); padding of 2 on
+     * one side and none on another */
+    {"winograd_odd_images_blocks", 2, 3, 32, 48, 1, {13, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"winograd_unpadded_chunks", 2, 1, 40, 200, 1, {30, 26}, {3, 3}, {1, 1}, {1, 1}, {0}, .bias = true},
+    {"winograd_asym_pads", 2, 4, 32, 32, 1, {9, 10}, {3, 3}, {1, 1}, {1, 1}, {2, 1, 0, 2}, .auto_pad = IR_PAD_NOTSET},
+    /* rows of 16 tiles or more stored straight into y: an even width (its last vector recomputed to
+     * end at the row's end), an odd one (the rest through the row buffers) */
+    {"winograd_wide_even", 2, 1, 32, 32, 1, {20, 40}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"winograd_wide_odd", 2, 1, 32, 40, 1, {12, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
 };
+/* the cases above that take Winograd's kernel where it is allowed (and one below that does not: 9 tiles) */
+static const char *const winograd_cases[] = {"winograd_odd_images_blocks", "winograd_unpadded_chunks",
+                                             "winograd_asym_pads", "winograd_wide_even", "winograd_wide_odd"};
 
 static const ConvCase transpose_cases[] = {
     {"t_stride2_outpad1", 2, 1, 4, 6, 1, {5, 7}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true, .transpose = true,
@@ -285,6 +301,47 @@ Test(conv, matches_reference_builtin)
         check_conv(&cases[i], "builtin:prepack");
         check_conv(&cases[i], "builtin:direct-conv");
     }
+}
+
+/* The kernel the lowering picks for case c's convolution (shapes inferred first) */
+static const char *lowered_kernel(const ConvCase *c, bool no_winograd, char *buf, size_t n)
+{
+    int64_t kvol = c->kernel[0] * c->kernel[1];
+    float *w = calloc((size_t)(c->cout * c->cin * kvol), sizeof *w), *b = calloc((size_t)c->cout, sizeof *b);
+    IrGraph *g = conv_graph(c, w, b, NULL);
+    SdOptions opt = sd_options_default();
+    opt.gemm = "builtin";
+    SdError err = {0};
+    cr_assert_eq(sd_optimize(g, &opt, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
+    CgLowerOptions lo = {.gemm = CG_GEMM_BUILTIN, .pack_weights = true, .no_winograd = no_winograd, .threads = 2};
+    buf[0] = 0;
+    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
+        IrNode *node = ir_graph_node(g, i);
+        if (node->op != IR_OP_CONV)
+            continue;
+        CgLowered low;
+        cr_assert_eq(cg_lower_node(node, &lo, &low, &err), SD_OK, "%s", err.msg);
+        snprintf(buf, n, "%s", low.calls[0].kernel);
+        cg_lowered_free(&low);
+    }
+    ir_graph_free(g);
+    free(w), free(b);
+    return buf;
+}
+
+Test(conv, winograd_where_planned)
+{
+    char k[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t j = 0; j < sizeof winograd_cases / sizeof winograd_cases[0]; j++)
+            if (strcmp(cases[i].name, winograd_cases[j]) == 0) {
+                cr_expect_str_eq(lowered_kernel(&cases[i], false, k, sizeof k), "rt_conv_winograd_f32", "%s",
+                                 cases[i].name);
+                cr_expect_str_neq(lowered_kernel(&cases[i], true, k, sizeof k), "rt_conv_winograd_f32", "%s",
+                                  cases[i].name);
+            }
+    const ConvCase few_tiles = {"few_tiles", 2, 1, 64, 64, 1, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = false};
+    cr_expect_str_neq(lowered_kernel(&few_tiles, false, k, sizeof k), "rt_conv_winograd_f32");
 }
 
 /* SEEDC_PERF=1 links the JIT's code through another layer (RTDyld, position-independent code, a

@@ -43,7 +43,8 @@ bool cli_valid_disable_list(const char *list, char *bad, size_t n)
     snprintf(copy, sizeof copy, "%s", list);
     for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
         const bool codegen_choice =
-            strcmp(tok, "prepack") == 0 || strcmp(tok, "direct-conv") == 0 || strcmp(tok, "slices") == 0;
+            strcmp(tok, "prepack") == 0 || strcmp(tok, "direct-conv") == 0 || strcmp(tok, "winograd") == 0 ||
+            strcmp(tok, "slices") == 0;
         if ((!pass_is_known(tok) && !codegen_choice) || strcmp(tok, "shape") == 0) {
             snprintf(bad, n, "%s", tok);
             return false;

@@ -1,0 +1,134 @@
+/* runtime/kernels/conv_rows.h — row helpers the direct and Winograd convolutions share: a row of
+ * the product into y with the bias, residual and folded activation, in whole vectors; and a plane's
+ * even and odd columns split apart, so that stride-2 reads become contiguous ones. */
+#ifndef SD_RT_KERNELS_CONV_ROWS_H
+#define SD_RT_KERNELS_CONV_ROWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/kernels/conv_internal.h"
+
+#ifdef __clang__
+#define RT_NOVEC_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
+#else
+#define RT_NOVEC_LOOP
+#endif
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
+
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+/* The folded activation on every lane of vector v (of type vt, it the integers of its width):
+ * comparisons and masks, so that NaN stays NaN (a loop over lanes stayed one: the kernels are built
+ * without unrolling; max/min would turn NaN into a bound). A macro: vectors passed to functions
+ * change the ABI with the target. */
+#define CLIP_LANES(v, vt, it, lo, hi)                                   \
+    do {                                                               \
+        const vt lo_ = (vt){0} + (lo), hi_ = (vt){0} + (hi);           \
+        it m_ = (v) < lo_;                                             \
+        (v) = (vt)(((it)(v) & ~m_) | ((it)lo_ & m_));                  \
+        m_ = (v) > hi_;                                                \
+        (v) = (vt)(((it)(v) & ~m_) | ((it)hi_ & m_));                  \
+    } while (0)
+
+/* dst[j] = src[j] + add (+ res[j] when res), clamped when clip. Rows of 14 or 7 pixels made scalar loops of
+ * this; whole vectors instead, the last one overlapping the one before (storing a value twice is
+ * harmless). */
+static inline void copy_add(float *restrict dst, const float *restrict src, const float *restrict res, int64_t n,
+                            float add, bool clip, float lo, float hi)
+{
+    if (n >= 16) {
+        const v16f a = {add, add, add, add, add, add, add, add, add, add, add, add, add, add, add, add};
+        for (int64_t j = 0; j + 16 <= n; j += 16) {
+            v16f v = *(const v16f_u *)(src + j) + a;
+            if (res)
+                v += *(const v16f_u *)(res + j);
+            if (clip)
+                CLIP_LANES(v, v16f, v16i, lo, hi);
+            *(v16f_u *)(dst + j) = v;
+        }
+        v16f v = *(const v16f_u *)(src + n - 16) + a;
+        if (res)
+            v += *(const v16f_u *)(res + n - 16);
+        if (clip)
+            CLIP_LANES(v, v16f, v16i, lo, hi);
+        *(v16f_u *)(dst + n - 16) = v;
+    } else if (n >= 8) {
+        const v8f a = {add, add, add, add, add, add, add, add};
+        v8f v0 = *(const v8f_u *)src + a, v1 = *(const v8f_u *)(src + n - 8) + a;
+        if (res) {
+            v0 += *(const v8f_u *)res;
+            v1 += *(const v8f_u *)(res + n - 8);
+        }
+        if (clip) {
+            CLIP_LANES(v0, v8f, v8i, lo, hi);
+            CLIP_LANES(v1, v8f, v8i, lo, hi);
+        }
+        *(v8f_u *)dst = v0;
+        *(v8f_u *)(dst + n - 8) = v1;
+    } else {
+        RT_NOVEC_LOOP
+        for (int64_t j = 0; j < n; j++) {
+            const float v = src[j] + add + (res ? res[j] : 0.0f);
+            dst[j] = clip ? clip_value(v, lo, hi) : v;
+        }
+    }
+}
+
+/* The even and odd lanes of the 32 floats in a, b (v16f): deinterleaved with two permutes. */
+#if defined(__clang__)
+#define EVEN16(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define ODD16(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#else
+#define EVEN16(a, b) __builtin_shuffle(a, b, (v16i){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
+#define ODD16(a, b) __builtin_shuffle(a, b, (v16i){1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31})
+#endif
+
+/* lo16/hi16 = the first and last 16 of a[0], b[0], a[1], b[1], ... (a, b: v16f) */
+#if defined(__clang__)
+#define INTERLEAVE_PAIR(a, b, lo16, hi16)                                                                  \
+    do {                                                                                                 \
+        (lo16) = __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);     \
+        (hi16) = __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31); \
+    } while (0)
+#else
+#define INTERLEAVE_PAIR(a, b, lo16, hi16)                                                                   \
+    do {                                                                                                  \
+        (lo16) = __builtin_shuffle(a, b, (v16i){0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23});     \
+        (hi16) = __builtin_shuffle(a, b, (v16i){8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}); \
+    } while (0)
+#endif
+
+/* dst[2l] = a[l], dst[2l + 1] = b[l] for the 16 lanes of a and b (v16f): two vector stores */
+#define INTERLEAVE16(a, b, dst)            \
+    do {                                   \
+        v16f l16_, h16_;                   \
+        INTERLEAVE_PAIR(a, b, l16_, h16_); \
+        *(v16f_u *)(dst) = l16_;           \
+        *(v16f_u *)((dst) + 16) = h16_;    \
+    } while (0)
+
+/* even[j] = x[2j], odd[j] = x[2j + 1] for j < n: a whole input plane of even width at once, so
+ * that each stride-2 phase row is then one contiguous copy (rows of 14 columns made masked gathers
+ * or scalar loops of the strided reads, 70% of a stride-2 layer's time). */
+static inline void deinterleave(const float *restrict x, int64_t n, float *restrict even, float *restrict odd)
+{
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const v16f a = *(const v16f_u *)(x + 2 * j), b = *(const v16f_u *)(x + 2 * j + 16);
+        *(v16f_u *)(even + j) = EVEN16(a, b);
+        *(v16f_u *)(odd + j) = ODD16(a, b);
+    }
+    RT_NOVEC_LOOP
+    for (; j < n; j++) {
+        even[j] = x[2 * j];
+        odd[j] = x[2 * j + 1];
+    }
+}
+
+#endif

@@ -1,0 +1,264 @@
+/* runtime/kernels/conv_winograd.c — 3x3, stride-1 convolutions by Winograd's minimal filtering
+ * F(2x2, 3x3) (rt_conv_winograd_f32; conv.h has the layout). Each 2x2 block of outputs of a channel
+ * (a tile) is A^T [sum over input channels of (G w G^T) . (B^T d B)] A, d the tile's 4x4 window of
+ * the input: 16 products per input channel where the direct sum takes 36, so the 16 matrix products
+ * (one per point of the 4x4 transform) do 2.25x fewer multiply-adds than the direct convolution's
+ * GEMM. The transforms only add and subtract (and halve, in G): the result differs from the direct
+ * sum by rounding only. */
+#include "runtime/kernels/conv.h"
+#include "runtime/kernels/conv_internal.h"
+#include "runtime/kernels/conv_rows.h"
+
+#include <stdlib.h>
+
+#include "runtime/kernels/gemm.h"
+
+/* u = G g G^T for a 3x3 kernel g (row-major): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
+static void transform_kernel(const float *g, float u[16])
+{
+    float t[4][3]; /* G g */
+    for (int j = 0; j < 3; j++) {
+        t[0][j] = g[j];
+        t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+        t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+        t[3][j] = g[6 + j];
+    }
+    for (int i = 0; i < 4; i++) {
+        u[i * 4 + 0] = t[i][0];
+        u[i * 4 + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[i * 4 + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[i * 4 + 3] = t[i][2];
+    }
+}
+
+bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst)
+{
+    const RtConvParams *p = params;
+    const int64_t K = p->c_out, C = p->c_in, pa = rt_gemm_packed_a_floats(K, C);
+    float *u = malloc((size_t)(16 * K * C) * sizeof(float)); /* [point][k][c] */
+    if (!u)
+        return false;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t c = 0; c < C; c++) {
+            float t[16];
+            transform_kernel((const float *)w + (k * C + c) * 9, t);
+            for (int xi = 0; xi < 16; xi++)
+                u[(xi * K + k) * C + c] = t[xi];
+        }
+    for (int xi = 0; xi < 16; xi++)
+        rt_gemm_pack_a(u + xi * K * C, K, C, (float *)dst + xi * pa);
+    free(u);
+    return true;
+}
+
+/* Where the four input rows of tile row j of a block start, in rows of its channel's copy: two rows
+ * after the previous tile row's (they share two), four at the first tile row of an image. */
+static inline int64_t next_base(int64_t base, int64_t j, int64_t r0, int64_t TH)
+{
+    return j == 0 ? 0 : (r0 + j) % TH == 0 ? base + 4 : base + 2;
+}
+
+/* The input rows the tiles of tile rows [r0, r0 + nr) read, for every input channel: channel c's
+ * copy at plane + c * 4 * nr * wp, row i of tile row j at row next_base(...) + i, input column ix
+ * at column ix + PW, zero outside the input. All of them first, then the transforms: loads right
+ * behind the copies' stores stalled (half the kernel's time in the first version, which copied and
+ * split each row just before transforming it). */
+static void copy_input_rows(const RtConvParams *p, const float *x, int64_t r0, int64_t nr, float *restrict plane,
+                            int64_t wp)
+{
+    const int64_t C = p->c_in, IH = p->in[1], IW = p->in[2], PH = p->pad[1], PW = p->pad[2];
+    const int64_t TH = (p->out[1] + 1) / 2;
+    const int64_t lo = PW < wp ? PW : wp, hi = IW + PW < wp ? IW + PW : wp; /* columns that hold input */
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t j = 0, base = 0; j < nr; j++) {
+            const int64_t r = r0 + j, n = r / TH, ty = r % TH;
+            const float *xc = x + (n * C + c) * IH * IW;
+            const int64_t nb = next_base(base, j, r0, TH);
+            for (int64_t i = j > 0 && nb == base + 2 ? 2 : 0; i < 4; i++) {
+                float *row = plane + (c * 4 * nr + nb + i) * wp;
+                const int64_t iy = 2 * ty - PH + i;
+                if (iy < 0 || iy >= IH || lo >= hi) {
+                    memset(row, 0, (size_t)wp * sizeof(float));
+                    continue;
+                }
+                memset(row, 0, (size_t)lo * sizeof(float));
+                memcpy(row + lo, xc + iy * IW + lo - PW, (size_t)(hi - lo) * sizeof(float));
+                memset(row + hi, 0, (size_t)(wp - hi) * sizeof(float));
+            }
+            base = nb;
+        }
+}
+
+/* V[point][c][col] = B^T d B for the tiles of tile rows [r0, r0 + nr) (col = (row - r0) * TW + t),
+ * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], from the rows copy_input_rows copied: tile t reads
+ * columns 2t to 2t + 3, the even and odd columns from 2t and from 2t + 2 of each row. Whole vectors
+ * of 16 tiles, the last one running past the row into columns the next row (or the slack after the
+ * last) overwrites. */
+static void transform_input(const RtConvParams *p, const float *restrict plane, int64_t wp, int64_t r0, int64_t nr,
+                            float *restrict V, int64_t ldb, int64_t cv)
+{
+    const int64_t C = p->c_in, TW = (p->out[2] + 1) / 2, TH = (p->out[1] + 1) / 2;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t j = 0, base = 0; j < nr; j++) {
+            base = next_base(base, j, r0, TH);
+            const float *q = plane + (c * 4 * nr + base) * wp;
+            float *v = V + c * ldb + j * TW;
+            for (int64_t t = 0; t < TW; t += 16) {
+                /* each row i: d_i0 - d_i2, d_i1 + d_i2, d_i2 - d_i1, d_i1 - d_i3 (a_i0 .. a_i3) */
+#define WG_ROW(i, a0, a1, a2, a3)                                                                              \
+    const float *qi##i = q + (i) * wp + 2 * t;                                                                 \
+    const v16f v0_##i = *(const v16f_u *)qi##i, v1_##i = *(const v16f_u *)(qi##i + 16);                       \
+    const v16f u0_##i = *(const v16f_u *)(qi##i + 2), u1_##i = *(const v16f_u *)(qi##i + 18);                 \
+    const v16f e_##i = EVEN16(v0_##i, v1_##i), o_##i = ODD16(v0_##i, v1_##i);                                 \
+    const v16f en_##i = EVEN16(u0_##i, u1_##i), on_##i = ODD16(u0_##i, u1_##i);                               \
+    const v16f a0 = e_##i - en_##i, a1 = o_##i + en_##i, a2 = en_##i - o_##i, a3 = o_##i - on_##i
+                WG_ROW(0, a00, a01, a02, a03);
+                WG_ROW(1, a10, a11, a12, a13);
+                WG_ROW(2, a20, a21, a22, a23);
+                WG_ROW(3, a30, a31, a32, a33);
+#undef WG_ROW
+                /* rows: the same combinations of rows 0-3, point (i, j) at V + (4 i + j) * cv */
+#define WG_STORE(xi, val) (*(v16f_u *)(v + (xi) * cv + t) = (val))
+                WG_STORE(0, a00 - a20), WG_STORE(1, a01 - a21), WG_STORE(2, a02 - a22), WG_STORE(3, a03 - a23);
+                WG_STORE(4, a10 + a20), WG_STORE(5, a11 + a21), WG_STORE(6, a12 + a22), WG_STORE(7, a13 + a23);
+                WG_STORE(8, a20 - a10), WG_STORE(9, a21 - a11), WG_STORE(10, a22 - a12), WG_STORE(11, a23 - a13);
+                WG_STORE(12, a10 - a30), WG_STORE(13, a11 - a31), WG_STORE(14, a12 - a32), WG_STORE(15, a13 - a33);
+#undef WG_STORE
+            }
+        }
+}
+
+/* y for output channels [k0, k0 + m) and tile rows [r0, r0 + nr) from M[point][k - k0][col]:
+ * A^T m A, A^T = [1 1 1 0; 0 1 -1 -1], tile t giving columns 2t and 2t + 1 of two output rows, with
+ * the bias, residual and folded activation. Vectors of 16 tiles are stored into y where their 32
+ * columns lie in the row (the last one of an even row width recomputed to end at it: storing a
+ * value twice is harmless); the rest goes through two row buffers (out, 2 * wt floats each). */
+static void transform_output(const RtConvParams *p, const float *restrict M, int64_t ldc, int64_t mv, int64_t k0,
+                             int64_t m, int64_t r0, int64_t nr, const float *bias, const float *res, float *y,
+                             float *restrict out, int64_t wt)
+{
+    const int64_t K = p->c_out, OH = p->out[1], OW = p->out[2], P = OH * OW;
+    const int64_t TH = (OH + 1) / 2, TW = (OW + 1) / 2;
+    const bool clip = p->has_clip, even = OW % 2 == 0 && TW >= 16;
+    const float lo = p->clip_min, hi = p->clip_max;
+    for (int64_t k = 0; k < m; k++) {
+        const int64_t oc = k0 + k;
+        const float add = bias ? bias[oc] : 0.0f;
+        const v16f addv = (v16f){0} + add;
+        for (int64_t j = 0; j < nr; j++) {
+            const int64_t r = r0 + j, n = r / TH, ty = r % TH, at = (n * K + oc) * P + 2 * ty * OW;
+            const bool second = 2 * ty + 1 < OH;
+            const float *s = M + k * ldc + j * TW;
+            float *y0 = y + at, *y1 = y0 + OW;
+            const float *res0 = res ? res + at : NULL, *res1 = res ? res + at + OW : NULL;
+            int64_t done = 0; /* columns of the rows stored */
+            for (int64_t t0 = 0; done < OW; t0 += 16) {
+                int64_t t = t0;
+                bool direct = 2 * t + 32 <= OW;
+                if (!direct && even) /* the last vector, recomputed to end at the row's end */
+                    t = TW - 16, direct = true;
+#define WG_M(xi) (*(const v16f_u *)(s + (xi) * mv + t))
+                /* columns: m_i0 + m_i1 + m_i2 and m_i1 - m_i2 - m_i3 of each row i */
+                const v16f b00 = WG_M(0) + WG_M(1) + WG_M(2), b01 = WG_M(1) - WG_M(2) - WG_M(3);
+                const v16f b10 = WG_M(4) + WG_M(5) + WG_M(6), b11 = WG_M(5) - WG_M(6) - WG_M(7);
+                const v16f b20 = WG_M(8) + WG_M(9) + WG_M(10), b21 = WG_M(9) - WG_M(10) - WG_M(11);
+                const v16f b30 = WG_M(12) + WG_M(13) + WG_M(14), b31 = WG_M(13) - WG_M(14) - WG_M(15);
+#undef WG_M
+                const v16f y00 = b00 + b10 + b20 + addv, y01 = b01 + b11 + b21 + addv;
+                const v16f y10 = b10 - b20 - b30 + addv, y11 = b11 - b21 - b31 + addv;
+                if (direct) {
+                    /* the two rows' 32 columns from 2t, the residual added and the clamp applied here */
+#define WG_PUT(dst, rs, lo16, hi16)                                                                             \
+    do {                                                                                                      \
+        v16f w0_, w1_;                                                                                        \
+        INTERLEAVE_PAIR(lo16, hi16, w0_, w1_);                                                                \
+        if (rs) {                                                                                             \
+            w0_ += *(const v16f_u *)((rs) + 2 * t);                                                           \
+            w1_ += *(const v16f_u *)((rs) + 2 * t + 16);                                                      \
+        }                                                                                                     \
+        if (clip) {                                                                                           \
+            CLIP_LANES(w0_, v16f, v16i, lo, hi);                                                              \
+            CLIP_LANES(w1_, v16f, v16i, lo, hi);                                                              \
+        }                                                                                                     \
+        *(v16f_u *)((dst) + 2 * t) = w0_;                                                                     \
+        *(v16f_u *)((dst) + 2 * t + 16) = w1_;                                                                \
+    } while (0)
+                    WG_PUT(y0, res0, y00, y01);
+                    if (second)
+                        WG_PUT(y1, res1, y10, y11);
+#undef WG_PUT
+                    done = 2 * t + 32;
+                    continue;
+                }
+                INTERLEAVE16(y00, y01, out);
+                INTERLEAVE16(y10, y11, out + 2 * wt);
+                /* columns [2t, OW): the bias is in already */
+                copy_add(y0 + 2 * t, out, res0 ? res0 + 2 * t : NULL, OW - 2 * t, 0.0f, clip, lo, hi);
+                if (second)
+                    copy_add(y1 + 2 * t, out + 2 * wt, res1 ? res1 + 2 * t : NULL, OW - 2 * t, 0.0f, clip, lo, hi);
+                done = OW;
+            }
+        }
+    }
+}
+
+/* M[point] = U[point] (channels [k0, k0 + m) of the packed weights) V[point], n columns */
+static inline void point_products(const RtConvParams *p, const float *U, int64_t k0, int64_t m, int64_t n,
+                                  const float *V, int64_t ldb, int64_t vv, float *M, int64_t mv, float *work)
+{
+    const int64_t K = p->c_out, C = p->c_in, pa = rt_gemm_packed_a_floats(K, C);
+    for (int xi = 0; xi < 16; xi++)
+        rt_gemm_f32_packed_a(m, n, C, U + xi * pa, k0, K, V + xi * vv, ldb, 0.0f, M + xi * mv, ldb, work);
+}
+
+/* Items [begin, end) of (block of tile rows, channel chunk), chunk fastest: a task's chunks of one
+ * block share its transformed input. */
+static void conv_winograd_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const float *x = bufs[0], *U = bufs[1];
+    const float *bias = p->has_bias ? bufs[2] : NULL, *res = conv_residual(p, bufs);
+    float *y = conv_y(p, bufs);
+    float *work = bufs[3 + p->has_bias + p->has_residual];
+    if (p->groups != 1 || p->rows_per_block <= 0)
+        return;
+    const int64_t TW = (p->out[2] + 1) / 2, R = p->batch * ((p->out[1] + 1) / 2);
+    const int64_t rpb = p->rows_per_block, nblk = (R + rpb - 1) / rpb, last_rows = R - (nblk - 1) * rpb;
+    int64_t cs, cc, last_c;
+    channel_chunks(p, p->c_out, &cs, &cc, &last_c);
+    RtWinogradLayout l = rt_conv_winograd_layout(p);
+    float *V = work, *M = V + l.v_floats, *plane = M + l.m_floats, *out = plane + l.plane_floats,
+          *gemm_work = out + 4 * l.wt;
+    int64_t have = -1; /* the block in V */
+    for (int64_t it = begin; it < end; it++) {
+        const int64_t c = it % cs, blk = it / cs, r0 = blk * rpb;
+        const bool full_r = blk < nblk - 1, full_c = c < cs - 1;
+        const int64_t nr = full_r ? rpb : last_rows, m = full_c ? cc : last_c;
+        if (blk != have) {
+            copy_input_rows(p, x, r0, nr, plane, l.wp);
+            transform_input(p, plane, l.wp, r0, nr, V, l.ldb, l.vv);
+            have = blk;
+        }
+        if (full_r && full_c) /* constant sizes per call site */
+            point_products(p, U, c * cc, cc, rpb * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
+        else if (full_r)
+            point_products(p, U, c * cc, last_c, rpb * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
+        else if (full_c)
+            point_products(p, U, c * cc, cc, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
+        else
+            point_products(p, U, c * cc, last_c, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
+        transform_output(p, M, l.ldb, l.mv, c * cc, m, r0, nr, bias, res, y, out, l.wt);
+    }
+}
+
+static int64_t conv_winograd_n_items(const RtConvParams *p)
+{
+    const int64_t R = p->batch * ((p->out[1] + 1) / 2), rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    return (R + rpb - 1) / rpb * (p->c_split > 1 ? p->c_split : 1);
+}
+
+RT_KERNEL(rt_conv_winograd_f32)
+{
+    const RtConvParams *p = params_;
+    conv_winograd_items(p, bufs, 0, conv_winograd_n_items(p));
+}
+RT_RANGE_KERNEL(rt_conv_winograd_f32_range) { conv_winograd_items(params_, bufs, begin, end); }
