@@ -3,6 +3,8 @@
  *   one input channel per group (depthwise, with or without a channel multiplier), <= 2 spatial
  *   dims: direct loops (rt_conv_depthwise_f32);
  *   1x1 kernel, stride 1, no padding: GEMM straight on the input (rt_conv_pointwise_f32);
+ *   3x3, stride 1, groups 1, 2-D, the builtin GEMM, enough channels and tiles: Winograd's F(2x2, 3x3)
+ *   (rt_conv_winograd_f32, the weights transformed at compile time or, a training step's, per call);
  *   2-D with the builtin GEMM, when the plane layout adds at most DIRECT_MAX_WASTE extra columns:
  *   a GEMM over shifted windows of a padded copy of the input (rt_conv_direct_f32);
  *   otherwise im2col of a block of output rows into the workspace and GEMM (rt_conv_gemm_f32);
@@ -11,6 +13,9 @@
  * Blocks are sized so the column matrix stays near the L2 cache; the GEMM is OpenBLAS or the
  * builtin loops as opt->gemm says. */
 #include "codegen/lower/conv_internal.h"
+
+#include <string.h>
+
 #include "runtime/kernels/gemm.h"
 
 /* Column-matrix floats per block (2 MiB): big enough for an efficient GEMM, small enough that
@@ -303,19 +308,17 @@ static bool packable_t(const IrNode *n, const CgLowerOptions *opt, RtConvParams 
 }
 
 /* Winograd's F(2x2, 3x3) (rt_conv_winograd_f32) for a 3x3, stride-1, ungrouped 2-D convolution
- * with constant weights and the builtin GEMM with 512-bit tiles (the weights' transforms are packed
- * for it), where the product of each of the 16 points is a GEMM of enough columns (tiles) and
- * channels to run near the direct kernel's speed: WINOGRAD_MIN_TILES tiles in all, at least
- * WINOGRAD_MIN_CHANNELS channels in and out. Sets rows_per_block: tile rows of about
- * WINOGRAD_BLOCK_TILES tiles, so that a block's 16 transformed inputs and products stay in cache. */
+ * through the builtin GEMM with 512-bit tiles (the weights' transforms are packed for it), with at
+ * least WINOGRAD_MIN_CHANNELS channels in and out and WINOGRAD_MIN_TILES tiles in all: measured
+ * against the direct kernel, batch 1, 1 and 2 threads, 128 to 512 channels, Winograd was faster
+ * down to 7x7 images (16 tiles; 0.66-0.88x there, 0.53-0.59x at 28x28 and 14x14). Sets
+ * rows_per_block: tile rows of about WINOGRAD_BLOCK_TILES tiles. */
 #define WINOGRAD_MIN_TILES 16
 #define WINOGRAD_MIN_CHANNELS 32
 #define WINOGRAD_BLOCK_TILES 112
-static bool winograd_plan(const IrNode *n, const CgLowerOptions *opt, RtConvParams *p)
+bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
 {
-    const IrValue *w = n->inputs[1];
-    if (opt->no_winograd || !opt->pack_weights || n->op != IR_OP_CONV || p->use_blas != RT_GEMM_BUILTIN || !w ||
-        !ir_value_is_constant(w) || w->dtype != SD_DT_F32 || p->groups != 1 || p->in[0] != 1 || p->kernel[0] != 1 ||
+    if (opt->no_winograd || p->use_blas != RT_GEMM_BUILTIN || p->groups != 1 || p->in[0] != 1 || p->kernel[0] != 1 ||
         p->kernel[1] != 3 || p->kernel[2] != 3 || p->stride[1] != 1 || p->stride[2] != 1 || p->dilation[1] != 1 ||
         p->dilation[2] != 1 || p->c_in < WINOGRAD_MIN_CHANNELS || p->c_out < WINOGRAD_MIN_CHANNELS)
         return false;
@@ -329,10 +332,47 @@ static bool winograd_plan(const IrNode *n, const CgLowerOptions *opt, RtConvPara
     return true;
 }
 
-static int64_t winograd_blocks(const RtConvParams *p)
+/* rt_conv_winograd_f32 over p (planned) with operands bufs (the workspace appended), split over
+ * blocks of tile rows and output-channel chunks. */
+SdStatus cg_conv_add_winograd(CgLowered *out, RtConvParams *p, int nb, const int *bufs, double flops, SdError *err)
 {
-    const int64_t rows = p->batch * ((p->out[1] + 1) / 2);
-    return (rows + p->rows_per_block - 1) / p->rows_per_block;
+    const int64_t rows = p->batch * ((p->out[1] + 1) / 2), blocks = (rows + p->rows_per_block - 1) / p->rows_per_block;
+    cg_conv_split_channels(p, p->c_out, blocks);
+    int b[CG_MAX_CALL_BUFS];
+    memcpy(b, bufs, (size_t)nb * sizeof *b);
+    b[nb++] = CG_BUF_WORKSPACE;
+    const size_t ws = (size_t)rt_conv_winograd_layout(p).total * sizeof(float);
+    out->workspace_bytes = ws > out->workspace_bytes ? ws : out->workspace_bytes;
+    SD_TRY(cg_lowered_add(out, "rt_conv_winograd_f32", p, sizeof *p, nb, b, err));
+    cg_lowered_split(out, "rt_conv_winograd_f32_range", blocks * p->c_split, flops * 16.0 / 36.0);
+    cg_lowered_grain(out, p->c_split); /* a block's chunks share its transformed input */
+    return SD_OK;
+}
+
+/* A forward convolution through Winograd's kernel: constant weights transformed and packed at
+ * compile time (unless told not to pack), others on every call into scratch the threads share. */
+static bool lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvParams *p, int nb, int *bufs,
+                           double flops, CgLowered *out, SdStatus *st, SdError *err)
+{
+    const IrValue *w = n->inputs[1];
+    const bool constant = w && ir_value_is_constant(w);
+    if (n->op != IR_OP_CONV || !w || w->dtype != SD_DT_F32 || (constant && !opt->pack_weights) ||
+        !cg_conv_winograd_plan(p, opt))
+        return false;
+    if (constant) {
+        out->packed_operand = 1;
+        out->packed_bytes = (size_t)rt_conv_winograd_packed_floats(p) * sizeof(float);
+        out->pack = rt_conv_winograd_pack_weights;
+        bufs[1] = CG_BUF_PACKED;
+    } else {
+        out->shared_bytes = (size_t)rt_conv_winograd_shared_floats(p) * sizeof(float);
+        *st = cg_lowered_add(out, "rt_conv_winograd_weights_f32", p, sizeof *p, 2, (int[]){1, CG_BUF_SHARED}, err);
+        if (*st != SD_OK)
+            return true;
+        bufs[1] = CG_BUF_SHARED;
+    }
+    *st = cg_conv_add_winograd(out, p, nb, bufs, flops, err);
+    return true;
 }
 
 static void pack_with(CgLowered *out, const RtConvParams *p)
@@ -406,19 +446,9 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
                          flops);
         return SD_OK;
     }
-    if (winograd_plan(n, opt, &p)) {
-        cg_conv_split_channels(&p, cout_g, winograd_blocks(&p));
-        bufs[1] = CG_BUF_PACKED;
-        out->packed_operand = 1;
-        out->packed_bytes = (size_t)rt_conv_winograd_packed_floats(&p) * sizeof(float);
-        out->pack = rt_conv_winograd_pack_weights;
-        out->workspace_bytes = (size_t)rt_conv_winograd_layout(&p).total * sizeof(float);
-        bufs[nb++] = CG_BUF_WORKSPACE;
-        SD_TRY(cg_lowered_add(out, "rt_conv_winograd_f32", &p, sizeof p, nb, bufs, err));
-        cg_lowered_split(out, "rt_conv_winograd_f32_range", winograd_blocks(&p) * p.c_split, flops * 16.0 / 36.0);
-        cg_lowered_grain(out, p.c_split); /* a block's chunks share its transformed input */
-        return SD_OK;
-    }
+    SdStatus st;
+    if (lower_winograd(n, opt, &p, nb, bufs, flops, out, &st, err))
+        return st;
     int64_t k = cin_g * kvol;
     if (cg_conv_direct_plan(&p, opt, cout_g)) {
         const int64_t base = cg_conv_direct_items(&p);

@@ -1,7 +1,7 @@
 /* codegen/lower/conv_grad.c — a convolution's gradients onto the kernels of runtime/kernels/conv.h.
  * CONV_GRAD_INPUT: direct loops for depthwise, one GEMM for 1x1, the convolution of dy with the
- * flipped weights where the convolution has stride 1 (direct, or im2col for images of at most 16
- * pixels), else the transposed convolution of dy (GEMM and col2im). CONV_GRAD_WEIGHT: direct loops
+ * flipped weights where the convolution has stride 1 (Winograd's for 3x3, direct, or im2col for
+ * images of at most 16 pixels), else the transposed convolution of dy (GEMM and col2im). CONV_GRAD_WEIGHT: direct loops
  * for depthwise, dy against shifted windows of x (direct), or im2col of x and GEMM against dy; a
  * layer with few items for the threads sums slices of its images apart and adds them in order. */
 #include "codegen/lower/conv_internal.h"
@@ -63,6 +63,16 @@ static SdStatus lower_grad_input_direct(const IrNode *n, const RtConvParams *p, 
     return add_flipped(n, p, d, "rt_conv_direct_f32", "rt_conv_direct_f32_range", base, k, out, err);
 }
 
+/* The input gradient as a convolution of dy through Winograd's kernel (d planned): the forward
+ * weights flipped, transformed and packed into scratch the threads share, then the kernel. */
+static SdStatus lower_grad_input_winograd(const IrNode *n, RtConvParams *d, CgLowered *out, SdError *err)
+{
+    out->shared_bytes = (size_t)rt_conv_winograd_shared_floats(d) * sizeof(float);
+    SD_TRY(cg_lowered_add(out, "rt_conv_winograd_flipped_weights_f32", d, sizeof *d, 2, (int[]){1, CG_BUF_SHARED}, err));
+    const double flops = 2.0 * (double)ir_value_numel(n->outputs[0]) * (double)(d->c_in * 9);
+    return cg_conv_add_winograd(out, d, 3, (int[]){0, CG_BUF_SHARED, cg_out(n, 0)}, flops, err);
+}
+
 /* dx (output) from dy (input 0) and w (input 1): direct loops for one input channel per group,
  * one GEMM per group for 1x1, else the transposed convolution of dy (GEMM and col2im). */
 SdStatus cg_lower_conv_grad_input(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
@@ -83,6 +93,8 @@ SdStatus cg_lower_conv_grad_input(const IrNode *n, const CgLowerOptions *opt, Cg
         return cg_lowered_add(out, "rt_conv_grad_input_pointwise_f32", &p, sizeof p, 4, bufs, err);
     }
     if (p.groups == 1 && p.stride[1] == 1 && p.stride[2] == 1 && grad_input_as_conv(&p, &d)) {
+        if (cg_conv_winograd_plan(&d, opt))
+            return lower_grad_input_winograd(n, &d, out, err);
         if (cg_conv_direct_plan(&d, opt, d.c_out))
             return lower_grad_input_direct(n, &p, &d, out, err);
         if (rt_conv_small_images(&d))

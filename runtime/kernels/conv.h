@@ -203,14 +203,23 @@ RT_KERNEL_DECL(rt_conv_depthwise_f32)
  * tiles of 2x2 pixels, tile rows counted over all images (batch * ceil(OH / 2) of them, each
  * TW = ceil(OW / 2) tiles), in blocks of rows_per_block tile rows; items: (block, output-channel
  * chunk), chunk fastest. U: the weights' 16 transforms G w G^T, each a c_out x c_in matrix packed
- * for the builtin GEMM (rt_gemm_pack_a), packed at compile time by rt_conv_winograd_pack_weights
- * (false: out of memory). Per block, the input's transforms V (16 matrices of c_in rows, a column
+ * for the builtin GEMM (rt_gemm_pack_a): packed at compile time by rt_conv_winograd_pack_weights
+ * (constant weights; false: out of memory), or on every call into scratch the threads share
+ * (rt_conv_winograd_shared_floats) by rt_conv_winograd_weights_f32 (w -> shared: a training step's
+ * weights) or rt_conv_winograd_flipped_weights_f32 (the forward convolution's weights, for the
+ * input gradient p computes: flipped in space, channels swapped). Per block, the input's transforms V (16 matrices of c_in rows, a column
  * per tile) and, per chunk, the 16 products M = U V are computed and turned into outputs. */
 bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst);
 static inline int64_t rt_conv_winograd_packed_floats(const RtConvParams *p)
 {
     return 16 * rt_gemm_packed_a_floats(p->c_out, p->c_in);
 }
+static inline int64_t rt_conv_winograd_shared_floats(const RtConvParams *p)
+{
+    return rt_conv_winograd_packed_floats(p) + 16 * p->c_out * p->c_in;
+}
+RT_KERNEL_DECL(rt_conv_winograd_weights_f32)
+RT_KERNEL_DECL(rt_conv_winograd_flipped_weights_f32)
 /* The workspace, in floats, each part a multiple of 16: V (16 points vv apart, each c_in rows of
  * ldb floats: a block's tiles and the slack that whole vectors of 16 tiles run into), M (16 points
  * mv apart, a chunk's rows of ldb floats), the input rows a block reads (4 per tile row and channel, wp floats

@@ -31,24 +31,49 @@ static void transform_kernel(const float *g, float u[16])
     }
 }
 
-bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst)
+/* dst = the 16 transforms of the weights w (p's orientation, or with flip those of the forward
+ * convolution whose input gradient p computes: w[c][k] flipped in space), each packed for the
+ * builtin GEMM; u: 16 * c_out * c_in floats of scratch, the transforms before packing. */
+static void transform_weights(const RtConvParams *p, const float *w, bool flip, float *restrict u, float *dst)
 {
-    const RtConvParams *p = params;
     const int64_t K = p->c_out, C = p->c_in, pa = rt_gemm_packed_a_floats(K, C);
-    float *u = malloc((size_t)(16 * K * C) * sizeof(float)); /* [point][k][c] */
-    if (!u)
-        return false;
     for (int64_t k = 0; k < K; k++)
         for (int64_t c = 0; c < C; c++) {
-            float t[16];
-            transform_kernel((const float *)w + (k * C + c) * 9, t);
+            float g[9], t[16];
+            const float *src = w + (flip ? c * K + k : k * C + c) * 9;
+            for (int i = 0; i < 9; i++)
+                g[i] = src[flip ? 8 - i : i];
+            transform_kernel(g, t);
             for (int xi = 0; xi < 16; xi++)
                 u[(xi * K + k) * C + c] = t[xi];
         }
     for (int xi = 0; xi < 16; xi++)
-        rt_gemm_pack_a(u + xi * K * C, K, C, (float *)dst + xi * pa);
+        rt_gemm_pack_a(u + xi * K * C, K, C, dst + xi * pa);
+}
+
+bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst)
+{
+    const RtConvParams *p = params;
+    float *u = malloc((size_t)(16 * p->c_out * p->c_in) * sizeof(float));
+    if (!u)
+        return false;
+    transform_weights(p, w, false, u, dst);
     free(u);
     return true;
+}
+
+RT_KERNEL(rt_conv_winograd_weights_f32)
+{
+    const RtConvParams *p = params_;
+    float *shared = bufs[1];
+    transform_weights(p, bufs[0], false, shared + rt_conv_winograd_packed_floats(p), shared);
+}
+
+RT_KERNEL(rt_conv_winograd_flipped_weights_f32)
+{
+    const RtConvParams *p = params_;
+    float *shared = bufs[1];
+    transform_weights(p, bufs[0], true, shared + rt_conv_winograd_packed_floats(p), shared);
 }
 
 /* Where the four input rows of tile row j of a block start, in rows of its channel's copy: two rows

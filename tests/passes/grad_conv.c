@@ -1,6 +1,7 @@
 /* tests/passes/grad_conv.c — gradients of Conv and ConvTranspose (x, w and bias) against
  * finite differences (tests/passes/gradfam.h): 1-D, 2-D and 3-D, strides, dilations, asymmetric
- * pads, groups, depthwise with and without a channel multiplier, 1x1, im2col in blocks; and the
+ * pads, groups, depthwise with and without a channel multiplier, 1x1, im2col in blocks, Winograd's
+ * F(2x2, 3x3); and the
  * shape errors of the gradient ops. */
 #include "tests/passes/gradfam.h"
 
@@ -213,6 +214,18 @@ Test(grad_conv, small_image_gradients)
              (int64_t[]){3, 3}, true, false);
     run_conv("4x3, dilation 2, asymmetric pads", (ConvSpec){.ns = 2, .groups = 1, .dilations = {2, 2}, .pads = {2, 1, 1, 2}},
              2, 2, 3, (int64_t[]){4, 3}, (int64_t[]){3, 3}, false, false);
+}
+
+/* 3x3, stride 1, 32 channels or more: the forward convolution and the input gradient (the
+ * convolution of dy with the flipped weights) through Winograd's kernel, the weights transformed on
+ * every call; odd widths (a last tile half outside) and two images. */
+Test(grad_conv, winograd_gradients)
+{
+    ConvSpec s = {.ns = 2, .groups = 1, .pads = {1, 1, 1, 1}};
+    GfCase c = conv_case("winograd 32 -> 40, 8x9", &s, 2, 32, 40, (int64_t[]){8, 9}, (int64_t[]){3, 3}, true, 7);
+    c.sample = 97;
+    gf_check(&c, true, false);
+    gf_free_case(&c);
 }
 
 /* The column matrix of this case exceeds one block (2 MiB), so im2col runs in several blocks. */
