@@ -311,10 +311,11 @@ static bool packable_t(const IrNode *n, const CgLowerOptions *opt, RtConvParams 
  * through the builtin GEMM with 512-bit tiles (the weights' transforms are packed for it), with at
  * least WINOGRAD_MIN_CHANNELS channels in and out and WINOGRAD_MIN_TILES tiles in all: measured
  * against the direct kernel, batch 1, 1 and 2 threads, 128 to 512 channels, Winograd was faster
- * down to 7x7 images (16 tiles; 0.66-0.88x there, 0.53-0.59x at 28x28 and 14x14). Sets
- * rows_per_block: tile rows of about WINOGRAD_BLOCK_TILES tiles. */
+ * down to 7x7 images (16 tiles; 0.66-0.88x there, 0.53-0.59x at 28x28 and 14x14), slower at 4x4
+ * (the teacher's last layers: 0.74 -> 1.1 ms for the model); 16-channel layers gained (the student,
+ * batch 256: 18.3 -> 17.4 ms). Sets rows_per_block: tile rows of about WINOGRAD_BLOCK_TILES tiles. */
 #define WINOGRAD_MIN_TILES 16
-#define WINOGRAD_MIN_CHANNELS 32
+#define WINOGRAD_MIN_CHANNELS 16
 #define WINOGRAD_BLOCK_TILES 112
 bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
 {

@@ -292,14 +292,16 @@ Test(conv, matches_reference_openblas)
         check_conv(&cases[i], "openblas");
 }
 
-/* Where shapes allow, a 2-D convolution goes through rt_conv_direct_f32 (weights packed at compile
- * time, or as they are without prepack: a training step's); without it, through im2col. */
+/* Where shapes allow, a 2-D convolution goes through Winograd's kernel (3x3, stride 1) or
+ * rt_conv_direct_f32 (weights packed at compile time, or as they are without prepack: a training
+ * step's); without them, through im2col. */
 Test(conv, matches_reference_builtin)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_conv(&cases[i], "builtin");
         check_conv(&cases[i], "builtin:prepack");
         check_conv(&cases[i], "builtin:direct-conv");
+        check_conv(&cases[i], "builtin:winograd"); /* the direct kernel with packed weights */
     }
 }
 
