@@ -249,6 +249,36 @@ static inline RtWinogradLayout rt_conv_winograd_layout(const RtConvParams *p)
 }
 RT_KERNEL_DECL(rt_conv_winograd_f32)
 RT_RANGE_KERNEL_DECL(rt_conv_winograd_f32_range)
+
+/* rt_conv_grad_weight_winograd_f32: x, dy -> dw, workspace, [shared]: the weight gradient of such a
+ * convolution (params: the forward's), dU[point] = D[point] V[point]^T summed over the tiles, D the
+ * gradients of the products (A dy A^T per tile), then dw = G^T dU G. Items: slices of the blocks of
+ * tile rows (RtConvParams.slices, each summed into its own partial in the shared scratch when above
+ * 1, then rt_conv_sum_slices_f32). Workspace: V, D (16 points of c_out rows of ldb floats, dv
+ * apart), dU (16 c_out x c_in), the input rows, the rows of dy (2 per tile row and channel, wq
+ * floats), the GEMM's. */
+typedef struct RtWinogradGradLayout {
+    int64_t ldb, vv, dv, wp, wq, v_floats, d_floats, u_floats, plane_floats, rows_floats, total;
+} RtWinogradGradLayout;
+static inline RtWinogradGradLayout rt_conv_winograd_grad_layout(const RtConvParams *p)
+{
+    const RtWinogradLayout f = rt_conv_winograd_layout(p);
+    const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1, tw = (p->out[2] + 1) / 2;
+    RtWinogradGradLayout l;
+    l.ldb = f.ldb, l.vv = f.vv, l.wp = f.wp;
+    l.dv = p->c_out * l.ldb + 16;
+    l.wq = 2 * f.wt;
+    l.v_floats = f.v_floats;
+    l.d_floats = 16 * l.dv;
+    l.u_floats = (16 * p->c_out * p->c_in + 15) / 16 * 16;
+    l.plane_floats = f.plane_floats;
+    l.rows_floats = p->c_out * rpb * 2 * l.wq;
+    l.total = l.v_floats + l.d_floats + l.u_floats + l.plane_floats + l.rows_floats +
+              rt_gemm_workspace_floats(p->c_out, p->c_in, rpb * tw);
+    return l;
+}
+RT_KERNEL_DECL(rt_conv_grad_weight_winograd_f32)
+RT_RANGE_KERNEL_DECL(rt_conv_grad_weight_winograd_f32_range)
 /* The same work split over threads: items are (image, group, row block, channel chunk) for gemm,
  * or (block of images_per_block images, group, channel chunk) when that is above 1; (image, group,
  * channel chunk) for pointwise, (image, output channel) for depthwise. */

@@ -287,3 +287,115 @@ RT_KERNEL(rt_conv_winograd_f32)
     conv_winograd_items(p, bufs, 0, conv_winograd_n_items(p));
 }
 RT_RANGE_KERNEL(rt_conv_winograd_f32_range) { conv_winograd_items(params_, bufs, begin, end); }
+
+/* --- the weight gradient (rt_conv_grad_weight_winograd_f32) --- */
+
+/* The rows of dy the tiles of tile rows [r0, r0 + nr) cover, for every output channel: row a of
+ * tile row j of channel k at rows + ((k * nr + j) * 2 + a) * wq, zero past the output. */
+static void copy_dy_rows(const RtConvParams *p, const float *dy, int64_t r0, int64_t nr, float *restrict rows,
+                         int64_t wq)
+{
+    const int64_t K = p->c_out, OH = p->out[1], OW = p->out[2], TH = (OH + 1) / 2;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < nr; j++) {
+            const int64_t r = r0 + j, n = r / TH, ty = r % TH;
+            for (int64_t a = 0; a < 2; a++) {
+                float *row = rows + ((k * nr + j) * 2 + a) * wq;
+                const int64_t oy = 2 * ty + a;
+                if (oy >= OH) {
+                    memset(row, 0, (size_t)wq * sizeof(float));
+                    continue;
+                }
+                memcpy(row, dy + ((n * K + k) * OH + oy) * OW, (size_t)OW * sizeof(float));
+                memset(row + OW, 0, (size_t)(wq - OW) * sizeof(float));
+            }
+        }
+}
+
+/* D[point][k][col] = A dy A^T for each tile's 2x2 of dy (the gradient of the products M, through
+ * the output transform A^T M A), A = [1 0; 1 1; 1 -1; 0 -1]. */
+static void transform_dy(const RtConvParams *p, const float *restrict rows, int64_t wq, int64_t nr,
+                         float *restrict D, int64_t ldb, int64_t dv)
+{
+    const int64_t K = p->c_out, TW = (p->out[2] + 1) / 2;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < nr; j++) {
+            const float *q = rows + (k * nr + j) * 2 * wq;
+            float *d = D + k * ldb + j * TW;
+            for (int64_t t = 0; t < TW; t += 16) {
+                const v16f v0 = *(const v16f_u *)(q + 2 * t), v1 = *(const v16f_u *)(q + 2 * t + 16);
+                const v16f w0 = *(const v16f_u *)(q + wq + 2 * t), w1 = *(const v16f_u *)(q + wq + 2 * t + 16);
+                const v16f y00 = EVEN16(v0, v1), y01 = ODD16(v0, v1), y10 = EVEN16(w0, w1), y11 = ODD16(w0, w1);
+                /* rows: y0, y0 + y1, y0 - y1, -y1; then the same along the columns */
+                const v16f a10 = y00 + y10, a11 = y01 + y11, a20 = y00 - y10, a21 = y01 - y11;
+#define WG_D(xi, val) (*(v16f_u *)(d + (xi) * dv + t) = (val))
+                WG_D(0, y00), WG_D(1, y00 + y01), WG_D(2, y00 - y01), WG_D(3, -y01);
+                WG_D(4, a10), WG_D(5, a10 + a11), WG_D(6, a10 - a11), WG_D(7, -a11);
+                WG_D(8, a20), WG_D(9, a20 + a21), WG_D(10, a20 - a21), WG_D(11, -a21);
+                WG_D(12, -y10), WG_D(13, -y10 - y11), WG_D(14, y11 - y10), WG_D(15, y11);
+#undef WG_D
+            }
+        }
+}
+
+/* dw[k][c] = G^T dU[.][k][c] G (3x3 from the 16 points) */
+static void weights_from_points(const RtConvParams *p, const float *restrict dU, float *restrict dw)
+{
+    const int64_t K = p->c_out, C = p->c_in;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t c = 0; c < C; c++) {
+            float u[16], t[3][4];
+            for (int xi = 0; xi < 16; xi++)
+                u[xi] = dU[(xi * K + k) * C + c];
+            for (int j = 0; j < 4; j++) {
+                t[0][j] = u[j] + 0.5f * (u[4 + j] + u[8 + j]);
+                t[1][j] = 0.5f * (u[4 + j] - u[8 + j]);
+                t[2][j] = 0.5f * (u[4 + j] + u[8 + j]) + u[12 + j];
+            }
+            float *g = dw + (k * C + c) * 9;
+            for (int a = 0; a < 3; a++) {
+                g[a * 3 + 0] = t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+                g[a * 3 + 1] = 0.5f * (t[a][1] - t[a][2]);
+                g[a * 3 + 2] = 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+            }
+        }
+}
+
+/* Slices [begin, end) of the blocks of tile rows: each sums dU[point] = D[point] V[point]^T over
+ * its blocks, then writes G^T dU G into dw (one slice) or its partial in the shared scratch. */
+static void grad_weight_winograd_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const float *x = bufs[0], *dy = bufs[1];
+    float *dw = bufs[2], *work = bufs[3];
+    float *partial = p->slices > 1 ? bufs[4] : NULL;
+    if (p->groups != 1 || p->rows_per_block <= 0)
+        return;
+    const int64_t K = p->c_out, C = p->c_in, TW = (p->out[2] + 1) / 2, R = p->batch * ((p->out[1] + 1) / 2);
+    const int64_t rpb = p->rows_per_block, nblk = (R + rpb - 1) / rpb, S = p->slices > 1 ? p->slices : 1;
+    RtWinogradGradLayout l = rt_conv_winograd_grad_layout(p);
+    float *V = work, *D = V + l.v_floats, *dU = D + l.d_floats, *plane = dU + l.u_floats,
+          *rows = plane + l.plane_floats, *gemm_work = rows + l.rows_floats;
+    for (int64_t s = begin; s < end; s++) {
+        const int64_t b0 = s * nblk / S, b1 = (s + 1) * nblk / S;
+        if (b0 == b1)
+            memset(dU, 0, (size_t)(16 * K * C) * sizeof(float));
+        for (int64_t b = b0; b < b1; b++) {
+            const int64_t r0 = b * rpb, nr = R - r0 < rpb ? R - r0 : rpb;
+            copy_input_rows(p, x, r0, nr, plane, l.wp);
+            copy_dy_rows(p, dy, r0, nr, rows, l.wq);
+            transform_input(p, plane, l.wp, r0, nr, V, l.ldb, l.vv);
+            transform_dy(p, rows, l.wq, nr, D, l.ldb, l.dv);
+            for (int xi = 0; xi < 16; xi++)
+                rt_gemm_f32(0, 1, K, C, nr * TW, 1.0f, D + xi * l.dv, l.ldb, V + xi * l.vv, l.ldb, b == b0 ? 0.0f : 1.0f,
+                            dU + xi * K * C, C, p->use_blas, gemm_work);
+        }
+        weights_from_points(p, dU, partial ? partial + s * K * C * 9 : dw);
+    }
+}
+
+RT_KERNEL(rt_conv_grad_weight_winograd_f32)
+{
+    const RtConvParams *p = params_;
+    grad_weight_winograd_items(p, bufs, 0, p->slices > 1 ? p->slices : 1);
+}
+RT_RANGE_KERNEL(rt_conv_grad_weight_winograd_f32_range) { grad_weight_winograd_items(params_, bufs, begin, end); }
