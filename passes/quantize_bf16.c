@@ -1,22 +1,42 @@
 /* passes/quantize_bf16.c — the bf16 rewrites of passes/quantize.c: non-depthwise Conv and MatMul
- * with constant weights -> CONV_BF16 / MATMUL_BF16, a ReLU/Clip and a MatMul's bias folded in. */
+ * with constant weights -> CONV_BF16 / MATMUL_BF16, a ReLU/Clip and a MatMul's bias folded in;
+ * the 3x3 stride-1 convolutions Winograd's kernel takes stay f32 Convs, whose products code
+ * generation computes in bf16. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/winograd.h"
 #include "passes/quantize_internal.h"
 #include "support/mem.h"
+#include "support/names.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* bf16                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Whether code generation computes convolution n by Winograd's F(2x2, 3x3) with bf16 products (3x3,
+ * stride 1, one group, 2-D, the sizes of ir/winograd.h, `winograd` not disabled): then it stays an
+ * f32 Conv, which code generation lowers so, its weights' transforms packed as bf16 pairs. */
+static bool winograd_bf16(const QCtx *c, const IrNode *n)
+{
+    const IrConvAttrs *a = &n->attrs.conv;
+    const IrShape *w = &n->inputs[1]->shape, *y = &n->outputs[0]->shape;
+    if (sd_name_listed(c->opt->disabled, "winograd") || a->nspatial != 2 || a->groups != 1 || w->rank != 4 ||
+        y->rank != 4 || w->dims[2] != 3 || w->dims[3] != 3)
+        return false;
+    for (int i = 0; i < 2; i++)
+        if (a->strides[i] != 1 || a->dilations[i] != 1)
+            return false;
+    return ir_winograd_sizes(w->dims[1], w->dims[0], y->dims[0], y->dims[2], y->dims[3], true);
+}
+
 SdStatus pass_quant_bf16_conv(QCtx *c, IrNode *n)
 {
     IrValue *x = n->inputs[0], *w = n->inputs[1], *b = n->n_inputs > 2 ? n->inputs[2] : NULL, *y = n->outputs[0];
     const IrConvAttrs *ca = &n->attrs.conv;
-    if (x->dtype != SD_DT_F32 || !pass_quant_const_f32(w) || (b && !pass_quant_const_f32(b)))
+    if (x->dtype != SD_DT_F32 || !pass_quant_const_f32(w) || (b && !pass_quant_const_f32(b)) || winograd_bf16(c, n))
         return SD_OK;
     const int64_t c_out = w->shape.dims[0];
     if (w->shape.dims[1] == 1 && ca->groups > 1)

@@ -16,6 +16,7 @@
 
 #include <string.h>
 
+#include "ir/winograd.h"
 #include "runtime/kernels/gemm.h"
 
 /* Column-matrix floats per block (2 MiB): big enough for an efficient GEMM, small enough that
@@ -308,24 +309,22 @@ static bool packable_t(const IrNode *n, const CgLowerOptions *opt, RtConvParams 
 }
 
 /* Winograd's F(2x2, 3x3) (rt_conv_winograd_f32) for a 3x3, stride-1, ungrouped 2-D convolution
- * through the builtin GEMM with 512-bit tiles (the weights' transforms are packed for it), with at
- * least WINOGRAD_MIN_CHANNELS channels in and out and WINOGRAD_MIN_TILES tiles in all: measured
- * against the direct kernel, batch 1, 1 and 2 threads, 128 to 512 channels, Winograd was faster
- * down to 7x7 images (16 tiles; 0.66-0.88x there, 0.53-0.59x at 28x28 and 14x14), slower at 4x4
- * (the teacher's last layers: 0.74 -> 1.1 ms for the model); 16-channel layers gained (the student,
- * batch 256: 18.3 -> 17.4 ms). Sets rows_per_block: tile rows of about WINOGRAD_BLOCK_TILES tiles. */
-#define WINOGRAD_MIN_TILES 16
-#define WINOGRAD_MIN_CHANNELS 16
+ * through the builtin GEMM with 512-bit tiles or its bf16 products (the weights' transforms are
+ * packed for them), of the sizes ir/winograd.h allows: measured against the direct kernel, batch 1,
+ * 1 and 2 threads, 128 to 512 channels, Winograd was faster down to 7x7 images (16 tiles; 0.66-0.88x
+ * there, 0.53-0.59x at 28x28 and 14x14), slower at 4x4 (the teacher's last layers: 0.74 -> 1.1 ms
+ * for the model); 16-channel layers gained (the student, batch 256: 18.3 -> 17.4 ms). Sets
+ * rows_per_block: tile rows of about WINOGRAD_BLOCK_TILES tiles. */
 #define WINOGRAD_BLOCK_TILES 112
 bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
 {
-    if (opt->no_winograd || p->use_blas != RT_GEMM_BUILTIN || p->groups != 1 || p->in[0] != 1 || p->kernel[0] != 1 ||
-        p->kernel[1] != 3 || p->kernel[2] != 3 || p->stride[1] != 1 || p->stride[2] != 1 || p->dilation[1] != 1 ||
-        p->dilation[2] != 1 || p->c_in < WINOGRAD_MIN_CHANNELS || p->c_out < WINOGRAD_MIN_CHANNELS)
+    const bool bf16 = p->use_blas == RT_GEMM_BF16;
+    if (opt->no_winograd || (p->use_blas != RT_GEMM_BUILTIN && !bf16) || p->groups != 1 || p->in[0] != 1 ||
+        p->kernel[0] != 1 || p->kernel[1] != 3 || p->kernel[2] != 3 || p->stride[1] != 1 || p->stride[2] != 1 ||
+        p->dilation[1] != 1 || p->dilation[2] != 1 ||
+        !ir_winograd_sizes(p->c_in, p->c_out, p->batch, p->out[1], p->out[2], bf16))
         return false;
     const int64_t tw = (p->out[2] + 1) / 2, rows = p->batch * ((p->out[1] + 1) / 2);
-    if (rows * tw < WINOGRAD_MIN_TILES)
-        return false;
     int64_t rpb = (WINOGRAD_BLOCK_TILES + tw / 2) / tw;
     rpb = rpb < 1 ? 1 : rpb > rows ? rows : rpb;
     p->rows_per_block = rpb;
@@ -333,19 +332,35 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
     return true;
 }
 
-/* rt_conv_winograd_f32 over p (planned) with operands bufs (the workspace appended), split over
- * blocks of tile rows and output-channel chunks. */
-SdStatus cg_conv_add_winograd(CgLowered *out, RtConvParams *p, int nb, const int *bufs, double flops, SdError *err)
+/* Output-channel chunks of a planned p for the threads; with bf16 products, chunks whose packed
+ * transforms the bf16 GEMM takes whole (rt_gemm_whole_a: at most RT_GEMM_MC rows). */
+void cg_conv_winograd_chunks(RtConvParams *p)
 {
     const int64_t rows = p->batch * ((p->out[1] + 1) / 2), blocks = (rows + p->rows_per_block - 1) / p->rows_per_block;
     cg_conv_split_channels(p, p->c_out, blocks);
+    int64_t chunk = p->c_split > 1 ? p->c_chunk : p->c_out;
+    if (p->use_blas == RT_GEMM_BF16 && !rt_gemm_whole_a(chunk, p->c_in, RT_GEMM_MR)) {
+        const int64_t fit = RT_GEMM_WHOLE_A_FLOATS / p->c_in / 16 * 16;
+        chunk = fit < RT_GEMM_MC / 16 * 16 ? fit : RT_GEMM_MC / 16 * 16;
+        p->c_chunk = chunk;
+        p->c_split = (p->c_out + chunk - 1) / chunk;
+    }
+}
+
+/* rt_conv_winograd_f32 over p (planned, chunks too) with operands bufs (the workspace appended),
+ * split over blocks of tile rows and output-channel chunks. */
+SdStatus cg_conv_add_winograd(CgLowered *out, const RtConvParams *p, int nb, const int *bufs, double flops,
+                              SdError *err)
+{
+    const int64_t rows = p->batch * ((p->out[1] + 1) / 2), blocks = (rows + p->rows_per_block - 1) / p->rows_per_block;
     int b[CG_MAX_CALL_BUFS];
     memcpy(b, bufs, (size_t)nb * sizeof *b);
     b[nb++] = CG_BUF_WORKSPACE;
     const size_t ws = (size_t)rt_conv_winograd_layout(p).total * sizeof(float);
     out->workspace_bytes = ws > out->workspace_bytes ? ws : out->workspace_bytes;
     SD_TRY(cg_lowered_add(out, "rt_conv_winograd_f32", p, sizeof *p, nb, b, err));
-    cg_lowered_split(out, "rt_conv_winograd_f32_range", blocks * p->c_split, flops * 16.0 / 36.0);
+    cg_lowered_split(out, "rt_conv_winograd_f32_range", blocks * (p->c_split > 1 ? p->c_split : 1),
+                     flops * 16.0 / 36.0);
     cg_lowered_grain(out, p->c_split); /* a block's chunks share its transformed input */
     return SD_OK;
 }
@@ -357,9 +372,12 @@ static bool lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvPar
 {
     const IrValue *w = n->inputs[1];
     const bool constant = w && ir_value_is_constant(w);
+    /* a training step's bf16 products are those of its rounded operands (gemm_bf16.c), not of their
+     * transforms: Winograd there only in f32 */
     if (n->op != IR_OP_CONV || !w || w->dtype != SD_DT_F32 || (constant && !opt->pack_weights) ||
-        !cg_conv_winograd_plan(p, opt))
+        (!constant && p->use_blas == RT_GEMM_BF16) || !cg_conv_winograd_plan(p, opt))
         return false;
+    cg_conv_winograd_chunks(p);
     if (constant) {
         out->packed_operand = 1;
         out->packed_bytes = (size_t)rt_conv_winograd_packed_floats(p) * sizeof(float);

@@ -67,6 +67,7 @@ static SdStatus lower_grad_input_direct(const IrNode *n, const RtConvParams *p, 
  * weights flipped, transformed and packed into scratch the threads share, then the kernel. */
 static SdStatus lower_grad_input_winograd(const IrNode *n, RtConvParams *d, CgLowered *out, SdError *err)
 {
+    cg_conv_winograd_chunks(d);
     out->shared_bytes = (size_t)rt_conv_winograd_shared_floats(d) * sizeof(float);
     SD_TRY(cg_lowered_add(out, "rt_conv_winograd_flipped_weights_f32", d, sizeof *d, 2, (int[]){1, CG_BUF_SHARED}, err));
     const double flops = 2.0 * (double)ir_value_numel(n->outputs[0]) * (double)(d->c_in * 9);
@@ -93,7 +94,7 @@ SdStatus cg_lower_conv_grad_input(const IrNode *n, const CgLowerOptions *opt, Cg
         return cg_lowered_add(out, "rt_conv_grad_input_pointwise_f32", &p, sizeof p, 4, bufs, err);
     }
     if (p.groups == 1 && p.stride[1] == 1 && p.stride[2] == 1 && grad_input_as_conv(&p, &d)) {
-        if (cg_conv_winograd_plan(&d, opt))
+        if (p.use_blas != RT_GEMM_BF16 && cg_conv_winograd_plan(&d, opt))
             return lower_grad_input_winograd(n, &d, out, err);
         if (cg_conv_direct_plan(&d, opt, d.c_out))
             return lower_grad_input_direct(n, &p, &d, out, err);
@@ -201,7 +202,7 @@ SdStatus cg_lower_conv_grad_weight(const IrNode *n, const CgLowerOptions *opt, C
     const int64_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
     const int64_t cout_g = p.c_out / p.groups;
     RtConvParams d = p;
-    if (cg_conv_winograd_plan(&d, opt))
+    if (p.use_blas != RT_GEMM_BF16 && cg_conv_winograd_plan(&d, opt)) /* f32 only, as the forward */
         return lower_grad_weight_winograd(n, &d, k, out, err);
     d = p;
     if (!cg_conv_is_pointwise(&p) && cg_conv_direct_plan(&d, opt, cout_g))

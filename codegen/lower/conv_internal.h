@@ -29,10 +29,12 @@ void cg_conv_sliver_chunks(RtConvParams *p, int64_t cout_g, int64_t cols, int64_
 /* Whether rt_conv_direct_f32 takes it (then its planes, images and rows per block), its items. */
 bool cg_conv_direct_plan(RtConvParams *p, const CgLowerOptions *opt, int64_t cout_g);
 int64_t cg_conv_direct_items(const RtConvParams *p);
-/* Whether Winograd's kernel takes it (then its blocks of tile rows), and its call over operands
- * bufs (the workspace appended; its output-channel chunks planned here). */
+/* Whether Winograd's kernel takes it (then its blocks of tile rows), its output-channel chunks, and
+ * its call over operands bufs (the workspace appended). */
 bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt);
-SdStatus cg_conv_add_winograd(CgLowered *out, RtConvParams *p, int nb, const int *bufs, double flops, SdError *err);
+void cg_conv_winograd_chunks(RtConvParams *p);
+SdStatus cg_conv_add_winograd(CgLowered *out, const RtConvParams *p, int nb, const int *bufs, double flops,
+                              SdError *err);
 /* A transposed convolution's images side by side and workspace, its items. */
 void cg_conv_transpose_images(RtConvParams *t, int64_t m, int64_t cin_g, CgLowered *out);
 int64_t cg_conv_transpose_items(const RtConvParams *t);

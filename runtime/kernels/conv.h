@@ -203,15 +203,23 @@ RT_KERNEL_DECL(rt_conv_depthwise_f32)
  * tiles of 2x2 pixels, tile rows counted over all images (batch * ceil(OH / 2) of them, each
  * TW = ceil(OW / 2) tiles), in blocks of rows_per_block tile rows; items: (block, output-channel
  * chunk), chunk fastest. U: the weights' 16 transforms G w G^T, each a c_out x c_in matrix packed
- * for the builtin GEMM (rt_gemm_pack_a): packed at compile time by rt_conv_winograd_pack_weights
+ * for the builtin GEMM (rt_gemm_pack_a; bf16 pairs per chunk with RT_GEMM_BF16, see below): packed at compile time by rt_conv_winograd_pack_weights
  * (constant weights; false: out of memory), or on every call into scratch the threads share
  * (rt_conv_winograd_shared_floats) by rt_conv_winograd_weights_f32 (w -> shared: a training step's
  * weights) or rt_conv_winograd_flipped_weights_f32 (the forward convolution's weights, for the
  * input gradient p computes: flipped in space, channels swapped). Per block, the input's transforms V (16 matrices of c_in rows, a column
  * per tile) and, per chunk, the 16 products M = U V are computed and turned into outputs. */
 bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst);
+/* With bf16 products (use_blas RT_GEMM_BF16), each point's transforms are packed per channel chunk
+ * as bf16 pairs (rt_gemm_bf16_pack_a), chunk_lanes apart (the last chunk in a slot as large). */
+static inline int64_t rt_conv_winograd_chunk_lanes(const RtConvParams *p)
+{
+    return rt_gemm_bf16_packed_a_lanes(p->c_split > 1 ? p->c_chunk : p->c_out, p->c_in);
+}
 static inline int64_t rt_conv_winograd_packed_floats(const RtConvParams *p)
 {
+    if (p->use_blas == RT_GEMM_BF16)
+        return 16 * (p->c_split > 1 ? p->c_split : 1) * rt_conv_winograd_chunk_lanes(p);
     return 16 * rt_gemm_packed_a_floats(p->c_out, p->c_in);
 }
 static inline int64_t rt_conv_winograd_shared_floats(const RtConvParams *p)

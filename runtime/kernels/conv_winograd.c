@@ -47,6 +47,15 @@ static void transform_weights(const RtConvParams *p, const float *w, bool flip, 
             for (int xi = 0; xi < 16; xi++)
                 u[(xi * K + k) * C + c] = t[xi];
         }
+    if (p->use_blas == RT_GEMM_BF16) {
+        const int64_t cs = p->c_split > 1 ? p->c_split : 1, cc = cs > 1 ? p->c_chunk : K;
+        const int64_t lanes = rt_conv_winograd_chunk_lanes(p);
+        for (int xi = 0; xi < 16; xi++)
+            for (int64_t c = 0; c < cs; c++)
+                rt_gemm_bf16_pack_a(u + (xi * K + c * cc) * C, C, c < cs - 1 ? cc : K - c * cc, C,
+                                    (uint32_t *)dst + (xi * cs + c) * lanes);
+        return;
+    }
     for (int xi = 0; xi < 16; xi++)
         rt_gemm_pack_a(u + xi * K * C, K, C, dst + xi * pa);
 }
@@ -232,6 +241,14 @@ static inline void point_products(const RtConvParams *p, const float *U, int64_t
                                   const float *V, int64_t ldb, int64_t vv, float *M, int64_t mv, float *work)
 {
     const int64_t K = p->c_out, C = p->c_in, pa = rt_gemm_packed_a_floats(K, C);
+    if (p->use_blas == RT_GEMM_BF16) { /* the chunk's own packed pairs */
+        const int64_t cs = p->c_split > 1 ? p->c_split : 1, c = cs > 1 ? k0 / p->c_chunk : 0;
+        const int64_t lanes = rt_conv_winograd_chunk_lanes(p);
+        for (int xi = 0; xi < 16; xi++)
+            rt_gemm_bf16_packed_a(m, n, C, (const uint32_t *)U + (xi * cs + c) * lanes, V + xi * vv, ldb, 0.0f,
+                                  M + xi * mv, ldb, work);
+        return;
+    }
     for (int xi = 0; xi < 16; xi++)
         rt_gemm_f32_packed_a(m, n, C, U + xi * pa, k0, K, V + xi * vv, ldb, 0.0f, M + xi * mv, ldb, work);
 }

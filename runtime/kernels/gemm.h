@@ -120,6 +120,19 @@ void rt_gemm_pack_a_trans(const float *A, int64_t lda, int64_t M, int64_t K, flo
 void rt_gemm_f32_packed_a(int64_t M, int64_t N, int64_t K, const float *Ap, int64_t row0, int64_t rows,
                           const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *work);
 
+/* The bf16 product with A packed ahead of time (gemm_bf16.c), for A small enough to be packed
+ * whole (rt_gemm_whole_a(M, K, RT_GEMM_MR)): rt_gemm_bf16_pack_a packs an M x K matrix (rows lda
+ * apart) into rt_gemm_bf16_packed_a_lanes(M, K) 32-bit lanes of bf16 pairs; rt_gemm_bf16_packed_a
+ * computes C = A B + beta * C from them (B not transposed, rows ldb apart), work:
+ * rt_gemm_core_floats(M, K). */
+static inline int64_t rt_gemm_bf16_packed_a_lanes(int64_t M, int64_t K)
+{
+    return (M + RT_GEMM_MR - 1) / RT_GEMM_MR * RT_GEMM_MR * ((K + 1) / 2);
+}
+void rt_gemm_bf16_pack_a(const float *A, int64_t lda, int64_t M, int64_t K, uint32_t *dst);
+void rt_gemm_bf16_packed_a(int64_t M, int64_t N, int64_t K, const uint32_t *pa, const float *B, int64_t ldb,
+                           float beta, float *C, int64_t ldc, float *work);
+
 /* C[M,N] = op(A)[M,K] * B + beta * C where row k of B starts at B + b_rows[k] (overlapping rows
  * welcome: a convolution's shifted windows of one padded input, conv_direct.c). A is either M x K
  * row-major (lda) or, when Ap is given, packed ahead of time as for rt_gemm_f32_packed_a (row0,

@@ -301,6 +301,38 @@ static void sliver_times_block(int64_t kq, const uint32_t *pa, int64_t tiles, in
         ukr_for(m_edge, nv)(kq, pa + tiles * MR * kq, pb, width, c + tiles * MR * ldc, ldc, beta, m_edge, n);
 }
 
+/* The blocks of K the products use, of even length: kcb each, the last one shorter. */
+static inline int64_t k_block(int64_t K)
+{
+    const int64_t nkb = (K + RT_GEMM_KC - 1) / RT_GEMM_KC;
+    return ((K + nkb - 1) / nkb + 1) / 2 * 2;
+}
+
+/* A packed whole, once (when rt_gemm_whole_a(M, K, MR)): block pc starts pc / 2 * m_pad lanes in */
+static void pack_a_whole(const Product *p, int64_t M, int64_t K, uint32_t *pa)
+{
+    const int64_t kcb = k_block(K), m_pad = (M + MR - 1) / MR * MR;
+    for (int64_t pc = 0; pc < K; pc += kcb)
+        pack_a_block(p, 0, pc, M / MR, (int)(M % MR), K - pc < kcb ? K - pc : kcb, pa + pc / 2 * m_pad);
+}
+
+/* C = A op(B) + beta C for A packed whole (pack_a_whole), every sliver of B packed into pb */
+static void times_whole_a(const Product *p, const uint32_t *pa, int64_t M, int64_t N, int64_t K, float beta, float *C,
+                          int64_t ldc, uint32_t *pb)
+{
+    const int n_rem = (int)(N % NR), w_rem = (n_rem + 15) / 16 * 16, m_rem = (int)(M % MR);
+    const int64_t n_full = N - n_rem, kcb = k_block(K), m_pad = (M + MR - 1) / MR * MR, tiles = M / MR;
+    for (int64_t jr = 0; jr < N; jr += NR) {
+        const int edge = jr == n_full, width = edge ? w_rem : NR, n = edge ? n_rem : NR;
+        for (int64_t pc = 0; pc < K; pc += kcb) {
+            const int64_t kc = K - pc < kcb ? K - pc : kcb;
+            pack_b(&p->b, p->trans_b, pc, jr, n, width, kc, pb);
+            sliver_times_block((kc + 1) / 2, pa + pc / 2 * m_pad, tiles, m_rem, pb, width, n, C + jr, ldc,
+                               pc == 0 ? beta : 1.0f);
+        }
+    }
+}
+
 /* C[M,N] = alpha op(A) op(B) + beta C without the C^T variant; work: rt_gemm_core_floats(M, K)
  * floats (the pairs take at most as many 32-bit lanes as gemm.c's floats). */
 static __attribute__((noinline)) void run(const Product *p, int64_t M, int64_t N, int64_t K, float beta, float *C,
@@ -308,23 +340,12 @@ static __attribute__((noinline)) void run(const Product *p, int64_t M, int64_t N
 {
     const int n_rem = (int)(N % NR), w_rem = (n_rem + 15) / 16 * 16, m_rem = (int)(M % MR);
     const int64_t n_full = N - n_rem;
-    const int64_t nkb = (K + RT_GEMM_KC - 1) / RT_GEMM_KC, kcb = ((K + nkb - 1) / nkb + 1) / 2 * 2;
+    const int64_t kcb = k_block(K);
     uint32_t *pa = (uint32_t *)work;
     if (rt_gemm_whole_a(M, K, MR)) {
-        /* A packed whole, once; block pc starts pc / 2 * m_pad lanes in */
-        const int64_t m_pad = (M + MR - 1) / MR * MR, tiles = M / MR;
-        uint32_t *pb = pa + (m_pad * ((K + 1) / 2) + 15) / 16 * 16;
-        for (int64_t pc = 0; pc < K; pc += kcb)
-            pack_a_block(p, 0, pc, tiles, m_rem, K - pc < kcb ? K - pc : kcb, pa + pc / 2 * m_pad);
-        for (int64_t jr = 0; jr < N; jr += NR) {
-            const int edge = jr == n_full, width = edge ? w_rem : NR, n = edge ? n_rem : NR;
-            for (int64_t pc = 0; pc < K; pc += kcb) {
-                const int64_t kc = K - pc < kcb ? K - pc : kcb;
-                pack_b(&p->b, p->trans_b, pc, jr, n, width, kc, pb);
-                sliver_times_block((kc + 1) / 2, pa + pc / 2 * m_pad, tiles, m_rem, pb, width, n, C + jr, ldc,
-                                   pc == 0 ? beta : 1.0f);
-            }
-        }
+        const int64_t m_pad = (M + MR - 1) / MR * MR;
+        pack_a_whole(p, M, K, pa);
+        times_whole_a(p, pa, M, N, K, beta, C, ldc, pa + (m_pad * ((K + 1) / 2) + 15) / 16 * 16);
         return;
     }
     const int64_t mc_step = RT_GEMM_MC / MR * MR, mc_max = M < mc_step ? M : mc_step;
@@ -377,4 +398,19 @@ void QG(rt_gemm_bf16_bt_rows)(int64_t M, int64_t N, int64_t K, const float *A, i
 {
     const Product p = {{A, lda, NULL}, {B, 0, bt_rows}, 0, 1, 1.0f};
     run(&p, M, N, K, beta, C, ldc, work);
+}
+
+void QG(rt_gemm_bf16_pack_a)(const float *A, int64_t lda, int64_t M, int64_t K, uint32_t *dst)
+{
+    const Product p = {{A, lda, NULL}, {NULL, 0, NULL}, 0, 0, 1.0f};
+    pack_a_whole(&p, M, K, dst);
+}
+
+void QG(rt_gemm_bf16_packed_a)(int64_t M, int64_t N, int64_t K, const uint32_t *pa, const float *B, int64_t ldb,
+                               float beta, float *C, int64_t ldc, float *work)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return;
+    const Product p = {{NULL, 0, NULL}, {B, ldb, NULL}, 0, 0, 1.0f};
+    times_whole_a(&p, pa, M, N, K, beta, C, ldc, (uint32_t *)work);
 }

@@ -1,0 +1,30 @@
+/* ir/winograd.h — which convolutions code generation computes by Winograd's F(2x2, 3x3): the
+ * thresholds that code generation (codegen/lower/conv.c) and the bf16 rewrite (passes/quantize_bf16.c,
+ * which leaves such convolutions in f32 for it) share, so that both decide alike. */
+#ifndef SD_IR_WINOGRAD_H
+#define SD_IR_WINOGRAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Channels in and out at least; input channels at most (bf16: the packed transforms of a chunk of
+ * output channels must fit the bf16 GEMM's whole-A packing). */
+#define IR_WINOGRAD_MIN_CHANNELS 16
+#define IR_WINOGRAD_MAX_IN_CHANNELS 16384
+/* Tiles of 2x2 outputs in all (batch included) at least: f32, and with bf16 products, where the
+ * direct bf16 kernel with its weights packed once was as fast on fewer (7x7 layers at batch 8: 128
+ * tiles, 2.8 ms direct against 3.9) */
+#define IR_WINOGRAD_MIN_TILES 16
+#define IR_WINOGRAD_BF16_MIN_TILES 64
+
+/* Whether a 2-D convolution of these sizes qualifies (3x3 kernel, stride 1, dilation 1, one group
+ * are the caller's to check). */
+static inline bool ir_winograd_sizes(int64_t c_in, int64_t c_out, int64_t batch, int64_t out_h, int64_t out_w,
+                                     bool bf16)
+{
+    const int64_t tiles = batch * ((out_h + 1) / 2) * ((out_w + 1) / 2);
+    return c_in >= IR_WINOGRAD_MIN_CHANNELS && c_in <= IR_WINOGRAD_MAX_IN_CHANNELS &&
+           c_out >= IR_WINOGRAD_MIN_CHANNELS && tiles >= (bf16 ? IR_WINOGRAD_BF16_MIN_TILES : IR_WINOGRAD_MIN_TILES);
+}
+
+#endif
