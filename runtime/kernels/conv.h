@@ -4,8 +4,8 @@
  *   rt_conv_gemm_f32       im2col of a block of output rows into the workspace, then one GEMM per
  *                          group and block (rt_gemm_f32);
  *   rt_conv_pointwise_f32  1x1, stride 1, unpadded: the input already is the GEMM operand;
- *   rt_conv_winograd_f32   3x3, stride 1, groups 1, 2-D, constant weights: Winograd's F(2x2, 3x3),
- *                          16 GEMMs of 2.25x fewer multiply-adds in all (conv_winograd.c);
+ *   rt_conv_winograd_f32   3x3, stride 1, groups 1, 2-D: Winograd's F(2x2, 3x3), 16 GEMMs of 2.25x
+ *                          fewer multiply-adds in all (conv_winograd.c; its weight gradient too);
  *   rt_conv_depthwise_f32  one input channel per group, at most 2 spatial dims: bands of output
  *                          rows as sums of shifted windows of zero-padded copies, or direct loops
  *                          over output rows (conv_depthwise.c);
