@@ -4,7 +4,9 @@
  * the input: 16 products per input channel where the direct sum takes 36, so the 16 matrix products
  * (one per point of the 4x4 transform) do 2.25x fewer multiply-adds than the direct convolution's
  * GEMM. The transforms only add and subtract (and halve, in G): the result differs from the direct
- * sum by rounding only. */
+ * sum by rounding only. The weight gradient (rt_conv_grad_weight_winograd_f32) runs the same
+ * transforms backwards: the products' gradients A dy A^T against the input's transforms, summed over
+ * the tiles, then G^T . G back to 3x3. */
 #include "runtime/kernels/conv.h"
 #include "runtime/kernels/conv_internal.h"
 #include "runtime/kernels/conv_rows.h"
