@@ -41,7 +41,8 @@ typedef struct SdTrainResult {
     double test_accuracy;     /* supervised: the classifier on the test set; else -1 */
     double knn_accuracy;      /* -1 when not evaluated */
     double linear_accuracy;   /* -1 when not evaluated */
-    double seconds, images_per_second;
+    double seconds, images_per_second; /* of this run: after a resume, only its own steps */
+    int64_t resumed_step;     /* the step a resumed run started from; 0: from the start */
     char out_dir[512];
 } SdTrainResult;
 

@@ -280,6 +280,7 @@ SdStatus trainer_run(Trainer *t, const char *recipe_path, SdTrainResult *result,
     result->linear_accuracy = isnan(linear) ? -1 : linear;
     result->seconds = seconds;
     result->images_per_second = seconds > 0 ? (double)images / seconds : 0;
+    result->resumed_step = resumed ? pos.step : 0;
     if (st == SD_OK && !isnan(linear))
         fprintf(out, "  linear probe accuracy %.2f%%\n", 100 * linear);
     return st;

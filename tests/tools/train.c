@@ -253,6 +253,8 @@ Test(train, resumes_a_killed_run_bit_for_bit, .timeout = 900)
     snprintf(cmd, sizeof cmd, "%s train %s --out %s --images 4096 --no-eval --resume", tb_seedc(), r, b);
     cr_assert_eq(tb_run(cmd, out, sizeof out), 0, "%s\n%s", cmd, out);
     cr_assert(strstr(out, "resumed from"), "%s", out);
+    /* its summary says that its time and rate are the resumed part's */
+    cr_assert(strstr(out, "this run resumed at step"), "%s", out);
 
     RtCheckpoint *x = final_checkpoint(a), *y = final_checkpoint(b);
     cr_assert_eq(rt_ckpt_n_blobs(x), rt_ckpt_n_blobs(y));
