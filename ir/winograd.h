@@ -17,13 +17,18 @@
 #define IR_WINOGRAD_MIN_TILES 16
 #define IR_WINOGRAD_BF16_MIN_TILES 64
 
-/* Whether a 2-D convolution of these sizes qualifies (3x3 kernel, stride 1, dilation 1, one group
- * are the caller's to check). */
-static inline bool ir_winograd_sizes(int64_t c_in, int64_t c_out, int64_t batch, int64_t out_h, int64_t out_w,
-                                     bool bf16)
+/* Whether a 2-D convolution qualifies: one group, a 3x3 kernel at stride 1 and dilation 1 (the
+ * rest of its description: kernel, strides, dilations as height then width), these channels, and
+ * the tiles its batch of out_h x out_w outputs makes. */
+static inline bool ir_winograd_conv(int64_t groups, const int64_t *kernel, const int64_t *strides,
+                                    const int64_t *dilations, int64_t c_in, int64_t c_out, int64_t batch,
+                                    int64_t out_h, int64_t out_w, bool bf16)
 {
+    for (int i = 0; i < 2; i++)
+        if (kernel[i] != 3 || strides[i] != 1 || dilations[i] != 1)
+            return false;
     const int64_t tiles = batch * ((out_h + 1) / 2) * ((out_w + 1) / 2);
-    return c_in >= IR_WINOGRAD_MIN_CHANNELS && c_in <= IR_WINOGRAD_MAX_IN_CHANNELS &&
+    return groups == 1 && c_in >= IR_WINOGRAD_MIN_CHANNELS && c_in <= IR_WINOGRAD_MAX_IN_CHANNELS &&
            c_out >= IR_WINOGRAD_MIN_CHANNELS && tiles >= (bf16 ? IR_WINOGRAD_BF16_MIN_TILES : IR_WINOGRAD_MIN_TILES);
 }
 

@@ -16,20 +16,16 @@
 /* bf16                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Whether code generation computes convolution n by Winograd's F(2x2, 3x3) with bf16 products (3x3,
- * stride 1, one group, 2-D, the sizes of ir/winograd.h, `winograd` not disabled): then it stays an
- * f32 Conv, which code generation lowers so, its weights' transforms packed as bf16 pairs. */
+/* Whether code generation computes convolution n by Winograd's F(2x2, 3x3) with bf16 products (2-D,
+ * the rule of ir/winograd.h, `winograd` not disabled): then it stays an f32 Conv, which code
+ * generation lowers so, its weights' transforms packed as bf16 pairs. */
 static bool winograd_bf16(const QCtx *c, const IrNode *n)
 {
     const IrConvAttrs *a = &n->attrs.conv;
     const IrShape *w = &n->inputs[1]->shape, *y = &n->outputs[0]->shape;
-    if (sd_name_listed(c->opt->disabled, "winograd") || a->nspatial != 2 || a->groups != 1 || w->rank != 4 ||
-        y->rank != 4 || w->dims[2] != 3 || w->dims[3] != 3)
-        return false;
-    for (int i = 0; i < 2; i++)
-        if (a->strides[i] != 1 || a->dilations[i] != 1)
-            return false;
-    return ir_winograd_sizes(w->dims[1], w->dims[0], y->dims[0], y->dims[2], y->dims[3], true);
+    return !sd_name_listed(c->opt->disabled, "winograd") && a->nspatial == 2 && w->rank == 4 && y->rank == 4 &&
+           ir_winograd_conv(a->groups, w->dims + 2, a->strides, a->dilations, w->dims[1], w->dims[0], y->dims[0],
+                            y->dims[2], y->dims[3], true);
 }
 
 SdStatus pass_quant_bf16_conv(QCtx *c, IrNode *n)

@@ -319,12 +319,11 @@ static bool packable_t(const IrNode *n, const CgLowerOptions *opt, RtConvParams 
 bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
 {
     const bool bf16 = p->use_blas == RT_GEMM_BF16;
-    if (opt->no_winograd || (p->use_blas != RT_GEMM_BUILTIN && !bf16) || p->groups != 1 || p->in[0] != 1 ||
-        p->kernel[0] != 1 || p->kernel[1] != 3 || p->kernel[2] != 3 || p->stride[1] != 1 || p->stride[2] != 1 ||
-        p->dilation[1] != 1 || p->dilation[2] != 1 ||
-        !ir_winograd_sizes(p->c_in, p->c_out, p->batch, p->out[1], p->out[2], bf16))
+    if (opt->no_winograd || (p->use_blas != RT_GEMM_BUILTIN && !bf16) || p->in[0] != 1 || p->kernel[0] != 1 ||
+        !ir_winograd_conv(p->groups, p->kernel + 1, p->stride + 1, p->dilation + 1, p->c_in, p->c_out, p->batch,
+                          p->out[1], p->out[2], bf16))
         return false;
-    const int64_t tw = (p->out[2] + 1) / 2, rows = p->batch * ((p->out[1] + 1) / 2);
+    const int64_t tw = (p->out[2] + 1) / 2, rows = rt_conv_winograd_tile_rows(p);
     int64_t rpb = (WINOGRAD_BLOCK_TILES + tw / 2) / tw;
     rpb = rpb < 1 ? 1 : rpb > rows ? rows : rpb;
     p->rows_per_block = rpb;
@@ -336,8 +335,7 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
  * transforms the bf16 GEMM takes whole (rt_gemm_whole_a: at most RT_GEMM_MC rows). */
 void cg_conv_winograd_chunks(RtConvParams *p)
 {
-    const int64_t rows = p->batch * ((p->out[1] + 1) / 2), blocks = (rows + p->rows_per_block - 1) / p->rows_per_block;
-    cg_conv_split_channels(p, p->c_out, blocks);
+    cg_conv_split_channels(p, p->c_out, rt_conv_winograd_blocks(p));
     int64_t chunk = p->c_split > 1 ? p->c_chunk : p->c_out;
     if (p->use_blas == RT_GEMM_BF16 && !rt_gemm_whole_a(chunk, p->c_in, RT_GEMM_MR)) {
         const int64_t fit = RT_GEMM_WHOLE_A_FLOATS / p->c_in / 16 * 16;
@@ -352,14 +350,13 @@ void cg_conv_winograd_chunks(RtConvParams *p)
 SdStatus cg_conv_add_winograd(CgLowered *out, const RtConvParams *p, int nb, const int *bufs, double flops,
                               SdError *err)
 {
-    const int64_t rows = p->batch * ((p->out[1] + 1) / 2), blocks = (rows + p->rows_per_block - 1) / p->rows_per_block;
     int b[CG_MAX_CALL_BUFS];
     memcpy(b, bufs, (size_t)nb * sizeof *b);
     b[nb++] = CG_BUF_WORKSPACE;
     const size_t ws = (size_t)rt_conv_winograd_layout(p).total * sizeof(float);
     out->workspace_bytes = ws > out->workspace_bytes ? ws : out->workspace_bytes;
     SD_TRY(cg_lowered_add(out, "rt_conv_winograd_f32", p, sizeof *p, nb, b, err));
-    cg_lowered_split(out, "rt_conv_winograd_f32_range", blocks * (p->c_split > 1 ? p->c_split : 1),
+    cg_lowered_split(out, "rt_conv_winograd_f32_range", rt_conv_winograd_blocks(p) * (p->c_split > 1 ? p->c_split : 1),
                      flops * 16.0 / 36.0);
     cg_lowered_grain(out, p->c_split); /* a block's chunks share its transformed input */
     return SD_OK;

@@ -69,7 +69,8 @@ static SdStatus lower_grad_input_winograd(const IrNode *n, RtConvParams *d, CgLo
 {
     cg_conv_winograd_chunks(d);
     out->shared_bytes = (size_t)rt_conv_winograd_shared_floats(d) * sizeof(float);
-    SD_TRY(cg_lowered_add(out, "rt_conv_winograd_flipped_weights_f32", d, sizeof *d, 2, (int[]){1, CG_BUF_SHARED}, err));
+    SD_TRY(cg_lowered_add(out, "rt_conv_winograd_flipped_weights_f32", d, sizeof *d, 2, (int[]){1, CG_BUF_SHARED},
+                          err));
     const double flops = 2.0 * (double)ir_value_numel(n->outputs[0]) * (double)(d->c_in * 9);
     return cg_conv_add_winograd(out, d, 3, (int[]){0, CG_BUF_SHARED, cg_out(n, 0)}, flops, err);
 }
@@ -173,12 +174,11 @@ static SdStatus lower_grad_weight_winograd(const IrNode *n, RtConvParams *d, int
     /* blocks of more tiles where the channels are many: every block reads and writes all 16 dU
      * (4 MB at 256 channels); the 4x4 layers of 256 channels took 19 ms at the forward's blocks, 16 ms
      * at 4 times them, while 128 channels at 7x7 took 10 -> 12.6 ms at 4 times */
-    const int64_t rows = d->batch * ((d->out[1] + 1) / 2), more = d->c_in * d->c_out / (128 * 128);
+    const int64_t rows = rt_conv_winograd_tile_rows(d), more = d->c_in * d->c_out / (128 * 128);
     if (more > 1)
         d->rows_per_block = d->rows_per_block * more < rows ? d->rows_per_block * more : rows;
-    const int64_t blocks = (rows + d->rows_per_block - 1) / d->rows_per_block;
     d->c_split = 1, d->c_chunk = d->c_out;
-    plan_slices(d, 1, blocks);
+    plan_slices(d, 1, rt_conv_winograd_blocks(d));
     out->workspace_bytes = (size_t)rt_conv_winograd_grad_layout(d).total * sizeof(float);
     SD_TRY(add_weight_gradient(n, d, k, "rt_conv_grad_weight_winograd_f32", "rt_conv_grad_weight_winograd_f32_range", 1,
                                out, err));

@@ -210,6 +210,13 @@ RT_KERNEL_DECL(rt_conv_depthwise_f32)
  * input gradient p computes: flipped in space, channels swapped). Per block, the input's transforms V (16 matrices of c_in rows, a column
  * per tile) and, per chunk, the 16 products M = U V are computed and turned into outputs. */
 bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst);
+/* Tile rows over the whole batch, and the blocks of rows_per_block of them */
+static inline int64_t rt_conv_winograd_tile_rows(const RtConvParams *p) { return p->batch * ((p->out[1] + 1) / 2); }
+static inline int64_t rt_conv_winograd_blocks(const RtConvParams *p)
+{
+    const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    return (rt_conv_winograd_tile_rows(p) + rpb - 1) / rpb;
+}
 /* With bf16 products (use_blas RT_GEMM_BF16), each point's transforms are packed per channel chunk
  * as bf16 pairs (rt_gemm_bf16_pack_a), chunk_lanes apart (the last chunk in a slot as large). */
 static inline int64_t rt_conv_winograd_chunk_lanes(const RtConvParams *p)

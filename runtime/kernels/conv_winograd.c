@@ -87,6 +87,19 @@ RT_KERNEL(rt_conv_winograd_flipped_weights_f32)
     transform_weights(p, bufs[0], true, shared + rt_conv_winograd_packed_floats(p), shared);
 }
 
+/* row[0, w) = the hi - lo floats at src in columns [lo, hi), zero elsewhere; all zero when src is
+ * NULL */
+static inline void padded_row(float *restrict row, const float *src, int64_t lo, int64_t hi, int64_t w)
+{
+    if (!src || lo >= hi) {
+        memset(row, 0, (size_t)w * sizeof(float));
+        return;
+    }
+    memset(row, 0, (size_t)lo * sizeof(float));
+    memcpy(row + lo, src, (size_t)(hi - lo) * sizeof(float));
+    memset(row + hi, 0, (size_t)(w - hi) * sizeof(float));
+}
+
 /* Where the four input rows of tile row j of a block start, in rows of its channel's copy: two rows
  * after the previous tile row's (they share two), four at the first tile row of an image. */
 static inline int64_t next_base(int64_t base, int64_t j, int64_t r0, int64_t TH)
@@ -111,15 +124,9 @@ static void copy_input_rows(const RtConvParams *p, const float *x, int64_t r0, i
             const float *xc = x + (n * C + c) * IH * IW;
             const int64_t nb = next_base(base, j, r0, TH);
             for (int64_t i = j > 0 && nb == base + 2 ? 2 : 0; i < 4; i++) {
-                float *row = plane + (c * 4 * nr + nb + i) * wp;
                 const int64_t iy = 2 * ty - PH + i;
-                if (iy < 0 || iy >= IH || lo >= hi) {
-                    memset(row, 0, (size_t)wp * sizeof(float));
-                    continue;
-                }
-                memset(row, 0, (size_t)lo * sizeof(float));
-                memcpy(row + lo, xc + iy * IW + lo - PW, (size_t)(hi - lo) * sizeof(float));
-                memset(row + hi, 0, (size_t)(wp - hi) * sizeof(float));
+                padded_row(plane + (c * 4 * nr + nb + i) * wp, iy < 0 || iy >= IH ? NULL : xc + iy * IW + lo - PW, lo,
+                           hi, wp);
             }
             base = nb;
         }
@@ -265,8 +272,8 @@ static void conv_winograd_items(const RtConvParams *p, void *const *bufs, int64_
     float *work = bufs[3 + p->has_bias + p->has_residual];
     if (p->groups != 1 || p->rows_per_block <= 0)
         return;
-    const int64_t TW = (p->out[2] + 1) / 2, R = p->batch * ((p->out[1] + 1) / 2);
-    const int64_t rpb = p->rows_per_block, nblk = (R + rpb - 1) / rpb, last_rows = R - (nblk - 1) * rpb;
+    const int64_t TW = (p->out[2] + 1) / 2, R = rt_conv_winograd_tile_rows(p);
+    const int64_t rpb = p->rows_per_block, nblk = rt_conv_winograd_blocks(p), last_rows = R - (nblk - 1) * rpb;
     int64_t cs, cc, last_c;
     channel_chunks(p, p->c_out, &cs, &cc, &last_c);
     RtWinogradLayout l = rt_conv_winograd_layout(p);
@@ -294,16 +301,10 @@ static void conv_winograd_items(const RtConvParams *p, void *const *bufs, int64_
     }
 }
 
-static int64_t conv_winograd_n_items(const RtConvParams *p)
-{
-    const int64_t R = p->batch * ((p->out[1] + 1) / 2), rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
-    return (R + rpb - 1) / rpb * (p->c_split > 1 ? p->c_split : 1);
-}
-
 RT_KERNEL(rt_conv_winograd_f32)
 {
     const RtConvParams *p = params_;
-    conv_winograd_items(p, bufs, 0, conv_winograd_n_items(p));
+    conv_winograd_items(p, bufs, 0, rt_conv_winograd_blocks(p) * (p->c_split > 1 ? p->c_split : 1));
 }
 RT_RANGE_KERNEL(rt_conv_winograd_f32_range) { conv_winograd_items(params_, bufs, begin, end); }
 
@@ -319,14 +320,9 @@ static void copy_dy_rows(const RtConvParams *p, const float *dy, int64_t r0, int
         for (int64_t j = 0; j < nr; j++) {
             const int64_t r = r0 + j, n = r / TH, ty = r % TH;
             for (int64_t a = 0; a < 2; a++) {
-                float *row = rows + ((k * nr + j) * 2 + a) * wq;
                 const int64_t oy = 2 * ty + a;
-                if (oy >= OH) {
-                    memset(row, 0, (size_t)wq * sizeof(float));
-                    continue;
-                }
-                memcpy(row, dy + ((n * K + k) * OH + oy) * OW, (size_t)OW * sizeof(float));
-                memset(row + OW, 0, (size_t)(wq - OW) * sizeof(float));
+                const float *src = oy < OH ? dy + ((n * K + k) * OH + oy) * OW : NULL;
+                padded_row(rows + ((k * nr + j) * 2 + a) * wq, src, 0, OW, wq);
             }
         }
 }
@@ -389,8 +385,8 @@ static void grad_weight_winograd_items(const RtConvParams *p, void *const *bufs,
     float *partial = p->slices > 1 ? bufs[4] : NULL;
     if (p->groups != 1 || p->rows_per_block <= 0)
         return;
-    const int64_t K = p->c_out, C = p->c_in, TW = (p->out[2] + 1) / 2, R = p->batch * ((p->out[1] + 1) / 2);
-    const int64_t rpb = p->rows_per_block, nblk = (R + rpb - 1) / rpb, S = p->slices > 1 ? p->slices : 1;
+    const int64_t K = p->c_out, C = p->c_in, TW = (p->out[2] + 1) / 2, R = rt_conv_winograd_tile_rows(p);
+    const int64_t rpb = p->rows_per_block, nblk = rt_conv_winograd_blocks(p), S = p->slices > 1 ? p->slices : 1;
     RtWinogradGradLayout l = rt_conv_winograd_grad_layout(p);
     float *V = work, *D = V + l.v_floats, *dU = D + l.d_floats, *plane = dU + l.u_floats,
           *rows = plane + l.plane_floats, *gemm_work = rows + l.rows_floats;
@@ -405,8 +401,8 @@ static void grad_weight_winograd_items(const RtConvParams *p, void *const *bufs,
             transform_input(p, plane, l.wp, r0, nr, V, l.ldb, l.vv);
             transform_dy(p, rows, l.wq, nr, D, l.ldb, l.dv);
             for (int xi = 0; xi < 16; xi++)
-                rt_gemm_f32(0, 1, K, C, nr * TW, 1.0f, D + xi * l.dv, l.ldb, V + xi * l.vv, l.ldb, b == b0 ? 0.0f : 1.0f,
-                            dU + xi * K * C, C, p->use_blas, gemm_work);
+                rt_gemm_f32(0, 1, K, C, nr * TW, 1.0f, D + xi * l.dv, l.ldb, V + xi * l.vv, l.ldb,
+                            b == b0 ? 0.0f : 1.0f, dU + xi * K * C, C, p->use_blas, gemm_work);
         }
         weights_from_points(p, dU, partial ? partial + s * K * C * 9 : dw);
     }

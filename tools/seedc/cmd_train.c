@@ -114,8 +114,8 @@ int cmd_train(int argc, char **argv)
     if (r.resumed_step > 0) /* the time and rate are this run's, not the whole training's */
         printf("trained %lld epochs (%lld steps; this run resumed at step %lld and took %lld of them in %.1f s, "
                "%.0f images/s); final loss %.4f\n",
-               (long long)r.epochs, (long long)r.steps, (long long)r.resumed_step, (long long)(r.steps - r.resumed_step),
-               r.seconds, r.images_per_second, r.final_loss);
+               (long long)r.epochs, (long long)r.steps, (long long)r.resumed_step,
+               (long long)(r.steps - r.resumed_step), r.seconds, r.images_per_second, r.final_loss);
     else
         printf("trained %lld epochs (%lld steps) in %.1f s, %.0f images/s; final loss %.4f\n", (long long)r.epochs,
                (long long)r.steps, r.seconds, r.images_per_second, r.final_loss);
