@@ -314,8 +314,14 @@ static bool packable_t(const IrNode *n, const CgLowerOptions *opt, RtConvParams 
  * 1 and 2 threads, 128 to 512 channels, Winograd was faster down to 7x7 images (16 tiles; 0.66-0.88x
  * there, 0.53-0.59x at 28x28 and 14x14), slower at 4x4 (the teacher's last layers: 0.74 -> 1.1 ms
  * for the model); 16-channel layers gained (the student, batch 256: 18.3 -> 17.4 ms). Sets
- * rows_per_block: tile rows of about WINOGRAD_BLOCK_TILES tiles. */
+ * rows_per_block: tile rows of about WINOGRAD_BLOCK_TILES tiles. Images at most 8 outputs wide
+ * (WINOGRAD_LANES_MAX_TW tiles), of 16 pixels or more, in batches of 16 or more, put the tiles of 16
+ * images in each vector (images_per_block, conv_winograd_lanes.c): the Fashion-MNIST ResNet-18's
+ * 4x4 layers of 256 channels at batch 256 12.6-14.9 -> 8.6-8.8 ms, its 7x7 layers of 128 channels
+ * 7.8-8.2 -> 6.7-7.3 ms; torchvision ResNet-18's 7x7 layers at batch 32 13.5-15.4 -> 11.3-12.0 ms.
+ * Twice the tiles per block were slower in the weight gradient (7.9 -> 13.6-15.3 ms). */
 #define WINOGRAD_BLOCK_TILES 112
+#define WINOGRAD_LANES_MAX_TW 4
 bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
 {
     const bool bf16 = p->use_blas == RT_GEMM_BF16;
@@ -323,11 +329,20 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
         !ir_winograd_conv(p->groups, p->kernel + 1, p->stride + 1, p->dilation + 1, p->c_in, p->c_out, p->batch,
                           p->out[1], p->out[2], bf16))
         return false;
-    const int64_t tw = (p->out[2] + 1) / 2, rows = rt_conv_winograd_tile_rows(p);
+    const int64_t th = (p->out[1] + 1) / 2, tw = (p->out[2] + 1) / 2, rows = rt_conv_winograd_tile_rows(p);
+    p->packed_w = RT_CONV_PACKED_WINOGRAD;
+    p->images_per_block = 0;
+    if (tw <= WINOGRAD_LANES_MAX_TW && p->in[1] * p->in[2] >= 16 && p->batch >= 16) {
+        int64_t images = 16; /* the tiles of 16 images in each vector */
+        while (images * th * tw < WINOGRAD_BLOCK_TILES && images < (p->batch + 15) / 16 * 16)
+            images += 16;
+        p->images_per_block = images;
+        p->rows_per_block = images * th;
+        return true;
+    }
     int64_t rpb = (WINOGRAD_BLOCK_TILES + tw / 2) / tw;
     rpb = rpb < 1 ? 1 : rpb > rows ? rows : rpb;
     p->rows_per_block = rpb;
-    p->packed_w = RT_CONV_PACKED_WINOGRAD;
     return true;
 }
 

@@ -56,7 +56,9 @@ typedef struct RtConvParams {
     int64_t images_per_block;   /* gemm: > 1 puts the columns of this many whole images side by side
                                    (items: block of images, group, channel chunk); workspace: the
                                    columns, then a buffer of c_chunk x images_per_block * pixels for
-                                   the product, then the GEMM's. direct: images per plane */
+                                   the product, then the GEMM's. direct: images per plane.
+                                   winograd: > 1 (a multiple of 16) puts the tiles of this many
+                                   small images in the vector lanes (conv_winograd_lanes.c) */
     int64_t plane[2];           /* direct: rows and columns of one image in a plane (see below) */
     int32_t col_taps;           /* direct: planes by kernel column instead of column phase */
     int64_t slices;             /* weight gradients: > 1 cuts the images into this many slices summed
@@ -235,32 +237,53 @@ static inline int64_t rt_conv_winograd_shared_floats(const RtConvParams *p)
 }
 RT_KERNEL_DECL(rt_conv_winograd_weights_f32)
 RT_KERNEL_DECL(rt_conv_winograd_flipped_weights_f32)
+/* Whether the tiles of images_per_block images share each vector (their lanes), small images'
+ * tiles side by side: column (ty * TW + t) * images_per_block + image of a block, blocks of
+ * images_per_block whole images (rows_per_block = images_per_block * TH tile rows). */
+static inline bool rt_conv_winograd_lanes(const RtConvParams *p) { return p->images_per_block > 1; }
 /* The workspace, in floats, each part a multiple of 16: V (16 points vv apart, each c_in rows of
  * ldb floats: a block's tiles and the slack that whole vectors of 16 tiles run into), M (16 points
- * mv apart, a chunk's rows of ldb floats), the input rows a block reads (4 per tile row and channel, wp floats
- * each), two output rows (2 wt floats each), the GEMM's. */
+ * mv apart, a chunk's rows of ldb floats), the input rows a block reads (4 per tile row and channel,
+ * wp floats each; in lanes: one channel's padded input for 16 images, wp positions a row), the output
+ * rows (out_floats: two rows of 2 wt floats; in lanes: a channel's 2 TH x wt outputs of 16 images),
+ * the GEMM's. */
 typedef struct RtWinogradLayout {
-    int64_t ldb, vv, mv, wp, wt, v_floats, m_floats, plane_floats, total;
+    int64_t ldb, vv, mv, wp, wt, v_floats, m_floats, plane_floats, out_floats, total;
 } RtWinogradLayout;
 static inline RtWinogradLayout rt_conv_winograd_layout(const RtConvParams *p)
 {
     RtWinogradLayout l;
-    const int64_t tw = (p->out[2] + 1) / 2, rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    const int64_t tw = (p->out[2] + 1) / 2, th = (p->out[1] + 1) / 2, rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
     const int64_t chunk = p->c_split > 1 ? p->c_chunk : p->c_out;
     /* strides of an odd number of 64-byte lines, and points a line more than their rows apart: the
      * transforms' 16 streams of points 32 KB apart (64 channels of 128 floats) fell into one set of
      * the L1 cache, and the input's took 3 times as long as their arithmetic */
-    l.ldb = (rpb * tw + 31) / 16 * 16;
+    l.ldb = rt_conv_winograd_lanes(p) ? th * tw * p->images_per_block : (rpb * tw + 31) / 16 * 16;
     l.ldb += l.ldb / 16 % 2 ? 0 : 16;
     l.vv = p->c_in * l.ldb + 16;
     l.mv = chunk * l.ldb + 16;
-    l.wt = (tw + 15) / 16 * 16;
-    l.wp = 2 * l.wt + 16;
+    if (rt_conv_winograd_lanes(p)) {
+        l.wt = 2 * tw;
+        l.wp = 2 * tw + 2;
+        l.plane_floats = (2 * th + 2) * l.wp * 16;
+        l.out_floats = 2 * th * l.wt * 16;
+    } else {
+        l.wt = (tw + 15) / 16 * 16;
+        l.wp = 2 * l.wt + 16;
+        l.plane_floats = p->c_in * rpb * 4 * l.wp;
+        l.out_floats = 4 * l.wt;
+    }
     l.v_floats = 16 * l.vv;
     l.m_floats = 16 * l.mv;
-    l.plane_floats = p->c_in * rpb * 4 * l.wp;
-    l.total = l.v_floats + l.m_floats + l.plane_floats + 4 * l.wt + rt_gemm_core_floats(chunk, p->c_in);
+    l.total = l.v_floats + l.m_floats + l.plane_floats + l.out_floats + rt_gemm_core_floats(chunk, p->c_in);
     return l;
+}
+/* The columns (tiles) of block blk: the lanes' blocks always whole (images past the batch zero) */
+static inline int64_t rt_conv_winograd_block_cols(const RtConvParams *p, int64_t blk)
+{
+    const int64_t tw = (p->out[2] + 1) / 2, rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    const int64_t rows = rt_conv_winograd_tile_rows(p) - blk * rpb;
+    return (rt_conv_winograd_lanes(p) || rows > rpb ? rpb : rows) * tw;
 }
 RT_KERNEL_DECL(rt_conv_winograd_f32)
 RT_RANGE_KERNEL_DECL(rt_conv_winograd_f32_range)
@@ -271,7 +294,7 @@ RT_RANGE_KERNEL_DECL(rt_conv_winograd_f32_range)
  * tile rows (RtConvParams.slices, each summed into its own partial in the shared scratch when above
  * 1, then rt_conv_sum_slices_f32). Workspace: V, D (16 points of c_out rows of ldb floats, dv
  * apart), dU (16 c_out x c_in), the input rows, the rows of dy (2 per tile row and channel, wq
- * floats), the GEMM's. */
+ * floats; in lanes: one channel's dy of 16 images, laid out as the forward's outputs), the GEMM's. */
 typedef struct RtWinogradGradLayout {
     int64_t ldb, vv, dv, wp, wq, v_floats, d_floats, u_floats, plane_floats, rows_floats, total;
 } RtWinogradGradLayout;
@@ -287,7 +310,7 @@ static inline RtWinogradGradLayout rt_conv_winograd_grad_layout(const RtConvPara
     l.d_floats = 16 * l.dv;
     l.u_floats = (16 * p->c_out * p->c_in + 15) / 16 * 16;
     l.plane_floats = f.plane_floats;
-    l.rows_floats = p->c_out * rpb * 2 * l.wq;
+    l.rows_floats = rt_conv_winograd_lanes(p) ? f.out_floats : p->c_out * rpb * 2 * l.wq;
     l.total = l.v_floats + l.d_floats + l.u_floats + l.plane_floats + l.rows_floats +
               rt_gemm_workspace_floats(p->c_out, p->c_in, rpb * tw);
     return l;

@@ -10,6 +10,7 @@
 #include "runtime/kernels/conv.h"
 #include "runtime/kernels/conv_internal.h"
 #include "runtime/kernels/conv_rows.h"
+#include "runtime/kernels/conv_winograd_lanes.h"
 
 #include <stdlib.h>
 
@@ -274,19 +275,25 @@ static void conv_winograd_items(const RtConvParams *p, void *const *bufs, int64_
         return;
     const int64_t TW = (p->out[2] + 1) / 2, R = rt_conv_winograd_tile_rows(p);
     const int64_t rpb = p->rows_per_block, nblk = rt_conv_winograd_blocks(p), last_rows = R - (nblk - 1) * rpb;
+    const bool lanes = rt_conv_winograd_lanes(p);
     int64_t cs, cc, last_c;
     channel_chunks(p, p->c_out, &cs, &cc, &last_c);
     RtWinogradLayout l = rt_conv_winograd_layout(p);
     float *V = work, *M = V + l.v_floats, *plane = M + l.m_floats, *out = plane + l.plane_floats,
-          *gemm_work = out + 4 * l.wt;
+          *gemm_work = out + l.out_floats;
     int64_t have = -1; /* the block in V */
     for (int64_t it = begin; it < end; it++) {
         const int64_t c = it % cs, blk = it / cs, r0 = blk * rpb;
-        const bool full_r = blk < nblk - 1, full_c = c < cs - 1;
+        const bool full_r = blk < nblk - 1 || lanes, full_c = c < cs - 1;
         const int64_t nr = full_r ? rpb : last_rows, m = full_c ? cc : last_c;
+        const int64_t n0 = blk * p->images_per_block; /* lanes */
         if (blk != have) {
-            copy_input_rows(p, x, r0, nr, plane, l.wp);
-            transform_input(p, plane, l.wp, r0, nr, V, l.ldb, l.vv);
+            if (lanes) {
+                rt_winograd_lanes_input(p, x, n0, plane, V, l.ldb, l.vv);
+            } else {
+                copy_input_rows(p, x, r0, nr, plane, l.wp);
+                transform_input(p, plane, l.wp, r0, nr, V, l.ldb, l.vv);
+            }
             have = blk;
         }
         if (full_r && full_c) /* constant sizes per call site */
@@ -297,7 +304,10 @@ static void conv_winograd_items(const RtConvParams *p, void *const *bufs, int64_
             point_products(p, U, c * cc, cc, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
         else
             point_products(p, U, c * cc, last_c, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
-        transform_output(p, M, l.ldb, l.mv, c * cc, m, r0, nr, bias, res, y, out, l.wt);
+        if (lanes)
+            rt_winograd_lanes_output(p, M, l.ldb, l.mv, c * cc, m, n0, bias, res, y, out);
+        else
+            transform_output(p, M, l.ldb, l.mv, c * cc, m, r0, nr, bias, res, y, out, l.wt);
     }
 }
 
@@ -385,7 +395,7 @@ static void grad_weight_winograd_items(const RtConvParams *p, void *const *bufs,
     float *partial = p->slices > 1 ? bufs[4] : NULL;
     if (p->groups != 1 || p->rows_per_block <= 0)
         return;
-    const int64_t K = p->c_out, C = p->c_in, TW = (p->out[2] + 1) / 2, R = rt_conv_winograd_tile_rows(p);
+    const int64_t K = p->c_out, C = p->c_in, R = rt_conv_winograd_tile_rows(p);
     const int64_t rpb = p->rows_per_block, nblk = rt_conv_winograd_blocks(p), S = p->slices > 1 ? p->slices : 1;
     RtWinogradGradLayout l = rt_conv_winograd_grad_layout(p);
     float *V = work, *D = V + l.v_floats, *dU = D + l.d_floats, *plane = dU + l.u_floats,
@@ -396,12 +406,17 @@ static void grad_weight_winograd_items(const RtConvParams *p, void *const *bufs,
             memset(dU, 0, (size_t)(16 * K * C) * sizeof(float));
         for (int64_t b = b0; b < b1; b++) {
             const int64_t r0 = b * rpb, nr = R - r0 < rpb ? R - r0 : rpb;
-            copy_input_rows(p, x, r0, nr, plane, l.wp);
-            copy_dy_rows(p, dy, r0, nr, rows, l.wq);
-            transform_input(p, plane, l.wp, r0, nr, V, l.ldb, l.vv);
-            transform_dy(p, rows, l.wq, nr, D, l.ldb, l.dv);
+            if (rt_conv_winograd_lanes(p)) {
+                rt_winograd_lanes_input(p, x, b * p->images_per_block, plane, V, l.ldb, l.vv);
+                rt_winograd_lanes_dy(p, dy, b * p->images_per_block, rows, D, l.ldb, l.dv);
+            } else {
+                copy_input_rows(p, x, r0, nr, plane, l.wp);
+                copy_dy_rows(p, dy, r0, nr, rows, l.wq);
+                transform_input(p, plane, l.wp, r0, nr, V, l.ldb, l.vv);
+                transform_dy(p, rows, l.wq, nr, D, l.ldb, l.dv);
+            }
             for (int xi = 0; xi < 16; xi++)
-                rt_gemm_f32(0, 1, K, C, nr * TW, 1.0f, D + xi * l.dv, l.ldb, V + xi * l.vv, l.ldb,
+                rt_gemm_f32(0, 1, K, C, rt_conv_winograd_block_cols(p, b), 1.0f, D + xi * l.dv, l.ldb, V + xi * l.vv, l.ldb,
                             b == b0 ? 0.0f : 1.0f, dU + xi * K * C, C, p->use_blas, gemm_work);
         }
         weights_from_points(p, dU, partial ? partial + s * K * C * 9 : dw);

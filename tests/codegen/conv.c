@@ -5,6 +5,7 @@
 #include "tests/codegen/window_harness.h"
 
 #include "codegen/lower/lower.h"
+#include "runtime/kernels/conv.h"
 
 typedef struct ConvCase {
     const char *name;
@@ -269,10 +270,19 @@ static const ConvCase cases[] = {
      * end at the row's end), an odd one (the rest through the row buffers) */
     {"winograd_wide_even", 2, 1, 32, 32, 1, {20, 40}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"winograd_wide_odd", 2, 1, 32, 40, 1, {12, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    /* small images, the tiles of 16 images in the vector lanes: 7x7 (a second block of 2 images,
+     * planes of 49 pixels: 3 whole transposes and one pixel alone); 5x4 unpadded from 7x6 (odd sizes,
+     * one block of 20 images in 32 lanes); 4x4 with asymmetric pads and channel chunks */
+    {"winograd_lanes_7x7", 2, 18, 32, 40, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"winograd_lanes_odd_unpadded", 2, 20, 16, 24, 1, {7, 6}, {3, 3}, {1, 1}, {1, 1}, {0}, .bias = true},
+    {"winograd_lanes_4x4_chunks", 2, 33, 24, 200, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {2, 1, 0, 1},
+     .auto_pad = IR_PAD_NOTSET},
 };
 /* the cases above that take Winograd's kernel where it is allowed (and one below that does not: 9 tiles) */
 static const char *const winograd_cases[] = {"winograd_odd_images_blocks", "winograd_unpadded_chunks",
-                                             "winograd_asym_pads", "winograd_wide_even", "winograd_wide_odd"};
+                                             "winograd_asym_pads", "winograd_wide_even", "winograd_wide_odd",
+                                             "winograd_lanes_7x7", "winograd_lanes_odd_unpadded",
+                                             "winograd_lanes_4x4_chunks"};
 
 static const ConvCase transpose_cases[] = {
     {"t_stride2_outpad1", 2, 1, 4, 6, 1, {5, 7}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true, .transpose = true,
@@ -305,8 +315,9 @@ Test(conv, matches_reference_builtin)
     }
 }
 
-/* The kernel the lowering picks for case c's convolution (shapes inferred first) */
-static const char *lowered_kernel(const ConvCase *c, bool no_winograd, char *buf, size_t n)
+/* The kernel the lowering picks for case c's convolution (shapes inferred first); *lanes: whether a
+ * Winograd kernel puts images in the vector lanes (may be NULL) */
+static const char *lowered_kernel_lanes(const ConvCase *c, bool no_winograd, char *buf, size_t n, bool *lanes)
 {
     int64_t kvol = c->kernel[0] * c->kernel[1];
     float *w = calloc((size_t)(c->cout * c->cin * kvol), sizeof *w), *b = calloc((size_t)c->cout, sizeof *b);
@@ -324,11 +335,19 @@ static const char *lowered_kernel(const ConvCase *c, bool no_winograd, char *buf
         CgLowered low;
         cr_assert_eq(cg_lower_node(node, &lo, &low, &err), SD_OK, "%s", err.msg);
         snprintf(buf, n, "%s", low.calls[0].kernel);
+        if (lanes)
+            *lanes = strcmp(low.calls[0].kernel, "rt_conv_winograd_f32") == 0 &&
+                     rt_conv_winograd_lanes((const RtConvParams *)low.calls[0].params);
         cg_lowered_free(&low);
     }
     ir_graph_free(g);
     free(w), free(b);
     return buf;
+}
+
+static const char *lowered_kernel(const ConvCase *c, bool no_winograd, char *buf, size_t n)
+{
+    return lowered_kernel_lanes(c, no_winograd, buf, n, NULL);
 }
 
 Test(conv, winograd_where_planned)
@@ -337,8 +356,11 @@ Test(conv, winograd_where_planned)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (size_t j = 0; j < sizeof winograd_cases / sizeof winograd_cases[0]; j++)
             if (strcmp(cases[i].name, winograd_cases[j]) == 0) {
-                cr_expect_str_eq(lowered_kernel(&cases[i], false, k, sizeof k), "rt_conv_winograd_f32", "%s",
-                                 cases[i].name);
+                bool lanes = false;
+                cr_expect_str_eq(lowered_kernel_lanes(&cases[i], false, k, sizeof k, &lanes), "rt_conv_winograd_f32",
+                                 "%s", cases[i].name);
+                cr_expect_eq(lanes, strncmp(cases[i].name, "winograd_lanes", 14) == 0, "%s: images in the lanes %d",
+                             cases[i].name, lanes);
                 cr_expect_str_neq(lowered_kernel(&cases[i], true, k, sizeof k), "rt_conv_winograd_f32", "%s",
                                   cases[i].name);
             }

@@ -228,6 +228,17 @@ Test(grad_conv, winograd_gradients)
     gf_free_case(&c);
 }
 
+/* Small images in a batch of 16 or more: the tiles of 16 images in the vector lanes, forward, input
+ * gradient and weight gradient (the last of 17 images alone in its 16 lanes); odd sizes. */
+Test(grad_conv, winograd_lanes_gradients)
+{
+    ConvSpec s = {.ns = 2, .groups = 1, .pads = {1, 1, 1, 1}};
+    GfCase c = conv_case("winograd lanes 16 -> 24, 5x4", &s, 17, 16, 24, (int64_t[]){5, 4}, (int64_t[]){3, 3}, true, 9);
+    c.sample = 211;
+    gf_check(&c, true, false);
+    gf_free_case(&c);
+}
+
 /* The column matrix of this case exceeds one block (2 MiB), so im2col runs in several blocks. */
 Test(grad_conv, im2col_in_blocks)
 {
