@@ -319,9 +319,13 @@ static bool packable_t(const IrNode *n, const CgLowerOptions *opt, RtConvParams 
  * images in each vector (images_per_block, conv_winograd_lanes.c): the Fashion-MNIST ResNet-18's
  * 4x4 layers of 256 channels at batch 256 12.6-14.9 -> 8.6-8.8 ms, its 7x7 layers of 128 channels
  * 7.8-8.2 -> 6.7-7.3 ms; torchvision ResNet-18's 7x7 layers at batch 32 13.5-15.4 -> 11.3-12.0 ms.
- * Twice the tiles per block were slower in the weight gradient (7.9 -> 13.6-15.3 ms). */
+ * Twice the tiles per block were slower in the weight gradient (7.9 -> 13.6-15.3 ms). Images up to
+ * 16 outputs wide too where a block's transformed input stays within WINOGRAD_LANES_MAX_V floats:
+ * the 14x14 layers of 64 channels, batch 256, 6.3-6.6 -> 5.6 ms (forward), 7.9 -> 6.4-6.6 ms (weight
+ * gradient); at 256 channels (12.8 MB) 10.0-10.3 -> 10.5-11.2 ms, so not there. */
 #define WINOGRAD_BLOCK_TILES 112
 #define WINOGRAD_LANES_MAX_TW 4
+#define WINOGRAD_LANES_MAX_V (1 << 20)
 bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
 {
     const bool bf16 = p->use_blas == RT_GEMM_BF16;
@@ -332,7 +336,9 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
     const int64_t th = (p->out[1] + 1) / 2, tw = (p->out[2] + 1) / 2, rows = rt_conv_winograd_tile_rows(p);
     p->packed_w = RT_CONV_PACKED_WINOGRAD;
     p->images_per_block = 0;
-    if (tw <= WINOGRAD_LANES_MAX_TW && p->in[1] * p->in[2] >= 16 && p->batch >= 16) {
+    const bool narrow = tw <= WINOGRAD_LANES_MAX_TW ||
+                        (tw <= 2 * WINOGRAD_LANES_MAX_TW && 16 * p->c_in * th * tw * 16 <= WINOGRAD_LANES_MAX_V);
+    if (narrow && p->in[1] * p->in[2] >= 16 && p->batch >= 16) {
         int64_t images = 16; /* the tiles of 16 images in each vector */
         while (images * th * tw < WINOGRAD_BLOCK_TILES && images < (p->batch + 15) / 16 * 16)
             images += 16;

@@ -277,12 +277,15 @@ static const ConvCase cases[] = {
     {"winograd_lanes_odd_unpadded", 2, 20, 16, 24, 1, {7, 6}, {3, 3}, {1, 1}, {1, 1}, {0}, .bias = true},
     {"winograd_lanes_4x4_chunks", 2, 33, 24, 200, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {2, 1, 0, 1},
      .auto_pad = IR_PAD_NOTSET},
+    /* wider images with few channels (their transforms in the budget of WINOGRAD_LANES_MAX_V) */
+    {"winograd_lanes_12x11_few_channels", 2, 16, 16, 32, 1, {12, 11}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1},
+     .bias = true},
 };
 /* the cases above that take Winograd's kernel where it is allowed (and one below that does not: 9 tiles) */
 static const char *const winograd_cases[] = {"winograd_odd_images_blocks", "winograd_unpadded_chunks",
                                              "winograd_asym_pads", "winograd_wide_even", "winograd_wide_odd",
                                              "winograd_lanes_7x7", "winograd_lanes_odd_unpadded",
-                                             "winograd_lanes_4x4_chunks"};
+                                             "winograd_lanes_4x4_chunks", "winograd_lanes_12x11_few_channels"};
 
 static const ConvCase transpose_cases[] = {
     {"t_stride2_outpad1", 2, 1, 4, 6, 1, {5, 7}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true, .transpose = true,
