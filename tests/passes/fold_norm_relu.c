@@ -125,5 +125,11 @@ Test(fold_norm_relu, same_bits_with_and_without_the_fold)
     float *x2 = fd_rand(5, 64 * 24, -1, 1), *sc2 = fd_rand(6, 24, 0.5f, 1.5f), *b2 = fd_rand(7, 24, -0.3f, 0.3f);
     FdInput in2[3] = {fd_fixed(SD_DT_F32, 2, d2, x2), fd_f32(1, dc2, sc2), fd_f32(1, dc2, b2)};
     check("[N, C]", &(Spec){0}, in2, 3);
+    /* planes of at most one vector (4x4) are summed in another order (norm.c): the same bits too */
+    const int64_t d4[4] = {6, 3, 4, 4};
+    float *x4 = fd_rand(9, 6 * 3 * 16, -1, 1);
+    FdInput in4[4] = {fd_fixed(SD_DT_F32, 4, d4, x4), in[1], in[2], in[3]};
+    check("conv 4x4, bn, relu", &(Spec){.conv = true}, in4, 4);
+    free(x4);
     free(x), free(sc), free(b), free(w), free(x2), free(sc2), free(b2);
 }
