@@ -113,6 +113,15 @@ static inline void copy_add(float *restrict dst, const float *restrict src, cons
         *(v16f_u *)((dst) + 16) = h16_;    \
     } while (0)
 
+/* Winograd F(2x2, 3x3)'s input transform B^T d B along the window's columns, from the combinations
+ * a<i><j> of each row i (d_i0 - d_i2, d_i1 + d_i2, d_i2 - d_i1, d_i1 - d_i3): PUT(point, value) for
+ * the 16 points, point (i, j) = 4 i + j (conv_winograd.c row by row, conv_winograd_lanes.c in lanes). */
+#define WG_INPUT_POINTS(PUT)                                                                            \
+    PUT(0, a00 - a20), PUT(1, a01 - a21), PUT(2, a02 - a22), PUT(3, a03 - a23), PUT(4, a10 + a20),        \
+        PUT(5, a11 + a21), PUT(6, a12 + a22), PUT(7, a13 + a23), PUT(8, a20 - a10), PUT(9, a21 - a11),    \
+        PUT(10, a22 - a12), PUT(11, a23 - a13), PUT(12, a10 - a30), PUT(13, a11 - a31), PUT(14, a12 - a32), \
+        PUT(15, a13 - a33)
+
 /* even[j] = x[2j], odd[j] = x[2j + 1] for j < n: a whole input plane of even width at once, so
  * that each stride-2 phase row is then one contiguous copy (rows of 14 columns made masked gathers
  * or scalar loops of the strided reads, 70% of a stride-2 layer's time). */

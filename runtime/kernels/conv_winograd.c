@@ -163,10 +163,7 @@ static void transform_input(const RtConvParams *p, const float *restrict plane, 
 #undef WG_ROW
                 /* rows: the same combinations of rows 0-3, point (i, j) at V + (4 i + j) * cv */
 #define WG_STORE(xi, val) (*(v16f_u *)(v + (xi) * cv + t) = (val))
-                WG_STORE(0, a00 - a20), WG_STORE(1, a01 - a21), WG_STORE(2, a02 - a22), WG_STORE(3, a03 - a23);
-                WG_STORE(4, a10 + a20), WG_STORE(5, a11 + a21), WG_STORE(6, a12 + a22), WG_STORE(7, a13 + a23);
-                WG_STORE(8, a20 - a10), WG_STORE(9, a21 - a11), WG_STORE(10, a22 - a12), WG_STORE(11, a23 - a13);
-                WG_STORE(12, a10 - a30), WG_STORE(13, a11 - a31), WG_STORE(14, a12 - a32), WG_STORE(15, a13 - a33);
+                WG_INPUT_POINTS(WG_STORE);
 #undef WG_STORE
             }
         }

@@ -113,10 +113,7 @@ void rt_winograd_lanes_input(const RtConvParams *p, const float *x, int64_t n0, 
 #undef WL_D
                     float *o = v + (ty * TW + t) * G;
 #define WL_V(xi, val) (*(v16f_u *)(o + (xi) * vv) = (val))
-                    WL_V(0, a00 - a20), WL_V(1, a01 - a21), WL_V(2, a02 - a22), WL_V(3, a03 - a23);
-                    WL_V(4, a10 + a20), WL_V(5, a11 + a21), WL_V(6, a12 + a22), WL_V(7, a13 + a23);
-                    WL_V(8, a20 - a10), WL_V(9, a21 - a11), WL_V(10, a22 - a12), WL_V(11, a23 - a13);
-                    WL_V(12, a10 - a30), WL_V(13, a11 - a31), WL_V(14, a12 - a32), WL_V(15, a13 - a33);
+                    WG_INPUT_POINTS(WL_V);
 #undef WL_V
                 }
         }
