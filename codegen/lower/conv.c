@@ -366,6 +366,19 @@ void cg_conv_winograd_chunks(RtConvParams *p)
     }
 }
 
+SdStatus cg_conv_add_winograd_weights(CgLowered *out, const RtConvParams *p, int w_operand, bool flipped,
+                                      SdError *err)
+{
+    const char *k = flipped ? "rt_conv_winograd_flipped_weights_f32" : "rt_conv_winograd_weights_f32";
+    const char *kr = flipped ? "rt_conv_winograd_flipped_weights_f32_range" : "rt_conv_winograd_weights_f32_range";
+    out->shared_bytes = (size_t)rt_conv_winograd_shared_floats(p) * sizeof(float);
+    SD_TRY(cg_lowered_add(out, k, p, sizeof *p, 2, (int[]){w_operand, CG_BUF_SHARED}, err));
+    cg_lowered_split(out, kr, p->c_out, 40.0 * (double)(p->c_out * p->c_in)); /* ~40 flops a kernel */
+    SD_TRY(cg_lowered_add(out, "rt_conv_winograd_pack_f32", p, sizeof *p, 1, (int[]){CG_BUF_SHARED}, err));
+    cg_lowered_split(out, "rt_conv_winograd_pack_f32_range", 16, 32.0 * (double)(p->c_out * p->c_in));
+    return SD_OK;
+}
+
 /* rt_conv_winograd_f32 over p (planned, chunks too) with operands bufs (the workspace appended),
  * split over blocks of tile rows and output-channel chunks. */
 SdStatus cg_conv_add_winograd(CgLowered *out, const RtConvParams *p, int nb, const int *bufs, double flops,
@@ -402,8 +415,7 @@ static bool lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvPar
         out->pack = rt_conv_winograd_pack_weights;
         bufs[1] = CG_BUF_PACKED;
     } else {
-        out->shared_bytes = (size_t)rt_conv_winograd_shared_floats(p) * sizeof(float);
-        *st = cg_lowered_add(out, "rt_conv_winograd_weights_f32", p, sizeof *p, 2, (int[]){1, CG_BUF_SHARED}, err);
+        *st = cg_conv_add_winograd_weights(out, p, 1, false, err);
         if (*st != SD_OK)
             return true;
         bufs[1] = CG_BUF_SHARED;

@@ -68,9 +68,7 @@ static SdStatus lower_grad_input_direct(const IrNode *n, const RtConvParams *p, 
 static SdStatus lower_grad_input_winograd(const IrNode *n, RtConvParams *d, CgLowered *out, SdError *err)
 {
     cg_conv_winograd_chunks(d);
-    out->shared_bytes = (size_t)rt_conv_winograd_shared_floats(d) * sizeof(float);
-    SD_TRY(cg_lowered_add(out, "rt_conv_winograd_flipped_weights_f32", d, sizeof *d, 2, (int[]){1, CG_BUF_SHARED},
-                          err));
+    SD_TRY(cg_conv_add_winograd_weights(out, d, 1, true, err));
     const double flops = 2.0 * (double)ir_value_numel(n->outputs[0]) * (double)(d->c_in * 9);
     return cg_conv_add_winograd(out, d, 3, (int[]){0, CG_BUF_SHARED, cg_out(n, 0)}, flops, err);
 }

@@ -33,6 +33,10 @@ int64_t cg_conv_direct_items(const RtConvParams *p);
  * its call over operands bufs (the workspace appended). */
 bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt);
 void cg_conv_winograd_chunks(RtConvParams *p);
+/* The weights (operand w_operand, flipped for an input gradient) transformed and packed on every
+ * call into the node's shared scratch, both calls split over the threads. */
+SdStatus cg_conv_add_winograd_weights(CgLowered *out, const RtConvParams *p, int w_operand, bool flipped,
+                                      SdError *err);
 SdStatus cg_conv_add_winograd(CgLowered *out, const RtConvParams *p, int nb, const int *bufs, double flops,
                               SdError *err);
 /* A transposed convolution's images side by side and workspace, its items. */

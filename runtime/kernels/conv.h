@@ -205,12 +205,14 @@ RT_KERNEL_DECL(rt_conv_depthwise_f32)
  * tiles of 2x2 pixels, tile rows counted over all images (batch * ceil(OH / 2) of them, each
  * TW = ceil(OW / 2) tiles), in blocks of rows_per_block tile rows; items: (block, output-channel
  * chunk), chunk fastest. U: the weights' 16 transforms G w G^T, each a c_out x c_in matrix packed
- * for the builtin GEMM (rt_gemm_pack_a; bf16 pairs per chunk with RT_GEMM_BF16, see below): packed at compile time by rt_conv_winograd_pack_weights
- * (constant weights; false: out of memory), or on every call into scratch the threads share
- * (rt_conv_winograd_shared_floats) by rt_conv_winograd_weights_f32 (w -> shared: a training step's
- * weights) or rt_conv_winograd_flipped_weights_f32 (the forward convolution's weights, for the
- * input gradient p computes: flipped in space, channels swapped). Per block, the input's transforms V (16 matrices of c_in rows, a column
- * per tile) and, per chunk, the 16 products M = U V are computed and turned into outputs. */
+ * for the builtin GEMM (rt_gemm_pack_a; bf16 pairs per chunk with RT_GEMM_BF16, see below): packed
+ * at compile time by rt_conv_winograd_pack_weights (constant weights; false: out of memory), or on
+ * every call into scratch the threads share (rt_conv_winograd_shared_floats) by
+ * rt_conv_winograd_weights_f32 (w -> shared: a training step's weights; items: output channels) or
+ * rt_conv_winograd_flipped_weights_f32 (the forward convolution's weights, for the input gradient p
+ * computes: flipped in space, channels swapped), then rt_conv_winograd_pack_f32. Per block, the
+ * input's transforms V (16 matrices of c_in rows, a column per tile) and, per chunk, the 16
+ * products M = U V are computed and turned into outputs. */
 bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst);
 /* Tile rows over the whole batch, and the blocks of rows_per_block of them */
 static inline int64_t rt_conv_winograd_tile_rows(const RtConvParams *p) { return p->batch * ((p->out[1] + 1) / 2); }
@@ -236,7 +238,12 @@ static inline int64_t rt_conv_winograd_shared_floats(const RtConvParams *p)
     return rt_conv_winograd_packed_floats(p) + 16 * p->c_out * p->c_in;
 }
 RT_KERNEL_DECL(rt_conv_winograd_weights_f32)
+RT_RANGE_KERNEL_DECL(rt_conv_winograd_weights_f32_range)
 RT_KERNEL_DECL(rt_conv_winograd_flipped_weights_f32)
+RT_RANGE_KERNEL_DECL(rt_conv_winograd_flipped_weights_f32_range)
+/* shared -> shared: the transforms (after the packed ones) packed, items: the 16 points */
+RT_KERNEL_DECL(rt_conv_winograd_pack_f32)
+RT_RANGE_KERNEL_DECL(rt_conv_winograd_pack_f32_range)
 /* Whether the tiles of images_per_block images share each vector (their lanes), small images'
  * tiles side by side: column (ty * TW + t) * images_per_block + image of a block, blocks of
  * images_per_block whole images (rows_per_block = images_per_block * TH tile rows). */

@@ -34,13 +34,14 @@ static void transform_kernel(const float *g, float u[16])
     }
 }
 
-/* dst = the 16 transforms of the weights w (p's orientation, or with flip those of the forward
- * convolution whose input gradient p computes: w[c][k] flipped in space), each packed for the
- * builtin GEMM; u: 16 * c_out * c_in floats of scratch, the transforms before packing. */
-static void transform_weights(const RtConvParams *p, const float *w, bool flip, float *restrict u, float *dst)
+/* u[(point * c_out + k) * c_in + c] = the 16 transforms of the weights w for output channels
+ * [k0, k1) (p's orientation, or with flip those of the forward convolution whose input gradient p
+ * computes: w[c][k] flipped in space). */
+static void transform_weight_rows(const RtConvParams *p, const float *w, bool flip, float *restrict u, int64_t k0,
+                                  int64_t k1)
 {
-    const int64_t K = p->c_out, C = p->c_in, pa = rt_gemm_packed_a_floats(K, C);
-    for (int64_t k = 0; k < K; k++)
+    const int64_t K = p->c_out, C = p->c_in;
+    for (int64_t k = k0; k < k1; k++)
         for (int64_t c = 0; c < C; c++) {
             float g[9], t[16];
             const float *src = w + (flip ? c * K + k : k * C + c) * 9;
@@ -50,16 +51,23 @@ static void transform_weights(const RtConvParams *p, const float *w, bool flip, 
             for (int xi = 0; xi < 16; xi++)
                 u[(xi * K + k) * C + c] = t[xi];
         }
+}
+
+/* dst = the transforms u of points [x0, x1), each packed for the builtin GEMM (bf16 pairs per
+ * channel chunk with RT_GEMM_BF16) */
+static void pack_points(const RtConvParams *p, const float *u, int64_t x0, int64_t x1, float *dst)
+{
+    const int64_t K = p->c_out, C = p->c_in, pa = rt_gemm_packed_a_floats(K, C);
     if (p->use_blas == RT_GEMM_BF16) {
         const int64_t cs = p->c_split > 1 ? p->c_split : 1, cc = cs > 1 ? p->c_chunk : K;
         const int64_t lanes = rt_conv_winograd_chunk_lanes(p);
-        for (int xi = 0; xi < 16; xi++)
+        for (int64_t xi = x0; xi < x1; xi++)
             for (int64_t c = 0; c < cs; c++)
                 rt_gemm_bf16_pack_a(u + (xi * K + c * cc) * C, C, c < cs - 1 ? cc : K - c * cc, C,
                                     (uint32_t *)dst + (xi * cs + c) * lanes);
         return;
     }
-    for (int xi = 0; xi < 16; xi++)
+    for (int64_t xi = x0; xi < x1; xi++)
         rt_gemm_pack_a(u + xi * K * C, K, C, dst + xi * pa);
 }
 
@@ -69,23 +77,46 @@ bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst)
     float *u = malloc((size_t)(16 * p->c_out * p->c_in) * sizeof(float));
     if (!u)
         return false;
-    transform_weights(p, w, false, u, dst);
+    transform_weight_rows(p, w, false, u, 0, p->c_out);
+    pack_points(p, u, 0, 16, dst);
     free(u);
     return true;
 }
 
+/* A training step's weights, on every call: transformed (split over output channels), then packed
+ * (split over the points), the two calls threads share out in turn; in the shared scratch, the
+ * packed transforms first, then u. */
 RT_KERNEL(rt_conv_winograd_weights_f32)
 {
     const RtConvParams *p = params_;
-    float *shared = bufs[1];
-    transform_weights(p, bufs[0], false, shared + rt_conv_winograd_packed_floats(p), shared);
+    transform_weight_rows(p, bufs[0], false, (float *)bufs[1] + rt_conv_winograd_packed_floats(p), 0, p->c_out);
 }
-
+RT_RANGE_KERNEL(rt_conv_winograd_weights_f32_range)
+{
+    const RtConvParams *p = params_;
+    transform_weight_rows(p, bufs[0], false, (float *)bufs[1] + rt_conv_winograd_packed_floats(p), begin, end);
+}
 RT_KERNEL(rt_conv_winograd_flipped_weights_f32)
 {
     const RtConvParams *p = params_;
-    float *shared = bufs[1];
-    transform_weights(p, bufs[0], true, shared + rt_conv_winograd_packed_floats(p), shared);
+    transform_weight_rows(p, bufs[0], true, (float *)bufs[1] + rt_conv_winograd_packed_floats(p), 0, p->c_out);
+}
+RT_RANGE_KERNEL(rt_conv_winograd_flipped_weights_f32_range)
+{
+    const RtConvParams *p = params_;
+    transform_weight_rows(p, bufs[0], true, (float *)bufs[1] + rt_conv_winograd_packed_floats(p), begin, end);
+}
+RT_KERNEL(rt_conv_winograd_pack_f32)
+{
+    const RtConvParams *p = params_;
+    float *shared = bufs[0];
+    pack_points(p, shared + rt_conv_winograd_packed_floats(p), 0, 16, shared);
+}
+RT_RANGE_KERNEL(rt_conv_winograd_pack_f32_range)
+{
+    const RtConvParams *p = params_;
+    float *shared = bufs[0];
+    pack_points(p, shared + rt_conv_winograd_packed_floats(p), begin, end, shared);
 }
 
 /* row[0, w) = the hi - lo floats at src in columns [lo, hi), zero elsewhere; all zero when src is
