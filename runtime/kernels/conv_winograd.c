@@ -86,31 +86,23 @@ bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst)
 /* A training step's weights, on every call: transformed (split over output channels), then packed
  * (split over the points), the two calls threads share out in turn; in the shared scratch, the
  * packed transforms first, then u. */
-RT_KERNEL(rt_conv_winograd_weights_f32)
-{
-    const RtConvParams *p = params_;
-    transform_weight_rows(p, bufs[0], false, (float *)bufs[1] + rt_conv_winograd_packed_floats(p), 0, p->c_out);
-}
 RT_RANGE_KERNEL(rt_conv_winograd_weights_f32_range)
 {
     const RtConvParams *p = params_;
     transform_weight_rows(p, bufs[0], false, (float *)bufs[1] + rt_conv_winograd_packed_floats(p), begin, end);
 }
-RT_KERNEL(rt_conv_winograd_flipped_weights_f32)
+RT_KERNEL(rt_conv_winograd_weights_f32)
 {
-    const RtConvParams *p = params_;
-    transform_weight_rows(p, bufs[0], true, (float *)bufs[1] + rt_conv_winograd_packed_floats(p), 0, p->c_out);
+    rt_conv_winograd_weights_f32_range(params_, bufs, 0, ((const RtConvParams *)params_)->c_out);
 }
 RT_RANGE_KERNEL(rt_conv_winograd_flipped_weights_f32_range)
 {
     const RtConvParams *p = params_;
     transform_weight_rows(p, bufs[0], true, (float *)bufs[1] + rt_conv_winograd_packed_floats(p), begin, end);
 }
-RT_KERNEL(rt_conv_winograd_pack_f32)
+RT_KERNEL(rt_conv_winograd_flipped_weights_f32)
 {
-    const RtConvParams *p = params_;
-    float *shared = bufs[0];
-    pack_points(p, shared + rt_conv_winograd_packed_floats(p), 0, 16, shared);
+    rt_conv_winograd_flipped_weights_f32_range(params_, bufs, 0, ((const RtConvParams *)params_)->c_out);
 }
 RT_RANGE_KERNEL(rt_conv_winograd_pack_f32_range)
 {
@@ -118,6 +110,7 @@ RT_RANGE_KERNEL(rt_conv_winograd_pack_f32_range)
     float *shared = bufs[0];
     pack_points(p, shared + rt_conv_winograd_packed_floats(p), begin, end, shared);
 }
+RT_KERNEL(rt_conv_winograd_pack_f32) { rt_conv_winograd_pack_f32_range(params_, bufs, 0, 16); }
 
 /* row[0, w) = the hi - lo floats at src in columns [lo, hi), zero elsewhere; all zero when src is
  * NULL */

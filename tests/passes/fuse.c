@@ -213,25 +213,31 @@ Test(fuse, folds_activations_into_the_convolution)
 /* Skip connections: Relu(conv + x) and b + conv fold into the convolutions as a residual operand
  * (with the clamp for the first); the results equal the unfolded model's, through the direct, the
  * im2col (by rows, and small images side by side) and the 1x1 kernels; in f32, or in bf16 (the
- * folds then land on CONV_BF16). */
-static void check_residual_fold(int64_t hw, const char *precision)
+ * folds then land on CONV_BF16); with 16 channels and 16 images, through Winograd's kernel with the
+ * images in its vector lanes. */
+static void check_residual_fold(int64_t batch, int64_t C, int64_t hw, const char *precision)
 {
-    char name[32];
-    snprintf(name, sizeof name, "convres%d%s.onnx", (int)hw, precision ? precision : "");
+    char name[48];
+    snprintf(name, sizeof name, "convres%dx%dx%d%s.onnx", (int)batch, (int)C, (int)hw, precision ? precision : "");
     const char *path = tb_path(name);
-    static float wa[4 * 4 * 9], wb[4 * 4 * 9], wc[4 * 4], bias[4];
-    for (int i = 0; i < 4 * 4 * 9; i++)
+    const int N = (int)(batch * C * hw * hw);
+    float *wa = malloc((size_t)(C * C * 9) * sizeof(float)), *wb = malloc((size_t)(C * C * 9) * sizeof(float));
+    float *wc = malloc((size_t)(C * C) * sizeof(float)), *bias = malloc((size_t)C * sizeof(float));
+    float *x = malloc((size_t)N * sizeof(float)), *want = malloc((size_t)N * sizeof(float));
+    float *got = malloc((size_t)N * sizeof(float));
+    cr_assert(wa && wb && wc && bias && x && want && got);
+    for (int i = 0; i < C * C * 9; i++)
         wa[i] = sinf((float)i * 1.7f) * 0.4f, wb[i] = cosf((float)i * 0.3f) * 0.3f;
-    for (int i = 0; i < 16; i++)
+    for (int i = 0; i < C * C; i++)
         wc[i] = sinf((float)i) * 0.6f;
-    for (int c = 0; c < 4; c++)
+    for (int c = 0; c < C; c++)
         bias[c] = 0.2f * (float)c - 0.3f;
     TbModel *m = tb_model_new(17);
-    tb_input(m, "x", SD_DT_F32, 4, (int64_t[]){3, 4, hw, hw});
-    tb_init_f32(m, "wa", 4, (int64_t[]){4, 4, 3, 3}, wa, 0);
-    tb_init_f32(m, "wb", 4, (int64_t[]){4, 4, 3, 3}, wb, 0);
-    tb_init_f32(m, "wc", 4, (int64_t[]){4, 4, 1, 1}, wc, 0);
-    tb_init_f32(m, "bias", 1, (int64_t[]){4}, bias, 0);
+    tb_input(m, "x", SD_DT_F32, 4, (int64_t[]){batch, C, hw, hw});
+    tb_init_f32(m, "wa", 4, (int64_t[]){C, C, 3, 3}, wa, 0);
+    tb_init_f32(m, "wb", 4, (int64_t[]){C, C, 3, 3}, wb, 0);
+    tb_init_f32(m, "wc", 4, (int64_t[]){C, C, 1, 1}, wc, 0);
+    tb_init_f32(m, "bias", 1, (int64_t[]){C}, bias, 0);
     tb_node(m, "Conv", "ca", (const char *[]){"x", "wa", "bias", NULL}, (const char *[]){"a0", NULL});
     tb_attr_ints(m, "pads", (int64_t[]){1, 1, 1, 1}, 4);
     tb_node(m, "Relu", "ra", (const char *[]){"a0", NULL}, (const char *[]){"a", NULL});
@@ -262,8 +268,6 @@ static void check_residual_fold(int64_t hw, const char *precision)
     cr_expect_eq(residuals, 2);
     ir_graph_free(g);
 
-    const int N = 3 * 4 * (int)(hw * hw);
-    static float x[3 * 4 * 256], want[3 * 4 * 256], got[3 * 4 * 256];
     for (int i = 0; i < N; i++)
         x[i] = sinf((float)i * 0.37f) * 2.0f;
     const char *variants[3] = {"actfold", NULL, "direct-conv"};
@@ -277,12 +281,14 @@ static void check_residual_fold(int64_t hw, const char *precision)
             cr_assert(fabsf(got[i] - want[i]) <= 1e-5f * (fabsf(want[i]) + 1e-2f), "%s: element %d: %g vs %g",
                       variants[v] ? variants[v] : "all on", i, (double)got[i], (double)want[i]);
     }
+    free(wa), free(wb), free(wc), free(bias), free(x), free(want), free(got);
 }
 
 Test(fuse, folds_residual_adds_into_the_convolution)
 {
-    check_residual_fold(16, NULL);
-    check_residual_fold(6, NULL);
-    check_residual_fold(16, "bf16");
-    check_residual_fold(6, "bf16");
+    check_residual_fold(3, 4, 16, NULL);
+    check_residual_fold(3, 4, 6, NULL);
+    check_residual_fold(3, 4, 16, "bf16");
+    check_residual_fold(3, 4, 6, "bf16");
+    check_residual_fold(17, 16, 6, NULL);
 }
