@@ -160,18 +160,36 @@ static inline int rt_conv_small_images(const RtConvParams *p)
  * MobileNetV2's 112x112 expansions, 4.8 MB); items: (image, group, channel chunk, block), so the
  * blocks also share a batch-1 layer out over the threads. */
 #define RT_CONV_PW_BLOCK_FLOATS 32768
-static inline int64_t rt_conv_pw_block_cols(const RtConvParams *p)
+/* The blocks of columns: about RT_CONV_PW_BLOCK_FLOATS floats of a chunk each, of equal width in
+ * whole vectors, the last one taking the rest: a last block of a few columns cost as much as a whole
+ * item (196 columns in blocks of 96 + 96 + 4 left the threads unbalanced at batch 1). */
+static inline int64_t rt_conv_pw_blocks_of(const RtConvParams *p, int64_t *cols)
 {
     const int64_t m = p->c_split > 1 ? p->c_chunk : p->c_out / (p->groups > 0 ? p->groups : 1);
     const int64_t vol = p->out[0] * p->out[1] * p->out[2];
     int64_t b = RT_CONV_PW_BLOCK_FLOATS / (m > 0 ? m : 1) / RT_GEMM_NR * RT_GEMM_NR;
     b = b < RT_GEMM_NR ? RT_GEMM_NR : b;
-    return b > vol ? (vol > 0 ? vol : 1) : b;
+    int64_t n = (vol + b / 2) / b, w = vol;
+    if (p->packed_w == RT_CONV_PACKED_T || n < 2) /* C^T: whole images */
+        n = 1;
+    for (; n > 1; n--) {
+        w = (vol / n + 8) / 16 * 16;
+        if (w >= 16 && (n - 1) * w < vol)
+            break;
+    }
+    *cols = n > 1 ? w : (vol > 0 ? vol : 1);
+    return n;
+}
+static inline int64_t rt_conv_pw_block_cols(const RtConvParams *p)
+{
+    int64_t cols;
+    rt_conv_pw_blocks_of(p, &cols);
+    return cols;
 }
 static inline int64_t rt_conv_pw_blocks(const RtConvParams *p)
 {
-    const int64_t vol = p->out[0] * p->out[1] * p->out[2], b = rt_conv_pw_block_cols(p);
-    return vol > 0 && p->packed_w != RT_CONV_PACKED_T ? (vol + b - 1) / b : 1; /* C^T: whole images */
+    int64_t cols;
+    return rt_conv_pw_blocks_of(p, &cols);
 }
 
 RT_KERNEL_DECL(rt_conv_gemm_f32)

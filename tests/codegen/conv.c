@@ -371,6 +371,52 @@ Test(conv, winograd_where_planned)
     cr_expect_str_neq(lowered_kernel(&few_tiles, false, k, sizeof k), "rt_conv_winograd_f32");
 }
 
+/* Batch-1 1x1 convolutions on 2 threads (ResNet-50's 14x14 and 28x28 layers among them) go in
+ * items that share the work out evenly: the heavier thread's items, claimed as the pool hands them
+ * out, at most 57% of all (196 columns of 256 channels had gone in items of 96, 96 and 64
+ * channels: 62.5%; C^T's chunks are whole slivers of 48 channels, so 512 split 288 + 224). */
+Test(conv, pointwise_items_balanced)
+{
+    static const int64_t shapes[][3] = {{1024, 256, 14}, {256, 1024, 14}, {512, 128, 28}, {1024, 512, 14},
+                                        {256, 64, 56}, {2048, 512, 7}, {40, 100, 12}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t hw = shapes[i][2];
+        ConvCase c = {"pw", 2, 1, shapes[i][0], shapes[i][1], 1, {hw, hw}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = false};
+        float *w = calloc((size_t)(c.cout * c.cin), sizeof *w);
+        IrGraph *g = conv_graph(&c, w, NULL, NULL);
+        SdOptions opt = sd_options_default();
+        SdError err = {0};
+        cr_assert_eq(sd_optimize(g, &opt, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
+        CgLowerOptions lo = {.gemm = CG_GEMM_BUILTIN, .pack_weights = true, .threads = 2};
+        for (int j = 0; j < ir_graph_num_nodes(g); j++) {
+            IrNode *node = ir_graph_node(g, j);
+            if (node->op != IR_OP_CONV)
+                continue;
+            CgLowered low;
+            cr_assert_eq(cg_lower_node(node, &lo, &low, &err), SD_OK, "%s", err.msg);
+            cr_assert_str_eq(low.calls[0].kernel, "rt_conv_pointwise_f32");
+            const RtConvParams *p = low.calls[0].params;
+            const int64_t cs = p->c_split > 1 ? p->c_split : 1, nb = rt_conv_pw_blocks(p);
+            const int64_t blk = rt_conv_pw_block_cols(p), vol = hw * hw;
+            double load[2] = {0, 0}, total = 0;
+            for (int64_t it = 0; it < cs * nb; it++) {
+                const int64_t b = it % nb, ch = it / nb;
+                const int64_t cw = cs > 1 ? (ch == cs - 1 ? c.cout - ch * p->c_chunk : p->c_chunk) : c.cout;
+                const double size = (double)cw * (double)(b == nb - 1 ? vol - b * blk : blk);
+                load[load[1] < load[0]] += size;
+                total += size;
+            }
+            cr_expect_leq(load[0] > load[1] ? load[0] : load[1], 0.57 * total,
+                          "%lld -> %lld channels at %lldx%lld: %lld chunks of %lld, %lld blocks of %lld", (long long)c.cin,
+                          (long long)c.cout, (long long)hw, (long long)hw, (long long)cs, (long long)p->c_chunk,
+                          (long long)nb, (long long)blk);
+            cg_lowered_free(&low);
+        }
+        ir_graph_free(g);
+        free(w);
+    }
+}
+
 /* SEEDC_PERF=1 links the JIT's code through another layer (RTDyld, position-independent code, a
  * jitdump file for perf): the same results. */
 Test(conv, jit_under_perf_matches_reference)
