@@ -249,6 +249,8 @@ static const ConvCase cases[] = {
     /* batch 1, channels too few for chunks: on more than one thread, blocks of rows share it out
      * (7 rows of 28: a block's planes overlap the next one's) */
     {"direct_few_channels_row_blocks", 2, 1, 12, 32, 1, {28, 28}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    /* batch 1, stride 2, 14x14 outputs: planes of 15x15 (direct below batch 4 only) */
+    {"direct_s2_batch1_planes_15", 2, 1, 16, 64, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     /* a 1x1 conv split into chunks */
     {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     /* a 1x1 conv over more columns than one block before its epilogue (and a last, shorter block) */
@@ -369,6 +371,17 @@ Test(conv, winograd_where_planned)
             }
     const ConvCase few_tiles = {"few_tiles", 2, 1, 64, 64, 1, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = false};
     cr_expect_str_neq(lowered_kernel(&few_tiles, false, k, sizeof k), "rt_conv_winograd_f32");
+}
+
+/* Planes 14.8% larger than the outputs (stride 2, 14x14) go through the direct kernel below batch
+ * 4 only, im2col above. */
+Test(conv, direct_where_planned)
+{
+    char k[64];
+    ConvCase c = {"s2", 2, 1, 16, 64, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    cr_expect_str_eq(lowered_kernel(&c, false, k, sizeof k), "rt_conv_direct_f32");
+    c.batch = 32;
+    cr_expect_str_eq(lowered_kernel(&c, false, k, sizeof k), "rt_conv_gemm_f32");
 }
 
 /* Batch-1 1x1 convolutions on 2 threads (ResNet-50's 14x14 and 28x28 layers among them) go in
