@@ -88,13 +88,7 @@ static int tasks_for(const CgEmitter *e, const CgCall *call)
 {
     if (e->p->threads < 2 || !call->range_kernel || call->extent < 2 || call->cost < CG_PARALLEL_MIN_COST)
         return 1;
-    int64_t t = (int64_t)e->p->threads * 4;
-    if (call->grain > 1) { /* whole runs of items that share setup, but every thread busy */
-        int64_t runs = call->extent / call->grain;
-        t = runs < t ? runs : t;
-        t = t < e->p->threads ? e->p->threads : t;
-    }
-    return (int)(call->extent < t ? call->extent : t);
+    return (int)cg_split_tasks(call->extent, call->grain, e->p->threads);
 }
 
 /* task(ctx, task, thread): slice `task` of n_tasks of the call, ctx = the node's four bases. */

@@ -70,6 +70,20 @@ typedef struct CgLowered {
     bool (*pack)(const void *params, const void *src, void *dst);
 } CgLowered;
 
+/* How many tasks a split call of `extent` items (runs of `grain` sharing setup) is cut into for
+ * `threads` threads: about 4 a thread, whole runs, every thread busy. Code generation cuts them so
+ * (items [t * extent / tasks, (t + 1) * extent / tasks) each), and lowering plans by it. */
+static inline int64_t cg_split_tasks(int64_t extent, int64_t grain, int threads)
+{
+    int64_t t = (int64_t)threads * 4;
+    if (grain > 1) {
+        const int64_t runs = extent / grain;
+        t = runs < t ? runs : t;
+        t = t < threads ? threads : t;
+    }
+    return extent < t ? extent : t;
+}
+
 /* RT_GEMM_* for the GEMM-shaped kernels' use_blas: OpenBLAS, the builtin GEMM with tiles for the
  * target's vectors, or its bf16 products */
 int32_t cg_gemm_provider(const CgLowerOptions *opt);

@@ -23,13 +23,17 @@ bool rt_conv_pack_weights(const void *params, const void *w, void *dst)
     const int64_t cout_g = p->c_out / p->groups, k = p->c_in / p->groups * p->kernel[0] * p->kernel[1] * p->kernel[2];
     for (int64_t g = 0; g < p->groups; g++) {
         const float *wg = (const float *)w + g * cout_g * k;
-        if (p->packed_w == RT_CONV_PACKED_T) {
+        if (p->packed_w == RT_CONV_PACKED_T) { /* slivers from each chunk's first channel */
             float *t = (float *)dst + g * cout_g * k;
-            for (int64_t s0 = 0; s0 < cout_g; s0 += RT_GEMM_NR) {
-                const int64_t w = cout_g - s0 < RT_GEMM_NR ? cout_g - s0 : RT_GEMM_NR;
-                for (int64_t j = 0; j < k; j++)
-                    for (int64_t c = 0; c < w; c++)
-                        t[s0 * k + j * w + c] = wg[(s0 + c) * k + j];
+            const int64_t chunk = p->c_split > 1 && p->c_chunk > 0 ? p->c_chunk : cout_g;
+            for (int64_t c0 = 0; c0 < cout_g; c0 += chunk) {
+                const int64_t end = c0 + chunk < cout_g ? c0 + chunk : cout_g;
+                for (int64_t s0 = c0; s0 < end; s0 += RT_GEMM_NR) {
+                    const int64_t w = end - s0 < RT_GEMM_NR ? end - s0 : RT_GEMM_NR;
+                    for (int64_t j = 0; j < k; j++)
+                        for (int64_t c = 0; c < w; c++)
+                            t[s0 * k + j * w + c] = wg[(s0 + c) * k + j];
+                }
             }
         } else
             rt_gemm_pack_a(wg, cout_g, k, (float *)dst + g * rt_gemm_packed_a_floats(cout_g, k));
@@ -52,8 +56,8 @@ static inline void conv_gemm(const RtConvParams *p, const float *w, int64_t g, i
 
 /* --- batch 1, few output pixels: C^T against weights packed transposed (RT_CONV_PACKED_T) --- */
 
-/* ct (P x m) = the columns packed in pa times W^T's columns [c0, c0 + m) of group g (c0 a multiple
- * of RT_GEMM_NR), a sliver at a time; then y's m rows (ldy apart) = ct^T + bias (+ res, laid out as
+/* ct (P x m) = the columns packed in pa times W^T's columns [c0, c0 + m) of group g (a chunk, its
+ * slivers packed from c0), a sliver at a time; then y's m rows (ldy apart) = ct^T + bias (+ res, laid out as
  * y), clamped. */
 static inline void conv_t_product(const RtConvParams *p, const float *wt, int64_t g, int64_t cout_g, int64_t c0,
                                   int64_t m, int64_t P, int64_t K, const float *pa, float *restrict ct,
