@@ -86,36 +86,6 @@ int64_t cg_conv_images_per_block(const RtConvParams *p, int64_t k)
     return images_for(p->batch, p->rows_per_block, p->out[0] * p->out[1], p->out[0] * p->out[1] * p->out[2], k);
 }
 
-/* Output-channel chunks (multiples of 16 channels, at least 32) that bring `base` items up to
- * CG_CONV_MIN_ITEMS where the channels allow. */
-void cg_conv_split_channels(RtConvParams *p, int64_t cout_g, int64_t base)
-{
-    p->c_split = 1, p->c_chunk = cout_g;
-    if (base >= CG_CONV_MIN_ITEMS || cout_g < 64)
-        return;
-    int64_t want = (CG_CONV_MIN_ITEMS + base - 1) / base, chunk = (cout_g + want - 1) / want;
-    chunk = (chunk + 15) / 16 * 16;
-    if (chunk < 32)
-        chunk = 32;
-    p->c_chunk = chunk;
-    p->c_split = (cout_g + chunk - 1) / chunk;
-    if (p->c_split < 2)
-        p->c_split = 1, p->c_chunk = cout_g;
-}
-
-/* Where the GEMM of a chunk (cols columns, K = k) computes C^T, the channels are the columns of C^T:
- * chunks of whole slivers (64 = 48 + 16 channels spent a quarter of a 7x7 layer's work in the narrow
- * edge micro-kernel). */
-void cg_conv_sliver_chunks(RtConvParams *p, int64_t cout_g, int64_t cols, int64_t k)
-{
-    if (p->c_split <= 1 || p->c_chunk % RT_GEMM_NR == 0 || !rt_gemm_transposed(p->c_chunk, cols, k))
-        return;
-    p->c_chunk = (p->c_chunk + RT_GEMM_NR - 1) / RT_GEMM_NR * RT_GEMM_NR;
-    p->c_split = (cout_g + p->c_chunk - 1) / p->c_chunk;
-    if (p->c_split < 2)
-        p->c_split = 1, p->c_chunk = cout_g;
-}
-
 /* Params of the forward conv between x and y (shapes), as the kernels take them. */
 RtConvParams cg_conv_forward_params(const IrConvAttrs *a, const IrShape *x, const IrShape *y,
                                     const CgLowerOptions *opt)
@@ -430,127 +400,6 @@ static bool lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvPar
     return true;
 }
 
-/* The longest thread's share of items (sizes[i] each) as rt_parallel_for runs them: cut into
- * cg_split_tasks tasks of consecutive items, each claimed in turn by the thread free first. */
-static double items_makespan(const double *sizes, int64_t n, int64_t grain, int threads)
-{
-    double load[64] = {0}, worst = 0.0;
-    threads = threads > 64 ? 64 : threads;
-    const int64_t tasks = cg_split_tasks(n, grain, threads);
-    for (int64_t t = 0; t < tasks; t++) {
-        double task = 0.0;
-        for (int64_t i = t * n / tasks; i < (t + 1) * n / tasks; i++)
-            task += sizes[i];
-        int u = 0;
-        for (int v = 1; v < threads; v++)
-            u = load[v] < load[u] ? v : u;
-        load[u] += task;
-    }
-    for (int t = 0; t < threads; t++)
-        worst = load[t] > worst ? load[t] : worst;
-    return worst;
-}
-
-/* What an item costs, in products of one input channel: its own, reading its weights (at batch 1
- * they come from memory: a chunk's weights as dear as about ITEM_WEIGHT_READ columns of products,
- * at 15 GB/s against 200 GFLOP/s a core) and its columns (from cache, ITEM_COLUMN_READ rows). */
-#define ITEM_WEIGHT_READ 27.0
-#define ITEM_COLUMN_READ 8.0
-#define ITEM_EDGE_SLIVER 1.5
-static double item_cost(int64_t channels, int64_t cols, bool transposed)
-{
-    /* C^T's channels past its whole slivers of RT_GEMM_NR: narrower micro-kernels, dearer a channel */
-    const int64_t rest = transposed ? channels % RT_GEMM_NR : 0;
-    const double ch = (double)(channels - rest) + ITEM_EDGE_SLIVER * (double)rest;
-    return ch * (double)cols + ITEM_WEIGHT_READ * (double)channels + ITEM_COLUMN_READ * (double)cols;
-}
-
-/* Chunks of cout_g channels for `want` of them, whole vectors each; false if that is not `want`
- * chunks' worth of split. */
-static bool chunks_for(RtConvParams *q, int64_t cout_g, int64_t want)
-{
-    q->c_split = 1, q->c_chunk = cout_g;
-    if (want < 2)
-        return true;
-    const int64_t chunk = ((cout_g + want - 1) / want + 15) / 16 * 16;
-    q->c_chunk = chunk, q->c_split = (cout_g + chunk - 1) / chunk;
-    if (q->c_split < 2)
-        q->c_split = 1, q->c_chunk = cout_g;
-    return q->c_split > 1;
-}
-
-/* Channel chunks for the im2col and direct kernels where their `base` items (blocks of columns,
- * `cols` each, the last of every n_blocks `last` columns; K = k) are fewer than 4 a thread: the
- * number whose items, chunk fastest and each block's chunks a run (the grain), give the shortest
- * longest thread. cg_conv_split_channels made up 8 items regardless, unevenly where the chunks did
- * not divide the channels: the Fashion-MNIST teacher's 7x7 layer of 128 channels at batch 1 went
- * in chunks of 48, 48 and 32, one thread taking the first and the other two. */
-static void balanced_chunks(RtConvParams *p, int64_t cout_g, int64_t base, int64_t n_blocks, int64_t cols,
-                            int64_t last, int64_t k, int threads)
-{
-    if (threads < 2 || base >= 4 * threads || base > 64)
-        return;
-    RtConvParams best = *p;
-    double best_cost = 0.0;
-    for (int64_t want = 1; want == 1 || want <= cout_g / 32; want++) {
-        RtConvParams q = *p;
-        if (!chunks_for(&q, cout_g, want) && want > 1)
-            continue;
-        const int64_t cs = q.c_split, n = base * cs;
-        if (n > 256)
-            break;
-        const bool t = n_blocks == 1 && rt_gemm_transposed(q.c_chunk, cols, k);
-        double sizes[256];
-        for (int64_t i = 0; i < n; i++) {
-            const int64_t c = i % cs, b = i / cs % n_blocks;
-            sizes[i] = item_cost(cs > 1 && c == cs - 1 ? cout_g - c * q.c_chunk : q.c_chunk,
-                                 b == n_blocks - 1 ? last : cols, t);
-        }
-        const double cost = items_makespan(sizes, n, cs, threads);
-        if (want == 1 || cost < best_cost)
-            best = q, best_cost = cost;
-    }
-    *p = best;
-}
-
-/* A 1x1 convolution's channel chunks, where its images and their blocks of columns
- * (rt_conv_pw_blocks, whose width depends on the chunk) make fewer than 4 items a thread: the
- * number whose items (block fastest; with C^T, whole images whose chunks are a run) give the
- * shortest longest thread. ResNet-50 at batch 1: its 14x14 layers of 256 channels had gone in 3
- * items (96, 96 and 64 channels), 0.31 ms on 2 threads against 0.50 on one (2 items of 128
- * channels: 0.25 ms); in the network, 0.32-0.37 -> 0.26-0.32 ms each. */
-static void pointwise_chunks(RtConvParams *p, int64_t cout_g, int64_t pixels, int64_t cin_g, int threads)
-{
-    p->c_split = 1, p->c_chunk = cout_g;
-    const int64_t images = p->batch * p->groups;
-    if (threads < 2 || images * rt_conv_pw_blocks(p) >= 4 * threads)
-        return;
-    RtConvParams best = *p;
-    double best_cost = 0.0;
-    for (int64_t want = 1; want == 1 || want <= cout_g / 32; want++) {
-        RtConvParams q = *p;
-        if (!chunks_for(&q, cout_g, want) && want > 1)
-            continue;
-        const bool t = rt_gemm_transposed(q.c_chunk, pixels, cin_g);
-        q.packed_w = t ? RT_CONV_PACKED_T : RT_CONV_PACKED_NONE; /* C^T: whole images (rt_conv_pw_blocks) */
-        const int64_t blk = rt_conv_pw_block_cols(&q), nb = rt_conv_pw_blocks(&q), cs = q.c_split;
-        const int64_t n = images * cs * nb;
-        if (n > 256)
-            break;
-        double sizes[256];
-        for (int64_t i = 0; i < n; i++) {
-            const int64_t b = i % nb, c = i / nb % cs;
-            sizes[i] = item_cost(cs > 1 && c == cs - 1 ? cout_g - c * q.c_chunk : q.c_chunk,
-                                 b == nb - 1 ? pixels - b * blk : blk, t);
-        }
-        const double cost = items_makespan(sizes, n, t ? cs : 1, threads);
-        q.packed_w = p->packed_w;
-        if (want == 1 || cost < best_cost)
-            best = q, best_cost = cost;
-    }
-    *p = best;
-}
-
 static void pack_with(CgLowered *out, const RtConvParams *p)
 {
     out->packed_operand = 1;
@@ -604,7 +453,7 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     /* a 1x1 conv reads its input as the GEMM operand, unless small images are better side by side:
      * then the im2col path copies them together */
     if (cg_conv_is_pointwise(&p) && images_for(p.batch, rows, rows, pixels, cin_g) <= 1) {
-        pointwise_chunks(&p, cout_g, pixels, cin_g, opt->threads);
+        cg_conv_pointwise_chunks(&p, cout_g, pixels, cin_g, opt->threads);
         const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
         if (packable_t(n, opt, &p, chunk, pixels, cin_g, 1) || packable(n, opt, &p, chunk, pixels, cin_g)) {
             bufs[1] = CG_BUF_PACKED;
@@ -631,8 +480,8 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         const int64_t ipb = p.images_per_block > 1 ? p.images_per_block : 1;
         const int64_t plane_rows = (ipb - 1) * p.plane[0] + p.out[1];
         const int64_t nblk = (plane_rows + p.rows_per_block - 1) / p.rows_per_block;
-        balanced_chunks(&p, cout_g, base, nblk, p.rows_per_block * p.plane[1],
-                        (plane_rows - (nblk - 1) * p.rows_per_block) * p.plane[1], k, opt->threads);
+        cg_conv_balanced_chunks(&p, cout_g, base, nblk, p.rows_per_block * p.plane[1],
+                                (plane_rows - (nblk - 1) * p.rows_per_block) * p.plane[1], k, opt->threads);
         const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
         if (packable(n, opt, &p, chunk, p.rows_per_block * p.plane[1], k)) {
             bufs[1] = CG_BUF_PACKED;
@@ -648,8 +497,8 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     int64_t n_blocks, cols;
     const int64_t base = cg_conv_im2col_plan(&p, cout_g, k, &n_blocks, &cols);
     if (p.images_per_block <= 1)
-        balanced_chunks(&p, cout_g, base, n_blocks, cols, (rows - (n_blocks - 1) * p.rows_per_block) * p.out[2], k,
-                        opt->threads);
+        cg_conv_balanced_chunks(&p, cout_g, base, n_blocks, cols, (rows - (n_blocks - 1) * p.rows_per_block) * p.out[2],
+                                k, opt->threads);
     const int64_t chunk = p.c_split > 1 ? p.c_chunk : cout_g;
     if (packable_t(n, opt, &p, chunk, cols, k, n_blocks) || packable(n, opt, &p, chunk, cols, k)) {
         bufs[1] = CG_BUF_PACKED;

@@ -26,6 +26,12 @@ int64_t cg_conv_images_per_block(const RtConvParams *p, int64_t k);
  * then whole slivers where the chunk's GEMM computes C^T. */
 void cg_conv_split_channels(RtConvParams *p, int64_t cout_g, int64_t base);
 void cg_conv_sliver_chunks(RtConvParams *p, int64_t cout_g, int64_t cols, int64_t k);
+/* (conv_split.c) Where base items of im2col or the direct kernel (blocks of `cols` columns, the last
+ * of every n_blocks `last`; K = k) are fewer than 4 a thread: the channel chunks that share them
+ * out most evenly. And a 1x1 convolution's chunks (pixels columns, cin_g channels in), likewise. */
+void cg_conv_balanced_chunks(RtConvParams *p, int64_t cout_g, int64_t base, int64_t n_blocks, int64_t cols,
+                             int64_t last, int64_t k, int threads);
+void cg_conv_pointwise_chunks(RtConvParams *p, int64_t cout_g, int64_t pixels, int64_t cin_g, int threads);
 /* Whether rt_conv_direct_f32 takes it (then its planes, images and rows per block), its items. */
 bool cg_conv_direct_plan(RtConvParams *p, const CgLowerOptions *opt, int64_t cout_g);
 int64_t cg_conv_direct_items(const RtConvParams *p);
