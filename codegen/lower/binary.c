@@ -45,7 +45,7 @@ bool cg_binary_arith_code(IrOp op, bool fmod, int *code)
 }
 
 /* FUSED_ELTWISE: the IR program with registers renumbered to the kernel's (inputs 0..7, steps 8..). */
-static SdStatus lower_fused(const IrNode *n, CgLowered *out, SdError *err)
+static SdStatus lower_fused(const IrNode *n, int threads, CgLowered *out, SdError *err)
 {
     const IrValue *y = n->outputs[0];
     const IrBinaryAttrs *a = &n->attrs.binary;
@@ -62,6 +62,7 @@ static SdStatus lower_fused(const IrNode *n, CgLowered *out, SdError *err)
     if (!cg_collapse_dims(y->shape.rank, dims, n->n_inputs, all))
         return sd_errorf(err, SD_EUNSUPPORTED, "%s: broadcasting needs more than %d loop dimensions",
                          ir_node_label(n, lb, sizeof lb), RT_LOOP_RANK);
+    cg_split_inner_dim(dims, n->n_inputs, all, 4 * (int64_t)threads);
     memcpy(p.dims, dims, sizeof p.dims);
     for (int k = 0; k < n->n_inputs; k++)
         memcpy(p.strides[k], all[k], sizeof p.strides[k]);
@@ -92,9 +93,9 @@ static SdStatus lower_fused(const IrNode *n, CgLowered *out, SdError *err)
 
 SdStatus cg_lower_binary(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
-    (void)opt;
+    const int threads = opt->threads > 1 ? opt->threads : 1;
     if (n->op == IR_OP_FUSED_ELTWISE)
-        return lower_fused(n, out, err);
+        return lower_fused(n, threads, out, err);
     const IrValue *y = n->outputs[0];
     int n_ops = n->n_inputs;
     int64_t dims[IR_MAX_RANK];
@@ -107,6 +108,7 @@ SdStatus cg_lower_binary(const IrNode *n, const CgLowerOptions *opt, CgLowered *
     if (!cg_collapse_dims(y->shape.rank, dims, n_ops, strides))
         return sd_errorf(err, SD_EUNSUPPORTED, "%s: broadcasting needs more than %d loop dimensions",
                          ir_node_label(n, lb, sizeof lb), RT_LOOP_RANK);
+    cg_split_inner_dim(dims, n_ops, strides, 4 * (int64_t)threads);
     RtBroadcastParams p = {0};
     memcpy(p.dims, dims, sizeof p.dims);
     for (int k = 0; k < n_ops; k++)

@@ -125,6 +125,10 @@ void cg_contiguous_strides(const IrShape *s, int64_t *strides);
  * False when the result still needs more than RT_LOOP_RANK dims. */
 #define CG_COLLAPSE_MAX_OPS 8
 bool cg_collapse_dims(int rank, int64_t *dims, int n_ops, int64_t (*strides)[IR_MAX_RANK]);
+/* After cg_collapse_dims: where the outer items (rt_outer_extent) are fewer than min_items and a
+ * front dim is free, the innermost dim is cut in two, rows of whole vectors at least 1024 long,
+ * so that the threads have rows to share (one contiguous tensor collapses to a single row). */
+void cg_split_inner_dim(int64_t *dims, int n_ops, int64_t (*strides)[IR_MAX_RANK], int64_t min_items);
 /* Strides of `in` broadcast against the output shape `out` (right-aligned, 0 on broadcast dims). */
 void cg_broadcast_strides(const IrShape *in, const IrShape *out, int64_t *strides);
 /* A flat copy of n elements between two operands (unary.c). */

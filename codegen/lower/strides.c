@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "codegen/lower/lower.h"
+#include "runtime/kernels/loops.h"
 
 void cg_contiguous_strides(const IrShape *s, int64_t *strides)
 {
@@ -56,4 +57,26 @@ bool cg_collapse_dims(int rank, int64_t *dims, int n_ops, int64_t (*strides)[IR_
             strides[k][i] = i < pad ? 0 : s[k][i - pad];
     }
     return true;
+}
+
+void cg_split_inner_dim(int64_t *dims, int n_ops, int64_t (*strides)[IR_MAX_RANK], int64_t min_items)
+{
+    const int64_t outer = rt_outer_extent(dims), n = dims[RT_LOOP_RANK - 1];
+    if (dims[0] != 1 || outer >= min_items)
+        return;
+    const int64_t want = (min_items + outer - 1) / outer;
+    for (int64_t f = want; f <= 8 * want && n / f >= 1024; f++) {
+        const int64_t row = n / f;
+        if (n % f || row % 16)
+            continue;
+        for (int i = 0; i < RT_LOOP_RANK - 2; i++)
+            dims[i] = dims[i + 1];
+        dims[RT_LOOP_RANK - 2] = f, dims[RT_LOOP_RANK - 1] = row;
+        for (int k = 0; k < n_ops; k++) {
+            for (int i = 0; i < RT_LOOP_RANK - 2; i++)
+                strides[k][i] = strides[k][i + 1];
+            strides[k][RT_LOOP_RANK - 2] = strides[k][RT_LOOP_RANK - 1] * row;
+        }
+        return;
+    }
 }

@@ -15,6 +15,9 @@
 #include "runtime/kernels/vmath.h"
 #include "support/dtype.h"
 
+/* Elements computed into a block on the stack before they are stored (range kernels below). */
+#define ELTWISE_BLOCK 256
+
 static inline float unary_f32(int op, float x, float a, float b, float g)
 {
     switch ((RtUnaryOp)op) {
@@ -85,8 +88,13 @@ RT_RANGE_KERNEL(rt_unary_f32_range)
     float *y = bufs[1];
     const int op = p->op;
     const float a = p->alpha, b = p->beta, g = p->gamma;
-    for (int64_t i = begin; i < end; i++)
-        y[i] = unary_f32(op, x[i], a, b, g);
+    for (int64_t i0 = begin; i0 < end; i0 += ELTWISE_BLOCK) { /* a block on the stack: as in rt_fused_f32_range */
+        const int64_t n = end - i0 < ELTWISE_BLOCK ? end - i0 : ELTWISE_BLOCK;
+        float t[ELTWISE_BLOCK];
+        for (int64_t i = 0; i < n; i++)
+            t[i] = unary_f32(op, x[i0 + i], a, b, g);
+        memcpy(y + i0, t, (size_t)n * sizeof(float));
+    }
 }
 
 #define UNARY_INT(name, T)                                                         \
@@ -177,8 +185,13 @@ RT_RANGE_KERNEL(rt_binary_f32_range)
         rt_outer_index(d, outer, i);
         const float *pa = a + rt_outer_offset(i, sa), *pb = b + rt_outer_offset(i, sb);
         float *py = y + outer * d[5];
-        for (int64_t k = 0; k < d[5]; k++)
-            py[k] = binary_f32(op, pa[k * sa[5]], pb[k * sb[5]]);
+        for (int64_t k0 = 0; k0 < d[5]; k0 += ELTWISE_BLOCK) { /* a block on the stack: as in rt_fused_f32_range */
+            const int64_t n = d[5] - k0 < ELTWISE_BLOCK ? d[5] - k0 : ELTWISE_BLOCK;
+            float t[ELTWISE_BLOCK];
+            for (int64_t k = 0; k < n; k++)
+                t[k] = binary_f32(op, pa[(k0 + k) * sa[5]], pb[(k0 + k) * sb[5]]);
+            memcpy(py + k0, t, (size_t)n * sizeof(float));
+        }
     }
 }
 
@@ -222,8 +235,16 @@ RT_RANGE_KERNEL(rt_fused_f32_range)
         for (int i = 0; i < p->n_inputs; i++)
             row[i] = in[i] + rt_outer_offset(idx, p->strides[i]);
         float *py = y + outer * d[5];
-        for (int64_t k = 0; k < d[5]; k++)
-            py[k] = fused_element(p, row, k);
+        /* through a block on the stack: y may be an input's memory (the planner reuses it in
+         * place), and a loop storing where it loads kept LLVM's vectorized loop behind its overlap
+         * check, so it ran scalar (EfficientNet-B0's SiLUs: 25 of 31 ms at batch 1) */
+        for (int64_t k0 = 0; k0 < d[5]; k0 += ELTWISE_BLOCK) {
+            const int64_t n = d[5] - k0 < ELTWISE_BLOCK ? d[5] - k0 : ELTWISE_BLOCK;
+            float t[ELTWISE_BLOCK];
+            for (int64_t k = 0; k < n; k++)
+                t[k] = fused_element(p, row, k0 + k);
+            memcpy(py + k0, t, (size_t)n * sizeof(float));
+        }
     }
 }
 

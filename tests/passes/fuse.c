@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/driver.h"
+#include "codegen/lower/lower.h"
 #include "tests/common/onnx_builder.h"
 
 /* The graph of the model at `path` after the inference passes up to and with `pass`. */
@@ -82,6 +83,62 @@ Test(fuse, fuses_chains_and_keeps_the_outputs)
     for (int i = 0; i < 80; i++)
         cr_assert(fabsf(fused[i] - plain[i]) <= 1e-6f * (fabsf(plain[i]) + 1e-6f), "element %d: %g vs %g", i,
                   (double)fused[i], (double)plain[i]);
+}
+
+/* SiLU written out (t * sigmoid(t)) after a 1x1 convolution, over 6 x 64 x 64 values: one fused
+ * loop whose output may take its input's memory (the loop computes in blocks, so it vectorizes
+ * even then), cut into rows the 2 threads share (a contiguous tensor collapses to one row), and
+ * the values are t * sigmoid(t). */
+Test(fuse, silu_rows_shared_and_in_place)
+{
+    const char *path = tb_path("silu.onnx");
+    enum { C = 6, HW = 64 * 64 };
+    float w[C * C] = {0};
+    for (int c = 0; c < C; c++)
+        w[c * C + c] = 0.5f + 0.25f * (float)c;
+    TbModel *m = tb_model_new(17);
+    tb_input(m, "x", SD_DT_F32, 4, (int64_t[]){1, C, 64, 64});
+    tb_init_f32(m, "w", 4, (int64_t[]){C, C, 1, 1}, w, 0);
+    tb_node(m, "Conv", "conv", (const char *[]){"x", "w", NULL}, (const char *[]){"t", NULL});
+    tb_node(m, "Sigmoid", "sig", (const char *[]){"t", NULL}, (const char *[]){"s", NULL});
+    tb_node(m, "Mul", "mul", (const char *[]){"t", "s", NULL}, (const char *[]){"y", NULL});
+    tb_output(m, "y", SD_DT_F32);
+    tb_save(m, path);
+    tb_model_free(m);
+
+    SdOptions opt = sd_options_default();
+    IrGraph *g = optimized_until(path, &opt, NULL);
+    CgLowerOptions lo = {.gemm = CG_GEMM_BUILTIN, .threads = 2};
+    int fused = 0;
+    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
+        IrNode *n = ir_graph_node(g, i);
+        if (n->op != IR_OP_FUSED_ELTWISE)
+            continue;
+        SdError err = {0};
+        CgLowered low;
+        cr_assert_eq(cg_lower_node(n, &lo, &low, &err), SD_OK, "%s", err.msg);
+        cr_expect_geq(low.calls[0].extent, 8, "rows for the threads: %lld", (long long)low.calls[0].extent);
+        cg_lowered_free(&low);
+        fused++;
+    }
+    cr_assert_eq(fused, 1);
+    ir_graph_free(g);
+
+    SdError err = {0};
+    SdModel *model;
+    cr_assert_eq(sd_model_load(path, &opt, &model, &err), SD_OK, "%s", err.msg);
+    static float x[C * HW], y[C * HW];
+    for (int i = 0; i < C * HW; i++)
+        x[i] = sinf((float)i * 0.013f) * 6.0f;
+    void *in[1] = {x}, *out[1] = {y};
+    sd_model_run_raw(model, in, out);
+    sd_model_free(model);
+    for (int c = 0; c < C; c++)
+        for (int j = 0; j < HW; j++) {
+            const double t = (double)w[c * C + c] * x[c * HW + j], want = t / (1.0 + exp(-t));
+            cr_assert(fabs(y[c * HW + j] - want) <= 1e-5 * (fabs(want) + 1e-3), "channel %d element %d: %g vs %g", c, j,
+                      (double)y[c * HW + j], want);
+        }
 }
 
 /* Conv + inference BatchNorm: one convolution with folded weights, same outputs (to rounding). */
