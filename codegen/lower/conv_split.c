@@ -85,8 +85,61 @@ static bool chunks_for(RtConvParams *q, int64_t cout_g, int64_t want)
     return q->c_split > 1;
 }
 
+/* The sizes of candidate q's items (at most 256; 0 when there are more) and the grain their
+ * tasks are cut by. */
+typedef int64_t (*ItemSizesFn)(const RtConvParams *q, const void *ctx, double *sizes, int64_t *grain);
+
+/* The chunk count (1, or whole vectors of cout_g / want for want up to cout_g / 32) whose items
+ * give the shortest longest thread. */
+static void best_chunks(RtConvParams *p, int64_t cout_g, int threads, ItemSizesFn item_sizes, const void *ctx)
+{
+    RtConvParams best = *p;
+    double best_cost = 0.0;
+    for (int64_t want = 1; want == 1 || want <= cout_g / 32; want++) {
+        RtConvParams q = *p;
+        if (!chunks_for(&q, cout_g, want) && want > 1)
+            continue;
+        double sizes[256];
+        int64_t grain;
+        const int64_t n = item_sizes(&q, ctx, sizes, &grain);
+        if (n == 0)
+            break;
+        const double cost = items_makespan(sizes, n, grain, threads);
+        if (want == 1 || cost < best_cost)
+            best = q, best_cost = cost;
+    }
+    *p = best;
+}
+
+/* The width of chunk c of q's chunks of cout_g channels. */
+static int64_t chunk_width(const RtConvParams *q, int64_t cout_g, int64_t c)
+{
+    const int64_t cs = q->c_split > 1 ? q->c_split : 1;
+    return cs > 1 ? (c == cs - 1 ? cout_g - c * q->c_chunk : q->c_chunk) : cout_g;
+}
+
+typedef struct {
+    int64_t cout_g, base, n_blocks, cols, last, k;
+} BlockItems;
+
+/* Items (block, chunk), chunk fastest, each block's chunks a run */
+static int64_t block_item_sizes(const RtConvParams *q, const void *ctx, double *sizes, int64_t *grain)
+{
+    const BlockItems *b = ctx;
+    const int64_t cs = q->c_split > 1 ? q->c_split : 1, n = b->base * cs;
+    if (n > 256)
+        return 0;
+    const bool t = b->n_blocks == 1 && rt_gemm_transposed(q->c_chunk, b->cols, b->k);
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t blk = i / cs % b->n_blocks;
+        sizes[i] = item_cost(chunk_width(q, b->cout_g, i % cs), blk == b->n_blocks - 1 ? b->last : b->cols, t);
+    }
+    *grain = cs;
+    return n;
+}
+
 /* Channel chunks for the im2col and direct kernels where their `base` items (blocks of columns,
- * `cols` each, the last of every n_blocks `last` columns; K = k) are fewer than 4 a thread: the
+ * `cols` each, the last of every n_blocks `last`; K = k) are fewer than 4 a thread: the
  * number whose items, chunk fastest and each block's chunks a run (the grain), give the shortest
  * longest thread. cg_conv_split_channels made up 8 items regardless, unevenly where the chunks did
  * not divide the channels: the Fashion-MNIST teacher's 7x7 layer of 128 channels at batch 1 went
@@ -96,64 +149,45 @@ void cg_conv_balanced_chunks(RtConvParams *p, int64_t cout_g, int64_t base, int6
 {
     if (threads < 2 || base >= 4 * threads || base > 64)
         return;
-    RtConvParams best = *p;
-    double best_cost = 0.0;
-    for (int64_t want = 1; want == 1 || want <= cout_g / 32; want++) {
-        RtConvParams q = *p;
-        if (!chunks_for(&q, cout_g, want) && want > 1)
-            continue;
-        const int64_t cs = q.c_split, n = base * cs;
-        if (n > 256)
-            break;
-        const bool t = n_blocks == 1 && rt_gemm_transposed(q.c_chunk, cols, k);
-        double sizes[256];
-        for (int64_t i = 0; i < n; i++) {
-            const int64_t c = i % cs, b = i / cs % n_blocks;
-            sizes[i] = item_cost(cs > 1 && c == cs - 1 ? cout_g - c * q.c_chunk : q.c_chunk,
-                                 b == n_blocks - 1 ? last : cols, t);
-        }
-        const double cost = items_makespan(sizes, n, cs, threads);
-        if (want == 1 || cost < best_cost)
-            best = q, best_cost = cost;
+    const BlockItems b = {cout_g, base, n_blocks, cols, last, k};
+    best_chunks(p, cout_g, threads, block_item_sizes, &b);
+}
+
+typedef struct {
+    int64_t cout_g, images, pixels, cin_g;
+} PointwiseItems;
+
+/* Items (image, chunk, block of columns), block fastest; with C^T whole images, each image's chunks
+ * a run */
+static int64_t pointwise_item_sizes(const RtConvParams *q, const void *ctx, double *sizes, int64_t *grain)
+{
+    const PointwiseItems *pw = ctx;
+    RtConvParams r = *q;
+    const bool t = rt_gemm_transposed(q->c_chunk, pw->pixels, pw->cin_g);
+    r.packed_w = t ? RT_CONV_PACKED_T : RT_CONV_PACKED_NONE; /* its blocks (rt_conv_pw_blocks) */
+    const int64_t blk = rt_conv_pw_block_cols(&r), nb = rt_conv_pw_blocks(&r), cs = q->c_split > 1 ? q->c_split : 1;
+    const int64_t n = pw->images * cs * nb;
+    if (n > 256)
+        return 0;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t b = i % nb;
+        sizes[i] = item_cost(chunk_width(q, pw->cout_g, i / nb % cs), b == nb - 1 ? pw->pixels - b * blk : blk, t);
     }
-    *p = best;
+    *grain = t ? cs : 1;
+    return n;
 }
 
 /* A 1x1 convolution's channel chunks, where its images and their blocks of columns
  * (rt_conv_pw_blocks, whose width depends on the chunk) make fewer than 4 items a thread: the
- * number whose items (block fastest; with C^T, whole images whose chunks are a run) give the
- * shortest longest thread. ResNet-50 at batch 1: its 14x14 layers of 256 channels had gone in 3
- * items (96, 96 and 64 channels), 0.31 ms on 2 threads against 0.50 on one (2 items of 128
- * channels: 0.25 ms); in the network, 0.32-0.37 -> 0.26-0.32 ms each. */
+ * number whose items give the shortest longest thread. ResNet-50 at batch 1: its 14x14 layers of
+ * 256 channels had gone in 3 items (96, 96 and 64 channels), 0.31 ms on 2 threads against 0.50 on
+ * one (2 items of 128 channels: 0.25 ms); in the network, 0.32-0.37 -> 0.26-0.32 ms each. */
 void cg_conv_pointwise_chunks(RtConvParams *p, int64_t cout_g, int64_t pixels, int64_t cin_g, int threads)
 {
     p->c_split = 1, p->c_chunk = cout_g;
     const int64_t images = p->batch * p->groups;
     if (threads < 2 || images * rt_conv_pw_blocks(p) >= 4 * threads)
         return;
-    RtConvParams best = *p;
-    double best_cost = 0.0;
-    for (int64_t want = 1; want == 1 || want <= cout_g / 32; want++) {
-        RtConvParams q = *p;
-        if (!chunks_for(&q, cout_g, want) && want > 1)
-            continue;
-        const bool t = rt_gemm_transposed(q.c_chunk, pixels, cin_g);
-        q.packed_w = t ? RT_CONV_PACKED_T : RT_CONV_PACKED_NONE; /* C^T: whole images (rt_conv_pw_blocks) */
-        const int64_t blk = rt_conv_pw_block_cols(&q), nb = rt_conv_pw_blocks(&q), cs = q.c_split;
-        const int64_t n = images * cs * nb;
-        if (n > 256)
-            break;
-        double sizes[256];
-        for (int64_t i = 0; i < n; i++) {
-            const int64_t b = i % nb, c = i / nb % cs;
-            sizes[i] = item_cost(cs > 1 && c == cs - 1 ? cout_g - c * q.c_chunk : q.c_chunk,
-                                 b == nb - 1 ? pixels - b * blk : blk, t);
-        }
-        const double cost = items_makespan(sizes, n, t ? cs : 1, threads);
-        q.packed_w = p->packed_w;
-        if (want == 1 || cost < best_cost)
-            best = q, best_cost = cost;
-    }
-    *p = best;
+    const PointwiseItems pw = {cout_g, images, pixels, cin_g};
+    best_chunks(p, cout_g, threads, pointwise_item_sizes, &pw);
 }
-

@@ -322,9 +322,10 @@ Test(conv, matches_reference_builtin)
     }
 }
 
-/* The kernel the lowering picks for case c's convolution (shapes inferred first); *lanes: whether a
- * Winograd kernel puts images in the vector lanes (may be NULL) */
-static const char *lowered_kernel_lanes(const ConvCase *c, bool no_winograd, char *buf, size_t n, bool *lanes)
+/* The kernel the lowering picks for case c's convolution (shapes inferred first) on `threads`
+ * threads, and its parameters (params may be NULL) */
+static const char *lower_case(const ConvCase *c, bool no_winograd, int threads, char *buf, size_t n,
+                              RtConvParams *params)
 {
     int64_t kvol = c->kernel[0] * c->kernel[1];
     float *w = calloc((size_t)(c->cout * c->cin * kvol), sizeof *w), *b = calloc((size_t)c->cout, sizeof *b);
@@ -333,7 +334,7 @@ static const char *lowered_kernel_lanes(const ConvCase *c, bool no_winograd, cha
     opt.gemm = "builtin";
     SdError err = {0};
     cr_assert_eq(sd_optimize(g, &opt, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
-    CgLowerOptions lo = {.gemm = CG_GEMM_BUILTIN, .pack_weights = true, .no_winograd = no_winograd, .threads = 2};
+    CgLowerOptions lo = {.gemm = CG_GEMM_BUILTIN, .pack_weights = true, .no_winograd = no_winograd, .threads = threads};
     buf[0] = 0;
     for (int i = 0; i < ir_graph_num_nodes(g); i++) {
         IrNode *node = ir_graph_node(g, i);
@@ -342,13 +343,22 @@ static const char *lowered_kernel_lanes(const ConvCase *c, bool no_winograd, cha
         CgLowered low;
         cr_assert_eq(cg_lower_node(node, &lo, &low, &err), SD_OK, "%s", err.msg);
         snprintf(buf, n, "%s", low.calls[0].kernel);
-        if (lanes)
-            *lanes = strcmp(low.calls[0].kernel, "rt_conv_winograd_f32") == 0 &&
-                     rt_conv_winograd_lanes((const RtConvParams *)low.calls[0].params);
+        if (params)
+            *params = *(const RtConvParams *)low.calls[0].params;
         cg_lowered_free(&low);
     }
     ir_graph_free(g);
     free(w), free(b);
+    return buf;
+}
+
+/* ... on 2 threads; *lanes: whether a Winograd kernel puts images in the vector lanes (may be NULL) */
+static const char *lowered_kernel_lanes(const ConvCase *c, bool no_winograd, char *buf, size_t n, bool *lanes)
+{
+    RtConvParams p;
+    lower_case(c, no_winograd, 2, buf, n, &p);
+    if (lanes)
+        *lanes = strcmp(buf, "rt_conv_winograd_f32") == 0 && rt_conv_winograd_lanes(&p);
     return buf;
 }
 
@@ -391,27 +401,12 @@ Test(conv, direct_where_planned)
 Test(conv, transposed_chunks_balanced)
 {
     ConvCase c = {"t", 2, 1, 32, 128, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true};
-    float *w = calloc((size_t)(c.cout * c.cin * 9), sizeof *w), *b = calloc((size_t)c.cout, sizeof *b);
-    IrGraph *g = conv_graph(&c, w, b, NULL);
-    SdOptions opt = sd_options_default();
-    SdError err = {0};
-    cr_assert_eq(sd_optimize(g, &opt, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
-    CgLowerOptions lo = {.gemm = CG_GEMM_BUILTIN, .pack_weights = true, .threads = 2};
-    for (int j = 0; j < ir_graph_num_nodes(g); j++) {
-        IrNode *node = ir_graph_node(g, j);
-        if (node->op != IR_OP_CONV)
-            continue;
-        CgLowered low;
-        cr_assert_eq(cg_lower_node(node, &lo, &low, &err), SD_OK, "%s", err.msg);
-        const RtConvParams *p = low.calls[0].params;
-        cr_expect_str_eq(low.calls[0].kernel, "rt_conv_gemm_f32");
-        cr_expect_eq(p->packed_w, RT_CONV_PACKED_T);
-        cr_expect_eq(p->c_split, 2, "chunks of %lld", (long long)p->c_chunk);
-        cr_expect_eq(p->c_chunk, 64);
-        cg_lowered_free(&low);
-    }
-    ir_graph_free(g);
-    free(w), free(b);
+    char k[64];
+    RtConvParams p;
+    cr_expect_str_eq(lower_case(&c, false, 2, k, sizeof k, &p), "rt_conv_gemm_f32");
+    cr_expect_eq(p.packed_w, RT_CONV_PACKED_T);
+    cr_expect_eq(p.c_split, 2, "chunks of %lld", (long long)p.c_chunk);
+    cr_expect_eq(p.c_chunk, 64);
 }
 
 /* Batch-1 1x1 convolutions on 2 threads (ResNet-50's 14x14 and 28x28 layers among them) go in
@@ -425,38 +420,24 @@ Test(conv, pointwise_items_balanced)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t hw = shapes[i][2];
         ConvCase c = {"pw", 2, 1, shapes[i][0], shapes[i][1], 1, {hw, hw}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = false};
-        float *w = calloc((size_t)(c.cout * c.cin), sizeof *w);
-        IrGraph *g = conv_graph(&c, w, NULL, NULL);
-        SdOptions opt = sd_options_default();
-        SdError err = {0};
-        cr_assert_eq(sd_optimize(g, &opt, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
-        CgLowerOptions lo = {.gemm = CG_GEMM_BUILTIN, .pack_weights = true, .threads = 2};
-        for (int j = 0; j < ir_graph_num_nodes(g); j++) {
-            IrNode *node = ir_graph_node(g, j);
-            if (node->op != IR_OP_CONV)
-                continue;
-            CgLowered low;
-            cr_assert_eq(cg_lower_node(node, &lo, &low, &err), SD_OK, "%s", err.msg);
-            cr_assert_str_eq(low.calls[0].kernel, "rt_conv_pointwise_f32");
-            const RtConvParams *p = low.calls[0].params;
-            const int64_t cs = p->c_split > 1 ? p->c_split : 1, nb = rt_conv_pw_blocks(p);
-            const int64_t blk = rt_conv_pw_block_cols(p), vol = hw * hw;
-            double load[2] = {0, 0}, total = 0;
-            for (int64_t it = 0; it < cs * nb; it++) {
-                const int64_t b = it % nb, ch = it / nb;
-                const int64_t cw = cs > 1 ? (ch == cs - 1 ? c.cout - ch * p->c_chunk : p->c_chunk) : c.cout;
-                const double size = (double)cw * (double)(b == nb - 1 ? vol - b * blk : blk);
-                load[load[1] < load[0]] += size;
-                total += size;
-            }
-            cr_expect_leq(load[0] > load[1] ? load[0] : load[1], 0.56 * total,
-                          "%lld -> %lld channels at %lldx%lld: %lld chunks of %lld, %lld blocks of %lld", (long long)c.cin,
-                          (long long)c.cout, (long long)hw, (long long)hw, (long long)cs, (long long)p->c_chunk,
-                          (long long)nb, (long long)blk);
-            cg_lowered_free(&low);
+        char k[64];
+        RtConvParams params;
+        cr_assert_str_eq(lower_case(&c, false, 2, k, sizeof k, &params), "rt_conv_pointwise_f32");
+        const RtConvParams *p = &params;
+        const int64_t cs = p->c_split > 1 ? p->c_split : 1, nb = rt_conv_pw_blocks(p);
+        const int64_t blk = rt_conv_pw_block_cols(p), vol = hw * hw;
+        double load[2] = {0, 0}, total = 0;
+        for (int64_t it = 0; it < cs * nb; it++) {
+            const int64_t b = it % nb, ch = it / nb;
+            const int64_t cw = cs > 1 ? (ch == cs - 1 ? c.cout - ch * p->c_chunk : p->c_chunk) : c.cout;
+            const double size = (double)cw * (double)(b == nb - 1 ? vol - b * blk : blk);
+            load[load[1] < load[0]] += size;
+            total += size;
         }
-        ir_graph_free(g);
-        free(w);
+        cr_expect_leq(load[0] > load[1] ? load[0] : load[1], 0.56 * total,
+                      "%lld -> %lld channels at %lldx%lld: %lld chunks of %lld, %lld blocks of %lld", (long long)c.cin,
+                      (long long)c.cout, (long long)hw, (long long)hw, (long long)cs, (long long)p->c_chunk,
+                      (long long)nb, (long long)blk);
     }
 }
 
