@@ -38,6 +38,39 @@ static inline float rt_vexpf(float x)
     return x != x ? x : y;
 }
 
+/* exp(-x) for the logistic function: x clamped to [-87, 87], where exp stays a normal float, so one
+ * power of two scales it and neither infinity nor 0 needs a case of its own. Past the clamp
+ * 1 / (1 + exp(-x)) is 1 to float precision, or about 1.6e-38 where the exact value is smaller still
+ * (rt_vexpf gave 0 there). The same polynomial as rt_vexpf, equal to it on [-87, 87]; NaN is the
+ * caller's (the clamp makes it 87). About a fifth fewer operations: EfficientNet-B0's SiLUs were
+ * bound by them (0.45 -> 0.37 ms on one thread for 96x112x112). */
+static inline float rt_vexp_neg_clamped(float x)
+{
+    float xc = x > -87.0f ? x : -87.0f;
+    xc = xc < 87.0f ? -xc : -87.0f;
+    const float n = rintf(xc * 1.44269504088896341f); /* -126 .. 126 */
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const int32_t e = ((int32_t)n + 127) << 23;
+    float s;
+    memcpy(&s, &e, sizeof s);
+    return p * s;
+}
+
+/* 1 / (1 + exp(-x)), NaN kept */
+static inline float rt_vsigmoidf(float x)
+{
+    const float y = 1.0f / (1.0f + rt_vexp_neg_clamped(x));
+    return x != x ? x : y;
+}
+
 /* erfc(t) for t >= 0.9 (clamped below), as exp(-t^2 + H(1/t)) / t: H is a degree-9 polynomial
  * least-squares fitted for seedc to log(erfc(t) t) + t^2 on Chebyshev nodes of [0.9, 9.3]; past
  * 9.3 the result is below FLT_MIN and flushes to 0. Relative error about 4e-6 at worst (where

@@ -1,5 +1,5 @@
 /* tests/runtime/vmath.c — the vectorizable math of runtime/kernels/vmath.h against double-precision
- * libm (an independent reference): exp, erf, the erfc tail and the normal CDF over dense sweeps of
+ * libm (an independent reference): exp, erf, the erfc tail, the normal CDF and the logistic function over dense sweeps of
  * floats, their special values included. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -67,4 +67,26 @@ Test(vmath, exp_within_3_ulp_and_its_limits)
     cr_expect_eq(rt_vexpf(-INFINITY), 0.0f);
     cr_expect(isinf(rt_vexpf(100.0f)));
     cr_expect(isnan(rt_vexpf(NAN)));
+}
+
+/* The logistic function through the clamped exp: within 4 ulp of double precision wherever the
+ * result is a normal float above 1e-37, equal to 1 / (1 + rt_vexpf(-x)) on [-87, 87], 1 beyond,
+ * tiny and positive below, NaN kept */
+Test(vmath, sigmoid_within_4_ulp_and_as_exp_gives_it)
+{
+    double worst = 0;
+    float at = 0;
+    for (float x = -87.0f; x <= 20.0f; x += 1.0f / 1024) {
+        const double want = 1.0 / (1.0 + exp(-(double)x));
+        double e = ulps(rt_vsigmoidf(x), want);
+        if (e > worst)
+            worst = e, at = x;
+        cr_assert_eq(rt_vsigmoidf(x), 1.0f / (1.0f + rt_vexpf(-x)), "at %.9g", (double)x);
+    }
+    cr_expect(worst <= 4.0, "sigmoid: %.2f ulp at %.9g", worst, (double)at);
+    cr_expect_eq(rt_vsigmoidf(100.0f), 1.0f);
+    cr_expect_eq(rt_vsigmoidf(INFINITY), 1.0f);
+    cr_expect(rt_vsigmoidf(-100.0f) >= 0.0f && rt_vsigmoidf(-100.0f) < 2e-38f);
+    cr_expect(rt_vsigmoidf(-INFINITY) >= 0.0f && rt_vsigmoidf(-INFINITY) < 2e-38f);
+    cr_expect(isnan(rt_vsigmoidf(NAN)));
 }
