@@ -1,6 +1,6 @@
 /* tests/runtime/vmath.c — the vectorizable math of runtime/kernels/vmath.h against double-precision
- * libm (an independent reference): exp, erf, the erfc tail, the normal CDF and the logistic function over dense sweeps of
- * floats, their special values included. */
+ * libm (an independent reference): exp, erf, the erfc tail, the normal CDF and the logistic
+ * function over dense sweeps of floats, their special values included. */
 #include <criterion/criterion.h>
 #include <math.h>
 
