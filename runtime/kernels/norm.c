@@ -338,30 +338,6 @@ static inline float masked(const float *restrict dy, const float *restrict y, in
     return y ? dy[i] * (y[i] > 0.0f ? 1.0f : 0.0f) : dy[i];
 }
 
-/* sum(dy) and sum(dy * (x - mean)) over n elements, in lanes (dy masked by y when given). */
-static void grad_sums(const float *restrict dy, const float *restrict y, const float *restrict x, int64_t n,
-                      float mean, float *sum_dy, float *sum_dy_dev)
-{
-    float a[LANES] = {0}, b[LANES] = {0};
-    int64_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++) {
-            const float g = masked(dy, y, i + j);
-            a[j] += g;
-            b[j] += g * (x[i + j] - mean);
-        }
-    float sa = 0.0f, sb = 0.0f;
-    for (; i < n; i++) {
-        const float g = masked(dy, y, i);
-        sa += g;
-        sb += g * (x[i] - mean);
-    }
-    for (int j = 0; j < LANES; j++)
-        sa += a[j], sb += b[j];
-    *sum_dy = sa;
-    *sum_dy_dev = sb;
-}
-
 /* a[j] += dy, b[j] += dy * (x - mean) over the n values of one plane, in lanes (dy masked by y when
  * given), summed in local lanes first: the version the step was measured with (a single loop over
  * n straight into a and b measured no faster through this machine's noise). */
@@ -383,6 +359,20 @@ static inline void grad_lanes(const float *restrict dy, const float *restrict y,
     }
     for (int j = 0; j < LANES; j++)
         a[j] += la[j], b[j] += lb[j];
+}
+
+/* sum(dy) and sum(dy * (x - mean)) over n elements (dy masked by y when given): grad_lanes' lanes,
+ * then their sum */
+static void grad_sums(const float *restrict dy, const float *restrict y, const float *restrict x, int64_t n,
+                      float mean, float *sum_dy, float *sum_dy_dev)
+{
+    float a[LANES] = {0}, b[LANES] = {0};
+    grad_lanes(dy, y, x, n, mean, a, b);
+    float sa = 0.0f, sb = 0.0f;
+    for (int j = 0; j < LANES; j++)
+        sa += a[j], sb += b[j];
+    *sum_dy = sa;
+    *sum_dy_dev = sb;
 }
 
 /* dx = k_dy * dy + k_dev * (x - mean) + k0 (dy masked by y when given) */
