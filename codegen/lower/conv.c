@@ -1,7 +1,8 @@
 /* codegen/lower/conv.c — Conv and ConvTranspose onto the kernels of runtime/kernels/conv.h.
  * The choice, by shape:
  *   one input channel per group (depthwise, with or without a channel multiplier), <= 2 spatial
- *   dims: direct loops (rt_conv_depthwise_f32);
+ *   dims: direct loops, or on small planes 16 channels in the vector lanes (rt_conv_depthwise_f32;
+ *   its items then blocks of 16 channels);
  *   1x1 kernel, stride 1, no padding: GEMM straight on the input (rt_conv_pointwise_f32);
  *   3x3, stride 1, groups 1, 2-D, the builtin GEMM, enough channels and tiles: Winograd's F(2x2, 3x3)
  *   (rt_conv_winograd_f32, the weights transformed at compile time or, a training step's, per call);
@@ -446,7 +447,7 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     const double flops = 2.0 * (double)ir_value_numel(y) * (double)(cin_g * kvol);
     if (cin_g == 1 && ns <= 2) {
         SD_TRY(cg_lowered_add(out, "rt_conv_depthwise_f32", &p, sizeof p, nb, bufs, err));
-        cg_lowered_split(out, "rt_conv_depthwise_f32_range", p.batch * p.c_out, flops);
+        cg_lowered_split(out, "rt_conv_depthwise_f32_range", rt_conv_depthwise_items(&p), flops);
         return SD_OK;
     }
     const int64_t rows = p.out[0] * p.out[1], pixels = rows * p.out[2];

@@ -219,6 +219,21 @@ RT_KERNEL_DECL(rt_conv_flip_weights_f32)
 RT_KERNEL_DECL(rt_conv_pointwise_f32)
 RT_KERNEL_DECL(rt_conv_depthwise_f32)
 
+/* Depthwise convolutions with 16 channels in the vector lanes (conv_depthwise_lanes.c), for input
+ * planes up to RT_DW_LANES_SMALL_PLANE floats, or RT_DW_LANES_MAX_PLANE for 5x5 windows at stride 2:
+ * the output rows a band of it takes, 0 where that kernel does not apply (a channel multiplier, 3-D,
+ * too many taps, too wide). Not a kernel: code generation calls it natively to count the items. */
+#define RT_DW_LANES_SMALL_PLANE 1024
+#define RT_DW_LANES_MAX_PLANE 3136
+int64_t rt_conv_depthwise_lanes_rows(const RtConvParams *p);
+/* Items of rt_conv_depthwise_f32_range: (image, block of 16 channels, the last one narrower) where
+ * the lanes kernel takes the layer, so that no task splits a block (tasks of 4 channels each had
+ * filled a quarter of the lanes); (image, channel) otherwise */
+static inline int64_t rt_conv_depthwise_items(const RtConvParams *p)
+{
+    return rt_conv_depthwise_lanes_rows(p) > 0 ? p->batch * ((p->c_out + 15) / 16) : p->batch * p->c_out;
+}
+
 /* rt_conv_winograd_f32: x, U (packed), [bias], [residual], y, workspace. The output is cut into
  * tiles of 2x2 pixels, tile rows counted over all images (batch * ceil(OH / 2) of them, each
  * TW = ceil(OW / 2) tiles), in blocks of rows_per_block tile rows; items: (block, output-channel

@@ -1,6 +1,8 @@
 /* runtime/kernels/conv_depthwise.c — depthwise convolutions (one input channel per group, at most
- * 2 spatial dims; conv.h): bands of output rows computed from zero-padded copies of their input
- * rows, or, for strided large planes and rows too wide for a band, direct loops over output rows. */
+ * 2 spatial dims; conv.h): small planes (and 5x5 windows at stride 2) with 16 channels in the vector
+ * lanes (conv_depthwise_lanes.c); otherwise bands of output rows computed from zero-padded copies of
+ * their input rows, or, for strided large planes and rows too wide for a band, direct loops over
+ * output rows. */
 #include "runtime/kernels/conv.h"
 #include "runtime/kernels/conv_internal.h"
 #include "runtime/kernels/gemm_internal.h"
@@ -52,6 +54,19 @@ static void dw_plane(const RtConvParams *p, const float *restrict x, const float
                 yr[ow] = b + w0 * x0[c] + w1 * x0[c + DW] + w2 * x0[c + 2 * DW] + w3 * x1[c] + w4 * x1[c + DW] +
                          w5 * x1[c + 2 * DW] + w6 * x2[c] + w7 * x2[c + DW] + w8 * x2[c + 2 * DW];
             }
+        } else if (KH == 5 && KW == 5 && ih0 >= 0 && ih0 + 4 * DH < IH) {
+            /* the same for 5x5: its 25 taps in one pass */
+            const float *x0 = x + ih0 * IW - PW;
+            for (int64_t ow = ow_lo; ow < ow_hi; ow++) {
+                const float *xc = x0 + ow * SW;
+                float acc = b;
+                RT_UNROLL
+                for (int kh = 0; kh < 5; kh++)
+                    RT_UNROLL
+                    for (int kw = 0; kw < 5; kw++)
+                        acc += w[kh * 5 + kw] * xc[kh * DH * IW + kw * DW];
+                yr[ow] = acc;
+            }
         } else {
             for (int64_t ow = ow_lo; ow < ow_hi; ow++)
                 yr[ow] = b;
@@ -98,7 +113,9 @@ static int64_t dw_band_rows(const RtConvParams *p)
     if (p->stride[1] <= 0 || p->stride[2] <= 0 || p->out[1] <= 0)
         return 0;
     /* strided, larger planes: the row loops were as fast or faster (MobileNetV2's 112x112 and 56x56
-     * planes at stride 2, in the model; the copy into phase planes reads every input twice) */
+     * planes at stride 2, in the model; the copy into phase planes reads every input twice). Smaller
+     * strided planes come here only with a channel multiplier: without one, the lanes kernel takes
+     * them (twice as fast). */
     if ((p->stride[1] > 1 || p->stride[2] > 1) && p->in[1] * p->in[2] > DW_STRIDED_BAND_IN)
         return 0;
     const int64_t phases = p->stride[1] * p->stride[2], q = dw_band_cols(p);
@@ -234,7 +251,8 @@ static void dw_band(const RtConvParams *p, int64_t oh0, int64_t oh1, const float
     }
 }
 
-/* Items [begin, end) of (image, output channel). */
+/* Items [begin, end) of (image, output channel), or of (image, block of 16) for the lanes kernel
+ * (rt_conv_depthwise_items). */
 static void conv_depthwise_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const float *x = bufs[0], *w = bufs[1];
@@ -242,6 +260,10 @@ static void conv_depthwise_items(const RtConvParams *p, void *const *bufs, int64
     float *y = conv_y(p, bufs);
     if (p->groups <= 0 || p->c_out <= 0)
         return;
+    if (rt_conv_depthwise_lanes_rows(p) > 0) {
+        rt_conv_depthwise_lanes_items(p, bufs, begin, end);
+        return;
+    }
     const int64_t mult = p->c_out / p->groups;
     const int64_t in_vol = p->in[1] * p->in[2], out_vol = p->out[1] * p->out[2];
     const int64_t kvol = p->kernel[1] * p->kernel[2];
@@ -274,6 +296,6 @@ static void conv_depthwise_items(const RtConvParams *p, void *const *bufs, int64
 RT_KERNEL(rt_conv_depthwise_f32)
 {
     const RtConvParams *p = params_;
-    conv_depthwise_items(p, bufs, 0, p->batch * p->c_out);
+    conv_depthwise_items(p, bufs, 0, rt_conv_depthwise_items(p));
 }
 RT_RANGE_KERNEL(rt_conv_depthwise_f32_range) { conv_depthwise_items(params_, bufs, begin, end); }

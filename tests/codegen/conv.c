@@ -6,6 +6,7 @@
 
 #include "codegen/lower/lower.h"
 #include "runtime/kernels/conv.h"
+#include "runtime/kernels/conv_internal.h"
 
 typedef struct ConvCase {
     const char *name;
@@ -204,6 +205,14 @@ static const ConvCase cases[] = {
     {"depthwise_band_s2_dilated", 2, 1, 2, 2, 2, {31, 33}, {3, 3}, {2, 2}, {2, 2}, {2, 2, 2, 2}, .bias = true},
     {"depthwise_band_s2_wide_rows", 2, 1, 2, 2, 2, {8, 100}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"depthwise_row_too_wide_for_bands", 2, 1, 2, 2, 2, {3, 4200}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    /* strided bands, which only a channel multiplier takes now (the lanes kernel the others) */
+    {"depthwise_multiplier2_s2_band", 2, 1, 8, 16, 8, {17, 19}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    /* 16 channels in the lanes (conv_depthwise_lanes.c): a last block of 8, two images; bands of
+     * rows (30x30 outputs); a 5x5 window at stride 2 on a plane larger than the small ones, in
+     * bands bounded by the tile */
+    {"depthwise_lanes_partial_block", 2, 2, 40, 40, 40, {9, 11}, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}, .bias = true},
+    {"depthwise_lanes_bands", 2, 1, 20, 20, 20, {30, 30}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"depthwise_lanes_5x5_s2_large", 2, 1, 20, 20, 20, {56, 50}, {5, 5}, {2, 2}, {1, 1}, {2, 2, 2, 2}, .auto_pad = IR_PAD_NOTSET},
     {"single_input_channel", 2, 1, 1, 8, 1, {13, 11}, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}, .bias = true},
     {"pointwise", 2, 2, 16, 24, 1, {9, 11}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     {"pointwise_groups2", 2, 1, 16, 8, 2, {7, 5}, {1, 1}, {1, 1}, {1, 1}, {0}, .auto_pad = IR_PAD_NOTSET},
@@ -394,6 +403,33 @@ Test(conv, direct_where_planned)
     cr_expect_str_eq(lowered_kernel(&c, false, k, sizeof k), "rt_conv_direct_f32");
     c.batch = 32;
     cr_expect_str_eq(lowered_kernel(&c, false, k, sizeof k), "rt_conv_gemm_f32");
+}
+
+/* Depthwise layers go through the lanes kernel (16 channels a vector) on small planes and for 5x5
+ * windows at stride 2 up to 56x56, and through the row loops elsewhere: EfficientNet-B0's shapes. */
+Test(conv, depthwise_lanes_where_planned)
+{
+    static const struct {
+        int64_t channels, plane, kernel, stride;
+        bool lanes;
+    } shapes[] = {{672, 14, 5, 1, true}, {1152, 7, 3, 1, true}, {240, 28, 3, 2, true}, {144, 56, 5, 2, true},
+                  {144, 56, 3, 1, false}, {96, 112, 3, 2, false}, {144, 56, 3, 2, false}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t c = shapes[i].channels, hw = shapes[i].plane, k = shapes[i].kernel, pad = k / 2;
+        ConvCase cc = {"dw", 2, 1, c, c, c, {hw, hw}, {k, k}, {shapes[i].stride, shapes[i].stride}, {1, 1},
+                       {pad, pad, pad, pad}, .bias = true};
+        char name[64];
+        RtConvParams p;
+        cr_assert_str_eq(lower_case(&cc, false, 2, name, sizeof name, &p), "rt_conv_depthwise_f32");
+        cr_expect_eq(rt_conv_depthwise_lanes_rows(&p) > 0, shapes[i].lanes, "%lld channels of %lldx%lld, %lldx%lld /%lld",
+                     (long long)c, (long long)hw, (long long)hw, (long long)k, (long long)k, (long long)shapes[i].stride);
+    }
+    /* a channel multiplier: never */
+    ConvCase m = {"dw2", 2, 1, 8, 16, 8, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    RtConvParams p;
+    char name[64];
+    lower_case(&m, false, 2, name, sizeof name, &p);
+    cr_expect_eq(rt_conv_depthwise_lanes_rows(&p), 0);
 }
 
 /* Batch-1 layers of 7x7 outputs (C^T against weights packed transposed) share their channels out
