@@ -67,19 +67,6 @@ static inline float unary_f32(int op, float x, float a, float b, float g)
     return x;
 }
 
-static void unary_f32_loop(const RtUnaryParams *p, const float *x, float *y)
-{
-    const int op = p->op;
-    const float a = p->alpha, b = p->beta, g = p->gamma;
-    for (int64_t i = 0; i < p->n; i++)
-        y[i] = unary_f32(op, x[i], a, b, g);
-}
-
-RT_KERNEL(rt_unary_f32)
-{
-    unary_f32_loop(params_, bufs[0], bufs[1]);
-}
-
 /* items: elements */
 RT_RANGE_KERNEL(rt_unary_f32_range)
 {
@@ -96,6 +83,10 @@ RT_RANGE_KERNEL(rt_unary_f32_range)
         memcpy(y + i0, t, (size_t)n * sizeof(float));
     }
 }
+/* The whole tensor in one call: the range kernel over all of it (a plain loop ran scalar where
+ * y is x's memory, as in the range kernels: EfficientNet-B0's squeeze-excitation products, 0.69 ms
+ * on one thread where ONNX Runtime took 0.30) */
+RT_KERNEL(rt_unary_f32) { rt_unary_f32_range(params_, bufs, 0, ((const RtUnaryParams *)params_)->n); }
 
 #define UNARY_INT(name, T)                                                         \
     RT_KERNEL(name)                                                                \
@@ -159,19 +150,6 @@ static inline float binary_f32(int op, float a, float b)
     }
 }
 
-static void binary_f32_loop(const RtBroadcastParams *p, const float *a, const float *b, float *y)
-{
-    const int op = p->op;
-    const int64_t *d = p->dims, *sa = p->strides[0], *sb = p->strides[1];
-    int64_t o = 0;
-    RT_NEST6(d) { y[o++] = binary_f32(op, a[RT_OFF6(sa)], b[RT_OFF6(sb)]); }
-}
-
-RT_KERNEL(rt_binary_f32)
-{
-    binary_f32_loop(params_, bufs[0], bufs[1], bufs[2]);
-}
-
 /* items: the outer index over dims[0..4] (rt_outer_extent) */
 RT_RANGE_KERNEL(rt_binary_f32_range)
 {
@@ -193,6 +171,11 @@ RT_RANGE_KERNEL(rt_binary_f32_range)
             memcpy(py + k0, t, (size_t)n * sizeof(float));
         }
     }
+}
+/* The whole tensor in one call (as rt_unary_f32) */
+RT_KERNEL(rt_binary_f32)
+{
+    rt_binary_f32_range(params_, bufs, 0, rt_outer_extent(((const RtBroadcastParams *)params_)->dims));
 }
 
 /* Fused chains: written as straight-line steps guarded by the constant step count (no loop to
