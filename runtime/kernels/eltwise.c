@@ -27,7 +27,7 @@ static inline float unary_f32(int op, float x, float a, float b, float g)
     case RT_U_SIGMOID: return rt_vsigmoidf(x);
     case RT_U_HARD_SIGMOID: return fmaxf(0.0f, fminf(1.0f, a * x + b));
     case RT_U_HARD_SWISH: return x * fmaxf(0.0f, fminf(1.0f, x * (1.0f / 6.0f) + 0.5f));
-    case RT_U_SILU: return x != x ? x : x / (1.0f + rt_vexp_neg_clamped(x));
+    case RT_U_SILU: return x * rt_vsigmoidf(x);
     case RT_U_MISH: return x * tanhf(x > 20.0f ? x : log1pf(expf(x)));
     case RT_U_TANH: return tanhf(x);
     case RT_U_ERF: return rt_verff(x);

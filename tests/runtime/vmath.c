@@ -69,24 +69,29 @@ Test(vmath, exp_within_3_ulp_and_its_limits)
     cr_expect(isnan(rt_vexpf(NAN)));
 }
 
-/* The logistic function through the clamped exp: within 4 ulp of double precision wherever the
- * result is a normal float above 1e-37, equal to 1 / (1 + rt_vexpf(-x)) on [-87, 87], 1 beyond,
- * tiny and positive below, NaN kept */
-Test(vmath, sigmoid_within_4_ulp_and_as_exp_gives_it)
+/* The logistic function's rational approximation: within 2e-7 of double precision everywhere,
+ * within 4 ulp for x >= 0 and 1e-4 relative for x >= -5; 1 far above, near 0 (and not negative)
+ * far below, NaN kept */
+Test(vmath, sigmoid_within_2e7_and_4_ulp_above_0)
 {
-    double worst = 0;
-    float at = 0;
-    for (float x = -87.0f; x <= 20.0f; x += 1.0f / 1024) {
-        const double want = 1.0 / (1.0 + exp(-(double)x));
-        double e = ulps(rt_vsigmoidf(x), want);
-        if (e > worst)
-            worst = e, at = x;
-        cr_assert_eq(rt_vsigmoidf(x), 1.0f / (1.0f + rt_vexpf(-x)), "at %.9g", (double)x);
+    double worst_abs = 0, worst_ulp = 0, worst_rel = 0;
+    float at_abs = 0, at_ulp = 0, at_rel = 0;
+    for (float x = -40.0f; x <= 40.0f; x += 1.0f / 1024) {
+        const double want = 1.0 / (1.0 + exp(-(double)x)), got = rt_vsigmoidf(x), e = fabs(got - want);
+        if (e > worst_abs)
+            worst_abs = e, at_abs = x;
+        if (x >= 0.0f && ulps(rt_vsigmoidf(x), want) > worst_ulp)
+            worst_ulp = ulps(rt_vsigmoidf(x), want), at_ulp = x;
+        if (x >= -5.0f && e / want > worst_rel)
+            worst_rel = e / want, at_rel = x;
+        cr_assert(got >= 0.0 && got <= 1.0, "%.9g at %.9g", got, (double)x);
     }
-    cr_expect(worst <= 4.0, "sigmoid: %.2f ulp at %.9g", worst, (double)at);
+    cr_expect(worst_abs <= 2e-7, "sigmoid: absolute error %.3g at %.9g", worst_abs, (double)at_abs);
+    cr_expect(worst_ulp <= 4.0, "sigmoid: %.2f ulp at %.9g", worst_ulp, (double)at_ulp);
+    cr_expect(worst_rel <= 1e-4, "sigmoid: relative error %.3g at %.9g", worst_rel, (double)at_rel);
     cr_expect_eq(rt_vsigmoidf(100.0f), 1.0f);
     cr_expect_eq(rt_vsigmoidf(INFINITY), 1.0f);
-    cr_expect(rt_vsigmoidf(-100.0f) >= 0.0f && rt_vsigmoidf(-100.0f) < 2e-38f);
-    cr_expect(rt_vsigmoidf(-INFINITY) >= 0.0f && rt_vsigmoidf(-INFINITY) < 2e-38f);
+    cr_expect(rt_vsigmoidf(-100.0f) >= 0.0f && rt_vsigmoidf(-100.0f) < 2e-7f);
+    cr_expect(rt_vsigmoidf(-INFINITY) >= 0.0f && rt_vsigmoidf(-INFINITY) < 2e-7f);
     cr_expect(isnan(rt_vsigmoidf(NAN)));
 }
