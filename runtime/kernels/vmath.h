@@ -57,13 +57,14 @@ static inline float rt_vexpf(float x)
 }
 
 /* The logistic function 1 / (1 + exp(-x)) as 1/2 + x P(x^2) / Q(x^2), P and Q of degree 4 in x^2,
- * fitted for seedc (least squares reweighted towards minimax) to (sigmoid(x) - 1/2) / x on [0, 18];
- * x is clamped to [-18, 18], beyond which sigmoid(x) is within 1.6e-8 of 0 or 1. No exp: about 1.7x
- * as fast as 1 / (1 + exp(-x)) through rt_vexpf's polynomial (EfficientNet-B0's 49 SiLUs were bound
- * by it). The price is relative accuracy for negative x: the absolute error is at most 2e-7
- * everywhere (about 3 ulp of 1/2, as ONNX Runtime's logistic), within 4 ulp for x >= 0 and 1e-4
- * relative for x >= -5, but a tail value such as sigmoid(-12) = 6e-6 is only within 2e-7 of it, and
- * below -18 the result stays near 1.5e-8. NaN kept; never negative. */
+ * fitted for seedc (least squares reweighted towards minimax, scripts/fit_sigmoid.py) to
+ * (sigmoid(x) - 1/2) / x on [0, 18]; x is clamped to [-18, 18], beyond which sigmoid(x) is within
+ * 1.6e-8 of 0 or 1. No exp: about 1.7x as fast as 1 / (1 + exp(-x)) through rt_vexpf's polynomial
+ * (EfficientNet-B0's 49 SiLUs were bound by it). The price is relative accuracy for negative x: the
+ * absolute error is at most 2e-7 everywhere (about 3 ulp of 1/2, as ONNX Runtime's logistic),
+ * within 4 ulp for x >= 0 and 1e-4 relative for x >= -5, but a tail value such as sigmoid(-12) =
+ * 6e-6 is only within 2e-7 of it, and below -18 the result stays near 1.5e-8. NaN kept; never
+ * negative. */
 static inline float rt_vsigmoidf(float x)
 {
     RT_VMATH_CONTRACT
