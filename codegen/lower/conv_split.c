@@ -190,4 +190,9 @@ void cg_conv_pointwise_chunks(RtConvParams *p, int64_t cout_g, int64_t pixels, i
         return;
     const PointwiseItems pw = {cout_g, images, pixels, cin_g};
     best_chunks(p, cout_g, threads, pointwise_item_sizes, &pw);
+    /* fewer items than threads (too few channels for chunks of 32): blocks of columns instead, one
+     * a thread. MobileNetV2's 28x28 layers of 32 channels ran on one thread at batch 1. */
+    const int64_t per_block = images * (p->c_split > 1 ? p->c_split : 1);
+    if (per_block * rt_conv_pw_blocks(p) < threads)
+        p->col_blocks = (threads + per_block - 1) / per_block;
 }

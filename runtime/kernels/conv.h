@@ -63,6 +63,9 @@ typedef struct RtConvParams {
     int32_t col_taps;           /* direct: planes by kernel column instead of column phase */
     int64_t slices;             /* weight gradients: > 1 cuts the images into this many slices summed
                                    apart (scratch shared by the threads), then in order */
+    int64_t col_blocks;         /* pointwise: at least this many blocks of columns (rt_conv_pw_blocks), so
+                                   that a batch-1 layer with too few output channels to split shares
+                                   its columns out over the threads; 0: as the block size gives */
     int32_t has_clip;           /* forward kernels: y clamped to [clip_min, clip_max] (a folded Relu or
                                    Clip), NaN kept */
     int32_t has_residual;       /* forward kernels: operand after the bias (before y) added to y before
@@ -170,6 +173,7 @@ static inline int64_t rt_conv_pw_blocks_of(const RtConvParams *p, int64_t *cols)
     int64_t b = RT_CONV_PW_BLOCK_FLOATS / (m > 0 ? m : 1) / RT_GEMM_NR * RT_GEMM_NR;
     b = b < RT_GEMM_NR ? RT_GEMM_NR : b;
     int64_t n = (vol + b / 2) / b, w = vol;
+    n = n < p->col_blocks ? p->col_blocks : n;
     if (p->packed_w == RT_CONV_PACKED_T || n < 2) /* C^T: whole images */
         n = 1;
     for (; n > 1; n--) {

@@ -216,6 +216,8 @@ static const ConvCase cases[] = {
     {"single_input_channel", 2, 1, 1, 8, 1, {13, 11}, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}, .bias = true},
     {"pointwise", 2, 2, 16, 24, 1, {9, 11}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     {"pointwise_groups2", 2, 1, 16, 8, 2, {7, 5}, {1, 1}, {1, 1}, {1, 1}, {0}, .auto_pad = IR_PAD_NOTSET},
+    /* one chunk of one block on 2 threads: two blocks of columns (208 + 192) instead */
+    {"pointwise_column_blocks", 2, 1, 16, 24, 1, {20, 20}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     {"pointwise_stride2", 2, 1, 8, 16, 1, {13, 11}, {1, 1}, {2, 2}, {1, 1}, {0}, .bias = true},
     {"same_upper_s2", 2, 1, 3, 4, 1, {17, 19}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_SAME_UPPER, .bias = true},
     {"same_lower_s2_even_kernel", 2, 1, 3, 4, 1, {16, 15}, {4, 4}, {2, 2}, {1, 1}, {1, 2, 1, 1},
@@ -448,11 +450,12 @@ Test(conv, transposed_chunks_balanced)
 /* Batch-1 1x1 convolutions on 2 threads (ResNet-50's 14x14 and 28x28 layers among them) go in
  * items that share the work out evenly: the heavier thread's items, claimed as the pool hands them
  * out, at most 56% of all (196 columns of 256 channels had gone in items of 96, 96 and 64
- * channels: 62.5%). */
+ * channels: 62.5%; MobileNetV2's layers of 32 or 24 channels in one item: 100%). */
 Test(conv, pointwise_items_balanced)
 {
     static const int64_t shapes[][3] = {{1024, 256, 14}, {256, 1024, 14}, {512, 128, 28}, {1024, 512, 14},
-                                        {256, 64, 56}, {2048, 512, 7}, {40, 100, 12}};
+                                        {256, 64, 56}, {2048, 512, 7}, {40, 100, 12}, {192, 32, 28},
+                                        {144, 24, 56}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t hw = shapes[i][2];
         ConvCase c = {"pw", 2, 1, shapes[i][0], shapes[i][1], 1, {hw, hw}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = false};
