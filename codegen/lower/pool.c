@@ -33,7 +33,11 @@ SdStatus cg_lower_pool(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
             return cg_unsupported_dtype(n, x, err);
         RtGlobalPoolParams g = {.planes = planes, .size = planes ? ir_value_numel(x) / planes : 0,
                                 .kind = pool_kind(n->op), .p = (int32_t)a->p};
-        return cg_lowered_add(out, "rt_global_pool_f32", &g, sizeof g, 2, bufs, err);
+        SD_TRY(cg_lowered_add(out, "rt_global_pool_f32", &g, sizeof g, 2, bufs, err));
+        /* planes shared over the threads: EfficientNet-B0's squeeze-excitation means of 112x112 and
+         * 56x56 planes at batch 1 ran on one thread */
+        cg_lowered_split(out, "rt_global_pool_f32_range", planes, (double)ir_value_numel(x));
+        return SD_OK;
     }
     bool grad = n->op == IR_OP_MAX_POOL_GRAD || n->op == IR_OP_AVG_POOL_GRAD;
     if (grad) { /* dy, x -> dx: the forward's x is input 1, its y has dy's shape */

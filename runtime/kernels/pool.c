@@ -318,14 +318,15 @@ MAXPOOL_INT(rt_maxpool_i8, int8_t, -128)
 
 /* Eight partial results side by side: the lanes vectorize, where one running float sum or max
  * would not (LLVM keeps the order of float reductions). */
-RT_KERNEL(rt_global_pool_f32)
+/* items: planes */
+RT_RANGE_KERNEL(rt_global_pool_f32_range)
 {
     const RtGlobalPoolParams *p = params_;
     const float *x = bufs[0];
     float *y = bufs[1];
     const int kind = p->kind, P = p->p;
     const int64_t size = p->size;
-    for (int64_t c = 0; c < p->planes; c++) {
+    for (int64_t c = begin; c < end; c++) {
         const float *xp = x + c * size;
         float acc[8];
         for (int j = 0; j < 8; j++)
@@ -342,6 +343,7 @@ RT_KERNEL(rt_global_pool_f32)
         y[c] = pool_finish(kind, P, r, size);
     }
 }
+RT_KERNEL(rt_global_pool_f32) { rt_global_pool_f32_range(params_, bufs, 0, ((const RtGlobalPoolParams *)params_)->planes); }
 
 /* --- gradients --- */
 

@@ -291,6 +291,7 @@ Test(pool, global_pools_match_reference)
             check_global(ops[i], 4, (int64_t[]){1, 4, 33, 31}, 3, folded);
             check_global(ops[i], 5, (int64_t[]){1, 2, 3, 5, 4}, 2, folded);
             check_global(ops[i], 3, (int64_t[]){2, 5, 7}, 1, folded);
+            check_global(ops[i], 4, (int64_t[]){1, 32, 64, 64}, 2, folded); /* planes split over threads */
         }
 }
 
