@@ -281,7 +281,7 @@ RT_KERNEL(rt_maxpool_indices_f32)
                 yi[j] = v > yi[j] ? v : yi[j];                                                                 \
             }                                                                                                  \
     }                                                                                                          \
-    RT_KERNEL(name)                                                                                            \
+    RT_RANGE_KERNEL(name##_range) /* items: planes */                                                         \
     {                                                                                                          \
         const RtPoolParams *p = params_;                                                                       \
         const T *x = bufs[0];                                                                                  \
@@ -290,7 +290,7 @@ RT_KERNEL(rt_maxpool_indices_f32)
         const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];                                          \
         int64_t lo, hi;                                                                                        \
         rt_inside_range(IW, OW, p->kernel[2], p->stride[2], p->dilation[2], p->pad[2], &lo, &hi);              \
-        for (int64_t c = 0; c < p->planes; c++) {                                                              \
+        for (int64_t c = begin; c < end; c++) {                                                                \
             const T *xp = x + c * ID * IH * IW;                                                                \
             T *yp = y + c * OD * OH * OW;                                                                      \
             for (int64_t od = 0; od < OD; od++)                                                                \
@@ -311,7 +311,8 @@ RT_KERNEL(rt_maxpool_indices_f32)
                     }                                                                                          \
                 }                                                                                              \
         }                                                                                                      \
-    }
+    }                                                                                                          \
+    RT_KERNEL(name) { name##_range(params_, bufs, 0, ((const RtPoolParams *)params_)->planes); }
 
 MAXPOOL_INT(rt_maxpool_u8, uint8_t, 0)
 MAXPOOL_INT(rt_maxpool_i8, int8_t, -128)

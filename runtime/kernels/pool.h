@@ -3,7 +3,7 @@
  *   rt_pool_f32             max/avg/lp windows: unchecked loops where a window lies inside the input,
  *                           checked ones at the borders; operands x, y
  *   rt_maxpool_indices_f32  max with the flat input index of each maximum (i64); operands x, y, idx
- *   rt_maxpool_u8/_i8       max over 8-bit integers; operands x, y
+ *   rt_maxpool_u8/_i8       max over 8-bit integers (their range kernels: planes); operands x, y
  *   rt_global_pool_f32      one value per plane (its range kernel: planes); operands x, y
  *   rt_maxpool_grad_f32     dy, x -> dx, workspace: each dy added at the first maximum of its
  *                           window (the window order of rt_maxpool_indices_f32, as PyTorch breaks
@@ -40,6 +40,8 @@ RT_RANGE_KERNEL_DECL(rt_pool_f32_range) /* over planes (batch x channels) */
 RT_KERNEL_DECL(rt_maxpool_indices_f32)
 RT_KERNEL_DECL(rt_maxpool_u8)
 RT_KERNEL_DECL(rt_maxpool_i8)
+RT_RANGE_KERNEL_DECL(rt_maxpool_u8_range)
+RT_RANGE_KERNEL_DECL(rt_maxpool_i8_range)
 RT_KERNEL_DECL(rt_global_pool_f32)
 RT_RANGE_KERNEL_DECL(rt_global_pool_f32_range)
 RT_KERNEL_DECL(rt_maxpool_grad_f32)
