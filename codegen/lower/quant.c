@@ -46,8 +46,12 @@ static SdStatus lower_qdq(const IrNode *n, CgLowered *out, SdError *err)
     int bufs[4] = {0, 1, 2, cg_out(n, 0)};
     if (!p.has_zp)
         bufs[2] = cg_out(n, 0);
-    const char *k = n->op == IR_OP_QUANTIZE_LINEAR ? "rt_quantize_linear" : "rt_dequantize_linear";
-    return cg_lowered_add(out, k, &p, sizeof p, p.has_zp ? 4 : 3, bufs, err);
+    const bool q = n->op == IR_OP_QUANTIZE_LINEAR;
+    SD_TRY(cg_lowered_add(out, q ? "rt_quantize_linear" : "rt_dequantize_linear", &p, sizeof p, p.has_zp ? 4 : 3,
+                          bufs, err));
+    cg_lowered_split(out, q ? "rt_quantize_linear_range" : "rt_dequantize_linear_range", ir_value_numel(x),
+                     4.0 * (double)ir_value_numel(x));
+    return SD_OK;
 }
 
 /* --- the reference conv and matmul with a scale table --- */

@@ -47,48 +47,67 @@ static inline int64_t scale_index(const RtQuantizeParams *p, int64_t o, int64_t 
     }
 }
 
-RT_KERNEL(rt_quantize_linear)
+/* Elements [begin, end) of x in its flat order: runs of one (outer, axis) row each, so that the
+ * scale's index is worked out per run and the loops over a row vectorize. */
+#define QL_RUNS(...)                                                                                 \
+    if (p->inner > 0)                                                                                \
+        for (int64_t e = begin, row = begin / p->inner, i0 = begin % p->inner; e < end; row++, i0 = 0) { \
+            const int64_t o = row / p->axis, a = row % p->axis;                                      \
+            const int64_t n = p->inner - i0 < end - e ? p->inner - i0 : end - e;                     \
+            for (int64_t k = 0; k < n; k++) {                                                        \
+                const int64_t i = i0 + k, at = e + k;                                                \
+                __VA_ARGS__                                                                          \
+            }                                                                                        \
+            e += n;                                                                                  \
+        }
+
+/* items: elements (the threads share a whole tensor quantized with one scale: a network's
+ * activations between f32 and int8 layers, EfficientNet-B0's 66 of them 0.36 ms on one thread) */
+RT_RANGE_KERNEL(rt_quantize_linear_range)
 {
     const RtQuantizeParams *p = params_;
     const float *x = bufs[0], *scale = bufs[1];
     const void *zp = p->has_zp ? bufs[2] : NULL;
     void *y = bufs[p->has_zp ? 3 : 2];
-    for (int64_t o = 0; o < p->outer; o++)
-        for (int64_t a = 0; a < p->axis; a++) {
-            int64_t base = (o * p->axis + a) * p->inner;
-            for (int64_t i = 0; i < p->inner; i++) {
-                int64_t s = scale_index(p, o, a, i);
-                float z = zp ? (float)load_q(zp, p->y_dtype, s) : 0.0f;
-                store_q(y, p->y_dtype, base + i, rintf(x[base + i] / scale[s]) + z);
-            }
-        }
+    QL_RUNS({
+        const int64_t s = scale_index(p, o, a, i);
+        const float z = zp ? (float)load_q(zp, p->y_dtype, s) : 0.0f;
+        store_q(y, p->y_dtype, at, rintf(x[at] / scale[s]) + z);
+    })
+}
+RT_KERNEL(rt_quantize_linear)
+{
+    const RtQuantizeParams *p = params_;
+    rt_quantize_linear_range(params_, bufs, 0, p->outer * p->axis * p->inner);
 }
 
-RT_KERNEL(rt_dequantize_linear)
+/* items: elements */
+RT_RANGE_KERNEL(rt_dequantize_linear_range)
 {
     const RtQuantizeParams *p = params_;
     const void *x = bufs[0];
     const float *scale = bufs[1];
     const void *zp = p->has_zp ? bufs[2] : NULL;
     float *y = bufs[p->has_zp ? 3 : 2];
-    for (int64_t o = 0; o < p->outer; o++)
-        for (int64_t a = 0; a < p->axis; a++) {
-            int64_t base = (o * p->axis + a) * p->inner;
-            for (int64_t i = 0; i < p->inner; i++) {
-                int64_t s = scale_index(p, o, a, i);
-                float v, z = 0.0f;
-                if (p->x_dtype == SD_DT_I32) {
-                    v = (float)((const int32_t *)x)[base + i];
-                    if (zp)
-                        z = (float)((const int32_t *)zp)[s];
-                } else {
-                    v = (float)load_q(x, p->x_dtype, base + i);
-                    if (zp)
-                        z = (float)load_q(zp, p->x_dtype, s);
-                }
-                y[base + i] = (v - z) * scale[s];
-            }
+    QL_RUNS({
+        const int64_t s = scale_index(p, o, a, i);
+        float v, z = 0.0f;
+        if (p->x_dtype == SD_DT_I32) {
+            v = (float)((const int32_t *)x)[at];
+            if (zp)
+                z = (float)((const int32_t *)zp)[s];
+        } else {
+            v = (float)load_q(x, p->x_dtype, at);
+            if (zp)
+                z = (float)load_q(zp, p->x_dtype, s);
         }
+        y[at] = (v - z) * scale[s];
+    })
+}
+RT_KERNEL(rt_dequantize_linear)
+{
+    const RtQuantizeParams *p = params_;
+    rt_dequantize_linear_range(params_, bufs, 0, p->outer * p->axis * p->inner);
 }
 
 /* ONNX's DynamicQuantizeLinear: the range [min(0, min x), max(0, max x)] onto [0, 255]. An all-zero

@@ -79,6 +79,8 @@ typedef struct RtQPoolParams {
 
 RT_KERNEL_DECL(rt_quantize_linear)
 RT_KERNEL_DECL(rt_dequantize_linear)
+RT_RANGE_KERNEL_DECL(rt_quantize_linear_range)
+RT_RANGE_KERNEL_DECL(rt_dequantize_linear_range)
 RT_KERNEL_DECL(rt_dynamic_quantize_linear)
 RT_KERNEL_DECL(rt_qlinear_prep)
 RT_KERNEL_DECL(rt_qlinear_conv)
