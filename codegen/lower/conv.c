@@ -446,6 +446,10 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     }
     const double flops = 2.0 * (double)ir_value_numel(y) * (double)(cin_g * kvol);
     if (cin_g == 1 && ns <= 2) {
+        if (rt_conv_depthwise_lanes_rows(&p) > 0) {
+            out->workspace_bytes = (size_t)RT_DW_LANES_WORKSPACE_FLOATS * sizeof(float);
+            bufs[nb++] = CG_BUF_WORKSPACE;
+        }
         SD_TRY(cg_lowered_add(out, "rt_conv_depthwise_f32", &p, sizeof p, nb, bufs, err));
         cg_lowered_split(out, "rt_conv_depthwise_f32_range", rt_conv_depthwise_items(&p), flops);
         return SD_OK;

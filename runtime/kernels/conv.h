@@ -6,13 +6,15 @@
  *   rt_conv_pointwise_f32  1x1, stride 1, unpadded: the input already is the GEMM operand;
  *   rt_conv_winograd_f32   3x3, stride 1, groups 1, 2-D: Winograd's F(2x2, 3x3), 16 GEMMs of 2.25x
  *                          fewer multiply-adds in all (conv_winograd.c; its weight gradient too);
- *   rt_conv_depthwise_f32  one input channel per group, at most 2 spatial dims: bands of output
- *                          rows as sums of shifted windows of zero-padded copies, or direct loops
- *                          over output rows (conv_depthwise.c);
+ *   rt_conv_depthwise_f32  one input channel per group, at most 2 spatial dims: on small planes 16
+ *                          channels in the vector lanes (conv_depthwise_lanes.c, with a workspace);
+ *                          else bands of output rows as sums of shifted windows of zero-padded
+ *                          copies, or direct loops over output rows (conv_depthwise.c);
  *   rt_conv_transpose_f32  GEMM into column form (workspace), then scatter-add (col2im).
  * Operands: x, w, [bias when has_bias], [residual when has_residual], y, [workspace for the gemm,
  * pointwise, direct and transpose kernels:
- * the column block, if any, rounded up to 16 floats, then the GEMM's rt_gemm_workspace_floats].
+ * the column block, if any, rounded up to 16 floats, then the GEMM's rt_gemm_workspace_floats; for
+ * the depthwise lanes kernel RT_DW_LANES_WORKSPACE_FLOATS].
  *
  * Gradients (params describe the FORWARD conv: in = x, out = dy, c_in = x's channels):
  *   rt_conv_grad_input_pointwise_f32   dy, w -> dx, workspace (the GEMM's): 1x1, stride 1,
@@ -230,6 +232,13 @@ RT_KERNEL_DECL(rt_conv_depthwise_f32)
 #define RT_DW_LANES_SMALL_PLANE 1024
 #define RT_DW_LANES_MAX_PLANE 3136
 int64_t rt_conv_depthwise_lanes_rows(const RtConvParams *p);
+/* Its workspace, operand after y (a thread's): a band's zero-padded input rows, 16 lanes a
+ * position (64 KB), its outputs (512 positions), a block's weights (at most RT_DW_LANES_MAX_TAPS
+ * taps) and bias */
+#define RT_DW_LANES_TILE_FLOATS 16384
+#define RT_DW_LANES_OUT_FLOATS 8192
+#define RT_DW_LANES_MAX_TAPS 64
+#define RT_DW_LANES_WORKSPACE_FLOATS (RT_DW_LANES_TILE_FLOATS + RT_DW_LANES_OUT_FLOATS + (RT_DW_LANES_MAX_TAPS + 1) * 16)
 /* Items of rt_conv_depthwise_f32_range: (image, block of 16 channels, the last one narrower) where
  * the lanes kernel takes the layer, so that no task splits a block (tasks of 4 channels each had
  * filled a quarter of the lanes); (image, channel) otherwise */

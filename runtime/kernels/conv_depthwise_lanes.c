@@ -14,9 +14,9 @@
 
 #include "runtime/kernels/gemm_internal.h"
 
-#define DWL_TILE_FLOATS 16384 /* a band's padded input rows, 16 lanes a position: 64 KB */
-#define DWL_OUT_FLOATS 8192   /* its outputs: 512 positions */
-#define DWL_MAX_TAPS 64
+#define DWL_TILE_FLOATS RT_DW_LANES_TILE_FLOATS
+#define DWL_OUT_FLOATS RT_DW_LANES_OUT_FLOATS
+#define DWL_MAX_TAPS RT_DW_LANES_MAX_TAPS
 #define DWL_COLS 8 /* outputs of a row computed together (their accumulators in registers) */
 
 /* Columns of the tile: the windows' and the input's, whichever reach further */
@@ -136,7 +136,9 @@ void rt_conv_depthwise_lanes_items(const RtConvParams *p, void *const *bufs, int
     const int64_t SH = p->stride[1], PH = p->pad[1], PW = p->pad[2];
     const int64_t in_vol = IH * IW, out_vol = OH * OW, kvol = p->kernel[1] * p->kernel[2];
     const int64_t WP = dwl_tile_cols(p);
-    float T[DWL_TILE_FLOATS], O[DWL_OUT_FLOATS], wt[DWL_MAX_TAPS * 16], bv[16];
+    /* the workspace, not the stack: 100 KB would not fit the small stacks of embedded targets */
+    float *T = bufs[3 + p->has_bias + p->has_residual];
+    float *O = T + DWL_TILE_FLOATS, *wt = O + DWL_OUT_FLOATS, *bv = wt + DWL_MAX_TAPS * 16;
     const int64_t blocks = (C + 15) / 16;
     for (int64_t it = begin; it < end; it++) {
         /* the block: up to 16 channels of one image */
