@@ -42,9 +42,9 @@ int64_t rt_conv_depthwise_lanes_rows(const RtConvParams *p)
     if (p->groups != p->c_in || p->c_out != p->c_in || p->in[0] != 1 || p->out[0] != 1 || p->kernel[0] != 1 ||
         p->out[1] <= 0 || p->out[2] <= 0 || p->kernel[1] * p->kernel[2] > DWL_MAX_TAPS)
         return 0;
-    /* larger planes: the row loops of conv_depthwise.c were as fast or faster (their reads are whole
-     * rows, and the transposes cost as much as 3x3 taps: 56x56 at stride 1 or 2 took 1.4-1.8x as
-     * long here), except 5x5 windows at stride 2, whose strided reads cost the row loops most */
+    /* larger planes: the row loops of conv_depthwise.c were faster (their reads are whole rows, and
+     * the transposes cost as much as 3x3 taps: 3x3 on 56x56 and 112x112 planes took 1.1-1.4x as long
+     * here), except 5x5 windows at stride 2, whose strided reads cost the row loops most */
     const int64_t plane = p->in[1] * p->in[2];
     const bool strided_5x5 = (p->stride[1] > 1 || p->stride[2] > 1) && p->kernel[1] * p->kernel[2] >= 25;
     if (plane > RT_DW_LANES_MAX_PLANE || (plane > RT_DW_LANES_SMALL_PLANE && !strided_5x5))
