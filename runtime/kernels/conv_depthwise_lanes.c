@@ -64,7 +64,7 @@ int64_t rt_conv_depthwise_lanes_rows(const RtConvParams *p)
  * where the window is a constant here (then the taps of neighbouring outputs that read the same
  * position share one load). Columns past the row's end are computed from the next row's data (or
  * the slack) and dropped. */
-#define DWL_BLOCK(KH_, KW_, UNROLL_KH, UNROLL_KW)                                                             \
+#define DWL_BLOCK(KH_, KW_, UNROLL_KH, UNROLL_KW)                                                   \
     do {                                                                                            \
         v16f acc[DWL_COLS];                                                                         \
         RT_UNROLL                                                                                   \

@@ -318,8 +318,7 @@ MAXPOOL_INT(rt_maxpool_u8, uint8_t, 0)
 MAXPOOL_INT(rt_maxpool_i8, int8_t, -128)
 
 /* Eight partial results side by side: the lanes vectorize, where one running float sum or max
- * would not (LLVM keeps the order of float reductions). */
-/* items: planes */
+ * would not (LLVM keeps the order of float reductions). Items: planes. */
 RT_RANGE_KERNEL(rt_global_pool_f32_range)
 {
     const RtGlobalPoolParams *p = params_;
@@ -344,7 +343,10 @@ RT_RANGE_KERNEL(rt_global_pool_f32_range)
         y[c] = pool_finish(kind, P, r, size);
     }
 }
-RT_KERNEL(rt_global_pool_f32) { rt_global_pool_f32_range(params_, bufs, 0, ((const RtGlobalPoolParams *)params_)->planes); }
+RT_KERNEL(rt_global_pool_f32)
+{
+    rt_global_pool_f32_range(params_, bufs, 0, ((const RtGlobalPoolParams *)params_)->planes);
+}
 
 /* --- gradients --- */
 
