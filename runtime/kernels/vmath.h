@@ -18,32 +18,25 @@
 #define RT_VMATH_CONTRACT
 #endif
 
-/* exp(x) = p * 2^n for x in float's range: returns p, *n the power (rt_vexpf's reduction) */
-static inline float rt_vexp_parts(float x, float *n)
-{
-    RT_VMATH_CONTRACT
-    *n = rintf(x * 1.44269504088896341f);
-    float r = x - *n * 0.693359375f;
-    r = r - *n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    return p * r * r + r + 1.0f;
-}
-
 /* exp(x) in float, within about 2 ulp of libm on the normal range: x = n ln2 + r with |r| <= ln2/2,
  * exp(r) by a degree-6 polynomial (Cephes' coefficients), 2^n assembled in the exponent bits.
  * Below log(FLT_MIN) the result is 0 (exp(-inf) is exactly 0); overflow gives +inf; NaN stays NaN. */
 static inline float rt_vexpf(float x)
 {
+    RT_VMATH_CONTRACT
     const float lo = -87.33654f, hi = 88.72283f; /* log(FLT_MIN), log(FLT_MAX) */
     float xc = x > lo ? x : lo; /* NaN lands on lo here and is put back at the end */
     xc = xc < hi ? xc : hi;
-    float n; /* -126 .. 128 */
-    const float p = rt_vexp_parts(xc, &n);
+    const float n = rintf(xc * 1.44269504088896341f); /* -126 .. 128 */
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float q = 1.9875691500e-4f;
+    q = q * r + 1.3981999507e-3f;
+    q = q * r + 8.3334519073e-3f;
+    q = q * r + 4.1665795894e-2f;
+    q = q * r + 1.6666665459e-1f;
+    q = q * r + 5.0000001201e-1f;
+    const float p = q * r * r + r + 1.0f;
     /* 2^n as two factors so that n = 128 and n = -126 stay representable */
     int32_t ni = (int32_t)n, n1 = ni / 2, n2 = ni - n1;
     int32_t e1 = (n1 + 127) << 23, e2 = (n2 + 127) << 23;
