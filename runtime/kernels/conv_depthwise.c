@@ -54,19 +54,6 @@ static void dw_plane(const RtConvParams *p, const float *restrict x, const float
                 yr[ow] = b + w0 * x0[c] + w1 * x0[c + DW] + w2 * x0[c + 2 * DW] + w3 * x1[c] + w4 * x1[c + DW] +
                          w5 * x1[c + 2 * DW] + w6 * x2[c] + w7 * x2[c + DW] + w8 * x2[c + 2 * DW];
             }
-        } else if (KH == 5 && KW == 5 && ih0 >= 0 && ih0 + 4 * DH < IH) {
-            /* the same for 5x5: its 25 taps in one pass */
-            const float *x0 = x + ih0 * IW - PW;
-            for (int64_t ow = ow_lo; ow < ow_hi; ow++) {
-                const float *xc = x0 + ow * SW;
-                float acc = b;
-                RT_UNROLL
-                for (int kh = 0; kh < 5; kh++)
-                    RT_UNROLL
-                    for (int kw = 0; kw < 5; kw++)
-                        acc += w[kh * 5 + kw] * xc[kh * DH * IW + kw * DW];
-                yr[ow] = acc;
-            }
         } else {
             for (int64_t ow = ow_lo; ow < ow_hi; ow++)
                 yr[ow] = b;
