@@ -26,7 +26,7 @@ static void fill_plane_rows(const RtConvParams *p, const float *restrict xc, con
         float *row = pl + (i * HQ + qy) * WQ;
         const int64_t iy = qy * SH + py - PH;
         if (iy < 0 || iy >= IH || lo == hi) {
-            memset(row, 0, (size_t)WQ * sizeof(float));
+            zero_row(row, WQ);
             continue;
         }
         RT_NOVEC_LOOP
@@ -34,9 +34,9 @@ static void fill_plane_rows(const RtConvParams *p, const float *restrict xc, con
             row[q] = 0.0f;
         const int64_t ix = lo * SW + shift; /* the first input column copied */
         if (SW == 1)
-            memcpy(row + lo, xc + iy * IW + ix, (size_t)(hi - lo) * sizeof(float));
+            copy_row(row + lo, xc + iy * IW + ix, hi - lo);
         else if (halves)
-            memcpy(row + lo, split + (ix % 2) * (IH * IW / 2) + (iy * IW + ix) / 2, (size_t)(hi - lo) * sizeof(float));
+            copy_row(row + lo, split + (ix % 2) * (IH * IW / 2) + (iy * IW + ix) / 2, hi - lo);
         else
             RT_NOVEC_LOOP
             for (int64_t q = lo; q < hi; q++)
@@ -174,16 +174,22 @@ static void conv_direct_items(const RtConvParams *p, void *const *bufs, int64_t 
             direct_gemm(p, w, g, cout_g, c * cc, cc, last_rows * WQ, K, bb, rows, t, ldt, gemm_work);
         else
             direct_gemm(p, w, g, cout_g, c * cc, last_c, last_rows * WQ, K, bb, rows, t, ldt, gemm_work);
-        for (int64_t j = 0; j < nr; j++) {
+        for (int64_t j = 0; j < nr;) {
             const int64_t i = (r0 + j) / HQ, oy = r0 + j - i * HQ;
-            if (oy >= OH)
+            if (oy >= OH) {
+                j++;
                 continue; /* a row between two images */
+            }
+            /* planes as wide as the output: an image's rows lie in y as they lie in t, one run (7x7
+             * outputs made rows of 7, most of a small layer's copy time) */
+            const int64_t run = WQ == OW ? (nr - j < OH - oy ? nr - j : OH - oy) : 1;
             for (int64_t r = 0; r < m; r++) {
                 const int64_t oc = g * cout_g + c * cc + r;
                 const int64_t at = ((n0 + i) * p->c_out + oc) * P + oy * OW;
-                copy_add(y + at, t + r * ldt + j * WQ, res ? res + at : NULL, OW, bias ? bias[oc] : 0.0f, p->has_clip,
-                         p->clip_min, p->clip_max);
+                copy_add(y + at, t + r * ldt + j * WQ, res ? res + at : NULL, run * OW, bias ? bias[oc] : 0.0f,
+                         p->has_clip, p->clip_min, p->clip_max);
             }
+            j += run;
         }
     }
 }
