@@ -151,6 +151,12 @@ int64_t cg_direct_plane_dim(int64_t in, int64_t out, int64_t kernel, int64_t s, 
 #define DIRECT_MAX_WASTE_FEW_IMAGES 0.16
 /* Extra plane columns from column phases beyond which planes go by kernel column (col_taps). */
 #define DIRECT_COL_WASTE 0.08
+/* ... at stride 2 and more, where it costs copies of kernel[2] / stride, not kernel[2], planes: 3x3
+ * stride-2 layers of 14x14 outputs (15 columns) then take this kernel, not im2col. 1 thread, batch
+ * 8 / 32 (ms): 16 -> 32 channels 0.129 -> 0.094 / 0.532 -> 0.386, 32 -> 64 0.386 -> 0.323 / 1.54 ->
+ * 1.27, 256 -> 256 9.27 -> 8.93 / 36.9 -> 35.3; 2 threads, batch 1 (direct there already): 256
+ * channels 0.615 -> 0.578, the others alike. */
+#define DIRECT_COL_WASTE_STRIDED 0.05
 /* Floats of the direct convolution's product buffer a block of plane rows aims at. */
 #define DIRECT_BLOCK_FLOATS ((int64_t)1 << 16)
 
@@ -166,7 +172,8 @@ bool cg_conv_direct_plan(RtConvParams *p, const CgLowerOptions *opt, int64_t cou
     int64_t wq = cg_direct_plane_dim(p->in[2], OW, p->kernel[2], p->stride[2], p->dilation[2], p->pad[2]);
     /* planes by kernel column where the column phases waste more than copying the input
      * kernel[2] / stride times costs (measured on 7x7 and 4x4 layers) */
-    p->col_taps = (double)wq > (1.0 + DIRECT_COL_WASTE) * (double)OW;
+    const double col_waste = p->stride[2] > 1 ? DIRECT_COL_WASTE_STRIDED : DIRECT_COL_WASTE;
+    p->col_taps = (double)wq > (1.0 + col_waste) * (double)OW;
     if (p->col_taps)
         wq = OW;
     const double max_waste = p->batch < 4 ? DIRECT_MAX_WASTE_FEW_IMAGES : DIRECT_MAX_WASTE;

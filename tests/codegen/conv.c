@@ -260,8 +260,12 @@ static const ConvCase cases[] = {
     /* batch 1, channels too few for chunks: on more than one thread, blocks of rows share it out
      * (7 rows of 28: a block's planes overlap the next one's) */
     {"direct_few_channels_row_blocks", 2, 1, 12, 32, 1, {28, 28}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
-    /* batch 1, stride 2, 14x14 outputs: planes of 15x15 (direct below batch 4 only) */
+    /* batch 1, stride 2, 14x14 outputs: planes of 15x15 */
     {"direct_s2_batch1_planes_15", 2, 1, 16, 64, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    /* ... at batch 8: planes by kernel column (15x14), as wide as the outputs, so an image's rows go
+     * into y as one run; and 7x7 outputs of images side by side */
+    {"direct_s2_col_taps_planes_15x14", 2, 8, 16, 32, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"direct_s2_rows_of_7", 2, 6, 12, 20, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
     /* a 1x1 conv split into chunks */
     {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     /* a 1x1 conv over more columns than one block before its epilogue (and a last, shorter block) */
@@ -396,15 +400,21 @@ Test(conv, winograd_where_planned)
     cr_expect_str_neq(lowered_kernel(&few_tiles, false, k, sizeof k), "rt_conv_winograd_f32");
 }
 
-/* Planes 14.8% larger than the outputs (stride 2, 14x14) go through the direct kernel below batch
- * 4 only, im2col above. */
+/* Stride-2 layers of 14x14 outputs (planes one column and one row larger) go through the direct
+ * kernel at every batch, their planes by kernel column (15x14, 7% more) above batch 4; a plane 20%
+ * larger (5x5 outputs) goes through im2col. */
 Test(conv, direct_where_planned)
 {
     char k[64];
+    RtConvParams p;
     ConvCase c = {"s2", 2, 1, 16, 64, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true};
     cr_expect_str_eq(lowered_kernel(&c, false, k, sizeof k), "rt_conv_direct_f32");
     c.batch = 32;
-    cr_expect_str_eq(lowered_kernel(&c, false, k, sizeof k), "rt_conv_gemm_f32");
+    cr_expect_str_eq(lower_case(&c, false, 2, k, sizeof k, &p), "rt_conv_direct_f32");
+    cr_expect(p.col_taps && p.plane[0] == 15 && p.plane[1] == 14, "col_taps %d, planes %lldx%lld", (int)p.col_taps,
+              (long long)p.plane[0], (long long)p.plane[1]);
+    ConvCase five = {"s2_5", 2, 32, 16, 64, 1, {10, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    cr_expect_str_eq(lowered_kernel(&five, false, k, sizeof k), "rt_conv_gemm_f32");
 }
 
 /* Depthwise layers go through the lanes kernel (16 channels a vector) on small planes and for 5x5
