@@ -72,6 +72,7 @@ static SdModel *load(const char *path, int64_t batch, const char *disable)
     SdOptions opt = sd_options_default();
     opt.batch = batch;
     opt.disable = disable;
+    opt.threads = 2; /* slices of at most batch / threads: one thread would take 16 whole */
     SdModel *m;
     cr_assert_eq(sd_model_load(path, &opt, &m, &err), SD_OK, "%s", err.msg);
     return m;
