@@ -227,6 +227,21 @@ Test(quant_kernels, qconv_depthwise)
                     .stride = {2, 2}, .dilation = {1, 1}, .pads = {0, 0, 0, 0}, .x_zp = 200, .y_zp = 0, .qmin = 0,
                     .qmax = 255, .out = SD_DT_U8};
     check_conv(&cut, true);
+    /* MobileNetV2's 7x7 planes, an odd channel count, the largest products (x_zp 0) */
+    ConvCase small = {.ns = 2, .batch = 2, .c_in = 35, .c_out = 35, .groups = 35, .in = {7, 7}, .kernel = {3, 3},
+                      .stride = {1, 1}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 0, .y_zp = 128, .qmin = 0,
+                      .qmax = 255, .out = SD_DT_U8};
+    check_conv(&small, true);
+    /* 5x5 stride 2, asymmetric pads, i8 out, the zero point at the top of the range */
+    ConvCase s2_5x5 = {.ns = 2, .batch = 1, .c_in = 18, .c_out = 18, .groups = 18, .in = {14, 13}, .kernel = {5, 5},
+                       .stride = {2, 2}, .dilation = {1, 1}, .pads = {2, 2, 1, 2}, .x_zp = 255, .y_zp = -5,
+                       .qmin = -128, .qmax = 127, .out = SD_DT_I8};
+    check_conv(&s2_5x5, true);
+    /* a larger plane (40x36) */
+    ConvCase large = {.ns = 2, .batch = 1, .c_in = 5, .c_out = 5, .groups = 5, .in = {40, 36}, .kernel = {3, 3},
+                      .stride = {1, 1}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 33, .y_zp = 9, .qmin = 0,
+                      .qmax = 255, .out = SD_DT_U8};
+    check_conv(&large, true);
 }
 
 /* ------------------------------------------------------------------------------------------ */
