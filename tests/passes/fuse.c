@@ -272,7 +272,7 @@ Test(fuse, folds_activations_into_the_convolution)
  * (with the clamp for the first); the results equal the unfolded model's, through the direct, the
  * im2col (by rows, and small images side by side) and the 1x1 kernels; in f32, or in bf16 (the
  * folds then land on CONV_BF16); with 16 channels and 16 images, through Winograd's kernel with the
- * images in its vector lanes. */
+ * images in its vector lanes; at batch 1 on 7x7 images, through the products computed transposed. */
 static void check_residual_fold(int64_t batch, int64_t C, int64_t hw, const char *precision)
 {
     char name[48];
@@ -349,4 +349,6 @@ Test(fuse, folds_residual_adds_into_the_convolution)
     check_residual_fold(3, 4, 16, "bf16");
     check_residual_fold(3, 4, 6, "bf16");
     check_residual_fold(17, 16, 6, NULL);
+    /* batch 1, 7x7, 32 channels: C^T against weights packed transposed, y in blocks of 16 x 16 */
+    check_residual_fold(1, 32, 7, NULL);
 }
