@@ -266,6 +266,9 @@ static const ConvCase cases[] = {
      * into y as one run; and 7x7 outputs of images side by side */
     {"direct_s2_col_taps_planes_15x14", 2, 8, 16, 32, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"direct_s2_rows_of_7", 2, 6, 12, 20, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
+    /* batch 1, few channels: a block of rows for each thread (direct), of tile rows (Winograd) */
+    {"direct_s2_rows_per_thread", 2, 1, 16, 32, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"winograd_blocks_per_thread", 2, 1, 32, 32, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     /* a 1x1 conv split into chunks */
     {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     /* a 1x1 conv over more columns than one block before its epilogue (and a last, shorter block) */
@@ -415,6 +418,25 @@ Test(conv, direct_where_planned)
               (long long)p.plane[0], (long long)p.plane[1]);
     ConvCase five = {"s2_5", 2, 32, 16, 64, 1, {10, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true};
     cr_expect_str_eq(lowered_kernel(&five, false, k, sizeof k), "rt_conv_gemm_f32");
+}
+
+/* The Fashion-MNIST student's batch-1 layers of few channels on 14x14 outputs are shared out over
+ * 2 threads: the 16 -> 32 stride-2 layer in two blocks of 7 rows (direct), the 32 -> 32 one in two
+ * blocks of tile rows (Winograd); on one thread each stays whole. */
+Test(conv, small_batch1_layers_shared_by_two_threads)
+{
+    char k[64];
+    RtConvParams p;
+    ConvCase s2 = {"s2", 2, 1, 16, 32, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    cr_assert_str_eq(lower_case(&s2, false, 2, k, sizeof k, &p), "rt_conv_direct_f32");
+    cr_expect_eq(p.rows_per_block, 7);
+    lower_case(&s2, false, 1, k, sizeof k, &p);
+    cr_expect_eq(p.rows_per_block, 14);
+    ConvCase wg = {"wg", 2, 1, 32, 32, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    cr_assert_str_eq(lower_case(&wg, false, 2, k, sizeof k, &p), "rt_conv_winograd_f32");
+    cr_expect_eq(rt_conv_winograd_blocks(&p), 2);
+    lower_case(&wg, false, 1, k, sizeof k, &p);
+    cr_expect_eq(rt_conv_winograd_blocks(&p), 1);
 }
 
 /* Depthwise layers go through the lanes kernel (16 channels a vector) on small planes and for 5x5
