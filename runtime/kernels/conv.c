@@ -70,40 +70,18 @@ static inline void conv_t_product(const RtConvParams *p, const float *wt, int64_
         rt_gemm_f32_packed_a(P, RT_GEMM_NR, K, pa, 0, P, wg + (c0 + s0) * K, RT_GEMM_NR, 0.0f, ct + s0, m, work);
     if (s0 < m)
         rt_gemm_f32_packed_a(P, m - s0, K, pa, 0, P, wg + (c0 + s0) * K, m - s0, 0.0f, ct + s0, m, work);
-    /* 16 channels by 16 pixels at a time through a register transpose: one channel at a time read
-     * ct m floats apart, a scalar loop (ResNet-50's 7x7 layers of 2048 channels) */
+    /* y's rows from ct's columns, 16 channels at a time through the register transpose of the lanes
+     * kernels (ct's row of channels is their position; one channel at a time read ct m floats apart,
+     * a scalar loop: ResNet-50's 7x7 layers of 2048 channels); the channels past the last 16 alone */
     const float *bc = bias ? bias + g * cout_g + c0 : NULL;
-    const bool clip = p->has_clip;
-    const float lo = p->clip_min, hi = p->clip_max;
-    int64_t r0 = 0, j_end = 0;
-    for (; r0 + 16 <= m; r0 += 16) {
-        int64_t j0 = 0;
-        for (; j0 + 16 <= P; j0 += 16) {
-            v16f t[16];
-#define CT_LOAD(l) t[l] = *(const v16f_u *)(ct + (j0 + (l)) * m + r0);
-            WL_EACH16(CT_LOAD)
-#undef CT_LOAD
-            transpose16(t);
-#define CT_STORE(l)                                                              \
-    {                                                                            \
-        v16f v = t[l] + (bc ? bc[r0 + (l)] : 0.0f);                              \
-        if (res)                                                                 \
-            v += *(const v16f_u *)(res + (r0 + (l)) * ldy + j0);                 \
-        if (clip)                                                                \
-            CLIP_LANES(v, v16f, v16i, lo, hi);                                   \
-        *(v16f_u *)(yg + (r0 + (l)) * ldy + j0) = v;                             \
-    }
-            WL_EACH16(CT_STORE)
-#undef CT_STORE
-        }
-        j_end = j0;
-    }
-    /* what is left: the last pixels of the transposed channels, the channels past them */
-    for (int64_t r = 0; r < m; r++) {
+    int64_t r0 = 0;
+    for (; r0 + 16 <= m; r0 += 16)
+        lanes_out(p, ct + r0, 0, m, 16, ldy, P, P, bc ? bc + r0 : NULL, res ? res + r0 * ldy : NULL, yg + r0 * ldy);
+    for (int64_t r = r0; r < m; r++) {
         const float add = bc ? bc[r] : 0.0f;
-        for (int64_t j = r < r0 ? j_end : 0; j < P; j++) {
+        for (int64_t j = 0; j < P; j++) {
             const float v = ct[j * m + r] + add + (res ? res[r * ldy + j] : 0.0f);
-            yg[r * ldy + j] = clip ? clip_value(v, lo, hi) : v;
+            yg[r * ldy + j] = p->has_clip ? clip_value(v, p->clip_min, p->clip_max) : v;
         }
     }
 }

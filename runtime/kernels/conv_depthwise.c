@@ -11,6 +11,7 @@
 
 #include "runtime/kernels/window.h"
 
+/* One output whose window may reach into the padding; taps outside the input are skipped. */
 static float dw_point(const float *x, const float *w, float b, int64_t ih0, int64_t iw0, int64_t IH, int64_t IW,
                       int64_t KH, int64_t KW, int64_t DH, int64_t DW)
 {

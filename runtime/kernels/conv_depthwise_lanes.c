@@ -160,7 +160,7 @@ void rt_conv_depthwise_lanes_items(const RtConvParams *p, void *const *bufs, int
             if (ih_hi > ih_lo)
                 lanes_in(xb + ih_lo * IW, in_vol, lanes, (ih_hi - ih_lo) * IW, IW, ih_lo - top, PW, WP, T);
             dwl_band_sums(p, T, wt, bv, nr, O);
-            lanes_out(p, O, OW, lanes, out_vol, nr * OW, OW, rb ? rb + oh0 * OW : NULL, yb + oh0 * OW);
+            lanes_out(p, O, OW, 16, lanes, out_vol, nr * OW, OW, NULL, rb ? rb + oh0 * OW : NULL, yb + oh0 * OW);
         }
     }
 }

@@ -239,7 +239,6 @@ static inline void dw_taps(const float *restrict xr, const float *restrict w, fl
     }
 }
 
-/* One output whose window may reach into the padding; taps outside the input are skipped. */
 /* The lanes kernel over items [begin, end) of rt_conv_depthwise_items (conv_depthwise_lanes.c) */
 void rt_conv_depthwise_lanes_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end);
 

@@ -79,24 +79,27 @@ static inline void lanes_in(const float *src, int64_t image, int64_t lanes, int6
     }
 }
 
-/* y[l * image + q] = lane l of the stage at position q (row q / w, column q % w of rows wt apart),
- * + the residual (laid out as y), clamped as p says, for the P positions of the first `lanes` lanes.
- * Each output written once, so y may be the residual's buffer. */
-static inline void lanes_out(const RtConvParams *p, const float *restrict stage, int64_t wt, int64_t lanes,
-                             int64_t image, int64_t P, int64_t w, const float *res, float *y)
+/* y[l * image + q] = lane l of the stage at position q (row q / w, column q % w of rows wt positions
+ * apart, positions ps floats apart: 16 in the lanes kernels' stages), + bias[l] when bias, + the
+ * residual (laid out as y), clamped as p says, for the P positions of the first `lanes` lanes. Each
+ * output written once, so y may be the residual's buffer. Every position's 16 floats are read. */
+static inline void lanes_out(const RtConvParams *p, const float *restrict stage, int64_t wt, int64_t ps, int64_t lanes,
+                             int64_t image, int64_t P, int64_t w, const float *bias, const float *res, float *y)
 {
     const bool clip = p->has_clip;
     const float lo = p->clip_min, hi = p->clip_max;
     int64_t q = 0;
     for (; q + 16 <= P; q += 16) {
         v16f r[16];
-#define WL_GET(l) r[l] = *(const v16f_u *)(stage + ((q + (l)) / w * wt + (q + (l)) % w) * 16);
+#define WL_GET(l) r[l] = *(const v16f_u *)(stage + ((q + (l)) / w * wt + (q + (l)) % w) * ps);
         WL_EACH16(WL_GET)
 #undef WL_GET
         transpose16(r);
 #define WL_PUT(l)                                                   \
     if ((l) < lanes) {                                              \
         v16f v = r[l];                                              \
+        if (bias)                                                   \
+            v += bias[l];                                           \
         if (res)                                                    \
             v += *(const v16f_u *)(res + (l) * image + q);          \
         if (clip)                                                   \
@@ -107,9 +110,9 @@ static inline void lanes_out(const RtConvParams *p, const float *restrict stage,
 #undef WL_PUT
     }
     for (; q < P; q++) {
-        const float *s = stage + (q / w * wt + q % w) * 16;
+        const float *s = stage + (q / w * wt + q % w) * ps;
         for (int64_t l = 0; l < lanes; l++) {
-            const float v = s[l] + (res ? res[l * image + q] : 0.0f);
+            const float v = s[l] + (bias ? bias[l] : 0.0f) + (res ? res[l * image + q] : 0.0f);
             y[l * image + q] = clip ? clip_value(v, lo, hi) : v;
         }
     }

@@ -40,6 +40,24 @@ typedef int32_t v4i __attribute__((vector_size(16)));
         (v) = (vt)(((it)(v) & ~m_) | ((it)hi_ & m_));                  \
     } while (0)
 
+/* copy_add's n (W <= n < 2 W) values as two W-lane vectors of type VT (VTU unaligned, IT its integers),
+ * the second ending at n and overlapping the first */
+#define ADD_TWO(VT, VTU, IT, W)                                                                    \
+    do {                                                                                           \
+        const VT a_ = (VT){0} + add;                                                               \
+        VT v0_ = *(const VTU *)src + a_, v1_ = *(const VTU *)(src + n - (W)) + a_;                 \
+        if (res) {                                                                                 \
+            v0_ += *(const VTU *)res;                                                              \
+            v1_ += *(const VTU *)(res + n - (W));                                                  \
+        }                                                                                          \
+        if (clip) {                                                                                \
+            CLIP_LANES(v0_, VT, IT, lo, hi);                                                       \
+            CLIP_LANES(v1_, VT, IT, lo, hi);                                                       \
+        }                                                                                          \
+        *(VTU *)dst = v0_;                                                                         \
+        *(VTU *)(dst + n - (W)) = v1_;                                                             \
+    } while (0)
+
 /* dst[j] = src[j] + add (+ res[j] when res), clamped when clip. Rows of 14 or 7 pixels made scalar loops of
  * this; whole vectors instead, the last one overlapping the one before (storing a value twice is
  * harmless). */
@@ -63,31 +81,9 @@ static inline void copy_add(float *restrict dst, const float *restrict src, cons
             CLIP_LANES(v, v16f, v16i, lo, hi);
         *(v16f_u *)(dst + n - 16) = v;
     } else if (n >= 8) {
-        const v8f a = {add, add, add, add, add, add, add, add};
-        v8f v0 = *(const v8f_u *)src + a, v1 = *(const v8f_u *)(src + n - 8) + a;
-        if (res) {
-            v0 += *(const v8f_u *)res;
-            v1 += *(const v8f_u *)(res + n - 8);
-        }
-        if (clip) {
-            CLIP_LANES(v0, v8f, v8i, lo, hi);
-            CLIP_LANES(v1, v8f, v8i, lo, hi);
-        }
-        *(v8f_u *)dst = v0;
-        *(v8f_u *)(dst + n - 8) = v1;
+        ADD_TWO(v8f, v8f_u, v8i, 8);
     } else if (n >= 4) { /* rows of 7 and 4 pixels: the 28x28 networks' last layers */
-        const v4f a = {add, add, add, add};
-        v4f v0 = *(const v4f_u *)src + a, v1 = *(const v4f_u *)(src + n - 4) + a;
-        if (res) {
-            v0 += *(const v4f_u *)res;
-            v1 += *(const v4f_u *)(res + n - 4);
-        }
-        if (clip) {
-            CLIP_LANES(v0, v4f, v4i, lo, hi);
-            CLIP_LANES(v1, v4f, v4i, lo, hi);
-        }
-        *(v4f_u *)dst = v0;
-        *(v4f_u *)(dst + n - 4) = v1;
+        ADD_TWO(v4f, v4f_u, v4i, 4);
     } else {
         RT_NOVEC_LOOP
         for (int64_t j = 0; j < n; j++) {
@@ -96,6 +92,14 @@ static inline void copy_add(float *restrict dst, const float *restrict src, cons
         }
     }
 }
+
+/* copy_row's n (W <= n < 2 W) floats as two overlapping W-lane vectors */
+#define COPY_TWO(VT, VTU, W)                                                                       \
+    do {                                                                                           \
+        const VT a_ = *(const VTU *)src, b_ = *(const VTU *)(src + n - (W));                       \
+        *(VTU *)dst = a_;                                                                          \
+        *(VTU *)(dst + n - (W)) = b_;                                                              \
+    } while (0)
 
 /* dst[j] = src[j] for j < n: inline whole vectors, the last overlapping (the direct convolution's
  * plane rows of 7 to 30 floats were library calls, 8% of a small layer). */
@@ -106,13 +110,9 @@ static inline void copy_row(float *restrict dst, const float *restrict src, int6
             *(v16f_u *)(dst + j) = *(const v16f_u *)(src + j);
         *(v16f_u *)(dst + n - 16) = *(const v16f_u *)(src + n - 16);
     } else if (n >= 8) {
-        const v8f a = *(const v8f_u *)src, b = *(const v8f_u *)(src + n - 8);
-        *(v8f_u *)dst = a;
-        *(v8f_u *)(dst + n - 8) = b;
+        COPY_TWO(v8f, v8f_u, 8);
     } else if (n >= 4) {
-        const v4f a = *(const v4f_u *)src, b = *(const v4f_u *)(src + n - 4);
-        *(v4f_u *)dst = a;
-        *(v4f_u *)(dst + n - 4) = b;
+        COPY_TWO(v4f, v4f_u, 4);
     } else {
         RT_NOVEC_LOOP
         for (int64_t j = 0; j < n; j++)

@@ -86,7 +86,7 @@ void rt_winograd_lanes_output(const RtConvParams *p, const float *restrict M, in
                     *(v16f_u *)(o + wt * 16 + 16) = b11 - b21 - b31 + addv;
                 }
             const int64_t at = ((n0 + g) * K + oc) * P;
-            lanes_out(p, stage, wt, lanes, K * P, P, p->out[2], res ? res + at : NULL, y + at);
+            lanes_out(p, stage, wt, 16, lanes, K * P, P, p->out[2], NULL, res ? res + at : NULL, y + at);
         }
     }
 }
