@@ -123,6 +123,7 @@ CgLowerOptions sd_lower_options(const SdOptions *opt)
         lo.gemm = CG_GEMM_OPENBLAS;
     lo.no_direct_conv = opt && sd_name_listed(opt->disable, "direct-conv");
     lo.no_winograd = opt && sd_name_listed(opt->disable, "winograd");
+    lo.no_winograd4 = opt && sd_name_listed(opt->disable, "winograd4");
     lo.bf16_products = sd_wants_bf16(opt);
     return lo;
 }

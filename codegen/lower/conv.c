@@ -5,7 +5,8 @@
  *   its items then blocks of 16 channels);
  *   1x1 kernel, stride 1, no padding: GEMM straight on the input (rt_conv_pointwise_f32);
  *   3x3, stride 1, groups 1, 2-D, the builtin GEMM, enough channels and tiles: Winograd's F(2x2, 3x3)
- *   (rt_conv_winograd_f32, the weights transformed at compile time or, a training step's, per call);
+ *   (rt_conv_winograd_f32, the weights transformed at compile time or, a training step's, per call),
+ *   or for constant f32 weights on outputs of 8x8 or more, F(4x4, 3x3) (rt_conv_winograd4_f32);
  *   2-D with the builtin GEMM, when the plane layout adds at most DIRECT_MAX_WASTE extra columns:
  *   a GEMM over shifted windows of a padded copy of the input (rt_conv_direct_f32);
  *   otherwise im2col of a block of output rows into the workspace and GEMM (rt_conv_gemm_f32);
@@ -348,6 +349,29 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
     return true;
 }
 
+/* F(4x4, 3x3) (rt_conv_winograd4_f32) in place of a planned F(2x2, 3x3) that does not put images
+ * in lanes, for constant weights (transformed once, at compile time): rows_per_block tile rows of
+ * about WINOGRAD4_BLOCK_TILES 4x4 tiles. */
+#define WINOGRAD4_BLOCK_TILES 112
+static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
+{
+    if (opt->no_winograd4 || p->use_blas != RT_GEMM_BUILTIN || rt_conv_winograd_lanes(p) || p->out[1] < 8 ||
+        p->out[2] < 8)
+        return;
+    /* few channels and tiles: blocks of a few dozen tiles, too narrow for the GEMM to gain (the
+     * Fashion-MNIST teacher's 28x28 32 -> 32 layers at batch 1 0.026 -> 0.030 ms) */
+    const int64_t tiles = p->batch * ((p->out[1] + 3) / 4) * ((p->out[2] + 3) / 4);
+    if (p->c_out < 64 && tiles < 2 * WINOGRAD4_BLOCK_TILES)
+        return;
+    p->winograd_tile = 4;
+    const int64_t tw = (p->out[2] + 3) / 4, rows = rt_conv_winograd_tile_rows(p);
+    int64_t rpb = (WINOGRAD4_BLOCK_TILES + tw / 2) / tw;
+    rpb = rpb < 1 ? 1 : rpb > rows ? rows : rpb;
+    if (opt->threads > 1 && p->c_out < 64 && (rows + rpb - 1) / rpb < opt->threads)
+        rpb = (rows + opt->threads - 1) / opt->threads;
+    p->rows_per_block = rpb;
+}
+
 /* Output-channel chunks of a planned p for the threads; with bf16 products, chunks whose packed
  * transforms the bf16 GEMM takes whole (rt_gemm_whole_a: at most RT_GEMM_MC rows). */
 void cg_conv_winograd_chunks(RtConvParams *p)
@@ -385,9 +409,11 @@ SdStatus cg_conv_add_winograd(CgLowered *out, const RtConvParams *p, int nb, con
     b[nb++] = CG_BUF_WORKSPACE;
     const size_t ws = (size_t)rt_conv_winograd_layout(p).total * sizeof(float);
     out->workspace_bytes = ws > out->workspace_bytes ? ws : out->workspace_bytes;
-    SD_TRY(cg_lowered_add(out, "rt_conv_winograd_f32", p, sizeof *p, nb, b, err));
-    cg_lowered_split(out, "rt_conv_winograd_f32_range", rt_conv_winograd_blocks(p) * (p->c_split > 1 ? p->c_split : 1),
-                     flops * 16.0 / 36.0);
+    const bool f4 = p->winograd_tile == 4; /* 36 products for 16 outputs, or 16 for 4 */
+    SD_TRY(cg_lowered_add(out, f4 ? "rt_conv_winograd4_f32" : "rt_conv_winograd_f32", p, sizeof *p, nb, b, err));
+    cg_lowered_split(out, f4 ? "rt_conv_winograd4_f32_range" : "rt_conv_winograd_f32_range",
+                     rt_conv_winograd_blocks(p) * (p->c_split > 1 ? p->c_split : 1),
+                     flops * (f4 ? 36.0 / 144 : 16.0 / 36));
     cg_lowered_grain(out, p->c_split); /* a block's chunks share its transformed input */
     return SD_OK;
 }
@@ -404,11 +430,13 @@ static bool lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvPar
     if (n->op != IR_OP_CONV || !w || w->dtype != SD_DT_F32 || (constant && !opt->pack_weights) ||
         (!constant && p->use_blas == RT_GEMM_BF16) || !cg_conv_winograd_plan(p, opt))
         return false;
+    if (constant)
+        winograd4_plan(p, opt);
     cg_conv_winograd_chunks(p);
     if (constant) {
         out->packed_operand = 1;
         out->packed_bytes = (size_t)rt_conv_winograd_packed_floats(p) * sizeof(float);
-        out->pack = rt_conv_winograd_pack_weights;
+        out->pack = p->winograd_tile == 4 ? rt_conv_winograd4_pack_weights : rt_conv_winograd_pack_weights;
         bufs[1] = CG_BUF_PACKED;
     } else {
         *st = cg_conv_add_winograd_weights(out, p, 1, false, err);

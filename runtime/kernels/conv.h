@@ -6,6 +6,7 @@
  *   rt_conv_pointwise_f32  1x1, stride 1, unpadded: the input already is the GEMM operand;
  *   rt_conv_winograd_f32   3x3, stride 1, groups 1, 2-D: Winograd's F(2x2, 3x3), 16 GEMMs of 2.25x
  *                          fewer multiply-adds in all (conv_winograd.c; its weight gradient too);
+ *   rt_conv_winograd4_f32  the same, F(4x4, 3x3): 36 GEMMs of 4x fewer (conv_winograd4.c);
  *   rt_conv_depthwise_f32  one input channel per group, at most 2 spatial dims: on small planes 16
  *                          channels in the vector lanes (conv_depthwise_lanes.c, with a workspace);
  *                          else bands of output rows as sums of shifted windows of zero-padded
@@ -72,6 +73,8 @@ typedef struct RtConvParams {
                                    Clip), NaN kept */
     int32_t has_residual;       /* forward kernels: operand after the bias (before y) added to y before
                                    the clamp (a folded skip connection; never with one channel per group) */
+    int32_t winograd_tile;      /* winograd: the output tile's side, 2 (0 too: F(2x2, 3x3)) or 4
+                                   (F(4x4, 3x3), rt_conv_winograd4_f32: forward, packed weights) */
     float clip_min, clip_max;
 } RtConvParams;
 
@@ -261,7 +264,16 @@ static inline int64_t rt_conv_depthwise_items(const RtConvParams *p)
  * products M = U V are computed and turned into outputs. */
 bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst);
 /* Tile rows over the whole batch, and the blocks of rows_per_block of them */
-static inline int64_t rt_conv_winograd_tile_rows(const RtConvParams *p) { return p->batch * ((p->out[1] + 1) / 2); }
+static inline int64_t rt_conv_winograd_tile(const RtConvParams *p) { return p->winograd_tile == 4 ? 4 : 2; }
+static inline int rt_conv_winograd_points(const RtConvParams *p)
+{
+    return (int)((rt_conv_winograd_tile(p) + 2) * (rt_conv_winograd_tile(p) + 2));
+}
+static inline int64_t rt_conv_winograd_tile_rows(const RtConvParams *p)
+{
+    const int64_t m = rt_conv_winograd_tile(p);
+    return p->batch * ((p->out[1] + m - 1) / m);
+}
 static inline int64_t rt_conv_winograd_blocks(const RtConvParams *p)
 {
     const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
@@ -276,8 +288,8 @@ static inline int64_t rt_conv_winograd_chunk_lanes(const RtConvParams *p)
 static inline int64_t rt_conv_winograd_packed_floats(const RtConvParams *p)
 {
     if (p->use_blas == RT_GEMM_BF16)
-        return 16 * (p->c_split > 1 ? p->c_split : 1) * rt_conv_winograd_chunk_lanes(p);
-    return 16 * rt_gemm_packed_a_floats(p->c_out, p->c_in);
+        return rt_conv_winograd_points(p) * (p->c_split > 1 ? p->c_split : 1) * rt_conv_winograd_chunk_lanes(p);
+    return rt_conv_winograd_points(p) * rt_gemm_packed_a_floats(p->c_out, p->c_in);
 }
 static inline int64_t rt_conv_winograd_shared_floats(const RtConvParams *p)
 {
@@ -306,7 +318,9 @@ typedef struct RtWinogradLayout {
 static inline RtWinogradLayout rt_conv_winograd_layout(const RtConvParams *p)
 {
     RtWinogradLayout l;
-    const int64_t tw = (p->out[2] + 1) / 2, th = (p->out[1] + 1) / 2, rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
+    const int64_t t = rt_conv_winograd_tile(p), points = rt_conv_winograd_points(p);
+    const int64_t tw = (p->out[2] + t - 1) / t, th = (p->out[1] + t - 1) / t;
+    const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
     const int64_t chunk = p->c_split > 1 ? p->c_chunk : p->c_out;
     /* strides of an odd number of 64-byte lines, and points a line more than their rows apart: the
      * transforms' 16 streams of points 32 KB apart (64 channels of 128 floats) fell into one set of
@@ -320,26 +334,40 @@ static inline RtWinogradLayout rt_conv_winograd_layout(const RtConvParams *p)
         l.wp = 2 * tw + 2;
         l.plane_floats = (2 * th + 2) * l.wp * 16;
         l.out_floats = 2 * th * l.wt * 16;
+    } else if (t == 4) {
+        l.wt = (tw + 15) / 16 * 16;
+        l.wp = 4 * l.wt + 16;
+        l.plane_floats = 7 * l.wp;
+        l.out_floats = 64;
     } else {
         l.wt = (tw + 15) / 16 * 16;
         l.wp = 2 * l.wt + 16;
         l.plane_floats = p->c_in * rpb * 4 * l.wp;
         l.out_floats = 4 * l.wt;
     }
-    l.v_floats = 16 * l.vv;
-    l.m_floats = 16 * l.mv;
+    l.v_floats = points * l.vv;
+    l.m_floats = points * l.mv;
     l.total = l.v_floats + l.m_floats + l.plane_floats + l.out_floats + rt_gemm_core_floats(chunk, p->c_in);
     return l;
 }
 /* The columns (tiles) of block blk: the lanes' blocks always whole (images past the batch zero) */
 static inline int64_t rt_conv_winograd_block_cols(const RtConvParams *p, int64_t blk)
 {
-    const int64_t tw = (p->out[2] + 1) / 2, rpb = p->rows_per_block > 0 ? p->rows_per_block : 1;
-    const int64_t rows = rt_conv_winograd_tile_rows(p) - blk * rpb;
+    const int64_t t = rt_conv_winograd_tile(p), tw = (p->out[2] + t - 1) / t;
+    const int64_t rpb = p->rows_per_block > 0 ? p->rows_per_block : 1, rows = rt_conv_winograd_tile_rows(p) - blk * rpb;
     return (rt_conv_winograd_lanes(p) || rows > rpb ? rpb : rows) * tw;
 }
 RT_KERNEL_DECL(rt_conv_winograd_f32)
 RT_RANGE_KERNEL_DECL(rt_conv_winograd_f32_range)
+/* rt_conv_winograd4_f32: the same operands, layout and items for winograd_tile 4, F(4x4, 3x3)
+ * (conv_winograd4.c): tiles of 4x4 pixels (ceil(OH / 4) tile rows an image, TW = ceil(OW / 4)
+ * tiles a row), 36 points, the weights' transforms packed at compile time only, by
+ * rt_conv_winograd4_pack_weights; no lanes variant. Workspace as rt_conv_winograd_layout gives: V,
+ * M, seven rows of wp floats (the six rows of B^T d of a tile row, then a zero row), 64 floats for a
+ * partial row of outputs, the GEMM's. */
+bool rt_conv_winograd4_pack_weights(const void *params, const void *w, void *dst);
+RT_KERNEL_DECL(rt_conv_winograd4_f32)
+RT_RANGE_KERNEL_DECL(rt_conv_winograd4_f32_range)
 
 /* rt_conv_grad_weight_winograd_f32: x, dy -> dw, workspace, [shared]: the weight gradient of such a
  * convolution (params: the forward's), dU[point] = D[point] V[point]^T summed over the tiles, D the

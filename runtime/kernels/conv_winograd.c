@@ -11,6 +11,7 @@
 #include "runtime/kernels/conv_internal.h"
 #include "runtime/kernels/conv_rows.h"
 #include "runtime/kernels/conv_winograd_lanes.h"
+#include "runtime/kernels/conv_winograd_points.h"
 
 #include <stdlib.h>
 
@@ -53,9 +54,7 @@ static void transform_weight_rows(const RtConvParams *p, const float *w, bool fl
         }
 }
 
-/* dst = the transforms u of points [x0, x1), each packed for the builtin GEMM (bf16 pairs per
- * channel chunk with RT_GEMM_BF16) */
-static void pack_points(const RtConvParams *p, const float *u, int64_t x0, int64_t x1, float *dst)
+void rt_winograd_pack_points(const RtConvParams *p, const float *u, int64_t x0, int64_t x1, float *dst)
 {
     const int64_t K = p->c_out, C = p->c_in, pa = rt_gemm_packed_a_floats(K, C);
     if (p->use_blas == RT_GEMM_BF16) {
@@ -78,7 +77,7 @@ bool rt_conv_winograd_pack_weights(const void *params, const void *w, void *dst)
     if (!u)
         return false;
     transform_weight_rows(p, w, false, u, 0, p->c_out);
-    pack_points(p, u, 0, 16, dst);
+    rt_winograd_pack_points(p, u, 0, 16, dst);
     free(u);
     return true;
 }
@@ -108,7 +107,7 @@ RT_RANGE_KERNEL(rt_conv_winograd_pack_f32_range)
 {
     const RtConvParams *p = params_;
     float *shared = bufs[0];
-    pack_points(p, shared + rt_conv_winograd_packed_floats(p), begin, end, shared);
+    rt_winograd_pack_points(p, shared + rt_conv_winograd_packed_floats(p), begin, end, shared);
 }
 RT_KERNEL(rt_conv_winograd_pack_f32) { rt_conv_winograd_pack_f32_range(params_, bufs, 0, 16); }
 
@@ -267,23 +266,6 @@ static void transform_output(const RtConvParams *p, const float *restrict M, int
     }
 }
 
-/* M[point] = U[point] (channels [k0, k0 + m) of the packed weights) V[point], n columns */
-static inline void point_products(const RtConvParams *p, const float *U, int64_t k0, int64_t m, int64_t n,
-                                  const float *V, int64_t ldb, int64_t vv, float *M, int64_t mv, float *work)
-{
-    const int64_t K = p->c_out, C = p->c_in, pa = rt_gemm_packed_a_floats(K, C);
-    if (p->use_blas == RT_GEMM_BF16) { /* the chunk's own packed pairs */
-        const int64_t cs = p->c_split > 1 ? p->c_split : 1, c = cs > 1 ? k0 / p->c_chunk : 0;
-        const int64_t lanes = rt_conv_winograd_chunk_lanes(p);
-        for (int xi = 0; xi < 16; xi++)
-            rt_gemm_bf16_packed_a(m, n, C, (const uint32_t *)U + (xi * cs + c) * lanes, V + xi * vv, ldb, 0.0f,
-                                  M + xi * mv, ldb, work);
-        return;
-    }
-    for (int xi = 0; xi < 16; xi++)
-        rt_gemm_f32_packed_a(m, n, C, U + xi * pa, k0, K, V + xi * vv, ldb, 0.0f, M + xi * mv, ldb, work);
-}
-
 /* Items [begin, end) of (block of tile rows, channel chunk), chunk fastest: a task's chunks of one
  * block share its transformed input. */
 static void conv_winograd_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
@@ -318,13 +300,13 @@ static void conv_winograd_items(const RtConvParams *p, void *const *bufs, int64_
             have = blk;
         }
         if (full_r && full_c) /* constant sizes per call site */
-            point_products(p, U, c * cc, cc, rpb * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
+            rt_winograd_point_products(p, 16, U, c * cc, cc, rpb * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
         else if (full_r)
-            point_products(p, U, c * cc, last_c, rpb * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
+            rt_winograd_point_products(p, 16, U, c * cc, last_c, rpb * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
         else if (full_c)
-            point_products(p, U, c * cc, cc, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
+            rt_winograd_point_products(p, 16, U, c * cc, cc, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
         else
-            point_products(p, U, c * cc, last_c, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
+            rt_winograd_point_products(p, 16, U, c * cc, last_c, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
         if (lanes)
             rt_winograd_lanes_output(p, M, l.ldb, l.mv, c * cc, m, n0, bias, res, y, out);
         else

@@ -40,7 +40,8 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "  --disable P,...  skip passes (canonicalize, fold, bnfold, dce, quantize, actfold, fuse,\n"      \
     "                   memplan) or code generation choices (prepack: constant conv weights not\n" \
     "                   packed at compile time; direct-conv: every convolution through im2col;\n"   \
-    "                   winograd: no Winograd F(2x2,3x3) for 3x3 stride-1 convolutions;\n"        \
+    "                   winograd: no Winograd for 3x3 stride-1 convolutions; winograd4:\n"      \
+    "                   F(2x2,3x3) only, not F(4x4,3x3) where that would be used;\n"             \
     "                   slices: a batch of 16+ runs whole, not in slices, one per thread)\n"       \
     "  --gemm G         matrix products by builtin kernels (default) or openblas\n"                  \
     "  --threads N      threads to use (default: all cores)\n"                                       \

@@ -1,0 +1,34 @@
+/* runtime/kernels/conv_winograd_points.h — the part of Winograd's convolutions that does not depend
+ * on the tile: the weights' transforms, one c_out x c_in matrix per point of the transform, packed
+ * for the GEMM, and the products M[point] = U[point] V[point] that F(2x2, 3x3) (16 points,
+ * conv_winograd.c) and F(4x4, 3x3) (36 points, conv_winograd4.c) both run. */
+#ifndef SD_RT_KERNELS_CONV_WINOGRAD_POINTS_H
+#define SD_RT_KERNELS_CONV_WINOGRAD_POINTS_H
+
+#include "runtime/kernels/conv.h"
+#include "runtime/kernels/gemm.h"
+
+/* dst = the transforms u (u[(point * c_out + k) * c_in + c]) of points [x0, x1), each packed for the
+ * builtin GEMM (bf16 pairs per channel chunk with RT_GEMM_BF16) */
+void rt_winograd_pack_points(const RtConvParams *p, const float *u, int64_t x0, int64_t x1, float *dst);
+
+/* M[point] = U[point] (channels [k0, k0 + m) of the packed weights) V[point], n columns, for the
+ * first `points` points. Inline: each call site passes constant sizes. */
+static inline void rt_winograd_point_products(const RtConvParams *p, int points, const float *U, int64_t k0,
+                                              int64_t m, int64_t n, const float *V, int64_t ldb, int64_t vv,
+                                              float *M, int64_t mv, float *work)
+{
+    const int64_t K = p->c_out, C = p->c_in, pa = rt_gemm_packed_a_floats(K, C);
+    if (p->use_blas == RT_GEMM_BF16) { /* the chunk's own packed pairs */
+        const int64_t cs = p->c_split > 1 ? p->c_split : 1, c = cs > 1 ? k0 / p->c_chunk : 0;
+        const int64_t lanes = rt_conv_winograd_chunk_lanes(p);
+        for (int xi = 0; xi < points; xi++)
+            rt_gemm_bf16_packed_a(m, n, C, (const uint32_t *)U + (xi * cs + c) * lanes, V + xi * vv, ldb, 0.0f,
+                                  M + xi * mv, ldb, work);
+        return;
+    }
+    for (int xi = 0; xi < points; xi++)
+        rt_gemm_f32_packed_a(m, n, C, U + xi * pa, k0, K, V + xi * vv, ldb, 0.0f, M + xi * mv, ldb, work);
+}
+
+#endif

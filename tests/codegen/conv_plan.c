@@ -1,0 +1,140 @@
+/* tests/codegen/conv_plan.c — which kernel, blocks and chunks code generation plans for a
+ * convolution: the choices the reference tests (conv.c) cannot see, checked on the shapes of the
+ * models they were measured on. */
+#include "tests/codegen/conv_harness.h"
+
+/* Stride-2 layers of 14x14 outputs (planes one column and one row larger) go through the direct
+ * kernel at every batch, their planes by kernel column (15x14, 7% more) above batch 4; a plane 20%
+ * larger (5x5 outputs) goes through im2col. */
+Test(conv, direct_where_planned)
+{
+    char k[64];
+    RtConvParams p;
+    ConvCase c = {"s2", 2, 1, 16, 64, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    cr_expect_str_eq(lowered_kernel(&c, 0, k, sizeof k), "rt_conv_direct_f32");
+    c.batch = 32;
+    cr_expect_str_eq(lower_case(&c, 0, 2, k, sizeof k, &p), "rt_conv_direct_f32");
+    cr_expect(p.col_taps && p.plane[0] == 15 && p.plane[1] == 14, "col_taps %d, planes %lldx%lld", (int)p.col_taps,
+              (long long)p.plane[0], (long long)p.plane[1]);
+    ConvCase five = {"s2_5", 2, 32, 16, 64, 1, {10, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    cr_expect_str_eq(lowered_kernel(&five, 0, k, sizeof k), "rt_conv_gemm_f32");
+}
+
+/* The Fashion-MNIST student's batch-1 layers of few channels on 14x14 outputs are shared out over
+ * 2 threads: the 16 -> 32 stride-2 layer in two blocks of 7 rows (direct), the 32 -> 32 one in two
+ * blocks of tile rows (Winograd); on one thread each stays whole. */
+Test(conv, small_batch1_layers_shared_by_two_threads)
+{
+    char k[64];
+    RtConvParams p;
+    ConvCase s2 = {"s2", 2, 1, 16, 32, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    cr_assert_str_eq(lower_case(&s2, 0, 2, k, sizeof k, &p), "rt_conv_direct_f32");
+    cr_expect_eq(p.rows_per_block, 7);
+    lower_case(&s2, 0, 1, k, sizeof k, &p);
+    cr_expect_eq(p.rows_per_block, 14);
+    ConvCase wg = {"wg", 2, 1, 32, 32, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    cr_assert_str_eq(lower_case(&wg, 0, 2, k, sizeof k, &p), "rt_conv_winograd_f32");
+    cr_expect_eq(rt_conv_winograd_blocks(&p), 2);
+    lower_case(&wg, 0, 1, k, sizeof k, &p);
+    cr_expect_eq(rt_conv_winograd_blocks(&p), 1);
+}
+
+/* Depthwise layers go through the lanes kernel (16 channels a vector) on small planes and for 5x5
+ * windows at stride 2 up to 56x56, and through the row loops elsewhere: EfficientNet-B0's shapes. */
+Test(conv, depthwise_lanes_where_planned)
+{
+    static const struct {
+        int64_t channels, plane, kernel, stride;
+        bool lanes;
+    } shapes[] = {{672, 14, 5, 1, true}, {1152, 7, 3, 1, true}, {240, 28, 3, 2, true}, {144, 56, 5, 2, true},
+                  {144, 56, 3, 1, false}, {96, 112, 3, 2, false}, {144, 56, 3, 2, false}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t c = shapes[i].channels, hw = shapes[i].plane, k = shapes[i].kernel, pad = k / 2;
+        ConvCase cc = {"dw", 2, 1, c, c, c, {hw, hw}, {k, k}, {shapes[i].stride, shapes[i].stride}, {1, 1},
+                       {pad, pad, pad, pad}, .bias = true};
+        char name[64];
+        RtConvParams p;
+        cr_assert_str_eq(lower_case(&cc, 0, 2, name, sizeof name, &p), "rt_conv_depthwise_f32");
+        cr_expect_eq(rt_conv_depthwise_lanes_rows(&p) > 0, shapes[i].lanes, "%lld channels of %lldx%lld, %lldx%lld /%lld",
+                     (long long)c, (long long)hw, (long long)hw, (long long)k, (long long)k, (long long)shapes[i].stride);
+    }
+    /* a channel multiplier: never */
+    ConvCase m = {"dw2", 2, 1, 8, 16, 8, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    RtConvParams p;
+    char name[64];
+    lower_case(&m, 0, 2, name, sizeof name, &p);
+    cr_expect_eq(rt_conv_depthwise_lanes_rows(&p), 0);
+}
+
+/* Batch-1 layers of 7x7 outputs (C^T against weights packed transposed) share their channels out
+ * evenly on 2 threads, in chunks that need not be whole slivers: 64 + 64 channels, not 48 + 80. */
+Test(conv, transposed_chunks_balanced)
+{
+    ConvCase c = {"t", 2, 1, 32, 128, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    char k[64];
+    RtConvParams p;
+    cr_expect_str_eq(lower_case(&c, 0, 2, k, sizeof k, &p), "rt_conv_gemm_f32");
+    cr_expect_eq(p.packed_w, RT_CONV_PACKED_T);
+    cr_expect_eq(p.c_split, 2, "chunks of %lld", (long long)p.c_chunk);
+    cr_expect_eq(p.c_chunk, 64);
+}
+
+/* Batch-1 1x1 convolutions on 2 threads (ResNet-50's 14x14 and 28x28 layers among them) go in
+ * items that share the work out evenly: the heavier thread's items, claimed as the pool hands them
+ * out, at most 56% of all (196 columns of 256 channels had gone in items of 96, 96 and 64
+ * channels: 62.5%; MobileNetV2's layers of 32 or 24 channels in one item: 100%). */
+Test(conv, pointwise_items_balanced)
+{
+    static const int64_t shapes[][3] = {{1024, 256, 14}, {256, 1024, 14}, {512, 128, 28}, {1024, 512, 14},
+                                        {256, 64, 56}, {2048, 512, 7}, {40, 100, 12}, {192, 32, 28},
+                                        {144, 24, 56}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t hw = shapes[i][2];
+        ConvCase c = {"pw", 2, 1, shapes[i][0], shapes[i][1], 1, {hw, hw}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = false};
+        char k[64];
+        RtConvParams params;
+        cr_assert_str_eq(lower_case(&c, 0, 2, k, sizeof k, &params), "rt_conv_pointwise_f32");
+        const RtConvParams *p = &params;
+        const int64_t cs = p->c_split > 1 ? p->c_split : 1, nb = rt_conv_pw_blocks(p);
+        const int64_t blk = rt_conv_pw_block_cols(p), vol = hw * hw;
+        double load[2] = {0, 0}, total = 0;
+        for (int64_t it = 0; it < cs * nb; it++) {
+            const int64_t b = it % nb, ch = it / nb;
+            const int64_t cw = cs > 1 ? (ch == cs - 1 ? c.cout - ch * p->c_chunk : p->c_chunk) : c.cout;
+            const double size = (double)cw * (double)(b == nb - 1 ? vol - b * blk : blk);
+            load[load[1] < load[0]] += size;
+            total += size;
+        }
+        cr_expect_leq(load[0] > load[1] ? load[0] : load[1], 0.56 * total,
+                      "%lld -> %lld channels at %lldx%lld: %lld chunks of %lld, %lld blocks of %lld", (long long)c.cin,
+                      (long long)c.cout, (long long)hw, (long long)hw, (long long)cs, (long long)p->c_chunk,
+                      (long long)nb, (long long)blk);
+    }
+}
+
+/* F(4x4, 3x3) takes ResNet's 3x3 layers of 8x8 outputs or more at batch 1 and 32, in blocks of
+ * about 112 tiles; F(2x2, 3x3) the 7x7 ones (outputs under 8), those in lanes (batch 32 at 7x7),
+ * and layers of few channels and tiles (the Fashion-MNIST teacher's 32 -> 32 at 28x28, batch 1). */
+Test(conv, winograd4_where_planned)
+{
+    static const struct {
+        int64_t batch, channels, plane;
+        bool f4;
+        int64_t rows_per_block;
+    } shapes[] = {{1, 64, 56, true, 8},   {1, 128, 28, true, 7},  {1, 256, 14, true, 4}, {32, 64, 56, true, 8},
+                  {32, 256, 14, true, 28}, {1, 512, 7, false, 0}, {32, 512, 7, false, 0}, {1, 32, 28, false, 0},
+                  {8, 32, 28, true, 16}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t c = shapes[i].channels, hw = shapes[i].plane;
+        ConvCase cc = {"wg", 2, shapes[i].batch, c, c, 1, {hw, hw}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+        char k[64];
+        RtConvParams p;
+        lower_case(&cc, 0, 2, k, sizeof k, &p);
+        const long long n = shapes[i].batch, cl = c, side = hw;
+        cr_expect_str_eq(k, shapes[i].f4 ? "rt_conv_winograd4_f32" : "rt_conv_winograd_f32",
+                         "batch %lld, %lld channels at %lldx%lld", n, cl, side, side);
+        if (shapes[i].f4)
+            cr_expect_eq(p.rows_per_block, shapes[i].rows_per_block, "batch %lld, %lld channels at %lldx%lld: %lld",
+                         n, cl, side, side, (long long)p.rows_per_block);
+    }
+}
