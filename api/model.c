@@ -236,6 +236,8 @@ SdStatus sd_model_compile(IrGraph *g, const SdOptions *opt, SdModel **out, SdErr
     m->n_original_inputs = ir_graph_num_inputs(g);
     if (opt && opt->threads > 0)
         rt_set_num_threads(opt->threads);
+    if (opt)
+        rt_set_spin_us(opt->spin_us);
     SdStatus st = sd_model_compile_code(m, g, opt, rt_num_threads(), 1, err);
     if (st != SD_OK) {
         m->graph = NULL; /* the caller still owns the graph on failure */

@@ -25,6 +25,8 @@ typedef struct SdOptions {
     const char *disable;   /* passes to skip, comma-separated (see `seedc ir --help`) */
     const char *gemm;      /* "builtin" (default: seedc's packed GEMM) or "openblas" */
     int threads;           /* 0: all cores */
+    int64_t spin_us;       /* idle worker threads spin this long before they sleep, process-wide (0:
+                              500 us; below 0: not at all); set by sd_model_load and sd_model_compile */
     int opt_level;         /* LLVM optimization 0..3 (0 means 3) */
     int compile_threads;   /* LLVM compiles the model in parts on this many threads; 0: one per core for
                               models with 32 MB of weights or more (a part costs ~12 MB), else one */

@@ -16,5 +16,9 @@ void rt_parallel_for(int64_t n_tasks, int32_t max_threads, RtTaskFn fn, void *ct
 /* Threads to use, the caller included; 0 means all cores. Takes effect at the next call. */
 void rt_set_num_threads(int n);
 int rt_num_threads(void);
+/* How long, in microseconds, an idle worker spins before it sleeps: 0 the default (500), below 0
+ * none (it sleeps at once), at most a minute. Takes effect from each worker's next wait. */
+void rt_set_spin_us(int64_t us);
+int64_t rt_spin_us(void);
 
 #endif

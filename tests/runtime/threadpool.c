@@ -2,6 +2,7 @@
  * calls run serially, and many small jobs in a row finish. */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "runtime/threadpool.h"
 
@@ -58,4 +59,31 @@ Test(threadpool, nested_calls_and_many_small_jobs)
         rt_parallel_for(2, 0, count_task, &w);
         cr_assert_eq(atomic_load(&w.counts[0]) + atomic_load(&w.counts[1]), 2);
     }
+}
+
+/* The spin before an idle worker sleeps: 0 is the default, below 0 none, at most a minute; jobs
+ * run as before whether the workers are spinning or asleep when they are posted. */
+Test(threadpool, spin_setting_and_sleeping_workers)
+{
+    rt_set_num_threads(2);
+    rt_set_spin_us(0);
+    cr_expect_eq(rt_spin_us(), 500);
+    rt_set_spin_us(-5);
+    cr_expect_eq(rt_spin_us(), 0);
+    rt_set_spin_us(1LL << 40);
+    cr_expect_eq(rt_spin_us(), 60 * 1000000LL);
+    static Work w;
+    for (int spin = 0; spin < 2; spin++) {
+        rt_set_spin_us(spin ? 100000 : -1);
+        for (int rep = 0; rep < 50; rep++) {
+            usleep(rep % 5 * 200); /* the workers asleep (spin -1) or still spinning */
+            for (int i = 0; i < 64; i++)
+                atomic_store(&w.counts[i], 0);
+            rt_parallel_for(64, 0, count_task, &w);
+            for (int i = 0; i < 64; i++)
+                cr_assert_eq(atomic_load(&w.counts[i]), 1, "spin %d, rep %d, task %d", spin, rep, i);
+        }
+    }
+    rt_set_spin_us(0);
+    rt_set_num_threads(0);
 }

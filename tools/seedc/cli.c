@@ -139,6 +139,11 @@ int cli_common_option(CliCommon *c, int id, const char *arg, const char *cmd)
             return cli_usage_error(cmd, "--compile-threads takes a number from 0 (all cores) to 64, not '%s'", arg);
         c->opt.compile_threads = (int)v;
         return EXIT_OK;
+    case 1020:
+        if (!cli_parse_int(arg, 0, 60000000, &v))
+            return cli_usage_error(cmd, "--spin takes microseconds from 0 (none) to 60000000, not '%s'", arg);
+        c->opt.spin_us = v > 0 ? v : -1;
+        return EXIT_OK;
     case 1007:
         if (!cli_parse_int(arg, 0, 3, &v))
             return cli_usage_error(cmd, "--opt takes 0, 1, 2 or 3, not '%s'", arg);

@@ -32,6 +32,7 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     {"symmetric-activations", no_argument, NULL, 1017},         \
     {"head", no_argument, NULL, 1018},                          \
     {"compile-threads", required_argument, NULL, 1019},         \
+    {"spin", required_argument, NULL, 1020},                    \
     {"help", no_argument, NULL, 'h'}
 
 #define CLI_COMMON_HELP                                                                             \
@@ -45,6 +46,8 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "                   slices: a batch of 16+ runs whole, not in slices, one per thread)\n"       \
     "  --gemm G         matrix products by builtin kernels (default) or openblas\n"                  \
     "  --threads N      threads to use (default: all cores)\n"                                       \
+    "  --spin US        idle worker threads spin US microseconds before they sleep (default 500,\n"\
+    "                   0: not at all): longer keeps runs spaced in time fast, at a busy core\n"    \
     "  --verify         check the IR after every pass\n"                                             \
     "  --opt N          LLVM optimization level 0-3 (default 3)\n"                                   \
     "  --compile-threads N  LLVM compiles the model in parts on N threads (default: all cores\n"  \
