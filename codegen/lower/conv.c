@@ -351,8 +351,12 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
 
 /* F(4x4, 3x3) (rt_conv_winograd4_f32) in place of a planned F(2x2, 3x3) that does not put images
  * in lanes, for constant weights (transformed once, at compile time): rows_per_block tile rows of
- * about WINOGRAD4_BLOCK_TILES 4x4 tiles. */
+ * about WINOGRAD4_BLOCK_TILES 4x4 tiles. Its transformed weights take 36/16 of F(2x2)'s: at batch 1
+ * on 14x14 outputs (16 tiles) it gained little (ResNet-18's 256-channel layers 0.357 -> 0.33-0.35
+ * ms) for 5.2 MB more a layer, which put ResNet-18's and ResNet-50's peak memory above ONNX
+ * Runtime's (250 against 230 MB, 360 against 335), so it needs WINOGRAD4_MIN_TILES tiles. */
 #define WINOGRAD4_BLOCK_TILES 112
+#define WINOGRAD4_MIN_TILES 48
 static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
 {
     if (opt->no_winograd4 || p->use_blas != RT_GEMM_BUILTIN || rt_conv_winograd_lanes(p) || p->out[1] < 8 ||
@@ -361,7 +365,7 @@ static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
     /* few channels and tiles: blocks of a few dozen tiles, too narrow for the GEMM to gain (the
      * Fashion-MNIST teacher's 28x28 32 -> 32 layers at batch 1 0.026 -> 0.030 ms) */
     const int64_t tiles = p->batch * ((p->out[1] + 3) / 4) * ((p->out[2] + 3) / 4);
-    if (p->c_out < 64 && tiles < 2 * WINOGRAD4_BLOCK_TILES)
+    if (tiles < WINOGRAD4_MIN_TILES || (p->c_out < 64 && tiles < 2 * WINOGRAD4_BLOCK_TILES))
         return;
     p->winograd_tile = 4;
     const int64_t tw = (p->out[2] + 3) / 4, rows = rt_conv_winograd_tile_rows(p);

@@ -229,15 +229,15 @@ static const ConvCase cases[] = {
     /* wider images with few channels (their transforms in the budget of WINOGRAD_LANES_MAX_V) */
     {"winograd_lanes_12x11_few_channels", 2, 16, 16, 32, 1, {12, 11}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1},
      .bias = true},
-    /* F(4x4, 3x3) (outputs 8 wide and high or more, not in lanes, 64 output channels or 224 tiles of
-     * 4x4) takes winograd_unpadded_chunks above; besides: rows of 3 and 7 inputs (their transforms
-     * in scalars and in 4-lane vectors) under wide padding, a row of 70 outputs (64 stored straight
-     * into y, 6 through the buffer), blocks of 11 tile rows across 3 images (the last one of 8) */
-    {"winograd4_rows_of_3_pads_4", 2, 2, 16, 64, 1, {10, 3}, {3, 3}, {1, 1}, {1, 1}, {1, 4, 1, 4}, .bias = true,
+    /* F(4x4, 3x3) (outputs 8 wide and high or more, not in lanes, 48 tiles of 4x4 or more, and 64
+     * output channels or 224 tiles): rows of 3 and 7 inputs (their transforms in scalars and in
+     * 4-lane vectors) under wide padding, a row of 70 outputs (64 stored straight into y, 6 through
+     * the buffer) in channel chunks, blocks of 11 tile rows across 3 images (the last one of 8) */
+    {"winograd4_rows_of_3_pads_4", 2, 6, 16, 64, 1, {10, 3}, {3, 3}, {1, 1}, {1, 1}, {1, 4, 1, 4}, .bias = true,
      .auto_pad = IR_PAD_NOTSET},
-    {"winograd4_rows_of_7_pads_2", 2, 1, 24, 64, 1, {12, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 2, 1, 2},
+    {"winograd4_rows_of_7_pads_2", 2, 6, 24, 64, 1, {12, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 2, 1, 2},
      .auto_pad = IR_PAD_NOTSET},
-    {"winograd4_rows_of_70", 2, 1, 16, 64, 1, {10, 70}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"winograd4_rows_of_70_chunks", 2, 1, 16, 200, 1, {10, 70}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"winograd4_blocks_across_images", 2, 3, 32, 64, 1, {40, 40}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
 };
 /* the cases above that take Winograd's kernel where it is allowed (and one below that does not: 9 tiles) */
@@ -246,7 +246,7 @@ static const char *const winograd_cases[] = {"winograd_odd_images_blocks", "wino
                                              "winograd_lanes_7x7", "winograd_lanes_odd_unpadded",
                                              "winograd_lanes_4x4_chunks", "winograd_lanes_12x11_few_channels",
                                              "winograd4_rows_of_3_pads_4", "winograd4_rows_of_7_pads_2",
-                                             "winograd4_rows_of_70", "winograd4_blocks_across_images"};
+                                             "winograd4_rows_of_70_chunks", "winograd4_blocks_across_images"};
 
 static const ConvCase transpose_cases[] = {
     {"t_stride2_outpad1", 2, 1, 4, 6, 1, {5, 7}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true, .transpose = true,
@@ -287,8 +287,7 @@ Test(conv, winograd_where_planned)
         for (size_t j = 0; j < sizeof winograd_cases / sizeof winograd_cases[0]; j++)
             if (strcmp(cases[i].name, winograd_cases[j]) == 0) {
                 const bool in_lanes = strncmp(cases[i].name, "winograd_lanes", 14) == 0;
-                const bool f4 = strncmp(cases[i].name, "winograd4_", 10) == 0 ||
-                                strcmp(cases[i].name, "winograd_unpadded_chunks") == 0;
+                const bool f4 = strncmp(cases[i].name, "winograd4_", 10) == 0;
                 bool lanes = false;
                 cr_expect_str_eq(lowered_kernel_lanes(&cases[i], 0, k, sizeof k, &lanes),
                                  f4 ? "rt_conv_winograd4_f32" : "rt_conv_winograd_f32", "%s", cases[i].name);

@@ -351,6 +351,6 @@ Test(fuse, folds_residual_adds_into_the_convolution)
     check_residual_fold(17, 16, 6, NULL);
     /* batch 1, 7x7, 32 channels: C^T against weights packed transposed, y in blocks of 16 x 16 */
     check_residual_fold(1, 32, 7, NULL);
-    /* 10x10, 64 channels: Winograd F(4x4, 3x3), the residual added in its output transform */
-    check_residual_fold(1, 64, 10, NULL);
+    /* 26x26, 64 channels: Winograd F(4x4, 3x3), the residual added in its output transform */
+    check_residual_fold(1, 64, 26, NULL);
 }
