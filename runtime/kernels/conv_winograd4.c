@@ -88,7 +88,7 @@ static void input_rows(const RtConvParams *p, const float *x, int64_t r, int64_t
      * loads of x had taken most of the transforms' time (ResNet-18's 64-channel layers at 56x56,
      * batch 8, 1 thread: 4.24 -> 3.50 ms; fetching the next channel's first rows too gained nothing) */
     const int64_t next = 4 * ty - PH + 6;
-    const float *ahead = next + 4 <= IH ? x + ((n * C + c) * IH + next) * IW : NULL;
+    const float *ahead = next >= 0 && next + 4 <= IH ? x + ((n * C + c) * IH + next) * IW : NULL;
     if (IW >= 16) { /* whole vectors, the last one ending at the row's end */
         for (int64_t q = 0;; q += 16) {
             const int64_t at = q + 16 <= IW ? q : IW - 16;
