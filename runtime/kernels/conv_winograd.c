@@ -299,14 +299,8 @@ static void conv_winograd_items(const RtConvParams *p, void *const *bufs, int64_
             }
             have = blk;
         }
-        if (full_r && full_c) /* constant sizes per call site */
-            rt_winograd_point_products(p, 16, U, c * cc, cc, rpb * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
-        else if (full_r)
-            rt_winograd_point_products(p, 16, U, c * cc, last_c, rpb * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
-        else if (full_c)
-            rt_winograd_point_products(p, 16, U, c * cc, cc, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
-        else
-            rt_winograd_point_products(p, 16, U, c * cc, last_c, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
+        rt_winograd_item_products(p, 16, U, c * cc, full_r, full_c, cc, last_c, rpb * TW, last_rows * TW, V, l.ldb,
+                                  l.vv, M, l.mv, gemm_work);
         if (lanes)
             rt_winograd_lanes_output(p, M, l.ldb, l.mv, c * cc, m, n0, bias, res, y, out);
         else

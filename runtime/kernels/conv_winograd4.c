@@ -268,14 +268,8 @@ static void conv_winograd4_items(const RtConvParams *p, void *const *bufs, int64
                 }
             have = blk;
         }
-        if (full_r && full_c) /* constant sizes per call site */
-            rt_winograd_point_products(p, 36, U, c * cc, cc, rpb * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
-        else if (full_r)
-            rt_winograd_point_products(p, 36, U, c * cc, last_c, rpb * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
-        else if (full_c)
-            rt_winograd_point_products(p, 36, U, c * cc, cc, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
-        else
-            rt_winograd_point_products(p, 36, U, c * cc, last_c, last_rows * TW, V, l.ldb, l.vv, M, l.mv, gemm_work);
+        rt_winograd_item_products(p, 36, U, c * cc, full_r, full_c, cc, last_c, rpb * TW, last_rows * TW, V, l.ldb,
+                                  l.vv, M, l.mv, gemm_work);
         transform_output(p, M, l.ldb, l.mv, c * cc, m, r0, nr, bias, res, y, out);
     }
 }

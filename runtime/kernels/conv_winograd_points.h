@@ -31,4 +31,22 @@ static inline void rt_winograd_point_products(const RtConvParams *p, int points,
         rt_gemm_f32_packed_a(m, n, C, U + xi * pa, k0, K, V + xi * vv, ldb, 0.0f, M + xi * mv, ldb, work);
 }
 
+/* The products of one item (block of tile rows, output-channel chunk): cols columns and cc channels
+ * where the block and the chunk are whole ones (full_r, full_c), else last_cols and last_c; one call
+ * site per case, each with sizes that stay the same from item to item. */
+static inline void rt_winograd_item_products(const RtConvParams *p, int points, const float *U, int64_t k0,
+                                             bool full_r, bool full_c, int64_t cc, int64_t last_c, int64_t cols,
+                                             int64_t last_cols, const float *V, int64_t ldb, int64_t vv, float *M,
+                                             int64_t mv, float *work)
+{
+    if (full_r && full_c)
+        rt_winograd_point_products(p, points, U, k0, cc, cols, V, ldb, vv, M, mv, work);
+    else if (full_r)
+        rt_winograd_point_products(p, points, U, k0, last_c, cols, V, ldb, vv, M, mv, work);
+    else if (full_c)
+        rt_winograd_point_products(p, points, U, k0, cc, last_cols, V, ldb, vv, M, mv, work);
+    else
+        rt_winograd_point_products(p, points, U, k0, last_c, last_cols, V, ldb, vv, M, mv, work);
+}
+
 #endif
