@@ -319,6 +319,21 @@ static bool packable_t(const IrNode *n, const CgLowerOptions *opt, RtConvParams 
 #define WINOGRAD_BLOCK_TILES 112
 #define WINOGRAD_LANES_MAX_TW 4
 #define WINOGRAD_LANES_MAX_V (1 << 20)
+
+/* Tile rows per block of p's tile (2 or 4) not in lanes: about block_tiles tiles, at most the
+ * batch's; with too few channels for chunks (cg_conv_split_channels) and too few tiles for blocks,
+ * a block for each thread (a 14x14 32 -> 32 layer at batch 1 ran on one thread: 0.017-0.019 ->
+ * 0.012-0.014 ms) */
+static int64_t winograd_rows_per_block(const RtConvParams *p, const CgLowerOptions *opt, int64_t block_tiles)
+{
+    const int64_t t = rt_conv_winograd_tile(p), tw = (p->out[2] + t - 1) / t, rows = rt_conv_winograd_tile_rows(p);
+    int64_t rpb = (block_tiles + tw / 2) / tw;
+    rpb = rpb < 1 ? 1 : rpb > rows ? rows : rpb;
+    if (opt->threads > 1 && p->c_out < 64 && (rows + rpb - 1) / rpb < opt->threads)
+        rpb = (rows + opt->threads - 1) / opt->threads;
+    return rpb;
+}
+
 bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
 {
     const bool bf16 = p->use_blas == RT_GEMM_BF16;
@@ -326,7 +341,7 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
         !ir_winograd_conv(p->groups, p->kernel + 1, p->stride + 1, p->dilation + 1, p->c_in, p->c_out, p->batch,
                           p->out[1], p->out[2], bf16))
         return false;
-    const int64_t th = (p->out[1] + 1) / 2, tw = (p->out[2] + 1) / 2, rows = rt_conv_winograd_tile_rows(p);
+    const int64_t th = (p->out[1] + 1) / 2, tw = (p->out[2] + 1) / 2;
     p->packed_w = RT_CONV_PACKED_WINOGRAD;
     p->images_per_block = 0;
     const bool narrow = tw <= WINOGRAD_LANES_MAX_TW ||
@@ -339,13 +354,7 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
         p->rows_per_block = images * th;
         return true;
     }
-    int64_t rpb = (WINOGRAD_BLOCK_TILES + tw / 2) / tw;
-    rpb = rpb < 1 ? 1 : rpb > rows ? rows : rpb;
-    /* too few channels for chunks (cg_conv_split_channels) and too few tiles for blocks: a block for
-     * each thread (a 14x14 32 -> 32 layer at batch 1 ran on one thread: 0.017-0.019 -> 0.012-0.014 ms) */
-    if (opt->threads > 1 && p->c_out < 64 && (rows + rpb - 1) / rpb < opt->threads)
-        rpb = (rows + opt->threads - 1) / opt->threads;
-    p->rows_per_block = rpb;
+    p->rows_per_block = winograd_rows_per_block(p, opt, WINOGRAD_BLOCK_TILES);
     return true;
 }
 
@@ -368,12 +377,7 @@ static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
     if (tiles < WINOGRAD4_MIN_TILES || (p->c_out < 64 && tiles < 2 * WINOGRAD4_BLOCK_TILES))
         return;
     p->winograd_tile = 4;
-    const int64_t tw = (p->out[2] + 3) / 4, rows = rt_conv_winograd_tile_rows(p);
-    int64_t rpb = (WINOGRAD4_BLOCK_TILES + tw / 2) / tw;
-    rpb = rpb < 1 ? 1 : rpb > rows ? rows : rpb;
-    if (opt->threads > 1 && p->c_out < 64 && (rows + rpb - 1) / rpb < opt->threads)
-        rpb = (rows + opt->threads - 1) / opt->threads;
-    p->rows_per_block = rpb;
+    p->rows_per_block = winograd_rows_per_block(p, opt, WINOGRAD4_BLOCK_TILES);
 }
 
 /* Output-channel chunks of a planned p for the threads; with bf16 products, chunks whose packed

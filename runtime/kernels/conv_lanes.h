@@ -100,11 +100,8 @@ static inline void lanes_out(const RtConvParams *p, const float *restrict stage,
         v16f v = r[l];                                              \
         if (bias)                                                   \
             v += bias[l];                                           \
-        if (res)                                                    \
-            v += *(const v16f_u *)(res + (l) * image + q);          \
-        if (clip)                                                   \
-            CLIP_LANES(v, v16f, v16i, lo, hi);                      \
-        *(v16f_u *)(y + (l) * image + q) = v;                       \
+        STORE_OUT(v16f, v16f_u, v16i, y + (l) * image + q, v, res,  \
+                  (l) * image + q, clip, lo, hi);                   \
     }
         WL_EACH16(WL_PUT)
 #undef WL_PUT

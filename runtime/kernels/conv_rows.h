@@ -40,22 +40,26 @@ typedef int32_t v4i __attribute__((vector_size(16)));
         (v) = (vt)(((it)(v) & ~m_) | ((it)hi_ & m_));                  \
     } while (0)
 
+/* A finished vector of outputs into dst: v (a VT variable, changed) + the residual's vector at
+ * res + off when res, clamped to [lo, hi] when clip; VTU the unaligned VT, IT its integers. How
+ * every kernel here stores its outputs. */
+#define STORE_OUT(VT, VTU, IT, dst, v, res, off, clip, lo, hi)  \
+    do {                                                      \
+        if (res)                                              \
+            (v) += *(const VTU *)((res) + (off));             \
+        if (clip)                                             \
+            CLIP_LANES(v, VT, IT, lo, hi);                    \
+        *(VTU *)(dst) = (v);                                  \
+    } while (0)
+
 /* copy_add's n (W <= n < 2 W) values as two W-lane vectors of type VT (VTU unaligned, IT its integers),
  * the second ending at n and overlapping the first */
 #define ADD_TWO(VT, VTU, IT, W)                                                                    \
     do {                                                                                           \
         const VT a_ = (VT){0} + add;                                                               \
         VT v0_ = *(const VTU *)src + a_, v1_ = *(const VTU *)(src + n - (W)) + a_;                 \
-        if (res) {                                                                                 \
-            v0_ += *(const VTU *)res;                                                              \
-            v1_ += *(const VTU *)(res + n - (W));                                                  \
-        }                                                                                          \
-        if (clip) {                                                                                \
-            CLIP_LANES(v0_, VT, IT, lo, hi);                                                       \
-            CLIP_LANES(v1_, VT, IT, lo, hi);                                                       \
-        }                                                                                          \
-        *(VTU *)dst = v0_;                                                                         \
-        *(VTU *)(dst + n - (W)) = v1_;                                                             \
+        STORE_OUT(VT, VTU, IT, dst, v0_, res, 0, clip, lo, hi);                                    \
+        STORE_OUT(VT, VTU, IT, dst + n - (W), v1_, res, n - (W), clip, lo, hi);                    \
     } while (0)
 
 /* dst[j] = src[j] + add (+ res[j] when res), clamped when clip. Rows of 14 or 7 pixels made scalar loops of
@@ -68,18 +72,10 @@ static inline void copy_add(float *restrict dst, const float *restrict src, cons
         const v16f a = {add, add, add, add, add, add, add, add, add, add, add, add, add, add, add, add};
         for (int64_t j = 0; j + 16 <= n; j += 16) {
             v16f v = *(const v16f_u *)(src + j) + a;
-            if (res)
-                v += *(const v16f_u *)(res + j);
-            if (clip)
-                CLIP_LANES(v, v16f, v16i, lo, hi);
-            *(v16f_u *)(dst + j) = v;
+            STORE_OUT(v16f, v16f_u, v16i, dst + j, v, res, j, clip, lo, hi);
         }
         v16f v = *(const v16f_u *)(src + n - 16) + a;
-        if (res)
-            v += *(const v16f_u *)(res + n - 16);
-        if (clip)
-            CLIP_LANES(v, v16f, v16i, lo, hi);
-        *(v16f_u *)(dst + n - 16) = v;
+        STORE_OUT(v16f, v16f_u, v16i, dst + n - 16, v, res, n - 16, clip, lo, hi);
     } else if (n >= 8) {
         ADD_TWO(v8f, v8f_u, v8i, 8);
     } else if (n >= 4) { /* rows of 7 and 4 pixels: the 28x28 networks' last layers */

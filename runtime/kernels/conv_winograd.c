@@ -236,16 +236,8 @@ static void transform_output(const RtConvParams *p, const float *restrict M, int
     do {                                                                                                      \
         v16f w0_, w1_;                                                                                        \
         INTERLEAVE_PAIR(lo16, hi16, w0_, w1_);                                                                \
-        if (rs) {                                                                                             \
-            w0_ += *(const v16f_u *)((rs) + 2 * t);                                                           \
-            w1_ += *(const v16f_u *)((rs) + 2 * t + 16);                                                      \
-        }                                                                                                     \
-        if (clip) {                                                                                           \
-            CLIP_LANES(w0_, v16f, v16i, lo, hi);                                                              \
-            CLIP_LANES(w1_, v16f, v16i, lo, hi);                                                              \
-        }                                                                                                     \
-        *(v16f_u *)((dst) + 2 * t) = w0_;                                                                     \
-        *(v16f_u *)((dst) + 2 * t + 16) = w1_;                                                                \
+        STORE_OUT(v16f, v16f_u, v16i, (dst) + 2 * t, w0_, rs, 2 * t, clip, lo, hi);                           \
+        STORE_OUT(v16f, v16f_u, v16i, (dst) + 2 * t + 16, w1_, rs, 2 * t + 16, clip, lo, hi);                 \
     } while (0)
                     WG_PUT(y0, res0, y00, y01);
                     if (second)

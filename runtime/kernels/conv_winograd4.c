@@ -200,11 +200,7 @@ static void transform_output(const RtConvParams *p, const float *restrict M, int
 #define W4_PUT(wv, i)                                                                                     \
     if (cols >= 16 * (i) + 16) {                                                                          \
         v16f v_ = (wv);                                                                                   \
-        if (rr)                                                                                           \
-            v_ += *(const v16f_u *)(rr + 16 * (i));                                                       \
-        if (clip)                                                                                         \
-            CLIP_LANES(v_, v16f, v16i, lo, hi);                                                           \
-        *(v16f_u *)(yr + 16 * (i)) = v_;                                                                  \
+        STORE_OUT(v16f, v16f_u, v16i, yr + 16 * (i), v_, rr, 16 * (i), clip, lo, hi);                     \
     } else if (cols > 16 * (i)) {                                                                         \
         *(v16f_u *)out = (wv);                                                                            \
         copy_add(yr + 16 * (i), out, rr ? rr + 16 * (i) : NULL, cols - 16 * (i), 0.0f, clip, lo, hi);     \
