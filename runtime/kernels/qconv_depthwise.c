@@ -34,49 +34,91 @@ static void dw_row(const float *restrict xr, const float *restrict w, float *res
 }
 
 #if QG_SIMD
-/* 16 requantized lanes of int32 sums (bias included) into y, the first n of them. */
-QG_INLINE void requant16(__m512i v, int64_t n, float mult, const RtQDepthwiseParams *p, void *y)
+/* Which lanes hold which outputs in the VNNI path: R output rows side by side in groups of L lanes
+ * (L = 4, 8 or 16, R = 16 / L), so that a 7x7 plane fills 14 of 16 lanes in each vector rather
+ * than 7, and the gather indices, the same for every plane, built once per call. */
+typedef struct DwLanes {
+    __m512i idx[2]; /* the taps 0-3 and 4-7 of lane i's output: bytes of one 64-byte load */
+    int64_t group, rows;
+} DwLanes;
+
+/* Picks the narrowest group that holds a row and whose R rows of taps fit in one 64-byte load;
+ * false if not even one row of 16 outputs does (wide strides or dilations). */
+static bool dw_lanes_plan(const RtQDepthwiseParams *p, DwLanes *l)
 {
-    requant16_masked(v, (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1), mult, p->out_kind, p->y_zp, p->qmin, p->qmax,
-                     p->lo, p->hi, y);
+    const int64_t PW = p->padded[1], OW = p->out[1], KW = p->kernel[1];
+    const int64_t S0 = p->stride[0], S1 = p->stride[1], D1 = p->dilation[1];
+    if (KW > 8 || p->kernel[0] > 8)
+        return false;
+    for (int64_t L = 4; L <= 16; L *= 2) {
+        const int64_t R = 16 / L, used = min64(OW, L);
+        if (OW > L && L < 16)
+            continue;
+        if ((R - 1) * S0 * PW + (used - 1) * S1 + (KW - 1) * D1 >= 64)
+            continue;
+        uint8_t idx[2][64];
+        for (int i = 0; i < 16; i++) {
+            const int64_t g = i / L, o = i % L < used ? i % L : 0;
+            for (int j = 0; j < 4; j++) {
+                idx[0][4 * i + j] = (uint8_t)(g * S0 * PW + o * S1 + (j < KW ? j : 0) * D1);
+                idx[1][4 * i + j] = (uint8_t)(g * S0 * PW + o * S1 + (j + 4 < KW ? j + 4 : 0) * D1);
+            }
+        }
+        l->idx[0] = _mm512_loadu_si512(idx[0]), l->idx[1] = _mm512_loadu_si512(idx[1]);
+        l->group = L, l->rows = R;
+        return true;
+    }
+    return false;
 }
 
-/* One plane from its u8 padded copy (64 bytes of slack after it): for 16 outputs of a row and
- * one kernel row, vpermb gathers each output's (up to) 4 taps into a 32-bit lane and vpdpbusd
- * multiplies them by the row's weights; a second quad for kernels wider than 4. */
-static void dw_plane_vnni(const RtQDepthwiseParams *p, const uint8_t *pad, const int8_t *w, int32_t bias, float mult,
-                          uint8_t *y)
+/* One plane from its u8 padded copy (64 bytes of slack after it): for each vector of outputs and
+ * kernel row, vpermb gathers each output's (up to) 4 taps into a 32-bit lane and vpdpbusd
+ * multiplies them by the row's weights; a second quad for kernels wider than 4. The R rows of a
+ * vector are requantized together and stored one masked store each. */
+static void dw_plane_vnni(const RtQDepthwiseParams *p, const DwLanes *l, const uint8_t *pad, const int8_t *w,
+                          int64_t w_left, int32_t bias, float mult, uint8_t *y)
 {
     const int64_t PW = p->padded[1], OH = p->out[0], OW = p->out[1], KH = p->kernel[0], KW = p->kernel[1];
-    const int64_t S0 = p->stride[0], S1 = p->stride[1], D0 = p->dilation[0], D1 = p->dilation[1];
+    const int64_t S0 = p->stride[0], S1 = p->stride[1], D0 = p->dilation[0];
+    const int64_t L = l->group, R = l->rows;
     const size_t es = out_size(p->out_kind);
-    uint8_t idx[2][64];
-    int32_t wq[8][2];
-    for (int i = 0; i < 16; i++)
-        for (int j = 0; j < 4; j++) {
-            idx[0][4 * i + j] = (uint8_t)(i * S1 + (j < KW ? j : 0) * D1);
-            idx[1][4 * i + j] = (uint8_t)(i * S1 + (j + 4 < KW ? j + 4 : 0) * D1);
-        }
+    __m512i wq[8][2];
     for (int64_t kh = 0; kh < KH; kh++)
-        for (int q = 0; q < 2; q++) {
+        for (int q = 0; q < (KW > 4 ? 2 : 1); q++) {
+            /* a row's taps 4q.. as one 32-bit load, the taps past the row masked off; byte by byte
+             * only where the load would pass the end of the weights */
+            const int64_t at = kh * KW + 4 * q, n = min64(KW - 4 * q, 4);
             uint32_t v = 0;
-            for (int j = 0; j < 4; j++)
-                if (4 * q + j < KW)
-                    v |= (uint32_t)(uint8_t)w[kh * KW + 4 * q + j] << (8 * j);
-            wq[kh][q] = (int32_t)v;
+            if (at + 4 <= w_left)
+                v = (uint32_t)load_i32(w + at) & (n >= 4 ? ~0u : (1u << (8 * n)) - 1);
+            else
+                for (int j = 0; j < n; j++)
+                    v |= (uint32_t)(uint8_t)w[at + j] << (8 * j);
+            wq[kh][q] = _mm512_set1_epi32((int32_t)v);
         }
-    const __m512i i0 = _mm512_loadu_si512(idx[0]), i1 = _mm512_loadu_si512(idx[1]);
-    for (int64_t oh = 0; oh < OH; oh++)
-        for (int64_t ow = 0; ow < OW; ow += 16) {
+    for (int64_t oh = 0; oh < OH; oh += R)
+        for (int64_t ow = 0; ow < OW; ow += L) {
             __m512i acc = _mm512_set1_epi32(bias);
             for (int64_t kh = 0; kh < KH; kh++) {
-                const uint8_t *r = pad + (oh * S0 + kh * D0) * PW + ow * S1;
-                __m512i src = _mm512_loadu_si512(r);
-                acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(i0, src), _mm512_set1_epi32(wq[kh][0]));
+                const __m512i src = _mm512_loadu_si512(pad + (oh * S0 + kh * D0) * PW + ow * S1);
+                acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(l->idx[0], src), wq[kh][0]);
                 if (KW > 4)
-                    acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(i1, src), _mm512_set1_epi32(wq[kh][1]));
+                    acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(l->idx[1], src), wq[kh][1]);
             }
-            requant16(acc, OW - ow, mult, p, y + (oh * OW + ow) * es);
+            const int64_t n = min64(L, OW - ow);
+            const uint32_t row_mask = n >= 16 ? 0xffffu : (1u << n) - 1;
+            if (p->out_kind == RT_QOUT_F32) {
+                const __m512 f = requant16_f32(acc, mult, p->lo, p->hi);
+                for (int64_t g = 0; g < R && oh + g < OH; g++)
+                    _mm512_mask_storeu_ps((void *)((uintptr_t)y + (uintptr_t)(((oh + g) * OW + ow - g * L) * 4)),
+                                          (__mmask16)(row_mask << (g * L)), f);
+            } else {
+                const __m512i q = requant16_int(acc, mult, p->y_zp, p->qmin, p->qmax);
+                for (int64_t g = 0; g < R && oh + g < OH; g++)
+                    _mm512_mask_cvtepi32_storeu_epi8(
+                        (void *)((uintptr_t)y + (uintptr_t)(((oh + g) * OW + ow) * (int64_t)es) - (uintptr_t)(g * L)),
+                        (__mmask16)(row_mask << (g * L)), q);
+            }
         }
 }
 
@@ -124,7 +166,8 @@ static void dw_planes(const RtQDepthwiseParams *p, void *const *bufs, int64_t be
     const float zp = (float)p->x_zp;
     const size_t es = out_size(p->out_kind);
 #if QG_SIMD
-    const bool vnni = KW <= 8 && KH <= 8 && 15 * S1 + (KW - 1) * D1 < 64;
+    DwLanes lanes;
+    const bool vnni = dw_lanes_plan(p, &lanes);
 #else
     const bool vnni = false;
 #endif
@@ -137,7 +180,7 @@ static void dw_planes(const RtQDepthwiseParams *p, void *const *bufs, int64_t be
 #if QG_SIMD
             uint8_t *pu = (uint8_t *)pad, z8 = (uint8_t)p->x_zp;
             pad_plane_vector(p, xp, pu, z8);
-            dw_plane_vnni(p, pu, wc, bias[c], mult[c], y + plane * OH * OW * es);
+            dw_plane_vnni(p, &lanes, pu, wc, (p->channels - c) * KH * KW, bias[c], mult[c], y + plane * OH * OW * es);
 #endif
             continue;
         }

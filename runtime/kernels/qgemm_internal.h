@@ -62,22 +62,31 @@ static inline void requant_row(const int32_t *restrict s, int64_t n, int32_t bia
 }
 
 #if QG_SIMD
-/* The requantization of 16 int32 sums (bias included), as requant_row computes it, into the lanes
- * of y that mask m selects (masked lanes are neither written nor touched: y may point before the
- * start of a row). */
+/* The requantization of 16 int32 sums (bias included), as requant_row computes it: to f32 outputs
+ * clamped to [lo, hi], or to integers in [qmin, qmax] with the zero point added. */
+QG_INLINE __m512 requant16_f32(__m512i v, float mult, float lo, float hi)
+{
+    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult));
+    return _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+}
+
+QG_INLINE __m512i requant16_int(__m512i v, float mult, int32_t y_zp, int32_t qmin, int32_t qmax)
+{
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult));
+    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-1073741824.0f)), _mm512_set1_ps(1073741824.0f));
+    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(y_zp)); /* round half to even */
+    return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(qmin)), _mm512_set1_epi32(qmax));
+}
+
+/* The same into the lanes of y that mask m selects (masked lanes are neither written nor touched:
+ * y may point before the start of a row). */
 QG_INLINE void requant16_masked(__m512i v, __mmask16 m, float mult, int32_t out, int32_t y_zp, int32_t qmin,
                                 int32_t qmax, float lo, float hi, void *y)
 {
-    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult));
-    if (out == RT_QOUT_F32) {
-        f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
-        _mm512_mask_storeu_ps(y, m, f);
-        return;
-    }
-    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-1073741824.0f)), _mm512_set1_ps(1073741824.0f));
-    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(y_zp)); /* round half to even */
-    q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(qmin)), _mm512_set1_epi32(qmax));
-    _mm512_mask_cvtepi32_storeu_epi8(y, m, q);
+    if (out == RT_QOUT_F32)
+        _mm512_mask_storeu_ps(y, m, requant16_f32(v, mult, lo, hi));
+    else
+        _mm512_mask_cvtepi32_storeu_epi8(y, m, requant16_int(v, mult, y_zp, qmin, qmax));
 }
 #endif
 

@@ -242,6 +242,16 @@ Test(quant_kernels, qconv_depthwise)
                       .stride = {1, 1}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 33, .y_zp = 9, .qmin = 0,
                       .qmax = 255, .out = SD_DT_U8};
     check_conv(&large, true);
+    /* rows of 4 and 3 outputs: four rows to a vector, the last vector's rows partly past the plane;
+     * f32 out */
+    ConvCase narrow = {.ns = 2, .batch = 2, .c_in = 6, .c_out = 6, .groups = 6, .in = {6, 4}, .kernel = {3, 3},
+                       .stride = {1, 1}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 40, .out = SD_DT_F32,
+                       .lo = -2.0f, .hi = INFINITY};
+    check_conv(&narrow, true);
+    ConvCase narrow_s2 = {.ns = 2, .batch = 1, .c_in = 7, .c_out = 7, .groups = 7, .in = {9, 5}, .kernel = {3, 3},
+                          .stride = {1, 2}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 3, .y_zp = 60,
+                          .qmin = 0, .qmax = 255, .out = SD_DT_U8};
+    check_conv(&narrow_s2, true);
 }
 
 /* ------------------------------------------------------------------------------------------ */
