@@ -310,31 +310,60 @@ void sd_calibration_free(SdCalibration *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Runs m over the samples; pass 0 records min/max, pass 1 histograms. */
+/* The finite values' range of x into st: in float, a compare per value (a libm call per value
+ * through doubles took a sixth of ResNet-18's int8 compile time). */
+static void range_add(Stat *st, const float *x, size_t count)
+{
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < count; i++) {
+        const float v = x[i];
+        if (v - v == 0.0f) { /* finite */
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+    }
+    st->lo = lo < st->lo ? lo : st->lo;
+    st->hi = hi > st->hi ? hi : st->hi;
+}
+
+/* Runs m over the samples; pass 0 records min/max, pass 1 histograms. The first run checks the
+ * sample and allocates the outputs; the others (samples of the same shape) write into them, so
+ * that fresh pages are not zeroed for every value of every sample. */
 static SdStatus run_samples(SdModel *m, const RtTensor *samples, int n, Stat *stats, int pass, Method method, SdError *err)
 {
     int no = sd_model_num_outputs(m);
     RtTensor *outs = calloc((size_t)no, sizeof *outs);
-    if (!outs)
-        return sd_errorf(err, SD_ENOMEM, "out of memory");
-    SdStatus st = SD_OK;
+    void **raw = calloc((size_t)no, sizeof *raw);
+    SdStatus st = outs && raw ? SD_OK : sd_errorf(err, SD_ENOMEM, "out of memory");
+    bool allocated = false;
     for (int s = 0; s < n && st == SD_OK; s++) {
-        if ((st = sd_model_run(m, &samples[s], 1, outs, no, err)) != SD_OK)
-            break;
+        bool same = allocated && samples[s].dtype == samples[0].dtype && samples[s].nbytes == samples[0].nbytes &&
+                    samples[s].rank == samples[0].rank &&
+                    memcmp(samples[s].dims, samples[0].dims, (size_t)samples[0].rank * sizeof *samples[0].dims) == 0;
+        if (same) {
+            void *in = samples[s].data;
+            sd_model_run_raw(m, &in, raw);
+        } else {
+            for (int j = 0; j < no; j++)
+                rt_tensor_free(&outs[j]);
+            if ((st = sd_model_run(m, &samples[s], 1, outs, no, err)) != SD_OK)
+                break;
+            for (int j = 0; j < no; j++)
+                raw[j] = outs[j].data;
+            allocated = s == 0;
+        }
         for (int j = 0; j < no; j++) {
             const float *x = outs[j].data;
             size_t count = outs[j].nbytes / sizeof(float);
-            if (pass == 0) {
-                for (size_t i = 0; i < count; i++)
-                    if (isfinite(x[i]))
-                        stats[j].lo = fmin(stats[j].lo, x[i]), stats[j].hi = fmax(stats[j].hi, x[i]);
-            } else {
+            if (pass == 0)
+                range_add(&stats[j], x, count);
+            else
                 hist_add(&stats[j], x, count, method);
-            }
-            rt_tensor_free(&outs[j]);
         }
     }
-    free(outs);
+    for (int j = 0; outs && j < no; j++)
+        rt_tensor_free(&outs[j]);
+    free(outs), free(raw);
     return st;
 }
 
