@@ -163,6 +163,8 @@ static void format_quant(const IrNode *n, SdStrbuf *o)
         if (a->out_dtype != SD_DT_F32)
             num(o, "y_zp", a->y_zp), num(o, "qmin", a->qmin), num(o, "qmax", a->qmax);
         sd_strbuf_printf(o, " to=%s", sd_dtype_name(a->out_dtype));
+        if (n->op == IR_OP_QCONV && n->n_inputs > 4 && n->inputs[4])
+            num(o, "residual_mult", a->b_scale), num(o, "residual_zp", a->b_zp);
     }
     if ((n->op == IR_OP_QCONV || n->op == IR_OP_QMATMUL) ? a->out_dtype == SD_DT_F32
                                                          : (n->op == IR_OP_CONV_BF16 || n->op == IR_OP_MATMUL_BF16)) {

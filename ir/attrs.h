@@ -233,8 +233,9 @@ typedef struct IrQuantAttrs {
     int32_t x_zp, y_zp;       /* QCONV/QMATMUL: input and output zero points; QADD/QGLOBAL_AVG_POOL: y's */
     int32_t qmin, qmax;       /* u8/i8 outputs: clamp of the requantized value (a fused ReLU or Clip) */
     float lo, hi;             /* f32 outputs: clamp (a fused ReLU or Clip; -inf/+inf when none) */
-    float a_scale, b_scale, y_scale; /* QADD (a, b, y), QGLOBAL_AVG_POOL (a = x, y) */
-    int32_t a_zp, b_zp;       /* QADD, QGLOBAL_AVG_POOL (a = x) */
+    float a_scale, b_scale, y_scale; /* QADD (a, b, y), QGLOBAL_AVG_POOL (a = x, y); QCONV's residual:
+                                        b_scale its scale over y's */
+    int32_t a_zp, b_zp;       /* QADD, QGLOBAL_AVG_POOL (a = x); QCONV: the residual's zero point */
 } IrQuantAttrs;
 
 typedef union IrAttrs {

@@ -9,7 +9,8 @@
  * convolutions with several input channels per group take one (the one-channel kernel writes y
  * before it could read r). Runs in the inference pipeline after quantization, so bf16 convolutions
  * (CONV_BF16, whose clamp is attrs.quant's lo/hi) take the same folds; int8 ones requantize in
- * their own kernels and are left alone. */
+ * their own kernels (their activations fold in the quantize pass) and take their residual Adds
+ * (QADD) in passes/fold_qresidual.c. */
 #include <math.h>
 
 #include "passes/pass.h"
@@ -128,6 +129,7 @@ SdStatus pass_fold_activation(IrGraph *g, const PassOptions *opt, SdError *err)
             changed = true;
         }
     }
+    SD_TRY(pass_fold_qresidual(g, opt, &changed, err));
     if (!changed)
         return SD_OK;
     ir_graph_compact(g);

@@ -95,6 +95,8 @@ SdStatus pass_fold(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_dce(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fold_batchnorm(IrGraph *g, const PassOptions *opt, SdError *err);
 SdStatus pass_fold_activation(IrGraph *g, const PassOptions *opt, SdError *err);
+/* actfold's int8 part: QADD(qconv(x), r) into the QCONV as its residual (passes/fold_qresidual.c) */
+SdStatus pass_fold_qresidual(IrGraph *g, const PassOptions *opt, bool *changed, SdError *err);
 /* training: a ReLU after a training BatchNorm, and its gradient, folded into the BatchNorm and its
  * gradient (passes/fold_norm_relu.c) */
 SdStatus pass_fold_norm_relu(IrGraph *g, const PassOptions *opt, SdError *err);

@@ -77,7 +77,7 @@ static bool node_ok(const IrNode *node, int64_t n)
     case IR_OP_UNSQUEEZE:
         /* row-major with the leading dimension kept: each sample's elements stay its own */
         return first_per_sample(node, n, -1);
-    case IR_OP_QCONV:
+    case IR_OP_QCONV: return first_per_sample(node, n, 4);
     case IR_OP_QGLOBAL_AVG_POOL:
     case IR_OP_QMATMUL: /* a's rows are samples; b packed, constant */
         return first_per_sample(node, n, -1);

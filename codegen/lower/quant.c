@@ -224,8 +224,9 @@ static SdStatus lower_depthwise(const IrNode *n, CgLowered *out, SdError *err)
     const IrQuantAttrs *a = &n->attrs.quant;
     const IrValue *x = n->inputs[0], *y = n->outputs[0];
     int ns = a->conv.nspatial;
-    if (ns > 2 || x->shape.dims[1] != y->shape.dims[1] || ir_value_numel(n->inputs[1]) / y->shape.dims[1] > 49)
-        return internal(n, "int8 depthwise convolution needs 1 or 2 spatial dims, one output channel per group and at most 7x7 taps", err);
+    if (ns > 2 || x->shape.dims[1] != y->shape.dims[1] || ir_value_numel(n->inputs[1]) / y->shape.dims[1] > 49 ||
+        has(n, 4))
+        return internal(n, "int8 depthwise convolution needs 1 or 2 spatial dims, one output channel per group, at most 7x7 taps and no residual", err);
     RtQDepthwiseParams p = {.batch = x->shape.dims[0], .channels = x->shape.dims[1]};
     for (int i = 0; i < 2; i++) {
         int k = i - (2 - ns);
@@ -294,8 +295,8 @@ static int64_t panel_chunks(int64_t base, int64_t panels)
     return c;
 }
 
-/* A packed convolution's operands: int8 x, w, bias, mult, y, workspace; bf16 x, w, [bias],
- * [residual], y, workspace. Returns how many. */
+/* A packed convolution's operands: int8 x, w, bias, mult, [residual], y, workspace; bf16 x, w,
+ * [bias], [residual], y, workspace. Returns how many. */
 static int qconv_bufs(const IrNode *n, const RtQConvParams *p, bool bf16, int *bufs)
 {
     int nb = 0;
@@ -304,6 +305,8 @@ static int qconv_bufs(const IrNode *n, const RtQConvParams *p, bool bf16, int *b
         bufs[nb++] = 2;
     if (!bf16 || p->has_residual)
         bufs[nb++] = 3;
+    if (!bf16 && p->has_residual)
+        bufs[nb++] = 4;
     bufs[nb++] = cg_out(n, 0);
     bufs[nb++] = CG_BUF_WORKSPACE;
     return nb;
@@ -335,13 +338,15 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     p.x_zp = a->x_zp, p.y_zp = a->y_zp, p.qmin = a->qmin, p.qmax = a->qmax, p.lo = a->lo, p.hi = a->hi;
     p.out_kind = bf16 || a->out_dtype == SD_DT_F32 ? RT_QOUT_F32 : a->out_dtype == SD_DT_I8 ? RT_QOUT_I8 : RT_QOUT_U8;
     p.has_bias = bf16 && has(n, 2);
-    p.has_residual = bf16 && has(n, 3);
+    p.has_residual = bf16 ? has(n, 3) : has(n, 4);
+    if (!bf16 && p.has_residual) /* actfold's QADD: the residual rescaled to y's units */
+        p.r_zp = a->b_zp, p.r_mult = a->b_scale;
     const int64_t panels = p.cp / RT_QG_MR;
     if (qconv_direct_plan(&p, opt, bf16)) {
         const int64_t base = (p.batch + p.images_per_block - 1) / p.images_per_block;
         p.c_split = panel_chunks(base, panels);
         out->workspace_bytes = rt_qconv_direct_workspace(&p);
-        int bufs[6], nb = qconv_bufs(n, &p, bf16, bufs);
+        int bufs[7], nb = qconv_bufs(n, &p, bf16, bufs);
         SD_TRY(cg_lowered_add(out, bf16 ? "rt_conv_bf16_direct" : "rt_qconv_direct_u8", &p, sizeof p, nb, bufs, err));
         cg_lowered_split(out, bf16 ? "rt_conv_bf16_direct_range" : "rt_qconv_direct_u8_range", base * p.c_split,
                          2.0 * (double)ir_value_numel(y) * (double)p.k);
@@ -365,7 +370,7 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     int64_t base = p.batch * p.groups * p.n_blocks;
     p.c_split = panel_chunks(base, panels);
     out->workspace_bytes = rt_qconv_workspace(&p, bf16);
-    int bufs[6], nb = qconv_bufs(n, &p, bf16, bufs);
+    int bufs[7], nb = qconv_bufs(n, &p, bf16, bufs);
     const char *k = bf16 ? "rt_conv_bf16" : "rt_qconv_u8", *kr = bf16 ? "rt_conv_bf16_range" : "rt_qconv_u8_range";
     SD_TRY(cg_lowered_add(out, k, &p, sizeof p, nb, bufs, err));
     cg_lowered_split(out, kr, base * p.c_split, 2.0 * (double)ir_value_numel(y) * (double)p.k);

@@ -266,8 +266,21 @@ static SdStatus expect_packed(ShapeCtx *c, const IrNode *n, int i, SdDType dt, i
     return SD_OK;
 }
 
-/* QCONV x, w (packed, or [C, 1, k...] for one input channel per group), bias, multiplier; CONV_BF16 x, w, [bias],
- * [residual]. */
+/* Input i, a residual added to the output: of dtype and of the output's shape. */
+static SdStatus expect_residual(ShapeCtx *c, IrNode *n, int i, SdDType dtype)
+{
+    SD_TRY(shape_expect_dtype(c, n, i, dtype));
+    const IrValue *r = n->inputs[i];
+    if (!ir_shape_equal(&r->shape, &n->outputs[0]->shape)) {
+        char sr[128], sy[128];
+        return shape_error(c, n, SD_ESHAPE, "residual '%s' has shape %s; the output's %s is expected", r->name,
+                           ir_shape_str(&r->shape, sr, sizeof sr), ir_shape_str(&n->outputs[0]->shape, sy, sizeof sy));
+    }
+    return SD_OK;
+}
+
+/* QCONV x, w (packed, or [C, 1, k...] for one input channel per group), bias, multiplier, [residual];
+ * CONV_BF16 x, w, [bias], [residual]. */
 static SdStatus shape_qconv(ShapeCtx *c, IrNode *n)
 {
     IrQuantAttrs *a = &n->attrs.quant;
@@ -298,21 +311,13 @@ static SdStatus shape_qconv(ShapeCtx *c, IrNode *n)
         SD_TRY(expect_per_channel(c, n, 3, SD_DT_F32, c_out));
         if (a->out_dtype != SD_DT_U8 && a->out_dtype != SD_DT_I8 && a->out_dtype != SD_DT_F32)
             return shape_error(c, n, SD_EDTYPE, "output type %s; u8, i8 or f32 is expected", sd_dtype_name(a->out_dtype));
-    } else {
-        if (shape_has_input(n, 2))
-            SD_TRY(expect_per_channel(c, n, 2, SD_DT_F32, c_out));
-        if (shape_has_input(n, 3)) {
-            SD_TRY(shape_expect_dtype(c, n, 3, SD_DT_F32));
-            const IrValue *r = n->inputs[3];
-            if (!ir_shape_equal(&r->shape, &n->outputs[0]->shape)) {
-                char sr[128], sy[128];
-                return shape_error(c, n, SD_ESHAPE, "residual '%s' has shape %s; the output's %s is expected", r->name,
-                                   ir_shape_str(&r->shape, sr, sizeof sr),
-                                   ir_shape_str(&n->outputs[0]->shape, sy, sizeof sy));
-            }
-        }
+        if (shape_has_input(n, 4) && (raw || a->out_dtype == SD_DT_F32))
+            return shape_error(c, n, SD_EUNSUPPORTED, "a residual needs packed weights and an integer output");
+        return shape_has_input(n, 4) ? expect_residual(c, n, 4, SD_DT_U8) : SD_OK;
     }
-    return SD_OK;
+    if (shape_has_input(n, 2))
+        SD_TRY(expect_per_channel(c, n, 2, SD_DT_F32, c_out));
+    return shape_has_input(n, 3) ? expect_residual(c, n, 3, SD_DT_F32) : SD_OK;
 }
 
 /* QMATMUL a [.., M, K], packed b, bias, multiplier; MATMUL_BF16 a, packed b, [bias]. */

@@ -65,9 +65,10 @@ static void tap_offsets(const RtQConvParams *p, int64_t ps, int32_t *offs)
 
 /* The tile's sums of channels [oc0, oc0 + rows) for GEMM columns [t, t + RT_QG_NR) (column n:
  * plane row n / WQ, column n % WQ) into y, the columns that are output pixels of images n0..:
- * requantized (int8), or plus the bias and clamped (bf16). */
+ * requantized (int8), or plus the bias and clamped (bf16); with the residual res (u8 or f32, y's
+ * layout) when given. */
 QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, int64_t cols, int64_t oc0, int64_t rows,
-                          const int32_t *bias, const float *fbias, const float *mult, const float *res, uint8_t *y,
+                          const int32_t *bias, const float *fbias, const float *mult, const void *res, uint8_t *y,
                           bool bf16)
 {
     const int64_t HQ = p->plane[0], WQ = p->plane[1], OH = p->out[1], OW = p->out[2], P = OH * OW;
@@ -90,7 +91,8 @@ QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, in
              * [a - t, b - t), the address of lane 0 computed as an integer (it may lie before row) */
             const uint32_t m = (uint32_t)(((uint64_t)1 << (b - t)) - ((uint64_t)1 << (a - t)));
             const uintptr_t lane0 = (uintptr_t)row + (uintptr_t)((t - R * U) * es);
-            const uintptr_t res0 = res ? (uintptr_t)(res + at) + (uintptr_t)((t - R * U) * 4) : 0;
+            const int64_t rs = bf16 ? 4 : 1;
+            const uintptr_t res0 = res ? (uintptr_t)res + (uintptr_t)((at + t - R * U) * rs) : 0;
             for (int h = 0; h < 2; h++) {
                 const __mmask16 mh = (__mmask16)(m >> (16 * h));
                 void *dst = (void *)(lane0 + (uintptr_t)(16 * h * es));
@@ -107,35 +109,46 @@ QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, in
                 }
                 __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const int32_t *)acc + r * RT_QG_NR + 16 * h),
                                              _mm512_set1_epi32(bias[oc0 + r]));
+                if (res) {
+                    const __m128i rv = _mm_maskz_loadu_epi8(mh, (const void *)(res0 + (uintptr_t)(16 * h)));
+                    _mm512_mask_cvtepi32_storeu_epi8(dst, mh, requant16_residual(v, mult[oc0 + r], rv, p->r_zp, p->r_mult,
+                                                                                 p->y_zp, p->qmin, p->qmax));
+                    continue;
+                }
                 requant16_masked(v, mh, mult[oc0 + r], p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, dst);
             }
 #else
             if (bf16) {
                 const float *sr = (const float *)acc + r * RT_QG_NR + (a - t), fb = fbias ? fbias[oc0 + r] : 0.0f;
                 float *o = (float *)row + (a - R * U);
-                const float *rr = res ? res + at + (a - R * U) : NULL;
+                const float *rr = res ? (const float *)res + at + (a - R * U) : NULL;
                 for (int64_t q = 0; q < b - a; q++)
                     o[q] = fminf(fmaxf(sr[q] + fb + (rr ? rr[q] : 0.0f), p->lo), p->hi);
                 continue;
             }
-            requant_row((const int32_t *)acc + r * RT_QG_NR + (a - t), b - a, bias[oc0 + r], mult[oc0 + r],
-                        p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, row + (a - R * U) * es);
+            if (res)
+                requant_row_residual((const int32_t *)acc + r * RT_QG_NR + (a - t), b - a, bias[oc0 + r],
+                                     mult[oc0 + r], (const uint8_t *)res + at + (a - R * U), p->r_zp, p->r_mult,
+                                     p->out_kind, p->y_zp, p->qmin, p->qmax, row + (a - R * U) * es);
+            else
+                requant_row((const int32_t *)acc + r * RT_QG_NR + (a - t), b - a, bias[oc0 + r], mult[oc0 + r],
+                            p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, row + (a - R * U) * es);
 #endif
         }
     }
 }
 
 /* Items [begin, end) of (block of images, chunk of channel panels), chunk fastest: a task's items
- * of one block share its planes. Operands int8: x, w, bias, mult, y, workspace; bf16: x, w,
- * [bias], y, workspace. */
+ * of one block share its planes. Operands int8: x, w, bias, mult, [residual], y, workspace; bf16:
+ * x, w, [bias], [residual], y, workspace. */
 QG_INLINE void direct_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end, bool bf16)
 {
     const void *x = bufs[0];
     const int8_t *w = bufs[1];
     const int32_t *bias = bf16 ? NULL : bufs[2];
     const float *fbias = bf16 && p->has_bias ? bufs[2] : NULL, *mult = bf16 ? NULL : bufs[3];
-    const float *res = bf16 && p->has_residual ? bufs[2 + p->has_bias] : NULL;
-    const int nb = bf16 ? 2 + p->has_bias + p->has_residual : 4;
+    const void *res = !p->has_residual ? NULL : bf16 ? bufs[2 + p->has_bias] : bufs[4];
+    const int nb = bf16 ? 2 + p->has_bias + p->has_residual : 4 + p->has_residual;
     uint8_t *y = bufs[nb];
     uint32_t *planes = bufs[nb + 1];
     if (p->stride[1] <= 0 || p->stride[2] <= 0 || p->plane[0] <= 0 || p->plane[1] <= 0 || p->c_split <= 0 ||
@@ -160,7 +173,7 @@ QG_INLINE void direct_items(const RtQConvParams *p, void *const *bufs, int64_t b
         /* the columns up to the last image's last output row */
         const int64_t cols = ((ni - 1) * p->plane[0] + OH) * p->plane[1];
         uint8_t *yb = y + n0 * p->c_out * OH * p->out[2] * es;
-        const float *rb = res ? res + n0 * p->c_out * OH * p->out[2] : NULL;
+        const void *rb = res ? (const uint8_t *)res + n0 * p->c_out * OH * p->out[2] * (bf16 ? 4 : 1) : NULL;
         /* planes larger than L2 (one big image) in blocks of columns that every panel sweeps */
         const int64_t cb = p->cols_per_block > 0 ? p->cols_per_block : cols;
         for (int64_t c0 = 0; c0 < cols; c0 += cb)

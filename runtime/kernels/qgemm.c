@@ -211,8 +211,9 @@ static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin
     const int8_t *w = bufs[1];
     const int32_t *bias = bufs[2];
     const float *mult = bufs[3];
-    uint8_t *y = bufs[4];
-    uint8_t *ws = bufs[5];
+    const uint8_t *res = p->has_residual ? bufs[4] : NULL;
+    uint8_t *y = bufs[4 + p->has_residual];
+    uint8_t *ws = bufs[5 + p->has_residual];
     const int64_t OW = p->out[2], rows_total = p->out[0] * p->out[1];
     const int64_t plane_in = p->in[0] * p->in[1] * p->in[2], plane_out = rows_total * OW;
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
@@ -238,9 +239,13 @@ static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin
                 tile_u8(col + t * 4, rt_qconv_col_stride(npad) * 4, NULL, wp, p->kp / 4, acc);
                 int64_t cnt = min64(RT_QG_NR, np - t);
                 for (int64_t r = 0; r < rows; r++) {
-                    uint8_t *dst = y + ((n * p->c_out + oc0 + r) * plane_out + row0 * OW + t) * es;
-                    requant_row(acc + r * RT_QG_NR, cnt, bias[oc0 + r], mult[oc0 + r], p->out_kind, p->y_zp, p->qmin,
-                                p->qmax, p->lo, p->hi, dst);
+                    const int64_t at = (n * p->c_out + oc0 + r) * plane_out + row0 * OW + t;
+                    if (res)
+                        requant_row_residual(acc + r * RT_QG_NR, cnt, bias[oc0 + r], mult[oc0 + r], res + at, p->r_zp,
+                                             p->r_mult, p->out_kind, p->y_zp, p->qmin, p->qmax, y + at);
+                    else
+                        requant_row(acc + r * RT_QG_NR, cnt, bias[oc0 + r], mult[oc0 + r], p->out_kind, p->y_zp,
+                                    p->qmin, p->qmax, p->lo, p->hi, y + at * es);
                 }
             }
         }

@@ -55,7 +55,7 @@ static inline int64_t rt_qconv_k_of(int64_t kk, int64_t kvol, int64_t L)
 
 typedef enum RtQOut { RT_QOUT_U8, RT_QOUT_I8, RT_QOUT_F32 } RtQOut;
 
-/* Operands int8: x, packed w, bias (i32), mult (f32), y, workspace; bf16: x, packed w, [bias f32],
+/* Operands int8: x, packed w, bias (i32), mult (f32), [residual u8], y, workspace; bf16: x, packed w, [bias f32],
  * [residual f32], y, workspace. Spatial sizes padded at the front to 3 as in conv.h. The work
  * splits into items (image, group, block of output rows, chunk of channel panels). */
 typedef struct RtQConvParams {
@@ -71,7 +71,10 @@ typedef struct RtQConvParams {
     float lo, hi;
     int32_t out_kind;         /* RtQOut (bf16: F32) */
     int32_t has_bias;         /* bf16 */
-    int32_t has_residual;     /* bf16: an operand after the bias added to y before the clamp */
+    int32_t has_residual;     /* an operand of y's shape added to it: bf16 f32 after the bias, before the clamp;
+                                 int8 u8, (r - r_zp) * r_mult added to the scaled sum before rounding */
+    int32_t r_zp;             /* int8 residual */
+    float r_mult;
     int32_t taps_inner;       /* the weights' k order (rt_qconv_taps_inner) */
     int64_t plane[2];         /* direct: rows and columns of one image in a plane (as conv.h's) */
     int64_t images_per_block; /* direct: images in the planes at once */

@@ -39,6 +39,22 @@ static inline int32_t load_i32(const void *p)
 
 static inline size_t out_size(int32_t out) { return out == RT_QOUT_F32 ? 4 : 1; }
 
+/* Requantizes n sums of one output channel into y (u8/i8), adding a u8 residual's
+ * (r - r_zp) * r_mult to each scaled sum before it is rounded. */
+static inline void requant_row_residual(const int32_t *restrict s, int64_t n, int32_t bias, float mult,
+                                        const uint8_t *restrict r, int32_t r_zp, float r_mult, int32_t out,
+                                        int32_t y_zp, int32_t qmin, int32_t qmax, void *restrict y)
+{
+    const float fmin = (float)qmin, fmax = (float)qmax, zp = (float)y_zp;
+    for (int64_t q = 0; q < n; q++) {
+        const float v = fminf(fmaxf(rintf((float)(s[q] + bias) * mult + (float)(r[q] - r_zp) * r_mult) + zp, fmin), fmax);
+        if (out == RT_QOUT_I8)
+            ((int8_t *)y)[q] = (int8_t)v;
+        else
+            ((uint8_t *)y)[q] = (uint8_t)v;
+    }
+}
+
 /* Requantizes n sums of one output channel into y (u8/i8/f32). */
 static inline void requant_row(const int32_t *restrict s, int64_t n, int32_t bias, float mult, int32_t out,
                                int32_t y_zp, int32_t qmin, int32_t qmax, float lo, float hi, void *restrict y)
@@ -70,12 +86,27 @@ QG_INLINE __m512 requant16_f32(__m512i v, float mult, float lo, float hi)
     return _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
 }
 
-QG_INLINE __m512i requant16_int(__m512i v, float mult, int32_t y_zp, int32_t qmin, int32_t qmax)
+/* f: sums already scaled to y's units */
+QG_INLINE __m512i requant16_scaled(__m512 f, int32_t y_zp, int32_t qmin, int32_t qmax)
 {
-    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult));
     f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-1073741824.0f)), _mm512_set1_ps(1073741824.0f));
     __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(y_zp)); /* round half to even */
     return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(qmin)), _mm512_set1_epi32(qmax));
+}
+
+QG_INLINE __m512i requant16_int(__m512i v, float mult, int32_t y_zp, int32_t qmin, int32_t qmax)
+{
+    return requant16_scaled(_mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult)), y_zp, qmin, qmax);
+}
+
+/* requant_row_residual's 16 lanes: r holds the residual's 16 u8 values */
+QG_INLINE __m512i requant16_residual(__m512i v, float mult, __m128i r, int32_t r_zp, float r_mult, int32_t y_zp,
+                                     int32_t qmin, int32_t qmax)
+{
+    const __m512 rf = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(r), _mm512_set1_epi32(r_zp)));
+    const __m512 f = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult)),
+                                   _mm512_mul_ps(rf, _mm512_set1_ps(r_mult)));
+    return requant16_scaled(f, y_zp, qmin, qmax);
 }
 
 /* The same into the lanes of y that mask m selects (masked lanes are neither written nor touched:

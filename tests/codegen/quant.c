@@ -29,6 +29,9 @@ typedef struct {
     int32_t x_zp, y_zp, qmin, qmax;
     float lo, hi;
     SdDType out;
+    bool residual; /* a u8 residual of y's shape, (r - r_zp) * r_mult added before rounding */
+    int32_t r_zp;
+    float r_mult;
 } ConvCase;
 
 static int64_t conv_out(const ConvCase *k, int i)
@@ -36,9 +39,9 @@ static int64_t conv_out(const ConvCase *k, int i)
     return (k->in[i] + k->pads[i] + k->pads[k->ns + i] - (k->kernel[i] - 1) * k->dilation[i] - 1) / k->stride[i] + 1;
 }
 
-/* y = requant(bias + sum x * w), out-of-bounds x reading x_zp, in int64. */
+/* y = requant(bias + sum x * w [+ the residual r]), out-of-bounds x reading x_zp, in int64. */
 static void conv_reference(const ConvCase *k, const uint8_t *x, const int8_t *w, const int32_t *bias, const float *mult,
-                           void *y)
+                           const uint8_t *r, void *y)
 {
     int ns = k->ns;
     int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, ker[3] = {1, 1, 1}, st[3] = {1, 1, 1}, dl[3] = {1, 1, 1}, pd[3] = {0};
@@ -67,6 +70,8 @@ static void conv_reference(const ConvCase *k, const uint8_t *x, const int8_t *w,
                                         acc += xv * w[((oc * cin_g + ic) * kvol) + (p * ker[1] + q) * ker[2] + r];
                                     }
                         float v = (float)(int32_t)acc * mult[oc];
+                        if (r)
+                            v = v + (float)(r[idx] - k->r_zp) * k->r_mult;
                         if (k->out == SD_DT_F32) {
                             ((float *)y)[idx] = fminf(fmaxf(v, k->lo), k->hi);
                         } else {
@@ -82,10 +87,10 @@ static void conv_reference(const ConvCase *k, const uint8_t *x, const int8_t *w,
 static void check_conv(const ConvCase *k, bool depthwise_raw)
 {
     int ns = k->ns;
-    int64_t xdims[5] = {k->batch, k->c_in}, wdims[5] = {k->c_out, k->c_in / k->groups};
+    int64_t xdims[5] = {k->batch, k->c_in}, wdims[5] = {k->c_out, k->c_in / k->groups}, ydims[5] = {k->batch, k->c_out};
     int64_t xn = k->batch * k->c_in, wn = k->c_out * (k->c_in / k->groups), yn = k->batch * k->c_out;
     for (int i = 0; i < ns; i++) {
-        xdims[2 + i] = k->in[i], wdims[2 + i] = k->kernel[i];
+        xdims[2 + i] = k->in[i], wdims[2 + i] = k->kernel[i], ydims[2 + i] = conv_out(k, i);
         xn *= k->in[i], wn *= k->kernel[i], yn *= conv_out(k, i);
     }
     uint8_t *x = malloc((size_t)xn);
@@ -94,16 +99,19 @@ static void check_conv(const ConvCase *k, bool depthwise_raw)
     float *mult = malloc((size_t)k->c_out * 4);
     size_t es = k->out == SD_DT_F32 ? 4 : 1;
     void *want = malloc((size_t)yn * es);
+    uint8_t *res = k->residual ? malloc((size_t)yn) : NULL;
     uint32_t s = 12345;
     for (int64_t i = 0; i < xn; i++)
         x[i] = (uint8_t)(lcg(&s) & 0xff);
+    for (int64_t i = 0; res && i < yn; i++)
+        res[i] = (uint8_t)(lcg(&s) & 0xff);
     for (int64_t i = 0; i < wn; i++)
         w[i] = (int8_t)((int)(lcg(&s) % 255) - 127);
     for (int64_t c = 0; c < k->c_out; c++) {
         bias[c] = (int32_t)(lcg(&s) % 200001) - 100000;
         mult[c] = (float)(lcg(&s) % 1000 + 1) * 1e-6f;
     }
-    conv_reference(k, x, w, bias, mult, want);
+    conv_reference(k, x, w, bias, mult, res, want);
     /* folded natively; JIT; JIT with every convolution through im2col (the direct kernel's twin) */
     for (int jit = 0; jit < 3; jit++) {
         IrGraph *g = ir_graph_new("qconv");
@@ -113,8 +121,9 @@ static void check_conv(const ConvCase *k, bool depthwise_raw)
         IrValue *wv = cst(g, "w", SD_DT_I8, ns + 2, wdims, w);
         if (!depthwise_raw)
             wv = pack(g, wv, SD_DT_I8, k->groups, 0);
-        IrValue *in[4] = {xv, wv, cst(g, "bias", SD_DT_I32, 1, &k->c_out, bias), cst(g, "mult", SD_DT_F32, 1, &k->c_out, mult)};
-        IrNode *n = ir_node_new1(g, IR_OP_QCONV, "qconv", in, 4, k->out);
+        IrValue *in[5] = {xv, wv, cst(g, "bias", SD_DT_I32, 1, &k->c_out, bias), cst(g, "mult", SD_DT_F32, 1, &k->c_out, mult),
+                          res ? cst(g, "r", SD_DT_U8, ns + 2, ydims, res) : NULL};
+        IrNode *n = ir_node_new1(g, IR_OP_QCONV, "qconv", in, res ? 5 : 4, k->out);
         IrQuantAttrs *a = &n->attrs.quant;
         a->conv.nspatial = ns, a->conv.groups = k->groups;
         memcpy(a->conv.kernel, k->kernel, sizeof k->kernel);
@@ -122,7 +131,7 @@ static void check_conv(const ConvCase *k, bool depthwise_raw)
         memcpy(a->conv.dilations, k->dilation, sizeof k->dilation);
         memcpy(a->conv.pads, k->pads, sizeof k->pads);
         a->channels = k->c_out, a->x_zp = k->x_zp, a->y_zp = k->y_zp, a->qmin = k->qmin, a->qmax = k->qmax;
-        a->lo = k->lo, a->hi = k->hi, a->out_dtype = k->out;
+        a->lo = k->lo, a->hi = k->hi, a->out_dtype = k->out, a->b_zp = k->r_zp, a->b_scale = k->r_mult;
         ir_graph_add_output(g, n->outputs[0]);
         RtTensor y;
         compile_run_disabled(g, jit ? &xt : NULL, &y, jit == 2 ? "direct-conv" : NULL);
@@ -138,7 +147,7 @@ static void check_conv(const ConvCase *k, bool depthwise_raw)
         }
         rt_tensor_free(&y);
     }
-    free(x), free(w), free(bias), free(mult), free(want);
+    free(x), free(w), free(bias), free(mult), free(want), free(res);
 }
 
 Test(quant_kernels, qconv_3x3_odd_channels_and_pixel_tails)
@@ -205,6 +214,24 @@ Test(quant_kernels, qconv_direct_strides_dilations_and_image_blocks)
                        .stride = {1, 1}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 9, .y_zp = 1, .qmin = 0,
                        .qmax = 255, .out = SD_DT_U8};
     check_conv(&blocks, false);
+}
+
+/* A folded residual Add (actfold's QADD): the direct kernel, im2col (the third run of check_conv),
+ * both with pixel tails and partial panels; 1x1 and 3x3; u8 and i8 out. */
+Test(quant_kernels, qconv_residual)
+{
+    ConvCase k = {.ns = 2, .batch = 2, .c_in = 8, .c_out = 21, .groups = 1, .in = {9, 11}, .kernel = {3, 3},
+                  .stride = {1, 1}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 37, .y_zp = 20, .qmin = 20,
+                  .qmax = 250, .out = SD_DT_U8, .residual = true, .r_zp = 100, .r_mult = 0.37f};
+    check_conv(&k, false);
+    ConvCase pw = {.ns = 2, .batch = 1, .c_in = 36, .c_out = 40, .groups = 1, .in = {7, 7}, .kernel = {1, 1},
+                   .stride = {1, 1}, .dilation = {1, 1}, .x_zp = 128, .y_zp = 0, .qmin = 0, .qmax = 255,
+                   .out = SD_DT_U8, .residual = true, .r_zp = 0, .r_mult = 1.7f};
+    check_conv(&pw, false);
+    ConvCase s2 = {.ns = 2, .batch = 3, .c_in = 12, .c_out = 16, .groups = 1, .in = {21, 19}, .kernel = {3, 3},
+                   .stride = {2, 2}, .dilation = {1, 1}, .pads = {1, 1, 1, 1}, .x_zp = 17, .y_zp = 5, .qmin = -128,
+                   .qmax = 127, .out = SD_DT_I8, .residual = true, .r_zp = 255, .r_mult = 0.05f};
+    check_conv(&s2, false);
 }
 
 Test(quant_kernels, qconv_depthwise)
