@@ -54,7 +54,8 @@ typedef struct SdCalibration {
 SdStatus sd_calibrate(const char *path, const SdOptions *opt, SdCalibration *out, SdError *err);
 void sd_calibration_free(SdCalibration *c);
 /* The samples opt->calib names for a model input of `info`'s type (its leading dim taken as the
- * batch, each sample with batch 1), at most `max`; rt_tensor_free each and free the array. */
+ * batch: each sample of batch 1, or of info's batch when that is fixed above 1), at most `max`
+ * images; rt_tensor_free each and free the array. */
 SdStatus sd_calibration_samples(const char *calib, const SdTensorInfo *info, int max, RtTensor **out, int *n,
                                 SdError *err);
 /* The quantize pass's options for opt (precision, per-tensor, keep list), calibrating with `path`

@@ -21,28 +21,35 @@
 /* samples                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Samples of the input's batch: one image each, or for a model whose batch is fixed at B > 1, B
+ * images each (the last ones dropped when they do not fill a batch). */
 typedef struct {
     RtTensor *items;
     int n, cap, max;
+    int64_t group, filled; /* images per sample; images in items[n] so far */
     const SdTensorInfo *info;
 } Samples;
 
 static SdStatus add_sample(Samples *s, const void *data, SdError *err)
 {
-    if (s->n == s->cap) {
-        int cap = s->cap ? 2 * s->cap : 16;
-        RtTensor *t = realloc(s->items, (size_t)cap * sizeof *t);
-        if (!t)
-            return sd_errorf(err, SD_ENOMEM, "out of memory for calibration samples");
-        s->items = t, s->cap = cap;
+    if (s->filled == 0) {
+        if (s->n == s->cap) {
+            int cap = s->cap ? 2 * s->cap : 16;
+            RtTensor *t = realloc(s->items, (size_t)cap * sizeof *t);
+            if (!t)
+                return sd_errorf(err, SD_ENOMEM, "out of memory for calibration samples");
+            s->items = t, s->cap = cap;
+        }
+        int64_t dims[RT_MAX_RANK];
+        memcpy(dims, s->info->dims, sizeof(int64_t) * (size_t)s->info->rank);
+        dims[0] = s->group;
+        SD_TRY(rt_tensor_alloc(&s->items[s->n], s->info->dtype, s->info->rank, dims, err));
     }
-    int64_t dims[RT_MAX_RANK];
-    memcpy(dims, s->info->dims, sizeof(int64_t) * (size_t)s->info->rank);
-    dims[0] = 1;
     RtTensor *t = &s->items[s->n];
-    SD_TRY(rt_tensor_alloc(t, s->info->dtype, s->info->rank, dims, err));
-    memcpy(t->data, data, t->nbytes);
-    s->n++;
+    const size_t per = t->nbytes / (size_t)s->group;
+    memcpy((uint8_t *)t->data + (size_t)s->filled * per, data, per);
+    if (++s->filled == s->group)
+        s->n++, s->filled = 0;
     return SD_OK;
 }
 
@@ -169,13 +176,20 @@ static SdStatus from_dataset(Samples *s, const char *name, SdError *err)
 SdStatus sd_calibration_samples(const char *calib, const SdTensorInfo *info, int max, RtTensor **out, int *n,
                                 SdError *err)
 {
-    Samples s = {.max = max > 0 ? max : CALIB_DEFAULT_SAMPLES, .info = info};
+    const int64_t group = info->rank >= 1 && info->dims[0] > 1 ? info->dims[0] : 1;
+    const int64_t images = max > 0 ? max : CALIB_DEFAULT_SAMPLES;
+    Samples s = {.max = (int)(images / group > 0 ? images / group : 1), .group = group, .info = info};
     *out = NULL, *n = 0;
     if (!calib || !calib[0])
         return sd_errorf(err, SD_EUSAGE, "int8 quantization needs calibration data (--calib DATA)");
     SdStatus r = strcmp(calib, "fashion-mnist") == 0 || strcmp(calib, "mnist") == 0 ? from_dataset(&s, calib, err)
                                                                                     : from_files(&s, calib, err);
-    if (r == SD_OK && s.n == 0)
+    if (s.filled > 0) /* a batch begun and not filled */
+        rt_tensor_free(&s.items[s.n]);
+    if (r == SD_OK && s.n == 0 && group > 1)
+        r = sd_errorf(err, SD_EUSAGE, "calibration data '%s' holds fewer than the %lld images of the model's fixed batch",
+                      calib, (long long)group);
+    else if (r == SD_OK && s.n == 0)
         r = sd_errorf(err, SD_EUSAGE, "calibration data '%s' holds no samples", calib);
     if (r != SD_OK) {
         for (int i = 0; i < s.n; i++)
