@@ -45,17 +45,41 @@ static size_t place_packed(CgPlan *p, size_t consts)
     return consts;
 }
 
+/* Packs each node's weights into its place in out's constants. With release_constants, weights
+ * that only packing reads are freed as soon as they are packed for the last time: the blob's pages
+ * are touched as they are filled, so the process holds one copy of most weights at a time, not
+ * the graph's and the packed ones together (ResNet-50: 102 MB of f32 weights, 133 MB packed). */
 static SdStatus fill_packed(const CgPlan *p, CgEmitted *out, SdError *err)
 {
-    for (int i = 0; i < ir_graph_num_nodes(p->g); i++) {
+    const IrGraph *g = p->g;
+    int *left = NULL; /* packings still to read each value */
+    if (p->opt->release_constants) {
+        if (!(left = calloc((size_t)max_value_id(g) + 1, sizeof *left)))
+            return sd_errorf(err, SD_ENOMEM, "out of memory generating code for '%s'", ir_graph_name(g));
+        for (int i = 0; i < ir_graph_num_nodes(g); i++)
+            if (p->lowered[i].packed_bytes)
+                left[ir_graph_node(g, i)->inputs[p->lowered[i].packed_operand]->id]++;
+    }
+    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
         const CgLowered *l = &p->lowered[i];
-        if (l->packed_bytes && !l->pack(l->calls[0].params, ir_graph_node(p->g, i)->inputs[l->packed_operand]->data,
-                                        out->consts + p->packed_offset[i])) {
+        if (!l->packed_bytes)
+            continue;
+        IrValue *v = ir_graph_node(g, i)->inputs[l->packed_operand];
+        uint8_t *dst = out->consts + p->packed_offset[i];
+        memset(dst, 0, sd_align_up(l->packed_bytes));
+        if (!l->pack(l->calls[0].params, v->data, dst)) {
             char lb[160];
+            free(left);
             return sd_errorf(err, SD_ENOMEM, "%s: out of memory packing its weights",
-                             ir_node_label(ir_graph_node(p->g, i), lb, sizeof lb));
+                             ir_node_label(ir_graph_node(g, i), lb, sizeof lb));
+        }
+        if (left && --left[v->id] == 0 && v->role == IR_ROLE_CONSTANT && v->data &&
+            p->homes[v->id].kind != HOME_CONSTS) {
+            sd_aligned_free(v->data);
+            v->data = NULL;
         }
     }
+    free(left);
     return SD_OK;
 }
 
@@ -128,7 +152,9 @@ static SdStatus assign_homes(CgPlan *p, CgEmitted *out, size_t workspace, size_t
 SdStatus cg_plan_fill(const CgPlan *p, CgEmitted *out, SdError *err)
 {
     const IrGraph *g = p->g;
-    out->consts = sd_aligned_calloc(out->consts_bytes);
+    /* every byte is written below, region by region (not zeroed all at once, which would make the
+     * whole blob resident before a single weight is freed) */
+    out->consts = sd_aligned_alloc(out->consts_bytes ? out->consts_bytes : 1);
     out->state_init = sd_aligned_calloc(out->state_bytes);
     if (!out->consts || !out->state_init)
         return sd_errorf(err, SD_ENOMEM, "out of memory for %zu bytes of constants", out->consts_bytes);
@@ -148,8 +174,11 @@ SdStatus cg_plan_fill(const CgPlan *p, CgEmitted *out, SdError *err)
             if (!se->name)
                 return sd_errorf(err, SD_ENOMEM, "out of memory");
         }
-        if (h->kind == HOME_CONSTS && v->nbytes)
-            memcpy(out->consts + h->offset, v->data, v->nbytes);
+        if (h->kind == HOME_CONSTS) {
+            if (v->nbytes)
+                memcpy(out->consts + h->offset, v->data, v->nbytes);
+            memset(out->consts + h->offset + v->nbytes, 0, sd_align_up(v->nbytes) - v->nbytes);
+        }
         if (v->role == IR_ROLE_CONSTANT && v->data && p->opt->release_constants &&
             (h->kind == HOME_CONSTS || v->n_uses > 0)) {
             sd_aligned_free(v->data);
