@@ -254,11 +254,21 @@ SdStatus sd_model_load_for_inputs(const char *path, const SdOptions *opt, const 
 {
     IrGraph *g;
     *out = NULL;
-    SD_TRY(sd_load_graph(path, opt, &g, NULL, err));
+    /* int8: one calibration (ranges by tensor name) for the whole batch's graph and its slice's;
+     * before this graph is loaded, so that its weights and the calibration build's are not in
+     * memory at once (ResNet-50: 102 MB each) */
+    PassQuantOptions q;
+    SdCalibration cal = {0};
+    SD_TRY(sd_quant_options(path, opt, &q, &cal, err));
+    SdStatus st = sd_load_graph(path, opt, &g, NULL, err);
+    if (st != SD_OK) {
+        sd_calibration_free(&cal);
+        return st;
+    }
     int n_original = ir_graph_num_inputs(g);
     bool *bound = calloc((size_t)n_original + 1, sizeof *bound);
     PassBinding *b = calloc((size_t)n + 1, sizeof *b);
-    SdStatus st = bound && b ? SD_OK : sd_errorf(err, SD_ENOMEM, "out of memory");
+    st = bound && b ? SD_OK : sd_errorf(err, SD_ENOMEM, "out of memory");
     if (st == SD_OK && inputs && n != n_original)
         st = sd_errorf(err, SD_EUSAGE, "the model takes %d input%s; %d given", n_original, n_original == 1 ? "" : "s", n);
     if (st == SD_OK && inputs) {
@@ -267,11 +277,6 @@ SdStatus sd_model_load_for_inputs(const char *path, const SdOptions *opt, const 
         st = pass_bind_static_inputs(g, b, n, bound, err);
     }
     free(b);
-    /* int8: one calibration (ranges by tensor name) for the whole batch's graph and its slice's */
-    PassQuantOptions q;
-    SdCalibration cal = {0};
-    if (st == SD_OK)
-        st = sd_quant_options(ir_graph_source(g), opt, &q, &cal, err);
     if (st == SD_OK)
         st = sd_optimize_with(g, opt, &q, NULL, err);
     bool any_bound = false;
