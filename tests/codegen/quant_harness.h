@@ -54,7 +54,8 @@ static inline IrValue *activation(IrGraph *g, bool jit, SdDType dt, int rank, co
     ir_graph_add_input(g, v);
     memset(t, 0, sizeof *t);
     t->dtype = dt, t->rank = rank;
-    memcpy(t->dims, dims, sizeof(int64_t) * (size_t)rank);
+    if (rank > 0)
+        memcpy(t->dims, dims, sizeof(int64_t) * (size_t)rank);
     t->nbytes = (size_t)ir_shape_numel(&s) * sd_dtype_size(dt);
     t->data = (void *)data;
     return v;
