@@ -93,7 +93,9 @@ enum { PLAN_NO_WINOGRAD = 1, PLAN_NO_WINOGRAD4 = 2 };
 static inline const char *lower_case(const ConvCase *c, int without, int threads, char *buf, size_t n,
                                      RtConvParams *params)
 {
-    int64_t kvol = c->kernel[0] * c->kernel[1];
+    int64_t kvol = 1; /* over the case's spatial dims only: a 1-D case's kernel[1] is 0 */
+    for (int i = 0; i < c->ns; i++)
+        kvol *= c->kernel[i];
     float *w = calloc((size_t)(c->cout * c->cin * kvol), sizeof *w), *b = calloc((size_t)c->cout, sizeof *b);
     IrGraph *g = conv_graph(c, w, b, NULL);
     SdOptions opt = sd_options_default();
