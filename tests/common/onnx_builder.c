@@ -189,7 +189,8 @@ static Onnx__TensorProto *new_tensor(TbModel *m, const char *name, SdDType dt, i
     t->data_type = dt;
     t->n_dims = (size_t)rank;
     t->dims = zalloc(m, sizeof(int64_t) * (size_t)(rank ? rank : 1));
-    memcpy(t->dims, dims, sizeof(int64_t) * (size_t)rank);
+    if (rank > 0)
+        memcpy(t->dims, dims, sizeof(int64_t) * (size_t)rank);
     m->inits[m->graph.n_initializer++] = t;
     return t;
 }
