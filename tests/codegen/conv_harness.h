@@ -31,17 +31,11 @@ typedef struct {
 static inline Dims3 dims3(const ConvCase *c)
 {
     Dims3 t;
-    int off = 3 - c->ns;
+    harness_pad3(c->ns, c->in, 1, t.in), harness_pad3(c->ns, c->kernel, 1, t.k);
+    harness_pad3(c->ns, c->strides, 1, t.s), harness_pad3(c->ns, c->dilations, 1, t.d);
+    harness_pad3(c->ns, c->pads, 0, t.pb), harness_pad3(c->ns, c->pads + c->ns, 0, t.pe);
+    harness_pad3(c->ns, c->output_padding, 0, t.op);
     for (int i = 0; i < 3; i++) {
-        int j = i - off;
-        bool real = j >= 0;
-        t.in[i] = real ? c->in[j] : 1;
-        t.k[i] = real ? c->kernel[j] : 1;
-        t.s[i] = real ? c->strides[j] : 1;
-        t.d[i] = real ? c->dilations[j] : 1;
-        t.pb[i] = real ? c->pads[j] : 0;
-        t.pe[i] = real ? c->pads[c->ns + j] : 0;
-        t.op[i] = real ? c->output_padding[j] : 0;
         int64_t extent = (t.k[i] - 1) * t.d[i] + 1;
         t.out[i] = c->transpose ? t.s[i] * (t.in[i] - 1) + t.op[i] + extent - t.pb[i] - t.pe[i]
                                 : (t.in[i] + t.pb[i] + t.pe[i] - extent) / t.s[i] + 1;

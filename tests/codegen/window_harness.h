@@ -14,6 +14,15 @@
 #include "api/driver.h"
 #include "support/mem.h"
 
+/* dst[3] = a case's ns values of src at the back, `fill` before them: its spatial dims padded at
+ * the front to 3, as the kernels see them (sizes, kernel, strides and dilations fill with 1,
+ * paddings with 0). */
+static inline void harness_pad3(int ns, const int64_t *src, int64_t fill, int64_t *dst)
+{
+    for (int i = 0; i < 3; i++)
+        dst[i] = i >= 3 - ns ? src[i - (3 - ns)] : fill;
+}
+
 /* Deterministic values in [-1, 1). */
 static inline void harness_fill(float *v, int64_t n, uint32_t seed)
 {
