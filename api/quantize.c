@@ -412,6 +412,16 @@ SdStatus sd_calibrate(const char *path, const SdOptions *opt, SdCalibration *out
     SD_TRY(parse_method(opt->calib_method, &method, err));
     SdOptions copt = *opt;
     copt.batch = 1;
+    /* the calibration build skips Winograd: its transformed weights (16/9 and 36/9 of the raw
+     * ones) were the largest thing in memory for a build that runs a few dozen images (ResNet-50
+     * --quantize int8: peak RSS 348 -> 315 MB, compile time unchanged); the int8 model has no
+     * Winograd to match */
+    char disable[1024];
+    const char *user = opt->disable ? opt->disable : "";
+    if (strlen(user) + 16 < sizeof disable) {
+        snprintf(disable, sizeof disable, "winograd%s%s", user[0] ? "," : "", user);
+        copt.disable = disable;
+    }
     SdModel *m;
     SD_TRY(sd_compile_probed(path, &copt, NULL, &m, NULL, err));
     SdStatus st = SD_OK;
