@@ -341,30 +341,24 @@ static void range_add(Stat *st, const float *x, size_t count)
 }
 
 /* Runs m over the samples; pass 0 records min/max, pass 1 histograms. The first run checks the
- * sample and allocates the outputs; the others (samples of the same shape) write into them, so
- * that fresh pages are not zeroed for every value of every sample. */
+ * sample and allocates the outputs; the others write into them (sd_calibration_samples made them
+ * all of the input's shape), so that fresh pages are not zeroed for every value of every sample. */
 static SdStatus run_samples(SdModel *m, const RtTensor *samples, int n, Stat *stats, int pass, Method method, SdError *err)
 {
     int no = sd_model_num_outputs(m);
     RtTensor *outs = calloc((size_t)no, sizeof *outs);
     void **raw = calloc((size_t)no, sizeof *raw);
     SdStatus st = outs && raw ? SD_OK : sd_errorf(err, SD_ENOMEM, "out of memory");
-    bool allocated = false;
     for (int s = 0; s < n && st == SD_OK; s++) {
-        bool same = allocated && samples[s].dtype == samples[0].dtype && samples[s].nbytes == samples[0].nbytes &&
-                    samples[s].rank == samples[0].rank &&
-                    memcmp(samples[s].dims, samples[0].dims, (size_t)samples[0].rank * sizeof *samples[0].dims) == 0;
-        if (same) {
-            void *in = samples[s].data;
-            sd_model_run_raw(m, &in, raw);
-        } else {
-            for (int j = 0; j < no; j++)
-                rt_tensor_free(&outs[j]);
-            if ((st = sd_model_run(m, &samples[s], 1, outs, no, err)) != SD_OK)
+        if (s == 0) {
+            if ((st = sd_model_run(m, &samples[0], 1, outs, no, err)) != SD_OK)
                 break;
             for (int j = 0; j < no; j++)
                 raw[j] = outs[j].data;
-            allocated = s == 0;
+        } else {
+            SD_ASSERT(samples[s].nbytes == samples[0].nbytes);
+            void *in = samples[s].data;
+            sd_model_run_raw(m, &in, raw);
         }
         for (int j = 0; j < no; j++) {
             const float *x = outs[j].data;

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 
 #include "passes/pass.h"
-#include "support/mem.h"
 
 /* The QCONV that makes v, when it can take a residual: v its only use, a u8 output clamped by
  * nothing but the u8 range, packed weights, no residual yet. */

@@ -126,13 +126,8 @@ QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, in
                     o[q] = fminf(fmaxf(sr[q] + fb + (rr ? rr[q] : 0.0f), p->lo), p->hi);
                 continue;
             }
-            if (res)
-                requant_row_residual((const int32_t *)acc + r * RT_QG_NR + (a - t), b - a, bias[oc0 + r],
-                                     mult[oc0 + r], (const uint8_t *)res + at + (a - R * U), p->r_zp, p->r_mult,
-                                     p->out_kind, p->y_zp, p->qmin, p->qmax, row + (a - R * U) * es);
-            else
-                requant_row((const int32_t *)acc + r * RT_QG_NR + (a - t), b - a, bias[oc0 + r], mult[oc0 + r],
-                            p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, row + (a - R * U) * es);
+            requant_conv_row(p, (const int32_t *)acc + r * RT_QG_NR + (a - t), b - a, bias[oc0 + r], mult[oc0 + r],
+                             res ? (const uint8_t *)res + at + (a - R * U) : NULL, row + (a - R * U) * es);
 #endif
         }
     }

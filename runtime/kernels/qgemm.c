@@ -240,12 +240,8 @@ static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin
                 int64_t cnt = min64(RT_QG_NR, np - t);
                 for (int64_t r = 0; r < rows; r++) {
                     const int64_t at = (n * p->c_out + oc0 + r) * plane_out + row0 * OW + t;
-                    if (res)
-                        requant_row_residual(acc + r * RT_QG_NR, cnt, bias[oc0 + r], mult[oc0 + r], res + at, p->r_zp,
-                                             p->r_mult, p->out_kind, p->y_zp, p->qmin, p->qmax, y + at);
-                    else
-                        requant_row(acc + r * RT_QG_NR, cnt, bias[oc0 + r], mult[oc0 + r], p->out_kind, p->y_zp,
-                                    p->qmin, p->qmax, p->lo, p->hi, y + at * es);
+                    requant_conv_row(p, acc + r * RT_QG_NR, cnt, bias[oc0 + r], mult[oc0 + r], res ? res + at : NULL,
+                                     y + at * es);
                 }
             }
         }

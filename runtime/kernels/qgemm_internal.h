@@ -77,6 +77,17 @@ static inline void requant_row(const int32_t *restrict s, int64_t n, int32_t bia
     }
 }
 
+/* A convolution's row of n sums into y as p says: with its residual r added (requant_row_residual)
+ * where r is given, else requant_row. */
+static inline void requant_conv_row(const RtQConvParams *p, const int32_t *s, int64_t n, int32_t bias, float mult,
+                                    const uint8_t *r, void *y)
+{
+    if (r)
+        requant_row_residual(s, n, bias, mult, r, p->r_zp, p->r_mult, p->out_kind, p->y_zp, p->qmin, p->qmax, y);
+    else
+        requant_row(s, n, bias, mult, p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, y);
+}
+
 #if QG_SIMD
 /* The requantization of 16 int32 sums (bias included), as requant_row computes it: to f32 outputs
  * clamped to [lo, hi], or to integers in [qmin, qmax] with the zero point added. */
