@@ -93,6 +93,12 @@ QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, in
             const uintptr_t lane0 = (uintptr_t)row + (uintptr_t)((t - R * U) * es);
             const int64_t rs = bf16 ? 4 : 1;
             const uintptr_t res0 = res ? (uintptr_t)res + (uintptr_t)((at + t - R * U) * rs) : 0;
+            if (!bf16 && p->out_kind != RT_QOUT_F32) {
+                requant32_store((const int32_t *)acc + r * RT_QG_NR, bias[oc0 + r], mult[oc0 + r],
+                                res ? (const uint8_t *)res0 : NULL, p->r_zp, p->r_mult, m, p->y_zp, p->qmin, p->qmax,
+                                (void *)lane0);
+                continue;
+            }
             for (int h = 0; h < 2; h++) {
                 const __mmask16 mh = (__mmask16)(m >> (16 * h));
                 void *dst = (void *)(lane0 + (uintptr_t)(16 * h * es));
@@ -109,13 +115,7 @@ QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, in
                 }
                 __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const int32_t *)acc + r * RT_QG_NR + 16 * h),
                                              _mm512_set1_epi32(bias[oc0 + r]));
-                if (res) {
-                    const __m128i rv = _mm_maskz_loadu_epi8(mh, (const void *)(res0 + (uintptr_t)(16 * h)));
-                    _mm512_mask_cvtepi32_storeu_epi8(dst, mh, requant16_residual(v, mult[oc0 + r], rv, p->r_zp, p->r_mult,
-                                                                                 p->y_zp, p->qmin, p->qmax));
-                    continue;
-                }
-                requant16_masked(v, mh, mult[oc0 + r], p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, dst);
+                _mm512_mask_storeu_ps(dst, mh, requant16_f32(v, mult[oc0 + r], p->lo, p->hi));
             }
 #else
             if (bf16) {

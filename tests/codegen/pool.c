@@ -289,9 +289,9 @@ Test(pool, global_pools_match_reference)
         }
 }
 
-/* the 8-bit max pools: a 3-wide kernel (written out in the kernel), wide rows (vectorized), a
- * 2x2 dilated kernel, uneven padding, windows that reach past the input on both sides, planes
- * split over the threads */
+/* the 8-bit max pools: a 3-wide kernel (written out in the kernel), wide rows (vectorized, some
+ * long enough for the unrolled vector loop), a 2x2 dilated kernel, uneven padding, windows that
+ * reach past the input on both sides, planes split over the threads */
 Test(pool, max_u8_and_i8)
 {
     const PoolCase cases[] = {
@@ -299,6 +299,8 @@ Test(pool, max_u8_and_i8)
         {"wide", MAX, 2, 2, 3, {6, 70}, {3, 3}, {1, 2}, {1, 1}, {1, 0, 0, 1}, .p = 0},
         {"dilated", MAX, 2, 1, 2, {11, 37}, {2, 2}, {1, 1}, {2, 3}, {0, 2, 1, 1}, .p = 0},
         {"tall_kernel", MAX, 2, 1, 1, {8, 5}, {4, 5}, {3, 1}, {1, 1}, {2, 3, 1, 2}, .p = 0},
+        /* stride 2 rows long enough for the unrolled vector loop (512 outputs) and its remainders */
+        {"long_rows", MAX, 2, 1, 2, {4, 1101}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .p = 0},
         /* enough planes to share over the threads (ResNet's stem pool, smaller) */
         {"planes_split", MAX, 2, 4, 16, {56, 56}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .p = 0},
     };
