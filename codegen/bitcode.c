@@ -1,10 +1,12 @@
 /* codegen/bitcode.c — the kernel library as LLVM bitcode. clang-19 compiled the files in runtime/kernels/
  * at build time (vectorization deferred until shapes are constants, TOOLCHAIN.md); the bytes are
- * linked into seedc and parsed per model. */
+ * linked into seedc, read lazily per model, and only the kernels a model calls (with what they call)
+ * are read whole and linked into its module. */
 #include <stdbool.h>
 #include <string.h>
 
 #include <llvm-c/BitReader.h>
+#include <llvm-c/Linker.h>
 
 #include "codegen/emit.h"
 
@@ -41,25 +43,6 @@ void cg_drop_unused(LLVMModuleRef m)
     }
 }
 
-/* The kernels built with AVX512-VNNI/BF16 (names ending in "_avx512": the files that include
- * runtime/kernels/qgemm_internal.h) and the static helpers only they called: code for a target that
- * lacks those features must not contain them, even unoptimized. */
-static void drop_avx512_kernels(LLVMModuleRef m)
-{
-    bool dropped = false;
-    for (LLVMValueRef fn = LLVMGetFirstFunction(m), next; fn; fn = next) {
-        next = LLVMGetNextFunction(fn);
-        size_t len;
-        const char *name = LLVMGetValueName2(fn, &len);
-        if (!LLVMIsDeclaration(fn) && len > 7 && strcmp(name + len - 7, "_avx512") == 0) {
-            LLVMDeleteFunction(fn);
-            dropped = true;
-        }
-    }
-    if (dropped)
-        cg_drop_unused(m);
-}
-
 /* On targets with those features, each kernel function built with them ("X_avx512") takes the
  * place of its portable twin X: every call of X goes to it and it takes the name X, so callers,
  * code generation's included, name kernels one way (a kernel built once, rt_gemm_f32 in gemm.c,
@@ -77,9 +60,10 @@ static void adopt_avx512_kernels(LLVMModuleRef m)
         LLVMValueRef twin = LLVMGetNamedFunction(m, plain);
         if (twin && LLVMGlobalGetValueType(twin) != LLVMGlobalGetValueType(fn))
             continue;
-        if (twin) {
+        if (twin) { /* the bodies not yet read call fn too: the reader's references follow the
+                       replacement; twin stays, unused, and is never linked */
             LLVMReplaceAllUsesWith(twin, fn);
-            LLVMDeleteFunction(twin);
+            LLVMSetValueName2(twin, "", 0);
         }
         LLVMSetValueName2(fn, plain, len - 7);
     }
@@ -90,26 +74,29 @@ SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *o
     size_t n = (size_t)(seedc_kernels_bc_end - seedc_kernels_bc);
     LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(seedc_kernels_bc, n, "kernels.bc", 0);
     LLVMModuleRef m = NULL;
-    if (LLVMParseBitcodeInContext2(ctx, buf, &m)) {
+    if (LLVMGetBitcodeModuleInContext2(ctx, buf, &m)) { /* on success m owns buf */
         LLVMDisposeMemoryBuffer(buf);
         return sd_errorf(err, SD_EINTERNAL, "the embedded kernel bitcode (%zu bytes) does not parse", n);
     }
-    LLVMDisposeMemoryBuffer(buf);
     unsigned always = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
     unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
-    if (!t->avx512_lowp)
-        drop_avx512_kernels(m);
-    else
+    if (t->avx512_lowp)
         adopt_avx512_kernels(m);
     for (LLVMValueRef fn = LLVMGetFirstFunction(m); fn; fn = LLVMGetNextFunction(fn)) {
         if (LLVMIsDeclaration(fn))
             continue;
-        LLVMSetLinkage(fn, LLVMInternalLinkage);
+        /* linked only where called (cg_link_kernels); on targets without AVX512-VNNI/BF16 nothing
+         * calls the "_avx512" builds, so their code never reaches the model, even unoptimized */
+        if (LLVMGetLinkage(fn) == LLVMExternalLinkage)
+            LLVMSetLinkage(fn, LLVMLinkOnceODRLinkage);
         /* a kernel helper declared noinline (the GEMM micro-kernels) stays one shared copy */
         if (!LLVMGetEnumAttributeAtIndex(fn, LLVMAttributeFunctionIndex, noinline))
             LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, always, 0));
         cg_set_target_attrs(ctx, fn, t);
     }
+    for (LLVMValueRef gv = LLVMGetFirstGlobal(m); gv; gv = LLVMGetNextGlobal(gv))
+        if (!LLVMIsDeclaration(gv) && LLVMGetLinkage(gv) == LLVMExternalLinkage)
+            LLVMSetLinkage(gv, LLVMLinkOnceODRLinkage);
     LLVMSetTarget(m, t->triple);
     LLVMTargetDataRef td = LLVMCreateTargetDataLayout(t->tm);
     char *layout = LLVMCopyStringRepOfTargetData(td);
@@ -117,5 +104,29 @@ SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *o
     LLVMDisposeMessage(layout);
     LLVMDisposeTargetData(td);
     *out = m;
+    return SD_OK;
+}
+
+SdStatus cg_link_kernels(LLVMModuleRef *m, SdError *err)
+{
+    size_t len;
+    const char *id = LLVMGetModuleIdentifier(*m, &len);
+    LLVMModuleRef dst = LLVMModuleCreateWithNameInContext(id, LLVMGetModuleContext(*m));
+    LLVMSetTarget(dst, LLVMGetTarget(*m));
+    LLVMSetDataLayout(dst, LLVMGetDataLayoutStr(*m));
+    LLVMBool failed = LLVMLinkModules2(dst, *m); /* destroys *m */
+    *m = NULL;
+    if (failed) {
+        LLVMDisposeModule(dst);
+        return sd_errorf(err, SD_EINTERNAL, "linking the kernels into the model's module failed");
+    }
+    for (LLVMValueRef fn = LLVMGetFirstFunction(dst); fn; fn = LLVMGetNextFunction(fn))
+        if (!LLVMIsDeclaration(fn) && LLVMGetLinkage(fn) == LLVMLinkOnceODRLinkage)
+            LLVMSetLinkage(fn, LLVMInternalLinkage);
+    for (LLVMValueRef gv = LLVMGetFirstGlobal(dst); gv; gv = LLVMGetNextGlobal(gv))
+        if (!LLVMIsDeclaration(gv) && LLVMGetLinkage(gv) == LLVMLinkOnceODRLinkage)
+            LLVMSetLinkage(gv, LLVMInternalLinkage);
+    cg_drop_unused(dst);
+    *m = dst;
     return SD_OK;
 }

@@ -286,7 +286,8 @@ SdStatus cg_emit_part(const CgPlan *p, int part, const CgTarget *t, LLVMContextR
         if (st == SD_OK && part == 0)
             st = emit_entry(&e, fns, err);
         cg_inline_single_instances(&e);
-        cg_drop_unused(e.m);
+        if (st == SD_OK)
+            st = cg_link_kernels(&e.m, err);
     }
     char *msg = NULL;
     if (st == SD_OK && LLVMVerifyModule(e.m, LLVMReturnStatusAction, &msg)) {

@@ -52,12 +52,18 @@ SdStatus cg_optimize(LLVMModuleRef m, const CgTarget *t, const CgOptions *opt, S
 /* Frees the blobs; the module belongs to whoever took it (set module to NULL after handing it over). */
 void cg_emitted_free(CgEmitted *e);
 
-/* The kernel bitcode embedded at build time, parsed into ctx, with kernels made internal and
- * always-inline and their CPU attributes replaced by the target's. */
+/* The kernel bitcode embedded at build time, read lazily into ctx (bodies stay unread), kernels
+ * always-inline, linked only where called and their CPU attributes replaced by the target's; on
+ * targets with AVX512-VNNI/BF16 their "_avx512" builds answer to the portable names. Code
+ * generation adds the model's functions to this module, then cg_link_kernels. */
 SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *out, SdError *err);
 
-/* Deletes the internal functions nothing calls (most of the kernel library, for one graph) before
- * LLVM's pipeline spends time on each. */
+/* Replaces *m (cg_load_kernels' module with the model's functions added) by a module holding the
+ * model's functions and only the kernels they reach, read whole now, made internal. The whole
+ * library read was 13 MB of memory for every model, a few kernels' worth of it used. */
+SdStatus cg_link_kernels(LLVMModuleRef *m, SdError *err);
+
+/* Deletes the internal functions nothing calls before LLVM's pipeline spends time on each. */
 void cg_drop_unused(LLVMModuleRef m);
 
 /* Stamps the target's CPU, features and vector width on a function. */
