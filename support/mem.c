@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 /* Blocks this large (weights, packed weights, scratch arenas, a model file) are asked to live on
  * 2 MB pages where the kernel allows it (transparent huge pages in madvise mode, as Debian ships
@@ -37,6 +40,13 @@ void *sd_aligned_calloc(size_t nbytes)
 }
 
 void sd_aligned_free(void *p) { free(p); }
+
+void sd_release_freed(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
 
 char *sd_strdup(const char *s)
 {

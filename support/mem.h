@@ -14,6 +14,11 @@
 void *sd_aligned_alloc(size_t nbytes);
 void *sd_aligned_calloc(size_t nbytes);
 void sd_aligned_free(void *p);
+/* Gives the pages of freed heap blocks back to the system. glibc keeps them in the process, and
+ * frees below its mmap threshold (up to 32 MB once a larger block was freed) never shrink the
+ * heap: a model's weights freed as they went into the compiled blob stayed resident through the
+ * compile. A no-op where the C library has no such call. */
+void sd_release_freed(void);
 
 /* strdup that returns NULL on failure and maps NULL to NULL. */
 char *sd_strdup(const char *s);
