@@ -1,13 +1,13 @@
 /* api/eval.c — kNN monitor, linear probe and feature extraction. The similarity and logit
- * products go through cblas_sgemm in blocks; selection, voting and the L-BFGS state stay in
+ * products go through OpenBLAS (rt_blas_sgemm) in blocks; selection, voting and the L-BFGS state stay in
  * double where they decide the answer. */
 #include "api/eval.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/blas.h"
 #include "runtime/data/loader.h"
 #include "support/mem.h"
 
@@ -136,8 +136,7 @@ SdStatus sd_knn_accuracy(const SdFeatures *train, const SdFeatures *test, int n_
     int64_t correct = 0;
     for (int64_t b0 = 0; b0 < test->n && st == SD_OK; b0 += block) {
         int64_t rows = test->n - b0 < block ? test->n - b0 : block;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)train->n, (int)dim, 1.0f, te + b0 * dim,
-                    (int)dim, tr, (int)dim, 0.0f, sims, (int)train->n);
+        rt_blas_sgemm(0, 1, rows, train->n, dim, 1.0f, te + b0 * dim, dim, tr, dim, 0.0f, sims, train->n);
         for (int64_t r = 0; r < rows; r++) {
             int size = 0;
             const float *s = sims + r * train->n;

@@ -1,12 +1,12 @@
 /* api/linear_probe.c — the linear probe: softmax regression on frozen features, fitted full batch
  * with L-BFGS. Parameters, gradients and the L-BFGS history are double; the two products per
  * evaluation (X W and X^T G) are float GEMMs, which is where all the time goes. */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/eval.h"
+#include "runtime/blas.h"
 #include "support/mem.h"
 
 #define HISTORY 10
@@ -32,8 +32,7 @@ static double evaluate(Problem *p, const double *theta, double *g)
     for (int64_t i = 0; i < d * c; i++)
         p->w[i] = (float)theta[i];
     const double *b = theta + d * c;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, c, (int)d, 1.0f, p->x, (int)d, p->w, c, 0.0f,
-                p->logits, c);
+    rt_blas_sgemm(0, 0, n, c, d, 1.0f, p->x, d, p->w, c, 0.0f, p->logits, c);
     double loss = 0, *gb = g + d * c;
     for (int k = 0; k < c; k++)
         gb[k] = 0;
@@ -56,7 +55,7 @@ static double evaluate(Problem *p, const double *theta, double *g)
             gb[k] += gk;
         }
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, c, (int)n, 1.0f, p->x, (int)d, p->logits, c, 0.0f, p->gw, c);
+    rt_blas_sgemm(1, 0, d, c, n, 1.0f, p->x, d, p->logits, c, 0.0f, p->gw, c);
     double reg = 0;
     for (int64_t i = 0; i < d * c; i++) {
         g[i] = (double)p->gw[i] + p->l2 * theta[i];
@@ -191,8 +190,7 @@ SdStatus sd_linear_probe(const SdFeatures *train, const SdFeatures *test, int n_
         lbfgs(&p, theta, o.max_iterations > 0 ? o.max_iterations : 300);
         for (int64_t i = 0; i < d * n_classes; i++)
             p.w[i] = (float)theta[i];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)test->n, n_classes, (int)d, 1.0f, xte, (int)d, p.w,
-                    n_classes, 0.0f, p.logits, n_classes);
+        rt_blas_sgemm(0, 0, test->n, n_classes, d, 1.0f, xte, d, p.w, n_classes, 0.0f, p.logits, n_classes);
         int64_t correct = 0;
         for (int64_t i = 0; i < test->n; i++) {
             int best = 0;

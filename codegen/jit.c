@@ -10,7 +10,6 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include <cblas.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/ExecutionEngine.h>
 #include <llvm-c/LLJIT.h>
@@ -19,6 +18,7 @@
 
 #include "codegen/emit.h"
 #include "codegen/emit_internal.h"
+#include "runtime/blas.h"
 #include "runtime/threadpool.h"
 #include "support/mem.h"
 
@@ -67,7 +67,7 @@ static const ExternalSymbol *external_symbols(size_t *n)
         {"exp", (void *)exp}, {"log", (void *)log}, {"pow", (void *)pow}, {"sqrt", (void *)sqrt},
         {"floor", (void *)floor}, {"ceil", (void *)ceil}, {"fmod", (void *)fmod}, {"round", (void *)round},
         {"rint", (void *)rint}, {"nearbyint", (void *)nearbyint}, {"trunc", (void *)trunc},
-        {"cblas_sgemm", (void *)cblas_sgemm}, {"rt_parallel_for", (void *)rt_parallel_for},
+        {"rt_blas_sgemm", (void *)rt_blas_sgemm}, {"rt_parallel_for", (void *)rt_parallel_for},
     };
     *n = sizeof syms / sizeof syms[0];
     return syms;

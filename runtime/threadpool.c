@@ -144,6 +144,8 @@ void rt_set_spin_us(int64_t us)
     atomic_store_explicit(&pool.spin_ns, (long long)us * 1000, memory_order_relaxed);
 }
 
+bool rt_in_task(void) { return in_task; }
+
 int64_t rt_spin_us(void) { return atomic_load_explicit(&pool.spin_ns, memory_order_relaxed) / 1000; }
 
 void rt_parallel_for(int64_t n_tasks, int32_t max_threads, RtTaskFn fn, void *ctx)

@@ -6,6 +6,7 @@
 #ifndef SD_RT_THREADPOOL_H
 #define SD_RT_THREADPOOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef void (*RtTaskFn)(void *ctx, int64_t task, int32_t thread);
@@ -20,5 +21,7 @@ int rt_num_threads(void);
  * none (it sleeps at once), at most a minute. Takes effect from each worker's next wait. */
 void rt_set_spin_us(int64_t us);
 int64_t rt_spin_us(void);
+/* Whether the calling thread is running one of a parallel call's tasks. */
+bool rt_in_task(void);
 
 #endif

@@ -28,8 +28,7 @@
 
 #include <string.h>
 
-#include <cblas.h>
-
+#include "runtime/blas.h"
 #include "runtime/kernels/gemm_internal.h"
 #include "runtime/kernels/kernel.h"
 
@@ -386,8 +385,7 @@ void rt_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
     if (M <= 0 || N <= 0)
         return;
     if (provider == RT_GEMM_OPENBLAS && K > 0) {
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                    (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+        rt_blas_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     if (K <= 0 || alpha == 0.0f) {
