@@ -71,6 +71,30 @@ static bool dw_lanes_plan(const RtQDepthwiseParams *p, DwLanes *l)
     return false;
 }
 
+/* The vector of sums for output rows oh.. and columns ow.. requantized into y, one masked store
+ * per row it holds. */
+QG_INLINE void dw_store(const RtQDepthwiseParams *p, const DwLanes *l, __m512i acc, float mult, int64_t oh, int64_t ow,
+                        uint8_t *y)
+{
+    const int64_t OH = p->out[0], OW = p->out[1], L = l->group, R = l->rows, n = min64(L, OW - ow);
+    const uint32_t row_mask = n >= 16 ? 0xffffu : (1u << n) - 1;
+    if (p->out_kind == RT_QOUT_F32) {
+        const __m512 f = requant16_f32(acc, mult, p->lo, p->hi);
+#pragma clang loop unroll(full)
+        for (int64_t g = 0; g < 4; g++) /* R <= 4, a constant count as for the taps */
+            if (g < R && oh + g < OH)
+                _mm512_mask_storeu_ps((void *)((uintptr_t)y + (uintptr_t)(((oh + g) * OW + ow - g * L) * 4)),
+                                      (__mmask16)(row_mask << (g * L)), f);
+        return;
+    }
+    const __m128i q = requant16_bytes(acc, mult, p->y_zp, p->qmin, p->qmax);
+#pragma clang loop unroll(full)
+    for (int64_t g = 0; g < 4; g++)
+        if (g < R && oh + g < OH)
+            _mm_mask_storeu_epi8((void *)((uintptr_t)y + (uintptr_t)((oh + g) * OW + ow) - (uintptr_t)(g * L)),
+                                 (__mmask16)(row_mask << (g * L)), q);
+}
+
 /* One plane from its u8 padded copy (64 bytes of slack after it): for each vector of outputs and
  * kernel row, vpermb gathers each output's (up to) 4 taps into a 32-bit lane and vpdpbusd
  * multiplies them by the row's weights; a second quad for kernels wider than 4. The R rows of a
@@ -81,7 +105,6 @@ static void dw_plane_vnni(const RtQDepthwiseParams *p, const DwLanes *l, const u
     const int64_t PW = p->padded[1], OH = p->out[0], OW = p->out[1], KH = p->kernel[0], KW = p->kernel[1];
     const int64_t S0 = p->stride[0], S1 = p->stride[1], D0 = p->dilation[0];
     const int64_t L = l->group, R = l->rows;
-    const size_t es = out_size(p->out_kind);
     __m512i wq[8][2];
     for (int64_t kh = 0; kh < KH; kh++)
         for (int q = 0; q < (KW > 4 ? 2 : 1); q++) {
@@ -96,30 +119,30 @@ static void dw_plane_vnni(const RtQDepthwiseParams *p, const DwLanes *l, const u
                     v |= (uint32_t)(uint8_t)w[at + j] << (8 * j);
             wq[kh][q] = _mm512_set1_epi32((int32_t)v);
         }
-    for (int64_t oh = 0; oh < OH; oh += R)
-        for (int64_t ow = 0; ow < OW; ow += L) {
-            __m512i acc = _mm512_set1_epi32(bias);
-            for (int64_t kh = 0; kh < KH; kh++) {
-                const __m512i src = _mm512_loadu_si512(pad + (oh * S0 + kh * D0) * PW + ow * S1);
-                acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(l->idx[0], src), wq[kh][0]);
-                if (KW > 4)
-                    acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(l->idx[1], src), wq[kh][1]);
-            }
-            const int64_t n = min64(L, OW - ow);
-            const uint32_t row_mask = n >= 16 ? 0xffffu : (1u << n) - 1;
-            if (p->out_kind == RT_QOUT_F32) {
-                const __m512 f = requant16_f32(acc, mult, p->lo, p->hi);
-                for (int64_t g = 0; g < R && oh + g < OH; g++)
-                    _mm512_mask_storeu_ps((void *)((uintptr_t)y + (uintptr_t)(((oh + g) * OW + ow - g * L) * 4)),
-                                          (__mmask16)(row_mask << (g * L)), f);
-            } else {
-                const __m512i q = requant16_int(acc, mult, p->y_zp, p->qmin, p->qmax);
-                for (int64_t g = 0; g < R && oh + g < OH; g++)
-                    _mm512_mask_cvtepi32_storeu_epi8(
-                        (void *)((uintptr_t)y + (uintptr_t)(((oh + g) * OW + ow) * (int64_t)es) - (uintptr_t)(g * L)),
-                        (__mmask16)(row_mask << (g * L)), q);
+    /* the vectors two at a time: each one's sums are a chain of dependent vpdpbusd, so two chains
+     * keep the unit busy (a lone vector on the last pass is computed twice, stored once) */
+    const int64_t nw = ceil_div(OW, L), nvec = ceil_div(OH, R) * nw;
+    for (int64_t v = 0; v < nvec; v += 2) {
+        const int64_t u = v + 1 < nvec ? v + 1 : v;
+        const int64_t oh0 = v / nw * R, ow0 = v % nw * L, oh1 = u / nw * R, ow1 = u % nw * L;
+        __m512i acc0 = _mm512_set1_epi32(bias), acc1 = acc0;
+#pragma clang loop unroll(full)
+        for (int64_t kh = 0; kh < 8; kh++) { /* KH <= 8 (dw_lanes_plan): a constant count unrolls */
+            if (kh < KH) {
+                const __m512i s0 = _mm512_loadu_si512(pad + (oh0 * S0 + kh * D0) * PW + ow0 * S1);
+                const __m512i s1 = _mm512_loadu_si512(pad + (oh1 * S0 + kh * D0) * PW + ow1 * S1);
+                acc0 = _mm512_dpbusd_epi32(acc0, _mm512_permutexvar_epi8(l->idx[0], s0), wq[kh][0]);
+                acc1 = _mm512_dpbusd_epi32(acc1, _mm512_permutexvar_epi8(l->idx[0], s1), wq[kh][0]);
+                if (KW > 4) {
+                    acc0 = _mm512_dpbusd_epi32(acc0, _mm512_permutexvar_epi8(l->idx[1], s0), wq[kh][1]);
+                    acc1 = _mm512_dpbusd_epi32(acc1, _mm512_permutexvar_epi8(l->idx[1], s1), wq[kh][1]);
+                }
             }
         }
+        dw_store(p, l, acc0, mult, oh0, ow0, y);
+        if (u != v)
+            dw_store(p, l, acc1, mult, oh1, ow1, y);
+    }
 }
 
 /* The padded copy of a plane, 64 bytes of a row at a time: a masked load over a vector of the zero

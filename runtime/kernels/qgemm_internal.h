@@ -89,39 +89,37 @@ static inline void requant_conv_row(const RtQConvParams *p, const int32_t *s, in
 }
 
 #if QG_SIMD
-/* The requantization of 16 int32 sums (bias included), as requant_row computes it: to f32 outputs
- * clamped to [lo, hi], or to integers in [qmin, qmax] with the zero point added. */
+/* 16 int32 sums (bias included) as requant_row computes them for f32 outputs: scaled, clamped to
+ * [lo, hi]. */
 QG_INLINE __m512 requant16_f32(__m512i v, float mult, float lo, float hi)
 {
     const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult));
     return _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
 }
 
-/* f: sums already scaled to y's units */
-QG_INLINE __m512i requant16_scaled(__m512 f, int32_t y_zp, int32_t qmin, int32_t qmax)
-{
-    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-1073741824.0f)), _mm512_set1_ps(1073741824.0f));
-    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(y_zp)); /* round half to even */
-    return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(qmin)), _mm512_set1_epi32(qmax));
-}
-
-QG_INLINE __m512i requant16_int(__m512i v, float mult, int32_t y_zp, int32_t qmin, int32_t qmax)
-{
-    return requant16_scaled(_mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult)), y_zp, qmin, qmax);
-}
-
-/* 32 sums of one output channel, already scaled to y's units (f0: the first 16), as u8 or i8
- * bytes the way requant_row rounds them. The clamp to [qmin, qmax] - y_zp is done in float (the
- * bounds are integers, so rounding after it gives what clamping after rounding gives); the values
- * then fit a byte as (q - y_zp) mod 256, so y_zp is added to 32 bytes at once: 6 vector operations
- * per 16 sums where there were 9, 14% off a 1x1 layer with 16 input channels, whose epilogue
- * takes as long as its products. */
-QG_INLINE __m256i requant32_bytes(__m512 f0, __m512 f1, int32_t y_zp, int32_t qmin, int32_t qmax)
+/* f (sums scaled to y's units) rounded half to even to q - y_zp, q in [qmin, qmax], as bytes. The
+ * clamp is done in float (the bounds are integers, so rounding after it gives what clamping after
+ * rounding gives); a byte of q - y_zp plus y_zp, mod 256, is q, so callers add y_zp to 16 or 32
+ * bytes at once: 6 vector operations per 16 sums where there were 9 (14% off a 1x1 layer with 16
+ * input channels, whose epilogue takes as long as its products). */
+QG_INLINE __m128i requant16_offset_bytes(__m512 f, int32_t y_zp, int32_t qmin, int32_t qmax)
 {
     const __m512 lo = _mm512_set1_ps((float)(qmin - y_zp)), hi = _mm512_set1_ps((float)(qmax - y_zp));
-    const __m512i q0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(f0, lo), hi)); /* round half to even */
-    const __m512i q1 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(f1, lo), hi));
-    const __m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtepi32_epi8(q0)), _mm512_cvtepi32_epi8(q1), 1);
+    return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(f, lo), hi)));
+}
+
+/* 16 sums (bias included) requantized as requant_row does, to u8 or i8 bytes. */
+QG_INLINE __m128i requant16_bytes(__m512i v, float mult, int32_t y_zp, int32_t qmin, int32_t qmax)
+{
+    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(mult));
+    return _mm_add_epi8(requant16_offset_bytes(f, y_zp, qmin, qmax), _mm_set1_epi8((char)y_zp));
+}
+
+/* 32 sums already scaled to y's units (f0: the first 16), the same way. */
+QG_INLINE __m256i requant32_bytes(__m512 f0, __m512 f1, int32_t y_zp, int32_t qmin, int32_t qmax)
+{
+    const __m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(requant16_offset_bytes(f0, y_zp, qmin, qmax)),
+                                              requant16_offset_bytes(f1, y_zp, qmin, qmax), 1);
     return _mm256_add_epi8(b, _mm256_set1_epi8((char)y_zp));
 }
 
