@@ -28,7 +28,8 @@ void cg_set_target_attrs(LLVMContextRef ctx, LLVMValueRef fn, const CgTarget *t)
         set_fn_attr(ctx, fn, "prefer-vector-width", "512");
 }
 
-void cg_drop_unused(LLVMModuleRef m)
+/* Deletes the internal functions nothing calls before LLVM's pipeline spends time on each. */
+static void drop_unused(LLVMModuleRef m)
 {
     for (bool dropped = true; dropped;) {
         dropped = false;
@@ -126,7 +127,7 @@ SdStatus cg_link_kernels(LLVMModuleRef *m, SdError *err)
     for (LLVMValueRef gv = LLVMGetFirstGlobal(dst); gv; gv = LLVMGetNextGlobal(gv))
         if (!LLVMIsDeclaration(gv) && LLVMGetLinkage(gv) == LLVMLinkOnceODRLinkage)
             LLVMSetLinkage(gv, LLVMInternalLinkage);
-    cg_drop_unused(dst);
+    drop_unused(dst);
     *m = dst;
     return SD_OK;
 }

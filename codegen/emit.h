@@ -63,9 +63,6 @@ SdStatus cg_load_kernels(LLVMContextRef ctx, const CgTarget *t, LLVMModuleRef *o
  * library read was 13 MB of memory for every model, a few kernels' worth of it used. */
 SdStatus cg_link_kernels(LLVMModuleRef *m, SdError *err);
 
-/* Deletes the internal functions nothing calls before LLVM's pipeline spends time on each. */
-void cg_drop_unused(LLVMModuleRef m);
-
 /* Stamps the target's CPU, features and vector width on a function. */
 void cg_set_target_attrs(LLVMContextRef ctx, LLVMValueRef fn, const CgTarget *t);
 
