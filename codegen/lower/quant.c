@@ -295,6 +295,31 @@ static int64_t panel_chunks(int64_t base, int64_t panels)
     return c;
 }
 
+/* The share of a block's columns that are output pixels, with ipb images of `pixels` each in it
+ * (the block is padded to whole tiles). */
+static double tile_use(int64_t pixels, int64_t ipb)
+{
+    const int64_t cols = pixels * ipb;
+    return (double)cols / (double)((cols + RT_QG_NR - 1) / RT_QG_NR * RT_QG_NR);
+}
+
+/* Images an int8 im2col block holds side by side where an image's pixels would leave a tile part
+ * empty (7x7: 49 pixels in 64 columns; four images, 196 in 224): the count that fills tiles best
+ * while the block stays within 2 * QG_BLOCK_BYTES and the items can still share the threads; 1
+ * where that gains under a tenth. */
+static int64_t qconv_images_per_block(const RtQConvParams *p)
+{
+    const int64_t pixels = p->out[0] * p->out[1] * p->out[2], per = pixels * p->kp;
+    int64_t best = 1;
+    for (int64_t ipb = 2; ipb <= p->batch && ipb * per <= 2 * QG_BLOCK_BYTES; ipb++) {
+        if ((p->batch + ipb - 1) / ipb * p->groups < 2) /* both threads need an image block */
+            break;
+        if (tile_use(pixels, ipb) > tile_use(pixels, best) + 1e-9)
+            best = ipb;
+    }
+    return tile_use(pixels, best) > 1.1 * tile_use(pixels, 1) ? best : 1;
+}
+
 /* A packed convolution's operands: int8 x, w, bias, mult, [residual], y, workspace; bf16 x, w,
  * [bias], [residual], y, workspace. Returns how many. */
 static int qconv_bufs(const IrNode *n, const RtQConvParams *p, bool bf16, int *bufs)
@@ -367,7 +392,10 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
             p.rows_per_block = r;
     }
     p.n_blocks = (rows_total + p.rows_per_block - 1) / p.rows_per_block;
-    int64_t base = p.batch * p.groups * p.n_blocks;
+    if (!bf16 && p.n_blocks == 1)
+        p.images_per_block = qconv_images_per_block(&p);
+    const int64_t ipb = p.images_per_block > 1 ? p.images_per_block : 1;
+    int64_t base = (p.batch + ipb - 1) / ipb * p.groups * p.n_blocks;
     p.c_split = panel_chunks(base, panels);
     out->workspace_bytes = rt_qconv_workspace(&p, bf16);
     int bufs[7], nb = qconv_bufs(n, &p, bf16, bufs);

@@ -105,17 +105,19 @@ IM2COL_ROW(im2col_row_u8, uint8_t)
 IM2COL_ROW(im2col_row_f32, float)
 
 /* The block's columns as [kp/4][npad][4] bytes, rows rt_qconv_col_stride(npad) lanes apart: 4 rows
- * staged contiguously, then interleaved. */
-static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int64_t row0, int64_t nrows, int64_t npad,
-                         uint8_t *restrict col, uint8_t *restrict stage)
+ * staged contiguously, then interleaved. The block is rows [row0, row0 + nrows) of ni images side
+ * by side (ni > 1: whole images), image i's group at x + i * xs. */
+static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int64_t xs, int64_t ni, int64_t row0,
+                         int64_t nrows, int64_t npad, uint8_t *restrict col, uint8_t *restrict stage)
 {
-    const int64_t np = nrows * p->out[2], plane = p->in[0] * p->in[1] * p->in[2];
+    const int64_t per = nrows * p->out[2], np = ni * per, plane = p->in[0] * p->in[1] * p->in[2];
     const uint8_t zp = (uint8_t)p->x_zp;
     const int64_t lds = rt_qconv_col_stride(npad);
     for (int64_t k4 = 0; k4 < p->kp / 4; k4++) {
         if (p->pointwise && 4 * k4 + 3 < p->k) { /* 4 rows of x as they are: interleaved straight */
             uint32_t *dst = (uint32_t *)(col + k4 * lds * 4);
-            interleave4(x + 4 * k4 * plane + row0 * p->out[2], plane, 0, 1, np, np, dst);
+            for (int64_t i = 0; i < ni; i++)
+                interleave4(x + i * xs + 4 * k4 * plane + row0 * p->out[2], plane, 0, 1, per, per, dst + i * per);
             for (int64_t q = np; q < npad; q++)
                 dst[q] = (uint32_t)zp * 0x01010101u;
             continue;
@@ -129,12 +131,16 @@ static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int6
             if (k >= p->k) {
                 for (int64_t q = 0; q < npad; q++)
                     r[q] = 0;
-            } else if (p->pointwise) {
-                const uint8_t *src = x + k * plane + row0 * p->out[2];
-                for (int64_t q = 0; q < np; q++)
-                    r[q] = src[q];
             } else {
-                im2col_row_u8(p, x, k, row0, nrows, zp, r);
+                for (int64_t i = 0; i < ni; i++) {
+                    if (p->pointwise) {
+                        const uint8_t *src = x + i * xs + k * plane + row0 * p->out[2];
+                        for (int64_t q = 0; q < per; q++)
+                            r[i * per + q] = src[q];
+                    } else {
+                        im2col_row_u8(p, x + i * xs, k, row0, nrows, zp, r + i * per);
+                    }
+                }
             }
             for (int64_t q = np; q < npad; q++)
                 r[q] = zp;
@@ -205,6 +211,38 @@ static inline void conv_item(const RtQConvParams *p, int64_t item, int64_t *n, i
     *n = item / p->groups;
 }
 
+/* The tile's sums of rows output channels from oc0, its columns [t, t + cnt) of the block that
+ * starts at row row0 of image n0: each image's run of them (a block of whole images) requantized
+ * into y, with the residual res where given. */
+static void store_conv_tile(const RtQConvParams *p, const int32_t *acc, int64_t n0, int64_t row0, int64_t t,
+                            int64_t cnt, int64_t oc0, int64_t rows, const int32_t *bias, const float *mult,
+                            const uint8_t *res, uint8_t *y)
+{
+    const int64_t OW = p->out[2], plane_out = p->out[0] * p->out[1] * OW;
+    const int64_t per = p->images_per_block > 1 ? plane_out : p->rows_per_block * OW; /* columns an image has */
+    const size_t es = out_size(p->out_kind);
+    for (int64_t a = t; a < t + cnt;) {
+        const int64_t i = a / per, b = min64((i + 1) * per, t + cnt);
+        for (int64_t r = 0; r < rows; r++) {
+            /* where column a of image n0 + i goes, and where the tile's column t would */
+            const int64_t at = ((n0 + i) * p->c_out + oc0 + r) * plane_out + row0 * OW + (a - i * per);
+#if QG_SIMD
+            if (p->out_kind != RT_QOUT_F32) {
+                const int64_t t_at = at - (a - t); /* may lie before the row: its lanes are masked off */
+                const uint32_t m = (uint32_t)(((uint64_t)1 << (b - t)) - ((uint64_t)1 << (a - t)));
+                requant32_store(acc + r * RT_QG_NR, bias[oc0 + r], mult[oc0 + r],
+                                res ? (const uint8_t *)((uintptr_t)res + (uintptr_t)t_at) : NULL, p->r_zp, p->r_mult,
+                                m, p->y_zp, p->qmin, p->qmax, (void *)((uintptr_t)y + (uintptr_t)t_at));
+                continue;
+            }
+#endif
+            requant_conv_row(p, acc + r * RT_QG_NR + (a - t), b - a, bias[oc0 + r], mult[oc0 + r],
+                             res ? res + at : NULL, y + at * es);
+        }
+        a = b;
+    }
+}
+
 static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const uint8_t *x = bufs[0];
@@ -215,19 +253,21 @@ static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin
     uint8_t *y = bufs[4 + p->has_residual];
     uint8_t *ws = bufs[5 + p->has_residual];
     const int64_t OW = p->out[2], rows_total = p->out[0] * p->out[1];
-    const int64_t plane_in = p->in[0] * p->in[1] * p->in[2], plane_out = rows_total * OW;
+    const int64_t plane_in = p->in[0] * p->in[1] * p->in[2];
     const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
-    const int64_t npad_max = ceil_div(p->rows_per_block * OW, RT_QG_NR) * RT_QG_NR;
+    const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1;
+    const int64_t npad_max = ceil_div(ipb * p->rows_per_block * OW, RT_QG_NR) * RT_QG_NR;
     uint8_t *col = ws, *stage = ws + rt_qconv_col_stride(npad_max) * p->kp;
     int32_t *acc = (int32_t *)(((uintptr_t)(stage + 4 * npad_max) + 63) & ~(uintptr_t)63);
     const int64_t panels = p->cp / RT_QG_MR;
-    const size_t es = out_size(p->out_kind);
     for (int64_t item = begin; item < end; item++) {
-        int64_t n, g, blk, cs;
-        conv_item(p, item, &n, &g, &blk, &cs);
+        int64_t nb, g, blk, cs;
+        conv_item(p, item, &nb, &g, &blk, &cs);
+        const int64_t n0 = nb * ipb, ni = min64(ipb, p->batch - n0);
         int64_t row0 = blk * p->rows_per_block, nrows = min64(p->rows_per_block, rows_total - row0);
-        int64_t np = nrows * OW, npad = ceil_div(np, RT_QG_NR) * RT_QG_NR;
-        pack_cols_u8(p, x + (n * p->c_in + g * cin_g) * plane_in, row0, nrows, npad, col, stage);
+        int64_t np = ni * nrows * OW, npad = ceil_div(np, RT_QG_NR) * RT_QG_NR;
+        pack_cols_u8(p, x + (n0 * p->c_in + g * cin_g) * plane_in, p->c_in * plane_in, ni, row0, nrows, npad, col,
+                     stage);
         int64_t pan0 = cs * panels / p->c_split, pan1 = (cs + 1) * panels / p->c_split;
         for (int64_t pan = pan0; pan < pan1; pan++) {
             int64_t c0 = pan * RT_QG_MR;
@@ -237,20 +277,7 @@ static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin
             const int8_t *wp = w + g * p->cp * p->kp + pan * RT_QG_MR * p->kp;
             for (int64_t t = 0; t < npad; t += RT_QG_NR) {
                 tile_u8(col + t * 4, rt_qconv_col_stride(npad) * 4, NULL, wp, p->kp / 4, acc);
-                int64_t cnt = min64(RT_QG_NR, np - t);
-                for (int64_t r = 0; r < rows; r++) {
-                    const int64_t at = (n * p->c_out + oc0 + r) * plane_out + row0 * OW + t;
-#if QG_SIMD
-                    if (p->out_kind != RT_QOUT_F32) {
-                        requant32_store(acc + r * RT_QG_NR, bias[oc0 + r], mult[oc0 + r], res ? res + at : NULL, p->r_zp,
-                                        p->r_mult, (uint32_t)(((uint64_t)1 << cnt) - 1), p->y_zp, p->qmin, p->qmax,
-                                        y + at);
-                        continue;
-                    }
-#endif
-                    requant_conv_row(p, acc + r * RT_QG_NR, cnt, bias[oc0 + r], mult[oc0 + r], res ? res + at : NULL,
-                                     y + at * es);
-                }
+                store_conv_tile(p, acc, n0, row0, t, min64(RT_QG_NR, np - t), oc0, rows, bias, mult, res, y);
             }
         }
     }
@@ -261,7 +288,7 @@ RT_RANGE_KERNEL(QG(rt_qconv_u8_range)) { qconv_items(params_, bufs, begin, end);
 RT_KERNEL(QG(rt_qconv_u8))
 {
     const RtQConvParams *p = params_;
-    qconv_items(p, bufs, 0, p->batch * p->groups * p->n_blocks * p->c_split);
+    qconv_items(p, bufs, 0, rt_qconv_items(p));
 }
 
 /* ------------------------------------------------------------------------------------------ */

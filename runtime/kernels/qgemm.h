@@ -57,7 +57,8 @@ typedef enum RtQOut { RT_QOUT_U8, RT_QOUT_I8, RT_QOUT_F32 } RtQOut;
 
 /* Operands int8: x, packed w, bias (i32), mult (f32), [residual u8], y, workspace; bf16: x, packed w, [bias f32],
  * [residual f32], y, workspace. Spatial sizes padded at the front to 3 as in conv.h. The work
- * splits into items (image, group, block of output rows, chunk of channel panels). */
+ * splits into items (image or block of images, group, block of output rows, chunk of channel
+ * panels). */
 typedef struct RtQConvParams {
     int64_t batch, groups, c_in, c_out;
     int64_t in[3], out[3], kernel[3], stride[3], dilation[3], pad[3];
@@ -77,7 +78,8 @@ typedef struct RtQConvParams {
     float r_mult;
     int32_t taps_inner;       /* the weights' k order (rt_qconv_taps_inner) */
     int64_t plane[2];         /* direct: rows and columns of one image in a plane (as conv.h's) */
-    int64_t images_per_block; /* direct: images in the planes at once */
+    int64_t images_per_block; /* direct: images in the planes at once; int8 im2col: whole images a
+                                 block packs side by side (above 1; then one block of rows) */
     int64_t lane_channels;    /* direct: input channels a plane interleaves (4 int8, 2 bf16) */
     int64_t cols_per_block;   /* direct: GEMM columns every channel panel takes before the next
                                  block of them (a multiple of RT_QG_NR; 0: all of the images') */
@@ -112,9 +114,17 @@ typedef struct RtQMatmulParams {
  * 256 input channels ran 1.9x slower in bf16. */
 static inline int64_t rt_qconv_col_stride(int64_t npad) { return npad + 16; }
 
+/* Items of rt_qconv_u8_range: (block of images, group, block of output rows, chunk of channel
+ * panels), the last fastest. */
+static inline int64_t rt_qconv_items(const RtQConvParams *p)
+{
+    const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1;
+    return (p->batch + ipb - 1) / ipb * p->groups * p->n_blocks * p->c_split;
+}
+
 static inline size_t rt_qconv_workspace(const RtQConvParams *p, int bf16)
 {
-    int64_t pix = p->rows_per_block * p->out[2];
+    int64_t pix = (p->images_per_block > 1 ? p->images_per_block : 1) * p->rows_per_block * p->out[2];
     int64_t npad = (pix + RT_QG_NR - 1) / RT_QG_NR * RT_QG_NR;
     /* packed columns, then 4 staging rows of the block and one tile of sums */
     return (size_t)(rt_qconv_col_stride(npad) * p->kp * (bf16 ? 2 : 1) + 4 * npad * (bf16 ? 4 : 1) +
