@@ -2,7 +2,9 @@
  * rt_parallel_for(n, fn, ctx) runs fn(ctx, task, thread) for task 0..n-1 on the pool's threads and
  * the caller (thread is 0 for the caller, 1.. for workers: an index for per-thread scratch), and
  * returns when all are done. Workers spin briefly between calls (compiled models call it once per
- * node, often for microseconds of work) and then sleep. A call from inside a task runs serially. */
+ * node, often for microseconds of work) and then sleep. A call from inside a task runs serially;
+ * so do calls for a while after the caller spent much of its time waiting on workers (other
+ * processes taking their cores: threadpool.c's contention guard). */
 #ifndef SD_RT_THREADPOOL_H
 #define SD_RT_THREADPOOL_H
 

@@ -87,3 +87,35 @@ Test(threadpool, spin_setting_and_sleeping_workers)
     rt_set_spin_us(0);
     rt_set_num_threads(0);
 }
+
+/* Tasks that take 10 ms on a worker and 0.2 ms on the caller: the caller spends most of every job
+ * waiting, as when a worker loses its core to another process; within a job or two (10 ms of them)
+ * the pool runs jobs on the caller alone. (The caller's 3 ms of tasks give the spinning worker
+ * time to join each job, so without the guard no job runs on the caller alone.) */
+typedef struct {
+    atomic_int on_worker;
+} Slow;
+
+static void slow_on_workers(void *ctx, int64_t t, int32_t thread)
+{
+    (void)t;
+    if (thread != 0)
+        atomic_fetch_add(&((Slow *)ctx)->on_worker, 1);
+    usleep(thread != 0 ? 10000 : 200);
+}
+
+Test(threadpool, slow_workers_send_jobs_to_the_caller)
+{
+    rt_set_num_threads(2);
+    rt_set_spin_us(100000); /* the worker awake for every job */
+    Slow s;
+    int serial_jobs = 0;
+    for (int job = 0; job < 50 && serial_jobs < 5; job++) {
+        atomic_store(&s.on_worker, 0);
+        rt_parallel_for(16, 0, slow_on_workers, &s);
+        serial_jobs = atomic_load(&s.on_worker) == 0 ? serial_jobs + 1 : 0;
+    }
+    cr_assert_eq(serial_jobs, 5, "jobs kept going to the slow worker");
+    rt_set_spin_us(0);
+    rt_set_num_threads(0);
+}
