@@ -1,6 +1,6 @@
 /* api/eval.c — kNN monitor, linear probe and feature extraction. The similarity and logit
- * products go through OpenBLAS (rt_blas_sgemm) in blocks; selection, voting and the L-BFGS state stay in
- * double where they decide the answer. */
+ * products go through OpenBLAS (rt_blas_sgemm) in blocks; selection, voting and the L-BFGS state
+ * stay in double where they decide the answer. */
 #include "api/eval.h"
 
 #include <math.h>

@@ -78,21 +78,22 @@ QG_INLINE void dw_store(const RtQDepthwiseParams *p, const DwLanes *l, __m512i a
 {
     const int64_t OH = p->out[0], OW = p->out[1], L = l->group, R = l->rows, n = min64(L, OW - ow);
     const uint32_t row_mask = n >= 16 ? 0xffffu : (1u << n) - 1;
-    if (p->out_kind == RT_QOUT_F32) {
-        const __m512 f = requant16_f32(acc, mult, p->lo, p->hi);
+    const bool f32 = p->out_kind == RT_QOUT_F32;
+    const __m512 f = f32 ? requant16_f32(acc, mult, p->lo, p->hi) : _mm512_setzero_ps();
+    const __m128i q = f32 ? _mm_setzero_si128() : requant16_bytes(acc, mult, p->y_zp, p->qmin, p->qmax);
 #pragma clang loop unroll(full)
-        for (int64_t g = 0; g < 4; g++) /* R <= 4, a constant count as for the taps */
-            if (g < R && oh + g < OH)
-                _mm512_mask_storeu_ps((void *)((uintptr_t)y + (uintptr_t)(((oh + g) * OW + ow - g * L) * 4)),
-                                      (__mmask16)(row_mask << (g * L)), f);
-        return;
+    for (int64_t g = 0; g < 4; g++) { /* R <= 4, a constant count as for the taps */
+        if (g >= R || oh + g >= OH)
+            continue;
+        /* lane 0 of row g's group, as an integer: it lies g * L lanes before the row */
+        const uintptr_t lane0 = (uintptr_t)y + (uintptr_t)(((oh + g) * OW + ow) * (f32 ? 4 : 1)) -
+                                (uintptr_t)(g * L * (f32 ? 4 : 1));
+        const __mmask16 m = (__mmask16)(row_mask << (g * L));
+        if (f32)
+            _mm512_mask_storeu_ps((void *)lane0, m, f);
+        else
+            _mm_mask_storeu_epi8((void *)lane0, m, q);
     }
-    const __m128i q = requant16_bytes(acc, mult, p->y_zp, p->qmin, p->qmax);
-#pragma clang loop unroll(full)
-    for (int64_t g = 0; g < 4; g++)
-        if (g < R && oh + g < OH)
-            _mm_mask_storeu_epi8((void *)((uintptr_t)y + (uintptr_t)((oh + g) * OW + ow) - (uintptr_t)(g * L)),
-                                 (__mmask16)(row_mask << (g * L)), q);
 }
 
 /* One plane from its u8 padded copy (64 bytes of slack after it): for each vector of outputs and
