@@ -26,13 +26,6 @@ static inline const float *row_at(const Rows *r, int64_t i) { return r->base + (
 static inline uint32_t pair_bits(float lo, float hi) { return bf16_bits(lo) | bf16_bits(hi) << 16; }
 
 #if QG_SIMD
-/* lane q: (bf16 of lo[q], bf16 of hi[q]) */
-QG_INLINE __m512i pairs16(__m512 lo, __m512 hi)
-{
-    const __m512i zip = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
-                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    return _mm512_permutexvar_epi16(zip, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-}
 /* lane q: (bf16 of p[2q], bf16 of p[2q + 1]) for the first n of 32 consecutive floats, zeros after */
 QG_INLINE __m512i pairs_along(const float *p, int64_t n, __m512 scale)
 {

@@ -192,10 +192,7 @@ static void pack_cols_bf16(const RtQConvParams *p, const float *restrict x, int6
                 r[q] = 0.0f;
             rows[j] = r;
         }
-        uint32_t *dst = col + k2 * lds;
-        const float *r0 = rows[0], *r1 = rows[1];
-        for (int64_t q = 0; q < npad; q++)
-            dst[q] = bf16_bits(r0[q]) | (bf16_bits(r1[q]) << 16);
+        interleave2_bf16(rows[0], rows[1] - rows[0], 0, 1, npad, npad, col + k2 * lds);
     }
 }
 

@@ -216,16 +216,13 @@ static inline uint32_t bf16_bits(float f)
 }
 
 #if QG_SIMD
-/* bf16_bits of 16 lanes, in the low halves */
-QG_INLINE __m512i bf16_bits16(__m512 f)
+/* lane q: (bf16 of lo[q], bf16 of hi[q]), rounded to nearest even by vcvtne2ps2bf16 (which, unlike
+ * bf16_bits, flushes denormals to zero) */
+QG_INLINE __m512i pairs16(__m512 lo, __m512 hi)
 {
-    const __m512i u = _mm512_castps_si512(f), one = _mm512_set1_epi32(1);
-    __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)),
-                                 _mm512_and_si512(_mm512_srli_epi32(u, 16), one));
-    r = _mm512_srli_epi32(r, 16);
-    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
-                                                  _mm512_set1_epi32(0x7f800000));
-    return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+    const __m512i zip = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    return _mm512_permutexvar_epi16(zip, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
 }
 #endif
 
@@ -244,8 +241,7 @@ static inline void interleave2_bf16(const float *restrict c, int64_t cs, int64_t
             const float *r = c + start + q;
             _mm_prefetch((const char *)(r + 2 * cs), _MM_HINT_T0);
             _mm_prefetch((const char *)(r + 3 * cs), _MM_HINT_T0);
-            const __m512i a = bf16_bits16(_mm512_loadu_ps(r)), b = bf16_bits16(_mm512_loadu_ps(r + cs));
-            _mm512_storeu_si512(dst + q, _mm512_or_si512(a, _mm512_slli_epi32(b, 16)));
+            _mm512_storeu_si512(dst + q, pairs16(_mm512_loadu_ps(r), _mm512_loadu_ps(r + cs)));
         }
     else if (s == 2) {
         const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
@@ -257,7 +253,7 @@ static inline void interleave2_bf16(const float *restrict c, int64_t cs, int64_t
             _mm_prefetch((const char *)(r + 3 * cs + 16), _MM_HINT_T0);
             const __m512 a = _mm512_permutex2var_ps(_mm512_loadu_ps(r), even, _mm512_loadu_ps(r + 16));
             const __m512 b = _mm512_permutex2var_ps(_mm512_loadu_ps(r + cs), even, _mm512_loadu_ps(r + cs + 16));
-            _mm512_storeu_si512(dst + q, _mm512_or_si512(bf16_bits16(a), _mm512_slli_epi32(bf16_bits16(b), 16)));
+            _mm512_storeu_si512(dst + q, pairs16(a, b));
         }
     }
 #else
