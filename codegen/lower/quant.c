@@ -378,6 +378,11 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
         cg_lowered_grain(out, p.c_split);
         return SD_OK;
     }
+    if (p.pointwise) { /* one row of pixels: blocks of whole tiles rather than of image rows */
+        const int64_t pixels = p.out[0] * p.out[1] * p.out[2];
+        for (int i = 0; i < 3; i++)
+            p.in[i] = p.out[i] = i == 1 ? pixels : 1;
+    }
     int64_t rows_total = p.out[0] * p.out[1], ow = p.out[2], es = bf16 ? 2 : 1;
     int64_t rpb = QG_BLOCK_BYTES / (p.kp * es * ow);
     p.rows_per_block = rpb < 1 ? 1 : rpb > rows_total ? rows_total : rpb;
@@ -391,6 +396,8 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
         if (r < p.rows_per_block)
             p.rows_per_block = r;
     }
+    if (p.pointwise && p.rows_per_block < rows_total) /* 28x28 in blocks of 5 rows: 784 of 960 columns */
+        p.rows_per_block = round_up(p.rows_per_block, RT_QG_NR);
     p.n_blocks = (rows_total + p.rows_per_block - 1) / p.rows_per_block;
     if (!bf16 && p.n_blocks == 1)
         p.images_per_block = qconv_images_per_block(&p);
