@@ -67,7 +67,8 @@ typedef struct RtQConvParams {
     int64_t rows_per_block;   /* output rows (outer spatial positions) per block of pixels */
     int64_t n_blocks;         /* blocks per image */
     int64_t c_split;          /* channel chunks per block */
-    int32_t pointwise;        /* 1x1, stride 1, unpadded: rows of x are the columns to pack */
+    int32_t pointwise;        /* 1x1, stride 1, unpadded: rows of x are the columns to pack, and in and
+                                 out are [1, pixels, 1] (a block is a run of pixels) */
     int32_t x_zp, y_zp, qmin, qmax;
     float lo, hi;
     int32_t out_kind;         /* RtQOut (bf16: F32) */
