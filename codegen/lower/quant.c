@@ -198,6 +198,9 @@ static SdStatus lower_qgap(const IrNode *n, CgLowered *out, SdError *err)
 #define QG_MIN_ITEMS 8
 /* Output pixels a block of rows keeps when rows are split for the threads: 4 tiles. */
 #define QG_MIN_COLS (4 * RT_QG_NR)
+/* Packed columns of all blocks at most, where they are packed once into shared scratch for the
+ * chunks of channels (RtQConvParams.shared_cols) */
+#define QG_SHARED_BYTES ((int64_t)2 << 20)
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -404,8 +407,21 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     const int64_t ipb = p.images_per_block > 1 ? p.images_per_block : 1;
     int64_t base = (p.batch + ipb - 1) / ipb * p.groups * p.n_blocks;
     p.c_split = panel_chunks(base, panels);
+    /* the chunks of a block would each pack it again: a tile's work per packed column is only 8
+     * channels' products, so MobileNetV2's 576 -> 96 layer on 14x14 in bf16, 2 blocks of 4 chunks,
+     * packed its input 4 times, about as long as its products took */
+    const size_t col_bytes = rt_qconv_col_bytes(&p, bf16);
+    p.shared_cols = p.c_split > 1 && (double)base * (double)col_bytes <= (double)QG_SHARED_BYTES;
     out->workspace_bytes = rt_qconv_workspace(&p, bf16);
-    int bufs[7], nb = qconv_bufs(n, &p, bf16, bufs);
+    int bufs[8], nb = qconv_bufs(n, &p, bf16, bufs);
+    if (p.shared_cols) {
+        out->shared_bytes = (size_t)base * col_bytes;
+        bufs[nb++] = CG_BUF_SHARED;
+        const char *pk = bf16 ? "rt_conv_bf16_pack" : "rt_qconv_pack_u8";
+        const char *pkr = bf16 ? "rt_conv_bf16_pack_range" : "rt_qconv_pack_u8_range";
+        SD_TRY(cg_lowered_add(out, pk, &p, sizeof p, 3, (int[]){0, CG_BUF_WORKSPACE, CG_BUF_SHARED}, err));
+        cg_lowered_split(out, pkr, base, (double)ir_value_numel(y) / (double)p.c_out * (double)p.kp);
+    }
     const char *k = bf16 ? "rt_conv_bf16" : "rt_qconv_u8", *kr = bf16 ? "rt_conv_bf16_range" : "rt_qconv_u8_range";
     SD_TRY(cg_lowered_add(out, k, &p, sizeof p, nb, bufs, err));
     cg_lowered_split(out, kr, base * p.c_split, 2.0 * (double)ir_value_numel(y) * (double)p.k);

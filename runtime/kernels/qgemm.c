@@ -208,6 +208,25 @@ static inline void conv_item(const RtQConvParams *p, int64_t item, int64_t *n, i
     *n = item / p->groups;
 }
 
+/* An item's block of pixels: ni images from n0 (several only for whole images), output rows
+ * [row0, row0 + nrows) of group g, np pixels in npad columns; cs its chunk of channel panels. */
+typedef struct QBlock {
+    int64_t n0, ni, g, row0, nrows, np, npad, cs;
+} QBlock;
+
+static inline QBlock block_of(const RtQConvParams *p, int64_t item)
+{
+    int64_t nb, g, blk, cs;
+    conv_item(p, item, &nb, &g, &blk, &cs);
+    const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1, rows_total = p->out[0] * p->out[1];
+    QBlock b = {.n0 = nb * ipb, .g = g, .row0 = blk * p->rows_per_block, .cs = cs};
+    b.ni = min64(ipb, p->batch - b.n0);
+    b.nrows = min64(p->rows_per_block, rows_total - b.row0);
+    b.np = b.ni * b.nrows * p->out[2];
+    b.npad = ceil_div(b.np, RT_QG_NR) * RT_QG_NR;
+    return b;
+}
+
 /* The tile's sums of rows output channels from oc0, its columns [t, t + cnt) of the block that
  * starts at row row0 of image n0: each image's run of them (a block of whole images) requantized
  * into y, with the residual res where given. */
@@ -240,6 +259,13 @@ static void store_conv_tile(const RtQConvParams *p, const int32_t *acc, int64_t 
     }
 }
 
+static void pack_block_u8(const RtQConvParams *p, const uint8_t *x, const QBlock *b, uint8_t *col, uint8_t *stage)
+{
+    const int64_t plane_in = p->in[0] * p->in[1] * p->in[2], cin_g = p->c_in / p->groups;
+    pack_cols_u8(p, x + (b->n0 * p->c_in + b->g * cin_g) * plane_in, p->c_in * plane_in, b->ni, b->row0, b->nrows,
+                 b->npad, col, stage);
+}
+
 static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const uint8_t *x = bufs[0];
@@ -249,36 +275,45 @@ static void qconv_items(const RtQConvParams *p, void *const *bufs, int64_t begin
     const uint8_t *res = p->has_residual ? bufs[4] : NULL;
     uint8_t *y = bufs[4 + p->has_residual];
     uint8_t *ws = bufs[5 + p->has_residual];
-    const int64_t OW = p->out[2], rows_total = p->out[0] * p->out[1];
-    const int64_t plane_in = p->in[0] * p->in[1] * p->in[2];
-    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
-    const int64_t ipb = p->images_per_block > 1 ? p->images_per_block : 1;
-    const int64_t npad_max = ceil_div(ipb * p->rows_per_block * OW, RT_QG_NR) * RT_QG_NR;
-    uint8_t *col = ws, *stage = ws + rt_qconv_col_stride(npad_max) * p->kp;
-    int32_t *acc = (int32_t *)(((uintptr_t)(stage + 4 * npad_max) + 63) & ~(uintptr_t)63);
-    const int64_t panels = p->cp / RT_QG_MR;
+    uint8_t *shared = p->shared_cols ? bufs[6 + p->has_residual] : NULL;
+    const size_t col_bytes = rt_qconv_col_bytes(p, false);
+    uint8_t *col = ws, *stage = ws + (shared ? 0 : col_bytes);
+    int32_t *acc = (int32_t *)(((uintptr_t)(stage + 4 * rt_qconv_block_npad(p)) + 63) & ~(uintptr_t)63);
+    const int64_t cout_g = p->c_out / p->groups, panels = p->cp / RT_QG_MR;
     for (int64_t item = begin; item < end; item++) {
-        int64_t nb, g, blk, cs;
-        conv_item(p, item, &nb, &g, &blk, &cs);
-        const int64_t n0 = nb * ipb, ni = min64(ipb, p->batch - n0);
-        int64_t row0 = blk * p->rows_per_block, nrows = min64(p->rows_per_block, rows_total - row0);
-        int64_t np = ni * nrows * OW, npad = ceil_div(np, RT_QG_NR) * RT_QG_NR;
-        pack_cols_u8(p, x + (n0 * p->c_in + g * cin_g) * plane_in, p->c_in * plane_in, ni, row0, nrows, npad, col,
-                     stage);
-        int64_t pan0 = cs * panels / p->c_split, pan1 = (cs + 1) * panels / p->c_split;
+        const QBlock b = block_of(p, item);
+        if (shared)
+            col = shared + (size_t)(item / p->c_split) * col_bytes;
+        else
+            pack_block_u8(p, x, &b, col, stage);
+        int64_t pan0 = b.cs * panels / p->c_split, pan1 = (b.cs + 1) * panels / p->c_split;
         for (int64_t pan = pan0; pan < pan1; pan++) {
             int64_t c0 = pan * RT_QG_MR;
             if (c0 >= cout_g)
                 break;
-            int64_t rows = min64(RT_QG_MR, cout_g - c0), oc0 = g * cout_g + c0;
-            const int8_t *wp = w + g * p->cp * p->kp + pan * RT_QG_MR * p->kp;
-            for (int64_t t = 0; t < npad; t += RT_QG_NR) {
-                tile_u8(col + t * 4, rt_qconv_col_stride(npad) * 4, NULL, wp, p->kp / 4, acc);
-                store_conv_tile(p, acc, n0, row0, t, min64(RT_QG_NR, np - t), oc0, rows, bias, mult, res, y);
+            int64_t rows = min64(RT_QG_MR, cout_g - c0), oc0 = b.g * cout_g + c0;
+            const int8_t *wp = w + b.g * p->cp * p->kp + pan * RT_QG_MR * p->kp;
+            for (int64_t t = 0; t < b.npad; t += RT_QG_NR) {
+                tile_u8(col + t * 4, rt_qconv_col_stride(b.npad) * 4, NULL, wp, p->kp / 4, acc);
+                store_conv_tile(p, acc, b.n0, b.row0, t, min64(RT_QG_NR, b.np - t), oc0, rows, bias, mult, res, y);
             }
         }
     }
 }
+
+/* Blocks [begin, end) packed into the shared scratch (shared_cols). */
+static void qconv_pack_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const size_t col_bytes = rt_qconv_col_bytes(p, false);
+    for (int64_t blk = begin; blk < end; blk++) {
+        const QBlock b = block_of(p, blk * p->c_split);
+        pack_block_u8(p, bufs[0], &b, (uint8_t *)bufs[2] + (size_t)blk * col_bytes, bufs[1]);
+    }
+}
+
+RT_RANGE_KERNEL(QG(rt_qconv_pack_u8_range)) { qconv_pack_items(params_, bufs, begin, end); }
+
+RT_KERNEL(QG(rt_qconv_pack_u8)) { qconv_pack_items(params_, bufs, 0, rt_qconv_blocks(params_)); }
 
 RT_RANGE_KERNEL(QG(rt_qconv_u8_range)) { qconv_items(params_, bufs, begin, end); }
 
@@ -436,6 +471,12 @@ RT_KERNEL(QG(rt_qmatmul_u8))
 /* bf16 convolution and matrix product                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
+static void pack_block_bf16(const RtQConvParams *p, const float *x, const QBlock *b, uint32_t *col, float *stage)
+{
+    const int64_t plane_in = p->in[0] * p->in[1] * p->in[2], cin_g = p->c_in / p->groups;
+    pack_cols_bf16(p, x + (b->n0 * p->c_in + b->g * cin_g) * plane_in, b->row0, b->nrows, b->npad, col, stage);
+}
+
 static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const float *x = bufs[0];
@@ -444,52 +485,65 @@ static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t b
     const float *res = p->has_residual ? bufs[2 + p->has_bias] : NULL;
     float *y = bufs[2 + p->has_bias + p->has_residual];
     uint8_t *ws = bufs[3 + p->has_bias + p->has_residual];
-    const int64_t OW = p->out[2], rows_total = p->out[0] * p->out[1];
-    const int64_t plane_in = p->in[0] * p->in[1] * p->in[2], plane_out = rows_total * OW;
-    const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
-    const int64_t npad_max = ceil_div(p->rows_per_block * OW, RT_QG_NR) * RT_QG_NR;
+    uint8_t *shared = p->shared_cols ? bufs[4 + p->has_bias + p->has_residual] : NULL;
+    const int64_t OW = p->out[2], plane_out = p->out[0] * p->out[1] * OW;
+    const int64_t cout_g = p->c_out / p->groups;
+    const size_t col_bytes = rt_qconv_col_bytes(p, true);
     uint32_t *col = (uint32_t *)ws;
-    float *stage = (float *)(ws + rt_qconv_col_stride(npad_max) * p->kp * 2);
-    float *acc = (float *)(((uintptr_t)(stage + 4 * npad_max) + 63) & ~(uintptr_t)63);
+    float *stage = (float *)(ws + (shared ? 0 : col_bytes));
+    float *acc = (float *)(((uintptr_t)(stage + 4 * rt_qconv_block_npad(p)) + 63) & ~(uintptr_t)63);
     const int64_t panels = p->cp / RT_QG_MR;
     for (int64_t item = begin; item < end; item++) {
-        int64_t n, g, blk, cs;
-        conv_item(p, item, &n, &g, &blk, &cs);
-        int64_t row0 = blk * p->rows_per_block, nrows = min64(p->rows_per_block, rows_total - row0);
-        int64_t np = nrows * OW, npad = ceil_div(np, RT_QG_NR) * RT_QG_NR;
-        pack_cols_bf16(p, x + (n * p->c_in + g * cin_g) * plane_in, row0, nrows, npad, col, stage);
-        int64_t pan0 = cs * panels / p->c_split, pan1 = (cs + 1) * panels / p->c_split;
+        const QBlock b = block_of(p, item);
+        if (shared)
+            col = (uint32_t *)(shared + (size_t)(item / p->c_split) * col_bytes);
+        else
+            pack_block_bf16(p, x, &b, col, stage);
+        int64_t pan0 = b.cs * panels / p->c_split, pan1 = (b.cs + 1) * panels / p->c_split;
         for (int64_t pan = pan0; pan < pan1; pan++) {
             int64_t c0 = pan * RT_QG_MR;
             if (c0 >= cout_g)
                 break;
-            int64_t rows = min64(RT_QG_MR, cout_g - c0), oc0 = g * cout_g + c0;
-            const uint32_t *wp = w + (g * p->cp * p->kp + pan * RT_QG_MR * p->kp) / 2;
-            for (int64_t t = 0; t < npad; t += RT_QG_NR) {
-                tile_bf16(col + t, rt_qconv_col_stride(npad), NULL, wp, p->kp / 2, acc);
-                int64_t cnt = min64(RT_QG_NR, np - t);
+            int64_t rows = min64(RT_QG_MR, cout_g - c0), oc0 = b.g * cout_g + c0;
+            const uint32_t *wp = w + (b.g * p->cp * p->kp + pan * RT_QG_MR * p->kp) / 2;
+            for (int64_t t = 0; t < b.npad; t += RT_QG_NR) {
+                tile_bf16(col + t, rt_qconv_col_stride(b.npad), NULL, wp, p->kp / 2, acc);
+                int64_t cnt = min64(RT_QG_NR, b.np - t);
                 for (int64_t r = 0; r < rows; r++) {
-                    const int64_t at = (n * p->c_out + oc0 + r) * plane_out + row0 * OW + t;
+                    const int64_t at = (b.n0 * p->c_out + oc0 + r) * plane_out + b.row0 * OW + t;
                     float *dst = y + at;
-                    const float *s = acc + r * RT_QG_NR, b = bias ? bias[oc0 + r] : 0.0f;
+                    const float *s = acc + r * RT_QG_NR, bb = bias ? bias[oc0 + r] : 0.0f;
                     if (res)
                         for (int64_t q = 0; q < cnt; q++)
-                            dst[q] = fminf(fmaxf(s[q] + b + res[at + q], p->lo), p->hi);
+                            dst[q] = fminf(fmaxf(s[q] + bb + res[at + q], p->lo), p->hi);
                     else
                         for (int64_t q = 0; q < cnt; q++)
-                            dst[q] = fminf(fmaxf(s[q] + b, p->lo), p->hi);
+                            dst[q] = fminf(fmaxf(s[q] + bb, p->lo), p->hi);
                 }
             }
         }
     }
 }
 
+/* Blocks [begin, end) packed into the shared scratch (shared_cols). */
+static void conv_bf16_pack_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end)
+{
+    const size_t col_bytes = rt_qconv_col_bytes(p, true);
+    for (int64_t blk = begin; blk < end; blk++) {
+        const QBlock b = block_of(p, blk * p->c_split);
+        pack_block_bf16(p, bufs[0], &b, (uint32_t *)((uint8_t *)bufs[2] + (size_t)blk * col_bytes), bufs[1]);
+    }
+}
+
+RT_RANGE_KERNEL(QG(rt_conv_bf16_pack_range)) { conv_bf16_pack_items(params_, bufs, begin, end); }
+
+RT_KERNEL(QG(rt_conv_bf16_pack)) { conv_bf16_pack_items(params_, bufs, 0, rt_qconv_blocks(params_)); }
+
 RT_RANGE_KERNEL(QG(rt_conv_bf16_range)) { conv_bf16_items(params_, bufs, begin, end); }
 
 RT_KERNEL(QG(rt_conv_bf16))
 {
-    const RtQConvParams *p = params_;
-    conv_bf16_items(p, bufs, 0, p->batch * p->groups * p->n_blocks * p->c_split);
+    conv_bf16_items(params_, bufs, 0, rt_qconv_items(params_));
 }
 
 /* Rows [m0, m1) of a as bf16 pairs [rows][kp/2] in the workspace, then tiles against packed b. */

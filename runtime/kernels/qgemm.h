@@ -56,9 +56,10 @@ static inline int64_t rt_qconv_k_of(int64_t kk, int64_t kvol, int64_t L)
 typedef enum RtQOut { RT_QOUT_U8, RT_QOUT_I8, RT_QOUT_F32 } RtQOut;
 
 /* Operands int8: x, packed w, bias (i32), mult (f32), [residual u8], y, workspace; bf16: x, packed w, [bias f32],
- * [residual f32], y, workspace. Spatial sizes padded at the front to 3 as in conv.h. The work
- * splits into items (image or block of images, group, block of output rows, chunk of channel
- * panels). */
+ * [residual f32], y, workspace; with shared_cols the shared scratch after them, and the packing
+ * kernels' operands are x, workspace, shared scratch (items: blocks). Spatial sizes padded at the
+ * front to 3 as in conv.h. The work splits into items (image or block of images, group, block of
+ * output rows, chunk of channel panels). */
 typedef struct RtQConvParams {
     int64_t batch, groups, c_in, c_out;
     int64_t in[3], out[3], kernel[3], stride[3], dilation[3], pad[3];
@@ -84,6 +85,10 @@ typedef struct RtQConvParams {
     int64_t lane_channels;    /* direct: input channels a plane interleaves (4 int8, 2 bf16) */
     int64_t cols_per_block;   /* direct: GEMM columns every channel panel takes before the next
                                  block of them (a multiple of RT_QG_NR; 0: all of the images') */
+    int32_t shared_cols;      /* im2col with c_split > 1: every block packed once, by rt_qconv_pack_u8
+                                 or rt_conv_bf16_pack, into the node's shared scratch (block b at
+                                 b * rt_qconv_col_bytes), which each chunk of channels then reads; else
+                                 each item packs its block into its own workspace */
 } RtQConvParams;
 
 /* One input channel per group (depthwise), 2-D, int8: x, w [C, 1, kh, kw] (i8), bias, mult, y,
@@ -123,13 +128,30 @@ static inline int64_t rt_qconv_items(const RtQConvParams *p)
     return (p->batch + ipb - 1) / ipb * p->groups * p->n_blocks * p->c_split;
 }
 
+/* Blocks of pixels the items pack: rt_qconv_items without the chunks of channels. */
+static inline int64_t rt_qconv_blocks(const RtQConvParams *p)
+{
+    return p->c_split > 0 ? rt_qconv_items(p) / p->c_split : 0;
+}
+
+/* Output pixels of the largest block padded to whole tiles, and the bytes of its packed columns (a
+ * multiple of 64). */
+static inline int64_t rt_qconv_block_npad(const RtQConvParams *p)
+{
+    const int64_t pix = (p->images_per_block > 1 ? p->images_per_block : 1) * p->rows_per_block * p->out[2];
+    return (pix + RT_QG_NR - 1) / RT_QG_NR * RT_QG_NR;
+}
+static inline size_t rt_qconv_col_bytes(const RtQConvParams *p, int bf16)
+{
+    return ((size_t)(rt_qconv_col_stride(rt_qconv_block_npad(p)) * p->kp * (bf16 ? 2 : 1)) + 63) / 64 * 64;
+}
+
+/* A thread's workspace: the packed columns (unless shared_cols), 4 staging rows of the block and one
+ * tile of sums. */
 static inline size_t rt_qconv_workspace(const RtQConvParams *p, int bf16)
 {
-    int64_t pix = (p->images_per_block > 1 ? p->images_per_block : 1) * p->rows_per_block * p->out[2];
-    int64_t npad = (pix + RT_QG_NR - 1) / RT_QG_NR * RT_QG_NR;
-    /* packed columns, then 4 staging rows of the block and one tile of sums */
-    return (size_t)(rt_qconv_col_stride(npad) * p->kp * (bf16 ? 2 : 1) + 4 * npad * (bf16 ? 4 : 1) +
-                    4 * RT_QG_MR * RT_QG_NR + 256);
+    return (p->shared_cols ? 0 : rt_qconv_col_bytes(p, bf16)) +
+           (size_t)(4 * rt_qconv_block_npad(p) * (bf16 ? 4 : 1) + 4 * RT_QG_MR * RT_QG_NR + 256);
 }
 
 /* rt_qconv_direct_u8 and rt_conv_bf16_direct: the int8 and bf16 convolutions of 2-D (or 1-D)
@@ -170,6 +192,8 @@ static inline size_t rt_qconv_direct_workspace(const RtQConvParams *p)
 RT_KERNEL_DECL(rt_pack_weights)
 RT_KERNEL_DECL(rt_qconv_u8)
 RT_RANGE_KERNEL_DECL(rt_qconv_u8_range)
+RT_KERNEL_DECL(rt_qconv_pack_u8)
+RT_RANGE_KERNEL_DECL(rt_qconv_pack_u8_range)
 RT_KERNEL_DECL(rt_qconv_direct_u8)
 RT_RANGE_KERNEL_DECL(rt_qconv_direct_u8_range)
 RT_KERNEL_DECL(rt_conv_bf16_direct)
@@ -180,6 +204,8 @@ RT_KERNEL_DECL(rt_qmatmul_u8)
 RT_RANGE_KERNEL_DECL(rt_qmatmul_u8_range)
 RT_KERNEL_DECL(rt_conv_bf16)
 RT_RANGE_KERNEL_DECL(rt_conv_bf16_range)
+RT_KERNEL_DECL(rt_conv_bf16_pack)
+RT_RANGE_KERNEL_DECL(rt_conv_bf16_pack_range)
 RT_KERNEL_DECL(rt_matmul_bf16)
 RT_RANGE_KERNEL_DECL(rt_matmul_bf16_range)
 

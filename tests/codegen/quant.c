@@ -170,6 +170,11 @@ Test(quant_kernels, qconv_pointwise_strided_dilated_grouped_1d)
     ConvCase rows = {.ns = 2, .batch = 1, .c_in = 12, .c_out = 40, .groups = 1, .in = {40, 40}, .kernel = {1, 1},
                      .stride = {1, 1}, .dilation = {1, 1}, .x_zp = 7, .y_zp = 3, .qmin = 0, .qmax = 255, .out = SD_DT_U8};
     check_conv(&rows, false);
+    /* batch 1, 12x12: 2 blocks of pixels, each packed once into shared scratch for its 3 chunks of
+     * channels */
+    ConvCase shared = {.ns = 2, .batch = 1, .c_in = 12, .c_out = 40, .groups = 1, .in = {12, 12}, .kernel = {1, 1},
+                       .stride = {1, 1}, .dilation = {1, 1}, .x_zp = 9, .y_zp = 5, .qmin = 0, .qmax = 255, .out = SD_DT_U8};
+    check_conv(&shared, false);
     ConvCase st = {.ns = 2, .batch = 1, .c_in = 6, .c_out = 10, .groups = 2, .in = {13, 12}, .kernel = {3, 2},
                    .stride = {2, 3}, .dilation = {2, 1}, .pads = {2, 0, 1, 1}, .x_zp = 5, .y_zp = 0, .qmin = -128,
                    .qmax = 127, .out = SD_DT_I8};

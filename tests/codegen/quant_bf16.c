@@ -104,6 +104,12 @@ Test(quant_kernels, conv_bf16_sums_rounded_operands_in_f32)
     /* plain 1x1: pairs of rows of x interleaved straight, an odd last channel the staged way */
     Bf16Case pw = {1, 7, 12, {23, 21}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, true, 0.0f, INFINITY};
     check_conv_bf16(&pw);
+    /* 40 channels in 3 chunks over 2 blocks of pixels, each block packed once into shared scratch:
+     * a 1x1 on 12x12, and a 3x3 on 9x20 (with im2col in the run that takes it for every one) */
+    Bf16Case shared_pw = {1, 10, 40, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, true, -INFINITY, INFINITY};
+    check_conv_bf16(&shared_pw);
+    Bf16Case shared_3x3 = {1, 6, 40, {9, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, false, 0.0f, INFINITY};
+    check_conv_bf16(&shared_3x3);
 }
 
 Test(quant_kernels, matmul_bf16_odd_sizes)
