@@ -306,13 +306,16 @@ static double tile_use(int64_t pixels, int64_t ipb)
     return (double)cols / (double)((cols + RT_QG_NR - 1) / RT_QG_NR * RT_QG_NR);
 }
 
-/* Images an int8 im2col block holds side by side where an image's pixels would leave a tile part
- * empty (7x7: 49 pixels in 64 columns; four images, 196 in 224): the count that fills tiles best
- * while the block stays within 2 * QG_BLOCK_BYTES and the items can still share the threads; 1
- * where that gains under a tenth. */
-static int64_t qconv_images_per_block(const RtQConvParams *p)
+/* Images an int8 or bf16 im2col block holds side by side where an image's pixels would leave a
+ * tile part empty (7x7: 49 pixels in 64 columns; four images, 196 in 224): the count that fills
+ * tiles best while the block (es bytes a packed value) stays within 2 * QG_BLOCK_BYTES and the
+ * items can still share the threads; 1 where that gains under a tenth. In bf16 at batch 16, 1
+ * thread: ResNet-50's 2048 -> 512 1x1 layer on 7x7 4.10 -> 3.75 ms (5 images a block), its
+ * 256 -> 1024 on 14x14 5.10 -> 5.27 (8 images, 800 KB; blocks of at most 512 KB gained nothing
+ * there and lost the first layer's gain). */
+static int64_t qconv_images_per_block(const RtQConvParams *p, int64_t es)
 {
-    const int64_t pixels = p->out[0] * p->out[1] * p->out[2], per = pixels * p->kp;
+    const int64_t pixels = p->out[0] * p->out[1] * p->out[2], per = pixels * p->kp * es;
     int64_t best = 1;
     for (int64_t ipb = 2; ipb <= p->batch && ipb * per <= 2 * QG_BLOCK_BYTES; ipb++) {
         if ((p->batch + ipb - 1) / ipb * p->groups < 2) /* both threads need an image block */
@@ -402,8 +405,8 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     if (p.pointwise && p.rows_per_block < rows_total) /* 28x28 in blocks of 5 rows: 784 of 960 columns */
         p.rows_per_block = round_up(p.rows_per_block, RT_QG_NR);
     p.n_blocks = (rows_total + p.rows_per_block - 1) / p.rows_per_block;
-    if (!bf16 && p.n_blocks == 1)
-        p.images_per_block = qconv_images_per_block(&p);
+    if (p.n_blocks == 1)
+        p.images_per_block = qconv_images_per_block(&p, es);
     const int64_t ipb = p.images_per_block > 1 ? p.images_per_block : 1;
     int64_t base = (p.batch + ipb - 1) / ipb * p.groups * p.n_blocks;
     p.c_split = panel_chunks(base, panels);

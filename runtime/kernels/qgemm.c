@@ -158,16 +158,17 @@ static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int6
 }
 
 /* The block's columns as [kp/2][npad] pairs of bf16 (low half: the even k), rows
- * rt_qconv_col_stride(npad) lanes apart. */
-static void pack_cols_bf16(const RtQConvParams *p, const float *restrict x, int64_t row0, int64_t nrows, int64_t npad,
-                           uint32_t *restrict col, float *restrict stage)
+ * rt_qconv_col_stride(npad) lanes apart; the block as pack_cols_u8's (ni images side by side). */
+static void pack_cols_bf16(const RtQConvParams *p, const float *restrict x, int64_t xs, int64_t ni, int64_t row0,
+                           int64_t nrows, int64_t npad, uint32_t *restrict col, float *restrict stage)
 {
-    const int64_t np = nrows * p->out[2], plane = p->in[0] * p->in[1] * p->in[2];
+    const int64_t per = nrows * p->out[2], np = ni * per, plane = p->in[0] * p->in[1] * p->in[2];
     const int64_t lds = rt_qconv_col_stride(npad);
     for (int64_t k2 = 0; k2 < p->kp / 2; k2++) {
         if (p->pointwise && 2 * k2 + 1 < p->k) { /* 2 rows of x as they are: interleaved straight */
             uint32_t *dst = col + k2 * lds;
-            interleave2_bf16(x + 2 * k2 * plane + row0 * p->out[2], plane, 0, 1, np, np, dst);
+            for (int64_t i = 0; i < ni; i++)
+                interleave2_bf16(x + i * xs + 2 * k2 * plane + row0 * p->out[2], plane, 0, 1, per, per, dst + i * per);
             for (int64_t q = np; q < npad; q++)
                 dst[q] = 0;
             continue;
@@ -181,12 +182,16 @@ static void pack_cols_bf16(const RtQConvParams *p, const float *restrict x, int6
             if (k >= p->k) {
                 for (int64_t q = 0; q < npad; q++)
                     r[q] = 0.0f;
-            } else if (p->pointwise) {
-                const float *src = x + k * plane + row0 * p->out[2];
-                for (int64_t q = 0; q < np; q++)
-                    r[q] = src[q];
             } else {
-                im2col_row_f32(p, x, k, row0, nrows, 0.0f, r);
+                for (int64_t i = 0; i < ni; i++) {
+                    if (p->pointwise) {
+                        const float *src = x + i * xs + k * plane + row0 * p->out[2];
+                        for (int64_t q = 0; q < per; q++)
+                            r[i * per + q] = src[q];
+                    } else {
+                        im2col_row_f32(p, x + i * xs, k, row0, nrows, 0.0f, r + i * per);
+                    }
+                }
             }
             for (int64_t q = np; q < npad; q++)
                 r[q] = 0.0f;
@@ -474,7 +479,8 @@ RT_KERNEL(QG(rt_qmatmul_u8))
 static void pack_block_bf16(const RtQConvParams *p, const float *x, const QBlock *b, uint32_t *col, float *stage)
 {
     const int64_t plane_in = p->in[0] * p->in[1] * p->in[2], cin_g = p->c_in / p->groups;
-    pack_cols_bf16(p, x + (b->n0 * p->c_in + b->g * cin_g) * plane_in, b->row0, b->nrows, b->npad, col, stage);
+    pack_cols_bf16(p, x + (b->n0 * p->c_in + b->g * cin_g) * plane_in, p->c_in * plane_in, b->ni, b->row0, b->nrows,
+                   b->npad, col, stage);
 }
 
 static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end)
@@ -487,6 +493,7 @@ static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t b
     uint8_t *ws = bufs[3 + p->has_bias + p->has_residual];
     uint8_t *shared = p->shared_cols ? bufs[4 + p->has_bias + p->has_residual] : NULL;
     const int64_t OW = p->out[2], plane_out = p->out[0] * p->out[1] * OW;
+    const int64_t per = p->images_per_block > 1 ? plane_out : p->rows_per_block * OW; /* columns an image has */
     const int64_t cout_g = p->c_out / p->groups;
     const size_t col_bytes = rt_qconv_col_bytes(p, true);
     uint32_t *col = (uint32_t *)ws;
@@ -508,17 +515,20 @@ static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t b
             const uint32_t *wp = w + (b.g * p->cp * p->kp + pan * RT_QG_MR * p->kp) / 2;
             for (int64_t t = 0; t < b.npad; t += RT_QG_NR) {
                 tile_bf16(col + t, rt_qconv_col_stride(b.npad), NULL, wp, p->kp / 2, acc);
-                int64_t cnt = min64(RT_QG_NR, b.np - t);
-                for (int64_t r = 0; r < rows; r++) {
-                    const int64_t at = (b.n0 * p->c_out + oc0 + r) * plane_out + b.row0 * OW + t;
-                    float *dst = y + at;
-                    const float *s = acc + r * RT_QG_NR, bb = bias ? bias[oc0 + r] : 0.0f;
-                    if (res)
-                        for (int64_t q = 0; q < cnt; q++)
-                            dst[q] = fminf(fmaxf(s[q] + bb + res[at + q], p->lo), p->hi);
-                    else
-                        for (int64_t q = 0; q < cnt; q++)
-                            dst[q] = fminf(fmaxf(s[q] + bb, p->lo), p->hi);
+                for (int64_t a = t, end_t = min64(t + RT_QG_NR, b.np); a < end_t;) { /* each image's run */
+                    const int64_t i = a / per, cnt = min64((i + 1) * per, end_t) - a;
+                    for (int64_t r = 0; r < rows; r++) {
+                        const int64_t at = ((b.n0 + i) * p->c_out + oc0 + r) * plane_out + b.row0 * OW + (a - i * per);
+                        float *dst = y + at;
+                        const float *s = acc + r * RT_QG_NR + (a - t), bb = bias ? bias[oc0 + r] : 0.0f;
+                        if (res)
+                            for (int64_t q = 0; q < cnt; q++)
+                                dst[q] = fminf(fmaxf(s[q] + bb + res[at + q], p->lo), p->hi);
+                        else
+                            for (int64_t q = 0; q < cnt; q++)
+                                dst[q] = fminf(fmaxf(s[q] + bb, p->lo), p->hi);
+                    }
+                    a += cnt;
                 }
             }
         }

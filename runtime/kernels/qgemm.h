@@ -80,8 +80,8 @@ typedef struct RtQConvParams {
     float r_mult;
     int32_t taps_inner;       /* the weights' k order (rt_qconv_taps_inner) */
     int64_t plane[2];         /* direct: rows and columns of one image in a plane (as conv.h's) */
-    int64_t images_per_block; /* direct: images in the planes at once; int8 im2col: whole images a
-                                 block packs side by side (above 1; then one block of rows) */
+    int64_t images_per_block; /* direct: images in the planes at once; im2col: whole images a block
+                                 packs side by side (above 1; then one block of rows) */
     int64_t lane_channels;    /* direct: input channels a plane interleaves (4 int8, 2 bf16) */
     int64_t cols_per_block;   /* direct: GEMM columns every channel panel takes before the next
                                  block of them (a multiple of RT_QG_NR; 0: all of the images') */

@@ -110,6 +110,12 @@ Test(quant_kernels, conv_bf16_sums_rounded_operands_in_f32)
     check_conv_bf16(&shared_pw);
     Bf16Case shared_3x3 = {1, 6, 40, {9, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, false, 0.0f, INFINITY};
     check_conv_bf16(&shared_3x3);
+    /* 5 images of 7x7 outputs in blocks of 3 side by side (147 of 160 columns), the last block of 2:
+     * im2col (odd input channels) and a plain 1x1 */
+    Bf16Case images = {5, 5, 12, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, 0.0f, INFINITY};
+    check_conv_bf16(&images);
+    Bf16Case images_pw = {5, 8, 12, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, false, -INFINITY, INFINITY};
+    check_conv_bf16(&images_pw);
 }
 
 Test(quant_kernels, matmul_bf16_odd_sizes)
