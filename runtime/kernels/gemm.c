@@ -278,7 +278,7 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
             const int edge = jr == n_full, width = edge ? w_rem : nr, n = edge ? n_rem : nr;
             for (int64_t pc = 0; pc < K; pc += kcb) {
                 const int64_t kc = K - pc < kcb ? K - pc : kcb;
-                const int direct = plan->direct_b && !edge;
+                const int direct = plan->direct_b && (!edge || (n_rem % 16 == 0 && !plan->b_rows));
                 const int32_t *rows;
                 const float *b = b_sliver(plan, B, ldb, pc, jr, n, width, kc, direct, pb, &rows);
                 /* the block after this one, when it is read in place too */
@@ -322,10 +322,11 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
             }
             if (n_rem) {
                 const int32_t *rows;
-                const float *b = b_sliver(plan, B, ldb, pc, n_full, n_rem, w_rem, kc, 0, pb, &rows);
+                const int direct = plan->direct_b && n_rem % 16 == 0 && !plan->b_rows;
+                const float *b = b_sliver(plan, B, ldb, pc, n_full, n_rem, w_rem, kc, direct, pb, &rows);
                 const NextSliver none = {NULL, 0, 0, 0};
-                rt_gemm_sliver_times_block(plan->n_edge, plan->corner, mr, kc, pa_blk, tiles, m_edge, b, w_rem,
-                                           n_rem, cb + n_full, ldc, bk, rows, &none);
+                rt_gemm_sliver_times_block(plan->n_edge, plan->corner, mr, kc, pa_blk, tiles, m_edge, b,
+                                           direct ? ldb : w_rem, n_rem, cb + n_full, ldc, bk, rows, &none);
             }
         }
     }
