@@ -6,7 +6,8 @@ machine noise hits all alike. Prints a table with medians and ratios; --results 
 bench/RESULTS.md with the machine, versions and the command.
 
     bench/setup.sh                      # once: onnxruntime-node into bench/node_modules
-    bench/compare.py [--models resnet18,...] [--batches 1,32] [--threads 1,2] [--rounds 10] [--per-round 3]
+    bench/compare.py [--models resnet18,...] [--batches 1,32] [--small-batches 1,256] [--threads 1,2] [--rounds 10] [--per-round 3]
+    bench/compare.py --models fmnist_student --small-batches 1 --rounds 1 --per-round 1000   # back to back: steady state
     bench/compare.py --seedc-args "--gemm builtin" --variants "int8:--quantize int8 --calib {calib};bf16:--precision bf16"
 
 --variants adds more seedc workers (NAME:ARGS, ';'-separated) to the same interleaved rounds, with a
@@ -122,7 +123,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seedc", default=os.path.join(ROOT, "build", "seedc"))
     ap.add_argument("--models", default=",".join(models.BUILDERS))
-    ap.add_argument("--batches", default="1,32", help="batches for the ImageNet models (the 28x28 ones use 1,256)")
+    ap.add_argument("--batches", default="1,32", help="batches for the ImageNet models")
+    ap.add_argument("--small-batches", default="1,256", help="batches for the 28x28 ones")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--per-round", type=int, default=3)
@@ -146,7 +148,7 @@ def main():
     print(header)
     print("|" + "---|" * columns)
     for model in a.models.split(","):
-        batches = ["1", "256"] if model in SMALL else a.batches.split(",")
+        batches = (a.small_batches if model in SMALL else a.batches).split(",")
         for batch in map(int, batches):
             for threads in map(int, a.threads.split(",")):
                 r = measure(a.seedc, model, batch, threads, a.rounds, a.per_round, a.warmup, frameworks, a.onnx_dir,
