@@ -311,8 +311,8 @@ static double tile_use(int64_t pixels, int64_t ipb)
  * tiles best while the block (es bytes a packed value) stays within 2 * QG_BLOCK_BYTES and the
  * items can still share the threads; 1 where that gains under a tenth. In bf16 at batch 16, 1
  * thread: ResNet-50's 2048 -> 512 1x1 layer on 7x7 4.10 -> 3.75 ms (5 images a block), its
- * 256 -> 1024 on 14x14 5.10 -> 5.27 (8 images, 800 KB; blocks of at most 512 KB gained nothing
- * there and lost the first layer's gain). */
+ * 256 -> 1024 on 14x14 5.10 -> 5.27 (8 images, 800 KB); a bf16 limit of QG_BLOCK_BYTES gained
+ * nothing on the second and lost most of the first's gain. */
 static int64_t qconv_images_per_block(const RtQConvParams *p, int64_t es)
 {
     const int64_t pixels = p->out[0] * p->out[1] * p->out[2], per = pixels * p->kp * es;
@@ -402,8 +402,10 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
         if (r < p.rows_per_block)
             p.rows_per_block = r;
     }
-    if (p.pointwise && p.rows_per_block < rows_total) /* 28x28 in blocks of 5 rows: 784 of 960 columns */
+    if (p.pointwise && p.rows_per_block < rows_total) { /* 28x28 in blocks of 5 rows: 784 of 960 columns */
         p.rows_per_block = round_up(p.rows_per_block, RT_QG_NR);
+        p.rows_per_block = p.rows_per_block > rows_total ? rows_total : p.rows_per_block;
+    }
     p.n_blocks = (rows_total + p.rows_per_block - 1) / p.rows_per_block;
     if (p.n_blocks == 1)
         p.images_per_block = qconv_images_per_block(&p, es);
