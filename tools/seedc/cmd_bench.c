@@ -163,8 +163,10 @@ int cmd_bench(int argc, char **argv)
         printf("\n");
         printf("compile     %.1f ms (JIT %.1f ms, %d part%s)\n", load_ms, 1e3 * sd_model_compile_seconds(m),
                sd_model_compile_parts(m), sd_model_compile_parts(m) == 1 ? "" : "s");
-        printf("latency     median %.3f ms, min %.3f ms, max %.3f ms (%lld runs, %lld warm-up)\n", median, ms[0],
-               ms[runs - 1], runs, warmup);
+        /* a 0.1 ms model's medians differ by a few microseconds: one more digit below 1 ms */
+        const int digits = median < 1.0 ? 4 : 3;
+        printf("latency     median %.*f ms, min %.*f ms, max %.*f ms (%lld runs, %lld warm-up)\n", digits, median,
+               digits, ms[0], digits, ms[runs - 1], runs, warmup);
         printf("throughput  %.1f inferences/s (%.1f batches/s)\n", 1e3 * (double)batch / median, 1e3 / median);
         printf("memory      peak RSS %.1f MB (constants %.1f MB, scratch %.1f MB)\n", peak_rss_mb(),
                (double)sd_model_constants_bytes(m) / 1e6, (double)sd_model_scratch_bytes(m) / 1e6);
