@@ -1,7 +1,7 @@
-/* runtime/kernels/qgemm_internal.h — what the int8 and bf16 kernels (qgemm.c, qconv_direct.c,
- * qconv_depthwise.c) share: the switch between their portable build and their AVX512-VNNI/BF16
- * build (names suffixed "_avx512"), small helpers, the tiles and the requantizing epilogue. Each
- * of those files is compiled twice into the bitcode (CMakeLists.txt lists them). */
+/* runtime/kernels/qgemm_internal.h — what the int8 and bf16 kernels (qgemm.c, qmatmul.c,
+ * qconv_direct.c, qconv_depthwise.c) share: the switch between their portable build and their
+ * AVX512-VNNI/BF16 build (names suffixed "_avx512"), small helpers, the tiles and the requantizing
+ * epilogue. Each of those files is compiled twice into the bitcode (CMakeLists.txt lists them). */
 #ifndef SD_RT_QGEMM_INTERNAL_H
 #define SD_RT_QGEMM_INTERNAL_H
 
