@@ -151,8 +151,9 @@ static inline int64_t rt_conv_direct_workspace_floats(const RtConvParams *p, int
 }
 
 /* Small images (2-D, at most RT_CONV_SMALL_OUT output pixels from at most RT_CONV_SMALL_IN input
- * pixels, at most RT_CONV_SMALL_TAPS taps): rt_conv_gemm_f32's im2col gathers a whole image through
- * a table of input positions. */
+ * pixels, at most RT_CONV_SMALL_TAPS taps): a training step's input gradient of such a convolution
+ * goes through im2col (codegen/lower/conv_grad.c), whose gather through a table of input positions
+ * (conv_internal.h) takes images up to 7x7 outputs. */
 #define RT_CONV_SMALL_OUT 16
 #define RT_CONV_SMALL_IN 64
 #define RT_CONV_SMALL_TAPS 49

@@ -161,7 +161,8 @@ typedef struct GemmPlan {
     PackAFn pack_a;
     PackBFn pack_b;
     UkrFn full, n_edge, m_edge, corner;
-    int direct_b; /* full slivers of B are read where they lie (B not transposed), not packed */
+    int direct_b; /* full slivers of B are read where they lie (B not transposed), not packed; so is
+                     the last, narrower one where it is whole vectors wide and B's rows plain strides */
     const int32_t *b_rows; /* row k of B starts at B + b_rows[k] (rt_gemm_f32_rows; direct_b set) */
     const int32_t *bt_rows; /* column j of op(B) starts at B + bt_rows[j] (rt_gemm_f32_bt_rows) */
     const float *packed_a; /* A packed ahead of time (rt_gemm_pack_a): its blocks of K are */
