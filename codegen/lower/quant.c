@@ -412,9 +412,9 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     const int64_t ipb = p.images_per_block > 1 ? p.images_per_block : 1;
     int64_t base = (p.batch + ipb - 1) / ipb * p.groups * p.n_blocks;
     p.c_split = panel_chunks(base, panels);
-    /* the chunks of a block would each pack it again: a tile's work per packed column is only 8
-     * channels' products, so MobileNetV2's 576 -> 96 layer on 14x14 in bf16, 2 blocks of 4 chunks,
-     * packed its input 4 times, about as long as its products took */
+    /* the chunks of a block would each pack it again, and a tile's work per packed column is only
+     * 8 channels' products: MobileNetV2's 576 -> 96 layer on 14x14 in bf16, 2 blocks of 4 chunks,
+     * packed its input 4 times */
     const size_t col_bytes = rt_qconv_col_bytes(&p, bf16);
     p.shared_cols = p.c_split > 1 && (double)base * (double)col_bytes <= (double)QG_SHARED_BYTES;
     out->workspace_bytes = rt_qconv_workspace(&p, bf16);
