@@ -453,7 +453,7 @@ static bool lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvPar
                 *p = f32;
         }
     }
-    if (constant)
+    if (constant && p->winograd_tile != 4) /* planned above where it takes the f32 route */
         winograd4_plan(p, opt);
     cg_conv_winograd_chunks(p);
     if (constant) {

@@ -103,6 +103,35 @@ static inline void inner_range(int64_t out, int64_t in, int64_t s, int64_t off, 
 IM2COL_ROW(im2col_row_u8, uint8_t)
 IM2COL_ROW(im2col_row_f32, float)
 
+/* Row k of a block's column matrix, staged in r: rows [row0, row0 + nrows) of ni images side by side
+ * (image i's group at x + i * xs), zeros for a k past the group's, pad after the last pixel up to
+ * npad. */
+#define STAGE_ROW(NAME, T, IM2COL)                                                                      \
+    static void NAME(const RtQConvParams *p, const T *restrict x, int64_t xs, int64_t ni, int64_t k,    \
+                     int64_t row0, int64_t nrows, int64_t npad, T pad, T *restrict r)                   \
+    {                                                                                                   \
+        const int64_t per = nrows * p->out[2], plane = p->in[0] * p->in[1] * p->in[2];                  \
+        if (k >= p->k) {                                                                                \
+            for (int64_t q = 0; q < npad; q++)                                                          \
+                r[q] = 0;                                                                               \
+        } else {                                                                                        \
+            for (int64_t i = 0; i < ni; i++) {                                                          \
+                if (p->pointwise) {                                                                     \
+                    const T *src = x + i * xs + k * plane + row0 * p->out[2];                           \
+                    for (int64_t q = 0; q < per; q++)                                                   \
+                        r[i * per + q] = src[q];                                                        \
+                } else {                                                                                \
+                    IM2COL(p, x + i * xs, k, row0, nrows, pad, r + i * per);                            \
+                }                                                                                       \
+            }                                                                                           \
+        }                                                                                               \
+        for (int64_t q = ni * per; q < npad; q++)                                                       \
+            r[q] = pad;                                                                                 \
+    }
+
+STAGE_ROW(stage_row_u8, uint8_t, im2col_row_u8)
+STAGE_ROW(stage_row_f32, float, im2col_row_f32)
+
 /* The block's columns as [kp/4][npad][4] bytes, rows rt_qconv_col_stride(npad) lanes apart: 4 rows
  * staged contiguously, then interleaved. The block is rows [row0, row0 + nrows) of ni images side
  * by side (ni > 1: whole images), image i's group at x + i * xs. */
@@ -126,24 +155,8 @@ static void pack_cols_u8(const RtQConvParams *p, const uint8_t *restrict x, int6
             int64_t k = 4 * k4 + j;
             if (p->taps_inner)
                 k = rt_qconv_k_of(k, p->kernel[0] * p->kernel[1] * p->kernel[2], 4);
-            uint8_t *r = stage + j * npad;
-            if (k >= p->k) {
-                for (int64_t q = 0; q < npad; q++)
-                    r[q] = 0;
-            } else {
-                for (int64_t i = 0; i < ni; i++) {
-                    if (p->pointwise) {
-                        const uint8_t *src = x + i * xs + k * plane + row0 * p->out[2];
-                        for (int64_t q = 0; q < per; q++)
-                            r[i * per + q] = src[q];
-                    } else {
-                        im2col_row_u8(p, x + i * xs, k, row0, nrows, zp, r + i * per);
-                    }
-                }
-            }
-            for (int64_t q = np; q < npad; q++)
-                r[q] = zp;
-            rows[j] = r;
+            stage_row_u8(p, x, xs, ni, k, row0, nrows, npad, zp, stage + j * npad);
+            rows[j] = stage + j * npad;
         }
         uint8_t *dst = col + k4 * lds * 4;
         const uint8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
@@ -177,24 +190,8 @@ static void pack_cols_bf16(const RtQConvParams *p, const float *restrict x, int6
             int64_t k = 2 * k2 + j;
             if (p->taps_inner)
                 k = rt_qconv_k_of(k, p->kernel[0] * p->kernel[1] * p->kernel[2], 2);
-            float *r = stage + j * npad;
-            if (k >= p->k) {
-                for (int64_t q = 0; q < npad; q++)
-                    r[q] = 0.0f;
-            } else {
-                for (int64_t i = 0; i < ni; i++) {
-                    if (p->pointwise) {
-                        const float *src = x + i * xs + k * plane + row0 * p->out[2];
-                        for (int64_t q = 0; q < per; q++)
-                            r[i * per + q] = src[q];
-                    } else {
-                        im2col_row_f32(p, x + i * xs, k, row0, nrows, 0.0f, r + i * per);
-                    }
-                }
-            }
-            for (int64_t q = np; q < npad; q++)
-                r[q] = 0.0f;
-            rows[j] = r;
+            stage_row_f32(p, x, xs, ni, k, row0, nrows, npad, 0.0f, stage + j * npad);
+            rows[j] = stage + j * npad;
         }
         interleave2_bf16(rows[0], rows[1] - rows[0], 0, 1, npad, npad, col + k2 * lds);
     }
@@ -231,6 +228,13 @@ static inline QBlock block_of(const RtQConvParams *p, int64_t item)
     return b;
 }
 
+/* The columns each image has in a block: column a of a block of whole images side by side lies in
+ * its image a / image_cols, at a % image_cols. */
+static inline int64_t image_cols(const RtQConvParams *p)
+{
+    return p->images_per_block > 1 ? p->out[0] * p->out[1] * p->out[2] : p->rows_per_block * p->out[2];
+}
+
 /* The tile's sums of rows output channels from oc0, its columns [t, t + cnt) of the block that
  * starts at row row0 of image n0: each image's run of them (a block of whole images) requantized
  * into y, with the residual res where given. */
@@ -238,8 +242,7 @@ static void store_conv_tile(const RtQConvParams *p, const int32_t *acc, int64_t 
                             int64_t cnt, int64_t oc0, int64_t rows, const int32_t *bias, const float *mult,
                             const uint8_t *res, uint8_t *y)
 {
-    const int64_t OW = p->out[2], plane_out = p->out[0] * p->out[1] * OW;
-    const int64_t per = p->images_per_block > 1 ? plane_out : p->rows_per_block * OW; /* columns an image has */
+    const int64_t OW = p->out[2], plane_out = p->out[0] * p->out[1] * OW, per = image_cols(p);
     const size_t es = out_size(p->out_kind);
     for (int64_t a = t; a < t + cnt;) {
         const int64_t i = a / per, b = min64((i + 1) * per, t + cnt);
@@ -321,11 +324,7 @@ RT_KERNEL(QG(rt_qconv_pack_u8)) { qconv_pack_items(params_, bufs, 0, rt_qconv_bl
 
 RT_RANGE_KERNEL(QG(rt_qconv_u8_range)) { qconv_items(params_, bufs, begin, end); }
 
-RT_KERNEL(QG(rt_qconv_u8))
-{
-    const RtQConvParams *p = params_;
-    qconv_items(p, bufs, 0, rt_qconv_items(p));
-}
+RT_KERNEL(QG(rt_qconv_u8)) { qconv_items(params_, bufs, 0, rt_qconv_items(params_)); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* bf16 convolution                                                                            */
@@ -338,6 +337,29 @@ static void pack_block_bf16(const RtQConvParams *p, const float *x, const QBlock
                    b->npad, col, stage);
 }
 
+/* The same for bf16's f32 sums: plus the bias and the residual res where given, clamped to
+ * [lo, hi]. */
+static void store_bf16_tile(const RtQConvParams *p, const float *acc, int64_t n0, int64_t row0, int64_t t,
+                            int64_t cnt, int64_t oc0, int64_t rows, const float *bias, const float *res, float *y)
+{
+    const int64_t OW = p->out[2], plane_out = p->out[0] * p->out[1] * OW, per = image_cols(p);
+    for (int64_t a = t; a < t + cnt;) {
+        const int64_t i = a / per, b = min64((i + 1) * per, t + cnt);
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t at = ((n0 + i) * p->c_out + oc0 + r) * plane_out + row0 * OW + (a - i * per);
+            const float *s = acc + r * RT_QG_NR + (a - t), bb = bias ? bias[oc0 + r] : 0.0f;
+            float *dst = y + at;
+            if (res)
+                for (int64_t q = 0; q < b - a; q++)
+                    dst[q] = fminf(fmaxf(s[q] + bb + res[at + q], p->lo), p->hi);
+            else
+                for (int64_t q = 0; q < b - a; q++)
+                    dst[q] = fminf(fmaxf(s[q] + bb, p->lo), p->hi);
+        }
+        a = b;
+    }
+}
+
 static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
     const float *x = bufs[0];
@@ -347,8 +369,6 @@ static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t b
     float *y = bufs[2 + p->has_bias + p->has_residual];
     uint8_t *ws = bufs[3 + p->has_bias + p->has_residual];
     uint8_t *shared = p->shared_cols ? bufs[4 + p->has_bias + p->has_residual] : NULL;
-    const int64_t OW = p->out[2], plane_out = p->out[0] * p->out[1] * OW;
-    const int64_t per = p->images_per_block > 1 ? plane_out : p->rows_per_block * OW; /* columns an image has */
     const int64_t cout_g = p->c_out / p->groups;
     const size_t col_bytes = rt_qconv_col_bytes(p, true);
     uint32_t *col = (uint32_t *)ws;
@@ -370,21 +390,7 @@ static void conv_bf16_items(const RtQConvParams *p, void *const *bufs, int64_t b
             const uint32_t *wp = w + (b.g * p->cp * p->kp + pan * RT_QG_MR * p->kp) / 2;
             for (int64_t t = 0; t < b.npad; t += RT_QG_NR) {
                 tile_bf16(col + t, rt_qconv_col_stride(b.npad), NULL, wp, p->kp / 2, acc);
-                for (int64_t a = t, end_t = min64(t + RT_QG_NR, b.np); a < end_t;) { /* each image's run */
-                    const int64_t i = a / per, cnt = min64((i + 1) * per, end_t) - a;
-                    for (int64_t r = 0; r < rows; r++) {
-                        const int64_t at = ((b.n0 + i) * p->c_out + oc0 + r) * plane_out + b.row0 * OW + (a - i * per);
-                        float *dst = y + at;
-                        const float *s = acc + r * RT_QG_NR + (a - t), bb = bias ? bias[oc0 + r] : 0.0f;
-                        if (res)
-                            for (int64_t q = 0; q < cnt; q++)
-                                dst[q] = fminf(fmaxf(s[q] + bb + res[at + q], p->lo), p->hi);
-                        else
-                            for (int64_t q = 0; q < cnt; q++)
-                                dst[q] = fminf(fmaxf(s[q] + bb, p->lo), p->hi);
-                    }
-                    a += cnt;
-                }
+                store_bf16_tile(p, acc, b.n0, b.row0, t, min64(RT_QG_NR, b.np - t), oc0, rows, bias, res, y);
             }
         }
     }
@@ -406,7 +412,4 @@ RT_KERNEL(QG(rt_conv_bf16_pack)) { conv_bf16_pack_items(params_, bufs, 0, rt_qco
 
 RT_RANGE_KERNEL(QG(rt_conv_bf16_range)) { conv_bf16_items(params_, bufs, begin, end); }
 
-RT_KERNEL(QG(rt_conv_bf16))
-{
-    conv_bf16_items(params_, bufs, 0, rt_qconv_items(params_));
-}
+RT_KERNEL(QG(rt_conv_bf16)) { conv_bf16_items(params_, bufs, 0, rt_qconv_items(params_)); }

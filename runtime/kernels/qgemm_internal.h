@@ -269,9 +269,6 @@ static inline void interleave2_bf16(const float *restrict c, int64_t cs, int64_t
 /* tiles: sums of RT_QG_MR channels x RT_QG_NR pixels                                           */
 /* ------------------------------------------------------------------------------------------ */
 
-/* acc[r][q] = sum over k4 of dot4(a's row k4 at pixel q, b[k4][r]); a's row k4 starts k4 * a_stride
- * bytes in (im2col's packed columns), or with offs, 4 * offs[k4] bytes in (the direct kernel's
- * shifted windows). vpdpbusd: 8 channels x 2 vectors of 16 pixels. */
 /* How many k steps ahead a tile prefetches its weights. A panel's weights are one sequential
  * stream, but at batch 1 they come from memory (every layer's once per run) and the hardware
  * prefetchers ramp up too late for a panel of a few tiles: the tiles of ResNet-50's 512 -> 2048
@@ -279,6 +276,9 @@ static inline void interleave2_bf16(const float *restrict c, int64_t cs, int64_t
  * 128 k steps (4 KB) ahead, as the f32 tile prefetches its packed weights (gemm.c). */
 #define QG_W_AHEAD 128
 
+/* acc[r][q] = sum over k4 of dot4(a's row k4 at pixel q, b[k4][r]); a's row k4 starts k4 * a_stride
+ * bytes in (im2col's packed columns), or with offs, 4 * offs[k4] bytes in (the direct kernel's
+ * shifted windows). vpdpbusd: 8 channels x 2 vectors of 16 pixels. */
 #if QG_SIMD
 QG_INLINE void tile_u8(const uint8_t *restrict a, int64_t a_stride, const int32_t *restrict offs,
                        const int8_t *restrict b, int64_t k4n, int32_t *restrict acc)
