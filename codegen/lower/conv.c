@@ -247,7 +247,8 @@ int64_t cg_conv_transpose_items(const RtConvParams *t)
 /* rt_conv_gemm_f32's plan (p's forward sizes, cout_g channels per group, K = k): blocks of rows or
  * whole images side by side, channel chunks. Returns its items (before the chunks), the blocks of
  * rows of an image and the columns of one GEMM. */
-int64_t cg_conv_im2col_plan(RtConvParams *p, int64_t cout_g, int64_t k, int64_t *n_blocks, int64_t *cols)
+int64_t cg_conv_im2col_plan(RtConvParams *p, int64_t cout_g, int64_t k, int64_t *n_blocks, int64_t *cols,
+                            int threads)
 {
     p->rows_per_block = cg_conv_block_rows(p->out[0] * p->out[1], k * p->out[2]);
     p->images_per_block = cg_conv_images_per_block(p, k);
@@ -255,7 +256,7 @@ int64_t cg_conv_im2col_plan(RtConvParams *p, int64_t cout_g, int64_t k, int64_t 
     const int64_t base = p->images_per_block > 1
                              ? (p->batch + p->images_per_block - 1) / p->images_per_block * p->groups
                              : p->batch * p->groups * *n_blocks;
-    cg_conv_split_channels(p, cout_g, base);
+    cg_conv_split_channels(p, cout_g, base, threads);
     /* the columns of one GEMM: a block of rows of one image, or several whole images */
     *cols = p->images_per_block > 1 ? p->images_per_block * p->out[0] * p->out[1] * p->out[2]
                                     : p->rows_per_block * p->out[2];
@@ -388,9 +389,9 @@ static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
 
 /* Output-channel chunks of a planned p for the threads; with bf16 products, chunks whose packed
  * transforms the bf16 GEMM takes whole (rt_gemm_whole_a: at most RT_GEMM_MC rows). */
-void cg_conv_winograd_chunks(RtConvParams *p)
+void cg_conv_winograd_chunks(RtConvParams *p, int threads)
 {
-    cg_conv_split_channels(p, p->c_out, rt_conv_winograd_blocks(p));
+    cg_conv_split_channels(p, p->c_out, rt_conv_winograd_blocks(p), threads);
     int64_t chunk = p->c_split > 1 ? p->c_chunk : p->c_out;
     if (p->use_blas == RT_GEMM_BF16 && !rt_gemm_whole_a(chunk, p->c_in, RT_GEMM_MR)) {
         const int64_t fit = RT_GEMM_WHOLE_A_FLOATS / p->c_in / 16 * 16;
@@ -455,7 +456,7 @@ static bool lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvPar
     }
     if (constant && p->winograd_tile != 4) /* planned above where it takes the f32 route */
         winograd4_plan(p, opt);
-    cg_conv_winograd_chunks(p);
+    cg_conv_winograd_chunks(p, opt->threads);
     if (constant) {
         out->packed_operand = 1;
         out->packed_bytes = (size_t)rt_conv_winograd_packed_floats(p) * sizeof(float);
@@ -551,7 +552,7 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
     int64_t k = cin_g * kvol;
     if (cg_conv_direct_plan(&p, opt, cout_g)) {
         const int64_t base = cg_conv_direct_items(&p);
-        cg_conv_split_channels(&p, cout_g, base);
+        cg_conv_split_channels(&p, cout_g, base, opt->threads);
         const int64_t ipb = p.images_per_block > 1 ? p.images_per_block : 1;
         const int64_t plane_rows = (ipb - 1) * p.plane[0] + p.out[1];
         const int64_t nblk = (plane_rows + p.rows_per_block - 1) / p.rows_per_block;
@@ -570,7 +571,7 @@ SdStatus cg_lower_conv(const IrNode *n, const CgLowerOptions *opt, CgLowered *ou
         return SD_OK;
     }
     int64_t n_blocks, cols;
-    const int64_t base = cg_conv_im2col_plan(&p, cout_g, k, &n_blocks, &cols);
+    const int64_t base = cg_conv_im2col_plan(&p, cout_g, k, &n_blocks, &cols, opt->threads);
     if (p.images_per_block <= 1)
         cg_conv_balanced_chunks(&p, cout_g, base, n_blocks, cols, (rows - (n_blocks - 1) * p.rows_per_block) * p.out[2],
                                 k, opt->threads);

@@ -41,23 +41,23 @@ static SdStatus add_flipped(const IrNode *n, const RtConvParams *p, const RtConv
  * (at most 16 pixels: 4x4 layers), whose im2col gathers them through a table where the transposed
  * convolution's col2im scattered them by loops over rows of 4 pixels (a 4x4 layer of 256 channels
  * at batch 256, 2 threads: 15.1 -> 13.7 ms). */
-static SdStatus lower_grad_input_im2col(const IrNode *n, const RtConvParams *p, RtConvParams *d, CgLowered *out,
-                                        SdError *err)
+static SdStatus lower_grad_input_im2col(const IrNode *n, const RtConvParams *p, RtConvParams *d, int threads,
+                                        CgLowered *out, SdError *err)
 {
     const int64_t k = d->c_in * d->kernel[0] * d->kernel[1] * d->kernel[2];
     int64_t n_blocks, cols;
-    const int64_t base = cg_conv_im2col_plan(d, d->c_out, k, &n_blocks, &cols);
+    const int64_t base = cg_conv_im2col_plan(d, d->c_out, k, &n_blocks, &cols, threads);
     const int64_t chunk = d->c_split > 1 ? d->c_chunk : d->c_out;
     out->workspace_bytes = cg_conv_im2col_workspace_bytes(d, chunk, cols, k);
     return add_flipped(n, p, d, "rt_conv_gemm_f32", "rt_conv_gemm_f32_range", base, k, out, err);
 }
 
 /* The input gradient as a convolution of dy through rt_conv_direct_f32 (d planned by direct_plan). */
-static SdStatus lower_grad_input_direct(const IrNode *n, const RtConvParams *p, RtConvParams *d, CgLowered *out,
-                                        SdError *err)
+static SdStatus lower_grad_input_direct(const IrNode *n, const RtConvParams *p, RtConvParams *d, int threads,
+                                        CgLowered *out, SdError *err)
 {
     const int64_t k = d->c_in * d->kernel[1] * d->kernel[2], base = cg_conv_direct_items(d);
-    cg_conv_split_channels(d, d->c_out, base);
+    cg_conv_split_channels(d, d->c_out, base, threads);
     const int64_t chunk = d->c_split > 1 ? d->c_chunk : d->c_out;
     out->workspace_bytes = (size_t)rt_conv_direct_workspace_floats(d, rt_gemm_core_floats(chunk, k)) * sizeof(float);
     return add_flipped(n, p, d, "rt_conv_direct_f32", "rt_conv_direct_f32_range", base, k, out, err);
@@ -65,9 +65,9 @@ static SdStatus lower_grad_input_direct(const IrNode *n, const RtConvParams *p, 
 
 /* The input gradient as a convolution of dy through Winograd's kernel (d planned): the forward
  * weights flipped, transformed and packed into scratch the threads share, then the kernel. */
-static SdStatus lower_grad_input_winograd(const IrNode *n, RtConvParams *d, CgLowered *out, SdError *err)
+static SdStatus lower_grad_input_winograd(const IrNode *n, RtConvParams *d, int threads, CgLowered *out, SdError *err)
 {
-    cg_conv_winograd_chunks(d);
+    cg_conv_winograd_chunks(d, threads);
     SD_TRY(cg_conv_add_winograd_weights(out, d, 1, true, err));
     const double flops = 2.0 * (double)ir_value_numel(n->outputs[0]) * (double)(d->c_in * 9);
     return cg_conv_add_winograd(out, d, 3, (int[]){0, CG_BUF_SHARED, cg_out(n, 0)}, flops, err);
@@ -94,11 +94,11 @@ SdStatus cg_lower_conv_grad_input(const IrNode *n, const CgLowerOptions *opt, Cg
     }
     if (p.groups == 1 && p.stride[1] == 1 && p.stride[2] == 1 && grad_input_as_conv(&p, &d)) {
         if (p.use_blas != RT_GEMM_BF16 && cg_conv_winograd_plan(&d, opt))
-            return lower_grad_input_winograd(n, &d, out, err);
+            return lower_grad_input_winograd(n, &d, opt->threads, out, err);
         if (cg_conv_direct_plan(&d, opt, d.c_out))
-            return lower_grad_input_direct(n, &p, &d, out, err);
+            return lower_grad_input_direct(n, &p, &d, opt->threads, out, err);
         if (rt_conv_small_images(&d))
-            return lower_grad_input_im2col(n, &p, &d, out, err);
+            return lower_grad_input_im2col(n, &p, &d, opt->threads, out, err);
     }
     /* the transposed conv's view: its input is dy, its output dx, its weights read the same */
     RtConvParams t = p;
@@ -149,10 +149,10 @@ static SdStatus add_slice_sum(const IrNode *n, const RtConvParams *p, CgLowered 
  * direct_plan). A layer with few output channels has few chunks for the threads: its images are
  * then cut into slices, each summed into its own partial gradient, and the partials added up in
  * order (a fixed count, so the result does not depend on the threads). */
-static SdStatus lower_grad_weight_direct(const IrNode *n, RtConvParams *d, int64_t k, int64_t cout_g, CgLowered *out,
-                                         SdError *err)
+static SdStatus lower_grad_weight_direct(const IrNode *n, RtConvParams *d, int64_t k, int64_t cout_g, int threads,
+                                         CgLowered *out, SdError *err)
 {
-    cg_conv_split_channels(d, cout_g, d->groups);
+    cg_conv_split_channels(d, cout_g, d->groups, threads);
     const int64_t base = d->groups * d->c_split, chunk = d->c_split > 1 ? d->c_chunk : cout_g;
     const int64_t ipb = d->images_per_block > 1 ? d->images_per_block : 1, nib = (d->batch + ipb - 1) / ipb;
     const int64_t cols = ipb * d->plane[0] * d->plane[1];
@@ -210,7 +210,7 @@ SdStatus cg_lower_conv_grad_weight(const IrNode *n, const CgLowerOptions *opt, C
         return lower_grad_weight_winograd(n, &d, k, out, err);
     d = p;
     if (!cg_conv_is_pointwise(&p) && cg_conv_direct_plan(&d, opt, cout_g))
-        return lower_grad_weight_direct(n, &d, k, cout_g, out, err);
+        return lower_grad_weight_direct(n, &d, k, cout_g, opt->threads, out, err);
     p.rows_per_block = cg_conv_block_rows(p.out[0] * p.out[1], k * p.out[2]);
     if (cg_conv_is_pointwise(&p)) { /* dw_g += dy_g x_g^T: the input is the column matrix */
         out->workspace_bytes = cg_conv_gemm_workspace_bytes(&p, 0, cout_g, k, p.out[0] * p.out[1] * p.out[2]);
@@ -227,7 +227,7 @@ SdStatus cg_lower_conv_grad_weight(const IrNode *n, const CgLowerOptions *opt, C
      * chunk would build all the columns again (8 chunks made ResNet-18's 4x4 layers' weight
      * gradient 2.6x its forward), so there by slices of the images summed apart, like the direct one */
     if (cg_conv_is_pointwise(&p)) {
-        cg_conv_split_channels(&p, cout_g, p.groups);
+        cg_conv_split_channels(&p, cout_g, p.groups, opt->threads);
         p.slices = 1;
     } else {
         const int64_t ipb = p.images_per_block > 1 ? p.images_per_block : 1;

@@ -22,9 +22,10 @@ size_t cg_conv_gemm_workspace_bytes(const RtConvParams *p, int64_t col_floats, i
 int64_t cg_conv_block_rows(int64_t rows, int64_t row_floats);
 /* Whole images per im2col block for a convolution's output pixels (forward, weight gradient). */
 int64_t cg_conv_images_per_block(const RtConvParams *p, int64_t k);
-/* Output-channel chunks that bring `base` items up to CG_CONV_MIN_ITEMS where the channels allow;
- * then whole slivers where the chunk's GEMM computes C^T. */
-void cg_conv_split_channels(RtConvParams *p, int64_t cout_g, int64_t base);
+/* Output-channel chunks that bring `base` items up to CG_CONV_MIN_ITEMS where the channels allow
+ * and there are threads to share them (none on one thread); then whole slivers where the chunk's
+ * GEMM computes C^T. */
+void cg_conv_split_channels(RtConvParams *p, int64_t cout_g, int64_t base, int threads);
 void cg_conv_sliver_chunks(RtConvParams *p, int64_t cout_g, int64_t cols, int64_t k);
 /* (conv_split.c) Where base items of im2col or the direct kernel (blocks of `cols` columns, the last
  * of every n_blocks `last`; K = k) are fewer than 4 a thread: the channel chunks that share them
@@ -38,7 +39,7 @@ int64_t cg_conv_direct_items(const RtConvParams *p);
 /* Whether Winograd's kernel takes it (then its blocks of tile rows), its output-channel chunks, and
  * its call over operands bufs (the workspace appended). */
 bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt);
-void cg_conv_winograd_chunks(RtConvParams *p);
+void cg_conv_winograd_chunks(RtConvParams *p, int threads);
 /* The weights (operand w_operand, flipped for an input gradient) transformed and packed on every
  * call into the node's shared scratch, both calls split over the threads. */
 SdStatus cg_conv_add_winograd_weights(CgLowered *out, const RtConvParams *p, int w_operand, bool flipped,
@@ -50,7 +51,8 @@ void cg_conv_transpose_images(RtConvParams *t, int64_t m, int64_t cin_g, CgLower
 int64_t cg_conv_transpose_items(const RtConvParams *t);
 /* rt_conv_gemm_f32's plan (items before the chunks, blocks of rows, columns of one GEMM) and its
  * workspace. */
-int64_t cg_conv_im2col_plan(RtConvParams *p, int64_t cout_g, int64_t k, int64_t *n_blocks, int64_t *cols);
+int64_t cg_conv_im2col_plan(RtConvParams *p, int64_t cout_g, int64_t k, int64_t *n_blocks, int64_t *cols,
+                            int threads);
 size_t cg_conv_im2col_workspace_bytes(const RtConvParams *p, int64_t chunk, int64_t cols, int64_t k);
 
 /* CONV_GRAD_INPUT and CONV_GRAD_WEIGHT (conv_grad.c). */
