@@ -206,6 +206,8 @@ static const ConvCase cases[] = {
     {"packed_t_groups2", 2, 1, 32, 192, 2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
     {"packed_t_stride2", 2, 1, 24, 64, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"packed_t_pointwise", 2, 1, 64, 100, 1, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
+    /* 4x4 outputs, a GEMM one vector wide: C^T too (80 channels: a sliver and two vectors) */
+    {"packed_t_4x4_one_vector", 2, 1, 24, 80, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     /* ... in two chunks of 64 channels, each a sliver and a vector (packed from its chunk's start) */
     {"packed_t_chunks_of_64", 2, 1, 32, 128, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     /* Winograd F(2x2, 3x3) (weights packed at compile time, 3x3 stride 1, enough tiles and

@@ -79,6 +79,20 @@ Test(conv, transposed_chunks_balanced)
     cr_expect_eq(p.c_chunk, 64);
 }
 
+/* On one thread a batch-1 layer is one item, whole (chunks repeat its im2col for nothing); a 4x4
+ * one, whose GEMM is one vector wide, computes C^T against weights packed transposed. */
+Test(conv, one_thread_no_chunks)
+{
+    ConvCase c = {"t", 2, 1, 128, 128, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    char k[64];
+    RtConvParams p;
+    cr_expect_str_eq(lower_case(&c, 0, 1, k, sizeof k, &p), "rt_conv_gemm_f32");
+    cr_expect_eq(p.packed_w, RT_CONV_PACKED_T);
+    cr_expect_leq(p.c_split, 1, "chunks of %lld", (long long)p.c_chunk);
+    cr_expect_eq(lower_case(&c, 0, 2, k, sizeof k, &p) != NULL && p.c_split == 2, true, "2 threads: %lld chunks",
+                 (long long)p.c_split);
+}
+
 /* Batch-1 1x1 convolutions on 2 threads (ResNet-50's 14x14 and 28x28 layers among them) go in
  * items that share the work out evenly: the heavier thread's items, claimed as the pool hands them
  * out, at most 56% of all (196 columns of 256 channels had gone in items of 96, 96 and 64
