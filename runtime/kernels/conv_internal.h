@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "runtime/kernels/conv.h"
+#include "runtime/kernels/conv_im2col_small.h"
 #include "runtime/kernels/window.h"
 
 /* A forward kernel's residual operand (NULL without one) and y */
@@ -113,98 +114,13 @@ static inline void im2col_block_rows(const RtConvParams *p, int64_t cin_g, const
     }
 }
 
-/* im2col of a whole 2-D image of at most IM2COL_GATHER_OUT output pixels from an input plane of at
- * most IM2COL_GATHER_IN (4x4 and 7x7 layers): each row of the column matrix gathers its pixels from
- * a copy of the input plane through a table of positions made once per call, position in[1] *
- * in[2] holding the zero of the padding. The general loops spent a 4x4 layer's time on control for
- * rows of 4 pixels, and a third of a 7x7 one's at stride 2 (the Fashion-MNIST student's 32 -> 64
- * layer from 14x14). */
-#define IM2COL_GATHER_OUT 64
-#define IM2COL_GATHER_IN 256
-static inline bool im2col_small(const RtConvParams *p, int64_t r0, int64_t nr)
-{
-    return p->in[0] == 1 && p->out[0] == 1 && p->kernel[0] == 1 && p->out[1] * p->out[2] <= IM2COL_GATHER_OUT &&
-           p->in[1] * p->in[2] <= IM2COL_GATHER_IN && p->kernel[1] * p->kernel[2] <= RT_CONV_SMALL_TAPS && r0 == 0 &&
-           nr == p->out[1];
-}
-static inline void im2col_block_small(const RtConvParams *p, int64_t cin_g, const float *restrict x,
-                                      float *restrict col, int64_t ld)
-{
-    const int64_t IH = p->in[1], IW = p->in[2], OW = p->out[2], KW = p->kernel[2];
-    const int64_t plane = IH * IW, P = p->out[1] * OW, taps = p->kernel[1] * KW;
-    int32_t at[RT_CONV_SMALL_TAPS][IM2COL_GATHER_OUT];
-    for (int64_t t = 0; t < taps; t++)
-        for (int64_t j = 0; j < P; j++) {
-            const int64_t ih = j / OW * p->stride[1] - p->pad[1] + t / KW * p->dilation[1];
-            const int64_t iw = j % OW * p->stride[2] - p->pad[2] + t % KW * p->dilation[2];
-            at[t][j] = (int32_t)(ih >= 0 && ih < IH && iw >= 0 && iw < IW ? ih * IW + iw : plane);
-        }
-    float tbl[IM2COL_GATHER_IN + 1];
-    tbl[plane] = 0.0f;
-    float *row = col;
-    for (int64_t ic = 0; ic < cin_g; ic++) {
-        memcpy(tbl, x + ic * plane, (size_t)plane * sizeof(float));
-        for (int64_t t = 0; t < taps; t++, row += ld)
-            for (int64_t j = 0; j < P; j++)
-                row[j] = tbl[at[t][j]];
-    }
-}
-
-/* ... where the output is as wide as the input at stride 1 (4x4 and 7x7 layers, padding 1), output
- * j of tap (kh, kw) reads input j + (kh * DH - PH) * IW + kw * DW - PW: each row of the column
- * matrix is a run of a zero-bordered copy of the plane, its columns past the edge masked off, read
- * in whole vectors (the gather took a 4x4 layer of 128 channels 3.8 of its 23 us). Only where the
- * border (IM2COL_RUN_BORDER floats each side) covers every shift. */
-#define IM2COL_RUN_BORDER 64
-typedef float im2col_v16 __attribute__((vector_size(64), aligned(4), may_alias));
-typedef int32_t im2col_i16 __attribute__((vector_size(64), aligned(4), may_alias));
-static inline bool im2col_small_runs(const RtConvParams *p)
-{
-    const int64_t IW = p->in[2], lead = p->pad[1] * IW + p->pad[2];
-    const int64_t trail = ((p->kernel[1] - 1) * p->dilation[1] - p->pad[1]) * IW + (p->kernel[2] - 1) * p->dilation[2] -
-                          p->pad[2] + (p->out[1] - p->in[1]) * IW; /* the last read past the plane */
-    return p->stride[1] == 1 && p->stride[2] == 1 && p->out[2] == IW && p->kernel[2] <= 8 && lead >= 0 &&
-           lead <= IM2COL_RUN_BORDER && trail <= IM2COL_RUN_BORDER;
-}
-static inline void im2col_block_small_runs(const RtConvParams *p, int64_t cin_g, const float *restrict x,
-                                           float *restrict col, int64_t ld)
-{
-    const int64_t IW = p->in[2], KW = p->kernel[2], plane = p->in[1] * IW, P = p->out[1] * IW, taps = p->kernel[1] * KW;
-    const int64_t whole = P / 16 * 16;
-    int32_t valid[8][IM2COL_GATHER_OUT + 16]; /* per kernel column: -1 where output j reads inside the row */
-    for (int64_t kw = 0; kw < KW; kw++)
-        for (int64_t j = 0; j < (P + 15) / 16 * 16; j++) {
-            const int64_t iw = j % IW + kw * p->dilation[2] - p->pad[2];
-            valid[kw][j] = iw >= 0 && iw < IW ? -1 : 0;
-        }
-    float buf[IM2COL_RUN_BORDER + IM2COL_GATHER_IN + IM2COL_RUN_BORDER];
-    memset(buf, 0, sizeof buf);
-    float *const copy = buf + IM2COL_RUN_BORDER;
-    float *row = col;
-    for (int64_t ic = 0; ic < cin_g; ic++) {
-        memcpy(copy, x + ic * plane, (size_t)plane * sizeof(float));
-        for (int64_t t = 0; t < taps; t++, row += ld) {
-            const int64_t kh = t / KW, kw = t % KW;
-            const float *src = copy + (kh * p->dilation[1] - p->pad[1]) * IW + kw * p->dilation[2] - p->pad[2];
-            int64_t j = 0;
-            for (; j < whole; j += 16)
-                *(im2col_v16 *)(row + j) = (im2col_v16)(*(const im2col_i16 *)(src + j) & *(const im2col_i16 *)&valid[kw][j]);
-            for (; j < P; j++)
-                row[j] = valid[kw][j] ? src[j] : 0.0f;
-        }
-    }
-}
-
 /* One group of one image: rows (ic, kd, kh, kw) of the column matrix for output rows [r0, r0+nr),
  * each nr*OW long and ld apart. x points at the group's first input channel. */
 static inline void im2col_block(const RtConvParams *p, int64_t cin_g, const float *restrict x, float *restrict col,
                                 int64_t r0, int64_t nr, int64_t ld)
 {
     if (im2col_small(p, r0, nr)) {
-        if (im2col_small_runs(p))
-            im2col_block_small_runs(p, cin_g, x, col, ld);
-        else
-            im2col_block_small(p, cin_g, x, col, ld);
+        im2col_small_image(p, cin_g, x, col, ld);
         return;
     }
     if (p->in[0] == 1 && p->out[0] == 1 && p->kernel[0] == 1 && p->stride[1] == 1 && p->stride[2] == 1 &&
