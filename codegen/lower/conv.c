@@ -391,7 +391,7 @@ static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
  * transforms the bf16 GEMM takes whole (rt_gemm_whole_a: at most RT_GEMM_MC rows). */
 void cg_conv_winograd_chunks(RtConvParams *p, int threads)
 {
-    cg_conv_split_channels(p, p->c_out, rt_conv_winograd_blocks(p), threads);
+    cg_conv_split_for_threads(p, p->c_out, rt_conv_winograd_blocks(p), threads);
     int64_t chunk = p->c_split > 1 ? p->c_chunk : p->c_out;
     if (p->use_blas == RT_GEMM_BF16 && !rt_gemm_whole_a(chunk, p->c_in, RT_GEMM_MR)) {
         const int64_t fit = RT_GEMM_WHOLE_A_FLOATS / p->c_in / 16 * 16;

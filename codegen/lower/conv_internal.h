@@ -27,6 +27,9 @@ int64_t cg_conv_images_per_block(const RtConvParams *p, int64_t k);
  * GEMM computes C^T. */
 void cg_conv_split_channels(RtConvParams *p, int64_t cout_g, int64_t base, int threads);
 void cg_conv_sliver_chunks(RtConvParams *p, int64_t cout_g, int64_t cols, int64_t k);
+/* (conv_split.c) The fewest chunks that give each thread an item where `base` items are fewer than
+ * the threads (Winograd's); else cg_conv_split_channels's. */
+void cg_conv_split_for_threads(RtConvParams *p, int64_t cout_g, int64_t base, int threads);
 /* (conv_split.c) Where base items of im2col or the direct kernel (blocks of `cols` columns, the last
  * of every n_blocks `last`; K = k) are fewer than 4 a thread: the channel chunks that share them
  * out most evenly. And a 1x1 convolution's chunks (pixels columns, cin_g channels in), likewise. */

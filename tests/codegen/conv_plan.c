@@ -93,6 +93,20 @@ Test(conv, one_thread_no_chunks)
                  (long long)p.c_split);
 }
 
+/* A batch-1 Winograd layer of one block on 2 threads goes in 2 chunks, one a thread (each task
+ * multiplies its block's transformed input by every chunk it takes: 8 chunks of 32 read it 4 times
+ * a thread). */
+Test(conv, winograd_one_block_one_chunk_a_thread)
+{
+    ConvCase c = {"w", 2, 1, 256, 256, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    char k[64];
+    RtConvParams p;
+    cr_expect_str_eq(lower_case(&c, 0, 2, k, sizeof k, &p), "rt_conv_winograd_f32");
+    cr_expect_eq(rt_conv_winograd_blocks(&p), 1);
+    cr_expect_eq(p.c_split, 2, "chunks of %lld", (long long)p.c_chunk);
+    cr_expect_eq(p.c_chunk, 128);
+}
+
 /* Batch-1 1x1 convolutions on 2 threads (ResNet-50's 14x14 and 28x28 layers among them) go in
  * items that share the work out evenly: the heavier thread's items, claimed as the pool hands them
  * out, at most 56% of all (196 columns of 256 channels had gone in items of 96, 96 and 64
