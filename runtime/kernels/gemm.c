@@ -126,6 +126,51 @@ UKR_ROWS(3)
 
 typedef void (*UkrFn)(UKR_ARGS);
 
+/* The last n <= RT_GEMM_THIN columns of a tile of MR rows: a k step loads MR floats of A as one
+ * vector and broadcasts n of B, where the 16-wide edge kernel broadcasts MR of A for its one vector
+ * of B and is bound by those loads (the 49th tile of a Winograd block, N = 49, took 27% of the
+ * products' time; 196 pixels end in 4). */
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
+static inline __attribute__((always_inline)) void thin_body(const int n, int64_t kc, const float *restrict a,
+                                                             const float *restrict b, int64_t bstride,
+                                                             float *restrict c, int64_t ldc, float beta)
+{
+    v8f acc[RT_GEMM_THIN];
+    RT_UNROLL
+    for (int j = 0; j < n; j++)
+        acc[j] = (v8f){0};
+    for (int64_t k = 0; k < kc; k++) {
+        __builtin_prefetch(a + 64 * MR);
+        const v8f av = *(const v8f_u *)a;
+        RT_UNROLL
+        for (int j = 0; j < n; j++)
+            acc[j] = VFMA(av, (v8f){0} + b[j], acc[j]);
+        a += MR;
+        b += bstride;
+    }
+    RT_UNROLL
+    for (int j = 0; j < n; j++)
+        RT_NOVEC
+        for (int i = 0; i < MR; i++)
+            c[i * ldc + j] = beta == 0.0f ? acc[j][i] : acc[j][i] + beta * c[i * ldc + j];
+}
+#define THIN(N_)                                                                   \
+    __attribute__((noinline)) void rt_gemm_ukr_thin##N_(UKR_ARGS);                 \
+    __attribute__((noinline)) void rt_gemm_ukr_thin##N_(UKR_ARGS)                  \
+    {                                                                              \
+        (void)m, (void)n, (void)b_rows;                                            \
+        thin_body(N_, kc, a, b, bstride, c, ldc, beta);                            \
+    }
+THIN(1)
+THIN(2)
+THIN(3)
+THIN(4)
+static inline UkrFn thin_for(int n)
+{
+    return n == 1 ? rt_gemm_ukr_thin1 : n == 2 ? rt_gemm_ukr_thin2 : n == 3 ? rt_gemm_ukr_thin3 : rt_gemm_ukr_thin4;
+}
+
 /* The variant for a rows x (16 nv) tile; rows and nv are constants at specialized call sites, so
  * only the variants a module uses end up in it. */
 static inline UkrFn ukr_for(int rows, int nv, int offsets)
@@ -162,7 +207,9 @@ typedef struct GemmPlan {
     PackBFn pack_b;
     UkrFn full, n_edge, m_edge, corner;
     int direct_b; /* full slivers of B are read where they lie (B not transposed), not packed; so is
-                     the last, narrower one where it is whole vectors wide and B's rows plain strides */
+                     the last, narrower one where it is whole vectors wide or thin, and B's rows plain
+                     strides */
+    int thin;     /* the last columns (at most RT_GEMM_THIN) go through rt_gemm_ukr_thin* */
     const int32_t *b_rows; /* row k of B starts at B + b_rows[k] (rt_gemm_f32_rows; direct_b set) */
     const int32_t *bt_rows; /* column j of op(B) starts at B + bt_rows[j] (rt_gemm_f32_bt_rows) */
     const float *packed_a; /* A packed ahead of time (rt_gemm_pack_a): its blocks of K are */
@@ -279,7 +326,7 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
             const int edge = jr == n_full, width = edge ? w_rem : nr, n = edge ? n_rem : nr;
             for (int64_t pc = 0; pc < K; pc += kcb) {
                 const int64_t kc = K - pc < kcb ? K - pc : kcb;
-                const int direct = plan->direct_b && (!edge || (n_rem % 16 == 0 && !plan->b_rows));
+                const int direct = plan->direct_b && (!edge || ((n_rem % 16 == 0 || plan->thin) && !plan->b_rows));
                 const int32_t *rows;
                 const float *b = b_sliver(plan, B, ldb, pc, jr, n, width, kc, direct, pb, &rows);
                 /* the block after this one, when it is read in place too */
@@ -323,7 +370,7 @@ __attribute__((noinline)) void rt_gemm_run(const GemmPlan *plan, int64_t M, int6
             }
             if (n_rem) {
                 const int32_t *rows;
-                const int direct = plan->direct_b && n_rem % 16 == 0 && !plan->b_rows;
+                const int direct = plan->direct_b && (n_rem % 16 == 0 || plan->thin) && !plan->b_rows;
                 const float *b = b_sliver(plan, B, ldb, pc, n_full, n_rem, w_rem, kc, direct, pb, &rows);
                 const NextSliver none = {NULL, 0, 0, 0};
                 rt_gemm_sliver_times_block(plan->n_edge, plan->corner, mr, kc, pa_blk, tiles, m_edge, b,
@@ -367,14 +414,16 @@ __attribute__((noinline)) void rt_gemm_store_t(const float *restrict ct, int64_t
 static inline GemmPlan plan_for(int trans_a, int trans_b, int64_t M, int64_t N, int narrow, int offsets)
 {
     const int mr = narrow ? RT_GEMM_MR_N : MR, nr = narrow ? RT_GEMM_NR_N : NR, nv = nr / 16;
-    const int m_rem = (int)(M % mr), nv_rem = (int)(N % nr + 15) / 16;
+    const int m_rem = (int)(M % mr), nv_rem = (int)(N % nr + 15) / 16, n_rem = (int)(N % nr);
+    const int thin = mr == MR && n_rem > 0 && n_rem <= RT_GEMM_THIN;
     return (GemmPlan){
         .mr = mr,
         .nr = nr,
         .pack_a = trans_a ? rt_gemm_pack_a_t : rt_gemm_pack_a_n,
         .pack_b = trans_b ? rt_gemm_pack_b_t : rt_gemm_pack_b_n,
         .full = M >= mr && N >= nr ? ukr_for(mr, nv, offsets) : NULL,
-        .n_edge = M >= mr && nv_rem ? ukr_for(mr, nv_rem, 0) : NULL,
+        .n_edge = M >= mr && nv_rem ? (thin ? thin_for(n_rem) : ukr_for(mr, nv_rem, 0)) : NULL,
+        .thin = thin,
         .m_edge = m_rem && N >= nr ? ukr_for(m_rem, nv, offsets) : NULL,
         .corner = m_rem && nv_rem ? ukr_for(m_rem, nv_rem, 0) : NULL,
     };

@@ -20,6 +20,7 @@ enum { RT_GEMM_BUILTIN = 0, RT_GEMM_OPENBLAS = 1, RT_GEMM_BUILTIN_NARROW = 2, RT
  * RT_GEMM_KC; a block of A is at most RT_GEMM_MC rows (a multiple of both tile heights). */
 #define RT_GEMM_MR 8
 #define RT_GEMM_NR 48
+#define RT_GEMM_THIN 4 /* a last sliver this narrow goes through the thin edge kernels */
 #define RT_GEMM_MR_N 6
 #define RT_GEMM_NR_N 16
 #define RT_GEMM_KC 256
