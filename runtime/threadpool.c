@@ -39,6 +39,7 @@ typedef struct {
     int n_workers;                   /* started so far */
     int wanted;                      /* threads to use, caller included; 0 = all cores */
     atomic_llong spin_ns;            /* how long an idle worker spins before it sleeps */
+    atomic_int caller_cpu;           /* the CPU the caller posted the current job from */
     uint64_t start_generation[RT_MAX_THREADS]; /* the job before a worker's first one */
 } Pool;
 
@@ -111,6 +112,20 @@ static void run_tasks(int32_t thread)
     in_task = false;
 }
 
+/* Whether this thread runs on the core the caller posted the current job from. A worker woken from
+ * its sleep can be placed there (the waker's core) rather than on its own idle one; spinning or
+ * taking a task there, it and the caller took turns on one core: MobileNetV2 at batch 1, run 3 at a
+ * time 50 ms apart, took 6.5-8.8 ms in a fifth of its runs against 2.1 (a join in 40 was on the
+ * caller's core). It yields instead until the scheduler moves one of them. */
+static bool on_caller_cpu(void)
+{
+#if defined(__linux__)
+    return sched_getcpu() == atomic_load_explicit(&pool.caller_cpu, memory_order_relaxed);
+#else
+    return false;
+#endif
+}
+
 static void *worker(void *arg)
 {
     int index = (int)(intptr_t)arg;
@@ -118,11 +133,18 @@ static void *worker(void *arg)
     uint64_t seen = pool.start_generation[index];
     for (;;) {
         uint64_t g;
+        bool check = false; /* whether to look at the core before joining (on_caller_cpu) */
         const long long spin_ns = atomic_load_explicit(&pool.spin_ns, memory_order_relaxed);
         const long long until = spin_ns > 0 ? now_ns() + spin_ns : 0;
         for (int spins = 1; (g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen; spins++) {
-            if (spins % 64 == 0 && now_ns() >= until) /* the clock read every ~1.5 us of pauses */
-                break;
+            if (spins % 64 == 0) { /* the clock read every ~1.5 us of pauses */
+                if (now_ns() >= until)
+                    break;
+                if (on_caller_cpu()) {
+                    sched_yield();
+                    check = true;
+                }
+            }
             cpu_relax();
         }
         if (g == seen) {
@@ -130,8 +152,13 @@ static void *worker(void *arg)
             while ((g = atomic_load(&pool.generation)) == seen)
                 pthread_cond_wait(&pool.wake, &pool.lock);
             pthread_mutex_unlock(&pool.lock);
+            check = true;
         }
         seen = g;
+        if (check && on_caller_cpu()) { /* the caller's core: leave the job to it (on_caller_cpu) */
+            sched_yield();
+            continue;
+        }
         if (index < atomic_load(&pool.active_workers) && join(g)) {
             run_tasks((int32_t)index + 1);
             atomic_fetch_sub_explicit(&pool.job, 1, memory_order_release);
@@ -194,6 +221,9 @@ void rt_parallel_for(int64_t n_tasks, int32_t max_threads, RtTaskFn fn, void *ct
     atomic_store(&pool.next_task, 0);
     atomic_store(&pool.done_tasks, 0);
     atomic_store(&pool.active_workers, helpers);
+#if defined(__linux__)
+    atomic_store_explicit(&pool.caller_cpu, sched_getcpu(), memory_order_relaxed);
+#endif
     uint64_t gen = atomic_load(&pool.generation) + 1;
     atomic_store_explicit(&pool.job, (gen & 0xffffffffu) << 32, memory_order_release); /* open, nobody in */
     pthread_mutex_lock(&pool.lock);

@@ -119,3 +119,32 @@ Test(threadpool, slow_workers_send_jobs_to_the_caller)
     rt_set_spin_us(0);
     rt_set_num_threads(0);
 }
+
+#if defined(__linux__)
+#include <sched.h>
+
+/* A caller and its worker confined to one core, the worker asleep between jobs: it wakes on the
+ * caller's core each time and leaves the job to the caller (threadpool.c's on_caller_cpu); every
+ * task still runs once. */
+Test(threadpool, one_core_shared_with_the_caller)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0); /* before the worker starts: it inherits it */
+    rt_set_num_threads(2);
+    rt_set_spin_us(-1); /* asleep between jobs */
+    static Work w;
+    for (int job = 0; job < 40; job++) {
+        for (int i = 0; i < 64; i++)
+            atomic_store(&w.counts[i], 0);
+        rt_parallel_for(64, 0, count_task, &w);
+        for (int i = 0; i < 64; i++)
+            cr_assert_eq(atomic_load(&w.counts[i]), 1, "job %d: task %d ran %d times", job, i,
+                         atomic_load(&w.counts[i]));
+        usleep(1000);
+    }
+    rt_set_spin_us(0);
+    rt_set_num_threads(0);
+}
+#endif
