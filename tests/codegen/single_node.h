@@ -67,6 +67,7 @@ static inline SdStatus sn_run(IrOp op, const SnOperand *ops, int n_ops, SdDType 
     ir_graph_add_output(g, n->outputs[0]);
     SdOptions opt = sd_options_default();
     opt.verify = true;
+    opt.threads = 2; /* the plans for threads (channel chunks, blocks a thread) whatever the machine's cores */
     SdStatus st = sd_optimize(g, &opt, NULL, NULL, NULL, err);
     SdModel *m = NULL;
     if (st == SD_OK)
