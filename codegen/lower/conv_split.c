@@ -39,20 +39,22 @@ static bool chunks_for(RtConvParams *q, int64_t cout_g, int64_t want)
     return q->c_split > 1;
 }
 
-/* The fewest chunks (at least 32 channels) that give each thread an item where `base` items are
- * fewer than the threads; else cg_conv_split_channels's. Winograd's items: each task transforms its
- * block's input once and multiplies it by every chunk it takes, so a task of four chunks of 32
- * read the transformed input (400-800 KB at batch 1) four times where one of 128 reads it once:
- * batch 1, 2 threads, alone, 128 channels on 28x28 0.264 -> 0.225 ms, 256 on 14x14 0.367 -> 0.327,
- * 512 on 7x7 0.367 -> 0.350. */
+/* The fewest chunks (whole vectors, 16 channels at least) that give each thread an item where
+ * `base` items are fewer than the threads; else cg_conv_split_channels's. Winograd's items: each
+ * task transforms its block's input once and multiplies it by every chunk it takes, so a task of
+ * four chunks of 32 read the transformed input (400-800 KB at batch 1) four times where one of 128
+ * reads it once: batch 1, 2 threads, alone, 128 channels on 28x28 0.264 -> 0.225 ms, 256 on 14x14
+ * 0.367 -> 0.327, 512 on 7x7 0.367 -> 0.350. Down to 32 channels in 2 chunks of 16 rather than
+ * blocks of tile rows (winograd_rows_per_block), which cut a 14x14 layer's 7 tile rows 4 + 3: 32
+ * channels 9.4 -> 8.7 us. */
 void cg_conv_split_for_threads(RtConvParams *p, int64_t cout_g, int64_t base, int threads)
 {
-    if (threads < 2 || base >= threads || cout_g < 64) {
+    if (threads < 2 || base >= threads || cout_g < 32) {
         cg_conv_split_channels(p, cout_g, base, threads);
         return;
     }
     const int64_t want = (threads + base - 1) / base;
-    chunks_for(p, cout_g, want < cout_g / 32 ? want : cout_g / 32);
+    chunks_for(p, cout_g, want < cout_g / 16 ? want : cout_g / 16);
 }
 
 /* Where the GEMM of a chunk (cols columns, K = k) computes C^T, the channels are the columns of C^T:

@@ -195,7 +195,9 @@ static const ConvCase cases[] = {
     {"direct_s2_rows_of_7", 2, 6, 12, 20, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
     /* batch 1, few channels: a block of rows for each thread (direct), of tile rows (Winograd) */
     {"direct_s2_rows_per_thread", 2, 1, 16, 32, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
-    {"winograd_blocks_per_thread", 2, 1, 32, 32, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"winograd_blocks_per_thread", 2, 1, 16, 16, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    /* ... and with 32 channels, two chunks of 16 */
+    {"winograd_chunks_of_16", 2, 1, 32, 32, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     /* a 1x1 conv split into chunks */
     {"packed_pointwise_chunks", 2, 1, 40, 100, 1, {12, 12}, {1, 1}, {1, 1}, {1, 1}, {0}, .bias = true},
     /* a 1x1 conv over more columns than one block before its epilogue (and a last, shorter block) */

@@ -20,9 +20,10 @@ Test(conv, direct_where_planned)
     cr_expect_str_eq(lowered_kernel(&five, 0, k, sizeof k), "rt_conv_gemm_f32");
 }
 
-/* The Fashion-MNIST student's batch-1 layers of few channels on 14x14 outputs are shared out over
- * 2 threads: the 16 -> 32 stride-2 layer in two blocks of 7 rows (direct), the 32 -> 32 one in two
- * blocks of tile rows (Winograd); on one thread each stays whole. */
+/* The Fashion-MNIST student's batch-1 layers of few channels are shared out over 2 threads: the
+ * 16 -> 32 stride-2 layer in two blocks of 7 rows (direct), the 32 -> 32 one on 14x14 in two chunks
+ * of 16 channels, a 16 -> 16 one on 14x14 in two blocks of tile rows (Winograd); on one thread each
+ * stays whole. */
 Test(conv, small_batch1_layers_shared_by_two_threads)
 {
     char k[64];
@@ -34,8 +35,16 @@ Test(conv, small_batch1_layers_shared_by_two_threads)
     cr_expect_eq(p.rows_per_block, 14);
     ConvCase wg = {"wg", 2, 1, 32, 32, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
     cr_assert_str_eq(lower_case(&wg, 0, 2, k, sizeof k, &p), "rt_conv_winograd_f32");
-    cr_expect_eq(rt_conv_winograd_blocks(&p), 2);
+    cr_expect_eq(rt_conv_winograd_blocks(&p), 1);
+    cr_expect_eq(p.c_split, 2, "chunks of %lld", (long long)p.c_chunk);
+    cr_expect_eq(p.c_chunk, 16);
     lower_case(&wg, 0, 1, k, sizeof k, &p);
+    cr_expect_eq(rt_conv_winograd_blocks(&p), 1);
+    cr_expect_leq(p.c_split, 1);
+    ConvCase w16 = {"w16", 2, 1, 16, 16, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    cr_assert_str_eq(lower_case(&w16, 0, 2, k, sizeof k, &p), "rt_conv_winograd_f32");
+    cr_expect_eq(rt_conv_winograd_blocks(&p), 2);
+    lower_case(&w16, 0, 1, k, sizeof k, &p);
     cr_expect_eq(rt_conv_winograd_blocks(&p), 1);
 }
 
