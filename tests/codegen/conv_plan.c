@@ -75,31 +75,35 @@ Test(conv, depthwise_lanes_where_planned)
     cr_expect_eq(rt_conv_depthwise_lanes_rows(&p), 0);
 }
 
+/* Case c on `threads` threads goes through im2col and C^T against weights packed transposed, in
+ * `split` chunks of `chunk` channels (chunk 0: any). */
+static void expect_transposed(const ConvCase *c, int threads, int64_t split, int64_t chunk)
+{
+    char k[64];
+    RtConvParams p;
+    cr_expect_str_eq(lower_case(c, 0, threads, k, sizeof k, &p), "rt_conv_gemm_f32", "%s on %d", c->name, threads);
+    cr_expect_eq(p.packed_w, RT_CONV_PACKED_T, "%s on %d", c->name, threads);
+    cr_expect_eq(p.c_split > 1 ? p.c_split : 1, split, "%s on %d: chunks of %lld", c->name, threads,
+                 (long long)p.c_chunk);
+    if (chunk)
+        cr_expect_eq(p.c_chunk, chunk, "%s on %d", c->name, threads);
+}
+
 /* Batch-1 layers of 7x7 outputs (C^T against weights packed transposed) share their channels out
  * evenly on 2 threads, in chunks that need not be whole slivers: 64 + 64 channels, not 48 + 80. */
 Test(conv, transposed_chunks_balanced)
 {
     ConvCase c = {"t", 2, 1, 32, 128, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true};
-    char k[64];
-    RtConvParams p;
-    cr_expect_str_eq(lower_case(&c, 0, 2, k, sizeof k, &p), "rt_conv_gemm_f32");
-    cr_expect_eq(p.packed_w, RT_CONV_PACKED_T);
-    cr_expect_eq(p.c_split, 2, "chunks of %lld", (long long)p.c_chunk);
-    cr_expect_eq(p.c_chunk, 64);
+    expect_transposed(&c, 2, 2, 64);
 }
 
 /* On one thread a batch-1 layer is one item, whole (chunks repeat its im2col for nothing); a 4x4
  * one, whose GEMM is one vector wide, computes C^T against weights packed transposed. */
 Test(conv, one_thread_no_chunks)
 {
-    ConvCase c = {"t", 2, 1, 128, 128, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
-    char k[64];
-    RtConvParams p;
-    cr_expect_str_eq(lower_case(&c, 0, 1, k, sizeof k, &p), "rt_conv_gemm_f32");
-    cr_expect_eq(p.packed_w, RT_CONV_PACKED_T);
-    cr_expect_leq(p.c_split, 1, "chunks of %lld", (long long)p.c_chunk);
-    cr_expect_eq(lower_case(&c, 0, 2, k, sizeof k, &p) != NULL && p.c_split == 2, true, "2 threads: %lld chunks",
-                 (long long)p.c_split);
+    ConvCase c = {"t4", 2, 1, 128, 128, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    expect_transposed(&c, 1, 1, 0);
+    expect_transposed(&c, 2, 2, 0);
 }
 
 /* A batch-1 Winograd layer of one block on 2 threads goes in 2 chunks, one a thread (each task
