@@ -10,9 +10,10 @@
  * every MR x NR tile of C against the sliver with MR x NR/16 vector accumulators: 8 x 48 (24 of 32
  * AVX-512 registers) or, for targets without 512-bit vectors, 6 x 16 (12 of 16 AVX2 registers,
  * 24 of 32 NEON ones). Edge tiles (M % MR rows, N % NR columns) have their own variants with fewer
- * rows or vectors, so only lanes of the last vector of a row are ever wasted; and when N is so
- * narrow that those would be many (7x7 images: N = 49), C^T = op(B)^T op(A)^T is computed instead
- * and transposed into C.
+ * rows or vectors, so only lanes of the last vector of a row are ever wasted, and the last 1 to 4
+ * columns their thin kernels (A's rows in the vector lanes); when N is so narrow that those would
+ * be many (7x7 images: N = 49), or is one vector, C^T = op(B)^T op(A)^T is computed instead and
+ * transposed into C.
  *
  * rt_gemm_f32 is inlined at every call site with constant sizes, transposes, alpha and beta, where
  * it decides the strategy and picks the packing routines and micro-kernels; everything else is
