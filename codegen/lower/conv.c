@@ -323,7 +323,8 @@ static bool packable_t(const IrNode *n, const CgLowerOptions *opt, RtConvParams 
 
 /* Tile rows per block of p's tile (2 or 4) not in lanes: about block_tiles tiles, at most the
  * batch's; with too few channels for chunks (cg_conv_split_for_threads: under 32) and too few tiles
- * for blocks, a block for each thread (a 28x28 16 -> 16 layer at batch 1 ran on one thread) */
+ * for blocks, a block for each thread (a 14x14 32 -> 32 layer at batch 1, before chunks of 16 took
+ * it, ran on one thread: 0.017-0.019 -> 0.012-0.014 ms) */
 static int64_t winograd_rows_per_block(const RtConvParams *p, const CgLowerOptions *opt, int64_t block_tiles)
 {
     const int64_t t = rt_conv_winograd_tile(p), tw = (p->out[2] + t - 1) / t, rows = rt_conv_winograd_tile_rows(p);

@@ -44,7 +44,7 @@ static inline int64_t rt_gemm_padded_cols(int64_t n)
  * floats of workspace, each then transposed into C): when N is narrow enough that the vectors of
  * its last sliver would leave over 5% more lanes idle than M's would, or N is one vector and M at
  * least two: a tile one vector wide loads an element of A for every product, which the loads cannot
- * keep up with (a 4x4 layer of 128 channels, 128 x 16 x 1152: 18 -> 15 us in the GEMM). */
+ * keep up with (a 4x4 layer of 128 channels, 128 x 16 x 1152: 18 -> 16 us in the GEMM). */
 #define RT_GEMM_T_FLOATS (1 << 16)
 static inline int rt_gemm_transposed(int64_t M, int64_t N, int64_t K)
 {
