@@ -16,7 +16,8 @@
 /* bf16                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Whether code generation computes convolution n by Winograd's F(2x2, 3x3) with bf16 products (2-D,
+/* Whether code generation computes convolution n by Winograd's F(2x2, 3x3) or F(4x4, 3x3) (which
+ * codegen/lower/conv.c picks from the same sizes as in f32) with bf16 products (2-D,
  * the rule of ir/winograd.h, `winograd` not disabled): then it stays an f32 Conv, which code
  * generation lowers so, its weights' transforms packed as bf16 pairs. */
 static bool winograd_bf16(const QCtx *c, const IrNode *n)

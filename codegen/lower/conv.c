@@ -364,19 +364,16 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
  * about WINOGRAD4_BLOCK_TILES 4x4 tiles. Its transformed weights take 36/16 of F(2x2)'s: at batch 1
  * on 14x14 outputs (16 tiles) it gained little (ResNet-18's 256-channel layers 0.357 -> 0.33-0.35
  * ms) for 5.2 MB more a layer, which put ResNet-18's and ResNet-50's peak memory above ONNX
- * Runtime's (250 against 230 MB, 360 against 335), so it needs WINOGRAD4_MIN_TILES tiles. */
+ * Runtime's (250 against 230 MB, 360 against 335), so it needs WINOGRAD4_MIN_TILES tiles. With bf16
+ * products alike: until now layers of at most 64 input channels took F(4x4) in f32 and the others
+ * F(2x2) with bf16 products; F(4x4) with bf16 products took ResNet-18 from 16.4 to 15.1 ms at batch
+ * 1 and from 482 to 413 at batch 32 (1 thread), ResNet-50 at batch 1 41.0 -> 40.0, the Fashion-MNIST
+ * teacher at 256 226 -> 216, its rounding in docs/cli.md (`--precision`). */
 #define WINOGRAD4_BLOCK_TILES 112
 #define WINOGRAD4_MIN_TILES 48
-/* Input channels up to which a convolution of --precision bf16 runs F(4x4, 3x3) in f32 where that
- * applies rather than F(2x2, 3x3) with bf16 products: F(4x4) multiplies 36 points for 16 outputs,
- * F(2x2) 16 for 4, and with 64 channels the bf16 products gained less than that (ResNet's first
- * stage, 64 channels on 56x56, 1 thread: 0.382-0.407 against 0.394-0.441 ms at batch 1, 2.51 against
- * 2.78 at batch 8; with 128 channels on 28x28 bf16 was 0-7% faster). */
-#define WINOGRAD4_OVER_BF16_CHANNELS 64
 static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
 {
-    if (opt->no_winograd4 || p->use_blas != RT_GEMM_BUILTIN || rt_conv_winograd_lanes(p) || p->out[1] < 8 ||
-        p->out[2] < 8)
+    if (opt->no_winograd4 || rt_conv_winograd_lanes(p) || p->out[1] < 8 || p->out[2] < 8)
         return;
     /* few channels and tiles: blocks of a few dozen tiles, too narrow for the GEMM to gain (the
      * Fashion-MNIST teacher's 28x28 32 -> 32 layers at batch 1 0.026 -> 0.030 ms) */
@@ -445,16 +442,7 @@ static bool lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvPar
     if (n->op != IR_OP_CONV || !w || w->dtype != SD_DT_F32 || (constant && !opt->pack_weights) ||
         (!constant && p->use_blas == RT_GEMM_BF16) || !cg_conv_winograd_plan(p, opt))
         return false;
-    if (constant && p->use_blas == RT_GEMM_BF16 && p->c_in <= WINOGRAD4_OVER_BF16_CHANNELS) {
-        RtConvParams f32 = *p;
-        f32.use_blas = RT_GEMM_BUILTIN;
-        if (cg_conv_winograd_plan(&f32, opt)) {
-            winograd4_plan(&f32, opt);
-            if (f32.winograd_tile == 4)
-                *p = f32;
-        }
-    }
-    if (constant && p->winograd_tile != 4) /* planned above where it takes the f32 route */
+    if (constant)
         winograd4_plan(p, opt);
     cg_conv_winograd_chunks(p, opt->threads);
     if (constant) {

@@ -4,7 +4,8 @@
  * 36 products per input channel for 16 outputs, where F(2x2, 3x3) takes 64 (conv_winograd.c) and the
  * direct sum 144. The transforms multiply by 2, 4, 5, 8 and 1/6, 1/12, 1/24 (Lavin and Gray's points
  * 0, 1, -1, 2, -2 and infinity), so rounding grows more than in F(2x2): the weights are transformed
- * in double, once, at compile time (constant weights only; a training step keeps F(2x2)). */
+ * in double, once, at compile time (constant weights only; a training step keeps F(2x2)). Its
+ * products are f32, or bf16 with --precision bf16 (rt_winograd_point_products). */
 #include "runtime/kernels/conv.h"
 #include "runtime/kernels/conv_internal.h"
 #include "runtime/kernels/conv_rows.h"

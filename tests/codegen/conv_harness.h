@@ -79,8 +79,9 @@ static inline IrGraph *conv_graph(const ConvCase *c, const float *w, const float
     return g;
 }
 
-/* lower_case's choices to leave out: Winograd's kernels (true), F(4x4, 3x3) only */
-enum { PLAN_NO_WINOGRAD = 1, PLAN_NO_WINOGRAD4 = 2 };
+/* lower_case's choices to leave out: Winograd's kernels (true), F(4x4, 3x3) only; PLAN_BF16 adds
+ * one: products in bf16 (as --precision bf16 leaves Winograd's convolutions) */
+enum { PLAN_NO_WINOGRAD = 1, PLAN_NO_WINOGRAD4 = 2, PLAN_BF16 = 4 };
 
 /* The kernel the lowering picks for case c's convolution (shapes inferred first) on `threads`
  * threads, and its parameters (params may be NULL); `without`: PLAN_* bits */
@@ -97,7 +98,8 @@ static inline const char *lower_case(const ConvCase *c, int without, int threads
     SdError err = {0};
     cr_assert_eq(sd_optimize(g, &opt, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
     CgLowerOptions lo = {.gemm = CG_GEMM_BUILTIN, .pack_weights = true, .no_winograd = without & PLAN_NO_WINOGRAD,
-                          .no_winograd4 = (without & PLAN_NO_WINOGRAD4) != 0, .threads = threads};
+                          .no_winograd4 = (without & PLAN_NO_WINOGRAD4) != 0,
+                          .bf16_products = (without & PLAN_BF16) != 0, .threads = threads};
     buf[0] = 0;
     for (int i = 0; i < ir_graph_num_nodes(g); i++) {
         IrNode *node = ir_graph_node(g, i);

@@ -154,7 +154,7 @@ Test(conv, pointwise_items_balanced)
 }
 
 /* F(4x4, 3x3) takes ResNet's 3x3 layers of 28x28 outputs or more at batch 1, and of 14x14 or more
- * at 32, in blocks of about 112 tiles; F(2x2, 3x3) the 14x14 ones at batch 1 (16 tiles), the 7x7
+ * at 32, in blocks of about 112 tiles, with f32 products and with bf16 ones; F(2x2, 3x3) the 14x14 ones at batch 1 (16 tiles), the 7x7
  * ones (outputs under 8), those in lanes (batch 32 at 7x7), and layers of few channels and tiles
  * (the Fashion-MNIST teacher's 32 -> 32 at 28x28, batch 1). */
 Test(conv, winograd4_where_planned)
@@ -178,5 +178,13 @@ Test(conv, winograd4_where_planned)
         if (shapes[i].f4)
             cr_expect_eq(p.rows_per_block, shapes[i].rows_per_block, "batch %lld, %lld channels at %lldx%lld: %lld",
                          n, cl, side, side, (long long)p.rows_per_block);
+        if (!shapes[i].f4)
+            continue;
+        /* with bf16 products the same, its transforms packed as bf16 pairs */
+        lower_case(&cc, PLAN_BF16, 2, k, sizeof k, &p);
+        cr_expect_str_eq(k, "rt_conv_winograd4_f32", "bf16: batch %lld, %lld channels at %lldx%lld", n, cl, side, side);
+        cr_expect_eq(p.use_blas, RT_GEMM_BF16, "bf16: batch %lld, %lld channels at %lldx%lld", n, cl, side, side);
+        cr_expect_eq(p.rows_per_block, shapes[i].rows_per_block, "bf16: batch %lld, %lld channels at %lldx%lld", n,
+                     cl, side, side);
     }
 }
