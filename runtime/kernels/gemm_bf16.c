@@ -6,7 +6,8 @@
  * that one 32-bit lane holds the two values one vdpbf16ps multiplies: A as [k/2][MR] lanes per
  * tile, B as [k/2][NR] lanes per sliver, K cut into blocks of even length. Sums, alpha's product
  * with A (folded before rounding) aside, and beta * C stay f32. The blocking, the C^T product for
- * narrow N and the edge tiles are gemm.c's (its header explains them); unlike there, every sliver
+ * narrow N, the edge tiles and the thin kernels of the last 1 to 4 columns are gemm.c's (its header
+ * explains them), as is the prefetch of A in the micro-kernels; unlike there, every sliver
  * of B is packed, since it must be converted, so only the strides and offsets of B differ between
  * the entry points. Built twice like qgemm.c: portable C, and with AVX512-BF16 under the suffix
  * _avx512, which code generation puts in the portable one's place on targets that have it
@@ -187,6 +188,7 @@ static inline __attribute__((always_inline)) void ukr_body(const int rows, const
             acc[i][v] = _mm512_setzero_ps();
     }
     for (int64_t q = 0; q < kq; q++) {
+        __builtin_prefetch(a + 64 * rows);
         __m512bh bv[NV];
         RT_UNROLL
         for (int v = 0; v < nv; v++)
@@ -255,6 +257,66 @@ UKR_ROWS(3)
 
 typedef void (*UkrFn)(UKR_ARGS);
 
+/* The last n <= RT_GEMM_THIN columns of a tile of MR rows, as gemm.c's thin kernels: a step loads
+ * the MR rows' pairs of A as one 256-bit vector and broadcasts the n pairs of B, where the 16-wide
+ * edge kernel broadcasts MR pairs of A for its one vector of B (a 128-channel 28x28 layer in
+ * F(4x4, 3x3), N = 49: 17.5% of its time in that edge, 1/49 of its products). */
+static inline __attribute__((always_inline)) void thin_body(const int n, int64_t kq, const uint32_t *restrict a,
+                                                             const uint32_t *restrict b, int64_t bstride,
+                                                             float *restrict c, int64_t ldc, float beta)
+{
+    float t[RT_GEMM_THIN][MR];
+#if QG_SIMD
+    __m256 acc[RT_GEMM_THIN];
+    RT_UNROLL
+    for (int j = 0; j < n; j++)
+        acc[j] = _mm256_setzero_ps();
+    for (int64_t q = 0; q < kq; q++) {
+        __builtin_prefetch(a + 64 * MR);
+        const __m256bh av = (__m256bh)_mm256_loadu_si256((const __m256i *)a);
+        RT_UNROLL
+        for (int j = 0; j < n; j++)
+            acc[j] = _mm256_dpbf16_ps(acc[j], av, (__m256bh)_mm256_set1_epi32((int)b[j]));
+        a += MR;
+        b += bstride;
+    }
+    RT_UNROLL
+    for (int j = 0; j < n; j++)
+        _mm256_storeu_ps(t[j], acc[j]);
+#else
+    RT_NOVEC
+    for (int j = 0; j < n; j++)
+        RT_NOVEC
+        for (int i = 0; i < MR; i++)
+            t[j][i] = 0.0f;
+    RT_NOVEC
+    for (int64_t q = 0; q < kq; q++) {
+        RT_NOVEC
+        for (int j = 0; j < n; j++)
+            RT_NOVEC
+            for (int i = 0; i < MR; i++)
+                t[j][i] += bf16_lo(a[i]) * bf16_lo(b[j]) + bf16_hi(a[i]) * bf16_hi(b[j]);
+        a += MR;
+        b += bstride;
+    }
+#endif
+    RT_NOVEC
+    for (int j = 0; j < n; j++)
+        RT_NOVEC
+        for (int i = 0; i < MR; i++)
+            c[i * ldc + j] = beta == 0.0f ? t[j][i] : t[j][i] + beta * c[i * ldc + j];
+}
+#define THIN(N_)                                                      \
+    static __attribute__((noinline)) void thin_##N_(UKR_ARGS)         \
+    {                                                                 \
+        (void)m, (void)n;                                             \
+        thin_body(N_, kq, a, b, bstride, c, ldc, beta);               \
+    }
+THIN(1)
+THIN(2)
+THIN(3)
+THIN(4)
+
 static inline UkrFn ukr_for(int rows, int nv)
 {
 #define CASE(R) \
@@ -287,7 +349,11 @@ static void sliver_times_block(int64_t kq, const uint32_t *pa, int64_t tiles, in
                                int width, int n, float *c, int64_t ldc, float beta)
 {
     const int nv = width / 16;
-    const UkrFn full = ukr_for(MR, nv);
+    const UkrFn full = n > RT_GEMM_THIN ? ukr_for(MR, nv)
+                       : n == 1         ? thin_1
+                       : n == 2         ? thin_2
+                       : n == 3         ? thin_3
+                                        : thin_4;
     for (int64_t t = 0; t < tiles; t++)
         full(kq, pa + t * MR * kq, pb, width, c + t * MR * ldc, ldc, beta, MR, n);
     if (m_edge)

@@ -61,7 +61,7 @@ static void check_native(GCase c, int64_t pad_a, int64_t pad_b, int64_t pad_c, i
 
 Test(gemm_bf16, native_every_remainder_transpose_and_beta)
 {
-    static const int64_t ms[] = {1, 3, 8, 13, 245}, ns[] = {1, 15, 16, 31, 48, 50, 111}, ks[] = {1, 2, 17, 33, 260, 513};
+    static const int64_t ms[] = {1, 3, 8, 13, 245}, ns[] = {1, 15, 16, 31, 48, 50, 52, 99, 111}, ks[] = {1, 2, 17, 33, 260, 513};
     int n = 0;
     for (int im = 0; im < LEN(ms); im++)
         for (int in = 0; in < LEN(ns); in++)
@@ -146,6 +146,10 @@ Test(gemm_bf16, jit_gemm_nodes_every_path)
         {rt_gemm_t_block(49) + 20, 49, 40, 0, 0, 1.0f, 0.0f},
         {2 * rt_gemm_t_block(17) + 5, 17, 70, 1, 1, 0.5f, 0.0f},
         {64, 784, 288, 0, 0, 1.0f, 0.0f},
+        /* the last 2, 3 and 4 columns through the thin kernels */
+        {24, 98, 70, 0, 0, 1.0f, 0.0f},
+        {24, 99, 40, 1, 0, 1.0f, 0.5f},
+        {40, 100, 64, 0, 1, 2.0f, 0.0f},
     };
     IrGraph *g = tgraph();
     float *a[LEN(cases)], *b[LEN(cases)], *c0[LEN(cases)], *y[LEN(cases)];
