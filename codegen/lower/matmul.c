@@ -32,6 +32,25 @@ static SdStatus add_matmul_f32(const IrNode *n, CgLowered *out, const RtMatmulPa
     return SD_OK;
 }
 
+/* A few rows against constant weights stored [K, N] (a classifier at batch 1, whose Gemm's
+ * transposed weights constant folding laid out so): the weights packed transposed at compile time,
+ * so that rt_matmul_rows_dot's dot products read each output's weights as one contiguous row. The
+ * GEMM read [K, N] in slivers a few columns wide, K rows N floats apart, from memory: MobileNetV2's
+ * 1280 -> 1000 classifier took 461 us of a batch-1 run on 1 thread, ONNX Runtime's 231. */
+static bool pack_b_transposed(const IrNode *n, const CgLowerOptions *opt, RtMatmulParams *p)
+{
+    const IrValue *b = n->inputs[1];
+    bool unbatched = true;
+    for (int i = 0; i < RT_LOOP_RANK; i++)
+        unbatched = unbatched && p->batch[i] == 1;
+    p->trans_b = 1, p->ldb = p->K; /* what rt_matmul_rows_dot asks */
+    const bool take = opt->pack_weights && unbatched && !n->attrs.matmul.trans_b && ir_value_is_constant(b) &&
+                      b->dtype == SD_DT_F32 && b->shape.rank == 2 && rt_matmul_rows_dot(p);
+    if (!take)
+        p->trans_b = 0, p->ldb = p->N;
+    return take;
+}
+
 static SdStatus lower_gemm(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
 {
     const IrValue *a = n->inputs[0], *b = n->inputs[1], *y = n->outputs[0];
@@ -126,7 +145,16 @@ SdStatus cg_lower_matmul(const IrNode *n, const CgLowerOptions *opt, CgLowered *
     memcpy(p.c_stride, strides[2], sizeof p.c_stride);
     int bufs[3] = {0, 1, cg_out(n, 0)};
     switch (a->dtype) {
-    case SD_DT_F32: return add_matmul_f32(n, out, &p, err);
+    case SD_DT_F32:
+        if (pack_b_transposed(n, opt, &p)) {
+            out->packed_operand = 1;
+            out->packed_bytes = (size_t)(p.K * p.N) * sizeof(float);
+            out->pack = rt_matmul_pack_bt;
+            SD_TRY(add_matmul_f32(n, out, &p, err));
+            out->calls[0].bufs[1] = CG_BUF_PACKED;
+            return SD_OK;
+        }
+        return add_matmul_f32(n, out, &p, err);
     case SD_DT_I64: return cg_lowered_add(out, "rt_matmul_i64", &p, sizeof p, 3, bufs, err);
     case SD_DT_I32: return cg_lowered_add(out, "rt_matmul_i32", &p, sizeof p, 3, bufs, err);
     default: return cg_unsupported_dtype(n, a, err);

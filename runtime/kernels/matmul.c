@@ -98,6 +98,17 @@ RT_RANGE_KERNEL(rt_matmul_f32_range)
     }
 }
 
+bool rt_matmul_pack_bt(const void *params, const void *b, void *dst)
+{
+    const RtMatmulParams *p = params;
+    const float *src = b;
+    float *t = dst;
+    for (int64_t k = 0; k < p->K; k++)
+        for (int64_t j = 0; j < p->N; j++)
+            t[j * p->K + k] = src[k * p->N + j];
+    return true;
+}
+
 #define INT_MATMUL(T)                                                                        \
     do {                                                                                     \
         const RtMatmulParams *p = params_;                                                   \

@@ -5,6 +5,8 @@
 #ifndef SD_RT_MATMUL_H
 #define SD_RT_MATMUL_H
 
+#include <stdbool.h>
+
 #include "runtime/kernels/gemm.h"
 #include "runtime/kernels/kernel.h"
 
@@ -40,6 +42,10 @@ static inline int rt_matmul_by_columns(const RtMatmulParams *p)
     return one && p->M <= 4 && p->N > RT_MATMUL_COLS && !p->trans_a && p->use_blas != RT_GEMM_OPENBLAS;
 }
 RT_RANGE_KERNEL_DECL(rt_matmul_f32_range)
+/* Code generation's packing of a constant B stored [K, N] for a product that rt_matmul_rows_dot
+ * takes (params: trans_b set, ldb = K): B^T into dst, each output column's weights one contiguous
+ * row. Never fails. */
+bool rt_matmul_pack_bt(const void *params, const void *b, void *dst);
 RT_KERNEL_DECL(rt_matmul_i64)             /* A, B -> C, no transposes, alpha = 1, beta = 0 */
 RT_KERNEL_DECL(rt_matmul_i32)
 

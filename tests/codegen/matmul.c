@@ -94,6 +94,17 @@ Test(matmul, odd_and_degenerate_sizes)
     check_2d(3, 50, 250); /* a few rows: shared out over the threads by blocks of columns */
 }
 
+/* A few rows against constant weights stored [K, N]: on the builtin path the weights are packed
+ * transposed at compile time for dot products along K (by blocks of columns past 96); five rows
+ * go through the GEMM. */
+Test(matmul, few_rows_against_constant_weights)
+{
+    static const int64_t mkn[][3] = {{1, 70, 300}, {3, 33, 97}, {4, 1280, 200}, {1, 5, 7}, {5, 40, 130}};
+    for (size_t i = 0; i < sizeof mkn / sizeof mkn[0]; i++)
+        for (int c = 0; c < 2; c++)
+            check_matmul(2, (int64_t[]){mkn[i][0], mkn[i][1]}, 2, (int64_t[]){mkn[i][1], mkn[i][2]}, tconfigs[c], true);
+}
+
 Test(matmul, one_dimensional_operands)
 {
     for (int c = 0; c < 2; c++) {
