@@ -43,12 +43,15 @@ static bool pack_b_transposed(const IrNode *n, const CgLowerOptions *opt, RtMatm
     bool unbatched = true;
     for (int i = 0; i < RT_LOOP_RANK; i++)
         unbatched = unbatched && p->batch[i] == 1;
-    p->trans_b = 1, p->ldb = p->K; /* what rt_matmul_rows_dot asks */
-    const bool take = opt->pack_weights && unbatched && !n->attrs.matmul.trans_b && ir_value_is_constant(b) &&
-                      b->dtype == SD_DT_F32 && b->shape.rank == 2 && rt_matmul_rows_dot(p);
-    if (!take)
-        p->trans_b = 0, p->ldb = p->N;
-    return take;
+    if (!opt->pack_weights || !unbatched || p->trans_b || !ir_value_is_constant(b) || b->dtype != SD_DT_F32 ||
+        b->shape.rank != 2)
+        return false;
+    RtMatmulParams t = *p;
+    t.trans_b = 1, t.ldb = t.K; /* B^T, as rt_matmul_rows_dot asks */
+    if (!rt_matmul_rows_dot(&t))
+        return false;
+    *p = t;
+    return true;
 }
 
 static SdStatus lower_gemm(const IrNode *n, const CgLowerOptions *opt, CgLowered *out, SdError *err)
