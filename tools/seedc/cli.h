@@ -39,8 +39,9 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "  --batch N        value of the symbolic batch dimension (default 1)\n"                         \
     "  --dim NAME=N     value of another symbolic input dimension (repeatable)\n"                    \
     "  --disable P,...  skip passes (canonicalize, fold, bnfold, dce, quantize, actfold, fuse,\n"      \
-    "                   memplan) or code generation choices (prepack: constant conv weights not\n" \
-    "                   packed at compile time; direct-conv: every convolution through im2col;\n"   \
+    "                   memplan) or code generation choices (prepack: constant conv and\n"       \
+    "                   classifier weights not packed at compile time; direct-conv: every\n"     \
+    "                   convolution through im2col;\n"                                           \
     "                   winograd: no Winograd for 3x3 stride-1 convolutions; winograd4:\n"      \
     "                   F(2x2,3x3) only, not F(4x4,3x3) where that would be used;\n"             \
     "                   slices: a batch of 16+ runs whole, not in slices, one per thread)\n"       \
