@@ -150,11 +150,11 @@ static inline __attribute__((always_inline)) void thin_body(const int n, int64_t
         a += MR;
         b += bstride;
     }
+    float t[RT_GEMM_THIN][MR];
     RT_UNROLL
     for (int j = 0; j < n; j++)
-        RT_NOVEC
-        for (int i = 0; i < MR; i++)
-            c[i * ldc + j] = beta == 0.0f ? acc[j][i] : acc[j][i] + beta * c[i * ldc + j];
+        *(v8f_u *)t[j] = acc[j];
+    rt_gemm_store_thin(&t[0][0], n, beta, c, ldc);
 }
 #define THIN(N_)                                                                   \
     __attribute__((noinline)) void rt_gemm_ukr_thin##N_(UKR_ARGS);                 \

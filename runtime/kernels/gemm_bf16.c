@@ -300,11 +300,7 @@ static inline __attribute__((always_inline)) void thin_body(const int n, int64_t
         b += bstride;
     }
 #endif
-    RT_NOVEC
-    for (int j = 0; j < n; j++)
-        RT_NOVEC
-        for (int i = 0; i < MR; i++)
-            c[i * ldc + j] = beta == 0.0f ? t[j][i] : t[j][i] + beta * c[i * ldc + j];
+    rt_gemm_store_thin(&t[0][0], n, beta, c, ldc);
 }
 #define THIN(N_)                                                      \
     static __attribute__((noinline)) void thin_##N_(UKR_ARGS)         \

@@ -34,6 +34,17 @@ typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
 #define VSTORE(p, v) (*(v16f_u *)(p) = (v))
 #define VSPLAT(x) ((v16f){(x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x)})
 
+/* C[i][j] = t[j][i] + beta * C[i][j] (t alone when beta == 0) for the MR rows and the n columns of a
+ * thin kernel's tile (gemm.c and gemm_bf16.c): t holds a column's MR sums together. */
+static inline void rt_gemm_store_thin(const float *restrict t, int n, float beta, float *restrict c, int64_t ldc)
+{
+    RT_NOVEC
+    for (int j = 0; j < n; j++)
+        RT_NOVEC
+        for (int i = 0; i < MR; i++)
+            c[i * ldc + j] = beta == 0.0f ? t[j * MR + i] : t[j * MR + i] + beta * c[i * ldc + j];
+}
+
 #if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
 #define HAVE_SHUFFLE 1 /* __builtin_shufflevector: transposes in registers */
 #endif
