@@ -19,16 +19,20 @@
  * batch 8 and 32. */
 #define SLICE_MIN_BATCH 16
 /* Slices of 16 where the bytes below allow them (only the 28x28 networks: the ImageNet ones stop at
- * 4): Winograd's lanes variant needs 16 images. Batch 256, 2 threads: the student 16.5 -> 14.5 ms,
+ * 2, MobileNetV2 at 1): Winograd's lanes variant needs 16 images. Batch 256, 2 threads: the student 16.5 -> 14.5 ms,
  * the teacher 114 -> 91 ms (slices of 32: 14.4 and 95). */
 #define SLICE_MAX 16
-/* ... and whose largest temporary stays under this many bytes (both threads' slices about fill
- * the 32 MiB L3 here): MobileNetV2 (4.8 MB an image) in slices of 4 took 95 ms at batch 32 on 2
- * threads, of 8 105, whole 114. */
-#define SLICE_MAX_BYTES ((size_t)24 << 20)
+/* ... and whose largest temporary stays under this many bytes, one sample a slice where even two
+ * would pass it: each thread's slice then reads and writes its largest layers within a quarter of
+ * the 32 MiB L3. MobileNetV2 (4.8 MB an image) at batch 32 on 2 threads took 95 ms in slices of 4,
+ * 105 of 8 and 114 whole under a 24 MB bound (on a machine twice as fast as this stop's); on this
+ * stop's, slices of 1 took 0.91 (2 threads) and 0.95 (1 thread) of the time of slices of 4, while
+ * ResNet-18 and -50 (3.2 MB an image) ran alike in slices of 2 and 4 (0.986, 1.004). */
+#define SLICE_MAX_BYTES ((size_t)8 << 20)
 
 /* The largest divisor of n that is at most SLICE_MAX, leaves a slice for each of `threads` and keeps
- * g's largest temporary in budget (n itself, on one thread: the batch whole). */
+ * g's largest temporary in budget (n itself, on one thread: the batch whole); 0 where that is 1
+ * only because n has no other such divisor (a batch of 17 of small samples runs whole). */
 static int64_t slice_size(const IrGraph *g, int64_t n, int threads)
 {
     size_t per_sample = 1;
@@ -44,7 +48,7 @@ static int64_t slice_size(const IrGraph *g, int64_t n, int threads)
         t = n / threads;
     while (t > 1 && (n % t || (size_t)t * per_sample > SLICE_MAX_BYTES))
         t--;
-    return t;
+    return t == 1 && 2 * per_sample <= SLICE_MAX_BYTES ? 0 : t;
 }
 
 static bool same_io_but_batch(const IrValue *a, const IrValue *b, int64_t na, int64_t nb)
@@ -71,7 +75,7 @@ SdStatus sd_model_load_sliced(const char *path, const SdOptions *opt, const Pass
     if (opt->threads > 0)
         rt_set_num_threads(opt->threads);
     const int64_t t = slice_size(g, n, rt_num_threads());
-    if (t < 2 || t == n)
+    if (t < 1 || t == n)
         return SD_OK;
     SdOptions o = *opt;
     o.batch = t;

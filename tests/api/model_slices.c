@@ -78,6 +78,50 @@ static SdModel *load(const char *path, int64_t batch, const char *disable)
     return m;
 }
 
+/* Conv(3->48, 3x3, pad 1) -> Relu -> GlobalAveragePool -> Flatten on [N, 3, 160, 160]: 4.9 MB of
+ * activations a sample, so that two samples would pass the slices' byte bound */
+static const char *large_sample_model(void)
+{
+    const char *path = tb_path("sliced_large.onnx");
+    static float w[48 * C * 9];
+    for (int i = 0; i < 48 * C * 9; i++)
+        w[i] = sinf((float)i * 0.9f) * 0.2f;
+    TbModel *m = tb_model_new(17);
+    tb_input(m, "x", SD_DT_F32, 4, (int64_t[]){-1, C, 160, 160});
+    tb_init_f32(m, "w", 4, (int64_t[]){48, C, 3, 3}, w, 0);
+    tb_node(m, "Conv", "c", (const char *[]){"x", "w", NULL}, (const char *[]){"a", NULL});
+    tb_attr_ints(m, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    tb_node(m, "Relu", "r", (const char *[]){"a", NULL}, (const char *[]){"r", NULL});
+    tb_node(m, "GlobalAveragePool", "gap", (const char *[]){"r", NULL}, (const char *[]){"v", NULL});
+    tb_node(m, "Flatten", "flat", (const char *[]){"v", NULL}, (const char *[]){"y", NULL});
+    tb_output(m, "y", SD_DT_F32);
+    tb_save(m, path);
+    tb_model_free(m);
+    return path;
+}
+
+/* Large samples run one a slice; small ones in a batch without a small divisor (17) run whole. */
+Test(model_slices, one_sample_a_slice_only_where_the_bytes_ask)
+{
+    const char *path = large_sample_model();
+    const int64_t n = 16;
+    float *x = inputs(n, C * 160 * 160), *y = calloc((size_t)(n * 48), sizeof *y);
+    float *want = calloc((size_t)(n * 48), sizeof *want);
+    SdModel *sliced = load(path, n, NULL), *whole = load(path, n, "slices");
+    cr_expect_eq(sd_model_slices(sliced), n, "%lld slices", (long long)sd_model_slices(sliced));
+    sd_model_run_raw(sliced, (void *[]){x}, (void *[]){y});
+    sd_model_run_raw(whole, (void *[]){x}, (void *[]){want});
+    for (int64_t i = 0; i < n * 48; i++)
+        cr_assert(fabsf(y[i] - want[i]) <= 1e-5f * (1.0f + fabsf(want[i])), "output %lld: %g, whole %g",
+                  (long long)i, (double)y[i], (double)want[i]);
+    sd_model_free(sliced), sd_model_free(whole);
+    free(x), free(y), free(want);
+    SdModel *prime = load(per_sample_model(), 17, NULL);
+    cr_expect_eq(sd_model_slices(prime), 1, "batch 17 of small samples: %lld slices",
+                 (long long)sd_model_slices(prime));
+    sd_model_free(prime);
+}
+
 Test(model_slices, per_sample_model_runs_in_slices_with_the_whole_batch_outputs)
 {
     const char *path = per_sample_model();
