@@ -19,8 +19,8 @@
  * batch 8 and 32. */
 #define SLICE_MIN_BATCH 16
 /* Slices of 16 where the bytes below allow them (only the 28x28 networks: the ImageNet ones stop at
- * 2, MobileNetV2 at 1): Winograd's lanes variant needs 16 images. Batch 256, 2 threads: the student 16.5 -> 14.5 ms,
- * the teacher 114 -> 91 ms (slices of 32: 14.4 and 95). */
+ * 2, MobileNetV2 at 1): Winograd's lanes variant needs 16 images. Batch 256, 2 threads: the student
+ * 16.5 -> 14.5 ms, the teacher 114 -> 91 ms (slices of 32: 14.4 and 95). */
 #define SLICE_MAX 16
 /* ... and whose largest temporary stays under this many bytes, one sample a slice where even two
  * would pass it: each thread's slice then reads and writes its largest layers within a quarter of

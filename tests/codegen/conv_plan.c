@@ -154,9 +154,9 @@ Test(conv, pointwise_items_balanced)
 }
 
 /* F(4x4, 3x3) takes ResNet's 3x3 layers of 28x28 outputs or more at batch 1, and of 14x14 or more
- * at 32, in blocks of about 112 tiles, with f32 products and with bf16 ones; F(2x2, 3x3) the 14x14 ones at batch 1 (16 tiles), the 7x7
- * ones (outputs under 8), those in lanes (batch 32 at 7x7), and layers of few channels and tiles
- * (the Fashion-MNIST teacher's 32 -> 32 at 28x28, batch 1). */
+ * at 32, in blocks of about 112 tiles, with f32 products and with bf16 ones; F(2x2, 3x3) the 14x14
+ * ones at batch 1 (16 tiles), the 7x7 ones (outputs under 8), those in lanes (batch 32 at 7x7), and
+ * layers of few channels and tiles (the Fashion-MNIST teacher's 32 -> 32 at 28x28, batch 1). */
 Test(conv, winograd4_where_planned)
 {
     static const struct {

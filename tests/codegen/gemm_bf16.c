@@ -61,7 +61,8 @@ static void check_native(GCase c, int64_t pad_a, int64_t pad_b, int64_t pad_c, i
 
 Test(gemm_bf16, native_every_remainder_transpose_and_beta)
 {
-    static const int64_t ms[] = {1, 3, 8, 13, 245}, ns[] = {1, 15, 16, 31, 48, 50, 52, 99, 111}, ks[] = {1, 2, 17, 33, 260, 513};
+    static const int64_t ms[] = {1, 3, 8, 13, 245}, ns[] = {1, 15, 16, 31, 48, 50, 52, 99, 111};
+    static const int64_t ks[] = {1, 2, 17, 33, 260, 513};
     int n = 0;
     for (int im = 0; im < LEN(ms); im++)
         for (int in = 0; in < LEN(ns); in++)
