@@ -40,10 +40,7 @@ static SdStatus add_matmul_f32(const IrNode *n, CgLowered *out, const RtMatmulPa
 static bool pack_b_transposed(const IrNode *n, const CgLowerOptions *opt, RtMatmulParams *p)
 {
     const IrValue *b = n->inputs[1];
-    bool unbatched = true;
-    for (int i = 0; i < RT_LOOP_RANK; i++)
-        unbatched = unbatched && p->batch[i] == 1;
-    if (!opt->pack_weights || !unbatched || p->trans_b || !ir_value_is_constant(b) || b->dtype != SD_DT_F32 ||
+    if (!opt->pack_weights || !rt_matmul_unbatched(p) || p->trans_b || !ir_value_is_constant(b) || b->dtype != SD_DT_F32 ||
         b->shape.rank != 2)
         return false;
     RtMatmulParams t = *p;

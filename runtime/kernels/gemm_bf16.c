@@ -312,6 +312,7 @@ THIN(1)
 THIN(2)
 THIN(3)
 THIN(4)
+static inline UkrFn thin_for(int n) { return n == 1 ? thin_1 : n == 2 ? thin_2 : n == 3 ? thin_3 : thin_4; }
 
 static inline UkrFn ukr_for(int rows, int nv)
 {
@@ -345,11 +346,7 @@ static void sliver_times_block(int64_t kq, const uint32_t *pa, int64_t tiles, in
                                int width, int n, float *c, int64_t ldc, float beta)
 {
     const int nv = width / 16;
-    const UkrFn full = n > RT_GEMM_THIN ? ukr_for(MR, nv)
-                       : n == 1         ? thin_1
-                       : n == 2         ? thin_2
-                       : n == 3         ? thin_3
-                                        : thin_4;
+    const UkrFn full = n > RT_GEMM_THIN ? ukr_for(MR, nv) : thin_for(n);
     for (int64_t t = 0; t < tiles; t++)
         full(kq, pa + t * MR * kq, pb, width, c + t * MR * ldc, ldc, beta, MR, n);
     if (m_edge)

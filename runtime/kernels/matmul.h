@@ -34,12 +34,17 @@ static inline int rt_matmul_rows_dot(const RtMatmulParams *p)
 /* A product of a few rows (a classifier at batch 1: B, the weights, streams through once) and no
  * batch is shared out by rt_matmul_f32_range in blocks of RT_MATMUL_COLS columns of C. */
 #define RT_MATMUL_COLS 96
-static inline int rt_matmul_by_columns(const RtMatmulParams *p)
+static inline int rt_matmul_unbatched(const RtMatmulParams *p)
 {
     int one = 1;
     for (int i = 0; i < RT_LOOP_RANK; i++)
         one = one && p->batch[i] == 1;
-    return one && p->M <= 4 && p->N > RT_MATMUL_COLS && !p->trans_a && p->use_blas != RT_GEMM_OPENBLAS;
+    return one;
+}
+static inline int rt_matmul_by_columns(const RtMatmulParams *p)
+{
+    return rt_matmul_unbatched(p) && p->M <= 4 && p->N > RT_MATMUL_COLS && !p->trans_a &&
+           p->use_blas != RT_GEMM_OPENBLAS;
 }
 RT_RANGE_KERNEL_DECL(rt_matmul_f32_range)
 /* Code generation's packing of a constant B stored [K, N] for a product that rt_matmul_rows_dot

@@ -2,6 +2,7 @@
  * degenerate sizes, 1-D operands, broadcast batches, both GEMM paths (OpenBLAS and builtin), and
  * Gemm with and without canonicalization (which must rewrite it onto MatMul and fold the
  * transposed constant weight away without changing the results). */
+#include "codegen/lower/lower.h"
 #include "tests/codegen/matnorm_harness.h"
 
 /* NumPy matmul in double; also sum |a*b| per output element, for the tolerance. */
@@ -94,15 +95,49 @@ Test(matmul, odd_and_degenerate_sizes)
     check_2d(3, 50, 250); /* a few rows: shared out over the threads by blocks of columns */
 }
 
+/* Bytes of B^T that code generation packs at compile time for y = MatMul(x [M, K], B [K, N]) with
+ * constant B on the builtin path (0: none) */
+static size_t packed_b_bytes(int64_t M, int64_t K, int64_t N)
+{
+    SdError err = {0};
+    float *b = calloc((size_t)(K * N), sizeof *b);
+    IrGraph *g = tgraph();
+    IrValue *ins[2] = {tinput(g, "a", SD_DT_F32, 2, (int64_t[]){M, K}), tconst(g, "b", 2, (int64_t[]){K, N}, b)};
+    IrNode *n = tnode(g, IR_OP_MATMUL, "mm", ins, 2, 1);
+    n->attrs.matmul.alpha = 1.0f;
+    ir_graph_add_output(g, n->outputs[0]);
+    SdOptions o = sd_options_default();
+    o.gemm = "builtin";
+    cr_assert_eq(sd_optimize(g, &o, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
+    CgLowerOptions lo = {.gemm = CG_GEMM_BUILTIN, .pack_weights = true, .threads = 2};
+    size_t bytes = 0;
+    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
+        IrNode *node = ir_graph_node(g, i);
+        if (node->op != IR_OP_MATMUL)
+            continue;
+        CgLowered low;
+        cr_assert_eq(cg_lower_node(node, &lo, &low, &err), SD_OK, "%s", err.msg);
+        bytes = low.packed_bytes;
+        cg_lowered_free(&low);
+    }
+    ir_graph_free(g);
+    free(b);
+    return bytes;
+}
+
 /* A few rows against constant weights stored [K, N]: on the builtin path the weights are packed
  * transposed at compile time for dot products along K (by blocks of columns past 96); five rows
  * go through the GEMM. */
 Test(matmul, few_rows_against_constant_weights)
 {
     static const int64_t mkn[][3] = {{1, 70, 300}, {3, 33, 97}, {4, 1280, 200}, {1, 5, 7}, {5, 40, 130}};
-    for (size_t i = 0; i < sizeof mkn / sizeof mkn[0]; i++)
+    for (size_t i = 0; i < sizeof mkn / sizeof mkn[0]; i++) {
+        const int64_t M = mkn[i][0], K = mkn[i][1], N = mkn[i][2];
+        cr_expect_eq(packed_b_bytes(M, K, N), M <= 4 ? (size_t)(K * N) * sizeof(float) : 0, "%lld x %lld x %lld",
+                     (long long)M, (long long)K, (long long)N);
         for (int c = 0; c < 2; c++)
-            check_matmul(2, (int64_t[]){mkn[i][0], mkn[i][1]}, 2, (int64_t[]){mkn[i][1], mkn[i][2]}, tconfigs[c], true);
+            check_matmul(2, (int64_t[]){M, K}, 2, (int64_t[]){K, N}, tconfigs[c], true);
+    }
 }
 
 Test(matmul, one_dimensional_operands)
