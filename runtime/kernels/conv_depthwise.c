@@ -82,6 +82,7 @@ static void dw_plane(const RtConvParams *p, const float *restrict x, const float
 #define DW_BAND_FLOATS 4096 /* the phase planes of a band */
 #define DW_ACC_FLOATS 4096  /* its outputs */
 #define DW_STRIDED_BAND_IN 1024
+#define DW_ROWS 4 /* output rows summed together (6 and 8 were no faster) */
 static inline int64_t dw_band_cols(const RtConvParams *p)
 {
     return p->out[2] + (p->kernel[2] - 1) * p->dilation[2] / p->stride[2];
@@ -161,20 +162,45 @@ static inline void dw_copy_cols(const float *restrict src, int64_t s, int64_t lo
 }
 
 /* acc[j] = b + the taps of a KH_ x KW_ window, 16 outputs at a time; UNROLL_: RT_UNROLL where the
- * window's size is a constant here (the kernels' loops unroll only where they are told to) */
+ * window's size is a constant here (the kernels' loops unroll only where they are told to).
+ * DW_ROWS output rows at once, their vectors Q apart, so that the rows of taps they share are loaded
+ * once: a 3x3 window at stride 1 loads 18 vectors for 36 products rather than 36 (the loads, most
+ * across two cache lines, bound this loop; 144 channels on 56x56, 1 thread, inputs in cache: 0.205
+ * -> 0.155 ms). A row's last vector may reach into the next row: a flat sum is the same wherever
+ * it is computed. */
+#define DW_TAP_SUM(KH_, KW_, UNROLL_, at, sum)                                                                \
+    do {                                                                                                      \
+        UNROLL_                                                                                               \
+        for (int64_t ky = 0; ky < (KH_); ky++)                                                                \
+            UNROLL_                                                                                           \
+            for (int64_t kx = 0; kx < (KW_); kx++) {                                                          \
+                const float *src =                                                                            \
+                    planes + ((ky * DH % SH) * SW + kx * DW % SW) * ps + ky * DH / SH * Q + kx * DW / SW;     \
+                sum = VFMA(VSPLAT(w[ky * (KW_) + kx]), VLOAD(src + (at)), sum);                               \
+            }                                                                                                 \
+    } while (0)
 #define DW_BAND_SUMS(KH_, KW_, UNROLL_)                                                                        \
-    for (int64_t j = 0; j < n; j += 16) {                                                                      \
-        v16f sum = VSPLAT(b);                                                                                  \
-        UNROLL_                                                                                                \
-        for (int64_t ky = 0; ky < (KH_); ky++)                                                                 \
-            UNROLL_                                                                                            \
-            for (int64_t kx = 0; kx < (KW_); kx++) {                                                           \
-                const float *src =                                                                             \
-                    planes + ((ky * DH % SH) * SW + kx * DW % SW) * ps + ky * DH / SH * Q + kx * DW / SW;      \
-                sum = VFMA(VSPLAT(w[ky * (KW_) + kx]), VLOAD(src + j), sum);                                   \
+    do {                                                                                                       \
+        int64_t r = 0;                                                                                         \
+        for (; r + DW_ROWS <= rows; r += DW_ROWS)                                                              \
+            for (int64_t j = r * Q; j < (r + 1) * Q; j += 16) {                                                \
+                v16f s[DW_ROWS];                                                                               \
+                RT_UNROLL                                                                                      \
+                for (int i = 0; i < DW_ROWS; i++)                                                              \
+                    s[i] = VSPLAT(b);                                                                          \
+                RT_UNROLL                                                                                      \
+                for (int i = 0; i < DW_ROWS; i++)                                                              \
+                    DW_TAP_SUM(KH_, KW_, UNROLL_, j + i * Q, s[i]);                                            \
+                RT_UNROLL                                                                                      \
+                for (int i = 0; i < DW_ROWS; i++)                                                              \
+                    VSTORE(acc + j + i * Q, s[i]);                                                             \
             }                                                                                                  \
-        VSTORE(acc + j, sum);                                                                                  \
-    }
+        for (int64_t j = r * Q; j < rows * Q; j += 16) {                                                       \
+            v16f s0 = VSPLAT(b);                                                                               \
+            DW_TAP_SUM(KH_, KW_, UNROLL_, j, s0);                                                              \
+            VSTORE(acc + j, s0);                                                                               \
+        }                                                                                                      \
+    } while (0)
 
 static void dw_band(const RtConvParams *p, int64_t oh0, int64_t oh1, const float *restrict x, bool staged,
                     const float *restrict w, float b, const float *restrict res, float *restrict y,
@@ -221,14 +247,12 @@ static void dw_band(const RtConvParams *p, int64_t oh0, int64_t oh1, const float
         }
     /* the taps' loops unrolled (twice as fast) for the usual windows; the size is a constant at
      * every call site, so the test folds */
-    const int64_t n = rows * Q;
-    if (KH == 3 && KW == 3) {
-        DW_BAND_SUMS(3, 3, RT_UNROLL)
-    } else if (KH == 5 && KW == 5) {
-        DW_BAND_SUMS(5, 5, RT_UNROLL)
-    } else {
-        DW_BAND_SUMS(KH, KW, )
-    }
+    if (KH == 3 && KW == 3)
+        DW_BAND_SUMS(3, 3, RT_UNROLL);
+    else if (KH == 5 && KW == 5)
+        DW_BAND_SUMS(5, 5, RT_UNROLL);
+    else
+        DW_BAND_SUMS(KH, KW, );
     for (int64_t r = 0; r < rows; r++) {
         const float *a = acc + r * Q, *rr = res ? res + (oh0 + r) * OW : NULL;
         float *yr = y + (oh0 + r) * OW;
