@@ -19,7 +19,7 @@ RT_KERNEL(rt_pack_weights)
         const int64_t kp = ceil_div(p->k, step) * step, np = ceil_div(p->n, 16) * 16;
         for (int64_t kk = 0; kk < kp; kk++)
             for (int64_t j = 0; j < np; j++) {
-                int64_t dst = (kk / step) * np * step + j * step + kk % step;
+                int64_t dst = rt_qmm_lane(kk / step, j, kp / step, np) * step + kk % step;
                 bool in = kk < p->k && j < p->n;
                 if (p->bf16)
                     ((uint16_t *)bufs[1])[dst] = (uint16_t)(in ? bf16_bits(((const float *)bufs[0])[kk * p->n + j]) : 0);

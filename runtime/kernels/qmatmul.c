@@ -34,7 +34,7 @@ static void mm_tile_u8(const RtQMatmulParams *p, const uint8_t *a, const int8_t 
         for (int r = 0; r < 4; r++)
             c[r][0] = c[r][1] = c[r][2] = c[r][3] = _mm512_setzero_si512();
         for (int64_t k = 0; k < k4n; k++) {
-            const int8_t *bk = b + (k * p->np + j0) * 4;
+            const int8_t *bk = b + rt_qmm_lane(k, j0, k4n, p->np) * 4;
             __m512i b0 = _mm512_loadu_si512(bk), b1 = _mm512_loadu_si512(bk + 64), b2 = _mm512_loadu_si512(bk + 128),
                     b3 = _mm512_loadu_si512(bk + 192);
 #define QG_MROW(r)                                                                                   \
@@ -62,7 +62,7 @@ static void mm_tile_u8(const RtQMatmulParams *p, const uint8_t *a, const int8_t 
             __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
             const uint8_t *ar = a + r * p->k;
             for (int64_t k = 0; k < k4n; k++) {
-                const int8_t *bk = b + (k * p->np + j0) * 4;
+                const int8_t *bk = b + rt_qmm_lane(k, j0, k4n, p->np) * 4;
                 int32_t q;
                 if (k < kfull)
                     memcpy(&q, ar + 4 * k, 4);
@@ -90,7 +90,7 @@ static void mm_tile_u8(const RtQMatmulParams *p, const uint8_t *a, const int8_t 
             uint32_t q = a_quad(ar, k, p->k);
             int32_t a0 = (int32_t)(q & 0xff), a1 = (int32_t)((q >> 8) & 0xff), a2 = (int32_t)((q >> 16) & 0xff),
                     a3 = (int32_t)(q >> 24);
-            const int8_t *bk = b + (k * p->np + j0) * 4;
+            const int8_t *bk = b + rt_qmm_lane(k, j0, k4n, p->np) * 4;
             for (int64_t j = 0; j < 16 * nv; j++)
                 o[j] += a0 * bk[4 * j] + a1 * bk[4 * j + 1] + a2 * bk[4 * j + 2] + a3 * bk[4 * j + 3];
         }
@@ -153,6 +153,64 @@ RT_KERNEL(QG(rt_qmatmul_u8))
 /* bf16 matrix product                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
+/* sums[r][j] for `rows` rows of bf16 pairs (ar, k2n pairs a row) and 16 * nv columns from j0 */
+static void mm_tile_bf16(const RtQMatmulParams *p, const uint32_t *ar, const uint32_t *b, int64_t rows, int64_t j0, int nv,
+                         float *restrict sums)
+{
+    const int64_t k2n = p->kp / 2;
+#if QG_SIMD
+    if (rows == RT_QG_MM_MR && nv == 4) { /* the panel's rows loaded once for 4 rows of a */
+        __m512 c[4][4];
+        RT_UNROLL
+        for (int r = 0; r < 4; r++)
+            c[r][0] = c[r][1] = c[r][2] = c[r][3] = _mm512_setzero_ps();
+        for (int64_t k = 0; k < k2n; k++) {
+            const uint32_t *bk = b + rt_qmm_lane(k, j0, k2n, p->np);
+            const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bk), b1 = (__m512bh)_mm512_loadu_si512(bk + 16),
+                           b2 = (__m512bh)_mm512_loadu_si512(bk + 32), b3 = (__m512bh)_mm512_loadu_si512(bk + 48);
+            RT_UNROLL
+            for (int r = 0; r < 4; r++) {
+                const __m512bh av = (__m512bh)_mm512_set1_epi32((int)ar[r * k2n + k]);
+                c[r][0] = _mm512_dpbf16_ps(c[r][0], av, b0), c[r][1] = _mm512_dpbf16_ps(c[r][1], av, b1);
+                c[r][2] = _mm512_dpbf16_ps(c[r][2], av, b2), c[r][3] = _mm512_dpbf16_ps(c[r][3], av, b3);
+            }
+        }
+        for (int r = 0; r < 4; r++)
+            for (int v = 0; v < 4; v++)
+                _mm512_storeu_ps(sums + r * RT_QG_MM_NR + 16 * v, c[r][v]);
+        return;
+    }
+#endif
+    for (int64_t r = 0; r < rows; r++) {
+        const uint32_t *a = ar + r * k2n;
+        float *o = sums + r * RT_QG_MM_NR;
+#if QG_SIMD
+        if (nv == 4) {
+            __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+            for (int64_t k = 0; k < k2n; k++) {
+                const uint32_t *bk = b + rt_qmm_lane(k, j0, k2n, p->np);
+                __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[k]);
+                c0 = _mm512_dpbf16_ps(c0, av, (__m512bh)_mm512_loadu_si512(bk));
+                c1 = _mm512_dpbf16_ps(c1, av, (__m512bh)_mm512_loadu_si512(bk + 16));
+                c2 = _mm512_dpbf16_ps(c2, av, (__m512bh)_mm512_loadu_si512(bk + 32));
+                c3 = _mm512_dpbf16_ps(c3, av, (__m512bh)_mm512_loadu_si512(bk + 48));
+            }
+            _mm512_storeu_ps(o, c0), _mm512_storeu_ps(o + 16, c1);
+            _mm512_storeu_ps(o + 32, c2), _mm512_storeu_ps(o + 48, c3);
+            continue;
+        }
+#endif
+        for (int64_t q = 0; q < 16 * nv; q++)
+            o[q] = 0.0f;
+        for (int64_t k = 0; k < k2n; k++) {
+            float a0 = rt_bits_to_float(a[k] << 16), a1 = rt_bits_to_float(a[k] & 0xffff0000u);
+            const uint32_t *bk = b + rt_qmm_lane(k, j0, k2n, p->np);
+            for (int64_t q = 0; q < 16 * nv; q++)
+                o[q] += a0 * rt_bits_to_float(bk[q] << 16) + a1 * rt_bits_to_float(bk[q] & 0xffff0000u);
+        }
+    }
+}
+
 /* Rows [m0, m1) of a as bf16 pairs [rows][kp/2] in the workspace, then tiles against packed b. */
 static void matmul_bf16_items(const RtQMatmulParams *p, void *const *bufs, int64_t begin, int64_t end)
 {
@@ -162,6 +220,7 @@ static void matmul_bf16_items(const RtQMatmulParams *p, void *const *bufs, int64
     float *y = bufs[p->has_bias ? 3 : 2];
     uint32_t *aw = bufs[p->has_bias ? 4 : 3];
     const int64_t k2n = p->kp / 2;
+    float sums[RT_QG_MM_MR * RT_QG_MM_NR];
     for (int64_t item = begin; item < end; item++) {
         int64_t mb = item / p->n_items_n, nb = item % p->n_items_n;
         int64_t m0 = mb * p->m_block, m1 = min64(m0 + p->m_block, p->m);
@@ -174,40 +233,18 @@ static void matmul_bf16_items(const RtQMatmulParams *p, void *const *bufs, int64
             if (p->k % 2)
                 o[k2n - 1] = bf16_bits(ar[p->k - 1]);
         }
-        for (int64_t i = m0; i < m1; i++) {
-            const uint32_t *ar = aw + (i - m0) * k2n;
+        for (int64_t i = m0; i < m1; i += RT_QG_MM_MR) {
+            const int64_t rows = min64(RT_QG_MM_MR, m1 - i);
             for (int64_t j = n0; j < n1; j += RT_QG_MM_NR) {
                 int nv = (int)min64(4, (n1 - j) / 16);
-                float sums[RT_QG_MM_NR];
-#if QG_SIMD
-                if (nv == 4) {
-                    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-                    for (int64_t k = 0; k < k2n; k++) {
-                        const uint32_t *bk = b + k * p->np + j;
-                        __m512bh av = (__m512bh)_mm512_set1_epi32((int)ar[k]);
-                        c0 = _mm512_dpbf16_ps(c0, av, (__m512bh)_mm512_loadu_si512(bk));
-                        c1 = _mm512_dpbf16_ps(c1, av, (__m512bh)_mm512_loadu_si512(bk + 16));
-                        c2 = _mm512_dpbf16_ps(c2, av, (__m512bh)_mm512_loadu_si512(bk + 32));
-                        c3 = _mm512_dpbf16_ps(c3, av, (__m512bh)_mm512_loadu_si512(bk + 48));
-                    }
-                    _mm512_storeu_ps(sums, c0), _mm512_storeu_ps(sums + 16, c1);
-                    _mm512_storeu_ps(sums + 32, c2), _mm512_storeu_ps(sums + 48, c3);
-                } else
-#endif
-                {
-                    for (int64_t q = 0; q < 16 * nv; q++)
-                        sums[q] = 0.0f;
-                    for (int64_t k = 0; k < k2n; k++) {
-                        float a0 = rt_bits_to_float(ar[k] << 16), a1 = rt_bits_to_float(ar[k] & 0xffff0000u);
-                        const uint32_t *bk = b + k * p->np + j;
-                        for (int64_t q = 0; q < 16 * nv; q++)
-                            sums[q] += a0 * rt_bits_to_float(bk[q] << 16) + a1 * rt_bits_to_float(bk[q] & 0xffff0000u);
-                    }
-                }
+                mm_tile_bf16(p, aw + (i - m0) * k2n, b, rows, j, nv, sums);
                 int64_t cnt = min64(16 * nv, p->n - j);
-                float *dst = y + i * p->n + j;
-                for (int64_t q = 0; q < cnt; q++)
-                    dst[q] = fminf(fmaxf(sums[q] + (bias ? bias[j + q] : 0.0f), p->lo), p->hi);
+                for (int64_t r = 0; r < rows; r++) {
+                    const float *s = sums + r * RT_QG_MM_NR;
+                    float *dst = y + (i + r) * p->n + j;
+                    for (int64_t q = 0; q < cnt; q++)
+                        dst[q] = fminf(fmaxf(s[q] + (bias ? bias[j + q] : 0.0f), p->lo), p->hi);
+                }
             }
         }
     }

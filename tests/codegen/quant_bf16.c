@@ -118,39 +118,48 @@ Test(quant_kernels, conv_bf16_sums_rounded_operands_in_f32)
     check_conv_bf16(&images_pw);
 }
 
-Test(quant_kernels, matmul_bf16_odd_sizes)
+/* [m, 71] x [71, 83]: k odd (the last pair half zero), a panel of 64 columns and one of 32 */
+static void check_matmul_bf16(int64_t m)
 {
-    const int64_t ad[2] = {3, 71}, bd[2] = {71, 83}, n = 83;
-    float a[213], b[71 * 83], bias[83];
+    enum { K = 71, N = 83, MAX_M = 9 };
+    const int64_t ad[2] = {m, K}, bd[2] = {K, N}, n = N;
+    float a[MAX_M * K], b[K * N], bias[N];
     uint32_t s = 11;
-    for (int i = 0; i < 213; i++)
+    cr_assert(m <= MAX_M);
+    for (int i = 0; i < m * K; i++)
         a[i] = (float)(lcg(&s) % 2001) / 500.0f - 2.0f;
-    for (int i = 0; i < 71 * 83; i++)
+    for (int i = 0; i < K * N; i++)
         b[i] = (float)(lcg(&s) % 2001) / 1000.0f - 1.0f;
-    for (int i = 0; i < 83; i++)
+    for (int i = 0; i < N; i++)
         bias[i] = (float)i * 0.01f;
     for (int jit = 0; jit < 2; jit++) {
         IrGraph *g = ir_graph_new("matmul_bf16");
         ir_graph_set_source(g, "test");
         RtTensor xt;
-        IrValue *in[3] = {activation(g, jit, SD_DT_F32, 2, ad, a, &xt), pack(g, cst(g, "b", SD_DT_F32, 2, bd, b), SD_DT_BF16, 1, 71),
+        IrValue *in[3] = {activation(g, jit, SD_DT_F32, 2, ad, a, &xt), pack(g, cst(g, "b", SD_DT_F32, 2, bd, b), SD_DT_BF16, 1, K),
                           cst(g, "bias", SD_DT_F32, 1, &n, bias)};
         IrNode *node = ir_node_new1(g, IR_OP_MATMUL_BF16, "mm", in, 3, SD_DT_F32);
-        node->attrs.quant = (IrQuantAttrs){.channels = 83, .depth = 71, .lo = -INFINITY, .hi = INFINITY, .out_dtype = SD_DT_F32};
+        node->attrs.quant = (IrQuantAttrs){.channels = N, .depth = K, .lo = -INFINITY, .hi = INFINITY, .out_dtype = SD_DT_F32};
         ir_graph_add_output(g, node->outputs[0]);
         RtTensor y;
-        compile_run_disabled(g, jit ? &xt : NULL, &y, jit == 2 ? "direct-conv" : NULL);
-        for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 83; j++) {
+        compile_run_disabled(g, jit ? &xt : NULL, &y, NULL);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < N; j++) {
                 double acc = 0, mag = 0;
-                for (int k = 0; k < 71; k++) {
-                    double t = bf(a[i * 71 + k]) * bf(b[k * 83 + j]);
+                for (int k = 0; k < K; k++) {
+                    double t = bf(a[i * K + k]) * bf(b[k * N + j]);
                     acc += t, mag += fabs(t);
                 }
-                double got = ((float *)y.data)[i * 83 + j];
-                cr_assert(fabs(got - (acc + bias[j])) <= 1e-5 * (mag + 1), "%s: [%d, %d] is %.7g, expected %.7g",
-                          jit ? "jit" : "folded", i, j, got, acc + bias[j]);
+                double got = ((float *)y.data)[i * N + j];
+                cr_assert(fabs(got - (acc + bias[j])) <= 1e-5 * (mag + 1), "%s, %lld rows: [%d, %d] is %.7g, expected %.7g",
+                          jit ? "jit" : "folded", (long long)m, i, j, got, acc + bias[j]);
             }
         rt_tensor_free(&y);
     }
+}
+
+Test(quant_kernels, matmul_bf16_odd_sizes)
+{
+    check_matmul_bf16(3); /* rows one at a time */
+    check_matmul_bf16(9); /* two tiles of 4 rows and one row */
 }
