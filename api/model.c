@@ -124,6 +124,7 @@ CgLowerOptions sd_lower_options(const SdOptions *opt)
     lo.no_direct_conv = opt && sd_name_listed(opt->disable, "direct-conv");
     lo.no_winograd = opt && sd_name_listed(opt->disable, "winograd");
     lo.no_winograd4 = opt && sd_name_listed(opt->disable, "winograd4");
+    lo.no_winograd_at = opt && sd_name_listed(opt->disable, "winograd-at");
     lo.bf16_products = sd_wants_bf16(opt);
     return lo;
 }

@@ -430,6 +430,17 @@ SdStatus cg_conv_add_winograd(CgLowered *out, const RtConvParams *p, int nb, con
     return SD_OK;
 }
 
+/* bf16 products on blocks of at most 16 tiles (ResNet's 7x7 layers at batch 1: 16 tiles of F(2x2,
+ * 3x3)) computed transposed, the weights' transforms the wide operand (rt_gemm_bf16_packed_at):
+ * the GEMM's tiles one vector wide ran at 72% of the rate of 3-vector ones. Planned after the
+ * chunks, whose channel counts the packing follows. */
+static void winograd_at_plan(RtConvParams *p, const CgLowerOptions *opt)
+{
+    const int64_t t = rt_conv_winograd_tile(p), tw = (p->out[2] + t - 1) / t;
+    p->winograd_at = p->use_blas == RT_GEMM_BF16 && !opt->no_winograd_at && !rt_conv_winograd_lanes(p) &&
+                     p->rows_per_block * tw <= 2 * RT_GEMM_MR;
+}
+
 /* A forward convolution through Winograd's kernel: constant weights transformed and packed at
  * compile time (unless told not to pack), others on every call into scratch the threads share. */
 static bool lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvParams *p, int nb, int *bufs,
@@ -445,6 +456,7 @@ static bool lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvPar
     if (constant)
         winograd4_plan(p, opt);
     cg_conv_winograd_chunks(p, opt->threads);
+    winograd_at_plan(p, opt);
     if (constant) {
         out->packed_operand = 1;
         out->packed_bytes = (size_t)rt_conv_winograd_packed_floats(p) * sizeof(float);

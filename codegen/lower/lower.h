@@ -32,6 +32,7 @@ typedef struct CgLowerOptions {
     bool no_direct_conv; /* im2col for every convolution (`--disable direct-conv`) */
     bool no_winograd;    /* no Winograd F(2x2, 3x3) for 3x3 convolutions (`--disable winograd`) */
     bool no_winograd4;   /* F(2x2, 3x3) where F(4x4, 3x3) would serve (`--disable winograd4`) */
+    bool no_winograd_at; /* bf16 Winograd products on few tiles not transposed (`--disable winograd-at`) */
     /* every f32 convolution and matrix product through the builtin GEMM computes its products in
      * bf16 (RT_GEMM_BF16): training with --precision bf16, where the weights change every step */
     bool bf16_products;

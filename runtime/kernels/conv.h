@@ -75,6 +75,9 @@ typedef struct RtConvParams {
                                    the clamp (a folded skip connection; never with one channel per group) */
     int32_t winograd_tile;      /* winograd: the output tile's side, 2 (0 too: F(2x2, 3x3)) or 4
                                    (F(4x4, 3x3), rt_conv_winograd4_f32: forward, packed weights) */
+    int32_t winograd_at;        /* winograd with bf16 products, blocks of at most 16 tiles: the
+                                   weights' transforms packed as the wide operand of the transposed
+                                   product (rt_gemm_bf16_pack_at) */
     float clip_min, clip_max;
 } RtConvParams;
 
@@ -281,10 +284,12 @@ static inline int64_t rt_conv_winograd_blocks(const RtConvParams *p)
     return (rt_conv_winograd_tile_rows(p) + rpb - 1) / rpb;
 }
 /* With bf16 products (use_blas RT_GEMM_BF16), each point's transforms are packed per channel chunk
- * as bf16 pairs (rt_gemm_bf16_pack_a), chunk_lanes apart (the last chunk in a slot as large). */
+ * as bf16 pairs (rt_gemm_bf16_pack_a, or rt_gemm_bf16_pack_at with winograd_at), chunk_lanes apart
+ * (the last chunk in a slot as large). */
 static inline int64_t rt_conv_winograd_chunk_lanes(const RtConvParams *p)
 {
-    return rt_gemm_bf16_packed_a_lanes(p->c_split > 1 ? p->c_chunk : p->c_out, p->c_in);
+    const int64_t chunk = p->c_split > 1 ? p->c_chunk : p->c_out;
+    return p->winograd_at ? rt_gemm_bf16_packed_at_lanes(chunk, p->c_in) : rt_gemm_bf16_packed_a_lanes(chunk, p->c_in);
 }
 static inline int64_t rt_conv_winograd_packed_floats(const RtConvParams *p)
 {
@@ -348,7 +353,9 @@ static inline RtWinogradLayout rt_conv_winograd_layout(const RtConvParams *p)
     }
     l.v_floats = points * l.vv;
     l.m_floats = points * l.mv;
-    l.total = l.v_floats + l.m_floats + l.plane_floats + l.out_floats + rt_gemm_core_floats(chunk, p->c_in);
+    const int64_t gemm = p->winograd_at ? rt_gemm_bf16_packed_at_floats(chunk, rpb * tw, p->c_in)
+                                        : rt_gemm_core_floats(chunk, p->c_in);
+    l.total = l.v_floats + l.m_floats + l.plane_floats + l.out_floats + gemm;
     return l;
 }
 /* The columns (tiles) of block blk: the lanes' blocks always whole (images past the batch zero) */

@@ -62,8 +62,8 @@ void rt_winograd_pack_points(const RtConvParams *p, const float *u, int64_t x0, 
         const int64_t lanes = rt_conv_winograd_chunk_lanes(p);
         for (int64_t xi = x0; xi < x1; xi++)
             for (int64_t c = 0; c < cs; c++)
-                rt_gemm_bf16_pack_a(u + (xi * K + c * cc) * C, C, c < cs - 1 ? cc : K - c * cc, C,
-                                    (uint32_t *)dst + (xi * cs + c) * lanes);
+                (p->winograd_at ? rt_gemm_bf16_pack_at : rt_gemm_bf16_pack_a)(
+                    u + (xi * K + c * cc) * C, C, c < cs - 1 ? cc : K - c * cc, C, (uint32_t *)dst + (xi * cs + c) * lanes);
         return;
     }
     for (int64_t xi = x0; xi < x1; xi++)

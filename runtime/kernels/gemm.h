@@ -135,6 +135,23 @@ static inline int64_t rt_gemm_bf16_packed_a_lanes(int64_t M, int64_t K)
 void rt_gemm_bf16_pack_a(const float *A, int64_t lda, int64_t M, int64_t K, uint32_t *dst);
 void rt_gemm_bf16_packed_a(int64_t M, int64_t N, int64_t K, const uint32_t *pa, const float *B, int64_t ldb,
                            float beta, float *C, int64_t ldc, float *work);
+/* The same product for N of at most two tiles' rows (a Winograd point's 16 tiles at batch 1), where
+ * C's tiles would be one vector wide: computed as C^T = B^T A^T, A the wide operand, with tiles of 3
+ * vectors (an 8 x 16 tile ran at 2.6 G vdpbf16ps a second on one core, an 8 x 48 one at 3.6), then
+ * transposed into C. rt_gemm_bf16_pack_at packs A (M x K, rows lda apart) as that product's B, in
+ * rt_gemm_bf16_packed_at_lanes(M, K) lanes; rt_gemm_bf16_packed_at computes C = A B + beta * C
+ * from them, work: rt_gemm_bf16_packed_at_floats(M, N, K). */
+static inline int64_t rt_gemm_bf16_packed_at_lanes(int64_t M, int64_t K)
+{
+    return rt_gemm_padded_cols(M) * ((K + 1) / 2);
+}
+static inline int64_t rt_gemm_bf16_packed_at_floats(int64_t M, int64_t N, int64_t K)
+{
+    return ((N + RT_GEMM_MR - 1) / RT_GEMM_MR * RT_GEMM_MR * ((K + 1) / 2) + 15) / 16 * 16 + N * M;
+}
+void rt_gemm_bf16_pack_at(const float *A, int64_t lda, int64_t M, int64_t K, uint32_t *dst);
+void rt_gemm_bf16_packed_at(int64_t M, int64_t N, int64_t K, const uint32_t *pat, const float *B, int64_t ldb,
+                            float beta, float *C, int64_t ldc, float *work);
 
 /* C[M,N] = op(A)[M,K] * B + beta * C where row k of B starts at B + b_rows[k] (overlapping rows
  * welcome: a convolution's shifted windows of one padded input, conv_direct.c). A is either M x K

@@ -7,7 +7,8 @@
  * tile, B as [k/2][NR] lanes per sliver, K cut into blocks of even length. Sums, alpha's product
  * with A (folded before rounding) aside, and beta * C stay f32. The blocking, the C^T product for
  * narrow N, the edge tiles and the thin kernels of the last 1 to 4 columns are gemm.c's (its header
- * explains them), as is the prefetch of A in the micro-kernels; unlike there, every sliver
+ * explains them), as is the prefetch of A in the micro-kernels (here B's rows 16 ahead too: packed
+ * whole ahead of time, rt_gemm_bf16_pack_at's come from memory); unlike there, every sliver
  * of B is packed, since it must be converted, so only the strides and offsets of B differ between
  * the entry points. Built twice like qgemm.c: portable C, and with AVX512-BF16 under the suffix
  * _avx512, which code generation puts in the portable one's place on targets that have it
@@ -189,6 +190,9 @@ static inline __attribute__((always_inline)) void ukr_body(const int rows, const
     }
     for (int64_t q = 0; q < kq; q++) {
         __builtin_prefetch(a + 64 * rows);
+        RT_UNROLL
+        for (int v = 0; v < nv; v++)
+            __builtin_prefetch(b + 16 * bstride + 16 * v);
         __m512bh bv[NV];
         RT_UNROLL
         for (int v = 0; v < nv; v++)
@@ -465,4 +469,44 @@ void QG(rt_gemm_bf16_packed_a)(int64_t M, int64_t N, int64_t K, const uint32_t *
         return;
     const Product p = {{NULL, 0, NULL}, {B, ldb, NULL}, 0, 0, 1.0f};
     times_whole_a(&p, pa, M, N, K, beta, C, ldc, (uint32_t *)work);
+}
+
+/* A (M x K) as the B of C^T = B^T A^T: slivers of NR of its rows (the last one whole vectors), each
+ * its blocks of K in the order the products take them; sliver jr starts jr * ceil(K / 2) lanes in,
+ * its block pc pc / 2 * width lanes after that. */
+void QG(rt_gemm_bf16_pack_at)(const float *A, int64_t lda, int64_t M, int64_t K, uint32_t *dst)
+{
+    const Rows a = {A, lda, NULL};
+    const int n_rem = (int)(M % NR), w_rem = (n_rem + 15) / 16 * 16;
+    const int64_t n_full = M - n_rem, kcb = k_block(K), kqt = (K + 1) / 2;
+    for (int64_t jr = 0; jr < M; jr += NR) {
+        const int edge = jr == n_full, width = edge ? w_rem : NR, n = edge ? n_rem : NR;
+        for (int64_t pc = 0; pc < K; pc += kcb)
+            pack_b(&a, 1, pc, jr, n, width, K - pc < kcb ? K - pc : kcb, dst + jr * kqt + pc / 2 * width);
+    }
+}
+
+void QG(rt_gemm_bf16_packed_at)(int64_t M, int64_t N, int64_t K, const uint32_t *pat, const float *B, int64_t ldb,
+                                float beta, float *C, int64_t ldc, float *work)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return;
+    /* B^T (N x K, B stored K x N) packed whole as the tiles of the transposed product, then C^T's
+     * [N][M] rows sliver by sliver of A */
+    const Product p = {{B, ldb, NULL}, {NULL, 0, NULL}, 1, 0, 1.0f};
+    const int64_t kcb = k_block(K), kqt = (K + 1) / 2, n_pad = (N + MR - 1) / MR * MR;
+    uint32_t *pa = (uint32_t *)work;
+    float *ct = work + (n_pad * kqt + 15) / 16 * 16;
+    pack_a_whole(&p, N, K, pa);
+    const int n_rem = (int)(M % NR), w_rem = (n_rem + 15) / 16 * 16;
+    const int64_t n_full = M - n_rem;
+    for (int64_t jr = 0; jr < M; jr += NR) {
+        const int edge = jr == n_full, width = edge ? w_rem : NR, n = edge ? n_rem : NR;
+        for (int64_t pc = 0; pc < K; pc += kcb) {
+            const int64_t kc = K - pc < kcb ? K - pc : kcb;
+            sliver_times_block((kc + 1) / 2, pa + pc / 2 * n_pad, N / MR, (int)(N % MR), pat + jr * kqt + pc / 2 * width,
+                               width, n, ct + jr, M, pc == 0 ? 0.0f : 1.0f);
+        }
+    }
+    rt_gemm_store_t(ct, M, M, N, beta, C, ldc);
 }

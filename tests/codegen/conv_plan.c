@@ -188,3 +188,75 @@ Test(conv, winograd4_where_planned)
                      cl, side, side);
     }
 }
+
+/* Case c (weights w, bias b) on x in bf16 (or f32) on `threads` threads, `disable` as --disable */
+static void run_case(const ConvCase *c, const float *w, const float *b, const float *x, bool bf16, int threads,
+                     const char *disable, RtTensor *y)
+{
+    SdOptions opt = sd_options_default();
+    opt.gemm = "builtin";
+    opt.precision = bf16 ? "bf16" : NULL;
+    opt.disable = disable;
+    opt.threads = threads;
+    opt.verify = true;
+    IrGraph *g = conv_graph(c, w, b, NULL);
+    SdError err = {0};
+    SdModel *m = NULL;
+    cr_assert_eq(sd_optimize(g, &opt, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(sd_model_compile(g, &opt, &m, &err), SD_OK, "%s", err.msg);
+    const Dims3 d = dims3(c);
+    RtTensor in = {.dtype = SD_DT_F32, .rank = 4, .dims = {c->batch, c->cin, d.in[1], d.in[2]}, .data = (void *)x};
+    cr_assert_eq(sd_model_run(m, &in, 1, y, 1, &err), SD_OK, "%s", err.msg);
+    sd_model_free(m);
+}
+
+/* bf16 Winograd products on 16 tiles or fewer (a 7x7 layer of 256 channels at batch 1) are computed
+ * transposed, the weights' transforms the wide operand; not on more tiles, nor in f32. Transposed,
+ * each output is the same sequence of vdpbf16ps in the same order as untransposed: the outputs
+ * equal those of `--disable winograd-at` bit for bit, and those of f32 within bf16's rounding (SQNR 30 dB); 320
+ * input channels (two blocks of K), 272 output channels (five slivers of 48 and one of 32; on 2
+ * threads chunks of 136, the last sliver 40 of 48 columns). */
+Test(conv, winograd_bf16_products_transposed_on_few_tiles)
+{
+    ConvCase cc = {"wat", 2, 1, 320, 272, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    char k[64];
+    RtConvParams p;
+    lower_case(&cc, PLAN_BF16, 2, k, sizeof k, &p);
+    cr_expect_str_eq(k, "rt_conv_winograd_f32");
+    cr_expect(p.winograd_at, "bf16 at batch 1: %lld tiles a block", (long long)p.rows_per_block * 4);
+    lower_case(&cc, 0, 2, k, sizeof k, &p);
+    cr_expect(!p.winograd_at, "f32");
+    cc.batch = 8;
+    lower_case(&cc, PLAN_BF16, 2, k, sizeof k, &p);
+    cr_expect(!p.winograd_at, "bf16 at batch 8: %lld tiles a block", (long long)p.rows_per_block * 4);
+    cc.batch = 1;
+
+    const int64_t nw = 272 * 320 * 9, nx = 320 * 49, ny = 272 * 49;
+    float *w = malloc((size_t)nw * sizeof *w), *b = malloc(272 * sizeof *b), *x = malloc((size_t)nx * sizeof *x);
+    cr_assert(w && b && x);
+    for (int64_t i = 0; i < nw; i++)
+        w[i] = sinf((float)i * 0.61f) * 0.05f;
+    for (int i = 0; i < 272; i++)
+        b[i] = 0.01f * (float)(i % 7);
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = cosf((float)i * 0.23f);
+    RtTensor ref;
+    run_case(&cc, w, b, x, false, 1, NULL, &ref);
+    for (int threads = 1; threads <= 2; threads++) {
+        RtTensor at, plain;
+        run_case(&cc, w, b, x, true, threads, NULL, &at);
+        run_case(&cc, w, b, x, true, threads, "winograd-at", &plain);
+        cr_assert(memcmp(at.data, plain.data, (size_t)ny * sizeof(float)) == 0, "%d threads: transposed differs",
+                  threads);
+        double signal = 0, noise = 0;
+        for (int64_t i = 0; i < ny; i++) {
+            const double r = ((const float *)ref.data)[i], e = ((const float *)at.data)[i] - r;
+            signal += r * r, noise += e * e;
+        }
+        cr_assert(10 * log10(signal / noise) >= 30, "%d threads: SQNR against f32 %.1f dB", threads,
+                  10 * log10(signal / noise));
+        rt_tensor_free(&at), rt_tensor_free(&plain);
+    }
+    rt_tensor_free(&ref);
+    free(w), free(b), free(x);
+}

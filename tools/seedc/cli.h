@@ -44,6 +44,8 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "                   convolution through im2col;\n"                                           \
     "                   winograd: no Winograd for 3x3 stride-1 convolutions; winograd4:\n"      \
     "                   F(2x2,3x3) only, not F(4x4,3x3) where that would be used;\n"             \
+    "                   winograd-at: bf16 Winograd products on 16 tiles or fewer not computed\n" \
+    "                   transposed;\n"                                                          \
     "                   slices: a batch of 16+ runs whole, not in slices, one per thread)\n"       \
     "  --gemm G         matrix products by builtin kernels (default) or openblas\n"                  \
     "  --threads N      threads to use (default: all cores)\n"                                       \
