@@ -59,11 +59,11 @@ void rt_winograd_pack_points(const RtConvParams *p, const float *u, int64_t x0, 
     const int64_t K = p->c_out, C = p->c_in, pa = rt_gemm_packed_a_floats(K, C);
     if (p->use_blas == RT_GEMM_BF16) {
         const int64_t cs = p->c_split > 1 ? p->c_split : 1, cc = cs > 1 ? p->c_chunk : K;
-        const int64_t lanes = rt_conv_winograd_chunk_lanes(p);
+        const int64_t lanes = rt_conv_winograd_chunk_lanes(p), pl = rt_conv_winograd_point_lanes(p);
         for (int64_t xi = x0; xi < x1; xi++)
             for (int64_t c = 0; c < cs; c++)
                 (p->winograd_at ? rt_gemm_bf16_pack_at : rt_gemm_bf16_pack_a)(
-                    u + (xi * K + c * cc) * C, C, c < cs - 1 ? cc : K - c * cc, C, (uint32_t *)dst + (xi * cs + c) * lanes);
+                    u + (xi * K + c * cc) * C, C, c < cs - 1 ? cc : K - c * cc, C, (uint32_t *)dst + xi * pl + c * lanes);
         return;
     }
     for (int64_t xi = x0; xi < x1; xi++)
