@@ -384,17 +384,19 @@ static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
     p->rows_per_block = winograd_rows_per_block(p, opt, WINOGRAD4_BLOCK_TILES);
 }
 
-/* Output-channel chunks of a planned p for the threads; with bf16 products, chunks whose packed
- * transforms the bf16 GEMM takes whole (rt_gemm_whole_a: at most RT_GEMM_MC rows). */
+/* Output-channel chunks of a planned p for the threads; with bf16 products untransposed, chunks
+ * whose packed transforms the bf16 GEMM takes whole (rt_gemm_whole_a: at most RT_GEMM_MC rows), of
+ * about equal size (512 channels had gone in chunks of 240, 240 and 32). */
 void cg_conv_winograd_chunks(RtConvParams *p, int threads)
 {
     cg_conv_split_for_threads(p, p->c_out, rt_conv_winograd_blocks(p), threads);
     int64_t chunk = p->c_split > 1 ? p->c_chunk : p->c_out;
-    if (p->use_blas == RT_GEMM_BF16 && !rt_gemm_whole_a(chunk, p->c_in, RT_GEMM_MR)) {
+    if (p->use_blas == RT_GEMM_BF16 && !p->winograd_at && !rt_gemm_whole_a(chunk, p->c_in, RT_GEMM_MR)) {
         const int64_t fit = RT_GEMM_WHOLE_A_FLOATS / p->c_in / 16 * 16;
-        chunk = fit < RT_GEMM_MC / 16 * 16 ? fit : RT_GEMM_MC / 16 * 16;
-        p->c_chunk = chunk;
-        p->c_split = (p->c_out + chunk - 1) / chunk;
+        const int64_t most = fit < RT_GEMM_MC / 16 * 16 ? fit : RT_GEMM_MC / 16 * 16;
+        const int64_t n = (p->c_out + most - 1) / most;
+        p->c_chunk = ((p->c_out + n - 1) / n + 15) / 16 * 16;
+        p->c_split = (p->c_out + p->c_chunk - 1) / p->c_chunk;
     }
 }
 
@@ -432,8 +434,8 @@ SdStatus cg_conv_add_winograd(CgLowered *out, const RtConvParams *p, int nb, con
 
 /* bf16 products on blocks of at most 16 tiles (ResNet's 7x7 layers at batch 1: 16 tiles of F(2x2,
  * 3x3)) computed transposed, the weights' transforms the wide operand (rt_gemm_bf16_packed_at):
- * the GEMM's tiles one vector wide ran at 72% of the rate of 3-vector ones. Planned after the
- * chunks, whose channel counts the packing follows. */
+ * the GEMM's tiles one vector wide ran at 72% of the rate of 3-vector ones. Planned before the
+ * chunks: the transposed product takes any number of channels at once. */
 static void winograd_at_plan(RtConvParams *p, const CgLowerOptions *opt)
 {
     const int64_t t = rt_conv_winograd_tile(p), tw = (p->out[2] + t - 1) / t;
@@ -455,8 +457,8 @@ static bool lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvPar
         return false;
     if (constant)
         winograd4_plan(p, opt);
-    cg_conv_winograd_chunks(p, opt->threads);
     winograd_at_plan(p, opt);
+    cg_conv_winograd_chunks(p, opt->threads);
     if (constant) {
         out->packed_operand = 1;
         out->packed_bytes = (size_t)rt_conv_winograd_packed_floats(p) * sizeof(float);

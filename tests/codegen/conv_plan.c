@@ -229,6 +229,12 @@ Test(conv, winograd_bf16_products_transposed_on_few_tiles)
     cc.batch = 8;
     lower_case(&cc, PLAN_BF16, 2, k, sizeof k, &p);
     cr_expect(!p.winograd_at, "bf16 at batch 8: %lld tiles a block", (long long)p.rows_per_block * 4);
+    /* untransposed, chunks the GEMM packs whole (at most 240 channels) of about equal size: 512
+     * channels in 3 of 176 (had been 240, 240 and 32) */
+    ConvCase wide = {"wat8", 2, 8, 512, 512, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
+    lower_case(&wide, PLAN_BF16, 1, k, sizeof k, &p);
+    cr_expect(!p.winograd_at && p.c_split == 3 && p.c_chunk == 176, "512 channels: %lld chunks of %lld",
+              (long long)p.c_split, (long long)p.c_chunk);
     cc.batch = 1;
 
     const int64_t nw = 272 * 320 * 9, nx = 320 * 49, ny = 272 * 49;
