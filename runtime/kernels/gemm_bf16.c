@@ -7,7 +7,7 @@
  * tile, B as [k/2][NR] lanes per sliver, K cut into blocks of even length. Sums, alpha's product
  * with A (folded before rounding) aside, and beta * C stay f32. The blocking, the C^T product for
  * narrow N, the edge tiles and the thin kernels of the last 1 to 4 columns are gemm.c's (its header
- * explains them), as is the prefetch of A in the micro-kernels (here B's rows 16 ahead too: packed
+ * explains them), as is the prefetch of A in the micro-kernels (here B's rows 48 ahead too: packed
  * whole ahead of time, rt_gemm_bf16_pack_at's come from memory); unlike there, every sliver
  * of B is packed, since it must be converted, so only the strides and offsets of B differ between
  * the entry points. Built twice like qgemm.c: portable C, and with AVX512-BF16 under the suffix
@@ -192,7 +192,7 @@ static inline __attribute__((always_inline)) void ukr_body(const int rows, const
         __builtin_prefetch(a + 64 * rows);
         RT_UNROLL
         for (int v = 0; v < nv; v++)
-            __builtin_prefetch(b + 16 * bstride + 16 * v);
+            __builtin_prefetch(b + 48 * bstride + 16 * v);
         __m512bh bv[NV];
         RT_UNROLL
         for (int v = 0; v < nv; v++)
