@@ -154,7 +154,8 @@ Test(conv, pointwise_items_balanced)
 }
 
 /* F(4x4, 3x3) takes ResNet's 3x3 layers of 28x28 outputs or more at batch 1, and of 14x14 or more
- * at 32, in blocks of about 112 tiles, with f32 products and with bf16 ones; F(2x2, 3x3) the 14x14
+ * at 32, in blocks of about 112 tiles of equal size (14 rows of 14 tiles in 2 blocks of 7, not 8
+ * and 6), with f32 products and with bf16 ones; F(2x2, 3x3) the 14x14
  * ones at batch 1 (16 tiles), the 7x7 ones (outputs under 8), those in lanes (batch 32 at 7x7), and
  * layers of few channels and tiles (the Fashion-MNIST teacher's 32 -> 32 at 28x28, batch 1). */
 Test(conv, winograd4_where_planned)
@@ -163,9 +164,9 @@ Test(conv, winograd4_where_planned)
         int64_t batch, channels, plane;
         bool f4;
         int64_t rows_per_block;
-    } shapes[] = {{1, 64, 56, true, 8},   {1, 128, 28, true, 7},  {1, 256, 14, false, 0}, {32, 64, 56, true, 8},
-                  {32, 256, 14, true, 28}, {1, 512, 7, false, 0}, {32, 512, 7, false, 0}, {1, 32, 28, false, 0},
-                  {8, 32, 28, true, 16}};
+    } shapes[] = {{1, 64, 56, true, 7},   {1, 128, 28, true, 7},  {1, 256, 14, false, 0}, {32, 64, 56, true, 8},
+                  {32, 256, 14, true, 26}, {1, 512, 7, false, 0}, {32, 512, 7, false, 0}, {1, 32, 28, false, 0},
+                  {8, 32, 28, true, 14}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t c = shapes[i].channels, hw = shapes[i].plane;
         ConvCase cc = {"wg", 2, shapes[i].batch, c, c, 1, {hw, hw}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true};
