@@ -233,7 +233,7 @@ RT_KERNEL_DECL(rt_conv_pointwise_f32)
 RT_KERNEL_DECL(rt_conv_depthwise_f32)
 
 /* Depthwise convolutions with 16 channels in the vector lanes (conv_depthwise_lanes.c), for input
- * planes up to RT_DW_LANES_SMALL_PLANE floats, or RT_DW_LANES_MAX_PLANE for 5x5 windows at stride 2:
+ * planes up to RT_DW_LANES_SMALL_PLANE floats, or RT_DW_LANES_MAX_PLANE at stride 2:
  * the output rows a band of it takes, 0 where that kernel does not apply (a channel multiplier, 3-D,
  * too many taps, too wide). Not a kernel: code generation calls it natively to count the items. */
 #define RT_DW_LANES_SMALL_PLANE 1024

@@ -1,5 +1,5 @@
 /* runtime/kernels/conv_depthwise.c — depthwise convolutions (one input channel per group, at most
- * 2 spatial dims; conv.h): small planes (and 5x5 windows at stride 2) with 16 channels in the vector
+ * 2 spatial dims; conv.h): small planes (and strided ones up to 56x56) with 16 channels in the vector
  * lanes (conv_depthwise_lanes.c); otherwise bands of output rows computed from zero-padded copies of
  * their input rows, or, for strided large planes and rows too wide for a band, direct loops over
  * output rows. */

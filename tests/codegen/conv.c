@@ -124,8 +124,10 @@ static const ConvCase cases[] = {
     {"depthwise3x3_s1", 2, 2, 16, 16, 16, {14, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .auto_pad = IR_PAD_NOTSET},
     {"depthwise_multiplier2", 2, 1, 8, 16, 8, {9, 12}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"depthwise_dilated_big_pad", 2, 1, 4, 4, 4, {6, 7}, {3, 3}, {1, 2}, {2, 2}, {3, 3, 3, 4}, .auto_pad = IR_PAD_NOTSET},
-    /* strided planes too large for the banded copies: the row loops with their checked borders */
-    {"depthwise_large_plane_s2", 2, 1, 4, 4, 4, {40, 36}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    /* strided planes too large for the banded copies and the lanes (over 3136 floats): the row
+     * loops with their checked borders; one of 1440 floats in the lanes */
+    {"depthwise_large_plane_s2", 2, 1, 4, 4, 4, {62, 58}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
+    {"depthwise_lanes_3x3_s2_large", 2, 1, 4, 4, 4, {40, 36}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     /* planes in several bands of rows (the last one shorter), strided ones in one band (rows
      * whose copies end in overlapping vectors), and rows too wide for any band */
     {"depthwise_bands", 2, 1, 3, 3, 3, {151, 130}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},

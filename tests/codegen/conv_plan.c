@@ -48,15 +48,15 @@ Test(conv, small_batch1_layers_shared_by_two_threads)
     cr_expect_eq(rt_conv_winograd_blocks(&p), 1);
 }
 
-/* Depthwise layers go through the lanes kernel (16 channels a vector) on small planes and for 5x5
- * windows at stride 2 up to 56x56, and through the row loops elsewhere: EfficientNet-B0's shapes. */
+/* Depthwise layers go through the lanes kernel (16 channels a vector) on small planes and at stride
+ * 2 up to 56x56, and through the row loops elsewhere: EfficientNet-B0's and MobileNetV2's shapes. */
 Test(conv, depthwise_lanes_where_planned)
 {
     static const struct {
         int64_t channels, plane, kernel, stride;
         bool lanes;
     } shapes[] = {{672, 14, 5, 1, true}, {1152, 7, 3, 1, true}, {240, 28, 3, 2, true}, {144, 56, 5, 2, true},
-                  {144, 56, 3, 1, false}, {96, 112, 3, 2, false}, {144, 56, 3, 2, false}};
+                  {144, 56, 3, 1, false}, {96, 112, 3, 2, false}, {144, 56, 3, 2, true}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t c = shapes[i].channels, hw = shapes[i].plane, k = shapes[i].kernel, pad = k / 2;
         ConvCase cc = {"dw", 2, 1, c, c, c, {hw, hw}, {k, k}, {shapes[i].stride, shapes[i].stride}, {1, 1},
