@@ -179,27 +179,26 @@ static inline void dw_copy_cols(const float *restrict src, int64_t s, int64_t lo
                 sum = VFMA(VSPLAT(w[ky * (KW_) + kx]), VLOAD(src + (at)), sum);                               \
             }                                                                                                 \
     } while (0)
+/* rows from r_ in groups of R_ while whole groups fit below rows */
+#define DW_ROW_GROUPS(KH_, KW_, UNROLL_, R_, r_)                                                               \
+    for (; r_ + (R_) <= rows; r_ += (R_))                                                                      \
+        for (int64_t j = r_ * Q; j < (r_ + 1) * Q; j += 16) {                                                  \
+            v16f s[R_];                                                                                        \
+            RT_UNROLL                                                                                          \
+            for (int i = 0; i < (R_); i++)                                                                     \
+                s[i] = VSPLAT(b);                                                                              \
+            RT_UNROLL                                                                                          \
+            for (int i = 0; i < (R_); i++)                                                                     \
+                DW_TAP_SUM(KH_, KW_, UNROLL_, j + i * Q, s[i]);                                                \
+            RT_UNROLL                                                                                          \
+            for (int i = 0; i < (R_); i++)                                                                     \
+                VSTORE(acc + j + i * Q, s[i]);                                                                 \
+        }
 #define DW_BAND_SUMS(KH_, KW_, UNROLL_)                                                                        \
     do {                                                                                                       \
         int64_t r = 0;                                                                                         \
-        for (; r + DW_ROWS <= rows; r += DW_ROWS)                                                              \
-            for (int64_t j = r * Q; j < (r + 1) * Q; j += 16) {                                                \
-                v16f s[DW_ROWS];                                                                               \
-                RT_UNROLL                                                                                      \
-                for (int i = 0; i < DW_ROWS; i++)                                                              \
-                    s[i] = VSPLAT(b);                                                                          \
-                RT_UNROLL                                                                                      \
-                for (int i = 0; i < DW_ROWS; i++)                                                              \
-                    DW_TAP_SUM(KH_, KW_, UNROLL_, j + i * Q, s[i]);                                            \
-                RT_UNROLL                                                                                      \
-                for (int i = 0; i < DW_ROWS; i++)                                                              \
-                    VSTORE(acc + j + i * Q, s[i]);                                                             \
-            }                                                                                                  \
-        for (int64_t j = r * Q; j < rows * Q; j += 16) {                                                       \
-            v16f s0 = VSPLAT(b);                                                                               \
-            DW_TAP_SUM(KH_, KW_, UNROLL_, j, s0);                                                              \
-            VSTORE(acc + j, s0);                                                                               \
-        }                                                                                                      \
+        DW_ROW_GROUPS(KH_, KW_, UNROLL_, DW_ROWS, r)                                                           \
+        DW_ROW_GROUPS(KH_, KW_, UNROLL_, 1, r)                                                                 \
     } while (0)
 
 static void dw_band(const RtConvParams *p, int64_t oh0, int64_t oh1, const float *restrict x, bool staged,

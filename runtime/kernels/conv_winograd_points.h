@@ -23,12 +23,8 @@ static inline void rt_winograd_point_products(const RtConvParams *p, int points,
         const int64_t cs = p->c_split > 1 ? p->c_split : 1, c = cs > 1 ? k0 / p->c_chunk : 0;
         const int64_t lanes = rt_conv_winograd_chunk_lanes(p), pl = rt_conv_winograd_point_lanes(p);
         for (int xi = 0; xi < points; xi++)
-            if (p->winograd_at)
-                rt_gemm_bf16_packed_at(m, n, C, (const uint32_t *)U + xi * pl + c * lanes, V + xi * vv, ldb, 0.0f,
-                                       M + xi * mv, ldb, work);
-            else
-                rt_gemm_bf16_packed_a(m, n, C, (const uint32_t *)U + xi * pl + c * lanes, V + xi * vv, ldb, 0.0f,
-                                      M + xi * mv, ldb, work);
+            (p->winograd_at ? rt_gemm_bf16_packed_at : rt_gemm_bf16_packed_a)(
+                m, n, C, (const uint32_t *)U + xi * pl + c * lanes, V + xi * vv, ldb, 0.0f, M + xi * mv, ldb, work);
         return;
     }
     for (int xi = 0; xi < points; xi++)

@@ -372,14 +372,23 @@ static void pack_a_whole(const Product *p, int64_t M, int64_t K, uint32_t *pa)
         pack_a_block(p, 0, pc, M / MR, (int)(M % MR), K - pc < kcb ? K - pc : kcb, pa + pc / 2 * m_pad);
 }
 
+/* The sliver of B from column jr of cols: its columns (NR, or the last ones), *width whole vectors */
+static inline int sliver_cols(int64_t jr, int64_t cols, int *width)
+{
+    const int n = cols - jr < NR ? (int)(cols - jr) : NR;
+    *width = (n + 15) / 16 * 16;
+    return n;
+}
+
 /* C = A op(B) + beta C for A packed whole (pack_a_whole), every sliver of B packed into pb */
 static void times_whole_a(const Product *p, const uint32_t *pa, int64_t M, int64_t N, int64_t K, float beta, float *C,
                           int64_t ldc, uint32_t *pb)
 {
-    const int n_rem = (int)(N % NR), w_rem = (n_rem + 15) / 16 * 16, m_rem = (int)(M % MR);
-    const int64_t n_full = N - n_rem, kcb = k_block(K), m_pad = (M + MR - 1) / MR * MR, tiles = M / MR;
+    const int m_rem = (int)(M % MR);
+    const int64_t kcb = k_block(K), m_pad = (M + MR - 1) / MR * MR, tiles = M / MR;
     for (int64_t jr = 0; jr < N; jr += NR) {
-        const int edge = jr == n_full, width = edge ? w_rem : NR, n = edge ? n_rem : NR;
+        int width;
+        const int n = sliver_cols(jr, N, &width);
         for (int64_t pc = 0; pc < K; pc += kcb) {
             const int64_t kc = K - pc < kcb ? K - pc : kcb;
             pack_b(&p->b, p->trans_b, pc, jr, n, width, kc, pb);
@@ -394,8 +403,7 @@ static void times_whole_a(const Product *p, const uint32_t *pa, int64_t M, int64
 static __attribute__((noinline)) void run(const Product *p, int64_t M, int64_t N, int64_t K, float beta, float *C,
                                           int64_t ldc, float *work)
 {
-    const int n_rem = (int)(N % NR), w_rem = (n_rem + 15) / 16 * 16, m_rem = (int)(M % MR);
-    const int64_t n_full = N - n_rem;
+    const int m_rem = (int)(M % MR);
     const int64_t kcb = k_block(K);
     uint32_t *pa = (uint32_t *)work;
     if (rt_gemm_whole_a(M, K, MR)) {
@@ -415,7 +423,8 @@ static __attribute__((noinline)) void run(const Product *p, int64_t M, int64_t N
             const int64_t tiles = (mc - m_edge) / MR;
             pack_a_block(p, ic, pc, tiles, m_edge, kc, pa);
             for (int64_t jr = 0; jr < N; jr += NR) {
-                const int edge = jr == n_full, width = edge ? w_rem : NR, n = edge ? n_rem : NR;
+                int width;
+                const int n = sliver_cols(jr, N, &width);
                 pack_b(&p->b, p->trans_b, pc, jr, n, width, kc, pb);
                 sliver_times_block(kq, pa, tiles, m_edge, pb, width, n, C + ic * ldc + jr, ldc, bk);
             }
@@ -477,10 +486,10 @@ void QG(rt_gemm_bf16_packed_a)(int64_t M, int64_t N, int64_t K, const uint32_t *
 void QG(rt_gemm_bf16_pack_at)(const float *A, int64_t lda, int64_t M, int64_t K, uint32_t *dst)
 {
     const Rows a = {A, lda, NULL};
-    const int n_rem = (int)(M % NR), w_rem = (n_rem + 15) / 16 * 16;
-    const int64_t n_full = M - n_rem, kcb = k_block(K), kqt = (K + 1) / 2;
+    const int64_t kcb = k_block(K), kqt = (K + 1) / 2;
     for (int64_t jr = 0; jr < M; jr += NR) {
-        const int edge = jr == n_full, width = edge ? w_rem : NR, n = edge ? n_rem : NR;
+        int width;
+        const int n = sliver_cols(jr, M, &width);
         for (int64_t pc = 0; pc < K; pc += kcb)
             pack_b(&a, 1, pc, jr, n, width, K - pc < kcb ? K - pc : kcb, dst + jr * kqt + pc / 2 * width);
     }
@@ -498,10 +507,9 @@ void QG(rt_gemm_bf16_packed_at)(int64_t M, int64_t N, int64_t K, const uint32_t 
     uint32_t *pa = (uint32_t *)work;
     float *ct = work + (n_pad * kqt + 15) / 16 * 16;
     pack_a_whole(&p, N, K, pa);
-    const int n_rem = (int)(M % NR), w_rem = (n_rem + 15) / 16 * 16;
-    const int64_t n_full = M - n_rem;
     for (int64_t jr = 0; jr < M; jr += NR) {
-        const int edge = jr == n_full, width = edge ? w_rem : NR, n = edge ? n_rem : NR;
+        int width;
+        const int n = sliver_cols(jr, M, &width);
         for (int64_t pc = 0; pc < K; pc += kcb) {
             const int64_t kc = K - pc < kcb ? K - pc : kcb;
             sliver_times_block((kc + 1) / 2, pa + pc / 2 * n_pad, N / MR, (int)(N % MR), pat + jr * kqt + pc / 2 * width,

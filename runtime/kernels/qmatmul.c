@@ -153,53 +153,54 @@ RT_KERNEL(QG(rt_qmatmul_u8))
 /* bf16 matrix product                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
+#if QG_SIMD
+/* sums[r][j] for R rows of bf16 pairs (ar, k2n pairs a row) and the 64 columns from j0: the panel's
+ * rows loaded once for the R rows (R a constant at each call site) */
+QG_INLINE void tile_rows_bf16(const int R, const RtQMatmulParams *p, const uint32_t *ar, const uint32_t *b, int64_t j0,
+                              float *restrict sums)
+{
+    const int64_t k2n = p->kp / 2;
+    __m512 c[RT_QG_MM_MR][4];
+    RT_UNROLL
+    for (int r = 0; r < R; r++)
+        c[r][0] = c[r][1] = c[r][2] = c[r][3] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < k2n; k++) {
+        const uint32_t *bk = b + rt_qmm_lane(k, j0, k2n, p->np);
+        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bk), b1 = (__m512bh)_mm512_loadu_si512(bk + 16),
+                       b2 = (__m512bh)_mm512_loadu_si512(bk + 32), b3 = (__m512bh)_mm512_loadu_si512(bk + 48);
+        RT_UNROLL
+        for (int r = 0; r < R; r++) {
+            const __m512bh av = (__m512bh)_mm512_set1_epi32((int)ar[r * k2n + k]);
+            c[r][0] = _mm512_dpbf16_ps(c[r][0], av, b0), c[r][1] = _mm512_dpbf16_ps(c[r][1], av, b1);
+            c[r][2] = _mm512_dpbf16_ps(c[r][2], av, b2), c[r][3] = _mm512_dpbf16_ps(c[r][3], av, b3);
+        }
+    }
+    RT_UNROLL
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < 4; v++)
+            _mm512_storeu_ps(sums + r * RT_QG_MM_NR + 16 * v, c[r][v]);
+}
+#endif
+
 /* sums[r][j] for `rows` rows of bf16 pairs (ar, k2n pairs a row) and 16 * nv columns from j0 */
 static void mm_tile_bf16(const RtQMatmulParams *p, const uint32_t *ar, const uint32_t *b, int64_t rows, int64_t j0, int nv,
                          float *restrict sums)
 {
     const int64_t k2n = p->kp / 2;
 #if QG_SIMD
-    if (rows == RT_QG_MM_MR && nv == 4) { /* the panel's rows loaded once for 4 rows of a */
-        __m512 c[4][4];
-        RT_UNROLL
-        for (int r = 0; r < 4; r++)
-            c[r][0] = c[r][1] = c[r][2] = c[r][3] = _mm512_setzero_ps();
-        for (int64_t k = 0; k < k2n; k++) {
-            const uint32_t *bk = b + rt_qmm_lane(k, j0, k2n, p->np);
-            const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bk), b1 = (__m512bh)_mm512_loadu_si512(bk + 16),
-                           b2 = (__m512bh)_mm512_loadu_si512(bk + 32), b3 = (__m512bh)_mm512_loadu_si512(bk + 48);
-            RT_UNROLL
-            for (int r = 0; r < 4; r++) {
-                const __m512bh av = (__m512bh)_mm512_set1_epi32((int)ar[r * k2n + k]);
-                c[r][0] = _mm512_dpbf16_ps(c[r][0], av, b0), c[r][1] = _mm512_dpbf16_ps(c[r][1], av, b1);
-                c[r][2] = _mm512_dpbf16_ps(c[r][2], av, b2), c[r][3] = _mm512_dpbf16_ps(c[r][3], av, b3);
-            }
+    if (nv == 4) {
+        if (rows == RT_QG_MM_MR) {
+            tile_rows_bf16(RT_QG_MM_MR, p, ar, b, j0, sums);
+            return;
         }
-        for (int r = 0; r < 4; r++)
-            for (int v = 0; v < 4; v++)
-                _mm512_storeu_ps(sums + r * RT_QG_MM_NR + 16 * v, c[r][v]);
+        for (int64_t r = 0; r < rows; r++)
+            tile_rows_bf16(1, p, ar + r * k2n, b, j0, sums + r * RT_QG_MM_NR);
         return;
     }
 #endif
     for (int64_t r = 0; r < rows; r++) {
         const uint32_t *a = ar + r * k2n;
         float *o = sums + r * RT_QG_MM_NR;
-#if QG_SIMD
-        if (nv == 4) {
-            __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-            for (int64_t k = 0; k < k2n; k++) {
-                const uint32_t *bk = b + rt_qmm_lane(k, j0, k2n, p->np);
-                __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[k]);
-                c0 = _mm512_dpbf16_ps(c0, av, (__m512bh)_mm512_loadu_si512(bk));
-                c1 = _mm512_dpbf16_ps(c1, av, (__m512bh)_mm512_loadu_si512(bk + 16));
-                c2 = _mm512_dpbf16_ps(c2, av, (__m512bh)_mm512_loadu_si512(bk + 32));
-                c3 = _mm512_dpbf16_ps(c3, av, (__m512bh)_mm512_loadu_si512(bk + 48));
-            }
-            _mm512_storeu_ps(o, c0), _mm512_storeu_ps(o + 16, c1);
-            _mm512_storeu_ps(o + 32, c2), _mm512_storeu_ps(o + 48, c3);
-            continue;
-        }
-#endif
         for (int64_t q = 0; q < 16 * nv; q++)
             o[q] = 0.0f;
         for (int64_t k = 0; k < k2n; k++) {

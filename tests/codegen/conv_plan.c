@@ -200,15 +200,10 @@ static void run_case(const ConvCase *c, const float *w, const float *b, const fl
     opt.disable = disable;
     opt.threads = threads;
     opt.verify = true;
-    IrGraph *g = conv_graph(c, w, b, NULL);
-    SdError err = {0};
-    SdModel *m = NULL;
-    cr_assert_eq(sd_optimize(g, &opt, NULL, NULL, NULL, &err), SD_OK, "%s", err.msg);
-    cr_assert_eq(sd_model_compile(g, &opt, &m, &err), SD_OK, "%s", err.msg);
     const Dims3 d = dims3(c);
     RtTensor in = {.dtype = SD_DT_F32, .rank = 4, .dims = {c->batch, c->cin, d.in[1], d.in[2]}, .data = (void *)x};
-    cr_assert_eq(sd_model_run(m, &in, 1, y, 1, &err), SD_OK, "%s", err.msg);
-    sd_model_free(m);
+    SdError err = {0};
+    cr_assert_eq(harness_run_with(conv_graph(c, w, b, NULL), &opt, &in, 1, y, 1, &err), SD_OK, "%s", err.msg);
 }
 
 /* bf16 Winograd products on 16 tiles or fewer (a 7x7 layer of 256 channels at batch 1) are computed

@@ -59,8 +59,25 @@ static inline IrValue *harness_const_f32(IrGraph *g, const char *name, int rank,
     return v;
 }
 
-/* Optimizes, compiles and runs g (which this frees) on the inputs; outputs are allocated. gemm is
- * "builtin" or "openblas", optionally followed by ":" and what to --disable ("builtin:prepack"). */
+/* Optimizes, compiles and runs g (which this frees) under opt on the inputs; outputs are allocated. */
+static inline SdStatus harness_run_with(IrGraph *g, const SdOptions *opt, const RtTensor *inputs, int n_in,
+                                        RtTensor *outputs, int n_out, SdError *err)
+{
+    SdStatus st = sd_optimize(g, opt, NULL, NULL, NULL, err);
+    SdModel *m = NULL;
+    if (st == SD_OK)
+        st = sd_model_compile(g, opt, &m, err);
+    if (st != SD_OK) {
+        ir_graph_free(g);
+        return st;
+    }
+    st = sd_model_run(m, inputs, n_in, outputs, n_out, err);
+    sd_model_free(m);
+    return st;
+}
+
+/* ... with gemm "builtin" or "openblas", optionally followed by ":" and what to --disable
+ * ("builtin:prepack"), the IR verified after every pass. */
 static inline SdStatus harness_run(IrGraph *g, const char *gemm, const RtTensor *inputs, int n_in, RtTensor *outputs,
                                    int n_out, SdError *err)
 {
@@ -71,17 +88,7 @@ static inline SdStatus harness_run(IrGraph *g, const char *gemm, const RtTensor 
     opt.gemm = provider;
     opt.disable = colon ? colon + 1 : NULL;
     opt.verify = true;
-    SdStatus st = sd_optimize(g, &opt, NULL, NULL, NULL, err);
-    SdModel *m = NULL;
-    if (st == SD_OK)
-        st = sd_model_compile(g, &opt, &m, err);
-    if (st != SD_OK) {
-        ir_graph_free(g);
-        return st;
-    }
-    st = sd_model_run(m, inputs, n_in, outputs, n_out, err);
-    sd_model_free(m);
-    return st;
+    return harness_run_with(g, &opt, inputs, n_in, outputs, n_out, err);
 }
 
 /* Largest |got - want| relative to max(1, |want|). */
