@@ -67,6 +67,8 @@ static void format_conv(const IrNode *n, SdStrbuf *o)
         ints(o, "grad_shape", a->grad_shape, s + 2);
     if (a->has_clip)
         num(o, "clip_min", a->clip_min), num(o, "clip_max", a->clip_max);
+    if (a->act != IR_CONV_ACT_NONE)
+        sd_strbuf_printf(o, " act=%s", a->act == IR_CONV_ACT_SILU ? "silu" : "hard_swish");
     if (n->op == IR_OP_CONV_TRANSPOSE) {
         ints(o, "output_padding", a->output_padding, s);
         if (a->has_output_shape)

@@ -43,6 +43,10 @@ typedef struct IrBinaryAttrs {
     IrFusedStep steps[IR_FUSED_MAX_STEPS];
 } IrBinaryAttrs;
 
+/* The smooth activation a CONV applies to its output after the actfold pass (x * sigmoid(x), and
+ * x * clamp(x / 6 + 1/2, 0, 1)) */
+typedef enum IrConvAct { IR_CONV_ACT_NONE = 0, IR_CONV_ACT_SILU, IR_CONV_ACT_HARD_SWISH } IrConvAct;
+
 typedef struct IrConvAttrs {
     int nspatial;                         /* 1, 2 or 3 spatial dimensions */
     int64_t kernel[IR_MAX_SPATIAL];       /* 0 until known: taken from the weights by shape inference */
@@ -61,6 +65,8 @@ typedef struct IrConvAttrs {
      * folded in); NaN stays NaN */
     bool has_clip;
     float clip_min, clip_max;
+    /* ... and then a smooth activation folded in by actfold (never with a clamp) */
+    IrConvAct act;
 } IrConvAttrs;
 
 typedef struct IrMatmulAttrs {

@@ -1,7 +1,9 @@
 /* passes/fold_activation.c — what follows an f32 convolution folded into it (actfold):
  *   Relu(conv(x)) = conv(x) clamped to [0, inf),  Clip(conv(x), lo, hi) = ... to [lo, hi]
  *   conv(x) + r = conv(x) with r as its residual input (a ResNet block's skip connection), and
- *   Relu(conv(x) + r) = both.
+ *   Relu(conv(x) + r) = both;
+ *   SiLU(conv(x)) (also as conv(x) * Sigmoid(conv(x))) and HardSwish(conv(x)) = conv(x) with act
+ *   set (after a residual, never with a clamp; f32 only).
  * The kernels add and clamp each output while it is still in cache (the direct convolution as it
  * copies the product out), so neither costs a pass over memory of its own. Safe when nothing else
  * reads the convolution's output (nor the sum, when an activation follows); computes exactly what
@@ -38,7 +40,7 @@ static IrNode *foldable_conv(const IrGraph *g, const IrValue *v)
     IrNode *conv = v->producer;
     if (!conv || conv->removed || v->n_uses != 1 || ir_value_is_graph_output(g, v) || v->dtype != SD_DT_F32)
         return NULL;
-    if (conv->op == IR_OP_CONV && !conv->attrs.conv.has_clip)
+    if (conv->op == IR_OP_CONV && !conv->attrs.conv.has_clip && conv->attrs.conv.act == IR_CONV_ACT_NONE)
         return conv;
     if (is_bf16(conv) && conv->attrs.quant.lo == -INFINITY && conv->attrs.quant.hi == INFINITY)
         return conv;
@@ -50,9 +52,9 @@ static int64_t groups_of(const IrNode *conv)
     return is_bf16(conv) ? conv->attrs.quant.conv.groups : conv->attrs.conv.groups;
 }
 
-/* conv now writes `out`: clamped to [lo, hi] when clip, plus `residual` when given. */
+/* conv now writes `out`: clamped to [lo, hi] when clip, plus `residual` when given, then act. */
 static SdStatus fold_one(IrGraph *g, IrNode *conv, IrNode *const *gone, int n_gone, IrValue *out, IrValue *residual,
-                         bool clip, float lo, float hi, const PassOptions *opt, SdError *err)
+                         bool clip, float lo, float hi, IrConvAct act, const PassOptions *opt, SdError *err)
 {
     IrValue *inputs[4] = {conv->inputs[0], conv->inputs[1], conv->n_inputs > 2 ? conv->inputs[2] : NULL,
                           conv->n_inputs > 3 ? conv->inputs[3] : NULL};
@@ -66,6 +68,8 @@ static SdStatus fold_one(IrGraph *g, IrNode *conv, IrNode *const *gone, int n_go
         attrs.conv.has_clip = true;
         attrs.conv.clip_min = lo, attrs.conv.clip_max = hi;
     }
+    if (act != IR_CONV_ACT_NONE)
+        attrs.conv.act = act;
     for (int i = 0; i < n_gone; i++)
         ir_node_remove(g, gone[i]);
     ir_node_remove(g, conv);
@@ -98,6 +102,38 @@ static IrNode *residual_conv(const IrGraph *g, const IrNode *add, IrValue **resi
     return NULL;
 }
 
+/* A SiLU (one node, or x * Sigmoid(x) as exported from PyTorch) or HardSwish whose x an f32
+ * convolution makes and nothing else reads: the convolution, *act what it is, *gone the nodes it
+ * replaces (n_gone of them); else NULL. bf16 convolutions keep theirs (their kernels do not apply
+ * one). */
+static IrNode *smooth_act_conv(const IrGraph *g, IrNode *n, IrConvAct *act, IrNode **gone, int *n_gone)
+{
+    if (n->removed || n->n_outputs != 1 || n->outputs[0]->dtype != SD_DT_F32 || n->n_inputs < 1)
+        return NULL;
+    IrNode *conv = NULL;
+    if (n->op == IR_OP_SILU || n->op == IR_OP_HARD_SWISH) {
+        conv = foldable_conv(g, n->inputs[0]);
+        *act = n->op == IR_OP_SILU ? IR_CONV_ACT_SILU : IR_CONV_ACT_HARD_SWISH;
+        gone[0] = n, *n_gone = 1;
+    } else if (n->op == IR_OP_MUL && n->n_inputs == 2) {
+        for (int i = 0; i < 2 && !conv; i++) {
+            IrValue *x = n->inputs[i], *s = n->inputs[1 - i];
+            IrNode *sig = s->producer;
+            if (!sig || sig->removed || sig->op != IR_OP_SIGMOID || sig->inputs[0] != x || s->n_uses != 1 ||
+                x->n_uses != 2 || ir_value_is_graph_output(g, s) || ir_value_is_graph_output(g, x) ||
+                !ir_shape_equal(&x->shape, &n->outputs[0]->shape))
+                continue;
+            IrNode *c = x->producer;
+            /* foldable_conv wants x read once: here the Sigmoid and the Mul read it */
+            if (c && !c->removed && c->op == IR_OP_CONV && !c->attrs.conv.has_clip &&
+                c->attrs.conv.act == IR_CONV_ACT_NONE && x->dtype == SD_DT_F32)
+                conv = c, gone[0] = sig, gone[1] = n, *n_gone = 2;
+        }
+        *act = IR_CONV_ACT_SILU;
+    }
+    return conv && conv->op == IR_OP_CONV ? conv : NULL;
+}
+
 SdStatus pass_fold_activation(IrGraph *g, const PassOptions *opt, SdError *err)
 {
     bool changed = false;
@@ -112,7 +148,8 @@ SdStatus pass_fold_activation(IrGraph *g, const PassOptions *opt, SdError *err)
         IrNode *conv = residual_conv(g, add, &residual);
         if (!conv)
             continue;
-        SD_TRY(fold_one(g, conv, (IrNode *[]){act, add}, 2, act->outputs[0], residual, true, lo, hi, opt, err));
+        SD_TRY(fold_one(g, conv, (IrNode *[]){act, add}, 2, act->outputs[0], residual, true, lo, hi, IR_CONV_ACT_NONE,
+                        opt, err));
         changed = true;
     }
     for (int k = 0; k < ir_graph_num_nodes(g); k++) {
@@ -122,10 +159,22 @@ SdStatus pass_fold_activation(IrGraph *g, const PassOptions *opt, SdError *err)
         if (n->removed || n->n_outputs != 1 || n->outputs[0]->dtype != SD_DT_F32)
             continue;
         if ((conv = residual_conv(g, n, &residual))) { /* conv + r, nothing to clamp after it */
-            SD_TRY(fold_one(g, conv, (IrNode *[]){n}, 1, n->outputs[0], residual, false, 0, 0, opt, err));
+            SD_TRY(fold_one(g, conv, (IrNode *[]){n}, 1, n->outputs[0], residual, false, 0, 0, IR_CONV_ACT_NONE, opt,
+                            err));
             changed = true;
         } else if (n->n_inputs >= 1 && clamp_of(n, &lo, &hi) && (conv = foldable_conv(g, n->inputs[0]))) {
-            SD_TRY(fold_one(g, conv, (IrNode *[]){n}, 1, n->outputs[0], NULL, true, lo, hi, opt, err));
+            SD_TRY(
+                fold_one(g, conv, (IrNode *[]){n}, 1, n->outputs[0], NULL, true, lo, hi, IR_CONV_ACT_NONE, opt, err));
+            changed = true;
+        }
+    }
+    for (int k = 0; k < ir_graph_num_nodes(g); k++) {
+        IrNode *n = ir_graph_node(g, k), *gone[2];
+        IrConvAct act;
+        int n_gone = 0;
+        IrNode *conv = smooth_act_conv(g, n, &act, gone, &n_gone);
+        if (conv) {
+            SD_TRY(fold_one(g, conv, gone, n_gone, n->outputs[0], NULL, false, 0, 0, act, opt, err));
             changed = true;
         }
     }

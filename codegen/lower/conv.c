@@ -107,6 +107,9 @@ RtConvParams cg_conv_forward_params(const IrConvAttrs *a, const IrShape *x, cons
     p.use_blas = cg_gemm_provider(opt);
     p.has_clip = a->has_clip;
     p.clip_min = a->clip_min, p.clip_max = a->clip_max;
+    p.act = a->act == IR_CONV_ACT_SILU         ? RT_CONV_ACT_SILU
+            : a->act == IR_CONV_ACT_HARD_SWISH ? RT_CONV_ACT_HARD_SWISH
+                                               : RT_CONV_ACT_NONE;
     return p;
 }
 

@@ -191,7 +191,8 @@ SdStatus onnxw_export_node(Writer *w, const IrNode *n)
     case IR_OP_CONV: case IR_OP_CONV_TRANSPOSE: {
         const IrConvAttrs *c = &a->conv;
         const bool residual = n->n_inputs > 3 && n->inputs[3]; /* folded by actfold: an Add after it */
-        const char *conv_out[1] = {c->has_clip || residual ? onnxw_temp(w) : out[0]};
+        const bool act = c->act != IR_CONV_ACT_NONE; /* a SiLU or HardSwish folded in: after the clamp */
+        const char *conv_out[1] = {c->has_clip || residual || act ? onnxw_temp(w) : out[0]};
         o = onnxw_node(w, n->op == IR_OP_CONV ? "Conv" : "ConvTranspose", name, in, n->n_inputs > 3 ? 3 : n->n_inputs,
                        conv_out, 1);
         export_window(w, o, c->nspatial, c->kernel, c->strides, c->pads, c->dilations);
@@ -199,14 +200,23 @@ SdStatus onnxw_export_node(Writer *w, const IrNode *n)
         if (n->op == IR_OP_CONV_TRANSPOSE)
             onnxw_attr_ints(w, o, "output_padding", c->output_padding, c->nspatial);
         if (residual) {
-            const char *sum[1] = {c->has_clip ? onnxw_temp(w) : out[0]}, *args[2] = {conv_out[0], in[3]};
+            const char *sum[1] = {c->has_clip || act ? onnxw_temp(w) : out[0]}, *args[2] = {conv_out[0], in[3]};
             onnxw_node(w, "Add", name, args, 2, sum, 1);
             conv_out[0] = sum[0];
         }
         if (c->has_clip) {
             const char *args[3] = {conv_out[0], isinf(c->clip_min) ? "" : onnxw_const_scalar(w, c->clip_min),
                                    isinf(c->clip_max) ? "" : onnxw_const_scalar(w, c->clip_max)};
-            onnxw_node(w, "Clip", name, args, 3, out, 1);
+            const char *clipped[1] = {act ? onnxw_temp(w) : out[0]};
+            onnxw_node(w, "Clip", name, args, 3, clipped, 1);
+            conv_out[0] = clipped[0];
+        }
+        if (c->act == IR_CONV_ACT_HARD_SWISH) {
+            onnxw_node(w, "HardSwish", name, conv_out, 1, out, 1);
+        } else if (c->act == IR_CONV_ACT_SILU) {
+            const char *sig[1] = {onnxw_temp(w)}, *args[2] = {conv_out[0], sig[0]};
+            onnxw_node(w, "Sigmoid", name, conv_out, 1, sig, 1);
+            onnxw_node(w, "Mul", name, args, 2, out, 1);
         }
         return SD_OK;
     }

@@ -84,6 +84,7 @@ static inline void conv_t_product(const RtConvParams *p, const float *wt, int64_
             yg[r * ldy + j] = p->has_clip ? clip_value(v, p->clip_min, p->clip_max) : v;
         }
     }
+    act_rows(p, yg + r0 * ldy, m - r0, P, ldy); /* lanes_out's rows have theirs */
 }
 
 /* Items [begin, end) of (image, group, channel chunk): an image's columns (im2col of all its rows,
@@ -239,6 +240,7 @@ static void conv_gemm_images_items(const RtConvParams *p, void *const *bufs, int
                 else
                     for (int64_t j = 0; j < P; j++)
                         dst[j] = src[j] + add;
+                act_rows(p, dst, 1, P, P);
             }
     }
 }

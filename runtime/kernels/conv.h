@@ -79,7 +79,11 @@ typedef struct RtConvParams {
                                    weights' transforms packed as the wide operand of the transposed
                                    product (rt_gemm_bf16_pack_at) */
     float clip_min, clip_max;
+    int32_t act;                /* forward kernels: RT_CONV_ACT_* applied after the clamp (a folded SiLU
+                                   or HardSwish), on each block of y while it is in cache */
 } RtConvParams;
+
+enum { RT_CONV_ACT_NONE = 0, RT_CONV_ACT_SILU = 1, RT_CONV_ACT_HARD_SWISH = 2 };
 
 /* Constant weights packed once for the builtin GEMM, which then skips packing them on every call:
  * rt_conv_packed_weight_floats(p) floats. Not a kernel: codegen runs it natively while it lays out

@@ -260,6 +260,7 @@ static void dw_band(const RtConvParams *p, int64_t oh0, int64_t oh1, const float
             yr[ow] = p->has_clip ? clip_value(v, p->clip_min, p->clip_max) : v;
         }
     }
+    act_rows(p, y + oh0 * OW, 1, rows * OW, rows * OW);
 }
 
 /* Items [begin, end) of (image, output channel), or of (image, block of 16) for the lanes kernel

@@ -188,6 +188,7 @@ static void conv_direct_items(const RtConvParams *p, void *const *bufs, int64_t 
                 const int64_t at = ((n0 + i) * p->c_out + oc) * P + oy * OW;
                 copy_add(y + at, t + r * ldt + j * WQ, res ? res + at : NULL, run * OW, bias ? bias[oc] : 0.0f,
                          p->has_clip, p->clip_min, p->clip_max);
+                act_rows(p, y + at, 1, run * OW, run * OW);
             }
             j += run;
         }

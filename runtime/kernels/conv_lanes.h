@@ -113,6 +113,7 @@ static inline void lanes_out(const RtConvParams *p, const float *restrict stage,
             y[l * image + q] = clip ? clip_value(v, lo, hi) : v;
         }
     }
+    act_rows(p, y, lanes, P, image);
 }
 
 #endif

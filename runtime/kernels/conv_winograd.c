@@ -254,6 +254,7 @@ static void transform_output(const RtConvParams *p, const float *restrict M, int
                     copy_add(y1 + 2 * t, out + 2 * wt, res1 ? res1 + 2 * t : NULL, OW - 2 * t, 0.0f, clip, lo, hi);
                 done = OW;
             }
+            act_rows(p, y0, 1, (second ? 2 : 1) * OW, 0);
         }
     }
 }

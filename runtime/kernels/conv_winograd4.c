@@ -230,6 +230,7 @@ static void transform_output(const RtConvParams *p, const float *restrict M, int
 #undef W4_ROW
 #undef W4_PUT
             }
+            act_rows(p, y + at, 1, out_rows * OW, 0);
         }
     }
 }
