@@ -1,5 +1,6 @@
-/* tests/runtime/threadpool.c — every task runs exactly once, whatever the thread count, nested
- * calls run serially, and many small jobs in a row finish. */
+/* tests/runtime/threadpool.c — every task runs exactly once, whatever the thread count, the caller
+ * takes a prefix of the tasks and the workers the rest, nested calls run serially, and many small
+ * jobs in a row finish. */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -41,6 +42,41 @@ Test(threadpool, runs_every_task_once)
             rt_parallel_for(n, 0, count_task, &w);
             for (int i = 0; i < 1000; i++)
                 cr_assert_eq(atomic_load(&w.counts[i]), i < n ? 1 : 0, "threads %d, n %d, task %d", threads, n, i);
+        }
+    }
+    rt_set_num_threads(0);
+}
+
+typedef struct {
+    atomic_int by[64]; /* the thread that ran each task, + 1 */
+} Owners;
+
+static void owner_task(void *ctx, int64_t t, int32_t thread)
+{
+    atomic_store(&((Owners *)ctx)->by[t], thread + 1);
+    usleep(200); /* long enough for a worker to join */
+}
+
+/* The caller runs a prefix of a job's tasks and the workers the rest (so consecutive nodes with
+ * items laid out alike find their inputs in their own core's cache), however many threads and
+ * whoever joins in time; and every task runs once. */
+Test(threadpool, caller_takes_a_prefix_workers_the_rest)
+{
+    for (int threads = 2; threads <= 4; threads++) {
+        rt_set_num_threads(threads);
+        for (int rep = 0; rep < 20; rep++) {
+            static Owners o;
+            const int n = 8 + rep % 5;
+            for (int i = 0; i < 64; i++)
+                atomic_store(&o.by[i], 0);
+            rt_parallel_for(n, 0, owner_task, &o);
+            int caller = 0;
+            while (caller < n && atomic_load(&o.by[caller]) == 1)
+                caller++;
+            cr_assert_geq(caller, 1, "the caller starts with task 0");
+            for (int i = caller; i < n; i++)
+                cr_assert_gt(atomic_load(&o.by[i]), 1, "threads %d, n %d: task %d after the caller's prefix ran on %d",
+                             threads, n, i, atomic_load(&o.by[i]) - 1);
         }
     }
     rt_set_num_threads(0);
