@@ -59,6 +59,7 @@ typedef struct {
 static struct {
     long long job_ns, wait_ns;
     atomic_llong serial_until;
+    atomic_llong spells; /* times serial_until was set */
 } guard;
 
 static Pool pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
@@ -205,6 +206,8 @@ void rt_set_spin_us(int64_t us)
 
 bool rt_in_task(void) { return in_task; }
 
+int64_t rt_parallel_serial_spells(void) { return atomic_load_explicit(&guard.spells, memory_order_relaxed); }
+
 int64_t rt_spin_us(void) { return atomic_load_explicit(&pool.spin_ns, memory_order_relaxed) / 1000; }
 
 void rt_parallel_for(int64_t n_tasks, int32_t max_threads, RtTaskFn fn, void *ctx)
@@ -258,8 +261,10 @@ void rt_parallel_for(int64_t n_tasks, int32_t max_threads, RtTaskFn fn, void *ct
     const long long t2 = now_ns();
     guard.job_ns += t2 - t0, guard.wait_ns += t2 - t1;
     if (guard.job_ns >= GUARD_WINDOW_NS) {
-        if (guard.wait_ns * 4 > guard.job_ns)
+        if (guard.wait_ns * 4 > guard.job_ns) {
             atomic_store_explicit(&guard.serial_until, t2 + GUARD_SERIAL_NS, memory_order_relaxed);
+            atomic_fetch_add_explicit(&guard.spells, 1, memory_order_relaxed);
+        }
         guard.job_ns = guard.wait_ns = 0;
     }
     atomic_fetch_or_explicit(&pool.job, JOB_CLOSED, memory_order_acq_rel);

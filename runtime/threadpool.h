@@ -25,5 +25,8 @@ void rt_set_spin_us(int64_t us);
 int64_t rt_spin_us(void);
 /* Whether the calling thread is running one of a parallel call's tasks. */
 bool rt_in_task(void);
+/* How many times since the process started the contention guard has sent every job to the caller
+ * alone for a while (threadpool.c): a timing taken meanwhile is not one of the threads asked for. */
+int64_t rt_parallel_serial_spells(void);
 
 #endif

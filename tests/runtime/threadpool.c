@@ -146,12 +146,14 @@ Test(threadpool, slow_workers_send_jobs_to_the_caller)
     rt_set_spin_us(100000); /* the worker awake for every job */
     Slow s;
     int serial_jobs = 0;
+    const int64_t spells = rt_parallel_serial_spells();
     for (int job = 0; job < 50 && serial_jobs < 5; job++) {
         atomic_store(&s.on_worker, 0);
         rt_parallel_for(16, 0, slow_on_workers, &s);
         serial_jobs = atomic_load(&s.on_worker) == 0 ? serial_jobs + 1 : 0;
     }
     cr_assert_eq(serial_jobs, 5, "jobs kept going to the slow worker");
+    cr_assert_gt(rt_parallel_serial_spells(), spells, "the spell is counted (seedc bench reports it)");
     rt_set_spin_us(0);
     rt_set_num_threads(0);
 }

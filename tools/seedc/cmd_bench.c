@@ -9,6 +9,7 @@
 
 #include "api/driver.h"
 #include "codegen/target.h"
+#include "runtime/threadpool.h"
 #include "tools/seedc/cli.h"
 
 static void help(FILE *out)
@@ -147,6 +148,7 @@ int cmd_bench(int argc, char **argv)
         for (long long r = 0; r < warmup; r++)
             sd_model_run_raw(m, in_ptr, out_ptr);
         sd_model_profile_reset(m);
+        const int64_t spells = rt_parallel_serial_spells();
         for (long long r = 0; r < runs; r++) {
             double a = now_ms();
             sd_model_run_raw(m, in_ptr, out_ptr);
@@ -171,6 +173,12 @@ int cmd_bench(int argc, char **argv)
         printf("memory      peak RSS %.1f MB (constants %.1f MB, scratch %.1f MB)\n", peak_rss_mb(),
                (double)sd_model_constants_bytes(m) / 1e6, (double)sd_model_scratch_bytes(m) / 1e6);
         const bool lowp = sd_wants_bf16(&common.opt) || (common.opt.quantize && common.opt.quantize[0]);
+        const int64_t serial = rt_parallel_serial_spells() - spells;
+        if (serial > 0)
+            printf("note        %lld time%s during the timed runs the thread pool ran every job on one thread for a "
+                   "quarter of a second, after it had waited too long for its workers (other processes on the "
+                   "cores?): those runs are not %d-thread timings\n",
+                   (long long)serial, serial == 1 ? "" : "s", rt_num_threads());
         if (lowp && !cg_host_has_lowp())
             printf("note        this CPU has no AVX512-VNNI/BF16: the int8 and bf16 kernels ran as plain C loops\n");
         if (common.opt.profile && sd_model_profile_print(m, stdout, (int)top) != SD_OK)
