@@ -13,6 +13,10 @@ bench/RESULTS.md with the machine, versions and the command.
 --variants adds more seedc workers (NAME:ARGS, ';'-separated) to the same interleaved rounds, with a
 column of medians and one of ratios against plain seedc each; {calib} in ARGS becomes a folder of 16
 random calibration inputs of the model's shape.
+
+Under the table, a line names each cell where a seedc worker's thread pool fell back to one thread
+for a while (its worker was late: another process on the cores), whose times are then partly
+1-thread times.
 """
 import argparse
 import datetime
@@ -49,8 +53,10 @@ class Worker:
     def close(self):
         self.p.stdin.write("quit\n")
         self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        self.rss = float(line.split()[1]) if line.startswith("rss") else float("nan")
+        line = self.p.stdout.readline().split()
+        self.rss = float(line[1]) if line[:1] == ["rss"] else float("nan")
+        # seedc: how often its thread pool fell back to one thread (another process on the cores)
+        self.serial = int(line[3]) if len(line) > 3 and line[2] == "serial" else 0
         self.p.wait(timeout=60)
 
 
@@ -96,7 +102,7 @@ def measure(seedc, model, batch, threads, rounds, per_round, warmup, frameworks,
             time.sleep(0.05)
     for w in workers:
         w.close()
-    return {w.name: (statistics.median(w.times), w.rss, w.load_ms) for w in workers}
+    return {w.name: (statistics.median(w.times), w.rss, w.load_ms, w.serial) for w in workers}
 
 
 def machine():
@@ -139,7 +145,7 @@ def main():
     seedc_args = a.seedc_args.split()
     os.makedirs(a.onnx_dir, exist_ok=True)
     frameworks = a.frameworks.split(",")
-    rows = []
+    rows, notes = [], []
     header = ("| model | batch | threads | seedc ms | ORT ms | PyTorch ms | PyTorch jit ms | seedc/ORT | seedc/PyTorch "
               "| seedc MB | ORT MB | PyTorch MB | seedc compile s |")
     for name, _ in variants:
@@ -163,6 +169,13 @@ def main():
                     row += f" {get(name):.3f} | {get(name) / get('seedc'):.2f} |"
                 print(row, flush=True)
                 rows.append(row)
+                for name in ["seedc"] + [v for v, _ in variants]:
+                    if threads > 1 and name in r and r[name][3] > 0:
+                        notes.append(f"{model} at batch {batch} on {threads} threads: {name}'s thread pool fell back to "
+                                     f"one thread {r[name][3]} time(s) for a quarter of a second (its worker was late: "
+                                     f"another process on the cores), so its times there mix 1-thread runs in")
+    for n in notes:
+        print(n)
     if a.results:
         cmd = "bench/compare.py " + " ".join(sys.argv[1:])
         with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
@@ -170,6 +183,8 @@ def main():
                     f"Command: `{cmd}`. Medians of {a.rounds} x {a.per_round} interleaved runs after {a.warmup} "
                     f"warm-up runs; memory is each process's peak RSS (ONNX Runtime's includes Node). seedc/PyTorch "
                     f"is against the faster of eager and jit.\n\n{header}\n|" + "---|" * columns + "\n" + "\n".join(rows) + "\n")
+            if notes:
+                f.write("\n" + "".join(f"- {n}\n" for n in notes))
     return 0
 
 

@@ -132,6 +132,7 @@ int cmd_bench(int argc, char **argv)
             sd_model_run_raw(m, in_ptr, out_ptr);
         printf("ready %.1f\n", load_ms);
         fflush(stdout);
+        const int64_t spells = rt_parallel_serial_spells();
         char line[64];
         while (fgets(line, sizeof line, stdin) && strncmp(line, "quit", 4) != 0) {
             long count = strtol(line, NULL, 10);
@@ -143,7 +144,8 @@ int cmd_bench(int argc, char **argv)
             printf("\n");
             fflush(stdout);
         }
-        printf("rss %.1f\n", peak_rss_mb());
+        /* and how often the pool fell back to one thread meanwhile (bench/compare.py flags those cells) */
+        printf("rss %.1f serial %lld\n", peak_rss_mb(), (long long)(rt_parallel_serial_spells() - spells));
     } else if (status == EXIT_OK) {
         for (long long r = 0; r < warmup; r++)
             sd_model_run_raw(m, in_ptr, out_ptr);
