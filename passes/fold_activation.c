@@ -33,6 +33,13 @@ static bool clamp_of(const IrNode *act, float *lo, float *hi)
 
 static bool is_bf16(const IrNode *conv) { return conv->op == IR_OP_CONV_BF16; }
 
+/* An f32 convolution that clamps and activates nothing yet */
+static bool bare_f32_conv(const IrNode *conv)
+{
+    return conv && !conv->removed && conv->op == IR_OP_CONV && !conv->attrs.conv.has_clip &&
+           conv->attrs.conv.act == IR_CONV_ACT_NONE;
+}
+
 /* The f32 or bf16 convolution that makes v when v has one reader and the convolution can take a
  * fold (it clamps nothing yet); else NULL. */
 static IrNode *foldable_conv(const IrGraph *g, const IrValue *v)
@@ -40,7 +47,7 @@ static IrNode *foldable_conv(const IrGraph *g, const IrValue *v)
     IrNode *conv = v->producer;
     if (!conv || conv->removed || v->n_uses != 1 || ir_value_is_graph_output(g, v) || v->dtype != SD_DT_F32)
         return NULL;
-    if (conv->op == IR_OP_CONV && !conv->attrs.conv.has_clip && conv->attrs.conv.act == IR_CONV_ACT_NONE)
+    if (bare_f32_conv(conv))
         return conv;
     if (is_bf16(conv) && conv->attrs.quant.lo == -INFINITY && conv->attrs.quant.hi == INFINITY)
         return conv;
@@ -123,11 +130,9 @@ static IrNode *smooth_act_conv(const IrGraph *g, IrNode *n, IrConvAct *act, IrNo
                 x->n_uses != 2 || ir_value_is_graph_output(g, s) || ir_value_is_graph_output(g, x) ||
                 !ir_shape_equal(&x->shape, &n->outputs[0]->shape))
                 continue;
-            IrNode *c = x->producer;
             /* foldable_conv wants x read once: here the Sigmoid and the Mul read it */
-            if (c && !c->removed && c->op == IR_OP_CONV && !c->attrs.conv.has_clip &&
-                c->attrs.conv.act == IR_CONV_ACT_NONE && x->dtype == SD_DT_F32)
-                conv = c, gone[0] = sig, gone[1] = n, *n_gone = 2;
+            if (bare_f32_conv(x->producer) && x->dtype == SD_DT_F32)
+                conv = x->producer, gone[0] = sig, gone[1] = n, *n_gone = 2;
         }
         *act = IR_CONV_ACT_SILU;
     }
