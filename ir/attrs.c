@@ -167,6 +167,11 @@ static void format_quant(const IrNode *n, SdStrbuf *o)
         sd_strbuf_printf(o, " to=%s", sd_dtype_name(a->out_dtype));
         if (n->op == IR_OP_QCONV && n->n_inputs > 4 && n->inputs[4])
             num(o, "residual_mult", a->b_scale), num(o, "residual_zp", a->b_zp);
+        if (n->op == IR_OP_QCONV && a->act != IR_CONV_ACT_NONE) {
+            sd_strbuf_printf(o, " act=%s", a->act == IR_CONV_ACT_SILU ? "silu" : "hard_swish");
+            num(o, "act_in_scale", a->act_in_scale), num(o, "act_out_scale", a->act_out_scale);
+            num(o, "act_out_zp", a->act_out_zp);
+        }
     }
     if ((n->op == IR_OP_QCONV || n->op == IR_OP_QMATMUL) ? a->out_dtype == SD_DT_F32
                                                          : (n->op == IR_OP_CONV_BF16 || n->op == IR_OP_MATMUL_BF16)) {

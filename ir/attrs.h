@@ -242,6 +242,12 @@ typedef struct IrQuantAttrs {
     float a_scale, b_scale, y_scale; /* QADD (a, b, y), QGLOBAL_AVG_POOL (a = x, y); QCONV's residual:
                                         b_scale its scale over y's */
     int32_t a_zp, b_zp;       /* QADD, QGLOBAL_AVG_POOL (a = x); QCONV: the residual's zero point */
+    /* QCONV with u8 output: a SiLU or HardSwish folded in. The sums requantize to the activation's
+     * input (scale act_in_scale, zero point y_zp, clamped to [qmin, qmax]), and each such byte
+     * becomes the activation's u8 value (act_out_scale, act_out_zp), by a table of 256 */
+    IrConvAct act;
+    float act_in_scale, act_out_scale;
+    int32_t act_out_zp;
 } IrQuantAttrs;
 
 typedef union IrAttrs {

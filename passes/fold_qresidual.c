@@ -14,7 +14,8 @@
 #include "passes/pass.h"
 
 /* The QCONV that makes v, when it can take a residual: v its only use, a u8 output clamped by
- * nothing but the u8 range, packed weights, no residual yet. */
+ * nothing but the u8 range and through no activation's table (the residual would go in before
+ * it), packed weights, no residual yet. */
 static IrNode *foldable_qconv(const IrGraph *g, const IrValue *v)
 {
     IrNode *conv = v->producer;
@@ -22,7 +23,8 @@ static IrNode *foldable_qconv(const IrGraph *g, const IrValue *v)
         conv->n_inputs != 4 || v->dtype != SD_DT_U8)
         return NULL;
     const IrQuantAttrs *a = &conv->attrs.quant;
-    if (a->out_dtype != SD_DT_U8 || a->lo != -INFINITY || a->hi != INFINITY || a->qmin != 0 || a->qmax != 255 ||
+    if (a->out_dtype != SD_DT_U8 || a->act != IR_CONV_ACT_NONE || a->lo != -INFINITY || a->hi != INFINITY ||
+        a->qmin != 0 || a->qmax != 255 ||
         conv->inputs[1]->shape.rank == conv->inputs[0]->shape.rank || !ir_value_is_constant(conv->inputs[3]))
         return NULL;
     return conv;

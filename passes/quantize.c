@@ -12,7 +12,10 @@
  *     output channel (or per tensor); bias int32 at scale x_scale * w_scale, minus x_zp times the
  *     channel's weight sum, so the kernel sums raw u8 activations; a ReLU or Clip reading the conv
  *     alone is folded into the requantization (its output's range gives the scale, its bounds the
- *     clamp). One input channel per group: direct int8 loops; otherwise packed weights
+ *     clamp). Else a SiLU (or x * Sigmoid(x)) or HardSwish reading it alone, whose result goes on
+ *     in u8: the conv requantizes to the activation's input range and a table of 256 bytes (made
+ *     at code generation from attrs.quant.act) maps those to the activation's u8; `--disable qact`
+ *     leaves it in f32. One input channel per group: direct int8 loops; otherwise packed weights
  *     (PACK_WEIGHTS, folded here).
  *   MatMul (constant [K, N] weights) -> QMATMUL, per column scales, the Add of a constant bias (a
  *     Gemm after canonicalization) and a ReLU/Clip folded in.

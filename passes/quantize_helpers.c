@@ -249,6 +249,44 @@ IrNode *pass_quant_fusable_activation(const QCtx *c, IrValue *v, float *lo, floa
     return NULL;
 }
 
+/* The readers of v among the live nodes, up to max (the count of all of them returned) */
+static int readers(const IrGraph *g, const IrValue *v, IrNode **r, int max)
+{
+    int k = 0;
+    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
+        IrNode *n = ir_graph_node(g, i);
+        bool reads = false;
+        for (int j = 0; j < n->n_inputs && !n->removed; j++)
+            reads = reads || n->inputs[j] == v;
+        if (reads && k++ < max)
+            r[k - 1] = n;
+    }
+    return k;
+}
+
+IrNode *pass_quant_table_activation(const QCtx *c, IrValue *v, IrConvAct *kind, IrNode **sigmoid)
+{
+    *sigmoid = NULL;
+    IrNode *r[3];
+    const int n = ir_value_is_graph_output(c->g, v) ? 0 : readers(c->g, v, r, 3);
+    for (int i = 0; i < n && i < 3; i++)
+        if (pass_quant_kept(c, r[i]) || r[i]->outputs[0]->dtype != SD_DT_F32)
+            return NULL;
+    if (n == 1 && (r[0]->op == IR_OP_SILU || r[0]->op == IR_OP_HARD_SWISH)) {
+        *kind = r[0]->op == IR_OP_SILU ? IR_CONV_ACT_SILU : IR_CONV_ACT_HARD_SWISH;
+        return r[0];
+    }
+    if (n != 2)
+        return NULL;
+    IrNode *s = r[0]->op == IR_OP_SIGMOID ? r[0] : r[1], *m = s == r[0] ? r[1] : r[0];
+    const IrValue *sv = s->outputs[0];
+    if (s->op != IR_OP_SIGMOID || m->op != IR_OP_MUL || m->n_inputs != 2 || pass_quant_single_consumer(c->g, sv) != m ||
+        !((m->inputs[0] == v && m->inputs[1] == sv) || (m->inputs[1] == v && m->inputs[0] == sv)))
+        return NULL;
+    *kind = IR_CONV_ACT_SILU, *sigmoid = s;
+    return m;
+}
+
 OutPlan pass_quant_plan_output(const QCtx *c, IrValue *z, bool can_f32)
 {
     OutPlan o = {0};

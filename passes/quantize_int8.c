@@ -65,12 +65,31 @@ SdStatus pass_quant_conv(QCtx *c, IrNode *n)
     if (act)
         z = act->outputs[0];
     OutPlan o = pass_quant_plan_output(c, z, true);
+    /* a SiLU or HardSwish whose result goes on in u8: the sums requantize to its input's u8 (y's
+     * calibrated range) and a table maps those bytes to its output's, so that the network does not
+     * leave u8 for it (EfficientNet-B0: 49 of them, each a dequantize, the activation and a
+     * quantize in f32) */
+    IrConvAct kind = IR_CONV_ACT_NONE;
+    IrNode *sigmoid = NULL;
+    IrNode *table = act || pass_disabled(c->opt, "qact") ? NULL : pass_quant_table_activation(c, y, &kind, &sigmoid);
+    const PassQuantRange *yr = table ? pass_quant_range_of(c, y) : NULL;
+    OutPlan to = table ? pass_quant_plan_output(c, table->outputs[0], true) : o;
+    OutPlan yo = {.u8 = true};
+    if (yr && to.u8) {
+        yo.p = pass_quant_params_from_range(c, yr->lo, yr->hi);
+        act = table, z = table->outputs[0], o = to;
+    } else {
+        kind = IR_CONV_ACT_NONE, sigmoid = NULL;
+    }
+    const OutPlan *req = kind != IR_CONV_ACT_NONE ? &yo : &o; /* what the sums requantize to */
     IrValue *wv, *bv, *mv;
-    SD_TRY(int8_weights(c, w, c_out, per, per, 1, xp, b, &o, &wv, &bv, &mv));
+    SD_TRY(int8_weights(c, w, c_out, per, per, 1, xp, b, req, &wv, &bv, &mv));
     IrQuantAttrs qa = {.conv = *ca, .channels = c_out, .x_zp = xp.zp, .out_dtype = o.u8 ? SD_DT_U8 : SD_DT_F32,
                        .lo = lo, .hi = hi, .qmin = 0, .qmax = 255};
     if (o.u8)
-        qa.y_zp = o.p.zp, pass_quant_bounds(o.p, lo, hi, &qa.qmin, &qa.qmax);
+        qa.y_zp = req->p.zp, pass_quant_bounds(req->p, lo, hi, &qa.qmin, &qa.qmax);
+    if (kind != IR_CONV_ACT_NONE)
+        qa.act = kind, qa.act_in_scale = yo.p.scale, qa.act_out_scale = o.p.scale, qa.act_out_zp = o.p.zp;
     if (!depthwise) {
         IrQuantAttrs pa = {.out_dtype = SD_DT_I8};
         pa.conv.groups = groups;
@@ -79,8 +98,8 @@ SdStatus pass_quant_conv(QCtx *c, IrNode *n)
     }
     IrValue *in[4] = {qx, wv, bv, mv};
     IrAttrs at = {.quant = qa};
-    IrNode *dead[2] = {act, n};
-    return pass_quant_emit_result(c, IR_OP_QCONV, n->name, in, 4, &at, z, &o, dead, 2);
+    IrNode *dead[3] = {act, sigmoid, n};
+    return pass_quant_emit_result(c, IR_OP_QCONV, n->name, in, 4, &at, z, &o, dead, 3);
 }
 
 

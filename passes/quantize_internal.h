@@ -45,6 +45,10 @@ IrValue *pass_quant_constant(QCtx *c, const char *base, const char *suffix, SdDT
                              const void *data);
 IrValue *pass_quant_quantized(QCtx *c, IrValue *v, QParams *p);
 IrNode *pass_quant_fusable_activation(const QCtx *c, IrValue *v, float *lo, float *hi);
+/* A SiLU (one node, or v * Sigmoid(v) as PyTorch exports it) or a HardSwish that alone reads v: the
+ * node whose output is the activation (*sigmoid the Sigmoid it replaces too, or NULL), *kind which;
+ * NULL if there is none. */
+IrNode *pass_quant_table_activation(const QCtx *c, IrValue *v, IrConvAct *kind, IrNode **sigmoid);
 OutPlan pass_quant_plan_output(const QCtx *c, IrValue *z, bool can_f32);
 void pass_quant_bounds(QParams p, float lo, float hi, int32_t *qmin, int32_t *qmax);
 SdStatus pass_quant_emit_result(QCtx *c, IrOp op, const char *name, IrValue *const *in, int n_in, const IrAttrs *at,

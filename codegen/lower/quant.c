@@ -222,6 +222,22 @@ static SdStatus lower_pack(const IrNode *n, CgLowered *out, SdError *err)
     return cg_lowered_add(out, "rt_pack_weights", &p, sizeof p, 2, bufs, err);
 }
 
+/* The table of a SiLU or HardSwish the quantize pass folded into a QCONV (IrQuantAttrs.act): for
+ * each u8 value of its input, the u8 of its output, quantized as QuantizeLinear does (in double,
+ * so the table rounds once). */
+static int32_t act_table(const IrQuantAttrs *a, uint8_t lut[256])
+{
+    if (a->act == IR_CONV_ACT_NONE)
+        return 0;
+    for (int q = 0; q < 256; q++) {
+        const double v = (double)(q - a->y_zp) * a->act_in_scale;
+        const double f = a->act == IR_CONV_ACT_SILU ? v / (1.0 + exp(-v)) : v * fmin(fmax(v / 6.0 + 0.5, 0.0), 1.0);
+        const double z = nearbyint(f / a->act_out_scale) + a->act_out_zp;
+        lut[q] = (uint8_t)fmin(fmax(z, 0.0), 255.0);
+    }
+    return 1;
+}
+
 static SdStatus lower_depthwise(const IrNode *n, CgLowered *out, SdError *err)
 {
     const IrQuantAttrs *a = &n->attrs.quant;
@@ -243,6 +259,8 @@ static SdStatus lower_depthwise(const IrNode *n, CgLowered *out, SdError *err)
     }
     p.x_zp = a->x_zp, p.y_zp = a->y_zp, p.qmin = a->qmin, p.qmax = a->qmax, p.lo = a->lo, p.hi = a->hi;
     p.out_kind = a->out_dtype == SD_DT_F32 ? RT_QOUT_F32 : a->out_dtype == SD_DT_I8 ? RT_QOUT_I8 : RT_QOUT_U8;
+    if (p.out_kind == RT_QOUT_U8)
+        p.has_lut = act_table(a, p.lut);
     out->workspace_bytes = (size_t)(4 * p.padded[0] * p.padded[1] + 128 + 8 * (p.out[1] + 16) + 64);
     int bufs[6] = {0, 1, 2, 3, cg_out(n, 0), CG_BUF_WORKSPACE};
     SD_TRY(cg_lowered_add(out, "rt_qconv_depthwise_u8", &p, sizeof p, 6, bufs, err));
@@ -368,6 +386,8 @@ static SdStatus lower_qconv(const IrNode *n, const CgLowerOptions *opt, CgLowere
     p.taps_inner = rt_qconv_taps_inner(p.groups, cin_g, kvol, bf16);
     p.x_zp = a->x_zp, p.y_zp = a->y_zp, p.qmin = a->qmin, p.qmax = a->qmax, p.lo = a->lo, p.hi = a->hi;
     p.out_kind = bf16 || a->out_dtype == SD_DT_F32 ? RT_QOUT_F32 : a->out_dtype == SD_DT_I8 ? RT_QOUT_I8 : RT_QOUT_U8;
+    if (!bf16 && p.out_kind == RT_QOUT_U8)
+        p.has_lut = act_table(a, p.lut);
     p.has_bias = bf16 && has(n, 2);
     p.has_residual = bf16 ? has(n, 3) : has(n, 4);
     if (!bf16 && p.has_residual) /* actfold's QADD: the residual rescaled to y's units */

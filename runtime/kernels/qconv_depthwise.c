@@ -80,7 +80,9 @@ QG_INLINE void dw_store(const RtQDepthwiseParams *p, const DwLanes *l, __m512i a
     const uint32_t row_mask = n >= 16 ? 0xffffu : (1u << n) - 1;
     const bool f32 = p->out_kind == RT_QOUT_F32;
     const __m512 f = f32 ? requant16_f32(acc, mult, p->lo, p->hi) : _mm512_setzero_ps();
-    const __m128i q = f32 ? _mm_setzero_si128() : requant16_bytes(acc, mult, p->y_zp, p->qmin, p->qmax);
+    __m128i q = f32 ? _mm_setzero_si128() : requant16_bytes(acc, mult, p->y_zp, p->qmin, p->qmax);
+    if (!f32 && p->has_lut)
+        q = lut16(q, p->lut);
 #pragma clang loop unroll(full)
     for (int64_t g = 0; g < 4; g++) { /* R <= 4, a constant count as for the taps */
         if (g >= R || oh + g >= OH)
@@ -235,6 +237,7 @@ static void dw_planes(const RtQDepthwiseParams *p, void *const *bufs, int64_t be
             for (int64_t ow = 0; ow < OW; ow++)
                 sums[ow] = (int32_t)acc[ow];
             requant_row(sums, OW, bias[c], mult[c], p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi,
+                        p->has_lut ? p->lut : NULL,
                         y + (plane * OH * OW + oh * OW) * es);
         }
     }

@@ -84,6 +84,10 @@ typedef struct RtQConvParams {
     int32_t x_zp, y_zp, qmin, qmax;
     float lo, hi;
     int32_t out_kind;         /* RtQOut (bf16: F32) */
+    int32_t has_lut;          /* int8 u8 output: each requantized byte q becomes lut[q] (a SiLU or HardSwish
+                                 the quantize pass folded in: lut maps the u8 pre-activation to
+                                 the u8 activation, both with their calibrated scales) */
+    uint8_t lut[256];
     int32_t has_bias;         /* bf16 */
     int32_t has_residual;     /* an operand of y's shape added to it: bf16 f32 after the bias, before the clamp;
                                  int8 u8, (r - r_zp) * r_mult added to the scaled sum before rounding */
@@ -111,6 +115,8 @@ typedef struct RtQDepthwiseParams {
     int32_t x_zp, y_zp, qmin, qmax;
     float lo, hi;
     int32_t out_kind;         /* RtQOut */
+    int32_t has_lut;          /* as RtQConvParams's */
+    uint8_t lut[256];
 } RtQDepthwiseParams;
 
 /* a [m, k] (u8, or f32 for bf16) times packed b -> y [m, n]. Operands int8: a, b, bias, mult, y;

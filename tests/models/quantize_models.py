@@ -44,6 +44,27 @@ class FmnistCnn(nn.Module):
         return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
+class SmoothCnn(nn.Module):
+    """SiLU and HardSwish after convolutions of each int8 kernel (3x3 through the direct or im2col
+    kernel, depthwise, 1x1, strided), as EfficientNet and MobileNetV3 have them: the quantize pass
+    folds each into its convolution as a table on the u8 output (five of them)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.SiLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.Hardswish(),
+            nn.Conv2d(32, 32, 3, padding=1, groups=32), nn.BatchNorm2d(32), nn.SiLU(),
+            nn.Conv2d(32, 64, 1), nn.BatchNorm2d(64), nn.Hardswish(),
+            nn.Conv2d(64, 64, 3, stride=2, padding=1, groups=64), nn.BatchNorm2d(64), nn.SiLU(),
+            nn.Conv2d(64, 48, 1), nn.BatchNorm2d(48))
+        self.head = nn.Linear(48, 10)
+
+    def forward(self, x):
+        x = self.body(x)
+        return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
 def randomize_bn(net):
     """Non-trivial BatchNorm statistics, so the folded convolutions are not just the raw weights."""
     g = torch.Generator().manual_seed(1)
@@ -58,8 +79,11 @@ def randomize_bn(net):
 
 MODELS = {
     "fmnist_cnn": (lambda: randomize_bn(FmnistCnn()), (1, 28, 28)),
+    "smooth_cnn": (lambda: randomize_bn(SmoothCnn()), (1, 28, 28)),
     "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(), (3, 224, 224)),
     "resnet18": (lambda: torchvision.models.resnet18(), (3, 224, 224)),
+    "efficientnet_b0": (lambda: torchvision.models.efficientnet_b0(), (3, 224, 224)),
+    "mobilenet_v3_large": (lambda: torchvision.models.mobilenet_v3_large(), (3, 224, 224)),
 }
 
 
@@ -87,6 +111,8 @@ def main():
     ap.add_argument("--calib-samples", type=int, default=32)
     ap.add_argument("--workdir", default="quant-tests")
     ap.add_argument("--seedc-args", default="", help="extra arguments for seedc run")
+    ap.add_argument("--tables", type=int, default=None,
+                    help="int8: also require this many activations folded into convolutions as tables")
     a = ap.parse_args()
 
     work = os.path.join(a.workdir, a.model)
@@ -112,15 +138,21 @@ def main():
                     "--per-channel"])
     else:
         run(base + ["-o", q_path, "--precision", "bf16"])
+    tables = None
+    if a.mode == "int8" and a.tables is not None:
+        r = subprocess.run([a.seedc, "ir", onnx_path, "--quantize", "int8", "--calib", calib, "--calib-samples",
+                            str(a.calib_samples), "--per-channel"] + a.seedc_args.split(), capture_output=True, text=True)
+        tables = sum(1 for line in r.stdout.splitlines() if "qconv" in line and " act=" in line)
     y, q = np.load(y_path), np.load(q_path)
     with torch.no_grad():
         ref = net(torch.from_numpy(x)).numpy()
     f32_err = float(np.abs(y - ref).max() / max(np.abs(ref).max(), 1e-30))
     db = sqnr(y, q)
     agree = float((y.argmax(1) == q.argmax(1)).mean())
-    ok = db >= a.min_sqnr and f32_err <= 1e-3
+    ok = db >= a.min_sqnr and f32_err <= 1e-3 and tables == a.tables
     print(f"{'PASS' if ok else 'FAIL'} {a.model} {a.mode}: output SQNR {db:.2f} dB (needs >= {a.min_sqnr:.0f}), "
-          f"top-1 agreement {agree:.2f}, f32 vs torch {f32_err:.1e}")
+          f"top-1 agreement {agree:.2f}, f32 vs torch {f32_err:.1e}"
+          + (f", activations as tables {tables} (needs {a.tables})" if a.tables is not None else ""))
     return 0 if ok else 1
 
 

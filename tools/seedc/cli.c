@@ -44,7 +44,8 @@ bool cli_valid_disable_list(const char *list, char *bad, size_t n)
     for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
         const bool codegen_choice =
             strcmp(tok, "prepack") == 0 || strcmp(tok, "direct-conv") == 0 || strcmp(tok, "winograd") == 0 ||
-            strcmp(tok, "winograd4") == 0 || strcmp(tok, "winograd-at") == 0 || strcmp(tok, "slices") == 0;
+            strcmp(tok, "winograd4") == 0 || strcmp(tok, "winograd-at") == 0 || strcmp(tok, "slices") == 0 ||
+            strcmp(tok, "qact") == 0;
         if ((!pass_is_known(tok) && !codegen_choice) || strcmp(tok, "shape") == 0) {
             snprintf(bad, n, "%s", tok);
             return false;

@@ -46,7 +46,9 @@ enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2 };
     "                   F(2x2,3x3) only, not F(4x4,3x3) where that would be used;\n"             \
     "                   winograd-at: bf16 Winograd products on 16 tiles or fewer not computed\n" \
     "                   transposed;\n"                                                          \
-    "                   slices: a batch of 16+ runs whole, not in slices, one per thread)\n"       \
+    "                   slices: a batch of 16+ runs whole, not in slices, one per thread;\n"       \
+    "                   qact: an int8 convolution's SiLU or HardSwish runs in f32, not as a\n"    \
+    "                   table on its u8 output)\n"                                                 \
     "  --gemm G         matrix products by builtin kernels (default) or openblas\n"                  \
     "  --threads N      threads to use (default: all cores)\n"                                       \
     "  --spin US        idle worker threads spin US microseconds before they sleep (default 500,\n"\
