@@ -143,6 +143,10 @@ static void format_quant(const IrNode *n, SdStrbuf *o)
     case IR_OP_QGLOBAL_AVG_POOL:
         num(o, "x_scale", a->a_scale), num(o, "x_zp", a->a_zp), num(o, "y_scale", a->y_scale), num(o, "y_zp", a->y_zp);
         return;
+    case IR_OP_QSCALE_CHANNELS:
+        num(o, "x_scale", a->a_scale), num(o, "x_zp", a->a_zp), num(o, "y_scale", a->y_scale), num(o, "y_zp", a->y_zp);
+        num(o, "qmin", a->qmin), num(o, "qmax", a->qmax);
+        return;
     case IR_OP_QLINEAR_CONV: case IR_OP_CONV_INTEGER: case IR_OP_QCONV: case IR_OP_CONV_BF16: {
         const IrConvAttrs *c = &a->conv;
         int s = c->nspatial;

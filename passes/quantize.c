@@ -20,6 +20,8 @@
  *   MatMul (constant [K, N] weights) -> QMATMUL, per column scales, the Add of a constant bias (a
  *     Gemm after canonicalization) and a ReLU/Clip folded in.
  *   Add of two tensors -> QADD (both rescaled to the output's scale, ReLU folded).
+ *   Mul of a tensor by f32 scales per (image, channel) (a squeeze-and-excitation gate), its result
+ *     going on in u8 -> QSCALE_CHANNELS on the tensor's u8 form.
  *   MaxPool, GlobalAveragePool, Reshape/Flatten of a u8 value stay in u8.
  * An op whose result feeds no op that could take u8 writes f32 directly (the kernel scales instead
  * of requantizing). Nodes without calibrated ranges stay f32.
@@ -91,6 +93,7 @@ SdStatus pass_quantize(IrGraph *g, const PassOptions *opt, SdError *err)
         case IR_OP_MATMUL: st = pass_quant_matmul(&c, n); break;
         case IR_OP_QLINEAR_CONV: case IR_OP_QLINEAR_MATMUL: st = pass_quant_qlinear(&c, n); break;
         case IR_OP_ADD: st = pass_quant_add(&c, n); break;
+        case IR_OP_MUL: st = pass_quant_scale_channels(&c, n); break;
         case IR_OP_MAX_POOL: case IR_OP_GLOBAL_AVG_POOL: case IR_OP_RESHAPE: case IR_OP_FLATTEN:
             st = pass_quant_passthrough(&c, n);
             break;

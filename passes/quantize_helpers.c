@@ -205,6 +205,26 @@ static void record(QCtx *c, const IrValue *z, const IrNode *by, const IrValue *q
     r->lo = lo, r->hi = hi, r->scale = p.scale, r->zp = p.zp;
 }
 
+bool pass_quant_channel_scale(const IrNode *m, IrValue **x, IrValue **s)
+{
+    if (m->op != IR_OP_MUL || m->n_inputs != 2)
+        return false;
+    for (int k = 0; k < 2; k++) {
+        IrValue *a = m->inputs[k], *b = m->inputs[1 - k];
+        if (a->dtype != SD_DT_F32 || b->dtype != SD_DT_F32 || !a->has_shape || !b->has_shape || a->shape.rank < 3 ||
+            b->shape.rank != a->shape.rank || ir_value_is_constant(a))
+            continue;
+        bool ok = b->shape.dims[0] == a->shape.dims[0] && b->shape.dims[1] == a->shape.dims[1];
+        for (int i = 2; i < b->shape.rank && ok; i++)
+            ok = b->shape.dims[i] == 1;
+        if (ok) {
+            *x = a, *s = b;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Could node m take a u8 operand (so a producer should write u8 rather than f32)? */
 static bool takes_u8(const QCtx *c, const IrNode *m)
 {
@@ -225,8 +245,10 @@ static bool any_reader_takes_u8(const QCtx *c, const IrValue *v)
 {
     for (int i = 0; i < ir_graph_num_nodes(c->g); i++) {
         const IrNode *n = ir_graph_node(c->g, i);
+        IrValue *x, *s;
         for (int k = 0; k < n->n_inputs && !n->removed; k++)
-            if (n->inputs[k] == v && takes_u8(c, n))
+            if (n->inputs[k] == v && (takes_u8(c, n) || (!pass_quant_kept(c, n) && pass_quant_channel_scale(n, &x, &s) &&
+                                                          x == v && x != s)))
                 return true;
     }
     return false;

@@ -162,6 +162,28 @@ SdStatus pass_quant_add(QCtx *c, IrNode *n)
     return pass_quant_emit_result(c, IR_OP_QADD, n->name, in, 2, &at, z, &o, dead, 2);
 }
 
+/* x * s per channel (pass_quant_channel_scale) whose result goes on in u8 -> QSCALE_CHANNELS, so a
+ * squeeze-and-excitation block's gate does not take its input back to f32 and its product to u8
+ * again (EfficientNet-B0's 16, MobileNetV3's 8) */
+SdStatus pass_quant_scale_channels(QCtx *c, IrNode *n)
+{
+    IrValue *x, *s, *y = n->outputs[0];
+    if (!pass_quant_channel_scale(n, &x, &s) || x == s)
+        return SD_OK;
+    OutPlan o = pass_quant_plan_output(c, y, false);
+    if (!o.u8)
+        return SD_OK;
+    QParams xp;
+    IrValue *qx = pass_quant_quantized(c, x, &xp);
+    if (!qx)
+        return c->err->status;
+    IrAttrs at = {.quant = {.a_scale = xp.scale, .a_zp = xp.zp, .y_scale = o.p.scale, .y_zp = o.p.zp}};
+    pass_quant_bounds(o.p, -INFINITY, INFINITY, &at.quant.qmin, &at.quant.qmax);
+    IrValue *in[2] = {qx, s};
+    IrNode *dead[1] = {n};
+    return pass_quant_emit_result(c, IR_OP_QSCALE_CHANNELS, n->name, in, 2, &at, y, &o, dead, 1);
+}
+
 /* MaxPool, GlobalAveragePool, Reshape, Flatten of a value that already is u8 (a DQ's output). */
 SdStatus pass_quant_passthrough(QCtx *c, IrNode *n)
 {

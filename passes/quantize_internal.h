@@ -49,6 +49,8 @@ IrNode *pass_quant_fusable_activation(const QCtx *c, IrValue *v, float *lo, floa
  * node whose output is the activation (*sigmoid the Sigmoid it replaces too, or NULL), *kind which;
  * NULL if there is none. */
 IrNode *pass_quant_table_activation(const QCtx *c, IrValue *v, IrConvAct *kind, IrNode **sigmoid);
+/* A Mul of a tensor x [N, C, ...] by f32 scales s [N, C, 1...] (a squeeze-and-excitation gate). */
+bool pass_quant_channel_scale(const IrNode *m, IrValue **x, IrValue **s);
 OutPlan pass_quant_plan_output(const QCtx *c, IrValue *z, bool can_f32);
 void pass_quant_bounds(QParams p, float lo, float hi, int32_t *qmin, int32_t *qmax);
 SdStatus pass_quant_emit_result(QCtx *c, IrOp op, const char *name, IrValue *const *in, int n_in, const IrAttrs *at,
@@ -64,6 +66,7 @@ SdStatus pass_quant_conv(QCtx *c, IrNode *n);
 SdStatus pass_quant_matmul(QCtx *c, IrNode *n);
 SdStatus pass_quant_add(QCtx *c, IrNode *n);
 SdStatus pass_quant_passthrough(QCtx *c, IrNode *n);
+SdStatus pass_quant_scale_channels(QCtx *c, IrNode *n);
 SdStatus pass_quant_qlinear(QCtx *c, IrNode *n);
 
 /* quantize_bf16.c */

@@ -397,6 +397,22 @@ static SdStatus shape_qgap(ShapeCtx *c, IrNode *n)
     return SD_OK;
 }
 
+static SdStatus shape_qscale_channels(ShapeCtx *c, IrNode *n)
+{
+    SD_TRY(expect_q8(c, n, 0));
+    SD_TRY(shape_expect_rank(c, n, 0, 3, 2 + IR_MAX_SPATIAL));
+    const IrShape *x = &n->inputs[0]->shape, *s = &n->inputs[1]->shape;
+    bool ok = n->inputs[1]->dtype == SD_DT_F32 && s->rank == x->rank && s->dims[0] == x->dims[0] &&
+              s->dims[1] == x->dims[1];
+    for (int i = 2; i < s->rank && ok; i++)
+        ok = s->dims[i] == 1;
+    if (!ok)
+        return shape_error(c, n, SD_ESHAPE, "the scales '%s' must be f32 [N, C, 1...] for x '%s'", n->inputs[1]->name,
+                           n->inputs[0]->name);
+    shape_set(n, 0, n->inputs[0]->dtype, x);
+    return SD_OK;
+}
+
 SdStatus shape_quant(ShapeCtx *c, IrNode *n)
 {
     switch (n->op) {
@@ -414,6 +430,7 @@ SdStatus shape_quant(ShapeCtx *c, IrNode *n)
     case IR_OP_PACK_WEIGHTS: return shape_pack(c, n);
     case IR_OP_QADD: return shape_qadd(c, n);
     case IR_OP_QGLOBAL_AVG_POOL: return shape_qgap(c, n);
+    case IR_OP_QSCALE_CHANNELS: return shape_qscale_channels(c, n);
     default: return shape_error(c, n, SD_EINTERNAL, "not a quantization op");
     }
 }

@@ -316,6 +316,32 @@ static void qgap_planes(const RtQPoolParams *p, const uint8_t *x, uint8_t *y, in
 
 RT_RANGE_KERNEL(rt_qglobal_avg_pool_range) { qgap_planes(params_, bufs[0], bufs[1], begin, end); }
 
+/* Channels [begin, end) of QSCALE_CHANNELS: in float, as QADD rescales (a plane's multiplier once) */
+static void qscale_planes(const RtQScaleParams *p, const uint8_t *x, const float *s, uint8_t *y, int64_t begin,
+                          int64_t end)
+{
+    const float qmin = (float)(p->qmin - p->y_zp), qmax = (float)(p->qmax - p->y_zp), zp = (float)p->y_zp;
+    for (int64_t c = begin; c < end; c++) {
+        const float m = s[c] * p->mult;
+        const uint8_t *restrict r = x + c * p->size;
+        uint8_t *restrict o = y + c * p->size;
+        if (p->dtype == SD_DT_I8)
+            for (int64_t i = 0; i < p->size; i++)
+                o[i] = (uint8_t)(int8_t)(fminf(fmaxf(rintf((float)((int8_t)r[i] - p->x_zp) * m), qmin), qmax) + zp);
+        else
+            for (int64_t i = 0; i < p->size; i++)
+                o[i] = (uint8_t)(fminf(fmaxf(rintf((float)(r[i] - p->x_zp) * m), qmin), qmax) + zp);
+    }
+}
+
+RT_RANGE_KERNEL(rt_qscale_channels_range) { qscale_planes(params_, bufs[0], bufs[1], bufs[2], begin, end); }
+
+RT_KERNEL(rt_qscale_channels)
+{
+    const RtQScaleParams *p = params_;
+    qscale_planes(p, bufs[0], bufs[1], bufs[2], 0, p->planes);
+}
+
 RT_KERNEL(rt_qglobal_avg_pool)
 {
     const RtQPoolParams *p = params_;

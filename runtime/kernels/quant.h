@@ -77,6 +77,15 @@ typedef struct RtQPoolParams {
     int32_t dtype;
 } RtQPoolParams;
 
+/* x [planes, size] (u8/i8), s [planes] (f32) -> y like x: round((x - x_zp) * s * mult) + y_zp clamped
+ * to [qmin, qmax], mult = x_scale / y_scale (QSCALE_CHANNELS). */
+typedef struct RtQScaleParams {
+    int64_t planes, size;
+    float mult;
+    int32_t x_zp, y_zp, qmin, qmax;
+    int32_t dtype;
+} RtQScaleParams;
+
 RT_KERNEL_DECL(rt_quantize_linear)
 RT_KERNEL_DECL(rt_dequantize_linear)
 RT_RANGE_KERNEL_DECL(rt_quantize_linear_range)
@@ -89,5 +98,7 @@ RT_KERNEL_DECL(rt_qadd)
 RT_RANGE_KERNEL_DECL(rt_qadd_range)
 RT_KERNEL_DECL(rt_qglobal_avg_pool)
 RT_RANGE_KERNEL_DECL(rt_qglobal_avg_pool_range)
+RT_KERNEL_DECL(rt_qscale_channels)
+RT_RANGE_KERNEL_DECL(rt_qscale_channels_range)
 
 #endif

@@ -46,8 +46,10 @@ class FmnistCnn(nn.Module):
 
 class SmoothCnn(nn.Module):
     """SiLU and HardSwish after convolutions of each int8 kernel (3x3 through the direct or im2col
-    kernel, depthwise, 1x1, strided), as EfficientNet and MobileNetV3 have them: the quantize pass
-    folds each into its convolution as a table on the u8 output (five of them)."""
+    kernel, depthwise, 1x1, strided), as EfficientNet and MobileNetV3 have them, and a
+    squeeze-and-excitation block: the quantize pass folds each activation into its convolution as a
+    table on the u8 output (six of them, the block's first 1x1 among them) and the block's gate
+    into one u8 channel scale."""
 
     def __init__(self):
         super().__init__()
@@ -56,12 +58,15 @@ class SmoothCnn(nn.Module):
             nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.Hardswish(),
             nn.Conv2d(32, 32, 3, padding=1, groups=32), nn.BatchNorm2d(32), nn.SiLU(),
             nn.Conv2d(32, 64, 1), nn.BatchNorm2d(64), nn.Hardswish(),
-            nn.Conv2d(64, 64, 3, stride=2, padding=1, groups=64), nn.BatchNorm2d(64), nn.SiLU(),
-            nn.Conv2d(64, 48, 1), nn.BatchNorm2d(48))
+            nn.Conv2d(64, 64, 3, stride=2, padding=1, groups=64), nn.BatchNorm2d(64), nn.SiLU())
+        self.squeeze = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(64, 16, 1), nn.SiLU(), nn.Conv2d(16, 64, 1),
+                                     nn.Sigmoid())
+        self.project = nn.Sequential(nn.Conv2d(64, 48, 1), nn.BatchNorm2d(48))
         self.head = nn.Linear(48, 10)
 
     def forward(self, x):
         x = self.body(x)
+        x = self.project(x * self.squeeze(x))
         return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
@@ -113,6 +118,8 @@ def main():
     ap.add_argument("--seedc-args", default="", help="extra arguments for seedc run")
     ap.add_argument("--tables", type=int, default=None,
                     help="int8: also require this many activations folded into convolutions as tables")
+    ap.add_argument("--channel-scales", type=int, default=None,
+                    help="int8: also require this many u8 channel scales (qscale_channels)")
     a = ap.parse_args()
 
     work = os.path.join(a.workdir, a.model)
@@ -138,21 +145,24 @@ def main():
                     "--per-channel"])
     else:
         run(base + ["-o", q_path, "--precision", "bf16"])
-    tables = None
-    if a.mode == "int8" and a.tables is not None:
+    tables = scales = None
+    if a.mode == "int8" and (a.tables is not None or a.channel_scales is not None):
         r = subprocess.run([a.seedc, "ir", onnx_path, "--quantize", "int8", "--calib", calib, "--calib-samples",
                             str(a.calib_samples), "--per-channel"] + a.seedc_args.split(), capture_output=True, text=True)
-        tables = sum(1 for line in r.stdout.splitlines() if "qconv" in line and " act=" in line)
+        ir = r.stdout.splitlines()
+        tables = sum(1 for line in ir if "= qconv(" in line and " act=" in line) if a.tables is not None else None
+        scales = sum(1 for line in ir if "= qscale_channels(" in line) if a.channel_scales is not None else None
     y, q = np.load(y_path), np.load(q_path)
     with torch.no_grad():
         ref = net(torch.from_numpy(x)).numpy()
     f32_err = float(np.abs(y - ref).max() / max(np.abs(ref).max(), 1e-30))
     db = sqnr(y, q)
     agree = float((y.argmax(1) == q.argmax(1)).mean())
-    ok = db >= a.min_sqnr and f32_err <= 1e-3 and tables == a.tables
+    ok = db >= a.min_sqnr and f32_err <= 1e-3 and tables == a.tables and scales == a.channel_scales
     print(f"{'PASS' if ok else 'FAIL'} {a.model} {a.mode}: output SQNR {db:.2f} dB (needs >= {a.min_sqnr:.0f}), "
           f"top-1 agreement {agree:.2f}, f32 vs torch {f32_err:.1e}"
-          + (f", activations as tables {tables} (needs {a.tables})" if a.tables is not None else ""))
+          + (f", activations as tables {tables} (needs {a.tables})" if a.tables is not None else "")
+          + (f", u8 channel scales {scales} (needs {a.channel_scales})" if a.channel_scales is not None else ""))
     return 0 if ok else 1
 
 
