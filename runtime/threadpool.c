@@ -52,12 +52,15 @@ typedef struct {
  * holds the caller up for a scheduler time slice, so on a busy machine 2 threads ran MobileNetV2 at
  * twice the time 1 took (7.2 against 3.6 ms). Every GUARD_WINDOW_NS of parallel jobs, if the
  * caller spent over a quarter of it waiting for workers' tasks (3-7% on an idle machine, about 40%
- * with a busy process on the other core), jobs run on the caller alone for GUARD_SERIAL_NS, then
- * the pool tries again. Read and written under run_lock but for serial_until. */
+ * with a busy process on the other core) twice in a row, jobs run on the caller alone for
+ * GUARD_SERIAL_NS, then the pool tries again. Twice: a worker woken late once (a 2.5 ms wait among
+ * 80 jobs of EfficientNet-B0, its run started after an idle pause) fills a window alone, and sent a
+ * whole burst of batch-1 runs to one thread. Read and written under run_lock but for serial_until. */
 #define GUARD_WINDOW_NS 10000000LL
 #define GUARD_SERIAL_NS 250000000LL
 static struct {
     long long job_ns, wait_ns;
+    int strikes; /* windows in a row with too much waiting */
     atomic_llong serial_until;
     atomic_llong spells; /* times serial_until was set */
 } guard;
@@ -261,9 +264,11 @@ void rt_parallel_for(int64_t n_tasks, int32_t max_threads, RtTaskFn fn, void *ct
     const long long t2 = now_ns();
     guard.job_ns += t2 - t0, guard.wait_ns += t2 - t1;
     if (guard.job_ns >= GUARD_WINDOW_NS) {
-        if (guard.wait_ns * 4 > guard.job_ns) {
+        guard.strikes = guard.wait_ns * 4 > guard.job_ns ? guard.strikes + 1 : 0;
+        if (guard.strikes >= 2) {
             atomic_store_explicit(&guard.serial_until, t2 + GUARD_SERIAL_NS, memory_order_relaxed);
             atomic_fetch_add_explicit(&guard.spells, 1, memory_order_relaxed);
+            guard.strikes = 0;
         }
         guard.job_ns = guard.wait_ns = 0;
     }
