@@ -245,10 +245,11 @@ static bool any_reader_takes_u8(const QCtx *c, const IrValue *v)
 {
     for (int i = 0; i < ir_graph_num_nodes(c->g); i++) {
         const IrNode *n = ir_graph_node(c->g, i);
-        IrValue *x, *s;
+        IrValue *x, *s; /* a channel scale takes u8 for its tensor, not for its scales */
+        const bool scales_v = !n->removed && !pass_quant_kept(c, n) && pass_quant_channel_scale(n, &x, &s) &&
+                              x == v && x != s;
         for (int k = 0; k < n->n_inputs && !n->removed; k++)
-            if (n->inputs[k] == v && (takes_u8(c, n) || (!pass_quant_kept(c, n) && pass_quant_channel_scale(n, &x, &s) &&
-                                                          x == v && x != s)))
+            if (n->inputs[k] == v && (takes_u8(c, n) || scales_v))
                 return true;
     }
     return false;
