@@ -200,7 +200,9 @@ static void record(QCtx *c, const IrValue *z, const IrNode *by, const IrValue *q
     PassQuantRecord *r = &o->records[o->n_records++];
     snprintf(r->name, sizeof r->name, "%s", z->name);
     snprintf(r->node, sizeof r->node, "%s", by->name ? by->name : "");
-    snprintf(r->op, sizeof r->op, "%s", ir_op_name(by->op));
+    const IrConvAct act = by->op == IR_OP_QCONV ? by->attrs.quant.act : IR_CONV_ACT_NONE; /* with its table */
+    snprintf(r->op, sizeof r->op, "%s%s", ir_op_name(by->op),
+             act == IR_CONV_ACT_SILU ? "+silu" : act == IR_CONV_ACT_HARD_SWISH ? "+hswish" : "");
     snprintf(r->qname, sizeof r->qname, "%s", q->name);
     r->lo = lo, r->hi = hi, r->scale = p.scale, r->zp = p.zp;
 }
