@@ -2,9 +2,11 @@
  * operand order) or a HardSwish that alone reads a convolution into it as a table on its u8 output,
  * leaves one whose Sigmoid has another reader, and actfold then folds no skip connection into a
  * convolution with a table (it would be added before the activation); against the f32 model the
- * outputs are about as close as with the activations in f32 (`--disable qact`). */
+ * outputs are about as close as with the activations in f32 (`--disable qact`). The DSL's own
+ * silu and hardswish nodes fold too. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "api/driver.h"
@@ -68,9 +70,9 @@ static SdOptions int8_options(const char *calib, const char *disable)
     return opt;
 }
 
-Test(quantize_tables, smooth_activations_fold_into_int8_convolutions)
+/* 8 calibration samples of x */
+static const char *calibration(void)
 {
-    const char *path = model();
     SdError err = {0};
     RtTensor calib;
     cr_assert_eq(rt_tensor_alloc(&calib, SD_DT_F32, 4, (int64_t[]){8, C, HW, HW}, &err), SD_OK, "%s", err.msg);
@@ -78,6 +80,14 @@ Test(quantize_tables, smooth_activations_fold_into_int8_convolutions)
     const char *calib_path = tb_path("qtables_calib.npy");
     cr_assert_eq(rt_tensor_write(calib_path, &calib, &err), SD_OK, "%s", err.msg);
     rt_tensor_free(&calib);
+    return calib_path;
+}
+
+Test(quantize_tables, smooth_activations_fold_into_int8_convolutions)
+{
+    const char *path = model();
+    SdError err = {0};
+    const char *calib_path = calibration();
 
     SdOptions opt = int8_options(calib_path, NULL);
     IrGraph *g;
@@ -130,4 +140,32 @@ Test(quantize_tables, smooth_activations_fold_into_int8_convolutions)
                  (double)worst[1]);
     cr_expect_lt(worst[0], 0.1f * top, "tables: largest error %g of %g", (double)worst[0], (double)top);
     free(x), free(y[0]), free(y[1]), free(y[2]);
+}
+
+/* The DSL's own silu and hardswish (IR SILU and HARD_SWISH nodes, not Sigmoid * x) fold the same way */
+Test(quantize_tables, dsl_activations_fold_too)
+{
+    const char *path = tb_path("qtables.sd");
+    FILE *f = fopen(path, "w");
+    cr_assert(f, "cannot write %s", path);
+    fputs("model qtables {\n    input x: [8, 10, 10]\n    a = silu(conv(x, 8, 3))\n"
+          "    b = hardswish(conv(a, 8, 3))\n    return y = conv(b, 8, 1)\n}\n",
+          f);
+    fclose(f);
+    SdError err = {0};
+    SdOptions opt = int8_options(calibration(), NULL);
+    IrGraph *g;
+    cr_assert_eq(sd_load_graph(path, &opt, &g, NULL, &err), SD_OK, "%s", err.msg);
+    cr_assert_eq(sd_optimize(g, &opt, "actfold", NULL, NULL, &err), SD_OK, "%s", err.msg);
+    int silu = 0, hard_swish = 0, left = 0;
+    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
+        const IrNode *n = ir_graph_node(g, i);
+        left += n->op == IR_OP_SILU || n->op == IR_OP_HARD_SWISH;
+        silu += n->op == IR_OP_QCONV && n->attrs.quant.act == IR_CONV_ACT_SILU;
+        hard_swish += n->op == IR_OP_QCONV && n->attrs.quant.act == IR_CONV_ACT_HARD_SWISH;
+    }
+    cr_expect_eq(silu, 1);
+    cr_expect_eq(hard_swish, 1);
+    cr_expect_eq(left, 0, "no activation node left");
+    ir_graph_free(g);
 }
