@@ -67,20 +67,26 @@ QParams pass_quant_params_from_range(const QCtx *c, float lo, float hi)
     return p;
 }
 
+/* The readers of v among the live nodes, up to max (the count of all of them returned) */
+static int readers(const IrGraph *g, const IrValue *v, IrNode **r, int max)
+{
+    int k = 0;
+    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
+        IrNode *n = ir_graph_node(g, i);
+        bool reads = false;
+        for (int j = 0; j < n->n_inputs && !n->removed; j++)
+            reads = reads || n->inputs[j] == v;
+        if (reads && k++ < max)
+            r[k - 1] = n;
+    }
+    return k;
+}
+
 /* The single node reading v (NULL when v is read by none, by several, or is a graph output). */
 IrNode *pass_quant_single_consumer(const IrGraph *g, const IrValue *v)
 {
-    if (v->n_uses != 1 || ir_value_is_graph_output(g, v))
-        return NULL;
-    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
-        IrNode *n = ir_graph_node(g, i);
-        if (n->removed)
-            continue;
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] == v)
-                return n;
-    }
-    return NULL;
+    IrNode *r;
+    return v->n_uses == 1 && !ir_value_is_graph_output(g, v) && readers(g, v, &r, 1) == 1 ? r : NULL;
 }
 
 bool pass_quant_const_f32(const IrValue *v) { return v && ir_value_is_constant(v) && v->dtype == SD_DT_F32; }
@@ -272,21 +278,6 @@ IrNode *pass_quant_fusable_activation(const QCtx *c, IrValue *v, float *lo, floa
         return r;
     }
     return NULL;
-}
-
-/* The readers of v among the live nodes, up to max (the count of all of them returned) */
-static int readers(const IrGraph *g, const IrValue *v, IrNode **r, int max)
-{
-    int k = 0;
-    for (int i = 0; i < ir_graph_num_nodes(g); i++) {
-        IrNode *n = ir_graph_node(g, i);
-        bool reads = false;
-        for (int j = 0; j < n->n_inputs && !n->removed; j++)
-            reads = reads || n->inputs[j] == v;
-        if (reads && k++ < max)
-            r[k - 1] = n;
-    }
-    return k;
 }
 
 IrNode *pass_quant_table_activation(const QCtx *c, IrValue *v, IrConvAct *kind, IrNode **sigmoid)

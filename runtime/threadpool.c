@@ -54,7 +54,7 @@ typedef struct {
  * caller spent over a quarter of it waiting for workers' tasks (3-7% on an idle machine, about 40%
  * with a busy process on the other core) twice in a row, jobs run on the caller alone for
  * GUARD_SERIAL_NS, then the pool tries again. Twice: a worker woken late once (a 2.5 ms wait among
- * 80 jobs of EfficientNet-B0, its run started after an idle pause) fills a window alone, and sent a
+ * 80 jobs of EfficientNet-B0, its run started after an idle pause) had filled a window alone and sent a
  * whole burst of batch-1 runs to one thread. Read and written under run_lock but for serial_until. */
 #define GUARD_WINDOW_NS 10000000LL
 #define GUARD_SERIAL_NS 250000000LL

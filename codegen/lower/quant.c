@@ -175,31 +175,21 @@ static SdStatus lower_qadd(const IrNode *n, CgLowered *out, SdError *err)
     return SD_OK;
 }
 
-static SdStatus lower_qgap(const IrNode *n, CgLowered *out, SdError *err)
+/* QGLOBAL_AVG_POOL and QSCALE_CHANNELS: kernels over the planes of x (RtQPlanesParams), items planes */
+static SdStatus lower_qplanes(const IrNode *n, CgLowered *out, SdError *err)
 {
     const IrQuantAttrs *a = &n->attrs.quant;
     const IrValue *x = n->inputs[0];
-    int64_t planes = x->shape.dims[0] * x->shape.dims[1];
-    int64_t size = planes ? ir_value_numel(x) / planes : 0;
-    RtQPoolParams p = {.planes = planes, .size = size, .x_zp = a->a_zp, .y_zp = a->y_zp, .qmin = a->qmin,
-                       .qmax = a->qmax, .dtype = x->dtype};
-    p.mult = a->a_scale / ((float)size * a->y_scale);
-    int bufs[2] = {0, cg_out(n, 0)};
-    SD_TRY(cg_lowered_add(out, "rt_qglobal_avg_pool", &p, sizeof p, 2, bufs, err));
-    cg_lowered_split(out, "rt_qglobal_avg_pool_range", planes, (double)ir_value_numel(x));
-    return SD_OK;
-}
-
-static SdStatus lower_qscale_channels(const IrNode *n, CgLowered *out, SdError *err)
-{
-    const IrQuantAttrs *a = &n->attrs.quant;
-    const IrValue *x = n->inputs[0];
+    const bool pool = n->op == IR_OP_QGLOBAL_AVG_POOL;
     const int64_t planes = x->shape.dims[0] * x->shape.dims[1], size = planes ? ir_value_numel(x) / planes : 0;
-    RtQScaleParams p = {.planes = planes, .size = size, .mult = a->a_scale / a->y_scale, .x_zp = a->a_zp,
-                        .y_zp = a->y_zp, .qmin = a->qmin, .qmax = a->qmax, .dtype = x->dtype};
-    int bufs[3] = {0, 1, cg_out(n, 0)};
-    SD_TRY(cg_lowered_add(out, "rt_qscale_channels", &p, sizeof p, 3, bufs, err));
-    cg_lowered_split(out, "rt_qscale_channels_range", planes, 2.0 * (double)ir_value_numel(x));
+    RtQPlanesParams p = {.planes = planes, .size = size, .x_zp = a->a_zp, .y_zp = a->y_zp, .qmin = a->qmin,
+                         .qmax = a->qmax, .dtype = x->dtype};
+    p.mult = pool ? a->a_scale / ((float)size * a->y_scale) : a->a_scale / a->y_scale;
+    int bufs[3] = {0, pool ? cg_out(n, 0) : 1, cg_out(n, 0)};
+    SD_TRY(cg_lowered_add(out, pool ? "rt_qglobal_avg_pool" : "rt_qscale_channels", &p, sizeof p, pool ? 2 : 3, bufs,
+                          err));
+    cg_lowered_split(out, pool ? "rt_qglobal_avg_pool_range" : "rt_qscale_channels_range", planes,
+                     (pool ? 1.0 : 2.0) * (double)ir_value_numel(x));
     return SD_OK;
 }
 
@@ -514,8 +504,7 @@ SdStatus cg_lower_quant(const IrNode *n, const CgLowerOptions *opt, CgLowered *o
     case IR_OP_QLINEAR_MATMUL:
     case IR_OP_MATMUL_INTEGER: return lower_qlinear_matmul(n, out, err);
     case IR_OP_QADD: return lower_qadd(n, out, err);
-    case IR_OP_QSCALE_CHANNELS: return lower_qscale_channels(n, out, err);
-    case IR_OP_QGLOBAL_AVG_POOL: return lower_qgap(n, out, err);
+    case IR_OP_QGLOBAL_AVG_POOL: case IR_OP_QSCALE_CHANNELS: return lower_qplanes(n, out, err);
     case IR_OP_QCONV:
     case IR_OP_CONV_BF16: return lower_qconv(n, opt, out, err);
     case IR_OP_QMATMUL:

@@ -237,7 +237,7 @@ static void dw_planes(const RtQDepthwiseParams *p, void *const *bufs, int64_t be
             for (int64_t ow = 0; ow < OW; ow++)
                 sums[ow] = (int32_t)acc[ow];
             requant_row(sums, OW, bias[c], mult[c], p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi,
-                        p->has_lut ? p->lut : NULL,
+                        QG_LUT(p),
                         y + (plane * OH * OW + oh * OW) * es);
         }
     }

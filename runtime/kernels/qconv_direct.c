@@ -96,7 +96,7 @@ QG_INLINE void store_tile(const RtQConvParams *p, const void *acc, int64_t t, in
             if (!bf16 && p->out_kind != RT_QOUT_F32) {
                 requant32_store((const int32_t *)acc + r * RT_QG_NR, bias[oc0 + r], mult[oc0 + r],
                                 res ? (const uint8_t *)res0 : NULL, p->r_zp, p->r_mult, m, p->y_zp, p->qmin, p->qmax,
-                                p->has_lut ? p->lut : NULL, (void *)lane0);
+                                QG_LUT(p), (void *)lane0);
                 continue;
             }
             for (int h = 0; h < 2; h++) {

@@ -255,7 +255,7 @@ static void store_conv_tile(const RtQConvParams *p, const int32_t *acc, int64_t 
                 const uint32_t m = (uint32_t)(((uint64_t)1 << (b - t)) - ((uint64_t)1 << (a - t)));
                 requant32_store(acc + r * RT_QG_NR, bias[oc0 + r], mult[oc0 + r],
                                 res ? (const uint8_t *)((uintptr_t)res + (uintptr_t)t_at) : NULL, p->r_zp, p->r_mult,
-                                m, p->y_zp, p->qmin, p->qmax, p->has_lut ? p->lut : NULL,
+                                m, p->y_zp, p->qmin, p->qmax, QG_LUT(p),
                                 (void *)((uintptr_t)y + (uintptr_t)t_at));
                 continue;
             }

@@ -39,6 +39,9 @@ static inline int32_t load_i32(const void *p)
 
 static inline size_t out_size(int32_t out) { return out == RT_QOUT_F32 ? 4 : 1; }
 
+/* The folded activation's table of a conv's params (RtQConvParams, RtQDepthwiseParams), or NULL */
+#define QG_LUT(p) ((p)->has_lut ? (p)->lut : NULL)
+
 /* Requantizes n sums of one output channel into y (u8/i8), adding a u8 residual's
  * (r - r_zp) * r_mult to each scaled sum before it is rounded. */
 static inline void requant_row_residual(const int32_t *restrict s, int64_t n, int32_t bias, float mult,
@@ -73,11 +76,10 @@ static inline void requant_row(const int32_t *restrict s, int64_t n, int32_t bia
             o[q] = (int8_t)fminf(fmaxf(rintf((float)(s[q] + bias) * mult) + zp, fmin), fmax);
     } else {
         uint8_t *o = y;
-        for (int64_t q = 0; q < n; q++)
-            o[q] = (uint8_t)fminf(fmaxf(rintf((float)(s[q] + bias) * mult) + zp, fmin), fmax);
-        if (lut)
-            for (int64_t q = 0; q < n; q++)
-                o[q] = lut[o[q]];
+        for (int64_t q = 0; q < n; q++) {
+            const uint8_t v = (uint8_t)fminf(fmaxf(rintf((float)(s[q] + bias) * mult) + zp, fmin), fmax);
+            o[q] = lut ? lut[v] : v;
+        }
     }
 }
 
@@ -88,9 +90,9 @@ static inline void requant_conv_row(const RtQConvParams *p, const int32_t *s, in
 {
     if (r)
         requant_row_residual(s, n, bias, mult, r, p->r_zp, p->r_mult, p->out_kind, p->y_zp, p->qmin, p->qmax,
-                             p->has_lut ? p->lut : NULL, y);
+                             QG_LUT(p), y);
     else
-        requant_row(s, n, bias, mult, p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, p->has_lut ? p->lut : NULL,
+        requant_row(s, n, bias, mult, p->out_kind, p->y_zp, p->qmin, p->qmax, p->lo, p->hi, QG_LUT(p),
                     y);
 }
 

@@ -296,7 +296,7 @@ RT_KERNEL(rt_qadd)
     qadd_rows(p, bufs[0], bufs[1], bufs[2], 0, rt_outer_extent(p->dims));
 }
 
-static void qgap_planes(const RtQPoolParams *p, const uint8_t *x, uint8_t *y, int64_t begin, int64_t end)
+static void qgap_planes(const RtQPlanesParams *p, const uint8_t *x, uint8_t *y, int64_t begin, int64_t end)
 {
     const bool sgn = p->dtype == SD_DT_I8;
     for (int64_t c = begin; c < end; c++) {
@@ -317,7 +317,7 @@ static void qgap_planes(const RtQPoolParams *p, const uint8_t *x, uint8_t *y, in
 RT_RANGE_KERNEL(rt_qglobal_avg_pool_range) { qgap_planes(params_, bufs[0], bufs[1], begin, end); }
 
 /* Channels [begin, end) of QSCALE_CHANNELS: in float, as QADD rescales (a plane's multiplier once) */
-static void qscale_planes(const RtQScaleParams *p, const uint8_t *x, const float *s, uint8_t *y, int64_t begin,
+static void qscale_planes(const RtQPlanesParams *p, const uint8_t *x, const float *s, uint8_t *y, int64_t begin,
                           int64_t end)
 {
     const float qmin = (float)(p->qmin - p->y_zp), qmax = (float)(p->qmax - p->y_zp), zp = (float)p->y_zp;
@@ -338,12 +338,12 @@ RT_RANGE_KERNEL(rt_qscale_channels_range) { qscale_planes(params_, bufs[0], bufs
 
 RT_KERNEL(rt_qscale_channels)
 {
-    const RtQScaleParams *p = params_;
+    const RtQPlanesParams *p = params_;
     qscale_planes(p, bufs[0], bufs[1], bufs[2], 0, p->planes);
 }
 
 RT_KERNEL(rt_qglobal_avg_pool)
 {
-    const RtQPoolParams *p = params_;
+    const RtQPlanesParams *p = params_;
     qgap_planes(p, bufs[0], bufs[1], 0, p->planes);
 }

@@ -69,22 +69,16 @@ typedef struct RtQAddParams {
     int32_t y_dtype;
 } RtQAddParams;
 
-/* x [planes, size] -> y [planes]: round(sum(x - x_zp) * mult) + y_zp, mult = x_scale / (size * y_scale). */
-typedef struct RtQPoolParams {
+/* The kernels over planes of u8 (or i8) values, x [planes, size]:
+ *   QGLOBAL_AVG_POOL -> y [planes]: round(sum(x - x_zp) * mult) + y_zp, mult = x_scale / (size * y_scale);
+ *   QSCALE_CHANNELS, s [planes] (f32) -> y like x: round((x - x_zp) * s * mult) + y_zp, mult = x_scale / y_scale;
+ * clamped to [qmin, qmax]. */
+typedef struct RtQPlanesParams {
     int64_t planes, size;
     float mult;
     int32_t x_zp, y_zp, qmin, qmax;
     int32_t dtype;
-} RtQPoolParams;
-
-/* x [planes, size] (u8/i8), s [planes] (f32) -> y like x: round((x - x_zp) * s * mult) + y_zp clamped
- * to [qmin, qmax], mult = x_scale / y_scale (QSCALE_CHANNELS). */
-typedef struct RtQScaleParams {
-    int64_t planes, size;
-    float mult;
-    int32_t x_zp, y_zp, qmin, qmax;
-    int32_t dtype;
-} RtQScaleParams;
+} RtQPlanesParams;
 
 RT_KERNEL_DECL(rt_quantize_linear)
 RT_KERNEL_DECL(rt_dequantize_linear)

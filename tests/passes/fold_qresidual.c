@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "api/driver.h"
-#include "tests/common/onnx_builder.h"
+#include "tests/passes/int8_fixture.h"
 
 enum { N = 2, C = 8, HW = 10 };
 
@@ -50,32 +49,12 @@ static const char *model(void)
     return path;
 }
 
-static void fill(float *x, int64_t n, float phase)
-{
-    for (int64_t i = 0; i < n; i++)
-        x[i] = sinf((float)i * 0.37f + phase) + 0.3f * cosf((float)i * 0.011f);
-}
-
-static SdOptions int8_options(const char *calib, const char *disable)
-{
-    SdOptions opt = sd_options_default();
-    opt.quantize = "int8", opt.calib = calib, opt.disable = disable;
-    return opt;
-}
-
 Test(fold_qresidual, qadds_fold_into_the_convolutions_that_clamp_nothing)
 {
     const char *path = model();
     SdError err = {0};
-    RtTensor calib;
-    cr_assert_eq(rt_tensor_alloc(&calib, SD_DT_F32, 4, (int64_t[]){8, C, HW, HW}, &err), SD_OK, "%s", err.msg);
-    fill(calib.data, 8 * C * HW * HW, 0.0f);
-    const char *calib_path = tb_path("qresidual_calib.npy");
-    cr_assert_eq(rt_tensor_write(calib_path, &calib, &err), SD_OK, "%s", err.msg);
-    rt_tensor_free(&calib);
-
-    SdOptions opt = int8_options(calib_path, NULL);
-    opt.batch = N;
+    const char *calib_path = i8f_calibration("qresidual_calib.npy", 8, C, HW, 1.0f, 0.37f);
+    SdOptions opt = i8f_options(calib_path, NULL, N);
     IrGraph *g;
     cr_assert_eq(sd_load_graph(path, &opt, &g, NULL, &err), SD_OK, "%s", err.msg);
     cr_assert_eq(sd_optimize(g, &opt, "actfold", NULL, NULL, &err), SD_OK, "%s", err.msg);
@@ -97,10 +76,9 @@ Test(fold_qresidual, qadds_fold_into_the_convolutions_that_clamp_nothing)
     ir_graph_free(g);
 
     float *x = malloc(sizeof(float) * N * C * HW * HW), *y[2];
-    fill(x, N * C * HW * HW, 1.1f);
+    i8f_fill(x, N * C * HW * HW, 1.0f, 0.37f, 1.1f);
     for (int k = 0; k < 2; k++) {
-        SdOptions o = int8_options(calib_path, k ? "actfold" : NULL);
-        o.batch = N;
+        SdOptions o = i8f_options(calib_path, k ? "actfold" : NULL, N);
         SdModel *m;
         cr_assert_eq(sd_model_load(path, &o, &m, &err), SD_OK, "%s", err.msg);
         y[k] = malloc(sizeof(float) * N * C * HW * HW);

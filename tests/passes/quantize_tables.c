@@ -9,8 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "api/driver.h"
-#include "tests/common/onnx_builder.h"
+#include "tests/passes/int8_fixture.h"
 
 enum { N = 2, C = 8, HW = 10 };
 
@@ -56,32 +55,8 @@ static const char *model(void)
     return path;
 }
 
-static void fill(float *x, int64_t n, float phase)
-{
-    for (int64_t i = 0; i < n; i++)
-        x[i] = 1.5f * sinf((float)i * 0.29f + phase) + 0.4f * cosf((float)i * 0.013f);
-}
-
-static SdOptions int8_options(const char *calib, const char *disable)
-{
-    SdOptions opt = sd_options_default();
-    opt.quantize = "int8", opt.calib = calib, opt.disable = disable;
-    opt.batch = N;
-    return opt;
-}
-
 /* 8 calibration samples of x */
-static const char *calibration(void)
-{
-    SdError err = {0};
-    RtTensor calib;
-    cr_assert_eq(rt_tensor_alloc(&calib, SD_DT_F32, 4, (int64_t[]){8, C, HW, HW}, &err), SD_OK, "%s", err.msg);
-    fill(calib.data, 8 * C * HW * HW, 0.0f);
-    const char *calib_path = tb_path("qtables_calib.npy");
-    cr_assert_eq(rt_tensor_write(calib_path, &calib, &err), SD_OK, "%s", err.msg);
-    rt_tensor_free(&calib);
-    return calib_path;
-}
+static const char *calibration(void) { return i8f_calibration("qtables_calib.npy", 8, C, HW, 1.5f, 0.29f); }
 
 Test(quantize_tables, smooth_activations_fold_into_int8_convolutions)
 {
@@ -89,7 +64,7 @@ Test(quantize_tables, smooth_activations_fold_into_int8_convolutions)
     SdError err = {0};
     const char *calib_path = calibration();
 
-    SdOptions opt = int8_options(calib_path, NULL);
+    SdOptions opt = i8f_options(calib_path, NULL, N);
     IrGraph *g;
     cr_assert_eq(sd_load_graph(path, &opt, &g, NULL, &err), SD_OK, "%s", err.msg);
     cr_assert_eq(sd_optimize(g, &opt, "actfold", NULL, NULL, &err), SD_OK, "%s", err.msg);
@@ -115,9 +90,9 @@ Test(quantize_tables, smooth_activations_fold_into_int8_convolutions)
     /* against the f32 model, the tables' int8 outputs are about as far as those of the activations
      * in f32: their inputs are rounded to u8 too, one rounding more each */
     float *x = malloc(sizeof(float) * N * C * HW * HW), *y[3];
-    fill(x, N * C * HW * HW, 0.7f);
+    i8f_fill(x, N * C * HW * HW, 1.5f, 0.29f, 0.7f);
     for (int k = 0; k < 3; k++) {
-        SdOptions o = k == 2 ? sd_options_default() : int8_options(calib_path, k ? "qact" : NULL);
+        SdOptions o = k == 2 ? sd_options_default() : i8f_options(calib_path, k ? "qact" : NULL, N);
         o.batch = N;
         SdModel *m;
         cr_assert_eq(sd_model_load(path, &o, &m, &err), SD_OK, "%s", err.msg);
@@ -153,7 +128,7 @@ Test(quantize_tables, dsl_activations_fold_too)
           f);
     fclose(f);
     SdError err = {0};
-    SdOptions opt = int8_options(calibration(), NULL);
+    SdOptions opt = i8f_options(calibration(), NULL, N);
     IrGraph *g;
     cr_assert_eq(sd_load_graph(path, &opt, &g, NULL, &err), SD_OK, "%s", err.msg);
     cr_assert_eq(sd_optimize(g, &opt, "actfold", NULL, NULL, &err), SD_OK, "%s", err.msg);
