@@ -351,10 +351,10 @@ static inline RtWinogradLayout rt_conv_winograd_layout(const RtConvParams *p)
     l.vv = p->c_in * l.ldb + 16;
     l.mv = chunk * l.ldb + 16;
     if (rt_conv_winograd_lanes(p)) {
-        l.wt = 2 * tw;
-        l.wp = 2 * tw + 2;
-        l.plane_floats = (2 * th + 2) * l.wp * 16;
-        l.out_floats = 2 * th * l.wt * 16;
+        l.wt = t * tw;
+        l.wp = t * tw + 2;
+        l.plane_floats = (t * th + 2) * l.wp * 16;
+        l.out_floats = t * th * l.wt * 16;
     } else if (t == 4) {
         l.wt = (tw + 15) / 16 * 16;
         l.wp = 4 * l.wt + 16;
@@ -385,9 +385,10 @@ RT_RANGE_KERNEL_DECL(rt_conv_winograd_f32_range)
 /* rt_conv_winograd4_f32: the same operands, layout and items for winograd_tile 4, F(4x4, 3x3)
  * (conv_winograd4.c): tiles of 4x4 pixels (ceil(OH / 4) tile rows an image, TW = ceil(OW / 4)
  * tiles a row), 36 points, the weights' transforms packed at compile time only, by
- * rt_conv_winograd4_pack_weights; no lanes variant. Workspace as rt_conv_winograd_layout gives: V,
- * M, seven rows of wp floats (the six rows of B^T d of a tile row, then a zero row), 64 floats for a
- * partial row of outputs, the GEMM's. */
+ * rt_conv_winograd4_pack_weights; small images in lanes as F(2x2)'s (rt_conv_winograd_lanes).
+ * Workspace as rt_conv_winograd_layout gives: V, M, seven rows of wp floats (the six rows of B^T d
+ * of a tile row, then a zero row; in lanes: a channel's padded plane of 16 images), 64 floats for a
+ * partial row of outputs (in lanes: a channel's 4 TH x wt outputs of 16 images), the GEMM's. */
 bool rt_conv_winograd4_pack_weights(const void *params, const void *w, void *dst);
 RT_KERNEL_DECL(rt_conv_winograd4_f32)
 RT_RANGE_KERNEL_DECL(rt_conv_winograd4_f32_range)

@@ -8,6 +8,7 @@
  * products are f32, or bf16 with --precision bf16 (rt_winograd_point_products). */
 #include "runtime/kernels/conv.h"
 #include "runtime/kernels/conv_internal.h"
+#include "runtime/kernels/conv_lanes.h"
 #include "runtime/kernels/conv_rows.h"
 #include "runtime/kernels/conv_winograd_points.h"
 
@@ -235,6 +236,130 @@ static void transform_output(const RtConvParams *p, const float *restrict M, int
     }
 }
 
+/* --- small images: the tiles of 16 images in each vector's lanes (rt_conv_winograd_lanes), as
+ * conv_winograd_lanes.c does for F(2x2, 3x3): an image 4 outputs wide has one tile, so the row-wise
+ * transforms above would compute one lane in 16 --- */
+
+/* Images [n0, n0 + 16) that exist */
+static inline int64_t lanes4_at(const RtConvParams *p, int64_t n0)
+{
+    const int64_t left = p->batch - n0;
+    return left < 0 ? 0 : left > 16 ? 16 : left;
+}
+
+/* V[point][c][col] = B^T d B for every tile of images [n0, n0 + images_per_block) (images past the
+ * batch zero): each channel of 16 images transposed into a padded plane (wp positions a row, 16
+ * floats each), then each tile's 6x6 window of whole vectors transformed along its rows, then down
+ * its columns. */
+static void lanes4_input(const RtConvParams *p, const float *x, int64_t n0, float *restrict plane,
+                         float *restrict V, int64_t ldb, int64_t vv)
+{
+    const int64_t C = p->c_in, IH = p->in[1], IW = p->in[2], G = p->images_per_block;
+    const int64_t TH = (p->out[1] + 3) / 4, TW = (p->out[2] + 3) / 4, wp = 4 * TW + 2;
+    /* the padding stays zero: every channel writes the same positions */
+    memset(plane, 0, (size_t)((4 * TH + 2) * wp * 16) * sizeof(float));
+    for (int64_t g = 0; g < G; g += 16) {
+        const int64_t lanes = lanes4_at(p, n0 + g);
+        for (int64_t c = 0; c < C; c++) {
+            lanes_in(x + ((n0 + g) * C + c) * IH * IW, C * IH * IW, lanes, IH * IW, IW, p->pad[1], p->pad[2], wp,
+                     plane);
+            float *v = V + c * ldb + g;
+            for (int64_t ty = 0; ty < TH; ty++)
+                for (int64_t t = 0; t < TW; t++) {
+                    const float *b = plane + (4 * ty * wp + 4 * t) * 16;
+                    float *o = v + (ty * TW + t) * G;
+#define W4L_D(i, j) (*(const v16f_u *)(b + ((i) * wp + (j)) * 16))
+#define W4L_ROW(i)                                                                                     \
+    v16f h##i##0, h##i##1, h##i##2, h##i##3, h##i##4, h##i##5;                                         \
+    W4_BT(W4L_D(i, 0), W4L_D(i, 1), W4L_D(i, 2), W4L_D(i, 3), W4L_D(i, 4), W4L_D(i, 5), h##i##0, h##i##1, \
+          h##i##2, h##i##3, h##i##4, h##i##5)
+                    W4L_ROW(0);
+                    W4L_ROW(1);
+                    W4L_ROW(2);
+                    W4L_ROW(3);
+                    W4L_ROW(4);
+                    W4L_ROW(5);
+#undef W4L_ROW
+#undef W4L_D
+                    /* column j down the rows: points j, 6 + j, ..., 30 + j */
+#define W4L_COL(j)                                                                               \
+    do {                                                                                         \
+        v16f r0_, r1_, r2_, r3_, r4_, r5_;                                                       \
+        W4_BT(h0##j, h1##j, h2##j, h3##j, h4##j, h5##j, r0_, r1_, r2_, r3_, r4_, r5_);           \
+        *(v16f_u *)(o + (j) * vv) = r0_;                                                         \
+        *(v16f_u *)(o + (6 + (j)) * vv) = r1_;                                                   \
+        *(v16f_u *)(o + (12 + (j)) * vv) = r2_;                                                  \
+        *(v16f_u *)(o + (18 + (j)) * vv) = r3_;                                                  \
+        *(v16f_u *)(o + (24 + (j)) * vv) = r4_;                                                  \
+        *(v16f_u *)(o + (30 + (j)) * vv) = r5_;                                                  \
+    } while (0)
+                    W4L_COL(0);
+                    W4L_COL(1);
+                    W4L_COL(2);
+                    W4L_COL(3);
+                    W4L_COL(4);
+                    W4L_COL(5);
+#undef W4L_COL
+                }
+        }
+    }
+}
+
+/* y for output channels [k0, k0 + m) of images [n0, n0 + images_per_block) from M[point][k - k0][col]:
+ * A^T m A with the bias into a stage of 4 TH rows of wt = 4 TW positions, then transposed back into
+ * the images with the residual and the folded activation (lanes_out). */
+static void lanes4_output(const RtConvParams *p, const float *restrict M, int64_t ldb, int64_t mv, int64_t k0,
+                          int64_t m, int64_t n0, const float *bias, const float *res, float *y, float *restrict stage)
+{
+    const int64_t K = p->c_out, P = p->out[1] * p->out[2], G = p->images_per_block;
+    const int64_t TH = (p->out[1] + 3) / 4, TW = (p->out[2] + 3) / 4, wt = 4 * TW;
+    for (int64_t g = 0; g < G; g += 16) {
+        const int64_t lanes = lanes4_at(p, n0 + g);
+        if (lanes == 0)
+            break;
+        for (int64_t k = 0; k < m; k++) {
+            const int64_t oc = k0 + k;
+            const v16f addv = (v16f){0} + (bias ? bias[oc] : 0.0f);
+            const float *s = M + k * ldb + g;
+            for (int64_t ty = 0; ty < TH; ty++)
+                for (int64_t t = 0; t < TW; t++) {
+                    const float *c = s + (ty * TW + t) * G;
+#define W4L_M(i, j) (*(const v16f_u *)(c + (6 * (i) + (j)) * mv))
+#define W4L_ROW(i)                                                                                     \
+    v16f e##i##0, e##i##1, e##i##2, e##i##3;                                                           \
+    W4_AT(W4L_M(i, 0), W4L_M(i, 1), W4L_M(i, 2), W4L_M(i, 3), W4L_M(i, 4), W4L_M(i, 5), e##i##0, e##i##1, \
+          e##i##2, e##i##3)
+                    W4L_ROW(0);
+                    W4L_ROW(1);
+                    W4L_ROW(2);
+                    W4L_ROW(3);
+                    W4L_ROW(4);
+                    W4L_ROW(5);
+#undef W4L_ROW
+#undef W4L_M
+                    float *o = stage + (4 * ty * wt + 4 * t) * 16;
+                    /* column j of the tile's four output rows */
+#define W4L_COL(j)                                                                  \
+    do {                                                                            \
+        v16f q0_, q1_, q2_, q3_;                                                    \
+        W4_AT(e0##j, e1##j, e2##j, e3##j, e4##j, e5##j, q0_, q1_, q2_, q3_);        \
+        *(v16f_u *)(o + (j) * 16) = q0_ + addv;                                     \
+        *(v16f_u *)(o + (wt + (j)) * 16) = q1_ + addv;                              \
+        *(v16f_u *)(o + (2 * wt + (j)) * 16) = q2_ + addv;                          \
+        *(v16f_u *)(o + (3 * wt + (j)) * 16) = q3_ + addv;                          \
+    } while (0)
+                    W4L_COL(0);
+                    W4L_COL(1);
+                    W4L_COL(2);
+                    W4L_COL(3);
+#undef W4L_COL
+                }
+            const int64_t at = ((n0 + g) * K + oc) * P;
+            lanes_out(p, stage, wt, 16, lanes, K * P, P, p->out[2], NULL, res ? res + at : NULL, y + at);
+        }
+    }
+}
+
 /* Items [begin, end) of (block of tile rows, channel chunk), chunk fastest: a task's chunks of one
  * block share its transformed input. */
 static void conv_winograd4_items(const RtConvParams *p, void *const *bufs, int64_t begin, int64_t end)
@@ -247,28 +372,37 @@ static void conv_winograd4_items(const RtConvParams *p, void *const *bufs, int64
         return;
     const int64_t TW = (p->out[2] + 3) / 4, R = rt_conv_winograd_tile_rows(p);
     const int64_t rpb = p->rows_per_block, nblk = rt_conv_winograd_blocks(p), last_rows = R - (nblk - 1) * rpb;
+    const bool lanes = rt_conv_winograd_lanes(p);
     int64_t cs, cc, last_c;
     channel_chunks(p, p->c_out, &cs, &cc, &last_c);
     RtWinogradLayout l = rt_conv_winograd_layout(p);
     float *V = work, *M = V + l.v_floats, *rows = M + l.m_floats, *zero = rows + 6 * l.wp,
           *out = rows + l.plane_floats, *gemm_work = out + l.out_floats;
-    memset(rows, 0, (size_t)l.plane_floats * sizeof(float)); /* the padding columns, the zero row */
+    if (!lanes)
+        memset(rows, 0, (size_t)l.plane_floats * sizeof(float)); /* the padding columns, the zero row */
     int64_t have = -1; /* the block in V */
     for (int64_t it = begin; it < end; it++) {
         const int64_t c = it % cs, blk = it / cs, r0 = blk * rpb;
-        const bool full_r = blk < nblk - 1, full_c = c < cs - 1;
+        const bool full_r = blk < nblk - 1 || lanes, full_c = c < cs - 1;
         const int64_t nr = full_r ? rpb : last_rows, m = full_c ? cc : last_c;
+        const int64_t n0 = blk * p->images_per_block; /* lanes */
         if (blk != have) {
-            for (int64_t ci = 0; ci < p->c_in; ci++)
-                for (int64_t j = 0; j < nr; j++) {
-                    input_rows(p, x, r0 + j, ci, rows, zero, l.wp);
-                    transform_rows(rows, l.wp, TW, V + ci * l.ldb + j * TW, l.vv);
-                }
+            if (lanes)
+                lanes4_input(p, x, n0, rows, V, l.ldb, l.vv);
+            else
+                for (int64_t ci = 0; ci < p->c_in; ci++)
+                    for (int64_t j = 0; j < nr; j++) {
+                        input_rows(p, x, r0 + j, ci, rows, zero, l.wp);
+                        transform_rows(rows, l.wp, TW, V + ci * l.ldb + j * TW, l.vv);
+                    }
             have = blk;
         }
         rt_winograd_item_products(p, 36, U, c * cc, full_r, full_c, cc, last_c, rpb * TW, last_rows * TW, V, l.ldb,
                                   l.vv, M, l.mv, gemm_work);
-        transform_output(p, M, l.ldb, l.mv, c * cc, m, r0, nr, bias, res, y, out);
+        if (lanes)
+            lanes4_output(p, M, l.ldb, l.mv, c * cc, m, n0, bias, res, y, out);
+        else
+            transform_output(p, M, l.ldb, l.mv, c * cc, m, r0, nr, bias, res, y, out);
     }
 }
 

@@ -225,9 +225,11 @@ static const ConvCase cases[] = {
      * end at the row's end), an odd one (the rest through the row buffers) */
     {"winograd_wide_even", 2, 1, 32, 32, 1, {20, 40}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"winograd_wide_odd", 2, 1, 32, 40, 1, {12, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
-    /* small images, the tiles of 16 images in the vector lanes: 7x7 (a second block of 2 images,
-     * planes of 49 pixels: 3 whole transposes and one pixel alone); 5x4 unpadded from 7x6 (odd sizes,
-     * one block of 20 images in 32 lanes); 4x4 with asymmetric pads and channel chunks */
+    /* small images, the tiles of 16 images in the vector lanes (with F(2x2, 3x3); F(4x4, 3x3), which
+     * their constant weights take by default, puts each case's images in one block): 7x7 (a second
+     * block of 2 images, planes of 49 pixels: 3 whole transposes and one pixel alone); 5x4 unpadded
+     * from 7x6 (odd sizes, one block of 20 images in 32 lanes); 4x4 with asymmetric pads and channel
+     * chunks */
     {"winograd_lanes_7x7", 2, 18, 32, 40, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"winograd_lanes_odd_unpadded", 2, 20, 16, 24, 1, {7, 6}, {3, 3}, {1, 1}, {1, 1}, {0}, .bias = true},
     {"winograd_lanes_4x4_chunks", 2, 33, 24, 200, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {2, 1, 0, 1},
@@ -235,6 +237,8 @@ static const ConvCase cases[] = {
     /* wider images with few channels (their transforms in the budget of WINOGRAD_LANES_MAX_V) */
     {"winograd_lanes_12x11_few_channels", 2, 16, 16, 32, 1, {12, 11}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1},
      .bias = true},
+    /* F(4x4, 3x3) in lanes: 16 tiles an image, three blocks of 16 images, the last one of 8 */
+    {"winograd_lanes_14x14_blocks", 2, 40, 16, 24, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     /* F(4x4, 3x3) (outputs 8 wide and high or more, not in lanes, 48 tiles of 4x4 or more, and 64
      * output channels or 224 tiles): rows of 3 and 7 inputs (their transforms in scalars and in
      * 4-lane vectors) under wide padding, a row of 70 outputs (64 stored straight into y, 6 through
@@ -251,6 +255,7 @@ static const char *const winograd_cases[] = {"winograd_odd_images_blocks", "wino
                                              "winograd_asym_pads", "winograd_wide_even", "winograd_wide_odd",
                                              "winograd_lanes_7x7", "winograd_lanes_odd_unpadded",
                                              "winograd_lanes_4x4_chunks", "winograd_lanes_12x11_few_channels",
+                                             "winograd_lanes_14x14_blocks",
                                              "winograd4_rows_of_3_pads_4", "winograd4_rows_of_7_pads_2",
                                              "winograd4_rows_of_70_chunks", "winograd4_blocks_across_images"};
 
@@ -292,8 +297,9 @@ Test(conv, winograd_where_planned)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (size_t j = 0; j < sizeof winograd_cases / sizeof winograd_cases[0]; j++)
             if (strcmp(cases[i].name, winograd_cases[j]) == 0) {
+                /* constant weights in lanes take F(4x4, 3x3) too */
                 const bool in_lanes = strncmp(cases[i].name, "winograd_lanes", 14) == 0;
-                const bool f4 = strncmp(cases[i].name, "winograd4_", 10) == 0;
+                const bool f4 = strncmp(cases[i].name, "winograd4_", 10) == 0 || in_lanes;
                 bool lanes = false;
                 cr_expect_str_eq(lowered_kernel_lanes(&cases[i], 0, k, sizeof k, &lanes),
                                  f4 ? "rt_conv_winograd4_f32" : "rt_conv_winograd_f32", "%s", cases[i].name);

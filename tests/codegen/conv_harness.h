@@ -123,7 +123,7 @@ static inline const char *lowered_kernel_lanes(const ConvCase *c, int without, c
     RtConvParams p;
     lower_case(c, without, 2, buf, n, &p);
     if (lanes)
-        *lanes = strcmp(buf, "rt_conv_winograd_f32") == 0 && rt_conv_winograd_lanes(&p);
+        *lanes = strncmp(buf, "rt_conv_winograd", 16) == 0 && rt_conv_winograd_lanes(&p);
     return buf;
 }
 
