@@ -385,9 +385,11 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
  * same). 1.78x fewer products than F(2x2)'s on 7x7 and 4x4 outputs, 1.36x on 14x14: the
  * Fashion-MNIST teacher's slice of 16 images, 1 thread, 23.1 -> 17.3 ms (its 4x4 layers of 256
  * channels 1.42 -> 0.80 ms); the teacher at batch 256 0.82-0.84 of the time, the student 0.83-0.91,
- * with bf16 products 0.91 and 0.92. Not where F(2x2) left images out of lanes: the teacher's 28x28
- * layers of 32 channels (16 images' transforms 3.6 MB) were slower in lanes than in blocks of 112
- * tiles of one image. */
+ * with bf16 products 0.91 and 0.92. Also images F(2x2) left out of lanes (its transforms of 16
+ * images over WINOGRAD_LANES_MAX_V floats) where F(4x4)'s fit, 16 images' 36 points of tiles at
+ * most 8 wide: the networks' 28x28 layers of 16 and 32 channels, whose rows of 7 tiles had filled
+ * 7 lanes of 16 in the row-wise transforms: the student at batch 256 0.94-0.96 of the time, the
+ * teacher 0.95. */
 static void winograd4_lanes_plan(RtConvParams *p)
 {
     const int64_t th = (p->out[1] + 3) / 4, tw = (p->out[2] + 3) / 4, groups = (p->batch + 15) / 16;
@@ -405,7 +407,9 @@ static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
 {
     if (opt->no_winograd4)
         return;
-    if (rt_conv_winograd_lanes(p)) {
+    const int64_t th4 = (p->out[1] + 3) / 4, tw4 = (p->out[2] + 3) / 4;
+    if (rt_conv_winograd_lanes(p) || (p->batch >= 16 && tw4 <= 2 * WINOGRAD_LANES_MAX_TW &&
+                                      16 * p->c_in * th4 * tw4 * 36 <= WINOGRAD_LANES_MAX_V)) {
         winograd4_lanes_plan(p);
         return;
     }
