@@ -1,7 +1,7 @@
 /* runtime/kernels/conv_lanes.h — 16 planes side by side in the lanes of each vector (each position
  * of a plane one whole vector): the in-register transposes into and out of that layout, shared by the
- * kernels that compute in it (Winograd on small images, conv_winograd_lanes.c; depthwise on small
- * planes, conv_depthwise_lanes.c). */
+ * kernels that compute in it (Winograd on small images, conv_winograd_lanes.c and conv_winograd4.c;
+ * depthwise on small planes, conv_depthwise_lanes.c). */
 #ifndef SD_RT_KERNELS_CONV_LANES_H
 #define SD_RT_KERNELS_CONV_LANES_H
 
