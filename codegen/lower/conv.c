@@ -378,29 +378,24 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
  * teacher at 256 226 -> 216, its rounding in docs/cli.md (`--precision`). */
 #define WINOGRAD4_BLOCK_TILES 112
 #define WINOGRAD4_MIN_TILES 48
-#define WINOGRAD4_LANES_BLOCK_TILES 112
 
-/* F(4x4, 3x3) for images planned in lanes: groups of 16 images, about WINOGRAD4_LANES_BLOCK_TILES
- * tiles a block, the blocks of equal size (a block's images past the batch are computed all the
- * same). 1.78x fewer products than F(2x2)'s on 7x7 and 4x4 outputs, 1.36x on 14x14: the
- * Fashion-MNIST teacher's slice of 16 images, 1 thread, 23.1 -> 17.3 ms (its 4x4 layers of 256
- * channels 1.42 -> 0.80 ms); the teacher at batch 256 0.82-0.84 of the time, the student 0.83-0.91,
- * with bf16 products 0.91 and 0.92. Also images F(2x2) left out of lanes (its transforms of 16
- * images over WINOGRAD_LANES_MAX_V floats) where F(4x4)'s fit, 16 images' 36 points of tiles at
- * most 8 wide: the networks' 28x28 layers of 16 and 32 channels, whose rows of 7 tiles had filled
- * 7 lanes of 16 in the row-wise transforms: the student at batch 256 0.94-0.96 of the time, the
- * teacher 0.95. */
+/* F(4x4, 3x3) for images planned in lanes: blocks of 16 images (their transforms 0.6-2.4 MB on the
+ * Fashion-MNIST networks). 1.78x fewer products than F(2x2)'s on 7x7 and 4x4 outputs, 1.36x on
+ * 14x14: the Fashion-MNIST teacher's slice of 16 images, 1 thread, 23.1 -> 17.3 ms (its 4x4 layers
+ * of 256 channels 1.42 -> 0.80 ms); the teacher at batch 256 0.82-0.84 of the time, the student
+ * 0.83-0.91, with bf16 products 0.91 and 0.92. Also images F(2x2) left out of lanes (its transforms
+ * of 16 images over WINOGRAD_LANES_MAX_V floats) where F(4x4)'s fit, 16 images' 36 points of tiles
+ * at most 8 wide: the networks' 28x28 layers of 16 and 32 channels, whose rows of 7 tiles had
+ * filled 7 lanes of 16 in the row-wise transforms: the student at batch 256 0.94-0.96 of the time,
+ * the teacher 0.95. Blocks of about 112 tiles, as F(2x2) takes (up to 96 images of 4x4), were far
+ * slower on a whole batch (not in slices: a training step's frozen teacher; the teacher at batch
+ * 256 with slices off, 2 threads, 226-271 -> 140-146 ms; 1 thread 0.96 of the time with blocks of
+ * 32 tiles, and 16 images as fast again). */
 static void winograd4_lanes_plan(RtConvParams *p)
 {
-    const int64_t th = (p->out[1] + 3) / 4, tw = (p->out[2] + 3) / 4, groups = (p->batch + 15) / 16;
-    int64_t g = 1;
-    while (g * 16 * th * tw < WINOGRAD4_LANES_BLOCK_TILES && g < groups)
-        g++;
-    const int64_t blocks = (groups + g - 1) / g;
-    g = (groups + blocks - 1) / blocks;
     p->winograd_tile = 4;
-    p->images_per_block = 16 * g;
-    p->rows_per_block = 16 * g * th;
+    p->images_per_block = 16;
+    p->rows_per_block = 16 * ((p->out[1] + 3) / 4);
 }
 
 static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)

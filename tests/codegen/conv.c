@@ -226,10 +226,9 @@ static const ConvCase cases[] = {
     {"winograd_wide_even", 2, 1, 32, 32, 1, {20, 40}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"winograd_wide_odd", 2, 1, 32, 40, 1, {12, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     /* small images, the tiles of 16 images in the vector lanes (with F(2x2, 3x3); F(4x4, 3x3), which
-     * their constant weights take by default, puts each case's images in one block): 7x7 (a second
-     * block of 2 images, planes of 49 pixels: 3 whole transposes and one pixel alone); 5x4 unpadded
-     * from 7x6 (odd sizes, one block of 20 images in 32 lanes); 4x4 with asymmetric pads and channel
-     * chunks */
+     * their constant weights take by default, in blocks of 16 images): 7x7 (a second block of 2
+     * images, planes of 49 pixels: 3 whole transposes and one pixel alone); 5x4 unpadded from 7x6
+     * (odd sizes, one block of 20 images in 32 lanes); 4x4 with asymmetric pads and channel chunks */
     {"winograd_lanes_7x7", 2, 18, 32, 40, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"winograd_lanes_odd_unpadded", 2, 20, 16, 24, 1, {7, 6}, {3, 3}, {1, 1}, {1, 1}, {0}, .bias = true},
     {"winograd_lanes_4x4_chunks", 2, 33, 24, 200, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {2, 1, 0, 1},
@@ -250,7 +249,7 @@ static const ConvCase cases[] = {
     {"winograd4_rows_of_70_chunks", 2, 1, 16, 200, 1, {10, 70}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     {"winograd4_blocks_across_images", 2, 3, 32, 64, 1, {40, 40}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
     /* in lanes with F(4x4, 3x3) only (F(2x2)'s transforms of 16 images too large): 28x28 outputs of
-     * 17 images in a block of 32 */
+     * 17 images, a second block of one */
     {"winograd4_lanes_28x28", 2, 17, 24, 16, 1, {28, 28}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = true},
 };
 /* the cases above that take Winograd's kernel where it is allowed (and one below that does not: 9 tiles) */

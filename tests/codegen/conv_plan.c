@@ -155,7 +155,7 @@ Test(conv, pointwise_items_balanced)
 
 /* F(4x4, 3x3) takes ResNet's 3x3 layers of 28x28 outputs or more at batch 1, and of 14x14 or more
  * at 32, in blocks of about 112 tiles of equal size (14 rows of 14 tiles in 2 blocks of 7, not 8
- * and 6), and those in lanes (batch 32 at 7x7: one block of 32 images, 2 tile rows each), with f32
+ * and 6), and those in lanes (batch 32 at 7x7: blocks of 16 images, 2 tile rows each), with f32
  * products and with bf16 ones; F(2x2, 3x3) the 14x14 ones at batch 1 (16 tiles), the 7x7 ones at
  * batch 1 (outputs under 8), and layers of few channels and tiles (the Fashion-MNIST teacher's 32
  * -> 32 at 28x28, batch 1). */
@@ -166,7 +166,7 @@ Test(conv, winograd4_where_planned)
         bool f4;
         int64_t rows_per_block;
     } shapes[] = {{1, 64, 56, true, 7},   {1, 128, 28, true, 7},  {1, 256, 14, false, 0}, {32, 64, 56, true, 8},
-                  {32, 256, 14, true, 26}, {1, 512, 7, false, 0}, {32, 512, 7, true, 64}, {1, 32, 28, false, 0},
+                  {32, 256, 14, true, 26}, {1, 512, 7, false, 0}, {32, 512, 7, true, 32}, {1, 32, 28, false, 0},
                   {8, 32, 28, true, 14}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t c = shapes[i].channels, hw = shapes[i].plane;
