@@ -47,6 +47,13 @@ static inline void transpose16(v16f *r)
     WL_PAIR(r, 12, 13, WL_LO1, WL_HI1); WL_PAIR(r, 14, 15, WL_LO1, WL_HI1);
 }
 
+/* Images [n0, n0 + 16) of p's batch that exist: the lanes of a group of 16 that hold one */
+static inline int64_t lanes_images(const RtConvParams *p, int64_t n0)
+{
+    const int64_t left = p->batch - n0;
+    return left < 0 ? 0 : left > 16 ? 16 : left;
+}
+
 #define WL_EACH16(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15)
 
 /* dst[pos(q) * 16 + l] = plane q of image l (src + l * image floats), for the P floats of the

@@ -240,13 +240,6 @@ static void transform_output(const RtConvParams *p, const float *restrict M, int
  * conv_winograd_lanes.c does for F(2x2, 3x3): an image 4 outputs wide has one tile, so the row-wise
  * transforms above would compute one lane in 16 --- */
 
-/* Images [n0, n0 + 16) that exist */
-static inline int64_t lanes4_at(const RtConvParams *p, int64_t n0)
-{
-    const int64_t left = p->batch - n0;
-    return left < 0 ? 0 : left > 16 ? 16 : left;
-}
-
 /* V[point][c][col] = B^T d B for every tile of images [n0, n0 + images_per_block) (images past the
  * batch zero): each channel of 16 images transposed into a padded plane (wp positions a row, 16
  * floats each), then each tile's 6x6 window of whole vectors transformed along its rows, then down
@@ -259,7 +252,7 @@ static void lanes4_input(const RtConvParams *p, const float *x, int64_t n0, floa
     /* the padding stays zero: every channel writes the same positions */
     memset(plane, 0, (size_t)((4 * TH + 2) * wp * 16) * sizeof(float));
     for (int64_t g = 0; g < G; g += 16) {
-        const int64_t lanes = lanes4_at(p, n0 + g);
+        const int64_t lanes = lanes_images(p, n0 + g);
         for (int64_t c = 0; c < C; c++) {
             lanes_in(x + ((n0 + g) * C + c) * IH * IW, C * IH * IW, lanes, IH * IW, IW, p->pad[1], p->pad[2], wp,
                      plane);
@@ -314,7 +307,7 @@ static void lanes4_output(const RtConvParams *p, const float *restrict M, int64_
     const int64_t K = p->c_out, P = p->out[1] * p->out[2], G = p->images_per_block;
     const int64_t TH = (p->out[1] + 3) / 4, TW = (p->out[2] + 3) / 4, wt = 4 * TW;
     for (int64_t g = 0; g < G; g += 16) {
-        const int64_t lanes = lanes4_at(p, n0 + g);
+        const int64_t lanes = lanes_images(p, n0 + g);
         if (lanes == 0)
             break;
         for (int64_t k = 0; k < m; k++) {

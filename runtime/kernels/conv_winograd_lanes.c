@@ -12,13 +12,6 @@
 
 #include "runtime/kernels/conv_lanes.h"
 
-/* Images [n0, n0 + 16) that exist */
-static inline int64_t lanes_at(const RtConvParams *p, int64_t n0)
-{
-    const int64_t left = p->batch - n0;
-    return left < 0 ? 0 : left > 16 ? 16 : left;
-}
-
 void rt_winograd_lanes_input(const RtConvParams *p, const float *x, int64_t n0, float *restrict plane,
                              float *restrict V, int64_t ldb, int64_t vv)
 {
@@ -27,7 +20,7 @@ void rt_winograd_lanes_input(const RtConvParams *p, const float *x, int64_t n0, 
     /* the padding stays zero: every channel writes the same positions */
     memset(plane, 0, (size_t)((2 * TH + 2) * wp * 16) * sizeof(float));
     for (int64_t g = 0; g < G; g += 16) {
-        const int64_t lanes = lanes_at(p, n0 + g);
+        const int64_t lanes = lanes_images(p, n0 + g);
         for (int64_t c = 0; c < C; c++) {
             lanes_in(x + ((n0 + g) * C + c) * IH * IW, C * IH * IW, lanes, IH * IW, IW, p->pad[1], p->pad[2], wp,
                          plane);
@@ -62,7 +55,7 @@ void rt_winograd_lanes_output(const RtConvParams *p, const float *restrict M, in
     const int64_t K = p->c_out, P = p->out[1] * p->out[2], G = p->images_per_block;
     const int64_t TH = (p->out[1] + 1) / 2, TW = (p->out[2] + 1) / 2, wt = 2 * TW;
     for (int64_t g = 0; g < G; g += 16) {
-        const int64_t lanes = lanes_at(p, n0 + g);
+        const int64_t lanes = lanes_images(p, n0 + g);
         if (lanes == 0)
             break;
         for (int64_t k = 0; k < m; k++) {
@@ -99,7 +92,7 @@ void rt_winograd_lanes_dy(const RtConvParams *p, const float *dy, int64_t n0, fl
     /* the row and column past an odd size stay zero */
     memset(stage, 0, (size_t)(2 * TH * wt * 16) * sizeof(float));
     for (int64_t g = 0; g < G; g += 16) {
-        const int64_t lanes = lanes_at(p, n0 + g);
+        const int64_t lanes = lanes_images(p, n0 + g);
         for (int64_t k = 0; k < K; k++) {
             lanes_in(dy + ((n0 + g) * K + k) * OH * OW, K * OH * OW, lanes, OH * OW, OW, 0, 0, wt, stage);
             float *d = D + k * ldb + g;
