@@ -236,6 +236,9 @@ static void transform_output(const RtConvParams *p, const float *restrict M, int
     }
 }
 
+/* M(i); for the six rows (or columns) of a transform window */
+#define W4L_EACH6(M) M(0); M(1); M(2); M(3); M(4); M(5)
+
 /* --- small images: the tiles of 16 images in each vector's lanes (rt_conv_winograd_lanes), as
  * conv_winograd_lanes.c does for F(2x2, 3x3): an image 4 outputs wide has one tile, so the row-wise
  * transforms above would compute one lane in 16 --- */
@@ -266,12 +269,7 @@ static void lanes4_input(const RtConvParams *p, const float *x, int64_t n0, floa
     v16f h##i##0, h##i##1, h##i##2, h##i##3, h##i##4, h##i##5;                                         \
     W4_BT(W4L_D(i, 0), W4L_D(i, 1), W4L_D(i, 2), W4L_D(i, 3), W4L_D(i, 4), W4L_D(i, 5), h##i##0, h##i##1, \
           h##i##2, h##i##3, h##i##4, h##i##5)
-                    W4L_ROW(0);
-                    W4L_ROW(1);
-                    W4L_ROW(2);
-                    W4L_ROW(3);
-                    W4L_ROW(4);
-                    W4L_ROW(5);
+                    W4L_EACH6(W4L_ROW);
 #undef W4L_ROW
 #undef W4L_D
                     /* column j down the rows: points j, 6 + j, ..., 30 + j */
@@ -286,12 +284,7 @@ static void lanes4_input(const RtConvParams *p, const float *x, int64_t n0, floa
         *(v16f_u *)(o + (24 + (j)) * vv) = r4_;                                                  \
         *(v16f_u *)(o + (30 + (j)) * vv) = r5_;                                                  \
     } while (0)
-                    W4L_COL(0);
-                    W4L_COL(1);
-                    W4L_COL(2);
-                    W4L_COL(3);
-                    W4L_COL(4);
-                    W4L_COL(5);
+                    W4L_EACH6(W4L_COL);
 #undef W4L_COL
                 }
         }
@@ -322,12 +315,7 @@ static void lanes4_output(const RtConvParams *p, const float *restrict M, int64_
     v16f e##i##0, e##i##1, e##i##2, e##i##3;                                                           \
     W4_AT(W4L_M(i, 0), W4L_M(i, 1), W4L_M(i, 2), W4L_M(i, 3), W4L_M(i, 4), W4L_M(i, 5), e##i##0, e##i##1, \
           e##i##2, e##i##3)
-                    W4L_ROW(0);
-                    W4L_ROW(1);
-                    W4L_ROW(2);
-                    W4L_ROW(3);
-                    W4L_ROW(4);
-                    W4L_ROW(5);
+                    W4L_EACH6(W4L_ROW);
 #undef W4L_ROW
 #undef W4L_M
                     float *o = stage + (4 * ty * wt + 4 * t) * 16;
