@@ -403,11 +403,17 @@ static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
     if (opt->no_winograd4)
         return;
     const int64_t th4 = (p->out[1] + 3) / 4, tw4 = (p->out[2] + 3) / 4;
-    if (rt_conv_winograd_lanes(p) || (p->batch >= 16 && tw4 <= 2 * WINOGRAD_LANES_MAX_TW &&
-                                      16 * p->c_in * th4 * tw4 * 36 <= WINOGRAD_LANES_MAX_V)) {
+    const int64_t th2 = (p->out[1] + 1) / 2, tw2 = (p->out[2] + 1) / 2;
+    /* in lanes where its tiles take fewer products than F(2x2)'s (not on outputs 2 wide or 5-6 wide
+     * and high, whose 4x4 tiles are mostly past the edge) */
+    if ((rt_conv_winograd_lanes(p) || (p->batch >= 16 && tw4 <= 2 * WINOGRAD_LANES_MAX_TW &&
+                                       16 * p->c_in * th4 * tw4 * 36 <= WINOGRAD_LANES_MAX_V)) &&
+        36 * th4 * tw4 < 16 * th2 * tw2) {
         winograd4_lanes_plan(p);
         return;
     }
+    if (rt_conv_winograd_lanes(p))
+        return;
     if (p->out[1] < 8 || p->out[2] < 8)
         return;
     /* few channels and tiles: blocks of a few dozen tiles, too narrow for the GEMM to gain (the

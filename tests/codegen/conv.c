@@ -314,6 +314,12 @@ Test(conv, winograd_where_planned)
                 lowered_kernel(&cases[i], PLAN_NO_WINOGRAD, k, sizeof k);
                 cr_expect(strncmp(k, "rt_conv_winograd", 16) != 0, "%s: %s", cases[i].name, k);
             }
+    /* 2x2 outputs in lanes: one 4x4 tile of F(4x4, 3x3) would take 36 products for 4 outputs, F(2x2)'s
+     * one tile 16 */
+    const ConvCase out_2x2 = {"out_2x2", 2, 16, 32, 32, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {0, 0, 0, 0}, .bias = false};
+    bool lanes = false;
+    cr_expect_str_eq(lowered_kernel_lanes(&out_2x2, 0, k, sizeof k, &lanes), "rt_conv_winograd_f32");
+    cr_expect(lanes, "2x2 outputs: images in the lanes");
     const ConvCase few_tiles = {"few_tiles", 2, 1, 64, 64, 1, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, .bias = false};
     cr_expect(strncmp(lowered_kernel(&few_tiles, 0, k, sizeof k), "rt_conv_winograd", 16) != 0, "%s", k);
 }
