@@ -1,5 +1,5 @@
-/* codegen/lower/conv_internal.h — what the convolution's forward lowering (conv.c) and its
- * gradients' (conv_grad.c) share: the kernel params from the IR attributes, and the plans that
+/* codegen/lower/conv_internal.h — what the convolution's forward lowering (conv.c, conv_winograd.c)
+ * and its gradients' (conv_grad.c) share: the kernel params from the IR attributes, and the plans that
  * size blocks of rows, images side by side, channel chunks and workspaces. */
 #ifndef SD_CG_LOWER_CONV_INTERNAL_H
 #define SD_CG_LOWER_CONV_INTERNAL_H
@@ -49,6 +49,11 @@ SdStatus cg_conv_add_winograd_weights(CgLowered *out, const RtConvParams *p, int
                                       SdError *err);
 SdStatus cg_conv_add_winograd(CgLowered *out, const RtConvParams *p, int nb, const int *bufs, double flops,
                               SdError *err);
+/* A forward convolution n through Winograd's kernel where it qualifies (true, *st its status),
+ * constant weights transformed and packed at compile time (unless told not to pack), others on
+ * every call into scratch the threads share; false: another kernel is to take it. */
+bool cg_conv_lower_winograd(const IrNode *n, const CgLowerOptions *opt, RtConvParams *p, int nb, int *bufs,
+                            double flops, CgLowered *out, SdStatus *st, SdError *err);
 /* A transposed convolution's images side by side and workspace, its items. */
 void cg_conv_transpose_images(RtConvParams *t, int64_t m, int64_t cin_g, CgLowered *out);
 int64_t cg_conv_transpose_items(const RtConvParams *t);
