@@ -95,11 +95,11 @@ bool cg_conv_winograd_plan(RtConvParams *p, const CgLowerOptions *opt)
  * slower on a whole batch (not in slices: a training step's frozen teacher; the teacher at batch
  * 256 with slices off, 2 threads, 226-271 -> 140-146 ms; 1 thread 0.96 of the time with blocks of
  * 32 tiles, and 16 images as fast again). */
-static void winograd4_lanes_plan(RtConvParams *p)
+static void winograd4_lanes_plan(RtConvParams *p, int64_t tile_rows)
 {
     p->winograd_tile = 4;
     p->images_per_block = 16;
-    p->rows_per_block = 16 * ((p->out[1] + 3) / 4);
+    p->rows_per_block = 16 * tile_rows;
 }
 
 static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
@@ -113,16 +113,14 @@ static void winograd4_plan(RtConvParams *p, const CgLowerOptions *opt)
     if ((rt_conv_winograd_lanes(p) || (p->batch >= 16 && tw4 <= 2 * WINOGRAD_LANES_MAX_TW &&
                                        16 * p->c_in * th4 * tw4 * 36 <= WINOGRAD_LANES_MAX_V)) &&
         36 * th4 * tw4 < 16 * th2 * tw2) {
-        winograd4_lanes_plan(p);
+        winograd4_lanes_plan(p, th4);
         return;
     }
-    if (rt_conv_winograd_lanes(p))
-        return;
-    if (p->out[1] < 8 || p->out[2] < 8)
+    if (rt_conv_winograd_lanes(p) || p->out[1] < 8 || p->out[2] < 8)
         return;
     /* few channels and tiles: blocks of a few dozen tiles, too narrow for the GEMM to gain (the
      * Fashion-MNIST teacher's 28x28 32 -> 32 layers at batch 1 0.026 -> 0.030 ms) */
-    const int64_t tiles = p->batch * ((p->out[1] + 3) / 4) * ((p->out[2] + 3) / 4);
+    const int64_t tiles = p->batch * th4 * tw4;
     if (tiles < WINOGRAD4_MIN_TILES || (p->c_out < 64 && tiles < 2 * WINOGRAD4_BLOCK_TILES))
         return;
     p->winograd_tile = 4;
